@@ -1,0 +1,228 @@
+"""Train one RecBole model on a saved split and score it with our evaluator (run in a subprocess).
+
+    python -m paper_autotrain.baselines_runner REQUEST.json RESULT.json
+
+REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"}
+where `config` is the complete RecBole config dict (no YAML files, no command line).
+RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}.
+
+The stage runs this with cwd in a scratch folder (RecBole writes `saved/`, `log/` and
+`log_tensorboard/` there) and with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, because RecBole's
+checkpoints hold its Config object and torch >= 2.6 loads weights only by default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger("paper_autotrain.baselines_runner")
+
+# numpy aliases RecBole 1.2.1 still uses (np.float in its MRR/NDCG code, np.long in embedding layers)
+_NUMPY_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "long": np.int64}
+
+
+def _patch_numpy() -> None:
+    for name, value in _NUMPY_ALIASES.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+
+
+def _device_settings(device: str) -> dict[str, Any]:
+    """RecBole picks its device from gpu_id (and rewrites CUDA_VISIBLE_DEVICES to it)."""
+    if device == "cuda":
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+        return {"use_gpu": True, "gpu_id": visible or "0"}
+    return {"use_gpu": False, "gpu_id": ""}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _float_metrics(result: Any) -> dict[str, float]:
+    if not result:
+        return {}
+    return {str(k).lower(): float(v) for k, v in dict(result).items()}
+
+
+class _Scorer:
+    """Full-sort scores of a trained RecBole model for our users, columns in our item order."""
+
+    def __init__(self, model, dataset, split, device: torch.device, pair_batch: int = 200_000):
+        from recbole.data.interaction import Interaction
+
+        self._interaction = Interaction
+        self.model = model
+        self.dataset = dataset
+        self.device = device
+        self.pair_batch = pair_batch
+        self.uid_field, self.iid_field = dataset.uid_field, dataset.iid_field
+        self.user_ids = torch.from_numpy(_token_ids(dataset, self.uid_field, split.user_tokens, strict=True))
+        self.n_recbole_items = int(dataset.item_num)  # includes the padding id 0
+        item_ids = _token_ids(dataset, self.iid_field, split.item_tokens, strict=False)
+        # column j of our scores = RecBole item item_ids[j]; unknown items -> the extra -inf column
+        self.columns = torch.from_numpy(np.where(item_ids < 0, self.n_recbole_items, item_ids))
+        self.n_unknown_items = int((item_ids < 0).sum())
+        self.use_full_sort = True
+
+    def __call__(self, users: torch.Tensor) -> torch.Tensor:
+        uids = self.user_ids[users.cpu()]
+        scores = None
+        if self.use_full_sort:
+            try:
+                inter = self.dataset.join(self._interaction({self.uid_field: uids}))
+                scores = self.model.full_sort_predict(inter.to(self.device))
+                scores = scores.view(len(uids), self.n_recbole_items).float()
+            except NotImplementedError:
+                self.use_full_sort = False
+        if scores is None:
+            scores = self._pairwise(uids)
+        # our items RecBole never saw (no interaction in any part) rank last, as if absent
+        scores = torch.cat([scores, torch.full_like(scores[:, :1], float("-inf"))], dim=1)
+        return scores[:, self.columns.to(scores.device)]
+
+    def _pairwise(self, uids: torch.Tensor) -> torch.Tensor:
+        """[B, n_recbole_items] scores from model.predict over every (user, item) pair."""
+        n_items = self.n_recbole_items
+        pair_users = uids.repeat_interleave(n_items)
+        pair_items = torch.arange(n_items).repeat(len(uids))
+        out = []
+        for start in range(0, len(pair_users), self.pair_batch):
+            inter = self._interaction({
+                self.uid_field: pair_users[start:start + self.pair_batch],
+                self.iid_field: pair_items[start:start + self.pair_batch],
+            })
+            out.append(self.model.predict(self.dataset.join(inter).to(self.device)).float().reshape(-1))
+        return torch.cat(out).view(len(uids), n_items)
+
+
+def _token_ids(dataset, field: str, tokens: np.ndarray, strict: bool) -> np.ndarray:
+    """RecBole's internal id of each of our tokens (-1 for a token RecBole does not know)."""
+    mapping = dataset.field2token_id[field]
+    ids = np.array([mapping.get(str(t), -1) for t in tokens], dtype=np.int64)
+    if strict and (ids < 0).any():
+        missing = [str(t) for t in np.asarray(tokens)[ids < 0][:3]]
+        raise ValueError(f"{int((ids < 0).sum())} {field} token(s) of the split are unknown to RecBole, "
+                         f"e.g. {missing}")
+    return ids
+
+
+def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Train, pick the best checkpoint on RecBole's valid score, score with our evaluator."""
+    _patch_numpy()
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_seed
+
+    from paper_autotrain.data.evaluator import full_sort_evaluate
+    from paper_autotrain.data.split import load_split
+    from paper_autotrain.stages.baselines import check_model_name
+
+    name, dataset_name = request["model"], request["dataset"]
+    check_model_name(name)
+    split_path = str(Path(request["split_path"]).resolve())
+    ks = [int(k) for k in request.get("ks", [10, 20])]
+    config_dict = dict(request["config"])
+    config_dict.update(_device_settings(request.get("device", "cpu")))
+    config_dict["data_path"] = split_path
+    config_dict["checkpoint_dir"] = str(workdir / "saved")
+
+    sys.argv = sys.argv[:1]  # RecBole's Config parses --key=value from the command line
+    config = Config(model=name, dataset=dataset_name, config_dict=config_dict)
+    # Config points "ml-100k" at the copy inside the wheel whatever data_path says; use the split
+    config["data_path"] = os.path.join(split_path, dataset_name)
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
+    n_params = int(sum(p.numel() for p in model.parameters()))
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+
+    started = time.perf_counter()
+    trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
+    train_time = time.perf_counter() - started
+    epochs_run = len(trainer.train_loss_dict)
+
+    best_epoch = None
+    checkpoint_file = Path(trainer.saved_model_file)
+    if checkpoint_file.is_file():
+        checkpoint = torch.load(checkpoint_file, map_location=config["device"], weights_only=False)
+        model.load_state_dict(checkpoint["state_dict"])
+        model.load_other_parameter(checkpoint.get("other_parameter"))
+        best_epoch = int(checkpoint["epoch"]) if checkpoint.get("epoch", -1) >= 0 else None
+    else:
+        log.warning("%s: no checkpoint was saved; scoring the final weights", name)
+    model.eval()
+
+    recbole_test = _float_metrics(trainer.evaluate(test_data, load_best_model=False, show_progress=False))
+
+    split = load_split(split_path)
+    scorer = _Scorer(model, dataset, split, torch.device(config["device"]))
+    started = time.perf_counter()
+    with torch.no_grad():
+        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=config["device"]).mean
+        valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=config["device"]).mean
+    eval_time = time.perf_counter() - started
+    for part, values in (("test", test), ("valid", valid)):
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"non-finite {part} metrics {bad}")
+
+    return {
+        "model": name, "role": "baseline", "dataset": dataset_name, "split_id": request["split_id"],
+        "seed": int(request.get("seed", 0)), "test": test, "valid": valid,
+        "best_epoch": best_epoch, "epochs_run": epochs_run,
+        "train_time_s": round(train_time, 3), "eval_time_s": round(eval_time, 3), "n_params": n_params,
+        "config": {
+            "recbole": request["config"],
+            "recbole_test": recbole_test,
+            "recbole_best_valid": _float_metrics(trainer.best_valid_result),
+            "scored_with": "full_sort_predict" if scorer.use_full_sort else "predict",
+            "device": str(config["device"]),
+            "unknown_items": scorer.n_unknown_items,
+        },
+        "status": "ok",
+    }
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2:
+        sys.stderr.write("usage: python -m paper_autotrain.baselines_runner REQUEST.json RESULT.json\n")
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    request_path, result_path = Path(argv[0]), Path(argv[1])
+    try:
+        request = json.loads(request_path.read_text())
+        result = run_request(request, Path.cwd())
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line error for the stage
+        traceback.print_exc(file=sys.stderr)
+        _write_json(result_path, {"status": "failed", "error": _one_line(exc)})
+        return 1
+    _write_json(result_path, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The thin Hydra entry: compose the config, run the pipeline, turn failures into one line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from paper_autotrain.errors import StageError, UserError
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+EXIT_USER, EXIT_STAGE, EXIT_INTERNAL = 2, 1, 3
+QUIET_LOGGERS = ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric", "torch", "recbole")
+
+
+def setup_logging() -> None:
+    level = os.environ.get("PAPER_AUTOTRAIN_LOG", "INFO").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)-7s %(message)s",
+                        datefmt="%H:%M:%S", force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first meaningful line of an error, with Hydra's boilerplate stripped."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Set the environment variable", "full_key", "object_type"))]
+    return " ".join(useful[:2]) if useful else exc.__class__.__name__
+
+
+def explain_override_error(exc: BaseException, overrides: Sequence[str]) -> str:
+    text = one_line(exc)
+    if "baselines/" in text and "Could not find" in text:
+        choices = sorted(p.stem for p in (Path(CONF_DIR) / "baselines").glob("*.yaml"))
+        return f"unknown baseline in {text.split('Could not find')[-1].strip()}; choose from {', '.join(choices)}"
+    if "Could not find" in text:
+        return f"{text} (see conf/ for the available choices)"
+    if "not in struct" in text or "Could not override" in text:
+        return f"{text}; check the spelling (python -m paper_autotrain --help lists the settings)"
+    return text
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Compose once up front so a bad override is one line on stderr, not Hydra's multi-line report."""
+    if any(a in ("-m", "--multirun") or a.startswith("-") for a in overrides):
+        return  # Hydra's own flags and sweeps: let Hydra handle them
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose(config_name="config", overrides=[o for o in overrides if not o.startswith("hydra")])
+            OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise UserError(explain_override_error(exc, overrides)) from None
+
+
+def print_error(exc: BaseException) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+
+
+def run_from_config(cfg: DictConfig) -> int:
+    """Run the pipeline for a composed config; return the exit status."""
+    from paper_autotrain import pipeline  # heavy imports (torch) only once the config is known to be good
+
+    setup_logging()
+    log = logging.getLogger("paper_autotrain")
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True)
+        outcome = pipeline.run(container)
+    except UserError as exc:
+        print_error(exc)
+        return EXIT_USER
+    except StageError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return EXIT_STAGE
+    except KeyboardInterrupt:
+        print("interrupted; completed stages are kept, rerun to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, and a way to see more
+        if os.environ.get("PAPER_AUTOTRAIN_DEBUG"):
+            raise
+        print(f"internal error: {exc.__class__.__name__}: {one_line(exc)} "
+              "(rerun with PAPER_AUTOTRAIN_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    skipped = f" (skipped, up to date: {', '.join(outcome.skipped)})" if outcome.skipped else ""
+    log.info("finished %s through %s%s", outcome.key, outcome.last_stage, skipped)
+    print(f"spec:   {outcome.spec}")
+    if outcome.report is not None:
+        print(f"report: {outcome.report}")
+    return 0
+
+
+@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+def hydra_main(cfg: DictConfig) -> None:
+    status = run_from_config(cfg)
+    if status:
+        sys.exit(status)

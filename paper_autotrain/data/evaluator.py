@@ -1,0 +1,93 @@
+"""The one evaluator: full ranking over all items, seen items masked, RecBole's metric definitions.
+
+Every model, ours and RecBole's, is scored here, so differences in a table come from the
+models and never from the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from paper_autotrain.data.split import SplitData
+
+TOPK_METRICS = ("recall", "ndcg", "hit", "mrr", "precision")
+PHASES = {"valid": (("train",), "valid"), "test": (("train", "valid"), "test")}
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class EvalResult:
+    mean: dict[str, float]  # "ndcg@10" -> mean over evaluated users
+    per_user: dict[str, np.ndarray]  # "ndcg@10" -> value per evaluated user
+    users: np.ndarray  # the evaluated users, in the order of per_user
+
+
+def topk_hits(scores: torch.Tensor, exclude: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool [B, k]: whether the i-th ranked item (after masking `exclude`) is a target."""
+    masked = scores.float().masked_fill(exclude, float("-inf"))
+    top = torch.topk(masked, k=min(k, masked.shape[1]), dim=1).indices
+    return target.gather(1, top)
+
+
+def metrics_from_hits(hits: torch.Tensor, n_targets: torch.Tensor, ks: Sequence[int],
+                      names: Sequence[str] = TOPK_METRICS) -> dict[str, torch.Tensor]:
+    """Per-user metric values at each cut-off from ranked hits (RecBole's formulas, float64)."""
+    hits = hits.double()
+    n_targets = n_targets.double()
+    ranks = torch.arange(1, hits.shape[1] + 1, dtype=torch.float64)
+    discounts = 1.0 / torch.log2(ranks + 1.0)
+    cum_hits = hits.cumsum(1)
+    cum_dcg = (hits * discounts).cumsum(1)
+    cum_ideal = discounts.cumsum(0)
+    first_hit = torch.where(hits.any(1), hits.argmax(1), torch.full_like(n_targets, hits.shape[1]).long())
+    out: dict[str, torch.Tensor] = {}
+    for k in ks:
+        col = min(k, hits.shape[1]) - 1
+        ideal_len = torch.clamp(n_targets, max=col + 1).long()
+        values = {
+            "recall": cum_hits[:, col] / n_targets,
+            "precision": cum_hits[:, col] / k,
+            "hit": (cum_hits[:, col] > 0).double(),
+            "mrr": torch.where(first_hit <= col, 1.0 / (first_hit.double() + 1.0), torch.zeros_like(n_targets)),
+            "ndcg": cum_dcg[:, col] / cum_ideal[ideal_len - 1],
+        }
+        for name in names:
+            out[f"{name}@{k}"] = values[name]
+    return out
+
+
+def _rows(matrix, users: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    return torch.from_numpy(matrix[users].toarray() > 0).to(device)
+
+
+def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequence[int] = (10, 20),
+                       batch_size: int = 1024, device: torch.device | str = "cpu",
+                       names: Sequence[str] = TOPK_METRICS) -> EvalResult:
+    """Rank all items for every user with a target in `phase`; mask what the user has already seen.
+
+    `score_fn(users)` returns [B, n_items] scores in our item index space.
+    """
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {sorted(PHASES)}, got {phase!r}")
+    seen_parts, target_part = PHASES[phase]
+    seen = split.matrix(*seen_parts)
+    target = split.matrix(target_part)
+    users = np.flatnonzero(np.diff(target.indptr) > 0)
+    collected: dict[str, list[torch.Tensor]] = {}
+    max_k = max(ks)
+    with torch.no_grad():
+        for start in range(0, len(users), batch_size):
+            batch = users[start:start + batch_size]
+            scores = score_fn(torch.from_numpy(batch).long().to(device))
+            target_rows = _rows(target, batch, scores.device)
+            hits = topk_hits(scores, _rows(seen, batch, scores.device), target_rows, max_k).cpu()
+            for name, values in metrics_from_hits(hits, target_rows.sum(1).cpu(), ks, names).items():
+                collected.setdefault(name, []).append(values)
+    per_user = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
+    mean = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_user.items()}
+    return EvalResult(mean=mean, per_user=per_user, users=users)

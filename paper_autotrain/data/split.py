@@ -1,0 +1,229 @@
+"""One split, computed once, saved, and written as RecBole benchmark files.
+
+The generated model reads `split.npz`; every RecBole baseline reads
+`<dataset>/<dataset>.{train,valid,test}.inter` from the same folder, so both sides see
+exactly the same interactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from paper_autotrain.data.datasets import locate_interactions
+from paper_autotrain.errors import UserError
+from paper_autotrain.schemas import SplitInfo
+
+log = logging.getLogger(__name__)
+
+PARTS = ("train", "valid", "test")
+SPLIT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """Interactions of one split in our contiguous index space (users and items from 0)."""
+
+    n_users: int
+    n_items: int
+    train: np.ndarray  # int64 [n, 2]: (user_idx, item_idx)
+    valid: np.ndarray
+    test: np.ndarray
+    user_tokens: np.ndarray  # user_tokens[user_idx] is the token in the atomic files
+    item_tokens: np.ndarray
+
+    def part(self, name: str) -> np.ndarray:
+        if name not in PARTS:
+            raise ValueError(f"unknown split part {name!r}; expected one of {PARTS}")
+        return getattr(self, name)
+
+    def matrix(self, *parts: str) -> sp.csr_matrix:
+        """Binary user x item matrix of the union of the named parts."""
+        pairs = np.concatenate([self.part(p) for p in parts]) if parts else np.zeros((0, 2), np.int64)
+        data = np.ones(len(pairs), dtype=np.float32)
+        mat = sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items))
+        mat.data[:] = 1.0  # duplicates were summed; keep the matrix binary
+        return mat
+
+
+def load_split(path: str | Path) -> SplitData:
+    """Read the split saved in `path` (a SplitInfo.path)."""
+    with np.load(Path(path) / "split.npz", allow_pickle=False) as z:
+        return SplitData(
+            n_users=int(z["n_users"]), n_items=int(z["n_items"]),
+            train=z["train"], valid=z["valid"], test=z["test"],
+            user_tokens=z["user_tokens"], item_tokens=z["item_tokens"],
+        )
+
+
+def write_split(data: SplitData, folder: str | Path, dataset_name: str,
+                extra_columns: Mapping[str, pd.DataFrame] | None = None) -> None:
+    """Save `data` as split.npz plus RecBole benchmark files in `folder` (which must exist).
+
+    `extra_columns` optionally gives, per part, a frame aligned with that part's rows holding
+    `rating` and `timestamp`, so the benchmark files keep them.
+    """
+    folder = Path(folder)
+    np.savez(
+        folder / "split.npz", n_users=data.n_users, n_items=data.n_items,
+        train=data.train, valid=data.valid, test=data.test,
+        user_tokens=data.user_tokens.astype(str), item_tokens=data.item_tokens.astype(str),
+    )
+    bench = folder / dataset_name
+    bench.mkdir(exist_ok=True)
+    for part in PARTS:
+        pairs = data.part(part)
+        frame = pd.DataFrame({
+            "user_id:token": data.user_tokens[pairs[:, 0]],
+            "item_id:token": data.item_tokens[pairs[:, 1]],
+        })
+        extra = (extra_columns or {}).get(part)
+        frame["rating:float"] = extra["rating"].to_numpy() if extra is not None else 1.0
+        frame["timestamp:float"] = extra["timestamp"].to_numpy() if extra is not None else 0.0
+        frame.to_csv(bench / f"{dataset_name}.{part}.inter", sep="\t", index=False)
+
+
+# --- computing a split ------------------------------------------------------------------------------
+
+def ratio_counts(total: int, ratios: Sequence[float]) -> list[int]:
+    """How many of a user's `total` interactions go to each part (RecBole's `_calcu_split_ids`)."""
+    counts = [int(r * total) for r in ratios]
+    counts[0] = total - sum(counts[1:])
+    for i in range(1, len(ratios)):
+        if counts[0] <= 1:
+            break
+        if 0 < ratios[-i] * total < 1:
+            counts[-i] += 1
+            counts[0] -= 1
+    return counts
+
+
+def _normalised_ratios(ratios: Sequence[float]) -> list[float]:
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise UserError(f"split.ratios must be three non-negative numbers (train, valid, test), got {list(ratios)}")
+    total = float(sum(ratios))
+    return [r / total for r in ratios]
+
+
+def assign_parts(users: np.ndarray, order_key: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
+    """Part index (0 train, 1 valid, 2 test) per interaction, split per user along `order_key`."""
+    order = np.lexsort((order_key, users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    sizes = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, sizes)
+    bounds = np.array([np.cumsum(ratio_counts(int(n), ratios)) for n in sizes])  # [n_users, 3]
+    per_row = np.repeat(bounds, sizes, axis=0)
+    part_sorted = (rank[:, None] >= per_row).sum(axis=1)
+    parts = np.empty(len(users), dtype=np.int64)
+    parts[order] = part_sorted
+    return parts
+
+
+def compute_split(frame: pd.DataFrame, split_cfg: Mapping) -> tuple[SplitData, dict[str, pd.DataFrame]]:
+    """Split a frame with columns user, item[, rating, timestamp] into train/valid/test."""
+    ratios = _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1)))
+    order = str(split_cfg.get("order", "RO")).upper()
+    user_tokens, users = np.unique(frame["user"].to_numpy(str), return_inverse=True)
+    item_tokens, items = np.unique(frame["item"].to_numpy(str), return_inverse=True)
+    if order == "TO":
+        if "timestamp" not in frame:
+            raise UserError("split.order=TO needs a timestamp column in the dataset")
+        key = frame["timestamp"].to_numpy(float)
+    elif order == "RO":
+        key = np.random.default_rng(int(split_cfg.get("seed", 2020))).random(len(frame))
+    else:
+        raise UserError(f"split.order must be RO (random) or TO (by time), got {order!r}")
+    parts = assign_parts(users, key, ratios)
+    pairs = np.stack([users, items], axis=1).astype(np.int64)
+    extra = frame.reindex(columns=["rating", "timestamp"]).fillna(0.0)
+    split = SplitData(
+        n_users=len(user_tokens), n_items=len(item_tokens),
+        train=pairs[parts == 0], valid=pairs[parts == 1], test=pairs[parts == 2],
+        user_tokens=user_tokens, item_tokens=item_tokens,
+    )
+    return split, {name: extra[parts == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
+
+
+def _split_id(inter_file: Path, split_cfg: Mapping) -> str:
+    digest = hashlib.sha256()
+    digest.update(hashlib.sha256(inter_file.read_bytes()).digest())
+    digest.update(json.dumps({"cfg": dict(split_cfg), "v": SPLIT_FORMAT_VERSION}, sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+def _protocol(split_cfg: Mapping) -> str:
+    ratios = "/".join(f"{r:g}" for r in _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1))))
+    order = {"RO": "random order", "TO": "time order"}[str(split_cfg.get("order", "RO")).upper()]
+    return f"per-user {ratios} split, {order}; full ranking over all items, seen items masked"
+
+
+def _load_existing(folder: Path) -> SplitInfo | None:
+    """A complete saved split, or None (a corrupt or half-written folder is a miss)."""
+    try:
+        info = SplitInfo.model_validate_json((folder / "split.json").read_text())
+        load_split(folder)
+        return info
+    except Exception:  # noqa: BLE001 - any unreadable split is simply recomputed
+        return None
+
+
+def prepare_split(dataset_cfg: Mapping, split_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
+    """Compute (or reuse) the split of a dataset; saved under datasets_root/<name>/<split_id>/."""
+    name = str(dataset_cfg["name"])
+    inter_file = locate_interactions(dataset_cfg)
+    split_id = _split_id(inter_file, split_cfg)
+    folder = Path(datasets_root).resolve() / name / split_id
+    existing = _load_existing(folder) if folder.exists() else None
+    if existing is not None:
+        return existing.model_copy(update={"path": str(folder)})
+    frame = read_atomic_interactions(inter_file)
+    split, extra = compute_split(frame, split_cfg)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{split_id}.", dir=folder.parent))
+    try:
+        write_split(split, staging, name, extra)
+        info = SplitInfo(
+            dataset=name, split_id=split_id, path=str(folder), n_users=split.n_users, n_items=split.n_items,
+            n_train=len(split.train), n_valid=len(split.valid), n_test=len(split.test),
+            protocol=_protocol(split_cfg),
+        )
+        (staging / "split.json").write_text(info.model_dump_json(indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("split %s of %s: %d/%d/%d interactions", split_id, name, info.n_train, info.n_valid, info.n_test)
+    return info
+
+
+def read_atomic_interactions(inter_file: Path) -> pd.DataFrame:
+    """Read a RecBole `.inter` atomic file into columns user, item[, rating, timestamp]."""
+    try:
+        frame = pd.read_csv(inter_file, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read dataset file {inter_file}: {exc}") from None
+    columns = {c.split(":")[0]: c for c in frame.columns}
+    missing = [c for c in ("user_id", "item_id") if c not in columns]
+    if missing:
+        raise UserError(f"dataset file {inter_file} lacks the column(s) {', '.join(missing)} "
+                        "(RecBole atomic format: 'user_id:token<TAB>item_id:token...')")
+    out = pd.DataFrame({"user": frame[columns["user_id"]], "item": frame[columns["item_id"]]})
+    for field in ("rating", "timestamp"):
+        if field in columns:
+            out[field] = pd.to_numeric(frame[columns[field]], errors="coerce").fillna(0.0)
+    if out.empty:
+        raise UserError(f"dataset file {inter_file} holds no interactions")
+    return out

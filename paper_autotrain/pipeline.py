@@ -1,0 +1,365 @@
+"""The stage chain: fetch → parse → extract → render → validate → train → baselines → compare.
+
+Each step hashes its inputs, skips itself when its manifest matches, and otherwise calls its
+stage's plain `run` function and commits the outputs. Stages never call each other; they meet
+here, through the artifacts on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paper_autotrain import __version__
+from paper_autotrain.artifacts import (
+    ArtifactStore,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    hash_file,
+    hash_obj,
+    hash_tree,
+    replace_dir,
+)
+from paper_autotrain.data.split import prepare_split
+from paper_autotrain.errors import UserError
+from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
+from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
+
+log = logging.getLogger("paper_autotrain")
+
+STAGES = ("fetch", "parse", "extract", "render", "validate", "train", "baselines", "compare")
+# `until=parse` means "read the paper through to spec.yaml" (the design card's wording)
+UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+
+
+def code_version(*relative: str) -> str:
+    """Hash of the code (and templates) a stage depends on: changing it reruns the stage."""
+    parts = []
+    for rel in relative:
+        path = TEMPLATES_DIR if rel == "templates" else PACKAGE_DIR / rel
+        parts.append(hash_tree(path) if path.is_dir() else hash_file(path) if path.exists() else rel)
+    return hash_obj([__version__, *parts])
+
+
+@dataclass
+class Plan:
+    """Which stages run: everything up to `until`; from `from_stage` on, forced."""
+
+    until: int
+    start: int
+    force: bool
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> Plan:
+        until = UNTIL_ALIASES.get(str(cfg.get("until") or "compare"), str(cfg.get("until") or "compare"))
+        start = cfg.get("from_stage")
+        for name, value in (("until", until), ("from_stage", start)):
+            if value is not None and value not in STAGES:
+                raise UserError(f"{name}={value} is not a stage; choose one of {', '.join(STAGES)} (or until=parse)")
+        return cls(until=STAGES.index(until), start=STAGES.index(start) if start else 0, force=bool(cfg.get("force")))
+
+    def reuse_only(self, stage: str) -> bool:
+        return STAGES.index(stage) < self.start
+
+    def forced(self, stage: str) -> bool:
+        return self.force or (self.start > 0 and STAGES.index(stage) >= self.start)
+
+
+@dataclass
+class Context:
+    cfg: Mapping[str, Any]
+    store: ArtifactStore
+    plan: Plan
+    source: str
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    _split: SplitInfo | None = None
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.cfg.get(name) or {})
+
+    @property
+    def spec_path(self) -> Path:
+        return self.store.generated / "spec.yaml"
+
+    def spec(self) -> MethodSpec:
+        return load_spec(self.spec_path)
+
+    def split(self) -> SplitInfo:
+        if self._split is None:
+            dataset = self.section("dataset")
+            datasets_root = resolve_path(self.cfg, "datasets")
+            self._split = prepare_split(dataset, dict(dataset.get("split") or {}), datasets_root)
+        return self._split
+
+
+def resolve_path(cfg: Mapping, name: str) -> Path:
+    paths = dict(cfg.get("paths") or {})
+    root = Path(str(paths.get("root", "."))).expanduser().resolve()
+    value = Path(str(paths.get(name, name))).expanduser()
+    return value if value.is_absolute() else root / value
+
+
+def load_spec(path: Path) -> MethodSpec:
+    """Read spec.yaml; a hand edit that breaks the schema is a one-line UserError."""
+    try:
+        data = yaml.safe_load(path.read_text())
+        return MethodSpec.model_validate(data)
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist; run the extraction first (until=parse)") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); fix it or rerun with force=true") from None
+    except Exception as exc:  # noqa: BLE001 - pydantic's report, cut to its first problem
+        first = str(exc).splitlines()
+        detail = " ".join(first[1:3]).strip() if len(first) > 1 else str(exc)
+        raise UserError(f"{path} is not a valid MethodSpec: {detail}; fix it or rerun with force=true") from None
+
+
+def dump_spec(spec: MethodSpec) -> str:
+    header = ("# MethodSpec written by paper_autotrain. Every value says where it comes from (source: paper with a\n"
+              "# page-numbered quote, default, or user). Edit it and rerun with from_stage=render.\n")
+    return header + yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=110)
+
+
+# --- the generic step ---------------------------------------------------------------------------------
+
+
+def step(ctx: Context, stage: str, input_hash: str, produce: Callable[[], list[Path]],
+         accept_edits: Callable[[], bool] | None = None) -> None:
+    """Run `produce` unless the stage's artifacts already match `input_hash`; then record them."""
+    store = ctx.store
+    if ctx.plan.reuse_only(stage):
+        if store.load_manifest(stage) is None:
+            raise UserError(f"from_stage={STAGES[ctx.plan.start]} needs the {stage} stage's artifacts; "
+                            "run once without from_stage first")
+        ctx.skipped.append(stage)
+        return
+    if not ctx.plan.forced(stage):
+        if store.is_fresh(stage, input_hash):
+            log.info("%-9s up to date, skipped", stage)
+            ctx.skipped.append(stage)
+            return
+        manifest = store.load_manifest(stage)
+        if manifest is not None and manifest.input_hash == input_hash and accept_edits and accept_edits():
+            log.info("%-9s kept: its output was edited by hand", stage)
+            ctx.skipped.append(stage)
+            return
+    log.info("%-9s running", stage)
+    started = time.perf_counter()
+    outputs = produce()
+    ctx.timings[stage] = time.perf_counter() - started
+    store.commit(stage, input_hash, outputs, seconds=ctx.timings[stage])
+    log.info("%-9s done in %.1f s", stage, ctx.timings[stage])
+
+
+# --- the stages ----------------------------------------------------------------------------------------
+
+
+def do_fetch(ctx: Context) -> None:
+    pdf = fetch.resolve_local_pdf(ctx.source)
+    folder = ctx.store.stage_dir("fetch")
+
+    def produce() -> list[Path]:
+        bundle, data = fetch.run(ctx.source, ctx.section("parse"))
+        atomic_write_bytes(folder / "paper.pdf", data)
+        atomic_write_json(folder / "bundle.json", bundle)
+        return [folder / "paper.pdf", folder / "bundle.json"]
+
+    step(ctx, "fetch", hash_obj([str(pdf.resolve()), hash_file(pdf), code_version("stages/fetch.py")]), produce)
+
+
+def do_parse(ctx: Context) -> None:
+    fetched = ctx.store.stage_dir("fetch")
+    out = ctx.store.stage_dir("parse") / "paperdoc.json"
+
+    def produce() -> list[Path]:
+        bundle = PaperBundle.model_validate_json((fetched / "bundle.json").read_text())
+        atomic_write_json(out, parse.run(bundle, fetched, ctx.section("parse")))
+        return [out]
+
+    inputs = [ctx.store.output_hash("fetch"), ctx.section("parse"), code_version("stages/parse.py")]
+    step(ctx, "parse", hash_obj(inputs), produce)
+
+
+def do_extract(ctx: Context) -> None:
+    doc_path = ctx.store.stage_dir("parse") / "paperdoc.json"
+    extractor_cfg = {**ctx.section("extractor"), "hparams": ctx.section("hparams")}
+
+    def produce() -> list[Path]:
+        doc = PaperDoc.model_validate_json(doc_path.read_text())
+        atomic_write_text(ctx.spec_path, dump_spec(extract.run(doc, extractor_cfg)))
+        return [ctx.spec_path]
+
+    def hand_edited_spec_is_valid() -> bool:
+        ctx.spec()  # raises a one-line UserError when the edit broke the schema
+        return True
+
+    inputs = [ctx.store.output_hash("parse"), extractor_cfg, code_version("stages/extract")]
+    step(ctx, "extract", hash_obj(inputs), produce, accept_edits=hand_edited_spec_is_valid)
+
+
+def do_render(ctx: Context) -> None:
+    folder = ctx.store.generated
+
+    def produce() -> list[Path]:
+        files = render.run(ctx.spec(), {"templates_dir": str(TEMPLATES_DIR)})
+        for name, text in files.items():
+            atomic_write_text(folder / name, text)
+        return [folder / name for name in files]
+
+    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "", code_version("stages/render.py", "templates")]
+    step(ctx, "render", hash_obj(inputs), produce)
+
+
+def do_validate(ctx: Context) -> None:
+    out = ctx.store.stage_dir("validate") / "validation.json"
+
+    def produce() -> list[Path]:
+        atomic_write_json(out, validate.run(ctx.store.generated, ctx.split(), ctx.section("validate")))
+        return [out]
+
+    inputs = [ctx.store.output_hash("render"), ctx.split().split_id, ctx.section("validate"),
+              code_version("stages/validate.py", "runtime")]
+    step(ctx, "validate", hash_obj(inputs), produce)
+
+
+def epoch_budget(ctx: Context) -> int:
+    """The paper's epoch count, capped by trainer.max_epochs; shared by our model and the baselines."""
+    budget = int(ctx.section("trainer").get("max_epochs", 100))
+    stated = ctx.spec().hp("epochs")
+    return min(budget, int(stated)) if isinstance(stated, int | float) and stated > 0 else budget
+
+
+def trainer_config(ctx: Context) -> dict[str, Any]:
+    trainer = ctx.section("trainer")
+    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": int(ctx.cfg.get("seed", 0))}
+
+
+def do_train(ctx: Context) -> None:
+    final = ctx.store.stage_dir("train")
+    trainer = trainer_config(ctx)
+
+    def produce() -> list[Path]:
+        staging = final.with_name(".train.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        train.run(ctx.store.generated, ctx.split(), trainer, staging)
+        replace_dir(staging, final)
+        return [final / "result.json"]
+
+    inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer, code_version("runtime", "stages/train.py")]
+    step(ctx, "train", hash_obj(inputs), produce)
+
+
+def baseline_config(ctx: Context) -> dict[str, Any]:
+    trainer = trainer_config(ctx)
+    return {
+        "models": ctx.section("baselines"),
+        "max_epochs": trainer["max_epochs"],
+        "patience": int(trainer.get("patience", 10)),
+        "seed": trainer["seed"],
+        "ks": list(ctx.section("eval").get("ks", [10, 20])),
+        "valid_metric": "NDCG@10",
+        "device": "cuda" if str(trainer.get("accelerator")) in ("gpu", "cuda") else "cpu",
+        "timeout_s": int(trainer.get("timeout_s", 3600)),
+    }
+
+
+def do_baselines(ctx: Context) -> None:
+    out = ctx.store.stage_dir("baselines") / "results.json"
+    bcfg = baseline_config(ctx)
+
+    def produce() -> list[Path]:
+        results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines")
+        atomic_write_json(out, [r.model_dump(mode="json") for r in results])
+        return [out]
+
+    inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("stages/baselines.py",
+                                                                              "baselines_runner.py")]
+    step(ctx, "baselines", hash_obj(inputs), produce)
+
+
+def do_compare(ctx: Context) -> None:
+    results_dir = ctx.store.results
+    train_result = ctx.store.stage_dir("train") / "result.json"
+    baseline_results = ctx.store.stage_dir("baselines") / "results.json"
+
+    def produce() -> list[Path]:
+        reproduced = RunResult.model_validate_json(train_result.read_text())
+        others = [RunResult.model_validate(r) for r in json.loads(baseline_results.read_text())]
+        files = compare.run(ctx.spec(), reproduced, others, ctx.split(), ctx.section("eval"))
+        for name, text in files.items():
+            atomic_write_text(results_dir / name, text)
+        return [results_dir / name for name in files]
+
+    inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), hash_file(ctx.spec_path),
+              ctx.section("eval"), code_version("stages/compare.py")]
+    step(ctx, "compare", hash_obj(inputs), produce)
+
+
+STEPS: dict[str, Callable[[Context], None]] = {
+    "fetch": do_fetch, "parse": do_parse, "extract": do_extract, "render": do_render,
+    "validate": do_validate, "train": do_train, "baselines": do_baselines, "compare": do_compare,
+}
+
+
+@contextlib.contextmanager
+def nothing_half_written(store: ArtifactStore) -> Iterator[None]:
+    """A first run that fails on bad input leaves no folders behind for that paper."""
+    fresh = [p for p in (store.generated, store.results) if not p.exists()]
+    try:
+        yield
+    except UserError:
+        for path in fresh:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+@dataclass
+class Outcome:
+    key: str
+    last_stage: str
+    skipped: list[str]
+    timings: dict[str, float]
+    report: Path | None
+    spec: Path
+
+
+def check_device(cfg: Mapping) -> None:
+    accelerator = str(dict(cfg.get("trainer") or {}).get("accelerator", "cpu"))
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("trainer.accelerator=gpu but no CUDA device is visible; use trainer=cpu")
+
+
+def run(cfg: Mapping[str, Any]) -> Outcome:
+    """Run the pipeline for `cfg['paper']` as far as `until`."""
+    source = str(cfg.get("paper") or "").strip()
+    if not source:
+        raise UserError("no paper given: python -m paper_autotrain PATH/TO/paper.pdf [overrides]")
+    plan = Plan.from_config(cfg)
+    if plan.until >= STAGES.index("validate"):
+        check_device(cfg)
+    key = fetch.paper_key_for(source)
+    store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"), key)
+    ctx = Context(cfg=cfg, store=store, plan=plan, source=source)
+    with nothing_half_written(store):
+        for stage in STAGES[: plan.until + 1]:
+            STEPS[stage](ctx)
+    report = store.results / "report.md"
+    return Outcome(key=key, last_stage=STAGES[plan.until], skipped=ctx.skipped, timings=ctx.timings,
+                   report=report if plan.until == len(STAGES) - 1 else None, spec=ctx.spec_path)

@@ -1,0 +1,15 @@
+"""The small library generated models import: data, sampling, losses, the base module.
+
+Generated code may import only from here (plus torch, lightning, math, numpy, typing), which
+keeps the validate stage's import allowlist short.
+"""
+
+from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
+from paper_autotrain.runtime.losses import bce_loss, bpr_loss, make_optimizer, squared_norm_penalty
+from paper_autotrain.runtime.module import MONITOR, TopKModule
+
+__all__ = [
+    "MONITOR", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "make_optimizer",
+    "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+]

@@ -1,0 +1,65 @@
+"""Training batches from a split: tensors built once, one permutation and one vectorised
+negative draw per epoch, batches handed to Lightning through a plain DataLoader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from paper_autotrain.runtime.sampling import UniformNegativeSampler
+
+Batch = dict[str, torch.Tensor]
+POINTWISE_LOSSES = ("bce",)
+
+
+def positives_per_batch(batch_size: int, loss: str, negative_samples: int) -> int:
+    """How many train interactions one batch holds, as RecBole counts `train_batch_size`.
+
+    Pairwise losses pair each positive with its k negatives (batch_size // k positives);
+    pointwise losses spend the batch on the positive and its k negatives (batch_size // (1 + k)).
+    """
+    k = max(int(negative_samples), 1)
+    per = batch_size // (1 + k) if loss in POINTWISE_LOSSES else batch_size // k
+    return max(per, 1)
+
+
+class TrainBatches(IterableDataset):
+    """Yields ready batches {"users": [B], "pos_items": [B], "neg_items": [B, k]} for one epoch."""
+
+    def __init__(self, train: np.ndarray, n_items: int, batch_size: int, negative_samples: int = 1,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.train = np.asarray(train, dtype=np.int64).reshape(-1, 2)
+        self.batch_size = int(batch_size)
+        self.negative_samples = max(int(negative_samples), 1)
+        self.rng = np.random.default_rng(seed)
+        self.sampler = UniformNegativeSampler(self.train, n_items, self.rng)
+
+    def __len__(self) -> int:
+        return -(-len(self.train) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self.rng.permutation(len(self.train))
+        users = torch.from_numpy(self.train[order, 0])
+        pos_items = torch.from_numpy(self.train[order, 1])
+        neg_items = torch.from_numpy(self.sampler.sample(self.train[order, 0], self.negative_samples))
+        for start in range(0, len(order), self.batch_size):
+            end = start + self.batch_size
+            yield {"users": users[start:end], "pos_items": pos_items[start:end],
+                   "neg_items": neg_items[start:end]}
+
+
+def train_dataloader(train: np.ndarray, n_items: int, batch_size: int, loss: str,
+                     negative_samples: int = 1, seed: int = 0) -> DataLoader:
+    """A DataLoader over pre-built batches (batch_size=None: the dataset already batches)."""
+    per_batch = positives_per_batch(batch_size, loss, negative_samples)
+    dataset = TrainBatches(train, n_items, per_batch, negative_samples, seed)
+    return DataLoader(dataset, batch_size=None, num_workers=0)
+
+
+def evaluation_trigger() -> DataLoader:
+    """A one-step loader: Lightning runs the validation loop, the module ranks all users itself."""
+    return DataLoader([torch.zeros(1)], batch_size=None)

@@ -1,0 +1,67 @@
+"""Per-epoch history (train loss, valid NDCG@10, timings) collected during fit."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from paper_autotrain.runtime.module import MONITOR
+
+
+class EpochHistory(L.Callback):
+    """One row per epoch: mean train loss, the monitored valid metric, train and eval seconds."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self._loss_sum = 0.0
+        self._loss_count = 0
+        self._epoch_start = 0.0
+        self._eval_start: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._loss_sum, self._loss_count = 0.0, 0
+        self._epoch_start = time.perf_counter()
+        self._eval_start = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._loss_sum += float(loss.detach())
+            self._loss_count += 1
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._eval_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        now = time.perf_counter()
+        train_end = self._eval_start if self._eval_start is not None else now
+        metric = trainer.callback_metrics.get(MONITOR)
+        self.rows.append({
+            "epoch": trainer.current_epoch + 1,
+            "train_loss": self._loss_sum / max(self._loss_count, 1),
+            MONITOR.replace("/", "_"): float(metric) if metric is not None else float("nan"),
+            "train_s": train_end - self._epoch_start,
+            "eval_s": now - train_end,
+        })
+
+    def best_epoch(self) -> int | None:
+        """First epoch with the highest monitored value (ModelCheckpoint keeps the first best)."""
+        key = MONITOR.replace("/", "_")
+        scored = [row for row in self.rows if row[key] == row[key]]  # drop NaN
+        if not scored:
+            return None
+        return int(max(scored, key=lambda row: (row[key], -row["epoch"]))["epoch"])
+
+    def write_csv(self, path: Path) -> None:
+        fields = ["epoch", "train_loss", MONITOR.replace("/", "_"), "train_s", "eval_s"]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(self.rows)

@@ -1,0 +1,124 @@
+"""The base LightningModule every generated top-k model subclasses.
+
+The generated subclass fills a small contract:
+
+- ``encode()`` -> whatever the scoring needs computed once per step (e.g. propagated tables);
+- ``score_with(state, users, items)`` -> scores of broadcastable user/item index tensors;
+- ``full_sort_with(state, users)`` -> [B, n_items] (optional: a generic pairwise version exists);
+- ``loss(batch)`` -> the training loss of one batch from :mod:`paper_autotrain.runtime.data`;
+- ``configure_optimizers()``.
+
+This class owns the rest: the training step's logging and validation/test by full ranking with
+the project's single evaluator, so generated models are scored exactly like the baselines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+
+from paper_autotrain.data.evaluator import EvalResult, full_sort_evaluate
+from paper_autotrain.data.split import SplitData
+
+MONITOR = "valid/ndcg@10"
+PAIRS_PER_CHUNK = 1 << 18  # bounds memory of the generic pairwise full sort
+
+
+class TopKModule(L.LightningModule):
+    """Top-k recommender scored by full ranking over all items (train items masked)."""
+
+    def __init__(self, split: SplitData, *, learning_rate: float = 1e-3, l2_reg: float = 0.0,
+                 negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
+                 eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
+        super().__init__()
+        self.split = split
+        self.n_users = int(split.n_users)
+        self.n_items = int(split.n_items)
+        self.learning_rate = float(learning_rate)
+        self.l2_reg = float(l2_reg)
+        self.negative_samples = int(negative_samples)
+        self.optimizer_name = str(optimizer)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size)
+        self.ks = tuple(sorted({int(k) for k in ks} | {10}))  # @10 is always there: MONITOR needs it
+        self.last_results: dict[str, EvalResult] = {}
+        self._scoring_state: Any = None
+        self._has_scoring_state = False
+
+    # --- the contract generated models fill -------------------------------------------------------
+
+    def encode(self) -> Any:
+        """What scoring needs, computed once per training step or per evaluation."""
+        return None
+
+    def score_with(self, state: Any, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def full_sort_with(self, state: Any, users: torch.Tensor) -> torch.Tensor:
+        """Scores of every item for each user, by scoring user-item pairs in chunks."""
+        items = torch.arange(self.n_items, device=users.device)
+        chunks = [self.score_with(state, part.unsqueeze(1), items.unsqueeze(0))
+                  for part in self.user_chunks(users)]
+        return torch.cat(chunks)
+
+    def user_chunks(self, users: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Users in groups small enough that [group, n_items, d] intermediates stay bounded."""
+        return users.split(max(1, PAIRS_PER_CHUNK // max(self.n_items, 1)))
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- scoring API -----------------------------------------------------------------------------
+
+    def score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of (user, item) pairs (shapes broadcast)."""
+        return self.score_with(self.encode(), users, items)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.score(users, items)
+
+    def full_sort_scores(self, users: torch.Tensor) -> torch.Tensor:
+        """[B, n_items] scores; reuses the state encoded once for the current evaluation."""
+        state = self._scoring_state if self._has_scoring_state else self.encode()
+        return self.full_sort_with(state, users.to(self.device))
+
+    # --- training and evaluation -----------------------------------------------------------------
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["users"]))
+        return loss
+
+    def evaluate(self, phase: str) -> EvalResult:
+        """Full-sort evaluation of `phase` ("valid" or "test") with the project's evaluator."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                self._scoring_state = self.encode()
+                self._has_scoring_state = True
+                result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
+                                            batch_size=self.eval_batch_size, device=self.device)
+        finally:
+            self._scoring_state = None
+            self._has_scoring_state = False
+            self.train(was_training)
+        self.last_results[phase] = result
+        return result
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_phase("valid")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_phase("test")
+
+    def _log_phase(self, phase: str) -> None:
+        result = self.evaluate(phase)
+        self.log_dict({f"{phase}/{name}": value for name, value in result.mean.items()},
+                      on_step=False, on_epoch=True, batch_size=1)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

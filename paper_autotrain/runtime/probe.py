@@ -1,0 +1,120 @@
+"""Dynamic checks of a rendered model, run by the validate stage in a subprocess.
+
+    python -m paper_autotrain.runtime.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
+
+Prints one JSON line: {"gates": [{"name", "ok", "seconds", "detail"}, ...]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from paper_autotrain.data.split import SplitData, load_split
+from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
+from paper_autotrain.runtime.loading import build_model, load_config
+from paper_autotrain.runtime.module import TopKModule
+
+Gate = dict[str, Any]
+MIN_RELATIVE_DROP = 0.3  # the one-batch loss must fall by at least 30%
+
+
+def run_gate(name: str, check: Callable[[], str]) -> Gate:
+    """Run one check; any exception is the gate's failure, reported in one line."""
+    started = time.perf_counter()
+    try:
+        detail, ok = check(), True
+    except Exception as exc:  # noqa: BLE001 - a probe reports every failure as data
+        detail, ok = f"{type(exc).__name__}: {exc}".splitlines()[0], False
+    return {"name": name, "ok": ok, "seconds": round(time.perf_counter() - started, 3), "detail": detail}
+
+
+def tiny_batch(split: SplitData, config: dict[str, Any], size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The first batch of `size` train interactions, with negatives sampled as in training."""
+    optim = config.get("optim") or {}
+    k = int(optim.get("negative_samples", 1))
+    loss = str(config["model"].get("loss", "bpr"))
+    positives = min(size, positives_per_batch(int(optim.get("batch_size", size)), loss, k), len(split.train))
+    return next(iter(TrainBatches(split.train, split.n_items, max(positives, 1), k, seed)))
+
+
+def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
+    model.train()
+    loss = model.loss(batch)
+    if loss.dim() != 0 or not torch.isfinite(loss):
+        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
+    model.eval()
+    with torch.no_grad():
+        users = batch["users"][:8]
+        scores = model.full_sort_scores(users)
+        expected = (len(users), model.n_items)
+        if tuple(scores.shape) != expected:
+            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
+        if not torch.isfinite(scores).all():
+            raise ValueError("full_sort_scores returned non-finite values")
+        pair_scores = model.score(batch["users"], batch["pos_items"])
+        if tuple(pair_scores.shape) != (len(batch["users"]),):
+            raise ValueError(f"score(users, items) gave shape {tuple(pair_scores.shape)}, "
+                             f"expected ({len(batch['users'])},)")
+    return f"loss {float(loss):.4f}; full_sort_scores {expected}"
+
+
+def check_overfit(model: TopKModule, batch: dict[str, torch.Tensor], steps: int, lr: float) -> str:
+    """Adam at a high learning rate on one fixed batch: a correct model drives the loss down."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model.loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    first, last = losses[0], sum(losses[-5:]) / len(losses[-5:])
+    if not all(math.isfinite(value) for value in losses):
+        raise ValueError("loss became non-finite")
+    if last > first * (1 - MIN_RELATIVE_DROP):
+        raise ValueError(f"loss did not fall: {first:.4f} -> {last:.4f} in {steps} steps at lr {lr:g}")
+    return f"loss {first:.4f} -> {last:.4f} in {steps} steps at lr {lr:g}"
+
+
+def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int) -> list[Gate]:
+    torch.manual_seed(0)
+    torch.set_flush_denormal(True)
+    state: dict[str, Any] = {}
+
+    def build() -> str:
+        state["split"] = load_split(split_dir)
+        state["config"] = load_config(model_dir)
+        state["model"] = build_model(model_dir, state["config"], state["split"])
+        state["batch"] = tiny_batch(state["split"], state["config"], batch_size)
+        return f"{type(state['model']).__name__}: {state['model'].n_parameters()} parameters"
+
+    gates = [run_gate("build", build)]
+    if gates[-1]["ok"]:
+        gates.append(run_gate("shapes", lambda: check_shapes(state["model"], state["batch"])))
+    if gates[-1]["ok"]:
+        gates.append(run_gate("overfit", lambda: check_overfit(state["model"], state["batch"], steps, lr)))
+    return gates
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.runtime.probe")
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--split-dir", required=True)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    gates = probe(args.model_dir, args.split_dir, args.steps, args.lr, args.batch_size)
+    print(json.dumps({"gates": gates}))  # noqa: T201 - stdout is this tool's output channel
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Small fixtures for tests and smoke runs: reference MethodSpecs and a synthetic split.
+
+Not imported by generated code; kept here so every test file (ours and the pipeline's) builds
+the same three reference models without a PDF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paper_autotrain.data.split import SplitData, write_split
+from paper_autotrain.schemas import MethodSpec
+
+REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
+    "MF-BPR": [{"block": "embedding", "dim": 64}, {"block": "dot_score"}],
+    "LightGCN": [{"block": "embedding", "dim": 64},
+                 {"block": "light_propagation", "layers": 3, "combine": "mean"},
+                 {"block": "dot_score"}],
+    "NeuMF": [{"block": "gmf", "dim": 64},
+              {"block": "mlp_tower", "layers": [128, 64], "activation": "relu", "dropout": 0.1},
+              {"block": "neumf_fusion"}],
+}
+REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce"}
+
+
+def reference_spec(model_name: str, **hyperparameters: Any) -> MethodSpec:
+    """A MethodSpec for one of MF-BPR, LightGCN, NeuMF; keyword values become `user` hyperparameters."""
+    values: dict[str, Any] = {"learning_rate": 0.001, "batch_size": 2048, "optimizer": "adam", "epochs": 300,
+                              "l2_reg": 1e-4 if model_name == "LightGCN" else 0.0,
+                              "negative_samples": 4 if model_name == "NeuMF" else 1}
+    values.update(hyperparameters)
+    return MethodSpec(
+        paper={"key": f"reference-{model_name.lower()}", "title": f"{model_name} (reference spec)"},
+        family="graph" if model_name == "LightGCN" else "general",
+        model_name=model_name, loss=REFERENCE_LOSSES[model_name],
+        architecture=REFERENCE_ARCHITECTURES[model_name],
+        hyperparameters={name: {"value": value, "source": "user"} for name, value in values.items()},
+    )
+
+
+def synthetic_split(n_users: int = 40, n_items: int = 60, per_user: int = 12, seed: int = 0) -> SplitData:
+    """Random interactions with a popularity skew, split 80/10/10 per user (at least 1 valid and test)."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.7
+    popularity /= popularity.sum()
+    parts: dict[str, list[np.ndarray]] = {"train": [], "valid": [], "test": []}
+    for user in range(n_users):
+        items = rng.choice(n_items, size=per_user, replace=False, p=popularity)
+        n_held = max(1, per_user // 10)
+        chunks = {"test": items[:n_held], "valid": items[n_held:2 * n_held], "train": items[2 * n_held:]}
+        for name, chunk in chunks.items():
+            parts[name].append(np.stack([np.full(len(chunk), user), chunk], axis=1))
+    arrays = {name: np.concatenate(chunks).astype(np.int64) for name, chunks in parts.items()}
+    return SplitData(n_users=n_users, n_items=n_items, **arrays,
+                     user_tokens=np.array([f"u{i}" for i in range(n_users)]),
+                     item_tokens=np.array([f"i{i}" for i in range(n_items)]))
+
+
+def write_synthetic_split(folder: Path, dataset: str = "synthetic", **kwargs: Any) -> SplitData:
+    folder.mkdir(parents=True, exist_ok=True)
+    split = synthetic_split(**kwargs)
+    write_split(split, folder, dataset)
+    return split

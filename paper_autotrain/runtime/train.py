@@ -1,0 +1,156 @@
+"""Training entry point for a rendered model folder.
+
+    python -m paper_autotrain.runtime.train --model-dir D --split-dir S --out O [--set key=value ...]
+
+Fits with early stopping on valid NDCG@10 (checked every epoch), restores the best checkpoint,
+scores valid and test with the project's evaluator and writes O/result.json (a RunResult),
+O/per_user_test.npz and O/history.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from paper_autotrain.data.split import load_split
+from paper_autotrain.runtime.data import evaluation_trigger, train_dataloader
+from paper_autotrain.runtime.history import EpochHistory
+from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
+from paper_autotrain.runtime.module import MONITOR, TopKModule
+from paper_autotrain.schemas import RunResult
+
+log = logging.getLogger("paper_autotrain.runtime.train")
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "max_epochs": 300, "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32,
+    "seed": 0, "deterministic": "warn", "csv_logger": True,
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.runtime.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", required=True, type=Path, help="folder with model.py and config.yaml")
+    parser.add_argument("--split-dir", required=True, type=Path,
+                        help="folder with split.npz (SplitInfo.path)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config.yaml value, e.g. trainer.max_epochs=5 (repeatable)")
+    return parser.parse_args(argv)
+
+
+def quiet_known_warnings() -> None:
+    """Lightning warnings that do not apply: our dataset batches itself and runs in one worker."""
+    warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__` defined")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+
+
+def trainer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**TRAINER_DEFAULTS, **(config.get("trainer") or {})}
+
+
+def make_trainer(settings: Mapping[str, Any], out: Path,
+                 history: EpochHistory) -> tuple[L.Trainer, ModelCheckpoint]:
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch}", monitor=MONITOR,
+                                 mode="max", save_top_k=1, save_weights_only=True,
+                                 auto_insert_metric_name=False)
+    stopper = EarlyStopping(monitor=MONITOR, mode="max", patience=int(settings["patience"]))
+    logger = CSVLogger(save_dir=str(out), name="logs", version="") if settings["csv_logger"] else False
+    trainer = L.Trainer(
+        max_epochs=int(settings["max_epochs"]), accelerator=settings["accelerator"],
+        devices=settings["devices"], precision=settings["precision"],
+        deterministic=settings["deterministic"], enable_progress_bar=False, enable_model_summary=False,
+        logger=logger, callbacks=[stopper, checkpoint, history], check_val_every_n_epoch=1,
+        num_sanity_val_steps=0, default_root_dir=str(out), log_every_n_steps=1,
+    )
+    return trainer, checkpoint
+
+
+def restore_best(model: TopKModule, checkpoint: ModelCheckpoint) -> None:
+    """Load the best checkpoint's weights (we wrote it ourselves, so a full unpickling load is safe)."""
+    if not checkpoint.best_model_path:
+        log.warning("no checkpoint was saved; scoring the last weights")
+        return
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["state_dict"])
+
+
+def split_identity(split_dir: Path, config: Mapping[str, Any]) -> tuple[str, str]:
+    """(dataset, split_id) from S/split.json when the split was saved by prepare_split."""
+    info_path = split_dir / "split.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        return str(info.get("dataset", split_dir.name)), str(info.get("split_id", "unknown"))
+    dataset = (config.get("data") or {}).get("dataset") or split_dir.name
+    return str(dataset), "unknown"
+
+
+def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarray], users: np.ndarray,
+                  history: EpochHistory) -> None:
+    (out / "result.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
+    arrays = {name.replace("@", "_at_"): values for name, values in per_user.items()}
+    np.savez(out / "per_user_test.npz", users=users, **arrays)
+    history.write_csv(out / "history.csv")
+
+
+def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] = ()) -> RunResult:
+    quiet_known_warnings()
+    config = apply_overrides(load_config(model_dir), overrides)
+    settings = trainer_settings(config)
+    config["trainer"] = settings
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_flush_denormal(True)  # tiny (std 0.01) embeddings otherwise hit slow denormal floats on CPU
+    L.seed_everything(int(settings["seed"]), workers=True)
+    split = load_split(split_dir)
+    model = build_model(model_dir, config, split)
+    optim = config.get("optim") or {}
+    loader = train_dataloader(split.train, split.n_items, int(optim.get("batch_size", 2048)),
+                              loss=str(config["model"].get("loss", "bpr")),
+                              negative_samples=int(optim.get("negative_samples", 1)),
+                              seed=int(settings["seed"]))
+    history = EpochHistory()
+    trainer, checkpoint = make_trainer(settings, out, history)
+
+    started = time.perf_counter()
+    trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
+    train_time = time.perf_counter() - started
+
+    restore_best(model, checkpoint)
+    started = time.perf_counter()
+    valid = model.evaluate("valid")
+    test = model.evaluate("test")
+    eval_time = time.perf_counter() - started
+
+    dataset, split_id = split_identity(split_dir, config)
+    result = RunResult(
+        model=str(config["model"].get("name", config["model"]["class_name"])), role="reproduced",
+        dataset=dataset, split_id=split_id, seed=int(settings["seed"]), test=test.mean, valid=valid.mean,
+        best_epoch=history.best_epoch(), epochs_run=len(history.rows), train_time_s=round(train_time, 3),
+        eval_time_s=round(eval_time, 3), n_params=model.n_parameters(), config=config,
+    )
+    write_outputs(out, result, test.per_user, test.users, history)
+    log.info("test ndcg@10 %.4f after %d epochs (best %s)", test.mean.get("ndcg@10", float("nan")),
+             result.epochs_run, result.best_epoch)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    train(args.model_dir, args.split_dir, args.out, args.overrides)
+
+
+if __name__ == "__main__":
+    main()

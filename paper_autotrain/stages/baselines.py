@@ -1,0 +1,384 @@
+"""Baselines stage: RecBole models trained on the identical split, scored by our one evaluator.
+
+Each model runs in its own subprocess (`paper_autotrain.baselines_runner`) with an explicit
+RecBole config dict, a wall-clock limit and a scratch working directory. Results are cached
+per (dataset, split, model, config, RecBole version); failures are reported, never cached.
+
+`recbole_reference(spec)` names the RecBole model that implements the spec's architecture and
+maps the spec's hyperparameters onto RecBole's config names, so that the reproduced model is
+compared with "the same model, as RecBole implements it, with the same hyperparameters".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS: dict[str, dict[str, Any]] = {"Pop": {}, "ItemKNN": {}, "BPR": {}, "LightGCN": {}}
+DEFAULT_KS = (10, 20)
+RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
+LEARNERS = {"adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam"}
+CACHE_VERSION = 1
+REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
+
+
+# --- the reference model -----------------------------------------------------------------------------
+
+def _number(value: Any, integral: bool) -> int | float | None:
+    """A scalar hyperparameter as a number, or None (lists, dicts, words are not mapped)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, int | float):
+        return None
+    if integral:
+        if float(value) != int(value) or value <= 0:
+            return None
+        return int(value)
+    return float(value)
+
+
+def _int_list(value: Any) -> list[int] | None:
+    if isinstance(value, list | tuple) and value:
+        items = [_number(v, integral=True) for v in value]
+        if all(isinstance(v, int) for v in items):
+            return [int(v) for v in items]
+    return None
+
+
+def _block_param(params: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if params.get(name) is not None:
+            return params[name]
+    return None
+
+
+def _architecture_model(spec: MethodSpec) -> str | None:
+    names = [b.block.lower() for b in spec.architecture]
+    kinds = set(names)
+    if {"gmf", "mlp_tower", "neumf_fusion"} <= kinds:
+        return "NeuMF"
+    if kinds == {"embedding", "light_propagation", "dot_score"}:
+        return "LightGCN"
+    if kinds == {"embedding", "dot_score"} and spec.loss == "bpr":
+        return "BPR"
+    return None
+
+
+def reference_with_notes(spec: MethodSpec) -> tuple[str, dict[str, Any], list[str]] | None:
+    """The RecBole model for the spec's architecture, its config overrides, and what was not mapped."""
+    model = _architecture_model(spec)
+    if model is None:
+        return None
+    blocks = {b.block.lower(): b.params for b in spec.architecture}
+    overrides: dict[str, Any] = {}
+    notes: list[str] = []
+
+    def scalar(key: str, integral: bool) -> int | float | None:
+        entry = spec.hyperparameters.get(key)
+        if entry is None or entry.value is None:
+            return None
+        value = _number(entry.value, integral)
+        if value is None:
+            notes.append(f"{key}={entry.value!r} is not a single {'integer' if integral else 'number'}; "
+                         "not mapped")
+        return value
+
+    def put(recbole_key: str, value: Any) -> None:
+        if value is not None:
+            overrides[recbole_key] = value
+
+    put("learning_rate", scalar("learning_rate", integral=False))
+    put("train_batch_size", scalar("batch_size", integral=True))
+    negatives = scalar("negative_samples", integral=True)
+    if negatives is not None:
+        overrides["train_neg_sample_args"] = {"distribution": "uniform", "sample_num": negatives}
+    optimizer = spec.hyperparameters.get("optimizer")
+    if optimizer is not None and optimizer.value is not None:
+        learner = str(optimizer.value).strip().lower()
+        if learner in LEARNERS:
+            overrides["learner"] = learner
+        else:
+            notes.append(f"optimizer={optimizer.value!r} has no RecBole learner; "
+                         "RecBole's default (adam) is used")
+
+    embedding = scalar("embedding_size", integral=True)
+    l2 = scalar("l2_reg", integral=False)
+    if model in ("BPR", "LightGCN"):
+        if embedding is None:
+            embedding = _number(_block_param(blocks.get("embedding", {}), "dim", "size", "embedding_size"),
+                                integral=True)
+        put("embedding_size", embedding)
+    if model == "LightGCN":
+        layers = scalar("n_layers", integral=True)
+        if layers is None:
+            layers = _number(_block_param(blocks["light_propagation"], "layers", "n_layers"), integral=True)
+        put("n_layers", layers)
+        put("reg_weight", l2)
+    elif model == "BPR" and l2 is not None:
+        notes.append(f"l2_reg={l2:g} not mapped: RecBole's BPR has no L2 term (its loss is BPR only)")
+    if model == "NeuMF":
+        gmf_dim = _number(_block_param(blocks["gmf"], "dim", "size", "embedding_size"), integral=True)
+        put("mf_embedding_size", gmf_dim if gmf_dim is not None else embedding)
+        tower = blocks["mlp_tower"]
+        layers_value = _block_param(tower, "layers", "hidden", "hidden_sizes")
+        if layers_value is None and "mlp_layers" in spec.hyperparameters:
+            layers_value = spec.hyperparameters["mlp_layers"].value
+        layers = _int_list(layers_value)
+        if layers is not None:
+            overrides["mlp_hidden_size"] = layers
+            overrides["mlp_embedding_size"] = max(1, layers[0] // 2)
+        elif layers_value is not None:
+            notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
+        elif embedding is not None:
+            overrides["mlp_embedding_size"] = embedding
+        dropout = scalar("dropout", integral=False)
+        if dropout is None:
+            dropout = _number(_block_param(tower, "dropout"), integral=False)
+        put("dropout_prob", dropout)
+        if l2 is not None:
+            notes.append(f"l2_reg={l2:g} not mapped: RecBole's NeuMF has no L2 term")
+    return model, overrides, notes
+
+
+def recbole_reference(spec: MethodSpec) -> tuple[str, dict] | None:
+    """The RecBole model equivalent to the spec's architecture, with the spec's hyperparameters."""
+    found = reference_with_notes(spec)
+    return None if found is None else (found[0], found[1])
+
+
+# --- config and cache --------------------------------------------------------------------------------
+
+def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The complete RecBole config dict for one model: the shared protocol plus model overrides."""
+    ks = [int(k) for k in cfg.get("ks") or DEFAULT_KS]
+    config: dict[str, Any] = {
+        "benchmark_filename": ["train", "valid", "test"],
+        "load_col": {"inter": ["user_id", "item_id"]},
+        "USER_ID_FIELD": "user_id",
+        "ITEM_ID_FIELD": "item_id",
+        "eval_args": {"group_by": "user", "order": "RO", "mode": "full"},
+        "metrics": list(RECBOLE_METRICS),
+        "topk": ks,
+        "valid_metric": str(cfg.get("valid_metric", "NDCG@10")),
+        "metric_decimal_place": 6,
+        "eval_step": 1,
+        "epochs": int(cfg.get("max_epochs", 50)),
+        "stopping_step": int(cfg.get("patience", 10)),
+        "seed": int(cfg.get("seed", 0)),
+        "reproducibility": True,
+        "show_progress": False,
+        "log_wandb": False,
+        "state": "WARNING",
+        "save_dataset": False,
+        "save_dataloaders": False,
+        "worker": 0,
+    }
+    shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics"}
+    for key, value in overrides.items():
+        if key in shared:
+            log.warning("ignoring override %s=%r: every baseline shares the protocol value", key, value)
+            continue
+        config[key] = value
+    return config
+
+
+def _recbole_version() -> str:
+    try:
+        return metadata.version("recbole")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def cache_key(split: SplitInfo, model: str, config: Mapping[str, Any], device: str) -> str:
+    payload = {
+        "dataset": split.dataset, "split_id": split.split_id, "model": model, "config": config,
+        "device": device, "recbole": _recbole_version(), "v": CACHE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_cache(path: Path) -> RunResult | None:
+    try:
+        result = RunResult.model_validate_json(path.read_text())
+    except (OSError, ValueError, ValidationError):
+        return None
+    return result if result.status == "ok" else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- running one model --------------------------------------------------------------------------------
+
+MODEL_SUBMODULES = ("general_recommender", "context_aware_recommender", "sequential_recommender",
+                    "knowledge_aware_recommender", "exlib_recommender")
+
+
+def check_model_name(name: str) -> None:
+    """Fail early, with a clear message, on a name that is no RecBole model (without importing RecBole)."""
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("RecBole is not installed")
+    root = Path(next(iter(spec.submodule_search_locations))) / "model"
+    for sub in MODEL_SUBMODULES:
+        source = root / sub / f"{name.lower()}.py"
+        if source.is_file():
+            if f"class {name}(" not in source.read_text(encoding="utf-8", errors="replace"):
+                raise ValueError(f"unknown RecBole model {name!r} (model names are case-sensitive)")
+            return
+    raise ValueError(f"unknown RecBole model {name!r}")
+
+
+def _failed(model: str, split: SplitInfo, seed: int, error: str, config: dict[str, Any]) -> RunResult:
+    line = " ".join(error.split())[:500] or "unknown error"
+    return RunResult(model=model, role="baseline", dataset=split.dataset, split_id=split.split_id, seed=seed,
+                     test={}, config=config, status="failed", error=line)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any],
+              extra: Mapping[str, Any] | None = None) -> RunResult:
+    """Train and score one RecBole model in a subprocess; never raises for a model's failure."""
+    seed = int(config.get("seed", 0))
+    device = str(cfg.get("device", "cpu"))
+    timeout = float(cfg.get("timeout_s", 3600))
+    record = {"recbole": config, **(extra or {})}
+    request = {
+        "model": model, "dataset": split.dataset, "split_id": split.split_id,
+        "split_path": str(Path(split.path).resolve()), "seed": seed,
+        "ks": [int(k) for k in cfg.get("ks") or DEFAULT_KS], "device": device, "config": config,
+    }
+    try:
+        check_model_name(model)
+    except ValueError as exc:
+        return _failed(model, split, seed, str(exc), record)
+    env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    with tempfile.TemporaryDirectory(prefix=f"baseline-{model}-") as tmp:
+        workdir = Path(tmp)
+        req_path, res_path = workdir / "request.json", workdir / "result.json"
+        req_path.write_text(json.dumps(request, indent=1))
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "paper_autotrain.baselines_runner", str(req_path), str(res_path)],
+                cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return _failed(model, split, seed, f"timed out after {timeout:g}s (timeout_s)", record)
+        except OSError as exc:
+            return _failed(model, split, seed, f"could not start the RecBole runner: {exc}", record)
+        elapsed = time.perf_counter() - started
+        try:
+            payload = json.loads(res_path.read_text())
+        except (OSError, ValueError):
+            reason = _last_line(proc.stderr) or f"exit status {proc.returncode}"
+            return _failed(model, split, seed, f"runner produced no result: {reason}", record)
+    if payload.get("status") != "ok":
+        log.debug("%s runner stderr:\n%s", model, proc.stderr[-4000:])
+        record = {**record, "stderr_tail": proc.stderr[-2000:]}
+        return _failed(model, split, seed, str(payload.get("error") or "runner failed"), record)
+    payload["config"] = {**payload.get("config", {}), **record, "wall_time_s": round(elapsed, 3)}
+    try:
+        return RunResult.model_validate(payload)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        return _failed(model, split, seed, f"runner result does not validate: {reason}", record)
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts/lists all the way down (Hydra hands over DictConfig/ListConfig)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
+Plan = list[tuple[str, dict[str, Any], dict[str, Any]]]
+
+
+def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
+    """(model, overrides, extra config to record) for every model to run, the reference included."""
+    raw = cfg.get("models")
+    if raw is None:
+        models = _plain(DEFAULT_MODELS)
+    elif isinstance(raw, Mapping):
+        models = _plain(raw)
+    else:  # a plain list of names, e.g. baselines=[BPR,LightGCN]
+        models = {str(m): {} for m in raw}
+    reference = reference_with_notes(spec) if spec is not None else None
+    plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    if reference is not None and reference[0] not in models:
+        models[reference[0]] = {}
+    for name, overrides in models.items():
+        overrides = dict(overrides or {})
+        extra: dict[str, Any] = {"reference": False}
+        if reference is not None and name == reference[0]:
+            overrides = {**reference[1], **overrides}  # cfg overrides on top of the spec's values
+            extra = {"reference": True, "reference_of": spec.model_name, "reference_notes": reference[2]}
+        plan.append((str(name), overrides, extra))
+    return plan
+
+
+def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any],
+        cache_dir: Path) -> list[RunResult]:
+    """Train every configured RecBole model (and the spec's reference model) on `split`."""
+    cache_dir = Path(cache_dir)
+    device = str(cfg.get("device", "cpu"))
+    results: list[RunResult] = []
+    for name, overrides, extra in _plan(spec, cfg):
+        config = recbole_config(overrides, cfg)
+        cache_file = cache_dir / f"{cache_key(split, name, config, device)}.json"
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            log.info("%s: cached result %s", name, cache_file.name)
+            for key in REFERENCE_KEYS:
+                cached.config.pop(key, None)
+            cached.config.update(extra)
+            results.append(cached)
+            continue
+        log.info("%s: training on %s (%s)%s", name, split.dataset, split.split_id,
+                 " [reference]" if extra.get("reference") else "")
+        result = run_model(name, config, split, cfg, extra)
+        if result.status == "ok":
+            _write_atomic(cache_file, result.model_dump_json(indent=1))
+            log.info("%s: %s", name, ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.test.items())))
+        else:
+            log.warning("%s failed: %s", name, result.error)
+        results.append(result)
+    return results

@@ -1,0 +1,292 @@
+"""Hyperparameters stated in a paper, each with a page-numbered quote; search grids go to `unclear`."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from paper_autotrain.schemas import HyperParameter
+
+from .lexicon import KNOWN_MODELS, NUMBER_WORDS, OPTIMIZERS
+from .text import Sentence, quote
+
+NUM = r"(?P<v>\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)"
+INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
+INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
+SETTING = (
+    r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as)\s+|equal to\s+)?"
+    r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|=\s*|:\s*)"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A phrase that states one hyperparameter; `context` must also occur near the match."""
+
+    key: str
+    pattern: str
+    kind: str = "float"  # float | int | percent | zero | list
+    context: str | None = None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "embedding_size",
+        rf"embedding (?:size|dimension(?:ality)?|dim)s?\b[^.;]{{0,30}}?\b{SETTING}{INT}",
+        "int",
+    ),
+    Rule("embedding_size", rf"\b{INT}-dimensional (?:embedding|latent)", "int"),
+    Rule(
+        "embedding_size",
+        rf"dimension(?:ality)? of (?:the )?(?:latent (?:representation|factors?|vectors?)"
+        rf"|embeddings?)(?: \w)?\s+{SETTING}{INT}",
+        "int",
+    ),
+    Rule("learning_rate", rf"learning rate(?: [α-ωηa-z])?\s+{SETTING}{NUM}"),
+    Rule("batch_size", rf"(?:mini-?)?batch[- ]size(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("batch_size", rf"batch(?:es)? of {INT} (?:users|examples|samples|sequences|instances)", "int"),
+    Rule(
+        "n_layers",
+        rf"\b(?:use|used|employ|employed|adopt|adopted|stack|stacked)\s+(?:a |an )?{INTW}\s+"
+        r"(?:[\w-]+\s+){0,2}?(?:layers?|blocks?)\b",
+        "int",
+    ),
+    Rule(
+        "n_layers",
+        rf"\b(?:K|L)\s+(?:equals?|is|=)(?: to| set to)?\s+{INT}",
+        "int",
+        context=r"\b(?:K|L) (?:is|denotes) the number of (?:[\w-]+ )?layers",
+    ),
+    Rule("n_layers", rf"\b{INTW} layers? of [\w ]{{1,30}}?(?:was|were|is) found to be the best", "int"),
+    Rule(
+        "l2_reg",
+        rf"(?:L2|ℓ2|l2)[- ]?(?:regulari[sz]ation|regulari[sz]er|norm|penalty)[^;]{{0,160}}?"
+        rf"(?:optimal value is|{SETTING}){NUM}",
+    ),
+    Rule("l2_reg", rf"weight decay\s+{SETTING}{NUM}"),
+    Rule("l2_reg", r"(?:do|did) not (?:apply|use) (?:any )?(?:weight decay|L2 regulari[sz]ation)", "zero"),
+    Rule("dropout", rf"dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}"),
+    Rule("dropout", rf"dropout[^.;]{{0,40}}?with (?:a )?probability (?:of )?{NUM}"),
+    Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
+    Rule("max_seq_length", rf"maximum (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("n_heads", rf"(?:number of (?:attention )?heads|heads)(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("n_heads", rf"\b(?:use|used|employ)\s+{INTW}\s+(?:attention )?heads\b", "int"),
+    Rule(
+        "hidden_size",
+        rf"hidden (?:layers?|units|size|state size|dimension)(?: \w+){{0,2}}?\s+{SETTING}{INT}",
+        "int",
+    ),
+    Rule(
+        "negative_samples",
+        rf"\b(?:sample|sampled|sampling|generate|generated|draw|drew|drawn)\s+"
+        rf"(?:several\s+\(?)?{INTW}(?: in our experiments\))?\s+(?:[\w-]+\s+)?negative "
+        r"(?:instances?|items?|samples?|examples?)",
+        "int",
+    ),
+    Rule(
+        "negative_samples",
+        rf"\b{INTW} negative (?:instances|items|samples|examples) (?:per|for each) positive",
+        "int",
+    ),
+    Rule("negative_samples", rf"negative sampling (?:ratio|rate|number)\s+{SETTING}{INT}", "int"),
+    Rule("epochs", rf"\b{INT} epochs (?:are|is|were) (?:sufficient|enough)", "int"),
+    Rule("epochs", rf"\btrain(?:ed)? (?:[\w-]+ ){{0,3}}?for {INT} epochs", "int"),
+    Rule(
+        "epochs", rf"(?:number of )?(?:training )?epochs\s+(?:is |was )?(?:set to|fixed to|=)\s*{INT}", "int"
+    ),
+    Rule(
+        "mlp_layers",
+        r"(?P<v>\d{1,4}(?:\s*(?:→|->|-)\s*\d{1,4}){2,5})(?![\d.])",
+        "list",
+        context=r"architecture|layers|network structure|tower",
+    ),
+)
+
+# key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
+GRID_PHRASES: dict[str, str] = {
+    "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
+    "learning_rate": r"learning rate",
+    "batch_size": r"batch size",
+    "l2_reg": r"(?:L2|ℓ2|regulari[sz]ation|regulari[sz]er|weight decay|λ)",
+    "dropout": r"dropout(?: ratio| rate)?",
+    "n_layers": r"(?:number of layers|layers|K)",
+}
+GRID_TAIL = (
+    r"[^.;]{0,50}?(?:in|from|of|among|within|over|tested|searched|tuned)\s+(?:the range of\s+)?"
+    r"(?P<g>[\[{][^\]}]{3,80}[\]}])"
+)
+
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "embedding_size": (2, 4096),
+    "learning_rate": (1e-7, 1.0),
+    "batch_size": (1, 10**6),
+    "n_layers": (0, 24),
+    "l2_reg": (0, 10),
+    "dropout": (0, 1),
+    "max_seq_length": (2, 10**5),
+    "n_heads": (1, 64),
+    "hidden_size": (2, 10**5),
+    "negative_samples": (1, 10**4),
+    "epochs": (1, 10**5),
+}
+OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
+CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
+PER_DATASET = re.compile(r"\bfor (?:the )?[A-Z][\w-]+[^.;]{0,40}?\band \S+ for\b")
+
+
+def _parse_number(text: str) -> float | int:
+    text = re.sub(r"\s", "", text)
+    if text.lower() in NUMBER_WORDS:
+        return NUMBER_WORDS[text.lower()]
+    value = float(text)
+    return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
+
+
+def _value(rule: Rule, match: re.Match[str]) -> object:
+    if rule.kind == "zero":
+        return 0.0
+    raw = match.group("v")
+    if rule.kind == "list":
+        return [int(n) for n in re.findall(r"\d+", raw)]
+    if rule.kind == "percent":
+        return int(raw) / 100
+    value = _parse_number(raw)
+    return int(value) if rule.kind == "int" else float(value)
+
+
+def _inside_brackets(text: str, position: int) -> bool:
+    before = text[:position]
+    return before.count("[") + before.count("{") > before.count("]") + before.count("}")
+
+
+def _plausible(key: str, value: object) -> bool:
+    if key not in PLAUSIBLE or not isinstance(value, int | float):
+        return True
+    low, high = PLAUSIBLE[key]
+    return low <= value <= high
+
+
+def about_other_model(sentence: str, model_name: str) -> bool:
+    """True when a sentence states settings for a compared method ("For BPR, FMC ..., ", "for Mult-DAE")."""
+    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    for name in KNOWN_MODELS:
+        plain = re.sub(r"[^a-z0-9]", "", name.lower())
+        if own and (plain == own or plain in own and len(plain) >= 4):
+            continue
+        flags = re.I if len(name) >= 4 else 0
+        if re.search(rf"(?:^|\bfor |\bFor )(?:the )?{re.escape(name)}(?![\w-])", sentence, flags):
+            return True
+    return False
+
+
+def clause_at(text: str, position: int) -> str:
+    """The ';'-separated part of a sentence around `position` ("(1) dropout: 0.5; (2) ...; tanh for IPNN")."""
+    start = text.rfind(";", 0, position) + 1
+    end = text.find(";", position)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _window(sentences: list[Sentence], index: int) -> str:
+    return " ".join(s.text for s in sentences[max(0, index - 1) : index + 2])
+
+
+def find_hyperparameters(
+    sentences: list[Sentence], model_name: str, keys: set[str] | None = None
+) -> tuple[dict[str, HyperParameter], list[str]]:
+    """The first plausible statement of each hyperparameter, and notes about per-dataset values."""
+    found: dict[str, HyperParameter] = {}
+    notes: list[str] = []
+    for index, sentence in enumerate(sentences):
+        for rule in RULES:
+            if rule.key in found or (keys is not None and rule.key not in keys):
+                continue
+            match = re.search(rule.pattern, sentence.text, re.I if rule.kind != "list" else 0)
+            if not match:
+                continue
+            if about_other_model(clause_at(sentence.text, match.start()), model_name):
+                continue
+            if rule.context and not re.search(rule.context, _window(sentences, index), re.I):
+                continue
+            if rule.kind != "list" and CONDITIONAL.search(sentence.text[: match.start()]):
+                continue  # "if the factors are 8, the embedding size is 16" is an example, not the setting
+            if _inside_brackets(
+                sentence.text, match.start("v") if "v" in match.groupdict() else match.start()
+            ):
+                continue  # a member of a search grid
+            value = _value(rule, match)
+            if not _plausible(rule.key, value):
+                continue
+            found[rule.key] = HyperParameter(
+                value=value, source="paper", evidence=quote(sentence, match.start())
+            )
+            if PER_DATASET.search(sentence.text[match.start() :]):
+                notes.append(
+                    f"{rule.key} differs by dataset in the paper ({quote(sentence, match.start())}); "
+                    f"using the first value {value}"
+                )
+    return found, notes
+
+
+def find_grids(sentences: list[Sentence], stated: set[str]) -> list[str]:
+    """Search grids for hyperparameters whose chosen value the paper does not state."""
+    notes = []
+    seen: set[str] = set()
+    for sentence in sentences:
+        for key, phrase in GRID_PHRASES.items():
+            if key in stated or key in seen:
+                continue
+            match = re.search(phrase + GRID_TAIL, sentence.text, re.I)
+            if match and not about_other_model(sentence.text, ""):
+                seen.add(key)
+                notes.append(
+                    f"{key}: the paper searches {match.group('g')} without stating the chosen value "
+                    f"({quote(sentence, match.start())})"
+                )
+    return notes
+
+
+def _per_part_optimizers(sentence: Sentence) -> list[str]:
+    """Optimisers a sentence gives to different parts ("FTRL for the wide part, AdaGrad for the deep")."""
+    names = sorted({name for pattern, name in OPTIMIZERS.items() if re.search(pattern, sentence.text)})
+    parts = re.findall(r"\bfor the [\w-]+ (?:part|component|side|tower)", sentence.text)
+    return names if len(names) >= 2 and len(parts) >= 2 else []
+
+
+def _optimizer_votes(sentences: list[Sentence], model_name: str) -> tuple[Counter[str], dict[str, str]]:
+    votes: Counter[str] = Counter()
+    first_quote: dict[str, str] = {}
+    for sentence in sentences:
+        if not OPTIMISING_VERBS.search(sentence.text):
+            continue
+        for pattern, name in OPTIMIZERS.items():
+            match = re.search(pattern, sentence.text)
+            if not match or about_other_model(clause_at(sentence.text, match.start()), model_name):
+                continue
+            votes[name] += 2 if model_name and model_name in sentence.text else 1
+            if re.search(rf"\bfound (?:that )?(?:{pattern})[^.]*\b(?:better|best)\b", sentence.text):
+                votes[name] += 2  # "we found adagrad to give better results" settles a comparison
+            first_quote.setdefault(name, quote(sentence, match.start()))
+    return votes, first_quote
+
+
+def find_optimizer(
+    sentences: list[Sentence], model_name: str, preferred: list[Sentence] | None = None
+) -> tuple[HyperParameter | None, list[str]]:
+    """The optimiser named most often about training the paper's own model (`preferred` sentences first),
+    or none and a note when the paper trains different parts with different optimisers."""
+    for sentence in sentences:
+        names = _per_part_optimizers(sentence)
+        if names:
+            return None, [
+                f"optimizer: the paper uses {' and '.join(names)} for different parts of the model "
+                f"({quote(sentence)}); a single optimizer is not stated"
+            ]
+    for group in (preferred, sentences):
+        if group is None:
+            continue
+        votes, first_quote = _optimizer_votes(group, model_name)
+        if votes:
+            name = votes.most_common(1)[0][0]
+            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []
+    return None, []

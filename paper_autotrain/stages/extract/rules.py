@@ -1,0 +1,302 @@
+"""The rule-based extractor: lexicon and patterns over a PaperDoc, no LLM, no network."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+from paper_autotrain.schemas import BaselineRef, Block, CustomPart, MethodSpec, PaperDoc, Reported, Table
+
+from .hparams import find_grids, find_hyperparameters, find_optimizer
+from .lexicon import (
+    DATASET_PATTERNS,
+    FAMILY_CUES,
+    GENERIC_ACRONYMS,
+    KNOWN_MODELS,
+    LOSS_CUES,
+    METRIC_PATTERN,
+)
+from .names import canonical_metric
+from .tables import find_reported, table_label
+from .text import Sentence, quote, split_sentences
+
+log = logging.getLogger(__name__)
+
+NAME = r"(?P<name>[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?: & [A-Z][a-z]+)?)(?=[\s,.;:)])(?!\s+[A-Z][a-z])"
+PROPOSAL_PATTERNS = (
+    rf"\b[Ww]e (?:propose|present|introduce|develop)[sd]?\s+(?:a |an |the )?[^.]{{0,100}}?"
+    rf"(?:named|called|termed|dubbed|coined)\s+(?:it\s+)?(?:as\s+)?{NAME}",
+    rf"\b[Ww]e (?:propose|present|introduce)[sd]?\s+[^.]{{0,120}}?\({NAME}\)",
+    rf"(?:[Oo]ur|[Tt]he) proposed (?:model|method|approach)?,?\s*{NAME}",
+    rf"(?:new|novel) (?:[\w-]+ ){{0,4}}?(?:model|method) {NAME}",
+)
+EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
+
+# Architecture cues: which known block composition a method describes.
+LIGHT_PROPAGATION_CUES = (
+    r"light graph convolution",
+    r"(?:remove|discard|abandon|without)[\w ]{0,20} feature transformation",
+    r"layer combination",
+    r"neighbo(?:u)?rhood aggregation",
+)
+UNCUT_METRICS = frozenset({"MAP", "AUC", "GAUC", "Logloss", "RMSE", "MAE"})
+NEUMF_CUES = (
+    r"\bGMF\b|generali[sz]ed matrix factori[sz]ation",
+    r"\bMLP\b|multi-layer perceptron",
+    r"fus(?:e|ion)|ensembl|concatenat",
+)
+DOT_CUES = r"inner product|dot product"
+MF_CUES = r"matrix factori[sz]ation|\bMF\b"
+
+
+def _count(pattern: str, text: str) -> int:
+    return len(re.findall(pattern, text, re.I))
+
+
+def experiment_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences from the first experiments section on (the second half when no heading says so)."""
+    start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
+    if start is None:
+        start = max(1, len(doc.pages) // 2)
+    return [s for s in sentences if s.page >= start]
+
+
+def detect_family(doc: PaperDoc) -> str:
+    title = doc.meta.title
+    first_page = doc.pages[0].text if doc.pages else ""
+    body = doc.full_text
+    scores = {
+        family: sum(
+            w * (5 * _count(p, title) + _count(p, first_page) + 0.05 * _count(p, body)) for p, w in cues
+        )
+        for family, cues in FAMILY_CUES.items()
+    }
+    best = max(scores, key=lambda f: scores[f])
+    log.debug("family scores %s", scores)
+    return best if scores[best] >= 2 else "general"
+
+
+def detect_task(family: str, metrics: list[str]) -> str:
+    bases = {m.split("@")[0] for m in metrics}
+    if bases & {"RMSE", "MAE"} and not bases & {"Recall", "NDCG", "HR", "MRR"}:
+        return "rating"
+    return "ctr" if family == "context" else "topk"
+
+
+def _cited_names(text: str) -> set[str]:
+    """Names printed with a citation ("NGCF [39]") belong to other papers."""
+    return set(re.findall(r"([A-Z][A-Za-z0-9-]+)\s*\[\d", text)) | set(
+        re.findall(r"([A-Z][A-Za-z0-9-]+) et al", text)
+    )
+
+
+def _usable_name(name: str, text: str, explicit: bool = False) -> bool:
+    """A plausible method name; `explicit` names come from 'we propose ... (Name)' and may be one word."""
+    if not name or name.upper() in GENERIC_ACRONYMS or len(name) < 2:
+        return False
+    if any(re.fullmatch(p, name) for p in DATASET_PATTERNS):
+        return False
+    if re.search(rf"{re.escape(name)} framework|framework (?:named |called )?{re.escape(name)}\b", text):
+        return False
+    if explicit:
+        return True
+    return sum(ch.isupper() for ch in name) >= 2 or "&" in name or ("-" in name and name[0].isupper())
+
+
+def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: list[Sentence]) -> str:
+    title = doc.meta.title
+    text = " ".join(s.text for s in sentences)
+    prefix = title.split(":")[0].strip() if ":" in title else ""
+    if prefix and len(prefix.split()) <= 2 and _usable_name(prefix, text):
+        return prefix
+    pair = re.search(r"\b([A-Z][a-z]+ & [A-Z][a-z]+)\b", title)
+    if pair:
+        return pair.group(1)
+    early = " ".join(s.text for s in sentences if s.page <= 3)
+    for pattern in PROPOSAL_PATTERNS:
+        for match in re.finditer(pattern, early):
+            name = match.group("name")
+            if _usable_name(name, text, explicit=True) and name not in _cited_names(text):
+                return name
+    cited = _cited_names(text)
+    experiment_text = " ".join(s.text for s in experiments)
+    # Names defined before (or on the page of) the experiments heading; page granularity is enough.
+    last_page = experiments[0].page if experiments and experiments[0].order > 0 else sentences[-1].page
+    introduction = " ".join(s.text for s in sentences if s.page <= last_page)
+    tokens = Counter(
+        t
+        for t in re.findall(r"\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b", experiment_text)
+        if _usable_name(t, text)
+        and t not in cited
+        and any(c.islower() for c in t[1:])
+        and t in introduction
+        and t.lower() not in text
+    )
+    if tokens:
+        return tokens.most_common(1)[0][0]
+    return prefix or doc.meta.key
+
+
+def detect_loss(sentences: list[Sentence], task: str) -> tuple[str, str | None]:
+    """The loss with the strongest cues, and a quote for it."""
+    scores: Counter[str] = Counter()
+    quotes: dict[str, str] = {}
+    for sentence in sentences:
+        for loss, cues in LOSS_CUES.items():
+            for pattern, weight in cues:
+                match = re.search(pattern, sentence.text, re.I)
+                if match:
+                    scores[loss] += weight
+                    quotes.setdefault(loss, quote(sentence, match.start()))
+    if task == "rating" and scores["mse"]:
+        return "mse", quotes["mse"]
+    if scores:
+        loss = scores.most_common(1)[0][0]
+        return loss, quotes[loss]
+    if task == "ctr":
+        return "bce", None
+    return "other", None
+
+
+def _ordered_unique(names: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(re.sub(r"[^a-z0-9]", "", name.lower()), name)
+    return list(seen.values())
+
+
+def detect_datasets(tables: list[Table], experiments: list[Sentence]) -> list[str]:
+    """Datasets named in the tables, or mentioned at least twice in the experiments."""
+    in_tables = [
+        cell.strip()
+        for t in tables
+        for row in t.rows
+        for cell in row
+        if any(re.fullmatch(p, cell.strip()) for p in DATASET_PATTERNS)
+    ]
+    if in_tables:
+        return _ordered_unique(in_tables)
+    mentions = Counter(
+        m.group(0) for s in experiments for p in DATASET_PATTERNS for m in re.finditer(p, s.text)
+    )
+    return _ordered_unique([name for name, n in mentions.items() if n >= 2])
+
+
+def detect_metrics(tables: list[Table], experiments: list[Sentence]) -> list[str]:
+    texts = [s.text for s in experiments] + [cell for t in tables for row in t.rows for cell in row]
+    found = []
+    for text in texts:
+        for match in re.finditer(METRIC_PATTERN, text, re.I):
+            name = canonical_metric(match.group(1), match.group(2))
+            bare_ok = name in UNCUT_METRICS and (match.group(1).isupper() or name == "Logloss")
+            if match.group(2) or bare_ok:
+                found.append(name)
+    return _ordered_unique(found)
+
+
+def detect_baselines(tables: list[Table], experiments: list[Sentence], model_name: str) -> list[BaselineRef]:
+    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    texts = [cell for t in tables for row in t.rows for cell in row] + [s.text for s in experiments]
+    found = []
+    for text in texts:
+        for name in KNOWN_MODELS:
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+                found.append(name)
+    names = [n for n in _ordered_unique(found) if re.sub(r"[^a-z0-9]", "", n.lower()) != own]
+    return [BaselineRef(name=n, recbole=KNOWN_MODELS[n]) for n in names]
+
+
+def _baselines(
+    doc: PaperDoc, experiments: list[Sentence], model_name: str, reported: list[Reported]
+) -> list[BaselineRef]:
+    """Methods of the main results table when it was read, else the known methods the experiments name."""
+    if reported:
+        main = [t for t in doc.tables if table_label(t) == reported[0].table]
+        found = detect_baselines(main, [], model_name)
+        if found:
+            return found
+    return detect_baselines(doc.tables, experiments, model_name)
+
+
+def detect_architecture(
+    family: str, loss: str, text: str, model_name: str, sentences: list[Sentence]
+) -> tuple[list[Block], list[CustomPart], list[str]]:
+    """Blocks for the method when its description matches a known composition; otherwise `custom`."""
+    if (
+        family == "graph"
+        and any(re.search(c, text, re.I) for c in LIGHT_PROPAGATION_CUES)
+        and re.search(DOT_CUES, text, re.I)
+    ):
+        return (
+            [
+                Block(block="embedding"),
+                Block(block="light_propagation", combine="mean"),
+                Block(block="dot_score"),
+            ],
+            [],
+            [],
+        )
+    if family == "general" and all(re.search(c, text) for c in NEUMF_CUES) and loss == "bce":
+        return (
+            [Block(block="gmf"), Block(block="mlp_tower", activation="relu"), Block(block="neumf_fusion")],
+            [],
+            [],
+        )
+    if family == "general" and loss == "bpr" and re.search(MF_CUES, text) and re.search(DOT_CUES, text, re.I):
+        return [Block(block="embedding"), Block(block="dot_score")], [], []
+    evidence = next((quote(s) for s in sentences if model_name and model_name in s.text), None)
+    custom = [
+        CustomPart(
+            name=f"{model_name} model",
+            description=f"A {family} model the rules extractor cannot compose from library blocks; "
+            "implement it by hand or use extractor=llm.",
+            evidence=evidence,
+        )
+    ]
+    return [], custom, [f"architecture of {model_name} not mapped to library blocks (see custom)"]
+
+
+def extract(doc: PaperDoc) -> MethodSpec:
+    """A MethodSpec with everything the paper states; defaults and overrides are applied afterwards."""
+    sentences = split_sentences(doc)
+    experiments = experiment_sentences(doc, sentences)
+    family = detect_family(doc)
+    metrics = detect_metrics(doc.tables, experiments)
+    task = detect_task(family, metrics)
+    model_name = detect_model_name(doc, sentences, experiments)
+    loss, _ = detect_loss(sentences, task)
+    datasets = detect_datasets(doc.tables, experiments)
+    hyperparameters, unclear = find_hyperparameters(sentences, model_name)
+    optimizer, optimizer_notes = find_optimizer(sentences, model_name, preferred=experiments)
+    unclear += optimizer_notes
+    if optimizer is not None:
+        hyperparameters["optimizer"] = optimizer
+    if "mlp_layers" in hyperparameters and family not in ("general", "context"):
+        del hyperparameters["mlp_layers"]  # a tower of a compared method, not of this one
+    unclear += find_grids(sentences, set(hyperparameters))
+    text = doc.full_text
+    blocks, custom, notes = detect_architecture(family, loss, text, model_name, sentences)
+    unclear += notes
+    if loss == "other":
+        unclear.append("training loss not recognised; set `loss` by hand")
+    reported = find_reported(doc.tables, model_name, datasets, metrics)
+    if reported:  # the main results table names the datasets of the main experiments
+        datasets = _ordered_unique([r.dataset for r in reported])
+    else:
+        unclear.append("no results table with the method's numbers was read; `reported` is empty")
+    return MethodSpec(
+        paper=doc.meta,
+        family=family,
+        task=task,
+        model_name=model_name,
+        loss=loss,
+        architecture=blocks,
+        custom=custom,
+        hyperparameters=hyperparameters,
+        datasets=datasets,
+        metrics=metrics,
+        reported=reported,
+        baselines_in_paper=_baselines(doc, experiments, model_name, reported),
+        unclear=unclear,
+    )

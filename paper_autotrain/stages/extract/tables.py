@@ -1,0 +1,182 @@
+"""The paper's own numbers from its main results table.
+
+Two layouts are read: methods as rows (datasets and metrics in the header rows) and methods as
+columns (datasets and metrics in the leading cells of each row). A table where the method's label
+occurs more than once (per-layer or per-variant results) is skipped: precision over recall.
+"""
+
+from __future__ import annotations
+
+import re
+
+from paper_autotrain.schemas import Reported, Table
+
+from .lexicon import DATASET_PATTERNS, METRIC_PATTERN
+from .names import canonical_metric
+
+PANEL = re.compile(r"^\([a-z]\)\s+(?P<name>\S.{0,40})$")
+NUMBER_CELL = re.compile(r"^[-+]?(?P<n>\d*\.\d+|\d+)(?:\s*\(?[+-]?\d*\.?\d+%\)?)?\*?$")
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _number(cell: str) -> float | None:
+    match = NUMBER_CELL.match(cell.replace(" ", "").replace("\u2217", "*"))
+    return float(match.group("n")) if match else None
+
+
+def _metric(cell: str, metrics: list[str]) -> str | None:
+    """The metric a header cell names; a bare 'recall' takes the paper's only Recall@K."""
+    match = re.fullmatch(METRIC_PATTERN, cell.strip(), re.I)
+    if not match:
+        return None
+    name = canonical_metric(match.group(1), match.group(2))
+    if "@" in name or name not in {m.split("@")[0] for m in metrics}:
+        return name
+    same_base = [m for m in metrics if m.split("@")[0] == name]
+    return same_base[0] if len(same_base) == 1 else None
+
+
+def _dataset(cell: str, datasets: list[str]) -> str | None:
+    text = cell.strip()
+    if not text:
+        return None
+    for name in datasets:
+        if _plain(name) == _plain(text):
+            return name
+        if len(_plain(text)) >= 4 and _plain(name).endswith(_plain(text)):
+            return text  # "Games" in a results table for "Amazon Games" in the statistics table
+    if any(re.fullmatch(p, text) for p in DATASET_PATTERNS):
+        return text
+    return None
+
+
+def _label_positions(table: Table, model_name: str) -> list[tuple[int, int]]:
+    own = _plain(model_name)
+    return [
+        (r, c)
+        for r, row in enumerate(table.rows)
+        for c, cell in enumerate(row)
+        if own and _plain(cell.rstrip("*")) == own
+    ]
+
+
+def _rows_layout(
+    table: Table, row_index: int, label_col: int, datasets: list[str], metrics: list[str]
+) -> list[tuple[str, str, float, str]]:
+    """Method as a row: each numeric cell takes the dataset and metric of the header rows above it."""
+    row = table.rows[row_index]
+    value_cols = [c for c in range(label_col + 1, len(row)) if _number(row[c]) is not None]
+    header = table.rows[:row_index]
+    metric_cells: list[tuple[int, str]] = []
+    dataset_cells: list[tuple[int, str]] = []
+    for header_row in header:
+        found_m = [(c, m) for c, cell in enumerate(header_row) if (m := _metric(cell, metrics))]
+        found_d = [(c, d) for c, cell in enumerate(header_row) if (d := _dataset(cell, datasets))]
+        if len(found_m) > len(metric_cells):
+            metric_cells = found_m
+        if len(found_d) > len(dataset_cells):
+            dataset_cells = found_d
+    if not metric_cells or len(metric_cells) != len(value_cols):
+        return []
+    out = []
+    groups = len(dataset_cells)
+    if groups and len(metric_cells) % groups == 0:
+        per_group = len(metric_cells) // groups
+        for k, (col, metric) in enumerate(zip(value_cols, (m for _, m in metric_cells), strict=True)):
+            out.append((dataset_cells[k // per_group][1], metric, _number(row[col]), row[col]))
+    elif not groups and len(datasets) == 1:
+        for col, (_, metric) in zip(value_cols, metric_cells, strict=True):
+            out.append((datasets[0], metric, _number(row[col]), row[col]))
+    return out
+
+
+def _columns_layout(
+    table: Table, header_row: int, col: int, datasets: list[str], metrics: list[str]
+) -> list[tuple[str, str, float, str]]:
+    """Method as a column: rows carry a metric label; datasets label groups of rows (ends of a repeat)."""
+    rows = table.rows[header_row + 1 :]
+    entries: list[tuple[int, str, float, str]] = []  # (row, metric, value, cell)
+    labels: list[tuple[int, str]] = []
+    for r, row in enumerate(rows):
+        lead = row[:col]
+        metric = next((m for cell in lead if (m := _metric(cell, metrics))), None)
+        dataset = next((d for cell in lead if (d := _dataset(cell, datasets))), None)
+        if dataset:
+            labels.append((r, dataset))
+        if metric and col < len(row) and _number(row[col]) is not None:
+            entries.append((r, metric, _number(row[col]), row[col]))
+    groups: list[list[tuple[int, str, float, str]]] = []
+    for entry in entries:
+        if not groups or any(e[1] == entry[1] for e in groups[-1]):
+            groups.append([])
+        groups[-1].append(entry)
+    out = []
+    for group in groups:
+        first, last = group[0][0], group[-1][0]
+        inside = {d for r, d in labels if first <= r <= last}
+        if len(inside) != 1 and len(groups) == 1 and len(datasets) == 1:
+            inside = {datasets[0]}
+        if len(inside) != 1:
+            continue
+        dataset = inside.pop()
+        out += [(dataset, metric, value, cell) for _, metric, value, cell in group]
+    return out
+
+
+def table_label(table: Table) -> str:
+    match = re.match(r"(Table|TABLE)\s+(\w+)", table.caption)
+    return f"Table {match.group(2)}" if match else f"table on p{table.page}"
+
+
+def _panels(table: Table) -> list[tuple[str | None, Table]]:
+    """Sub-tables of a table printed as panels, "(a) ML-20M", "(b) Netflix", each named by its dataset."""
+    panels: list[tuple[str | None, list[list[str]]]] = [(None, [])]
+    for row in table.rows:
+        filled = [cell for cell in row if cell.strip()]
+        match = PANEL.match(filled[0]) if len(filled) == 1 else None
+        if match:
+            panels.append((match.group("name").strip(), []))
+        else:
+            panels[-1][1].append(row)
+    return [(name, table.model_copy(update={"rows": rows})) for name, rows in panels if rows]
+
+
+def _values_in(
+    table: Table, model_name: str, datasets: list[str], metrics: list[str]
+) -> list[tuple[str, str, float, str]]:
+    positions = _label_positions(table, model_name)
+    if len(positions) != 1:
+        return []
+    r, c = positions[0]
+    return _rows_layout(table, r, c, datasets, metrics) or _columns_layout(table, r, c, datasets, metrics)
+
+
+def find_reported(
+    tables: list[Table], model_name: str, datasets: list[str], metrics: list[str]
+) -> list[Reported]:
+    """Numbers of the method from the first table that lists it once (per panel) beside numbers."""
+    for table in tables:
+        panels = _panels(table)
+        if any(name for name, _ in panels):
+            values = [
+                v for name, panel in panels if name for v in _values_in(panel, model_name, [name], metrics)
+            ]
+        else:
+            values = _values_in(table, model_name, datasets, metrics)
+        if not values:
+            continue
+        label = table_label(table)
+        return [
+            Reported(
+                dataset=dataset,
+                metric=metric,
+                value=value,
+                table=label,
+                evidence=f"p{table.page}: {label}, {model_name} row/column, {dataset} {metric}: {cell}",
+            )
+            for dataset, metric, value, cell in values
+        ]
+    return []

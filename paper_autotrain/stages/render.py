@@ -1,0 +1,399 @@
+"""Render a MethodSpec into model.py, config.yaml and README.md from the Jinja2 templates.
+
+Each architecture block has its own template (templates/blocks/<block>.j2) holding the code it
+contributes to each section of the model class (constructor arguments, __init__ lines, encode
+steps, methods, scoring, L2 rows). The loss has a template too (templates/losses/<loss>.j2).
+Rendering is deterministic: the same spec and cfg give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from paper_autotrain.errors import StageError
+from paper_autotrain.schemas import Block, MethodSpec
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("args", "init", "encode", "methods", "score", "full_sort", "l2_rows")
+ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
+               "leaky_relu": "nn.LeakyReLU()", "gelu": "nn.GELU()"}
+LOSS_IMPORTS = {"bpr": ("bpr_loss", "squared_norm_penalty"), "bce": ("bce_loss", "squared_norm_penalty")}
+OPTIM_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("optimizer", "adam"), ("learning_rate", 0.001), ("batch_size", 2048), ("l2_reg", 0.0),
+    ("negative_samples", 1),
+)
+DEFAULT_MAX_EPOCHS = 300
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32, "seed": 0, "deterministic": "warn",
+}
+TRAINER_KEYS = ("max_epochs", *TRAINER_DEFAULTS)
+DATA_DEFAULTS: dict[str, Any] = {"eval_batch_size": 1024, "ks": [10, 20]}
+DOC_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class BlockParam:
+    """One constructor/config key of a block: the block's value, else a spec hyperparameter, else default."""
+
+    key: str
+    block_param: str
+    hyperparameter: str | None
+    default: Any
+    kind: type | str  # int, float or "int_list"
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    params: tuple[BlockParam, ...] = ()
+    allowed_extra: tuple[str, ...] = ()
+    needs_before: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    scorer: bool = False
+
+
+BLOCKS: dict[str, BlockRule] = {
+    "embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 64, int),)),
+    "light_propagation": BlockRule(
+        params=(BlockParam("n_layers", "layers", "n_layers", 3, int),), allowed_extra=("combine",),
+        needs_before=("embedding",), imports=("normalized_adjacency", "symmetric_sparse_mm")),
+    "dot_score": BlockRule(needs_before=("embedding",), scorer=True),
+    "gmf": BlockRule(params=(BlockParam("gmf_dim", "dim", "embedding_size", 64, int),)),
+    "mlp_tower": BlockRule(
+        params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 64], "int_list"),
+                BlockParam("dropout", "dropout", "dropout", 0.0, float)),
+        allowed_extra=("activation",)),
+    "neumf_fusion": BlockRule(needs_before=("gmf", "mlp_tower"), scorer=True),
+}
+
+
+# --- entry point -----------------------------------------------------------------------------------
+
+def run(spec: MethodSpec, cfg: Mapping) -> dict[str, str]:
+    """{"model.py", "config.yaml", "README.md"} texts for `spec`; StageError if a part has no template."""
+    check_renderable(spec)
+    env = template_environment(cfg)
+    context = build_context(spec, cfg)
+    sections = render_sections(env, spec.architecture, context)
+    init_args = sections.pop("init_args")
+    model_py = env.get_template("model.py.j2").render(
+        **context, sections=sections, init_args=init_args,
+        loss_method=env.get_template(f"losses/{spec.loss}.j2").render().strip("\n"),
+    )
+    return {
+        "model.py": normalise_text(model_py),
+        "config.yaml": normalise_text(env.get_template("config.yaml.j2").render(**context)),
+        "README.md": normalise_text(env.get_template("README.md.j2").render(**context)),
+    }
+
+
+def templates_dir(cfg: Mapping | None = None) -> Path:
+    """cfg["templates_dir"] when set, else templates/ at the repository root."""
+    configured = (cfg or {}).get("templates_dir")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "templates"
+
+
+def templates_fingerprint(cfg: Mapping | None = None) -> str:
+    """Content hash of every template, for stage manifests."""
+    digest = hashlib.sha256()
+    root = templates_dir(cfg)
+    for path in sorted(root.rglob("*.j2")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+def check_renderable(spec: MethodSpec) -> None:
+    """Refuse, naming the part, anything no template covers (never replace it silently)."""
+    if spec.custom:
+        names = ", ".join(part.name for part in spec.custom)
+        raise StageError(f"render: spec.custom has parts no template covers ({names}); "
+                         "they need the LLM fill-in")
+    if spec.task != "topk":
+        raise StageError(f"render: task {spec.task!r} has no template (only topk)")
+    if spec.loss not in LOSS_IMPORTS:
+        raise StageError(f"render: loss {spec.loss!r} has no template (known: {', '.join(LOSS_IMPORTS)})")
+    names = [block.block for block in spec.architecture]
+    unknown = [name for name in names if name not in BLOCKS]
+    if unknown:
+        raise StageError(f"render: block {unknown[0]!r} has no template (known: {', '.join(BLOCKS)})")
+    check_composition(names)
+    for block in spec.architecture:
+        check_block_params(block)
+
+
+def check_composition(names: list[str]) -> None:
+    if not names:
+        raise StageError("render: spec.architecture is empty")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise StageError(f"render: block {duplicates[0]!r} appears more than once")
+    scorers = [name for name in names if BLOCKS[name].scorer]
+    if len(scorers) != 1 or names[-1] != scorers[0]:
+        raise StageError("render: the architecture must end with exactly one scoring block "
+                         f"(dot_score or neumf_fusion), got {' -> '.join(names)}")
+    for position, name in enumerate(names):
+        missing = [need for need in BLOCKS[name].needs_before if need not in names[:position]]
+        if missing:
+            raise StageError(f"render: block {name!r} needs {', '.join(missing)} before it")
+
+
+def check_block_params(block: Block) -> None:
+    params = block.params
+    if block.block == "light_propagation" and str(params.get("combine", "mean")).lower() != "mean":
+        raise StageError(f"render: light_propagation combine={params['combine']!r} has no template "
+                         "(only mean)")
+    if block.block == "mlp_tower" and str(params.get("activation", "relu")).lower() not in ACTIVATIONS:
+        raise StageError(f"render: mlp_tower activation={params['activation']!r} has no template "
+                         f"(known: {', '.join(ACTIVATIONS)})")
+
+
+# --- context ---------------------------------------------------------------------------------------
+
+def template_environment(cfg: Mapping) -> jinja2.Environment:
+    root = templates_dir(cfg)
+    if not (root / "model.py.j2").exists():
+        raise StageError(f"render: no templates in {root} (set templates_dir)")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["yaml"] = yaml_scalar
+    return env
+
+
+def build_context(spec: MethodSpec, cfg: Mapping) -> dict[str, Any]:
+    model_params, param_rows, notes = resolve_block_params(spec)
+    optim, optim_rows = resolve_optim(spec)
+    trainer, epoch_row = resolve_trainer(spec, cfg)
+    rows = param_rows + optim_rows + [epoch_row]
+    composition = " -> ".join(block.block for block in spec.architecture)
+    imports = {"SplitData", "TopKModule", "make_optimizer", *LOSS_IMPORTS[spec.loss]}
+    for block in spec.architecture:
+        imports.update(BLOCKS[block.block].imports)
+    context = {
+        "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": spec.loss,
+        "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
+        "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
+        "trainer": trainer, "data": {**DATA_DEFAULTS, **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
+        "hp_rows": [markdown_row(row) for row in rows], "notes": notes,
+        "runtime_import": from_import("paper_autotrain.runtime", imports),
+        "activation_module": activation_module(spec),
+    }
+    context["docstring"] = module_docstring(spec, composition, rows, notes)
+    return context
+
+
+def resolve_block_params(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
+    """Config values of every block parameter, their provenance rows, and notes on ignored extras."""
+    values: dict[str, Any] = {}
+    rows: list[dict[str, str]] = []
+    notes: list[str] = []
+    for block in spec.architecture:
+        rule = BLOCKS[block.block]
+        given = block.params
+        for param in rule.params:
+            value, row = resolve_param(spec, block, param)
+            values[param.key] = value
+            rows.append(row)
+        known = {p.block_param for p in rule.params} | set(rule.allowed_extra)
+        for extra in sorted(set(given) - known):
+            notes.append(f"block {block.block}: parameter {extra}={given[extra]!r} is not used by the "
+                         "template")
+    return values, rows, notes
+
+
+def resolve_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[Any, dict[str, str]]:
+    entry = spec.hyperparameters.get(param.hyperparameter) if param.hyperparameter else None
+    if param.block_param in block.params:
+        raw, source = block.params[param.block_param], f"architecture ({block.block}.{param.block_param})"
+    elif entry is not None:
+        raw, source = entry.value, entry.source
+    else:
+        raw, source = param.default, "template default (not in spec)"
+    value = coerce(raw, param.kind, f"{block.block}.{param.block_param}")
+    evidence = entry.evidence if entry is not None and entry.value == raw and entry.evidence else ""
+    return value, {"name": param.key, "value": value, "source": source, "evidence": evidence}
+
+
+def resolve_optim(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    kinds = {"optimizer": str, "learning_rate": float, "batch_size": int, "l2_reg": float,
+             "negative_samples": int}
+    for name, default in OPTIM_DEFAULTS:
+        entry = spec.hyperparameters.get(name)
+        raw = default if entry is None else entry.value
+        value = coerce(raw, kinds[name], name)
+        if name == "optimizer":
+            value = value.lower()
+            if value not in ("adam", "sgd", "adagrad"):
+                raise StageError(f"render: optimizer {raw!r} has no template (adam, sgd, adagrad)")
+        values[name] = value
+        rows.append(hp_row(name, value, entry))
+    return values, rows
+
+
+def resolve_trainer(spec: MethodSpec, cfg: Mapping) -> tuple[dict[str, Any], dict[str, Any]]:
+    entry = spec.hyperparameters.get("epochs")
+    epochs = coerce(entry.value, int, "epochs") if entry is not None else DEFAULT_MAX_EPOCHS
+    trainer = {"max_epochs": epochs, **TRAINER_DEFAULTS, **known_keys(cfg.get("trainer"), TRAINER_KEYS)}
+    return trainer, hp_row("epochs (trainer.max_epochs)", epochs, entry)
+
+
+def known_keys(section: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The listed keys of a cfg section (a dict or an OmegaConf node), as plain Python values."""
+    if not section:
+        return {}
+    return {key: plain(section[key]) for key in keys if key in section and section[key] is not None}
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple) or type(value).__name__ == "ListConfig":
+        return [plain(v) for v in value]
+    return value
+
+
+def hp_row(name: str, value: Any, entry: Any) -> dict[str, Any]:
+    if entry is None:
+        return {"name": name, "value": value, "source": "template default (not in spec)", "evidence": ""}
+    return {"name": name, "value": value, "source": entry.source, "evidence": entry.evidence or ""}
+
+
+def coerce(raw: Any, kind: type | str, what: str) -> Any:
+    """The value as the template needs it; StageError naming the field when it cannot be."""
+    try:
+        if kind == "int_list":
+            items = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple) or not items:
+                raise ValueError("not a non-empty list")
+            return [int(item) for item in items]
+        if kind is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError("not an integer")
+        return kind(raw)  # type: ignore[operator]
+    except (TypeError, ValueError) as exc:
+        raise StageError(f"render: {what}={raw!r} is not usable ({exc})") from None
+
+
+def activation_module(spec: MethodSpec) -> str:
+    for block in spec.architecture:
+        if block.block == "mlp_tower":
+            return ACTIVATIONS[str(block.params.get("activation", "relu")).lower()]
+    return ACTIVATIONS["relu"]
+
+
+def class_name(model_name: str) -> str:
+    """A Python class name from the paper's model name ("MF-BPR" -> "MFBPR")."""
+    words = re.findall(r"[A-Za-z0-9]+", model_name)
+    name = "".join(word[:1].upper() + word[1:] for word in words) or "Model"
+    return f"Model{name}" if name[0].isdigit() else name
+
+
+def from_import(module: str, names: set[str]) -> str:
+    """`from module import a, b` the way ruff's isort writes it (one name a line when too long)."""
+    ordered = sorted(names, key=import_sort_key)
+    line = f"from {module} import {', '.join(ordered)}"
+    if len(line) <= 110:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in ordered) + ")"
+
+
+def import_sort_key(name: str) -> tuple[int, str]:
+    """isort order within one `from x import a, b`: CONSTANTS, Classes, then functions."""
+    if name.isupper():
+        return 0, name
+    return (1, name) if name[:1].isupper() else (2, name)
+
+
+# --- sections and text -----------------------------------------------------------------------------
+
+def render_sections(env: jinja2.Environment, blocks: list[Block],
+                    context: Mapping[str, Any]) -> dict[str, list]:
+    """Each section's code from each block template, in architecture order."""
+    sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    for block in blocks:
+        template = env.get_template(f"blocks/{block.block}.j2")
+        for section in SECTIONS:
+            text = template.render(**context, section=section).strip("\n")
+            if not text.strip():
+                continue
+            if section == "args":
+                sections[section].extend(line.strip() for line in text.splitlines() if line.strip())
+            else:
+                sections[section].append(text.rstrip())
+    if not sections["score"]:
+        raise StageError("render: no block provides a score")
+    return {"init_args": sections.pop("args"), **sections}
+
+
+def module_docstring(spec: MethodSpec, composition: str, rows: list[dict[str, Any]], notes: list[str]) -> str:
+    paper = spec.paper
+    title = paper.title or spec.model_name
+    cite = f"`{paper.key}`"
+    details = [part for part in (f"arXiv {paper.arxiv_id}" if paper.arxiv_id else "",
+                                 ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else ""),
+                                 str(paper.year) if paper.year else "") if part]
+    if details:
+        cite += f" ({'; '.join(details)})"
+    heading = title if title.lower().startswith(spec.model_name.lower()) else f"{spec.model_name}: {title}"
+    lines = [heading.rstrip(".") + ".", ""]
+    lines += wrap(f"Generated by paper_autotrain from the MethodSpec of paper {cite}. Re-render from "
+                  "spec.yaml instead of editing; change values in config.yaml or with --set.")
+    lines += ["", f"Architecture: {composition}; loss: {spec.loss}.", "",
+              "Hyperparameters (read from config.yaml at run time; value, source, evidence):"]
+    for row in rows:
+        evidence = f' "{row["evidence"]}"' if row["evidence"] else ""
+        lines += wrap(f"- {row['name']} = {row['value']} [{row['source']}]{evidence}", indent="  ")
+    if notes:
+        lines += ["", "Notes:"]
+        for note in notes:
+            lines += wrap(f"- {note}", indent="  ")
+    body = "\n".join(lines)
+    return '"""' + safe_docstring_text(body) + '\n"""'
+
+
+def wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width=DOC_WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
+
+
+def safe_docstring_text(text: str) -> str:
+    """Keep quoted evidence inert inside a triple-quoted docstring."""
+    text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
+    return text.replace("\\", "\\\\").replace('"""', "'''")
+
+
+def markdown_row(row: Mapping[str, Any]) -> dict[str, str]:
+    def cell(value: Any) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+    return {key: cell(value) for key, value in row.items()}
+
+
+def yaml_scalar(value: Any) -> str:
+    """A YAML flow value that PyYAML reads back as the same Python value."""
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(yaml_scalar(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def normalise_text(text: str) -> str:
+    """No trailing spaces, exactly one final newline (ruff W291/W292/W391)."""
+    return "\n".join(line.rstrip() for line in text.splitlines()).rstrip("\n") + "\n"

@@ -1,0 +1,210 @@
+"""Baselines stage: RecBole models on our split, scored by our evaluator, cached, failures isolated."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paper_autotrain.data.split import SplitData, load_split, write_split
+from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
+from paper_autotrain.stages import baselines
+
+N_USERS, N_ITEMS = 60, 80
+CFG = {"models": {"Pop": {}, "BPR": {}, "NeuMF": {}}, "max_epochs": 2, "patience": 5, "seed": 0,
+       "ks": [10, 20], "valid_metric": "NDCG@10", "device": "cpu", "timeout_s": 120}
+
+
+def synthetic_split(folder: Path) -> SplitInfo:
+    """60 users x 80 items, skewed popularity; per user 2 test, 2 valid, the rest train."""
+    rng = np.random.default_rng(0)
+    popularity = rng.dirichlet(np.full(N_ITEMS, 0.3))
+    train, valid, test = [], [], []
+    for user in range(N_USERS):
+        items = rng.choice(N_ITEMS, size=int(rng.integers(8, 16)), replace=False, p=popularity)
+        rows = np.stack([np.full(len(items), user), items], axis=1).astype(np.int64)
+        test.append(rows[:2])
+        valid.append(rows[2:4])
+        train.append(rows[4:])
+    data = SplitData(
+        n_users=N_USERS, n_items=N_ITEMS,
+        train=np.concatenate(train), valid=np.concatenate(valid), test=np.concatenate(test),
+        # tokens whose sort order differs from our index order, so a wrong mapping shows
+        user_tokens=np.array([f"u{(7 * u) % N_USERS}" for u in range(N_USERS)]),
+        item_tokens=np.array([str(1000 - i) for i in range(N_ITEMS)]),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    write_split(data, folder, "tiny")
+    return SplitInfo(dataset="tiny", split_id="test0001", path=str(folder), n_users=N_USERS, n_items=N_ITEMS,
+                     n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+                     protocol="synthetic: 2 test, 2 valid per user")
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory) -> SplitInfo:
+    return synthetic_split(tmp_path_factory.mktemp("split"))
+
+
+@pytest.fixture(scope="module")
+def first_run(split, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return baselines.run(None, split, CFG, cache), cache
+
+
+def by_model(results: list[RunResult]) -> dict[str, RunResult]:
+    return {r.model: r for r in results}
+
+
+def test_pop_and_bpr_train_and_score(first_run, split):
+    results = by_model(first_run[0])
+    assert set(results) == {"Pop", "BPR", "NeuMF"}
+    for result in results.values():
+        assert result.status == "ok", result.error
+        assert result.role == "baseline" and result.dataset == "tiny" and result.split_id == "test0001"
+        assert set(result.test) == {f"{m}@{k}" for m in ("recall", "ndcg", "hit", "mrr", "precision")
+                                    for k in (10, 20)}
+        assert all(0.0 <= v <= 1.0 for v in [*result.test.values(), *result.valid.values()])
+        assert result.train_time_s is not None and result.eval_time_s is not None
+        assert result.config["recbole"]["epochs"] == 2 and result.config["reference"] is False
+    bpr = results["BPR"]
+    assert bpr.epochs_run == 2 and bpr.best_epoch in (0, 1)
+    data = load_split(split.path)
+    seen_items = len(np.unique(np.concatenate([data.train, data.valid, data.test])[:, 1]))
+    assert bpr.n_params == (N_USERS + 1 + seen_items + 1) * 64  # RecBole adds a padding id to both
+    assert bpr.config["unknown_items"] == N_ITEMS - seen_items  # never-seen items rank last, as in RecBole
+    assert max(bpr.test.values()) > 0
+
+
+@pytest.mark.parametrize("model", ["BPR", "NeuMF"])
+def test_our_evaluator_equals_recbole(first_run, model):
+    """Same scores, same masks, same users: the id mapping is right (Pop has ties, so not Pop).
+
+    NeuMF has no full_sort_predict: it is scored through predict over every (user, item) pair.
+    """
+    result = by_model(first_run[0])[model]
+    assert result.config["scored_with"] == ("predict" if model == "NeuMF" else "full_sort_predict")
+    theirs = result.config["recbole_test"]
+    for name, value in result.test.items():
+        assert value == pytest.approx(theirs[name], abs=1e-4), name
+
+
+def test_second_run_is_served_from_cache(first_run, split, monkeypatch):
+    results, cache = first_run
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("a cached model must not start a subprocess")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    again = baselines.run(None, split, CFG, cache)
+    assert [r.model_dump() for r in again] == [r.model_dump() for r in results]
+
+
+def test_corrupt_cache_file_is_a_miss_and_rewritten(split, tmp_path):
+    cfg = {**CFG, "models": {"Pop": {}}}
+    config = baselines.recbole_config({}, cfg)
+    cache_file = tmp_path / f"{baselines.cache_key(split, 'Pop', config, 'cpu')}.json"
+    cache_file.write_text('{"model": "Pop", "test": ')
+    (result,) = baselines.run(None, split, cfg, tmp_path)
+    assert result.status == "ok", result.error
+    assert RunResult.model_validate_json(cache_file.read_text()) == result
+
+
+def test_unknown_model_fails_alone_with_one_line_error(split, tmp_path):
+    cfg = {**CFG, "models": {"NoSuchModel": {}}}
+    (result,) = baselines.run(None, split, cfg, tmp_path)
+    assert result.status == "failed" and result.model == "NoSuchModel"
+    assert "NoSuchModel" in result.error and "\n" not in result.error
+    assert not list(tmp_path.glob("*.json"))  # failures are never cached
+    (lower,) = baselines.run(None, split, {**CFG, "models": {"bpr": {}}}, tmp_path)
+    assert lower.status == "failed" and "case-sensitive" in lower.error
+
+
+def test_model_crashing_in_recbole_is_reported_not_cached(split, tmp_path):
+    cfg = {**CFG, "models": {"BPR": {"embedding_size": -4}}}
+    (result,) = baselines.run(None, split, cfg, tmp_path)
+    assert result.status == "failed" and result.error and "\n" not in result.error
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_timeout_gives_failed_result(split, tmp_path, monkeypatch):
+    def too_slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], kwargs.get("timeout"))
+
+    monkeypatch.setattr(subprocess, "run", too_slow)
+    (result,) = baselines.run(None, split, {**CFG, "models": {"BPR": {}}, "timeout_s": 3}, tmp_path)
+    assert result.status == "failed" and "timed out after 3s" in result.error
+
+
+def test_split_tokens_round_trip(split):
+    data = load_split(split.path)
+    bench = Path(split.path) / "tiny" / "tiny.test.inter"
+    header = bench.read_text().splitlines()[0]
+    assert header.split("\t")[:2] == ["user_id:token", "item_id:token"]
+    assert len(data.test) == split.n_test
+
+
+# --- the reference model -----------------------------------------------------------------------------
+
+def make_spec(architecture, loss="bpr", **hps) -> MethodSpec:
+    return MethodSpec.model_validate({
+        "paper": {"key": "x"}, "family": "graph", "model_name": "Paper", "loss": loss,
+        "architecture": architecture,
+        "hyperparameters": {k: {"value": v, "source": "default"} for k, v in hps.items()},
+    })
+
+
+LIGHTGCN_ARCH = [{"block": "embedding", "dim": 64}, {"block": "light_propagation", "layers": 3},
+                 {"block": "dot_score"}]
+
+
+def test_reference_maps_lightgcn_spec():
+    spec = make_spec(LIGHTGCN_ARCH, embedding_size=64, n_layers=3, l2_reg=1e-4, learning_rate=0.001,
+                     batch_size=2048, negative_samples=1, optimizer="Adam", epochs=1000)
+    assert baselines.recbole_reference(spec) == ("LightGCN", {
+        "embedding_size": 64, "n_layers": 3, "reg_weight": 1e-4, "learning_rate": 0.001,
+        "train_batch_size": 2048, "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1},
+        "learner": "adam",
+    })
+
+
+def test_reference_falls_back_to_block_params_and_skips_lists():
+    spec = make_spec(LIGHTGCN_ARCH, learning_rate=[0.001, 0.01])
+    name, overrides, notes = baselines.reference_with_notes(spec)
+    assert name == "LightGCN" and overrides == {"embedding_size": 64, "n_layers": 3}
+    assert any("learning_rate" in n for n in notes)
+
+
+def test_reference_bpr_notes_missing_l2_and_neumf_mapping():
+    bpr = make_spec([{"block": "embedding", "dim": 32}, {"block": "dot_score"}], l2_reg=0.01)
+    name, overrides, notes = baselines.reference_with_notes(bpr)
+    assert (name, overrides) == ("BPR", {"embedding_size": 32})
+    assert any("l2_reg" in n and "BPR" in n for n in notes)
+    bce_mf = make_spec([{"block": "embedding"}, {"block": "dot_score"}], loss="bce")
+    assert baselines.recbole_reference(bce_mf) is None
+
+    neumf = make_spec([{"block": "gmf", "dim": 8}, {"block": "mlp_tower", "layers": [64, 32, 16]},
+                       {"block": "neumf_fusion"}], loss="bce", dropout=0.2, learning_rate=0.001)
+    assert baselines.recbole_reference(neumf) == ("NeuMF", {
+        "mf_embedding_size": 8, "mlp_hidden_size": [64, 32, 16], "mlp_embedding_size": 32,
+        "dropout_prob": 0.2, "learning_rate": 0.001,
+    })
+    assert baselines.recbole_reference(make_spec([{"block": "attention"}])) is None
+
+
+def test_plan_adds_reference_with_spec_values_and_cfg_on_top():
+    spec = make_spec(LIGHTGCN_ARCH, embedding_size=64, learning_rate=0.001)
+    plan = {name: (overrides, extra) for name, overrides, extra in
+            baselines._plan(spec, {"models": {"Pop": {}, "LightGCN": {"learning_rate": 0.01}}})}
+    assert plan["LightGCN"][0] == {"embedding_size": 64, "n_layers": 3, "learning_rate": 0.01}
+    assert plan["LightGCN"][1]["reference"] is True and plan["Pop"][1]["reference"] is False
+    plan = baselines._plan(spec, {"models": ["Pop"]})
+    assert [p[0] for p in plan] == ["Pop", "LightGCN"] and plan[1][2]["reference"] is True
+
+
+def test_shared_protocol_cannot_be_overridden_per_model():
+    config = baselines.recbole_config({"epochs": 999, "k": 50}, {"max_epochs": 7, "seed": 3})
+    assert config["epochs"] == 7 and config["k"] == 50 and config["seed"] == 3
+    assert json.loads(json.dumps(config)) == config  # a plain, hashable-as-JSON dict

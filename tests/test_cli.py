@@ -1,0 +1,80 @@
+"""The command line as a user meets it: one-line errors, exit codes, nothing half-written."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fitz
+import pytest
+
+from paper_autotrain.__main__ import rewrite_source
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PAPER_AUTOTRAIN_LOG": "WARNING"}
+    env.pop("PAPER_AUTOTRAIN_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "paper_autotrain", *args, f"paths.root={tmp_path}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def assert_nothing_written(tmp_path: Path) -> None:
+    for folder in ("generated", "results"):
+        assert not (tmp_path / folder).exists() or not any((tmp_path / folder).iterdir()), folder
+
+
+def test_source_becomes_a_quoted_paper_override():
+    assert rewrite_source(["arxiv:2002.02126", "until=parse"]) == ["paper='arxiv:2002.02126'", "until=parse"]
+    assert rewrite_source(["./a b's.pdf"]) == ["paper='./a b\\'s.pdf'"]
+    assert rewrite_source(["paper=x.pdf", "y=1"]) == ["paper=x.pdf", "y=1"]
+
+
+def test_missing_file(tmp_path):
+    proc = cli(tmp_path, "nope.pdf")
+    assert_one_line_error(proc, "nope.pdf", "no such file")
+    assert_nothing_written(tmp_path)
+
+
+def test_not_a_pdf_and_empty_and_corrupt(tmp_path):
+    (tmp_path / "notes.pdf").write_text("just some text\n")
+    assert_one_line_error(cli(tmp_path, "notes.pdf"), "not a PDF")
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    assert_one_line_error(cli(tmp_path, "empty.pdf"), "empty")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(2000))
+    assert_one_line_error(cli(tmp_path, "broken.pdf"), "broken.pdf")
+    assert_nothing_written(tmp_path)
+
+
+def test_arxiv_ids_get_a_clear_message_for_now(tmp_path):
+    assert_one_line_error(cli(tmp_path, "arxiv:2002.02126"), "arxiv:2002.02126", "PDF")
+    assert_nothing_written(tmp_path)
+
+
+def blank_pdf(path: Path) -> Path:
+    doc = fitz.open()
+    doc.new_page().insert_text((72, 72), "A paper about matrix factorization.")
+    doc.save(path)
+    return path
+
+
+@pytest.mark.parametrize(("override", "fragment"), [
+    ("no_such_key=1", "no_such_key"),
+    ("baselines=[Pop,NotAModel]", "NotAModel"),
+    ("until=nowhere", "until=nowhere"),
+    ("dataset=unknown-set", "dataset"),
+])
+def test_bad_overrides(tmp_path, override, fragment):
+    paper = blank_pdf(tmp_path / "p.pdf")
+    assert_one_line_error(cli(tmp_path, str(paper), override), fragment)
+    assert_nothing_written(tmp_path)

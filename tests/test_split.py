@@ -1,0 +1,79 @@
+"""The split: RecBole's per-user ratio rule, saved once, identical files for both sides."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paper_autotrain.data.split import compute_split, load_split, prepare_split, ratio_counts
+from paper_autotrain.errors import UserError
+
+
+def write_inter(folder, rows, header="user_id:token\titem_id:token\trating:float\ttimestamp:float"):
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [header] + ["\t".join(map(str, r)) for r in rows]
+    (folder / "toy.inter").write_text("\n".join(lines) + "\n")
+    return {"name": "toy", "path": str(folder)}
+
+
+def toy_rows(n_users=12, per_user=10):
+    rng = np.random.default_rng(0)
+    return [(f"u{u}", f"i{i}", 4, 1000 + k) for u in range(n_users)
+            for k, i in enumerate(rng.choice(40, per_user, replace=False))]
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 9, 10, 27, 100])
+def test_ratio_counts_follow_recbole(total):
+    counts = ratio_counts(total, [0.8, 0.1, 0.1])
+    assert sum(counts) == total and all(c >= 0 for c in counts)
+    if total >= 10:
+        assert counts[1] == counts[2] == int(0.1 * total)
+
+
+def test_split_partitions_every_users_interactions(tmp_path):
+    dataset = write_inter(tmp_path / "raw", toy_rows())
+    info = prepare_split(dataset, {"ratios": [0.8, 0.1, 0.1], "order": "RO", "seed": 1}, tmp_path / "ds")
+    split = load_split(info.path)
+    all_pairs = np.concatenate([split.train, split.valid, split.test])
+    assert len(all_pairs) == 120 == info.n_train + info.n_valid + info.n_test
+    assert len({tuple(p) for p in all_pairs.tolist()}) == 120  # disjoint
+    assert (np.bincount(split.valid[:, 0], minlength=12) == 1).all()
+    assert (np.bincount(split.test[:, 0], minlength=12) == 1).all()
+    bench = pd.read_csv(f"{info.path}/toy/toy.test.inter", sep="\t", dtype=str)
+    tokens = set(zip(bench["user_id:token"], bench["item_id:token"], strict=True))
+    assert tokens == {(split.user_tokens[u], split.item_tokens[i]) for u, i in split.test.tolist()}
+
+
+def test_split_is_saved_once_and_reused(tmp_path):
+    dataset = write_inter(tmp_path / "raw", toy_rows())
+    cfg = {"ratios": [0.8, 0.1, 0.1], "order": "RO", "seed": 1}
+    first = prepare_split(dataset, cfg, tmp_path / "ds")
+    stamp = (tmp_path / "ds" / "toy" / first.split_id / "split.npz").stat().st_mtime_ns
+    second = prepare_split(dataset, cfg, tmp_path / "ds")
+    assert second == first
+    assert (tmp_path / "ds" / "toy" / first.split_id / "split.npz").stat().st_mtime_ns == stamp
+    other = prepare_split(dataset, {**cfg, "seed": 2}, tmp_path / "ds")
+    assert other.split_id != first.split_id
+
+
+def test_corrupt_saved_split_is_recomputed(tmp_path):
+    dataset = write_inter(tmp_path / "raw", toy_rows())
+    cfg = {"ratios": [0.8, 0.1, 0.1]}
+    info = prepare_split(dataset, cfg, tmp_path / "ds")
+    (tmp_path / "ds" / "toy" / info.split_id / "split.npz").write_bytes(b"garbage")
+    again = prepare_split(dataset, cfg, tmp_path / "ds")
+    assert load_split(again.path).n_users == 12
+
+
+def test_time_order_puts_latest_interactions_in_test():
+    frame = pd.DataFrame({"user": ["a"] * 10, "item": [f"i{k}" for k in range(10)], "timestamp": range(10)})
+    split, _ = compute_split(frame, {"ratios": [0.8, 0.1, 0.1], "order": "TO"})
+    assert split.item_tokens[split.test[0, 1]] == "i9"
+    assert split.item_tokens[split.valid[0, 1]] == "i8"
+
+
+def test_missing_columns_and_unknown_dataset_are_user_errors(tmp_path):
+    bad = write_inter(tmp_path / "bad", [("u1", 3)], header="user_id:token\trating:float")
+    with pytest.raises(UserError, match="item_id"):
+        prepare_split(bad, {}, tmp_path / "ds")
+    with pytest.raises(UserError, match="not found"):
+        prepare_split({"name": "nope", "path": str(tmp_path / "missing")}, {}, tmp_path / "ds")
