@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+# `key=value`, `+key=value`, `group/option=value`: what Hydra reads as an override
+OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 
 USAGE = "usage: python -m paper_autotrain SOURCE [key=value ...]   (SOURCE: a paper PDF; see README.md)"
 
@@ -20,7 +25,7 @@ def rewrite_source(args: Sequence[str]) -> list[str]:
     for i, arg in enumerate(out):
         if arg.startswith("-"):
             continue
-        if "=" not in arg or arg.startswith(("/", ".", "~")) or arg.lower().endswith(".pdf"):
+        if not OVERRIDE.match(arg) or Path(arg).exists():
             out[i] = f"paper={quote_override_value(arg)}"
         break
     return out

@@ -120,7 +120,8 @@ def load_spec(path: Path) -> MethodSpec:
     except FileNotFoundError:
         raise UserError(f"{path} does not exist; run the extraction first (until=parse)") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); fix it or rerun with force=true") from None
+        first = str(exc).splitlines()[0]
+        raise UserError(f"{path} is not valid YAML ({first}); fix it or rerun with force=true") from None
     except Exception as exc:  # noqa: BLE001 - pydantic's report, cut to its first problem
         first = str(exc).splitlines()
         detail = " ".join(first[1:3]).strip() if len(first) > 1 else str(exc)
@@ -259,7 +260,8 @@ def do_train(ctx: Context) -> None:
         replace_dir(staging, final)
         return [final / "result.json"]
 
-    inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer, code_version("runtime", "stages/train.py")]
+    inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer,
+              code_version("runtime", "stages/train.py")]
     step(ctx, "train", hash_obj(inputs), produce)
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fitz
+import pymupdf
 import pytest
 
 from paper_autotrain.__main__ import rewrite_source
@@ -62,7 +62,7 @@ def test_arxiv_ids_get_a_clear_message_for_now(tmp_path):
 
 
 def blank_pdf(path: Path) -> Path:
-    doc = fitz.open()
+    doc = pymupdf.open()
     doc.new_page().insert_text((72, 72), "A paper about matrix factorization.")
     doc.save(path)
     return path

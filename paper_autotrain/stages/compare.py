@@ -52,7 +52,8 @@ def results_table(rows: Sequence[RunResult], columns: Sequence[str]) -> str:
     head = ["Model", *(display_metric(c) for c in columns), "Train s", "Params", "Epochs (best)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        epochs = "–" if r.epochs_run is None else f"{r.epochs_run} ({r.best_epoch if r.best_epoch is not None else '–'})"
+        best = "–" if r.best_epoch is None else r.best_epoch
+        epochs = "–" if r.epochs_run is None else f"{r.epochs_run} ({best})"
         cells = [_label(r), *(_fmt(r.test.get(c)) for c in columns), _fmt(r.train_time_s, 1),
                  "–" if r.n_params is None else f"{r.n_params:,}", epochs]
         lines.append("| " + " | ".join(cells) + " |")

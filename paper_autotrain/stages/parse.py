@@ -102,9 +102,8 @@ ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 # --- input checks --------------------------------------------------------------------------------
 
 
-def _open_checked(path: Path, cfg: Mapping) -> pymupdf.Document:
-    """The opened PDF, or a one-line UserError saying what is wrong with the file."""
-    name = path.name
+def _open_checked(path: Path, cfg: Mapping, name: str) -> pymupdf.Document:
+    """The opened PDF, or a one-line UserError naming the user's file and what is wrong with it."""
     if not path.is_file():
         raise UserError(f"{name}: no such file; pass the path to a paper PDF")
     max_mb = float(cfg.get("max_mb", 50))
@@ -122,7 +121,8 @@ def _open_checked(path: Path, cfg: Mapping) -> pymupdf.Document:
     try:
         doc = pymupdf.open(path)
     except Exception as exc:  # MuPDF raises several types for damaged files
-        raise UserError(f"{name}: the PDF is corrupt and cannot be read ({exc}); download it again") from exc
+        raise UserError(f"{name}: the PDF is corrupt and cannot be read ({type(exc).__name__}); "
+                        "download it again") from exc
     if doc.needs_pass or doc.is_encrypted:
         raise UserError(f"{name}: the PDF is encrypted (password protected); pass an unprotected copy")
     if doc.page_count == 0:
@@ -473,8 +473,8 @@ def _title_from_first_page(page: pymupdf.Page) -> str:
     return normalise_text(re.sub(r"\s+", " ", title)).strip()
 
 
-def read_pdf(path: Path, cfg: Mapping) -> tuple[list[Page], list[Table], str]:
-    doc = _open_checked(path, cfg)
+def read_pdf(path: Path, cfg: Mapping, name: str | None = None) -> tuple[list[Page], list[Table], str]:
+    doc = _open_checked(path, cfg, name or path.name)
     try:
         pages = [Page(number=i + 1, text=page_text(page)) for i, page in enumerate(doc)]
         total_chars = sum(len(p.text.strip()) for p in pages)
@@ -498,8 +498,8 @@ def run(bundle: PaperBundle, bundle_dir: Path, cfg: Mapping) -> PaperDoc:
     if not bundle.pdf:
         raise UserError(f"{bundle.meta.key}: the bundle has no PDF; pass the paper's PDF file")
     path = Path(bundle_dir) / bundle.pdf
-    pages, tables, title = read_pdf(path, cfg)
     meta = bundle.meta
+    pages, tables, title = read_pdf(path, cfg, name=Path(meta.source).name if meta.source else None)
     if not meta.title and title:
         meta = meta.model_copy(update={"title": title})
     sections = find_sections(pages)
