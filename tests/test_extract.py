@@ -140,6 +140,17 @@ def test_neumf_shaped_paper_reads_tower_and_negatives():
     ]
 
 
+def test_an_open_learning_rate_follows_the_stated_optimizer():
+    text = ("We propose BPR-MF, matrix factorization learned with the BPR loss, a pairwise ranking loss. "
+            "The model is learned by stochastic gradient descent (SGD) on bootstrap-sampled triples.")
+    doc = PaperDoc(meta=PaperMeta(key="b", title="Pairwise Ranking"), pages=[Page(number=1, text=text)])
+    spec = extract.run(doc, RULES)
+    assert spec.hyperparameters["optimizer"].model_dump()["value"] == "sgd"
+    assert spec.hyperparameters["learning_rate"].model_dump() == {"value": 50.0, "source": "default", "evidence": None}
+    adam = extract.run(doc, {"name": "rules", "hparams": {"optimizer": "adam"}})
+    assert adam.hp("learning_rate") == 0.001 and adam.hyperparameters["learning_rate"].source == "default"
+
+
 def test_shipped_example_paper_is_read_correctly():
     spec = extract.run(_doc_from_pdf(EXAMPLE), RULES)
     assert (spec.family, spec.model_name, spec.loss) == ("graph", "TinyProp", "bpr")

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
+from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
 
 log = logging.getLogger(__name__)
 
@@ -266,11 +267,6 @@ def _failed(model: str, split: SplitInfo, seed: int, error: str, config: dict[st
                      test={}, config=config, status="failed", error=line)
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
-
-
 def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any],
               extra: Mapping[str, Any] | None = None) -> RunResult:
     """Train and score one RecBole model in a subprocess; never raises for a model's failure."""
@@ -287,7 +283,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         check_model_name(model)
     except ValueError as exc:
         return _failed(model, split, seed, str(exc), record)
-    env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    env = subprocess_env(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")  # RecBole's checkpoint load under torch>=2.6
     with tempfile.TemporaryDirectory(prefix=f"baseline-{model}-") as tmp:
         workdir = Path(tmp)
         req_path, res_path = workdir / "request.json", workdir / "result.json"
@@ -306,7 +302,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         try:
             payload = json.loads(res_path.read_text())
         except (OSError, ValueError):
-            reason = _last_line(proc.stderr) or f"exit status {proc.returncode}"
+            reason = last_meaningful_line(proc.stderr) if proc.stderr.strip() else f"exit status {proc.returncode}"
             return _failed(model, split, seed, f"runner produced no result: {reason}", record)
     if payload.get("status") != "ok":
         log.debug("%s runner stderr:\n%s", model, proc.stderr[-4000:])

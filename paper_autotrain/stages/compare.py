@@ -32,7 +32,9 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def _ordered(reproduced: RunResult, baselines: Sequence[RunResult], main: str) -> list[RunResult]:
-    ok = sorted((b for b in baselines if b.status == "ok"), key=lambda r: -r.test.get(main, float("-inf")))
+    """Ours first, then the RecBole reference it is judged against, then the other baselines, best first."""
+    ok = sorted((b for b in baselines if b.status == "ok"),
+                key=lambda r: (not r.config.get("reference"), -r.test.get(main, float("-inf"))))
     return [reproduced, *ok]
 
 
@@ -108,14 +110,16 @@ def markdown_report(spec: MethodSpec, reproduced: RunResult, baselines: Sequence
     title = spec.paper.title or spec.paper.key
     return f"""# {spec.model_name}: reproduction report
 
-Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})
-Family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`.
+- Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})
+- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`.
 
 ## Results on {split.dataset} (test split, our evaluator)
 
-{split.n_users} users, {split.n_items} items, {split.n_train}/{split.n_valid}/{split.n_test} train/valid/test
-interactions; {split.protocol}. Split `{split.split_id}`, seed {reproduced.seed}; every model below was trained
-on the same benchmark files and scored by the same evaluator.
+- Data: {split.n_users} users, {split.n_items} items; {split.n_train}/{split.n_valid}/{split.n_test} \
+train/valid/test interactions.
+- Protocol: {split.protocol}.
+- Split `{split.split_id}`, seed {reproduced.seed}: every model below was trained on the same benchmark files \
+and scored by the same evaluator.
 
 {results_table(rows, table_columns(rows, ks))}
 

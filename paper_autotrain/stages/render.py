@@ -216,7 +216,9 @@ def resolve_block_params(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[st
 
 def resolve_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[Any, dict[str, str]]:
     entry = spec.hyperparameters.get(param.hyperparameter) if param.hyperparameter else None
-    if param.block_param in block.params:
+    if entry is not None and entry.source == "user":  # a user's override beats what the paper's blocks say
+        raw, source = entry.value, entry.source
+    elif param.block_param in block.params:
         raw, source = block.params[param.block_param], f"architecture ({block.block}.{param.block_param})"
     elif entry is not None:
         raw, source = entry.value, entry.source

@@ -7,7 +7,6 @@ from cfg are passed as ``--set trainer.<key>=<value>`` so config.yaml stays the 
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import subprocess
 import sys
@@ -16,13 +15,13 @@ from pathlib import Path
 
 from paper_autotrain.errors import StageError
 from paper_autotrain.schemas import RunResult, SplitInfo
+from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
 
 log = logging.getLogger(__name__)
 
 TRAINER_KEYS = ("max_epochs", "patience", "accelerator", "devices", "precision", "seed", "deterministic")
 DEFAULT_TIMEOUT_S = 3600
 DEFAULT_MEMORY_MB = 16384
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunResult:
@@ -80,16 +79,5 @@ def memory_limiter(cfg: Mapping) -> Callable[[], None] | None:
     return apply_limit
 
 
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
 
 
-def last_meaningful_line(stderr: str) -> str:
-    """The exception line of a traceback, or the last line that is not a warning."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "Warning" not in line and not line.startswith(("warnings.warn", "^", "~")):
-            return line[:500]
-    return lines[-1][:500] if lines else "no error output"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import yaml
 
 from paper_autotrain.errors import StageError
 from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ FORBIDDEN_CALLS = frozenset({
 FORBIDDEN_ROOTS = frozenset({
     "os", "subprocess", "socket", "shutil", "sys", "importlib", "builtins", "pickle",
 })
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS: dict[str, Any] = {"timeout_s": 300, "overfit_steps": 40, "overfit_lr": 0.01, "probe_batch_size": 64}
 
 Gate = dict[str, Any]
@@ -186,17 +185,5 @@ def parse_probe_output(stdout: str) -> list[Gate] | None:
     return None
 
 
-def subprocess_env() -> dict[str, str]:
-    """Our environment with the repository root importable (the package may not be installed)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
 
 
-def last_meaningful_line(stderr: str) -> str:
-    """The last line that says something (a traceback's exception line), warnings skipped."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "Warning" not in line and not line.startswith(("warnings.warn", "^")):
-            return line[:500]
-    return lines[-1][:500] if lines else "no error output"

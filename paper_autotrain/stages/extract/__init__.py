@@ -23,8 +23,8 @@ def run(doc: PaperDoc, cfg: Mapping) -> MethodSpec:
     if name not in EXTRACTORS:
         raise UserError(f"unknown extractor {name!r}; choose one of: {', '.join(sorted(EXTRACTORS))}")
     spec = EXTRACTORS[name](doc)
-    spec = fill_defaults(spec)
     spec = apply_overrides(spec, cfg.get("hparams") or {})
+    spec = fill_defaults(spec)  # after the overrides: a default may depend on them (learning rate on optimizer)
     return sync_blocks(spec)
 
 

@@ -26,6 +26,10 @@ def needed_defaults(spec: MethodSpec) -> dict[str, Any]:
     needed = dict(table["families"].get(spec.family, {}))
     for block in spec.architecture:
         needed.update(table["blocks"].get(block.block, {}))
+    optimizer = spec.hp("optimizer", needed.get("optimizer"))
+    by_optimizer = table.get("learning_rate_by_optimizer", {})
+    if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
+        needed["learning_rate"] = by_optimizer[str(optimizer).lower()]
     return needed
 
 

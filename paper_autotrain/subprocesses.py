@@ -1,0 +1,24 @@
+"""What the stages that run code in a child process share: its environment and its error line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Our environment with the repository root importable (the package may not be installed)."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def last_meaningful_line(stderr: str) -> str:
+    """The last line that says something (a traceback's exception line), warnings skipped."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Warning" not in line and not line.startswith(("warnings.warn", "^", "~")):
+            return line[:500]
+    return lines[-1][:500] if lines else "no error output"
