@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install the package with its pinned depend
 demo: $(STAMP) ## run the whole pipeline offline on the shipped example paper
 	$(BIN)/python -m paper_autotrain $(PAPER)
 
-test: $(STAMP) ## the fast test suite (no network, GPU or API key)
+test: lint ## ruff, then the fast test suite (no network, GPU or API key)
 	$(BIN)/python -m pytest -q
 
 test-full: $(STAMP) ## every CPU test, the slow end-to-end ones included

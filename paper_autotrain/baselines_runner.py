@@ -149,7 +149,8 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
-    n_params = int(sum(p.numel() for p in model.parameters()))
+    # RecBole gives its non-parametric models (Pop, ItemKNN, EASE) a one-element `fake_loss` to satisfy its trainer
+    n_params = int(sum(p.numel() for name, p in model.named_parameters() if name != "fake_loss"))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
     started = time.perf_counter()

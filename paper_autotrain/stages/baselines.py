@@ -36,7 +36,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {"Pop": {}, "ItemKNN": {}, "BPR": {}
 DEFAULT_KS = (10, 20)
 RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
 LEARNERS = {"adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: non-parametric models report 0 parameters
 REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
 
 

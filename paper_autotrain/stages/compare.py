@@ -31,6 +31,19 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def budget_line(spec: MethodSpec, reproduced: RunResult) -> str:
+    """The epoch budget every model had, and how it relates to the paper's own epoch count."""
+    budget = ((reproduced.config or {}).get("trainer") or {}).get("max_epochs")
+    if budget is None:
+        return "- Epoch budget: not recorded."
+    stated = spec.hyperparameters.get("epochs")
+    if stated is None or stated.value == budget:
+        return f"- Epoch budget: {budget} for every model, early stopping on valid NDCG@10."
+    origin = "the paper's" if stated.source == "paper" else f"the spec's ({stated.source})"
+    return (f"- Epoch budget: {budget} for every model (trainer.max_epochs; {origin} {stated.value} is capped), "
+            "early stopping on valid NDCG@10.")
+
+
 def _ordered(reproduced: RunResult, baselines: Sequence[RunResult], main: str) -> list[RunResult]:
     """Ours first, then the RecBole reference it is judged against, then the other baselines, best first."""
     ok = sorted((b for b in baselines if b.status == "ok"),
@@ -120,6 +133,7 @@ train/valid/test interactions.
 - Protocol: {split.protocol}.
 - Split `{split.split_id}`, seed {reproduced.seed}: every model below was trained on the same benchmark files \
 and scored by the same evaluator.
+{budget_line(spec, reproduced)}
 
 {results_table(rows, table_columns(rows, ks))}
 
