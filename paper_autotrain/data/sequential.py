@@ -1,0 +1,222 @@
+"""The sequential (next-item) data regime: per-user item sequences in time order, leave-one-out.
+
+Each user's interactions are sorted by time (ties keep file order). The last item is the test
+target, the one before it the validation target, and every earlier position is a training
+target whose history is the items before it (at most `max_seq_length`, the most recent ones).
+Users with fewer than three interactions only contribute training rows.
+
+Item ids are 1..n_items in our index space; 0 is padding, as in RecBole. The same split is
+written as RecBole benchmark files (`user_id`, `item_id_list`, `item_id` per row), so RecBole's
+sequential models read exactly the histories and targets our model sees. Evaluation ranks all
+items for the target with no history masking (RecBole's convention for sequential models).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from paper_autotrain.data.datasets import locate_interactions
+from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
+from paper_autotrain.data.split import read_atomic_interactions
+from paper_autotrain.errors import UserError
+from paper_autotrain.schemas import SplitInfo
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_FORMAT_VERSION = 1
+PAD = 0
+PAD_TOKEN = "[PAD]"
+PHASE_OFFSET = {"train": 2, "valid": 2, "test": 1}  # history of a phase's target = all but the last k items
+
+# score_fn(histories [B, L] long, lengths [B] long) -> [B, n_items + 1] scores (column 0 is padding)
+SequenceScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SequenceSplit:
+    """All users' time-ordered sequences; the phases are positions in them."""
+
+    n_users: int
+    n_items: int  # real items; ids 1..n_items, 0 is padding
+    max_seq_length: int
+    items: np.ndarray  # int64, every user's sequence back to back
+    offsets: np.ndarray  # int64 [n_users + 1]: user u's sequence is items[offsets[u]:offsets[u+1]]
+    user_tokens: np.ndarray
+    item_tokens: np.ndarray  # item_tokens[0] is the padding token
+
+    def sequence(self, user: int) -> np.ndarray:
+        return self.items[self.offsets[user]:self.offsets[user + 1]]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def eval_users(self) -> np.ndarray:
+        """Users with a validation and a test target (three or more interactions)."""
+        return np.flatnonzero(self.lengths() >= 3)
+
+    def examples(self, phase: str) -> tuple[np.ndarray, np.ndarray]:
+        """(users, target positions): every training position, or the one valid/test position per user."""
+        if phase not in PHASE_OFFSET:
+            raise ValueError(f"phase must be one of {sorted(PHASE_OFFSET)}, got {phase!r}")
+        lengths = self.lengths()
+        if phase != "train":
+            users = self.eval_users()
+            return users, lengths[users] - PHASE_OFFSET[phase]
+        # a user with n >= 3 items trains on positions 1..n-3; a shorter one on 1..n-1
+        last = np.where(lengths >= 3, lengths - PHASE_OFFSET["train"], lengths)
+        counts = np.clip(last - 1, 0, None)
+        users = np.repeat(np.arange(self.n_users), counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        positions = np.arange(int(counts.sum())) - starts + 1
+        return users, positions
+
+    def batch(self, users: np.ndarray, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Left-aligned, zero-padded histories [B, L], their lengths [B] and the targets [B]."""
+        histories = np.zeros((len(users), self.max_seq_length), dtype=np.int64)
+        lengths = np.zeros(len(users), dtype=np.int64)
+        targets = np.zeros(len(users), dtype=np.int64)
+        for row, (user, pos) in enumerate(zip(users, positions, strict=True)):
+            seq = self.sequence(int(user))
+            history = seq[max(0, pos - self.max_seq_length):pos]
+            histories[row, :len(history)] = history
+            lengths[row] = len(history)
+            targets[row] = seq[pos]
+        return torch.from_numpy(histories), torch.from_numpy(lengths), torch.from_numpy(targets)
+
+
+def compute_sequences(frame: pd.DataFrame, max_seq_length: int) -> SequenceSplit:
+    """Time-ordered sequences from a frame with columns user, item[, timestamp]."""
+    if max_seq_length < 1:
+        raise UserError(f"max_seq_length must be a positive integer, got {max_seq_length}")
+    if "timestamp" not in frame:
+        raise UserError("the sequential protocol needs a timestamp column in the dataset (RecBole atomic "
+                        "'timestamp:float')")
+    user_tokens, users = np.unique(frame["user"].to_numpy(str), return_inverse=True)
+    item_tokens, items = np.unique(frame["item"].to_numpy(str), return_inverse=True)
+    order = np.lexsort((np.arange(len(frame)), frame["timestamp"].to_numpy(float), users))
+    counts = np.bincount(users, minlength=len(user_tokens))
+    return SequenceSplit(
+        n_users=len(user_tokens), n_items=len(item_tokens), max_seq_length=int(max_seq_length),
+        items=(items[order] + 1).astype(np.int64), offsets=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        user_tokens=user_tokens, item_tokens=np.r_[[PAD_TOKEN], item_tokens],
+    )
+
+
+# --- saving, loading, RecBole benchmark files ---------------------------------------------------------
+
+def save_sequences(split: SequenceSplit, folder: Path) -> None:
+    np.savez(folder / "sequences.npz", n_users=split.n_users, n_items=split.n_items,
+             max_seq_length=split.max_seq_length, items=split.items, offsets=split.offsets,
+             user_tokens=split.user_tokens.astype(str), item_tokens=split.item_tokens.astype(str))
+
+
+def load_sequences(path: str | Path) -> SequenceSplit:
+    with np.load(Path(path) / "sequences.npz", allow_pickle=False) as z:
+        return SequenceSplit(
+            n_users=int(z["n_users"]), n_items=int(z["n_items"]), max_seq_length=int(z["max_seq_length"]),
+            items=z["items"], offsets=z["offsets"], user_tokens=z["user_tokens"], item_tokens=z["item_tokens"],
+        )
+
+
+def benchmark_rows(split: SequenceSplit, phase: str) -> Iterator[str]:
+    """Rows `user<TAB>history tokens<TAB>target token` of one phase's benchmark file."""
+    users, positions = split.examples(phase)
+    for user, pos in zip(users, positions, strict=True):
+        seq = split.sequence(int(user))
+        history = " ".join(split.item_tokens[seq[max(0, pos - split.max_seq_length):pos]])
+        yield f"{split.user_tokens[user]}\t{history}\t{split.item_tokens[seq[pos]]}\n"
+
+
+def write_benchmark(split: SequenceSplit, folder: Path, dataset_name: str) -> None:
+    """`<name>.{train,valid,test}.inter` with item_id_list; RecBole needs `alias_of_item_id: [item_id_list]`."""
+    bench = folder / dataset_name
+    bench.mkdir(exist_ok=True)
+    for phase in PHASE_OFFSET:
+        with open(bench / f"{dataset_name}.{phase}.inter", "w", encoding="utf-8") as handle:
+            handle.write("user_id:token\titem_id_list:token_seq\titem_id:token\n")
+            handle.writelines(benchmark_rows(split, phase))
+
+
+def _sequence_split_id(inter_file: Path, max_seq_length: int) -> str:
+    digest = hashlib.sha256(hashlib.sha256(inter_file.read_bytes()).digest())
+    digest.update(json.dumps({"protocol": "LOO-TO", "L": max_seq_length, "v": SEQUENCE_FORMAT_VERSION}).encode())
+    return "seq-" + digest.hexdigest()[:12]
+
+
+def _existing(folder: Path) -> SplitInfo | None:
+    try:
+        info = SplitInfo.model_validate_json((folder / "split.json").read_text())
+        load_sequences(folder)
+        return info
+    except Exception:  # noqa: BLE001 - an unreadable or half-written folder is recomputed
+        return None
+
+
+def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: str | Path) -> SplitInfo:
+    """Compute (or reuse) the leave-one-out sequences of a dataset under datasets_root/<name>/<split_id>/."""
+    name = str(dataset_cfg["name"])
+    inter_file = locate_interactions(dataset_cfg)
+    split_id = _sequence_split_id(inter_file, int(max_seq_length))
+    folder = Path(datasets_root).resolve() / name / split_id
+    existing = _existing(folder) if folder.exists() else None
+    if existing is not None:
+        return existing.model_copy(update={"path": str(folder)})
+    split = compute_sequences(read_atomic_interactions(inter_file), int(max_seq_length))
+    info = SplitInfo(
+        dataset=name, split_id=split_id, path=str(folder), n_users=split.n_users, n_items=split.n_items,
+        n_train=len(split.examples("train")[0]), n_valid=len(split.eval_users()), n_test=len(split.eval_users()),
+        protocol=f"time-ordered leave-one-out per user, histories of at most {max_seq_length} items; "
+                 "full ranking over all items, history not masked",
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{split_id}.", dir=folder.parent))
+    try:
+        save_sequences(split, staging)
+        write_benchmark(split, staging, name)
+        (staging / "split.json").write_text(info.model_dump_json(indent=1))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("sequences %s of %s: %d training positions, %d users evaluated", split_id, name, info.n_train,
+             info.n_test)
+    return info
+
+
+# --- evaluation ------------------------------------------------------------------------------------------
+
+def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: str, ks: Sequence[int] = (10, 20),
+                       batch_size: int = 1024, device: torch.device | str = "cpu",
+                       names: Sequence[str] = TOPK_METRICS) -> EvalResult:
+    """Rank all items for each user's `phase` target given the history before it; padding never ranks."""
+    if phase == "train":
+        raise ValueError("evaluate the valid or test phase")
+    users, positions = split.examples(phase)
+    collected: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for start in range(0, len(users), batch_size):
+            histories, lengths, targets = split.batch(users[start:start + batch_size],
+                                                      positions[start:start + batch_size])
+            scores = score_fn(histories.to(device), lengths.to(device))
+            exclude = torch.zeros_like(scores, dtype=torch.bool)
+            exclude[:, PAD] = True
+            target = torch.zeros_like(exclude)
+            target[torch.arange(len(targets)), targets.to(scores.device)] = True
+            hits = topk_hits(scores, exclude, target, max(ks)).cpu()
+            for name, values in metrics_from_hits(hits, torch.ones(len(targets)), ks, names).items():
+                collected.setdefault(name, []).append(values)
+    per_user = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
+    mean = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_user.items()}
+    return EvalResult(mean=mean, per_user=per_user, users=users)
