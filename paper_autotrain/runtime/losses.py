@@ -31,9 +31,10 @@ def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch
     return torch.as_tensor(total) / 2.0 / max(batch_size, 1)
 
 
-def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    """The optimiser the paper names (adam, sgd or adagrad)."""
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """The optimiser the paper names (adam, sgd or adagrad); weight decay where the paper's L2 lives there."""
     key = str(name).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[key](params, lr=lr)
+    return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay)

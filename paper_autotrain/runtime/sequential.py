@@ -1,0 +1,148 @@
+"""The base LightningModule and batches for sequential (next-item) models.
+
+A generated sequential model fills a small contract:
+
+- ``encode_sequence(histories, lengths)`` -> [B, d]: one vector per left-aligned, zero-padded history;
+- ``item_table()`` -> [n_items + 1, d]: the item vectors scores are taken against (row 0 is padding).
+
+This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items,
+or BCE with sampled negatives), and validation/test by full ranking of the next item with the
+project's evaluator, exactly as RecBole's sequential models are scored on the same sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset
+
+from paper_autotrain.data.evaluator import EvalResult
+from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
+from paper_autotrain.runtime.losses import make_optimizer
+
+SEQUENCE_LOSSES = ("ce", "bce")
+Batch = dict[str, torch.Tensor]
+
+
+class SequenceBatches(IterableDataset):
+    """Every training position of the split, shuffled each epoch; negatives drawn for BCE."""
+
+    def __init__(self, split: SequenceSplit, batch_size: int, negative_samples: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        self.histories, self.lengths, self.targets = split.batch(*split.examples("train"))
+        self.n_items = int(split.n_items)
+        self.batch_size = int(batch_size)
+        self.negative_samples = int(negative_samples)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.targets) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = torch.from_numpy(self.rng.permutation(len(self.targets)))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows]}
+            if self.negative_samples:
+                batch["neg_items"] = self.draw_negatives(batch["targets"])
+            yield batch
+
+    def draw_negatives(self, targets: torch.Tensor) -> torch.Tensor:
+        """Uniform items 1..n_items other than the target (redrawn where they collide, as RecBole does)."""
+        shape = (len(targets), self.negative_samples)
+        negatives = torch.from_numpy(self.rng.integers(1, self.n_items + 1, size=shape))
+        clash = negatives == targets.unsqueeze(1)
+        while clash.any():
+            negatives[clash] = torch.from_numpy(self.rng.integers(1, self.n_items + 1, size=int(clash.sum())))
+            clash = negatives == targets.unsqueeze(1)
+        return negatives
+
+
+def sequence_dataloader(split: SequenceSplit, batch_size: int, loss: str, negative_samples: int = 1,
+                        seed: int = 0) -> DataLoader:
+    negatives = int(negative_samples) if loss == "bce" else 0
+    return DataLoader(SequenceBatches(split, batch_size, negatives, seed), batch_size=None, num_workers=0)
+
+
+class SequentialModule(L.LightningModule):
+    """Next-item recommender scored by full ranking over all items (padding excluded, history not masked)."""
+
+    def __init__(self, split: SequenceSplit, *, loss: str = "ce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
+                 negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
+                 eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
+        super().__init__()
+        if loss not in SEQUENCE_LOSSES:
+            raise ValueError(f"sequential loss must be one of {SEQUENCE_LOSSES}, got {loss!r}")
+        self.split = split
+        self.n_items = int(split.n_items)
+        self.max_seq_length = int(split.max_seq_length)
+        self.loss_name = loss
+        self.learning_rate = float(learning_rate)
+        self.l2_reg = float(l2_reg)
+        self.negative_samples = int(negative_samples)
+        self.optimizer_name = str(optimizer)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size)
+        self.ks = tuple(sorted({int(k) for k in ks} | {10}))
+        self.last_results: dict[str, EvalResult] = {}
+
+    # --- the contract generated models fill -------------------------------------------------------
+
+    def encode_sequence(self, histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def item_table(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- scoring, loss, evaluation -----------------------------------------------------------------
+
+    def full_sort_scores(self, histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, n_items + 1] scores of every item as the next one."""
+        return self.encode_sequence(histories, lengths) @ self.item_table().T
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        seq = self.encode_sequence(batch["histories"], batch["lengths"])
+        table = self.item_table()
+        if self.loss_name == "ce":
+            return F.cross_entropy(seq @ table.T, batch["targets"])
+        pos = (seq * table[batch["targets"]]).sum(-1)
+        neg = (seq.unsqueeze(1) * table[batch["neg_items"]]).sum(-1)
+        return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["targets"]))
+        return loss
+
+    def evaluate(self, phase: str) -> EvalResult:
+        was_training = self.training
+        self.eval()
+        try:
+            result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
+                                        batch_size=self.eval_batch_size, device=self.device)
+        finally:
+            self.train(was_training)
+        self.last_results[phase] = result
+        return result
+
+    def validation_step(self, batch: object, batch_idx: int) -> None:
+        self._log_phase("valid")
+
+    def test_step(self, batch: object, batch_idx: int) -> None:
+        self._log_phase("test")
+
+    def _log_phase(self, phase: str) -> None:
+        result = self.evaluate(phase)
+        self.log_dict({f"{phase}/{name}": value for name, value in result.mean.items()},
+                      on_step=False, on_epoch=True, batch_size=1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # sequential papers (and RecBole's models) put L2 in the optimiser as weight decay
+        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
