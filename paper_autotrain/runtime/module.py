@@ -22,12 +22,13 @@ import torch
 
 from paper_autotrain.data.evaluator import EvalResult, full_sort_evaluate
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.phases import EvaluatedPhases
 
 MONITOR = "valid/ndcg@10"
 PAIRS_PER_CHUNK = 1 << 18  # bounds memory of the generic pairwise full sort
 
 
-class TopKModule(L.LightningModule):
+class TopKModule(EvaluatedPhases, L.LightningModule):
     """Top-k recommender scored by full ranking over all items (train items masked)."""
 
     def __init__(self, split: SplitData, *, learning_rate: float = 1e-3, l2_reg: float = 0.0,
@@ -87,38 +88,16 @@ class TopKModule(L.LightningModule):
 
     # --- training and evaluation -----------------------------------------------------------------
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["users"]))
-        return loss
-
     def evaluate(self, phase: str) -> EvalResult:
         """Full-sort evaluation of `phase` ("valid" or "test") with the project's evaluator."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
+        with self.eval_mode():
+            try:
                 self._scoring_state = self.encode()
                 self._has_scoring_state = True
                 result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
                                             batch_size=self.eval_batch_size, device=self.device)
-        finally:
-            self._scoring_state = None
-            self._has_scoring_state = False
-            self.train(was_training)
+            finally:
+                self._scoring_state = None
+                self._has_scoring_state = False
         self.last_results[phase] = result
         return result
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._log_phase("valid")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._log_phase("test")
-
-    def _log_phase(self, phase: str) -> None:
-        result = self.evaluate(phase)
-        self.log_dict({f"{phase}/{name}": value for name, value in result.mean.items()},
-                      on_step=False, on_epoch=True, batch_size=1)
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from paper_autotrain.data.evaluator import EvalResult
 from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
 from paper_autotrain.runtime.losses import make_optimizer
+from paper_autotrain.runtime.phases import EvaluatedPhases
 
 SEQUENCE_LOSSES = ("ce", "bce")
 Batch = dict[str, torch.Tensor]
@@ -68,7 +69,7 @@ def sequence_dataloader(split: SequenceSplit, batch_size: int, loss: str, negati
     return DataLoader(SequenceBatches(split, batch_size, negatives, seed), batch_size=None, num_workers=0)
 
 
-class SequentialModule(L.LightningModule):
+class SequentialModule(EvaluatedPhases, L.LightningModule):
     """Next-item recommender scored by full ranking over all items (padding excluded, history not masked)."""
 
     def __init__(self, split: SequenceSplit, *, loss: str = "ce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
@@ -113,36 +114,13 @@ class SequentialModule(L.LightningModule):
         neg = (seq.unsqueeze(1) * table[batch["neg_items"]]).sum(-1)
         return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["targets"]))
-        return loss
-
     def evaluate(self, phase: str) -> EvalResult:
-        was_training = self.training
-        self.eval()
-        try:
+        with self.eval_mode():
             result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
                                         batch_size=self.eval_batch_size, device=self.device)
-        finally:
-            self.train(was_training)
         self.last_results[phase] = result
         return result
-
-    def validation_step(self, batch: object, batch_idx: int) -> None:
-        self._log_phase("valid")
-
-    def test_step(self, batch: object, batch_idx: int) -> None:
-        self._log_phase("test")
-
-    def _log_phase(self, phase: str) -> None:
-        result = self.evaluate(phase)
-        self.log_dict({f"{phase}/{name}": value for name, value in result.mean.items()},
-                      on_step=False, on_epoch=True, batch_size=1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # sequential papers (and RecBole's models) put L2 in the optimiser as weight decay
         return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,52 @@
+"""Validation and test steps shared by every base module: rank with our evaluator, log the means."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from paper_autotrain.data.evaluator import EvalResult
+
+
+class EvaluatedPhases:
+    """Mixin for a LightningModule whose `evaluate(phase)` scores a whole phase at once."""
+
+    def evaluate(self, phase: str) -> EvalResult:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        size = len(next(iter(batch.values())))
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)  # type: ignore[attr-defined]
+        return loss
+
+    @contextlib.contextmanager
+    def eval_mode(self) -> Iterator[None]:
+        """Evaluation mode without gradients, and the previous mode back afterwards."""
+        was_training = self.training  # type: ignore[attr-defined]
+        self.eval()  # type: ignore[attr-defined]
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)  # type: ignore[attr-defined]
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_phase("valid")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_phase("test")
+
+    def _log_phase(self, phase: str) -> None:
+        result = self.evaluate(phase)
+        self.log_dict({f"{phase}/{name}": value for name, value in result.mean.items()},  # type: ignore[attr-defined]
+                      on_step=False, on_epoch=True, batch_size=1)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())  # type: ignore[attr-defined]
