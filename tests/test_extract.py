@@ -209,3 +209,200 @@ def test_methods_as_columns_table_and_per_part_optimizers():
     assert "optimizer" not in spec.hyperparameters  # sequential family has no default optimizer yet
     assert any(note.startswith("optimizer: the paper uses adagrad and ftrl") for note in spec.unclear)
     assert [b.name for b in spec.baselines_in_paper] == ["POP", "BPR"]
+
+
+def _doc(title: str, pages: list[str], tables: list | None = None) -> PaperDoc:
+    return PaperDoc(
+        meta=PaperMeta(key="t", title=title),
+        pages=[Page(number=i + 1, text=text) for i, text in enumerate(pages)],
+        tables=tables or [],
+    )
+
+
+def test_settings_table_and_dataset_column():
+    from paper_autotrain.schemas import Table
+
+    rows = [["Dataset", "#Users"], ["CLIPS", "1000"], ["SHOP", "20"]]
+    stats = Table(page=2, caption="Table 1: Statistics.", rows=rows)
+    settings = Table(
+        page=2,
+        caption="Table 2: Best parameter settings per dataset.",
+        rows=[
+            ["Dataset", "Loss", "Mini-batch", "Dropout", "Learning rate"],
+            ["CLIPS", "TOP1", "50", "0.5", "0.01"],
+            ["CLIPS", "BPR", "500", "0.2", "0.05"],
+            ["SHOP", "TOP1", "50", "0.4", "0.05"],
+        ],
+    )
+    text = "We propose a new model named SeqNet for session-based recommendation. 3 EXPERIMENTS We use two datasets."
+    spec = extract.run(_doc("SeqNet: Sessions", [text, "Results are in the tables."], [stats, settings]), RULES)
+    assert spec.datasets == ["CLIPS", "SHOP"]
+    assert (spec.hp("batch_size"), spec.hp("dropout"), spec.hp("learning_rate")) == (50, 0.5, 0.01)
+    assert spec.hyperparameters["dropout"].evidence.startswith("p2: Table 2, Dropout: CLIPS 0.5, SHOP 0.4")
+    assert any(note.startswith("dropout differs by dataset") for note in spec.unclear)
+    assert any("several rows per dataset; the first row" in note for note in spec.unclear)
+    assert "batch_size differs" not in " ".join(spec.unclear)
+
+
+def test_sweep_table_is_not_a_settings_table():
+    from paper_autotrain.schemas import Table
+
+    rows = [["Dropout", "HR@10"], ["0.1", "0.5"], ["0.2", "0.6"]]
+    sweep = Table(page=1, caption="Table 3: Effect of parameter settings.", rows=rows)
+    spec = extract.run(_doc("SeqNet: Sessions", ["We propose a new model named SeqNet."], [sweep]), RULES)
+    assert spec.hyperparameters.get("dropout") is None or spec.hyperparameters["dropout"].source != "paper"
+
+
+def test_symbol_defined_dimension_and_single_head_attention():
+    pages = [
+        "We propose a new model named AttnRec for sequential recommendation. Notation: d ∈N latent vector "
+        "dimensionality n ∈N maximum sequence length. We build an embedding matrix M where d is the latent "
+        "dimensionality. 3 EXPERIMENTS",
+        "We consider latent dimensions d from {10, 20, 50}. Table 4 shows our default method (with d = 64). "
+        "Performance with two heads is slightly worse than single-head attention in our case, since the "
+        "small d differs from Transformer (d = 512 in Transformer). We sweep d = 10, d = 20 and d = 30 in Figure 2.",
+    ]
+    spec = extract.run(_doc("AttnRec: Attention", pages), RULES)
+    assert spec.hp("embedding_size") == 64 and spec.hyperparameters["embedding_size"].evidence.startswith("p2: ")
+    assert "with d = 64" in spec.hyperparameters["embedding_size"].evidence
+    assert spec.hp("n_heads") == 1 and spec.hyperparameters["n_heads"].source == "paper"
+    length = spec.hyperparameters.get("max_seq_length")
+    assert length is None or length.source != "paper"  # 'n' is only defined in a notation table
+
+
+def test_symbol_values_for_another_model_or_a_grid_are_not_taken():
+    pages = [
+        "We propose a new model named AttnRec. Here d is the latent dimensionality. 3 EXPERIMENTS",
+        "Transformers use a large d (d = 512 in Transformer). The grid is {d = 8, 16}.",
+    ]
+    spec = extract.run(_doc("AttnRec: Attention", pages), RULES)
+    assert spec.hyperparameters["embedding_size"].source == "default"
+
+
+def test_dataset_named_once_in_experiments_and_in_the_abstract():
+    pages = [
+        "WideNet: Joint Models\nWe evaluated the system on Google Play, a store with many apps.",
+        "Our model trains on logged impressions with the logistic loss.",
+        "RESULTS. On Google Play the wide and deep model is better.",
+        "We thank the team.",
+    ]
+    spec = extract.run(_doc("WideNet: Joint Models", pages), RULES)
+    assert spec.datasets == ["Google Play"]
+
+
+def test_qualified_metric_header_and_prose_log_loss():
+    from paper_autotrain.schemas import Table
+
+    table = Table(
+        page=2,
+        caption="Table 1: Offline & online metrics of different models.",
+        rows=[["Model", "Offline AUC", "Online Gain"], ["Wide", "0.726", "0%"], ["WideNet", "0.728", "+3.9%"]],
+    )
+    pages = [
+        "We present a new model named WideNet for CTR prediction of apps on Google Play. "
+        "4.3 Log Loss with Negative Sampling. It is trained with the log loss.",
+        "5 EXPERIMENTS. We measure the AUC on Google Play data.",
+    ]
+    spec = extract.run(_doc("WideNet: Joint Models", pages, [table]), RULES)
+    assert "Offline AUC" in spec.metrics and "AUC" in spec.metrics and "Logloss" not in spec.metrics
+    assert [(r.dataset, r.metric, r.value) for r in spec.reported] == [("Google Play", "Offline AUC", 0.728)]
+
+
+def test_best_numbers_from_a_table_the_caption_attributes_to_the_method():
+    from paper_autotrain.schemas import Table
+
+    rows = [
+        ["", "", "With Pre-training", "", "Without Pre-training"],
+        ["Factors", "HR@10", "NDCG@10", "HR@10", "NDCG@10"],
+        ["", "", "MovieLens", "", ""],
+        ["8", "0.684", "0.403", "0.688", "0.410"],
+        ["64", "0.730", "0.447", "0.705", "0.426"],
+        ["", "", "Pinterest", "", ""],
+        ["8", "0.878", "0.555", "0.889", "0.560"],
+        ["16", "0.880", "0.558", "0.871", "0.547"],
+    ]
+    table = Table(page=7, caption="Table 2: Performance of FusedCF with and without", rows=rows)
+    text = (
+        "We present a new model named FusedCF for collaborative filtering with implicit feedback. "
+        "3 EXPERIMENTS. We use MovieLens and Pinterest and report HR@10 and NDCG@10."
+    )
+    spec = extract.run(_doc("FusedCF: Fusion", [text], [table]), RULES)
+    got = {(r.dataset, r.metric, r.value) for r in spec.reported}
+    assert got == {
+        ("MovieLens", "HR@10", 0.73),
+        ("MovieLens", "NDCG@10", 0.447),
+        ("Pinterest", "HR@10", 0.88),
+        ("Pinterest", "NDCG@10", 0.558),
+    }  # the 'without' columns (0.889, 0.560) are an ablation, not the method
+    assert all((r.variant or "").startswith("best over the table's rows: With Pre-training") for r in spec.reported)
+    assert all(r.table == "Table 2" and r.evidence.startswith("p7: Table 2") for r in spec.reported)
+
+
+def test_number_cells_and_dataset_variants():
+    from paper_autotrain.stages.extract.lexicon import DATASET_PATTERNS
+    from paper_autotrain.stages.extract.tables import _number
+
+    assert [_number(c) for c in ("0.5853 (+15.55%)", "0.61 +2.1%", "+3.9%", "3.9%", "0.3*")] == [
+        0.5853, 0.61, None, None, 0.3
+    ]
+    for name in ("MovieLens 1M", "MovieLens-1m", "ML-1M", "Amazon Beauty", "Million Song Dataset", "Criteo", "Avazu"):
+        assert any(re.fullmatch(p, name) for p in DATASET_PATTERNS), name
+
+
+def test_variants_compared_to_the_best_baseline_give_the_best_number_per_dataset():
+    from paper_autotrain.schemas import Table
+
+    rows = [
+        ["", "CLIPS", "", "SHOP", ""],
+        ["Loss / #Units", "", "", "", ""],
+        ["", "Recall@20", "MRR@20", "Recall@20", "MRR@20"],
+        ["TOP1 100", "0.5853 (+15.55%)", "0.2305 (+12.58%)", "0.6141 (+11.50%)", "0.3511 (+3.84%)"],
+        ["TOP1 1000", "0.6206 (+22.53%)", "0.2693 (+31.49%)", "0.6624 (+20.27%)", "0.3891 (+15.08%)"],
+        ["XENT 1000", "0.6322 (+24.82%)", "0.2467 (+20.47%)", "–", "–"],
+    ]
+    caption = "Table 3: Recall@20 and MRR@20 of our networks, compared to the best baseline (item-KNN)."
+    baselines = Table(
+        page=1,
+        caption="Table 1: Recall@20 and MRR@20 of the baselines, compared to the best baseline.",
+        rows=[
+            ["", "CLIPS", "", "SHOP", ""],
+            ["", "Recall@20", "MRR@20", "Recall@20", "MRR@20"],
+            ["POP", "0.0050", "0.0012", "0.0499", "0.0117"],
+        ],
+    )
+    stats = Table(page=1, caption="Table 0: Datasets.", rows=[["Dataset", "Events"], ["CLIPS", "9M"], ["SHOP", "3M"]])
+    text = "We use a recurrent network for session-based recommendation. 3 EXPERIMENTS We report Recall@20 and MRR@20."
+    tables = [stats, baselines, Table(page=2, caption=caption, rows=rows)]
+    spec = extract.run(_doc("Sessions with Recurrent Networks", [text], tables), RULES)
+    assert {(r.dataset, r.metric, r.value) for r in spec.reported} == {
+        ("CLIPS", "Recall@20", 0.6322),
+        ("CLIPS", "MRR@20", 0.2693),
+        ("SHOP", "Recall@20", 0.6624),
+        ("SHOP", "MRR@20", 0.3891),
+    }
+    assert all(r.table == "Table 3" and r.evidence.startswith("p2: Table 3") for r in spec.reported)
+    shop = next(r for r in spec.reported if r.dataset == "SHOP" and r.metric == "MRR@20")
+    assert shop.variant == "best over the table's rows: Loss / #Units TOP1 1000"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("The max sequence length is set to 50.", "max_seq_length", 50),
+        ("The latent dimension is set to 64.", "embedding_size", 64),
+        ("We use 2 self-attention heads.", "n_heads", 2),
+        ("The number of hidden units was set to 100.", "hidden_size", 100),
+        ("The dropout rate is set to 0.2.", "dropout", 0.2),
+        ("The weight decay is 1e-4.", "l2_reg", 1e-4),
+        ("We sample 4 negative items per positive.", "negative_samples", 4),
+        ("The latent dimension of FM is 10.", "embedding_size", None),  # a compared method's setting
+    ],
+)
+def test_hyperparameter_phrasings(sentence, key, value):
+    from paper_autotrain.stages.extract.hparams import find_hyperparameters
+    from paper_autotrain.stages.extract.text import Sentence
+
+    found, _ = find_hyperparameters([Sentence(page=3, text=sentence, order=0)], "OurNet")
+    assert (found[key].value if key in found else None) == value
+    if value is not None:
+        assert found[key].source == "paper" and found[key].evidence.startswith("p3: ")

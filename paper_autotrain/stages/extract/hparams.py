@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from paper_autotrain.schemas import HyperParameter
+from paper_autotrain.schemas import HyperParameter, Table
 
 from .lexicon import KNOWN_MODELS, NUMBER_WORDS, OPTIMIZERS
 from .text import Sentence, quote
@@ -26,14 +26,14 @@ class Rule:
 
     key: str
     pattern: str
-    kind: str = "float"  # float | int | percent | zero | list
+    kind: str = "float"  # float | int | percent | zero | one | list
     context: str | None = None
 
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "embedding_size",
-        rf"embedding (?:size|dimension(?:ality)?|dim)s?\b[^.;]{{0,30}}?\b{SETTING}{INT}",
+        rf"(?:embedding|latent(?: vector| factor)?) (?:size|dimension(?:ality)?|dim)s?\b[^.;]{{0,30}}?\b{SETTING}{INT}",
         "int",
     ),
     Rule("embedding_size", rf"\b{INT}-dimensional (?:embedding|latent)", "int"),
@@ -69,9 +69,15 @@ RULES: tuple[Rule, ...] = (
     Rule("dropout", rf"dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}"),
     Rule("dropout", rf"dropout[^.;]{{0,40}}?with (?:a )?probability (?:of )?{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
-    Rule("max_seq_length", rf"maximum (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("n_heads", rf"(?:number of (?:attention )?heads|heads)(?: \w)?\s+{SETTING}{INT}", "int"),
-    Rule("n_heads", rf"\b(?:use|used|employ)\s+{INTW}\s+(?:attention )?heads\b", "int"),
+    Rule("n_heads", rf"\b(?:use|used|employ)\s+{INTW}\s+(?:(?:self-)?attention )?heads\b", "int"),
+    Rule(
+        "n_heads",
+        r"(?:worse than|inferior to|(?:we|our model) (?:use|uses|used|adopt|adopts|adopted|employ|employs))"
+        r" (?:a |the )?(?:single|one)[- ]head(?:ed)? (?:self-)?attention",
+        "one",
+    ),
     Rule(
         "hidden_size",
         rf"hidden (?:layers?|units|size|state size|dimension)(?: \w+){{0,2}}?\s+{SETTING}{INT}",
@@ -146,6 +152,8 @@ def _parse_number(text: str) -> float | int:
 def _value(rule: Rule, match: re.Match[str]) -> object:
     if rule.kind == "zero":
         return 0.0
+    if rule.kind == "one":
+        return 1
     raw = match.group("v")
     if rule.kind == "list":
         return [int(n) for n in re.findall(r"\d+", raw)]
@@ -180,6 +188,16 @@ def about_other_model(sentence: str, model_name: str) -> bool:
     return False
 
 
+def names_other_model(text: str, model_name: str) -> bool:
+    """True when `text` ("latent dimension of FM is 10") names a compared method other than the paper's own."""
+    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    return any(
+        re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+        and re.sub(r"[^a-z0-9]", "", name.lower()) != own
+        for name in KNOWN_MODELS
+    )
+
+
 def clause_at(text: str, position: int) -> str:
     """The ';'-separated part of a sentence around `position` ("(1) dropout: 0.5; (2) ...; tanh for IPNN")."""
     start = text.rfind(";", 0, position) + 1
@@ -206,13 +224,13 @@ def find_hyperparameters(
                 continue
             if about_other_model(clause_at(sentence.text, match.start()), model_name):
                 continue
+            if rule.kind != "list" and names_other_model(match.group(0), model_name):
+                continue  # "the latent dimension of FM is 10" states a compared method's setting
             if rule.context and not re.search(rule.context, _window(sentences, index), re.I):
                 continue
             if rule.kind != "list" and CONDITIONAL.search(sentence.text[: match.start()]):
                 continue  # "if the factors are 8, the embedding size is 16" is an example, not the setting
-            if _inside_brackets(
-                sentence.text, match.start("v") if "v" in match.groupdict() else match.start()
-            ):
+            if _inside_brackets(sentence.text, match.start("v") if "v" in match.groupdict() else match.start()):
                 continue  # a member of a search grid
             value = _value(rule, match)
             if not _plausible(rule.key, value):
@@ -225,6 +243,142 @@ def find_hyperparameters(
                     f"{rule.key} differs by dataset in the paper ({quote(sentence, match.start())}); "
                     f"using the first value {value}"
                 )
+    if keys is None:
+        found.update(find_symbol_values(sentences, model_name, set(found)))
+    return found, notes
+
+
+# key -> what a symbol means when the paper defines it ("d is the latent dimensionality").
+SYMBOL_MEANINGS: dict[str, str] = {
+    "embedding_size": r"(?:latent|embedding)(?: vector)? (?:dimensionality|dimensions?|size)"
+    r"|(?:dimensionality|dimension|size) of (?:the )?(?:latent|embedding)",
+    "n_layers": r"number of (?:[\w-]+ ){0,2}?(?:layers|blocks)",
+    "n_heads": r"number of (?:attention )?heads",
+    "max_seq_length": r"maxim(?:um|al) (?:sequence )?length",
+    "negative_samples": r"number of negative (?:samples|items|instances)",
+}
+SYMBOL = r"(?P<s>[A-Za-zα-ω])"
+NOT_SYMBOLS = frozenset({"a", "A", "I"})
+ABOUT_ANOTHER = re.compile(r"\s*(?:in|for|of)\s+(?:\[|[A-Z][\w-]+)")  # "d = 512 in Transformer"
+
+
+def symbol_meanings(sentences: list[Sentence]) -> dict[str, str]:
+    """Symbols the paper defines for a hyperparameter: 'where d is the latent dimensionality' -> d."""
+    votes: dict[str, Counter[str]] = {}
+    for sentence in sentences:
+        for key, meaning in SYMBOL_MEANINGS.items():
+            forms = (
+                rf"(?<![\w/]){SYMBOL}\s+(?:is|denotes|represents|stands for)\s+(?:the\s+)?(?:{meaning})",
+                rf"\b(?:{meaning})\s+{SYMBOL}(?=[\s,.;:)])(?!\s*∈)",  # not the next row of a notation table
+            )
+            for form in forms:
+                for match in re.finditer(form, sentence.text):
+                    if match.group("s") not in NOT_SYMBOLS:
+                        votes.setdefault(match.group("s"), Counter())[key] += 1
+    return {symbol: counts.most_common(1)[0][0] for symbol, counts in votes.items()}
+
+
+def find_symbol_values(
+    sentences: list[Sentence], model_name: str, skip: set[str]
+) -> dict[str, HyperParameter]:
+    """Values given to a defined symbol ('with d = 50'), when the sentence gives the symbol one value only."""
+    found: dict[str, HyperParameter] = {}
+    for symbol, key in symbol_meanings(sentences).items():
+        if key in skip:
+            continue
+        pattern = rf"(?<![\w/]){re.escape(symbol)}\s*=\s*{INT}"
+        for sentence in sentences:
+            matches = list(re.finditer(pattern, sentence.text))
+            if not matches or len({m.group("v") for m in matches}) > 1:
+                continue  # no value, or a sweep ("d = 10 ... d = 50")
+            match = matches[0]
+            if (
+                _inside_brackets(sentence.text, match.start())
+                or CONDITIONAL.search(sentence.text[: match.start()])
+                or ABOUT_ANOTHER.match(sentence.text, match.end())
+                or about_other_model(clause_at(sentence.text, match.start()), model_name)
+            ):
+                continue
+            value = int(match.group("v"))
+            if _plausible(key, value) and key not in found:
+                found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
+                break
+    return found
+
+
+# key -> a table header cell that names it (a settings table: "Dataset | Mini-batch | Dropout | Learning rate").
+HEADER_KEYS: dict[str, str] = {
+    "learning_rate": r"learning[- ]rate|lr",
+    "batch_size": r"(?:mini-?)?batch(?:[- ]size)?",
+    "dropout": r"dropout(?: rate| ratio| probability)?",
+    "embedding_size": r"embedding (?:size|dim(?:ension)?)|latent dim(?:ension(?:ality)?)?",
+    "l2_reg": r"L2(?: reg(?:ularization)?)?|weight decay",
+    "n_layers": r"(?:#|number of )\s?layers",
+    "n_heads": r"(?:#|number of )\s?heads",
+    "hidden_size": r"hidden (?:size|units)",
+    "max_seq_length": r"max(?:imum)? (?:seq(?:uence)? )?len(?:gth)?",
+    "negative_samples": r"(?:#|number of )\s?negatives|negative samples",
+    "epochs": r"(?:#|number of )\s?epochs|epochs",
+}
+SETTINGS_CAPTION = re.compile(r"param|setting|configur|hyper", re.I)
+TABLE_NUMBER = re.compile(r"^\d+(?:\.\d+)?(?:[eE]-?\d+)?$")
+
+
+def _header_key(cell: str) -> str | None:
+    text = re.sub(r"\s*\([^)]*\)$", "", cell.strip())  # "Learning rate (η)"
+    return next((key for key, p in HEADER_KEYS.items() if re.fullmatch(p, text, re.I)), None)
+
+
+def _table_number(cell: str) -> float | int | None:
+    text = cell.strip().replace(" ", "")
+    if not TABLE_NUMBER.match(text):
+        return None
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def find_table_hyperparameters(
+    tables: list[Table], datasets: list[str], skip: set[str]
+) -> tuple[dict[str, HyperParameter], list[str]]:
+    """Values from a settings table (a caption about parameters or settings) with one row per dataset.
+    A value that differs by dataset is taken from the first dataset's row and noted, as in the text;
+    where a dataset has several rows (per loss, per variant) its first row is taken and noted."""
+    found: dict[str, HyperParameter] = {}
+    notes: list[str] = []
+    known = {re.sub(r"[^a-z0-9]", "", d.lower()) for d in datasets}
+    for table in tables:
+        if not SETTINGS_CAPTION.search(table.caption) or len(table.rows) < 2:
+            continue
+        header = table.rows[0]
+        columns = {c: key for c, cell in enumerate(header) if (key := _header_key(cell)) and key not in skip}
+        if not columns:
+            continue
+        label = re.match(r"(?:Table|TABLE)\s+\w+", table.caption)
+        where = f"p{table.page}: {label.group(0) if label else 'table'}"
+        data = [row for row in table.rows[1:] if row and row[0].strip()]
+        keyed = re.sub(r"[^a-z0-9]", "", data[0][0].lower()) in known if data else False
+        if len(data) > 1 and not keyed:
+            continue  # rows are not datasets: a sweep or per-variant table, not one setting
+        first_rows: dict[str, list[str]] = {}
+        for row in data:
+            first_rows.setdefault(row[0].strip(), row)
+        for col, key in columns.items():
+            values = {name: _table_number(row[col]) for name, row in first_rows.items() if col < len(row)}
+            if not values or any(v is None for v in values.values()) or key in found:
+                continue
+            if not all(_plausible(key, v) for v in values.values()):
+                continue
+            first = next(iter(values))
+            cells = ", ".join(f"{name} {row[col].strip()}" for name, row in first_rows.items())
+            evidence = f"{where}, {header[col]}: {cells}"
+            found[key] = HyperParameter(value=values[first], source="paper", evidence=evidence)
+            if len(set(values.values())) > 1:
+                notes.append(f"{key} differs by dataset in the paper ({evidence}); using the {first} value")
+        if len(first_rows) < len(data) and columns:
+            notes.append(
+                f"{where} lists several rows per dataset; the first row of each dataset was taken "
+                f"({', '.join(sorted({_header_key(header[c]) or header[c] for c in columns}))})"
+            )
     return found, notes
 
 

@@ -73,14 +73,24 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
 
 # Printed dataset names. Each pattern's match is kept as printed.
 DATASET_PATTERNS: tuple[str, ...] = (
-    r"\bML-(?:100K|1M|10M|20M)\b",
-    r"\bMovieLens(?:-(?:100K|1M|10M|20M))?\b",
-    r"\bNetflix\b",
+    r"\bML-(?:100[Kk]|1[Mm]|10[Mm]|20[Mm])\b",
+    r"\bMovieLens(?:[- ]?(?:100[Kk]|1[Mm]|10[Mm]|20[Mm]|25[Mm]))?\b",
+    r"\bNetflix(?: Prize)?\b",
     r"\bPinterest\b",
     r"\bGowalla\b",
-    r"\bYelp(?:2018)?\b",
+    r"\bYelp(?:20\d\d)?\b",
     r"\bAmazon-Book\b",
-    r"\bAmazon[- ](?:Beauty|Games|Books?)\b",
+    r"\bAmazon[- ](?:Beauty|Games|Video Games|Books?|Electronics|Movies|CDs|Clothing|Sports|Toys|Home)\b",
+    r"\bMillion Song(?: Dataset)?\b",
+    r"\bBook-?Crossing\b",
+    r"\bYoochoose\b",
+    r"\bDiginetica\b",
+    r"\bRetailRocket\b",
+    r"\bKKBox\b",
+    r"\bFrappe\b",
+    r"\biPinYou\b",
+    r"\bKuaiRec\b",
+    r"\bCiao\b",
     r"\bBeauty\b",
     r"\bSteam\b",
     r"\bFoursquare\b",
@@ -104,7 +114,7 @@ DATASET_PATTERNS: tuple[str, ...] = (
 # A metric as printed, with an optional cut-off. The first group is the name, the second the cut-off.
 METRIC_PATTERN = (
     r"\b(Recall|NDCG|nDCG|HR|Hit Ratio|Hit Rate|Hit|Prec|Precision|MRR|MAP|AUC|GAUC"
-    r"|LogLoss|Logloss|RMSE|MAE|F1)"
+    r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1)"
     r"(?:\s*@\s*(\d{1,3}))?(?![\w-])"
 )
 # Canonical spelling of metric names.
@@ -122,10 +132,16 @@ METRIC_NAMES = {
     "auc": "AUC",
     "gauc": "GAUC",
     "logloss": "Logloss",
+    "log loss": "Logloss",
+    "log-loss": "Logloss",
     "rmse": "RMSE",
     "mae": "MAE",
     "f1": "F1",
 }
+# A word before a metric in a table header that names the setting it was measured in ("Offline AUC");
+# such a header is kept as printed.
+METRIC_QUALIFIER = r"(?:Offline|Online|Test|Validation|Overall)"
+LOWER_IS_BETTER = frozenset({"Logloss", "RMSE", "MAE"})
 CUTOFF_METRICS = frozenset({"Recall", "NDCG", "HR", "Prec", "Precision", "MRR", "F1"})
 
 # Models a paper compares against, printed name -> RecBole class (None where RecBole has none).

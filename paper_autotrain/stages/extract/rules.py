@@ -8,7 +8,7 @@ from collections import Counter
 
 from paper_autotrain.schemas import BaselineRef, Block, CustomPart, MethodSpec, PaperDoc, Reported, Table
 
-from .hparams import find_grids, find_hyperparameters, find_optimizer
+from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters
 from .lexicon import (
     DATASET_PATTERNS,
     FAMILY_CUES,
@@ -16,6 +16,7 @@ from .lexicon import (
     KNOWN_MODELS,
     LOSS_CUES,
     METRIC_PATTERN,
+    METRIC_QUALIFIER,
 )
 from .names import canonical_metric
 from .tables import find_reported, table_label
@@ -166,32 +167,73 @@ def _ordered_unique(names: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def detect_datasets(tables: list[Table], experiments: list[Sentence]) -> list[str]:
-    """Datasets named in the tables, or mentioned at least twice in the experiments."""
+DATASET_HEADER = re.compile(r"^(?:data ?sets?|data)$", re.I)
+DATASET_NAME = re.compile(r"^[A-Za-z][\w.*/&' -]{1,30}$")
+
+
+def _dataset_column(table: Table) -> list[str]:
+    """Names under a 'Dataset' header cell (a statistics or settings table), or beside it in its row."""
+    names: list[str] = []
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row):
+            if not DATASET_HEADER.match(cell.strip()):
+                continue
+            below = [other[c].strip() for other in table.rows[r + 1 :] if c < len(other)]
+            beside = [other.strip() for other in row[c + 1 :]]
+            filled = [name for name in below if name] or [name for name in beside if name]
+            if filled and all(DATASET_NAME.match(name) for name in filled):
+                names += filled
+    return names
+
+
+def detect_datasets(
+    tables: list[Table], experiments: list[Sentence], sentences: list[Sentence] | None = None
+) -> list[str]:
+    """Datasets named in the tables (a known name, or a cell under a 'Dataset' header), else those
+    mentioned at least twice in the experiments, else those the experiments mention once and the
+    paper at least twice (a paper without an experiments heading: a figure title, the abstract)."""
     in_tables = [
         cell.strip()
         for t in tables
         for row in t.rows
         for cell in row
         if any(re.fullmatch(p, cell.strip()) for p in DATASET_PATTERNS)
-    ]
+    ] + [name for t in tables for name in _dataset_column(t)]
     if in_tables:
         return _ordered_unique(in_tables)
-    mentions = Counter(
-        m.group(0) for s in experiments for p in DATASET_PATTERNS for m in re.finditer(p, s.text)
-    )
-    return _ordered_unique([name for name, n in mentions.items() if n >= 2])
+
+    def mentions(part: list[Sentence]) -> Counter[str]:
+        return Counter(m.group(0) for s in part for p in DATASET_PATTERNS for m in re.finditer(p, s.text))
+
+    in_experiments = mentions(experiments)
+    twice = [name for name, n in in_experiments.items() if n >= 2]
+    if twice or not sentences:
+        return _ordered_unique(twice)
+    in_paper = mentions(sentences)
+    return _ordered_unique([name for name in in_experiments if in_paper[name] >= 2])
+
+
+def _metric_names(text: str, header: bool) -> list[str]:
+    """Metrics printed in `text`; a table `header` cell like 'Offline AUC' also gives its printed name."""
+    found = []
+    if header:
+        qualified = re.fullmatch(rf"({METRIC_QUALIFIER})\s+{METRIC_PATTERN}", text.strip(), re.I)
+        if qualified:
+            found.append(f"{qualified.group(1)} {canonical_metric(qualified.group(2), qualified.group(3))}")
+    for match in re.finditer(METRIC_PATTERN, text, re.I):
+        name = canonical_metric(match.group(1), match.group(2))
+        printed = match.group(1)
+        # "Logloss" is a metric; "log loss" in prose is usually the training loss, a metric only in a header
+        logloss = name == "Logloss" and (header or re.fullmatch(r"Log[Ll]oss", printed) is not None)
+        bare_ok = name in UNCUT_METRICS and (printed.isupper() or logloss)
+        if match.group(2) or bare_ok:
+            found.append(name)
+    return found
 
 
 def detect_metrics(tables: list[Table], experiments: list[Sentence]) -> list[str]:
-    texts = [s.text for s in experiments] + [cell for t in tables for row in t.rows for cell in row]
-    found = []
-    for text in texts:
-        for match in re.finditer(METRIC_PATTERN, text, re.I):
-            name = canonical_metric(match.group(1), match.group(2))
-            bare_ok = name in UNCUT_METRICS and (match.group(1).isupper() or name == "Logloss")
-            if match.group(2) or bare_ok:
-                found.append(name)
+    found = [name for s in experiments for name in _metric_names(s.text, header=False)]
+    found += [name for t in tables for row in t.rows for cell in row for name in _metric_names(cell, header=True)]
     return _ordered_unique(found)
 
 
@@ -211,7 +253,7 @@ def _baselines(
     doc: PaperDoc, experiments: list[Sentence], model_name: str, reported: list[Reported]
 ) -> list[BaselineRef]:
     """Methods of the main results table when it was read, else the known methods the experiments name."""
-    if reported:
+    if reported and not reported[0].variant:  # a table of the method's own variants names no baselines
         main = [t for t in doc.tables if table_label(t) == reported[0].table]
         found = detect_baselines(main, [], model_name)
         if found:
@@ -266,8 +308,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
     task = detect_task(family, metrics)
     model_name = detect_model_name(doc, sentences, experiments)
     loss, _ = detect_loss(sentences, task)
-    datasets = detect_datasets(doc.tables, experiments)
+    datasets = detect_datasets(doc.tables, experiments, sentences)
     hyperparameters, unclear = find_hyperparameters(sentences, model_name)
+    from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
+    hyperparameters.update(from_tables)
+    unclear += table_notes
     optimizer, optimizer_notes = find_optimizer(sentences, model_name, preferred=experiments)
     unclear += optimizer_notes
     if optimizer is not None:
@@ -283,6 +328,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
     reported = find_reported(doc.tables, model_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
+        if reported[0].variant:
+            unclear.append(
+                f"reported: {reported[0].table} gives the method at several settings or variants; its best "
+                "number per dataset and metric was taken (see each entry's `variant`)"
+            )
     else:
         unclear.append("no results table with the method's numbers was read; `reported` is empty")
     return MethodSpec(

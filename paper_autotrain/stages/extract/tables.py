@@ -11,11 +11,12 @@ import re
 
 from paper_autotrain.schemas import Reported, Table
 
-from .lexicon import DATASET_PATTERNS, METRIC_PATTERN
+from .lexicon import DATASET_PATTERNS, KNOWN_MODELS, LOWER_IS_BETTER, METRIC_PATTERN, METRIC_QUALIFIER
 from .names import canonical_metric
 
 PANEL = re.compile(r"^\([a-z]\)\s+(?P<name>\S.{0,40})$")
-NUMBER_CELL = re.compile(r"^[-+]?(?P<n>\d*\.\d+|\d+)(?:\s*\(?[+-]?\d*\.?\d+%\)?)?\*?$")
+# A number, optionally followed by its relative change: "0.5853 (+15.55%)", "0.61 +2.1%" (not "+3.9%").
+NUMBER_CELL = re.compile(r"^[-+]?(?P<n>\d*\.\d+|\d+)(?:\s*\([+-]?\d*\.?\d+%\)|\s*[+-]\d*\.?\d+%)?\*?$")
 
 
 def _plain(text: str) -> str:
@@ -28,7 +29,12 @@ def _number(cell: str) -> float | None:
 
 
 def _metric(cell: str, metrics: list[str]) -> str | None:
-    """The metric a header cell names; a bare 'recall' takes the paper's only Recall@K."""
+    """The metric a header cell names; a bare 'recall' takes the paper's only Recall@K; a qualified
+    header ('Offline AUC') keeps its printed name when the paper's metrics list it so."""
+    qualified = re.fullmatch(rf"({METRIC_QUALIFIER})\s+{METRIC_PATTERN}", cell.strip(), re.I)
+    if qualified:
+        name = f"{qualified.group(1)} {canonical_metric(qualified.group(2), qualified.group(3))}"
+        return name if name in metrics else None
     match = re.fullmatch(METRIC_PATTERN, cell.strip(), re.I)
     if not match:
         return None
@@ -154,10 +160,90 @@ def _values_in(
     return _rows_layout(table, r, c, datasets, metrics) or _columns_layout(table, r, c, datasets, metrics)
 
 
+WITHOUT = re.compile(r"^(?:without|w/o|no)\b", re.I)
+BEST_BASELINE = re.compile(r"compared (?:to|with|against) the (?:best|strongest) baseline", re.I)
+
+
+def _metric_header(table: Table, metrics: list[str]) -> tuple[int, list[tuple[int, str]]]:
+    """The row with the most metric cells, and those cells."""
+    best: tuple[int, list[tuple[int, str]]] = (-1, [])
+    for r, row in enumerate(table.rows):
+        cells = [(c, m) for c, cell in enumerate(row) if (m := _metric(cell, metrics))]
+        if len(cells) > len(best[1]):
+            best = (r, cells)
+    return best
+
+
+def _column_groups(table: Table, header_row: int, cells: list[tuple[int, str]]) -> list[str | None]:
+    """The label of each metric column's group ("With Pre-training" | "Without Pre-training", or one
+    dataset per group): a metric that repeats starts a new group; the labels are the filled cells, in
+    order, of the nearest row above the header with one cell per group."""
+    group_of: list[int] = []
+    group, seen = 0, set()
+    for _, metric in cells:
+        if metric in seen:
+            group, seen = group + 1, set()
+        seen.add(metric)
+        group_of.append(group)
+    for row in reversed(table.rows[:header_row]):
+        above = [cell.strip() for cell in row if cell.strip()]
+        if len(above) == group_of[-1] + 1 and group_of[-1] > 0:
+            return [above[g] for g in group_of]
+    return [None] * len(cells)
+
+
+def _attributed(table: Table, model_name: str) -> bool:
+    """The caption says the table is the method's: it names the method, or its rows are compared to
+    the best baseline (variants of the method) and none of them is a known compared model."""
+    if model_name and re.search(rf"(?<![\w-]){re.escape(model_name)}(?![\w-])", table.caption):
+        return True
+    if not BEST_BASELINE.search(table.caption):
+        return False
+    known = {_plain(name) for name in KNOWN_MODELS}
+    return not any(row and _plain(row[0]) in known for row in table.rows)
+
+
+def _caption_sweep(
+    table: Table, model_name: str, datasets: list[str], metrics: list[str]
+) -> list[tuple[str, str, float, str, str]]:
+    """A table the caption attributes to the method whose rows are settings or variants of it (a sweep
+    over factors, a with/without comparison, one row per loss): the method's best number per dataset
+    and metric, leaving out groups of columns labelled 'without ...' (an ablation). Datasets label
+    groups of columns or panels of rows."""
+    if not _attributed(table, model_name):
+        return []
+    header_row, cells = _metric_header(table, metrics)
+    if not cells:
+        return []
+    groups = _column_groups(table, header_row, cells)
+    kept = [(c, m, g) for (c, m), g in zip(cells, groups, strict=True) if not (g and WITHOUT.match(g))]
+    row_label = next((row[0].strip() for row in reversed(table.rows[: header_row + 1]) if row and row[0].strip()), "")
+    best: dict[tuple[str, str], tuple[float, str, str]] = {}
+    panel = datasets[0] if len(datasets) == 1 else None
+    for row in table.rows[header_row + 1 :]:
+        filled = [cell.strip() for cell in row if cell.strip()]
+        if len(filled) == 1 and (name := _dataset(filled[0], datasets)):
+            panel = name
+            continue
+        for c, metric, group in kept:
+            dataset = (_dataset(group, datasets) if group else None) or panel
+            value = _number(row[c]) if c < len(row) else None
+            if dataset is None or value is None:
+                continue
+            lower = metric.split("@")[0] in LOWER_IS_BETTER
+            old = best.get((dataset, metric))
+            if old is None or (value < old[0] if lower else value > old[0]):
+                setting = f"{row_label} {row[0].strip()}".strip()
+                where = ", ".join(x for x in (group if group != dataset else None, setting) if x)
+                best[(dataset, metric)] = (value, row[c].strip(), f"best over the table's rows: {where}")
+    return [(d, m, v, cell, variant) for (d, m), (v, cell, variant) in best.items()]
+
+
 def find_reported(
     tables: list[Table], model_name: str, datasets: list[str], metrics: list[str]
 ) -> list[Reported]:
-    """Numbers of the method from the first table that lists it once (per panel) beside numbers."""
+    """Numbers of the method from the first table that lists it once (per panel) beside numbers; else
+    its best numbers from the first table whose caption names it (rows are its settings)."""
     for table in tables:
         panels = _panels(table)
         if any(name for name, _ in panels):
@@ -178,5 +264,21 @@ def find_reported(
                 evidence=f"p{table.page}: {label}, {model_name} row/column, {dataset} {metric}: {cell}",
             )
             for dataset, metric, value, cell in values
+        ]
+    for table in tables:
+        sweep = _caption_sweep(table, model_name, datasets, metrics)
+        if not sweep:
+            continue
+        label = table_label(table)
+        return [
+            Reported(
+                dataset=dataset,
+                metric=metric,
+                value=value,
+                variant=variant,
+                table=label,
+                evidence=f"p{table.page}: {label} ({table.caption[:60]}), {dataset} {metric}: {cell}",
+            )
+            for dataset, metric, value, cell, variant in sweep
         ]
     return []
