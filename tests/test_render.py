@@ -136,4 +136,4 @@ def test_cfg_may_set_trainer_and_data_values_only_by_known_keys() -> None:
     cfg = {"trainer": {"accelerator": "gpu", "strategy": "ddp"}, "data": {"ks": [5, 10], "name": "ml-100k"}}
     config = yaml.safe_load(render.run(reference_spec("MF-BPR"), cfg)["config.yaml"])
     assert config["trainer"]["accelerator"] == "gpu" and "strategy" not in config["trainer"]
-    assert config["data"] == {"eval_batch_size": 1024, "ks": [5, 10]}
+    assert config["data"] == {"regime": "topk", "eval_batch_size": 1024, "ks": [5, 10]}

@@ -16,10 +16,12 @@ from typing import Any
 
 import torch
 
+from paper_autotrain.data.sequential import SequenceSplit, load_sequences
 from paper_autotrain.data.split import SplitData, load_split
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.module import TopKModule
+from paper_autotrain.runtime.sequential import SequenceBatches, SequentialModule
 
 Gate = dict[str, Any]
 MIN_RELATIVE_DROP = 0.3  # the one-batch loss must fall by at least 30%
@@ -65,7 +67,30 @@ def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
     return f"loss {float(loss):.4f}; full_sort_scores {expected}"
 
 
-def check_overfit(model: TopKModule, batch: dict[str, torch.Tensor], steps: int, lr: float) -> str:
+def sequence_batch(sequences: SequenceSplit, config: dict[str, Any], size: int) -> dict[str, torch.Tensor]:
+    """The first `size` training positions, with negatives when the loss samples them."""
+    optim = config.get("optim") or {}
+    negatives = int(optim.get("negative_samples", 1)) if config["model"].get("loss") == "bce" else 0
+    return next(iter(SequenceBatches(sequences, size, negatives, seed=0)))
+
+
+def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor]) -> str:
+    model.train()
+    loss = model.loss(batch)
+    if loss.dim() != 0 or not torch.isfinite(loss):
+        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
+    model.eval()
+    with torch.no_grad():
+        scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8])
+        expected = (min(8, len(batch["lengths"])), model.n_items + 1)
+        if tuple(scores.shape) != expected:
+            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
+        if not torch.isfinite(scores).all():
+            raise ValueError("full_sort_scores returned non-finite values")
+    return f"loss {float(loss):.4f}; full_sort_scores {expected}"
+
+
+def check_overfit(model: TopKModule | SequentialModule, batch: dict[str, torch.Tensor], steps: int, lr: float) -> str:
     """Adam at a high learning rate on one fixed batch: a correct model drives the loss down."""
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -90,15 +115,19 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
     state: dict[str, Any] = {}
 
     def build() -> str:
-        state["split"] = load_split(split_dir)
-        state["config"] = load_config(model_dir)
-        state["model"] = build_model(model_dir, state["config"], state["split"])
-        state["batch"] = tiny_batch(state["split"], state["config"], batch_size)
+        config = state["config"] = load_config(model_dir)
+        if (config.get("data") or {}).get("regime") == "sequential":
+            split: Any = load_sequences(split_dir)
+            state["batch"], state["shapes"] = sequence_batch(split, config, batch_size), check_sequence_shapes
+        else:
+            split = load_split(split_dir)
+            state["batch"], state["shapes"] = tiny_batch(split, config, batch_size), check_shapes
+        state["model"] = build_model(model_dir, config, split)
         return f"{type(state['model']).__name__}: {state['model'].n_parameters()} parameters"
 
     gates = [run_gate("build", build)]
     if gates[-1]["ok"]:
-        gates.append(run_gate("shapes", lambda: check_shapes(state["model"], state["batch"])))
+        gates.append(run_gate("shapes", lambda: state["shapes"](state["model"], state["batch"])))
     if gates[-1]["ok"]:
         gates.append(run_gate("overfit", lambda: check_overfit(state["model"], state["batch"], steps, lr)))
     return gates

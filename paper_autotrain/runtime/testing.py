@@ -22,19 +22,26 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "NeuMF": [{"block": "gmf", "dim": 64},
               {"block": "mlp_tower", "layers": [128, 64], "activation": "relu", "dropout": 0.1},
               {"block": "neumf_fusion"}],
+    "SASRec": [{"block": "item_embedding", "dim": 32},
+               {"block": "self_attention_encoder", "layers": 2, "heads": 2, "inner_size": 64, "dropout": 0.2},
+               {"block": "last_position"}, {"block": "item_dot_score"}],
+    "GRU4Rec": [{"block": "item_embedding", "dim": 32},
+                {"block": "gru_encoder", "hidden_size": 48, "layers": 1, "dropout": 0.2},
+                {"block": "last_position"}, {"block": "item_dot_score"}],
 }
-REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce"}
+REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce"}
+REFERENCE_FAMILIES = {"LightGCN": "graph", "SASRec": "sequential", "GRU4Rec": "sequential"}
 
 
 def reference_spec(model_name: str, **hyperparameters: Any) -> MethodSpec:
-    """A MethodSpec for one of MF-BPR, LightGCN, NeuMF; keyword values become `user` hyperparameters."""
+    """A MethodSpec for a reference architecture above; keyword values become `user` hyperparameters."""
     values: dict[str, Any] = {"learning_rate": 0.001, "batch_size": 2048, "optimizer": "adam", "epochs": 300,
                               "l2_reg": 1e-4 if model_name == "LightGCN" else 0.0,
                               "negative_samples": 4 if model_name == "NeuMF" else 1}
     values.update(hyperparameters)
     return MethodSpec(
         paper={"key": f"reference-{model_name.lower()}", "title": f"{model_name} (reference spec)"},
-        family="graph" if model_name == "LightGCN" else "general",
+        family=REFERENCE_FAMILIES.get(model_name, "general"),
         model_name=model_name, loss=REFERENCE_LOSSES[model_name],
         architecture=REFERENCE_ARCHITECTURES[model_name],
         hyperparameters={name: {"value": value, "source": "user"} for name, value in values.items()},

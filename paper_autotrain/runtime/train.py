@@ -23,12 +23,15 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader
 
+from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.data.split import load_split
 from paper_autotrain.runtime.data import evaluation_trigger, train_dataloader
 from paper_autotrain.runtime.history import EpochHistory
 from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
 from paper_autotrain.runtime.module import MONITOR, TopKModule
+from paper_autotrain.runtime.sequential import SequentialModule, sequence_dataloader
 from paper_autotrain.schemas import RunResult
 
 log = logging.getLogger("paper_autotrain.runtime.train")
@@ -78,7 +81,7 @@ def make_trainer(settings: Mapping[str, Any], out: Path,
     return trainer, checkpoint
 
 
-def restore_best(model: TopKModule, checkpoint: ModelCheckpoint) -> None:
+def restore_best(model: TopKModule | SequentialModule, checkpoint: ModelCheckpoint) -> None:
     """Load the best checkpoint's weights (we wrote it ourselves, so a full unpickling load is safe)."""
     if not checkpoint.best_model_path:
         log.warning("no checkpoint was saved; scoring the last weights")
@@ -97,6 +100,20 @@ def split_identity(split_dir: Path, config: Mapping[str, Any]) -> tuple[str, str
     return str(dataset), "unknown"
 
 
+def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) -> tuple[Any, DataLoader]:
+    """The split in the model's data regime (config data.regime) and the loader of its training batches."""
+    optim = config.get("optim") or {}
+    batch_size = int(optim.get("batch_size", 2048))
+    loss = str(config["model"].get("loss", "bpr"))
+    negatives = int(optim.get("negative_samples", 1))
+    if (config.get("data") or {}).get("regime") == "sequential":
+        sequences = load_sequences(split_dir)
+        return sequences, sequence_dataloader(sequences, batch_size, loss, negatives, seed)
+    split = load_split(split_dir)
+    return split, train_dataloader(split.train, split.n_items, batch_size, loss=loss, negative_samples=negatives,
+                                   seed=seed)
+
+
 def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarray], users: np.ndarray,
                   history: EpochHistory) -> None:
     (out / "result.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
@@ -113,13 +130,8 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     out.mkdir(parents=True, exist_ok=True)
     torch.set_flush_denormal(True)  # tiny (std 0.01) embeddings otherwise hit slow denormal floats on CPU
     L.seed_everything(int(settings["seed"]), workers=True)
-    split = load_split(split_dir)
+    split, loader = load_training_data(config, split_dir, int(settings["seed"]))
     model = build_model(model_dir, config, split)
-    optim = config.get("optim") or {}
-    loader = train_dataloader(split.train, split.n_items, int(optim.get("batch_size", 2048)),
-                              loss=str(config["model"].get("loss", "bpr")),
-                              negative_samples=int(optim.get("negative_samples", 1)),
-                              seed=int(settings["seed"]))
     history = EpochHistory()
     trainer, checkpoint = make_trainer(settings, out, history)
 

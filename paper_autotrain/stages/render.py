@@ -77,18 +77,63 @@ BLOCKS: dict[str, BlockRule] = {
 }
 
 
+SEQUENTIAL_SECTIONS = ("args", "init", "encode", "pool", "table")
+SEQUENTIAL_BLOCKS: dict[str, BlockRule] = {
+    "item_embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 64, int),)),
+    "gru_encoder": BlockRule(
+        params=(BlockParam("hidden_size", "hidden_size", "hidden_size", 128, int),
+                BlockParam("n_layers", "layers", "n_layers", 1, int),
+                BlockParam("dropout", "dropout", "dropout", 0.3, float)),
+        needs_before=("item_embedding",)),
+    "self_attention_encoder": BlockRule(
+        params=(BlockParam("n_layers", "layers", "n_layers", 2, int),
+                BlockParam("n_heads", "heads", "n_heads", 1, int),
+                BlockParam("inner_size", "inner_size", "hidden_size", 256, int),
+                BlockParam("dropout", "dropout", "dropout", 0.5, float)),
+        needs_before=("item_embedding",)),
+    "last_position": BlockRule(needs_before=("item_embedding",)),
+    "item_dot_score": BlockRule(needs_before=("last_position",), scorer=True),
+}
+
+
+@dataclass(frozen=True)
+class Base:
+    """A family's scaffold: model template, runtime base class, code sections, blocks and losses."""
+
+    template: str
+    module: str
+    regime: str  # the data regime config.yaml names, so the runtime loads the matching split
+    split_type: str  # what the model's constructor receives
+    sections: tuple[str, ...]
+    blocks: dict[str, BlockRule]
+    losses: dict[str, tuple[str, ...]]  # loss -> runtime names its code uses
+    loss_template: bool  # False: the base module implements the loss itself
+
+
+TOPK_BASE = Base("model.py.j2", "TopKModule", "topk", "SplitData", SECTIONS, BLOCKS, LOSS_IMPORTS,
+                 loss_template=True)
+SEQUENTIAL_BASE = Base("sequential/model.py.j2", "SequentialModule", "sequential", "SequenceSplit",
+                       SEQUENTIAL_SECTIONS, SEQUENTIAL_BLOCKS, {"ce": (), "bce": ()}, loss_template=False)
+BASES = {"sequential": SEQUENTIAL_BASE}
+
+
+def base_for(spec: MethodSpec) -> Base:
+    return BASES.get(spec.family, TOPK_BASE)
+
+
 # --- entry point -----------------------------------------------------------------------------------
 
 def run(spec: MethodSpec, cfg: Mapping) -> dict[str, str]:
     """{"model.py", "config.yaml", "README.md"} texts for `spec`; StageError if a part has no template."""
-    check_renderable(spec)
+    base = base_for(spec)
+    check_renderable(spec, base)
     env = template_environment(cfg)
-    context = build_context(spec, cfg)
-    sections = render_sections(env, spec.architecture, context)
+    context = build_context(spec, cfg, base)
+    sections = render_sections(env, spec.architecture, context, base)
     init_args = sections.pop("init_args")
-    model_py = env.get_template("model.py.j2").render(
-        **context, sections=sections, init_args=init_args,
-        loss_method=env.get_template(f"losses/{spec.loss}.j2").render().strip("\n"),
+    loss_method = env.get_template(f"losses/{spec.loss}.j2").render().strip("\n") if base.loss_template else ""
+    model_py = env.get_template(base.template).render(
+        **context, sections=sections, init_args=init_args, loss_method=loss_method,
     )
     return {
         "model.py": normalise_text(model_py),
@@ -115,7 +160,7 @@ def templates_fingerprint(cfg: Mapping | None = None) -> str:
 
 # --- checks ----------------------------------------------------------------------------------------
 
-def check_renderable(spec: MethodSpec) -> None:
+def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE) -> None:
     """Refuse, naming the part, anything no template covers (never replace it silently)."""
     if spec.custom:
         names = ", ".join(part.name for part in spec.custom)
@@ -123,29 +168,32 @@ def check_renderable(spec: MethodSpec) -> None:
                          "they need the LLM fill-in")
     if spec.task != "topk":
         raise StageError(f"render: task {spec.task!r} has no template (only topk)")
-    if spec.loss not in LOSS_IMPORTS:
-        raise StageError(f"render: loss {spec.loss!r} has no template (known: {', '.join(LOSS_IMPORTS)})")
+    if spec.loss not in base.losses:
+        raise StageError(f"render: loss {spec.loss!r} has no {spec.family} template "
+                         f"(known: {', '.join(base.losses)})")
     names = [block.block for block in spec.architecture]
-    unknown = [name for name in names if name not in BLOCKS]
+    unknown = [name for name in names if name not in base.blocks]
     if unknown:
-        raise StageError(f"render: block {unknown[0]!r} has no template (known: {', '.join(BLOCKS)})")
-    check_composition(names)
+        raise StageError(f"render: block {unknown[0]!r} has no {spec.family} template "
+                         f"(known: {', '.join(base.blocks)})")
+    check_composition(names, base.blocks)
     for block in spec.architecture:
         check_block_params(block)
 
 
-def check_composition(names: list[str]) -> None:
+def check_composition(names: list[str], blocks: Mapping[str, BlockRule] = BLOCKS) -> None:
     if not names:
         raise StageError("render: spec.architecture is empty")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise StageError(f"render: block {duplicates[0]!r} appears more than once")
-    scorers = [name for name in names if BLOCKS[name].scorer]
+    scorers = [name for name in names if blocks[name].scorer]
     if len(scorers) != 1 or names[-1] != scorers[0]:
+        known = " or ".join(name for name, rule in blocks.items() if rule.scorer)
         raise StageError("render: the architecture must end with exactly one scoring block "
-                         f"(dot_score or neumf_fusion), got {' -> '.join(names)}")
+                         f"({known}), got {' -> '.join(names)}")
     for position, name in enumerate(names):
-        missing = [need for need in BLOCKS[name].needs_before if need not in names[:position]]
+        missing = [need for need in blocks[name].needs_before if need not in names[:position]]
         if missing:
             raise StageError(f"render: block {name!r} needs {', '.join(missing)} before it")
 
@@ -173,20 +221,23 @@ def template_environment(cfg: Mapping) -> jinja2.Environment:
     return env
 
 
-def build_context(spec: MethodSpec, cfg: Mapping) -> dict[str, Any]:
-    model_params, param_rows, notes = resolve_block_params(spec)
+def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dict[str, Any]:
+    model_params, param_rows, notes = resolve_block_params(spec, base.blocks)
     optim, optim_rows = resolve_optim(spec)
     trainer, epoch_row = resolve_trainer(spec, cfg)
     rows = param_rows + optim_rows + [epoch_row]
     composition = " -> ".join(block.block for block in spec.architecture)
-    imports = {"SplitData", "TopKModule", "make_optimizer", *LOSS_IMPORTS[spec.loss]}
+    imports = {base.module, base.split_type, *base.losses[spec.loss]}
+    if base.loss_template:
+        imports.add("make_optimizer")
     for block in spec.architecture:
-        imports.update(BLOCKS[block.block].imports)
+        imports.update(base.blocks[block.block].imports)
     context = {
         "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": spec.loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
         "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
-        "trainer": trainer, "data": {**DATA_DEFAULTS, **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
+        "trainer": trainer, "base_module": base.module, "split_type": base.split_type,
+        "data": {"regime": base.regime, **DATA_DEFAULTS, **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
         "hp_rows": [markdown_row(row) for row in rows], "notes": notes,
         "runtime_import": from_import("paper_autotrain.runtime", imports),
         "activation_module": activation_module(spec),
@@ -195,13 +246,14 @@ def build_context(spec: MethodSpec, cfg: Mapping) -> dict[str, Any]:
     return context
 
 
-def resolve_block_params(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
+def resolve_block_params(spec: MethodSpec, rules: Mapping[str, BlockRule] = BLOCKS
+                         ) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """Config values of every block parameter, their provenance rows, and notes on ignored extras."""
     values: dict[str, Any] = {}
     rows: list[dict[str, str]] = []
     notes: list[str] = []
     for block in spec.architecture:
-        rule = BLOCKS[block.block]
+        rule = rules[block.block]
         given = block.params
         for param in rule.params:
             value, row = resolve_param(spec, block, param)
@@ -322,13 +374,14 @@ def import_sort_key(name: str) -> tuple[int, str]:
 
 # --- sections and text -----------------------------------------------------------------------------
 
-def render_sections(env: jinja2.Environment, blocks: list[Block],
-                    context: Mapping[str, Any]) -> dict[str, list]:
+def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mapping[str, Any],
+                    base: Base = TOPK_BASE) -> dict[str, list]:
     """Each section's code from each block template, in architecture order."""
-    sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    sections: dict[str, list[str]] = {name: [] for name in base.sections}
+    folder = str(Path(base.template).parent / "blocks") if "/" in base.template else "blocks"
     for block in blocks:
-        template = env.get_template(f"blocks/{block.block}.j2")
-        for section in SECTIONS:
+        template = env.get_template(f"{folder}/{block.block}.j2")
+        for section in base.sections:
             text = template.render(**context, section=section).strip("\n")
             if not text.strip():
                 continue
@@ -336,7 +389,7 @@ def render_sections(env: jinja2.Environment, blocks: list[Block],
                 sections[section].extend(line.strip() for line in text.splitlines() if line.strip())
             else:
                 sections[section].append(text.rstrip())
-    if not sections["score"]:
+    if not sections["score" if "score" in sections else "table"]:
         raise StageError("render: no block provides a score")
     return {"init_args": sections.pop("args"), **sections}
 
