@@ -20,11 +20,15 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from paper_autotrain.ctr_scoring import score_context
 
 log = logging.getLogger("paper_autotrain.baselines_runner")
 
@@ -119,21 +123,65 @@ def _token_ids(dataset, field: str, tokens: np.ndarray, strict: bool) -> np.ndar
     return ids
 
 
-def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Train, pick the best checkpoint on RecBole's valid score, score with our evaluator."""
+class _SequenceScorer:
+    """RecBole's next-item scores for our histories: our item ids in, columns in our item order out."""
+
+    def __init__(self, model, dataset, split, device: torch.device):
+        from recbole.data.interaction import Interaction
+
+        self._interaction = Interaction
+        self.model, self.device = model, device
+        # a general model (Pop) scores from the user alone; Caser uses the user and the history
+        self.seq_field, self.len_field = getattr(model, "ITEM_SEQ", None), getattr(model, "ITEM_SEQ_LEN", None)
+        self.uid_field = dataset.uid_field
+        self.user_ids = torch.from_numpy(_token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True))
+        self.n_recbole_items = int(dataset.item_num)
+        ids = _token_ids(dataset, dataset.iid_field, split.item_tokens[1:], strict=False)
+        self.n_unknown_items = int((ids < 0).sum())
+        # our id i (1..n) -> RecBole id; padding 0 stays 0; an unknown item is fed as padding
+        self.to_recbole = torch.from_numpy(np.r_[0, np.where(ids < 0, 0, ids)])
+        # our column j -> RecBole column; padding and unknown items -> the extra -inf column
+        self.columns = torch.from_numpy(np.r_[self.n_recbole_items, np.where(ids < 0, self.n_recbole_items, ids)])
+
+    def __call__(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+        fields = {self.uid_field: self.user_ids[users.cpu()]}
+        if self.seq_field is not None:
+            fields.update({self.seq_field: self.to_recbole[histories.cpu()], self.len_field: lengths.cpu()})
+        inter = self._interaction(fields).to(self.device)
+        scores = self.model.full_sort_predict(inter).view(len(lengths), self.n_recbole_items).float()
+        scores = torch.cat([scores, torch.full_like(scores[:, :1], float("-inf"))], dim=1)
+        return scores[:, self.columns.to(scores.device)]
+
+
+@dataclass
+class Trained:
+    """A RecBole model after training, with its best checkpoint loaded, and what scoring needs."""
+
+    name: str
+    config: Any  # recbole.config.Config
+    dataset: Any
+    model: Any
+    trainer: Any
+    test_data: Any
+    device: torch.device
+    n_params: int
+    train_time: float
+    epochs_run: int
+    best_epoch: int | None
+
+
+def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
+    """Train on the benchmark files, then load the checkpoint RecBole chose on its valid score."""
     _patch_numpy()
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.utils import get_model, get_trainer, init_seed
 
-    from paper_autotrain.data.evaluator import full_sort_evaluate
-    from paper_autotrain.data.split import load_split
     from paper_autotrain.stages.baselines import check_model_name
 
     name, dataset_name = request["model"], request["dataset"]
     check_model_name(name)
     split_path = str(Path(request["split_path"]).resolve())
-    ks = [int(k) for k in request.get("ks", [10, 20])]
     config_dict = dict(request["config"])
     config_dict.update(_device_settings(request.get("device", "cpu")))
     config_dict["data_path"] = split_path
@@ -150,13 +198,12 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
     # RecBole gives its non-parametric models (Pop, ItemKNN, EASE) a one-element `fake_loss` to satisfy its trainer
-    n_params = int(sum(p.numel() for name, p in model.named_parameters() if name != "fake_loss"))
+    n_params = int(sum(p.numel() for pname, p in model.named_parameters() if pname != "fake_loss"))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
     started = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
     train_time = time.perf_counter() - started
-    epochs_run = len(trainer.train_loss_dict)
 
     best_epoch = None
     checkpoint_file = Path(trainer.saved_model_file)
@@ -168,15 +215,60 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     else:
         log.warning("%s: no checkpoint was saved; scoring the final weights", name)
     model.eval()
+    return Trained(name=name, config=config, dataset=dataset, model=model, trainer=trainer, test_data=test_data,
+                   device=torch.device(config["device"]), n_params=n_params, train_time=train_time,
+                   epochs_run=len(trainer.train_loss_dict), best_epoch=best_epoch)
 
-    recbole_test = _float_metrics(trainer.evaluate(test_data, load_best_model=False, show_progress=False))
+
+# --- scoring with our evaluator, one function per data regime -------------------------------------------
+
+Scores = tuple[dict[str, float], dict[str, float], dict[str, Any]]  # test, valid, facts for the record
+
+
+def score_topk(trained: Trained, split_path: str, ks: list[int]) -> Scores:
+    """Full ranking of every item for each user, training items masked (the general/graph protocol)."""
+    from paper_autotrain.data.evaluator import full_sort_evaluate
+    from paper_autotrain.data.split import load_split
 
     split = load_split(split_path)
-    scorer = _Scorer(model, dataset, split, torch.device(config["device"]))
-    started = time.perf_counter()
+    scorer = _Scorer(trained.model, trained.dataset, split, trained.device)
     with torch.no_grad():
-        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=config["device"]).mean
-        valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=config["device"]).mean
+        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device).mean
+        valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=trained.device).mean
+    facts = {"scored_with": "full_sort_predict" if scorer.use_full_sort else "predict",
+             "unknown_items": scorer.n_unknown_items}
+    return test, valid, facts
+
+
+def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores:
+    """Next-item full ranking from each user's history (the sequential protocol), via full_sort_predict."""
+    from paper_autotrain.data.sequential import evaluate_next_item, load_sequences
+
+    split = load_sequences(split_path)
+    scorer = _SequenceScorer(trained.model, trained.dataset, split, trained.device)
+    test = evaluate_next_item(scorer, split, "test", ks=ks, device=trained.device).mean
+    valid = evaluate_next_item(scorer, split, "valid", ks=ks, device=trained.device).mean
+    return test, valid, {"scored_with": "full_sort_predict", "unknown_items": scorer.n_unknown_items}
+
+
+SCORERS: dict[str, Callable[[Trained, str, list[int]], Scores]] = {
+    "topk": score_topk,
+    "sequential": score_sequential,
+    "context": score_context,  # AUC/LogLoss of model.predict on the saved rows (paper_autotrain/ctr_scoring.py)
+}
+
+
+def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Train, pick the best checkpoint on RecBole's valid score, score with our evaluator."""
+    regime = str(request.get("regime", "topk"))
+    if regime not in SCORERS:
+        raise ValueError(f"unknown data regime {regime!r} (known: {', '.join(SCORERS)})")
+    trained = train_recbole(request, workdir)
+    recbole_test = _float_metrics(trained.trainer.evaluate(trained.test_data, load_best_model=False,
+                                                           show_progress=False))
+    ks = [int(k) for k in request.get("ks", [10, 20])]
+    started = time.perf_counter()
+    test, valid, facts = SCORERS[regime](trained, str(Path(request["split_path"]).resolve()), ks)
     eval_time = time.perf_counter() - started
     for part, values in (("test", test), ("valid", valid)):
         bad = [k for k, v in values.items() if not math.isfinite(v)]
@@ -184,17 +276,18 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             raise ValueError(f"non-finite {part} metrics {bad}")
 
     return {
-        "model": name, "role": "baseline", "dataset": dataset_name, "split_id": request["split_id"],
+        "model": trained.name, "role": "baseline", "dataset": request["dataset"], "split_id": request["split_id"],
         "seed": int(request.get("seed", 0)), "test": test, "valid": valid,
-        "best_epoch": best_epoch, "epochs_run": epochs_run,
-        "train_time_s": round(train_time, 3), "eval_time_s": round(eval_time, 3), "n_params": n_params,
+        "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
+        "train_time_s": round(trained.train_time, 3), "eval_time_s": round(eval_time, 3),
+        "n_params": trained.n_params,
         "config": {
             "recbole": request["config"],
             "recbole_test": recbole_test,
-            "recbole_best_valid": _float_metrics(trainer.best_valid_result),
-            "scored_with": "full_sort_predict" if scorer.use_full_sort else "predict",
-            "device": str(config["device"]),
-            "unknown_items": scorer.n_unknown_items,
+            "recbole_best_valid": _float_metrics(trained.trainer.best_valid_result),
+            "device": str(trained.device),
+            "regime": regime,
+            **facts,
         },
         "status": "ok",
     }

@@ -30,6 +30,8 @@ from paper_autotrain.artifacts import (
     hash_tree,
     replace_dir,
 )
+from paper_autotrain.data.ctr import prepare_ctr
+from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
@@ -42,6 +44,7 @@ STAGES = ("fetch", "parse", "extract", "render", "validate", "train", "baselines
 UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+SEQUENCE_LENGTH_DEFAULT = 50  # RecBole's MAX_ITEM_LIST_LENGTH, when a sequential spec states none
 
 
 def code_version(*relative: str) -> str:
@@ -98,11 +101,22 @@ class Context:
         return load_spec(self.spec_path)
 
     def split(self) -> SplitInfo:
+        """The saved split in the data regime of the spec's family (computed once, then reused)."""
         if self._split is None:
             dataset = self.section("dataset")
             datasets_root = resolve_path(self.cfg, "datasets")
-            self._split = prepare_split(dataset, dict(dataset.get("split") or {}), datasets_root)
+            spec = self.spec()
+            if spec.family == "context":  # labelled CTR rows with user/item features
+                self._split = prepare_ctr(dataset, datasets_root)
+            elif spec.family == "sequential":
+                self._split = prepare_sequences(dataset, sequence_length(spec), datasets_root)
+            else:
+                self._split = prepare_split(dataset, dict(dataset.get("split") or {}), datasets_root)
         return self._split
+
+
+def sequence_length(spec: MethodSpec) -> int:
+    return int(spec.hp("max_seq_length") or SEQUENCE_LENGTH_DEFAULT)
 
 
 def resolve_path(cfg: Mapping, name: str) -> Path:
@@ -237,14 +251,21 @@ def do_validate(ctx: Context) -> None:
 
 
 def epoch_budget(ctx: Context) -> int:
-    """The paper's epoch count, capped by trainer.max_epochs; shared by our model and the baselines."""
-    budget = int(ctx.section("trainer").get("max_epochs", 100))
-    stated = ctx.spec().hp("epochs")
+    """The paper's epoch count, capped by trainer.max_epochs (and the family's cap on this device); shared by
+    our model and the baselines."""
+    trainer = ctx.section("trainer")
+    spec = ctx.spec()
+    budget = int(trainer.get("max_epochs", 100))
+    family_cap = dict(trainer.get("family_max_epochs") or {}).get(spec.family)
+    if family_cap is not None:
+        budget = min(budget, int(family_cap))
+    stated = spec.hp("epochs")
     return min(budget, int(stated)) if isinstance(stated, int | float) and stated > 0 else budget
 
 
 def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
+    trainer.pop("family_max_epochs", None)
     return {**trainer, "max_epochs": epoch_budget(ctx), "seed": int(ctx.cfg.get("seed", 0))}
 
 
@@ -267,7 +288,11 @@ def do_train(ctx: Context) -> None:
 
 def baseline_config(ctx: Context) -> dict[str, Any]:
     trainer = trainer_config(ctx)
+    spec = ctx.spec()
+    regime = {**({"max_seq_length": sequence_length(spec)} if spec.family == "sequential" else {}),
+              "regime": render.base_for(spec).regime}
     return {
+        **regime,
         "models": ctx.section("baselines"),
         "max_epochs": trainer["max_epochs"],
         "patience": int(trainer.get("patience", 10)),

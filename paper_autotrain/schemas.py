@@ -14,6 +14,9 @@ Family = Literal["general", "graph", "sequential", "context", "autoencoder", "kn
 Task = Literal["topk", "ctr", "rating"]
 Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "other"]
 ValueSource = Literal["paper", "default", "user"]
+# What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. GRU4Rec's
+# TOP1): a stand-in the spec keeps saying is not the paper's, and the README and report name.
+STAND_IN_LOSSES: dict[str, str] = {"sequential": "ce"}
 Role = Literal["reproduced", "baseline", "paper"]
 
 CANONICAL_HYPERPARAMETERS = (

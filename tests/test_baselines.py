@@ -208,3 +208,46 @@ def test_shared_protocol_cannot_be_overridden_per_model():
     config = baselines.recbole_config({"epochs": 999, "k": 50}, {"max_epochs": 7, "seed": 3})
     assert config["epochs"] == 7 and config["k"] == 50 and config["seed"] == 3
     assert json.loads(json.dumps(config)) == config  # a plain, hashable-as-JSON dict
+
+
+def test_auto_baselines_follow_the_spec_family_and_keep_extra_names():
+    seq = make_spec([{"block": "item_embedding"}, {"block": "gru_encoder"}, {"block": "last_position"},
+                     {"block": "item_dot_score"}], loss="ce").model_copy(update={"family": "sequential"})
+    names = [name for name, _, _ in baselines._plan(seq, {"models": ["auto", "Caser"]})]
+    assert names == ["Pop", "GRU4Rec", "SASRec", "Caser"]
+    assert [name for name, _, _ in baselines._plan(make_spec(LIGHTGCN_ARCH), {})] == [
+        "Pop", "ItemKNN", "BPR", "LightGCN"]
+    assert [name for name, _, _ in baselines._plan(None, {"models": ["Pop"]})] == ["Pop"]
+
+
+SASREC_ARCH = [{"block": "item_embedding", "dim": 50}, {"block": "self_attention_encoder", "layers": 2, "heads": 1},
+               {"block": "last_position"}, {"block": "item_dot_score"}]
+
+
+def test_sequential_reference_maps_encoder_and_loss():
+    spec = make_spec(SASREC_ARCH, loss="bce", dropout=0.2, max_seq_length=200, learning_rate=0.001,
+                     negative_samples=1, l2_reg=0.0).model_copy(update={"family": "sequential"})
+    name, overrides, notes = baselines.reference_with_notes(spec)
+    assert name == "SASRec"
+    assert overrides["hidden_size"] == 50 and overrides["n_layers"] == 2 and overrides["n_heads"] == 1
+    assert overrides["hidden_dropout_prob"] == overrides["attn_dropout_prob"] == 0.2
+    assert overrides["MAX_ITEM_LIST_LENGTH"] == 200
+    assert overrides["loss_type"] == "BPR" and overrides["train_neg_sample_args"]["sample_num"] == 1
+    assert any("bce" in n and "BPR" in n for n in notes) and not any("l2_reg" in n for n in notes)
+
+    gru = make_spec([{"block": "item_embedding"}, {"block": "gru_encoder", "hidden_size": 100},
+                     {"block": "last_position"}, {"block": "item_dot_score"}], loss="ce", embedding_size=64,
+                    l2_reg=1e-4).model_copy(update={"family": "sequential"})
+    name, overrides, notes = baselines.reference_with_notes(gru)
+    assert name == "GRU4Rec" and overrides["hidden_size"] == 100 and overrides["embedding_size"] == 64
+    assert overrides["loss_type"] == "CE" and overrides["train_neg_sample_args"] is None
+    assert any("l2_reg" in n for n in notes)
+
+
+def test_sequential_regime_reads_history_files():
+    config = baselines.recbole_config({"MAX_ITEM_LIST_LENGTH": 7, "loss_type": "CE"},
+                                      {"regime": "sequential", "max_seq_length": 20})
+    assert config["load_col"] == {"inter": ["user_id", "item_id_list", "item_id"]}
+    assert config["alias_of_item_id"] == ["item_id_list"]
+    assert config["MAX_ITEM_LIST_LENGTH"] == 20  # the split's length wins: both sides see the same histories
+    assert config["loss_type"] == "CE"

@@ -206,7 +206,9 @@ def test_methods_as_columns_table_and_per_part_optimizers():
         ("Gowalla", "NDCG@10", 0.35),
     }
     assert all(r.table == "Table 2" for r in spec.reported)
-    assert "optimizer" not in spec.hyperparameters  # sequential family has no default optimizer yet
+    # two optimizers for two parts: none is taken as "the paper's", the family default stands in
+    optimizer = spec.hyperparameters.get("optimizer")
+    assert optimizer is None or optimizer.source != "paper"
     assert any(note.startswith("optimizer: the paper uses adagrad and ftrl") for note in spec.unclear)
     assert [b.name for b in spec.baselines_in_paper] == ["POP", "BPR"]
 
@@ -406,3 +408,28 @@ def test_hyperparameter_phrasings(sentence, key, value):
     assert (found[key].value if key in found else None) == value
     if value is not None:
         assert found[key].source == "paper" and found[key].evidence.startswith("p3: ")
+
+
+SEQUENTIAL_ENCODER_TEXTS = {
+    "self_attention_encoder": "The self-attention block attends to previous items. " * 6,
+    "gru_encoder": "The GRU reads the session; gated recurrent units keep the state. GRU layers are stacked. " * 3,
+    "caser_encoder": "Horizontal convolutional filters and vertical convolutional filters slide over the image. " * 3,
+}
+
+
+@pytest.mark.parametrize("encoder", sorted(SEQUENTIAL_ENCODER_TEXTS))
+def test_the_most_mentioned_sequential_encoder_becomes_the_architecture(encoder):
+    text = ("SeqNet: A Test\nWe propose a new model named SeqNet for sequential recommendation of the next item. "
+            "We use the binary cross-entropy loss with one sampled negative item. "
+            + SEQUENTIAL_ENCODER_TEXTS[encoder] + "A GRU baseline and a self-attention baseline are compared.")
+    spec = extract.run(PaperDoc(meta=PaperMeta(key="s", title="SeqNet: A Test"), pages=[Page(number=1, text=text)]),
+                       RULES)
+    assert spec.family == "sequential" and not spec.custom
+    blocks = [b.block for b in spec.architecture]
+    assert blocks[0] == "item_embedding" and encoder in blocks and blocks[-1] == "item_dot_score"
+    if encoder == "caser_encoder":  # Caser's window is a handful of recent items unless the paper says otherwise
+        assert "last_position" not in blocks
+        assert (spec.hyperparameters["max_seq_length"].value, spec.hyperparameters["max_seq_length"].source) == (
+            5, "default")
+    else:
+        assert blocks[2] == "last_position" and spec.hp("max_seq_length") == 50

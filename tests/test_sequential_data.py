@@ -57,7 +57,7 @@ def test_next_item_metrics_from_the_rank_of_the_target():
     split = compute_sequences(FRAME, max_seq_length=3)
     _, _, targets = split.batch(*split.examples("test"))
 
-    def third_place(histories, lengths):
+    def third_place(histories, lengths, users):
         scores = torch.zeros(len(histories), split.n_items + 1)
         scores[:, 0] = 100.0  # padding must never be ranked, whatever its score
         for row, target in enumerate(targets.tolist()):

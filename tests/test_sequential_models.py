@@ -16,7 +16,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages import train as train_stage
 
-MODELS = ["SASRec", "GRU4Rec"]
+MODELS = ["SASRec", "GRU4Rec", "Caser"]
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,12 @@ def test_sequential_models_pass_the_gates_and_train(model_name, sequences, tmp_p
     assert result.status == "ok" and result.epochs_run == 3
     assert result.split_id == sequences.split_id
     assert 0.0 < result.test["ndcg@10"] <= 1.0 and 0.0 < result.test["hit@20"] <= 1.0
+
+
+def test_an_other_loss_trains_the_family_stand_in_and_says_so():
+    spec = reference_spec("GRU4Rec").model_copy(update={"loss": "other"})
+    files = render.run(spec, {})
+    assert "loss: \"ce\"" in files["config.yaml"] or "loss: ce" in files["config.yaml"]
+    assert "stand-in `ce`" in files["README.md"] and "spec loss: other" in files["README.md"]
+    with pytest.raises(StageError, match="loss 'other' has no general template"):
+        render.run(reference_spec("MF-BPR").model_copy(update={"loss": "other"}), {})

@@ -27,7 +27,7 @@ class TinyGRU(SequentialModule):
         self.items = nn.Embedding(self.n_items + 1, dim, padding_idx=0)
         self.gru = nn.GRU(dim, dim, batch_first=True)
 
-    def encode_sequence(self, histories, lengths):
+    def encode_sequence(self, histories, lengths, users):
         out, _ = self.gru(self.items(histories))
         return out[torch.arange(len(lengths)), (lengths - 1).clamp(min=0)]
 

@@ -91,3 +91,38 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
     per_user = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
     mean = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_user.items()}
     return EvalResult(mean=mean, per_user=per_user, users=users)
+
+
+# --- CTR metrics: one AUC and one LogLoss over all scored rows (RecBole's definitions) ---------------
+
+CTR_METRICS = ("auc", "logloss")
+LOGLOSS_EPS = 1e-15  # RecBole clips probabilities to [eps, 1 - eps]
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC with ties counted half (Mann-Whitney with average ranks; equals the trapezoidal ROC area)."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    positive = np.asarray(labels).reshape(-1) == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    average_rank = (starts + ends + 1) / 2.0  # 1-based mean rank of each block of tied scores
+    ranks = np.empty(len(scores))
+    ranks[order] = np.repeat(average_rank, ends - starts)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def logloss(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of predicted probabilities, clipped as RecBole clips them."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64).reshape(-1), LOGLOSS_EPS, 1 - LOGLOSS_EPS)
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    return float(np.mean(-y * np.log(p) - (1 - y) * np.log(1 - p))) if len(p) else float("nan")
+
+
+def ctr_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """{"auc", "logloss"} of predicted click probabilities against 0/1 labels."""
+    return {"auc": auc(probabilities, labels), "logloss": logloss(probabilities, labels)}

@@ -40,8 +40,9 @@ PAD = 0
 PAD_TOKEN = "[PAD]"
 PHASE_OFFSET = {"train": 2, "valid": 2, "test": 1}  # history of a phase's target = all but the last k items
 
-# score_fn(histories [B, L] long, lengths [B] long) -> [B, n_items + 1] scores (column 0 is padding)
-SequenceScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# score_fn(histories [B, L] long, lengths [B] long, users [B] long) -> [B, n_items + 1] scores (column 0 is
+# padding); the user ids serve models with a user embedding (Caser)
+SequenceScoreFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -207,9 +208,9 @@ def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: s
     collected: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for start in range(0, len(users), batch_size):
-            histories, lengths, targets = split.batch(users[start:start + batch_size],
-                                                      positions[start:start + batch_size])
-            scores = score_fn(histories.to(device), lengths.to(device))
+            batch_users = users[start:start + batch_size]
+            histories, lengths, targets = split.batch(batch_users, positions[start:start + batch_size])
+            scores = score_fn(histories.to(device), lengths.to(device), torch.from_numpy(batch_users).to(device))
             exclude = torch.zeros_like(scores, dtype=torch.bool)
             exclude[:, PAD] = True
             target = torch.zeros_like(exclude)

@@ -4,14 +4,25 @@ Generated code may import only from here (plus torch, lightning, math, numpy, ty
 keeps the validate stage's import allowlist short.
 """
 
+from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.autoencoder import (
+    AutoEncoderModule,
+    activation_layer,
+    gaussian_kl,
+    mlp_stack,
+    normalize_rows,
+)
+from paper_autotrain.runtime.ctr import CTRModule, FieldEmbedding
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.losses import bce_loss, bpr_loss, make_optimizer, squared_norm_penalty
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 
 __all__ = [
+    "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
+    "CTRModule", "CTRSplit", "FieldEmbedding",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "make_optimizer",
     "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
 ]

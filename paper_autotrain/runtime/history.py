@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,15 @@ import torch
 
 from paper_autotrain.runtime.module import MONITOR
 
+log = logging.getLogger("paper_autotrain.runtime.train")
+
 
 class EpochHistory(L.Callback):
     """One row per epoch: mean train loss, the monitored valid metric, train and eval seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, monitor: str = MONITOR) -> None:
+        self.monitor = monitor
+        self.key = monitor.replace("/", "_")
         self.rows: list[dict[str, float]] = []
         self._loss_sum = 0.0
         self._loss_count = 0
@@ -42,25 +47,28 @@ class EpochHistory(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         now = time.perf_counter()
         train_end = self._eval_start if self._eval_start is not None else now
-        metric = trainer.callback_metrics.get(MONITOR)
+        metric = trainer.callback_metrics.get(self.monitor)
         self.rows.append({
             "epoch": trainer.current_epoch + 1,
             "train_loss": self._loss_sum / max(self._loss_count, 1),
-            MONITOR.replace("/", "_"): float(metric) if metric is not None else float("nan"),
+            self.key: float(metric) if metric is not None else float("nan"),
             "train_s": train_end - self._epoch_start,
             "eval_s": now - train_end,
         })
+        row = self.rows[-1]  # one line per epoch in train.stderr.log, to follow a long run
+        log.info("epoch %d: train loss %.4f, %s %.4f (%.1f s + %.1f s eval)", row["epoch"], row["train_loss"],
+                 self.monitor, row[self.key], row["train_s"], row["eval_s"])
 
     def best_epoch(self) -> int | None:
         """First epoch with the highest monitored value (ModelCheckpoint keeps the first best)."""
-        key = MONITOR.replace("/", "_")
+        key = self.key
         scored = [row for row in self.rows if row[key] == row[key]]  # drop NaN
         if not scored:
             return None
         return int(max(scored, key=lambda row: (row[key], -row["epoch"]))["epoch"])
 
     def write_csv(self, path: Path) -> None:
-        fields = ["epoch", "train_loss", MONITOR.replace("/", "_"), "train_s", "eval_s"]
+        fields = ["epoch", "train_loss", self.key, "train_s", "eval_s"]
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()

@@ -12,10 +12,14 @@ from typing import Any
 
 import yaml
 
+from paper_autotrain.runtime.autoencoder import AutoEncoderModule
+from paper_autotrain.runtime.ctr import CTRModule
 from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 
-BASE_MODULES = (TopKModule, SequentialModule)
+BASE_MODULES = (TopKModule, SequentialModule, AutoEncoderModule, CTRModule)
+# base modules that apply the loss themselves
+REGIMES_WITH_LOSS = {"sequential": "ce", "user_rows": "multinomial", "context": "bce"}
 
 MODEL_META_KEYS = ("name", "class_name", "loss")
 FLOAT_PATTERN = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -57,7 +61,8 @@ def parse_value(raw: str) -> Any:
     return value
 
 
-def load_model_class(model_dir: str | Path, class_name: str) -> type[TopKModule | SequentialModule]:
+def load_model_class(model_dir: str | Path, class_name: str
+                     ) -> type[TopKModule | SequentialModule | AutoEncoderModule]:
     """Import model_dir/model.py by path (it is not on sys.path) and return `class_name`."""
     path = Path(model_dir).resolve() / "model.py"
     module_name = f"generated_model_{abs(hash(str(path)))}"
@@ -69,7 +74,8 @@ def load_model_class(model_dir: str | Path, class_name: str) -> type[TopKModule 
     spec.loader.exec_module(module)
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, BASE_MODULES)):
-        raise ImportError(f"{path} defines no TopKModule or SequentialModule subclass named {class_name!r}")
+        bases = " or ".join(base.__name__ for base in BASE_MODULES)
+        raise ImportError(f"{path} defines no {bases} subclass named {class_name!r}")
     return cls
 
 
@@ -79,11 +85,12 @@ def model_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
     optim = {k: v for k, v in (config.get("optim") or {}).items() if k in OPTIM_KEYS}
     data = config.get("data") or {}
     evaluation = {k: data[k] for k in ("eval_batch_size", "ks") if k in data}
-    if data.get("regime") == "sequential":  # the sequential base applies the loss the paper names itself
-        params["loss"] = config["model"].get("loss", "ce")
+    if data.get("regime") in REGIMES_WITH_LOSS:  # the base applies the loss the paper names itself
+        params["loss"] = config["model"].get("loss", REGIMES_WITH_LOSS[data["regime"]])
     return {**params, **optim, **evaluation}
 
 
-def build_model(model_dir: str | Path, config: Mapping[str, Any], split: Any) -> TopKModule | SequentialModule:
+def build_model(model_dir: str | Path, config: Mapping[str, Any],
+                split: Any) -> TopKModule | SequentialModule | AutoEncoderModule:
     cls = load_model_class(model_dir, str(config["model"]["class_name"]))
     return cls(split, **model_kwargs(config))

@@ -31,6 +31,8 @@ PAIRS_PER_CHUNK = 1 << 18  # bounds memory of the generic pairwise full sort
 class TopKModule(EvaluatedPhases, L.LightningModule):
     """Top-k recommender scored by full ranking over all items (train items masked)."""
 
+    monitor = MONITOR  # the valid metric early stopping and checkpointing follow
+
     def __init__(self, split: SplitData, *, learning_rate: float = 1e-3, l2_reg: float = 0.0,
                  negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
                  eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:

@@ -16,8 +16,11 @@ from typing import Any
 
 import torch
 
+from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.data.sequential import SequenceSplit, load_sequences
 from paper_autotrain.data.split import SplitData, load_split
+from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches
+from paper_autotrain.runtime.ctr import CTRModule, ctr_batch
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.module import TopKModule
@@ -81,7 +84,7 @@ def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor
         raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
     model.eval()
     with torch.no_grad():
-        scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8])
+        scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8], batch["users"][:8])
         expected = (min(8, len(batch["lengths"])), model.n_items + 1)
         if tuple(scores.shape) != expected:
             raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
@@ -90,7 +93,40 @@ def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor
     return f"loss {float(loss):.4f}; full_sort_scores {expected}"
 
 
-def check_overfit(model: TopKModule | SequentialModule, batch: dict[str, torch.Tensor], steps: int, lr: float) -> str:
+def check_row_shapes(model: AutoEncoderModule, batch: dict[str, torch.Tensor]) -> str:
+    model.train()
+    loss = model.loss(batch)
+    if loss.dim() != 0 or not torch.isfinite(loss):
+        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
+    model.eval()
+    with torch.no_grad():
+        scores = model.full_sort_scores(batch["users"][:8])
+        expected = (min(8, len(batch["users"])), model.n_items)
+        if tuple(scores.shape) != expected:
+            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
+        if not torch.isfinite(scores).all():
+            raise ValueError("full_sort_scores returned non-finite values")
+    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
+
+
+def check_ctr_shapes(model: CTRModule, batch: dict[str, torch.Tensor]) -> str:
+    model.train()
+    loss = model.loss(batch)
+    if loss.dim() != 0 or not torch.isfinite(loss):
+        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
+    model.eval()
+    with torch.no_grad():
+        probabilities = model.predict(batch)
+    expected = (len(batch["label"]),)
+    if tuple(probabilities.shape) != expected:
+        raise ValueError(f"predict gave shape {tuple(probabilities.shape)}, expected {expected}")
+    if not ((probabilities >= 0) & (probabilities <= 1)).all():
+        raise ValueError("predict returned values outside [0, 1]")
+    return f"loss {float(loss):.4f}; predict {expected}"
+
+
+def check_overfit(model: TopKModule | SequentialModule | AutoEncoderModule, batch: dict[str, torch.Tensor],
+                  steps: int, lr: float) -> str:
     """Adam at a high learning rate on one fixed batch: a correct model drives the loss down."""
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -104,7 +140,9 @@ def check_overfit(model: TopKModule | SequentialModule, batch: dict[str, torch.T
     first, last = losses[0], sum(losses[-5:]) / len(losses[-5:])
     if not all(math.isfinite(value) for value in losses):
         raise ValueError("loss became non-finite")
-    if last > first * (1 - MIN_RELATIVE_DROP):
+    # a loss bounded below by more than 0 (a multinomial likelihood's entropy) must fall towards its floor
+    floor = float(model.loss_floor(batch)) if hasattr(model, "loss_floor") else 0.0
+    if last - floor > (first - floor) * (1 - MIN_RELATIVE_DROP):
         raise ValueError(f"loss did not fall: {first:.4f} -> {last:.4f} in {steps} steps at lr {lr:g}")
     return f"loss {first:.4f} -> {last:.4f} in {steps} steps at lr {lr:g}"
 
@@ -116,9 +154,17 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
 
     def build() -> str:
         config = state["config"] = load_config(model_dir)
-        if (config.get("data") or {}).get("regime") == "sequential":
-            split: Any = load_sequences(split_dir)
+        regime = (config.get("data") or {}).get("regime")
+        if regime == "context":  # the first `batch_size` labelled training rows
+            split: Any = load_ctr(split_dir)
+            rows = slice(0, min(batch_size, split.n_rows("train")))
+            state["batch"], state["shapes"] = ctr_batch(split, "train", rows), check_ctr_shapes
+        elif regime == "sequential":
+            split = load_sequences(split_dir)
             state["batch"], state["shapes"] = sequence_batch(split, config, batch_size), check_sequence_shapes
+        elif regime == "user_rows":  # autoencoders: the first `batch_size` users' training rows
+            split = load_split(split_dir)
+            state["batch"], state["shapes"] = next(iter(UserRowBatches(split, batch_size))), check_row_shapes
         else:
             split = load_split(split_dir)
             state["batch"], state["shapes"] = tiny_batch(split, config, batch_size), check_shapes

@@ -2,7 +2,8 @@
 
 A generated sequential model fills a small contract:
 
-- ``encode_sequence(histories, lengths)`` -> [B, d]: one vector per left-aligned, zero-padded history;
+- ``encode_sequence(histories, lengths, users)`` -> [B, d]: one vector per left-aligned, zero-padded history
+  (the user ids are there for models with a user embedding, such as Caser);
 - ``item_table()`` -> [n_items + 1, d]: the item vectors scores are taken against (row 0 is padding).
 
 This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items,
@@ -34,7 +35,9 @@ class SequenceBatches(IterableDataset):
 
     def __init__(self, split: SequenceSplit, batch_size: int, negative_samples: int = 0, seed: int = 0) -> None:
         super().__init__()
-        self.histories, self.lengths, self.targets = split.batch(*split.examples("train"))
+        users, positions = split.examples("train")
+        self.histories, self.lengths, self.targets = split.batch(users, positions)
+        self.users = torch.from_numpy(users).long()
         self.n_items = int(split.n_items)
         self.batch_size = int(batch_size)
         self.negative_samples = int(negative_samples)
@@ -47,7 +50,8 @@ class SequenceBatches(IterableDataset):
         order = torch.from_numpy(self.rng.permutation(len(self.targets)))
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
-            batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows]}
+            batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows],
+                     "users": self.users[rows]}
             if self.negative_samples:
                 batch["neg_items"] = self.draw_negatives(batch["targets"])
             yield batch
@@ -93,7 +97,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
 
     # --- the contract generated models fill -------------------------------------------------------
 
-    def encode_sequence(self, histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def encode_sequence(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def item_table(self) -> torch.Tensor:
@@ -101,12 +105,12 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
 
     # --- scoring, loss, evaluation -----------------------------------------------------------------
 
-    def full_sort_scores(self, histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def full_sort_scores(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """[B, n_items + 1] scores of every item as the next one."""
-        return self.encode_sequence(histories, lengths) @ self.item_table().T
+        return self.encode_sequence(histories, lengths, users) @ self.item_table().T
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        seq = self.encode_sequence(batch["histories"], batch["lengths"])
+        seq = self.encode_sequence(batch["histories"], batch["lengths"], batch["users"])
         table = self.item_table()
         if self.loss_name == "ce":
             return F.cross_entropy(seq @ table.T, batch["targets"])

@@ -28,9 +28,38 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "GRU4Rec": [{"block": "item_embedding", "dim": 32},
                 {"block": "gru_encoder", "hidden_size": 48, "layers": 1, "dropout": 0.2},
                 {"block": "last_position"}, {"block": "item_dot_score"}],
+    "Caser": [{"block": "item_embedding", "dim": 16},
+              {"block": "caser_encoder", "vertical_filters": 2, "horizontal_filters": 4, "dropout": 0.2},
+              {"block": "item_dot_score"}],
+    "Mult-VAE": [{"block": "user_row_input", "norm": "l2", "dropout": 0.5},
+                 {"block": "variational_encoder", "layers": [48], "latent": 16, "activation": "tanh",
+                  "total_anneal_steps": 200, "anneal_cap": 0.2},
+                 {"block": "item_decoder"}],
+    "Mult-DAE": [{"block": "user_row_input", "norm": "l2", "dropout": 0.5},
+                 {"block": "denoising_encoder", "layers": [48], "latent": 16, "activation": "tanh"},
+                 {"block": "item_decoder"}],
+    "CDAE": [{"block": "user_row_input", "norm": "none", "dropout": 0.2},
+             {"block": "cdae_encoder", "latent": 16, "activation": "sigmoid"},
+             {"block": "item_decoder"}],
+    "LR": [{"block": "linear"}, {"block": "sum_logits"}],
+    "FM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "fm_interaction"},
+           {"block": "sum_logits"}],
+    "WideDeep": [{"block": "field_embedding", "dim": 8}, {"block": "linear"},
+                 {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
+    "DeepFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "fm_interaction"},
+               {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
+    "DCN": [{"block": "field_embedding", "dim": 8}, {"block": "cross_network", "layers": 2, "reg_weight": 0.1},
+            {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "batch_norm": True},
+            {"block": "concat_head"}],
 }
-REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce"}
-REFERENCE_FAMILIES = {"LightGCN": "graph", "SASRec": "sequential", "GRU4Rec": "sequential"}
+CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN")
+REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce",
+                    "Caser": "bce",
+                    "Mult-VAE": "multinomial", "Mult-DAE": "multinomial", "CDAE": "bce",
+                    **{name: "bce" for name in CONTEXT_MODELS}}
+REFERENCE_FAMILIES = {"LightGCN": "graph", **{name: "sequential" for name in ("SASRec", "GRU4Rec", "Caser")},
+                      "Mult-VAE": "autoencoder", "Mult-DAE": "autoencoder", "CDAE": "autoencoder",
+                      **{name: "context" for name in CONTEXT_MODELS}}
 
 
 def reference_spec(model_name: str, **hyperparameters: Any) -> MethodSpec:
@@ -42,6 +71,7 @@ def reference_spec(model_name: str, **hyperparameters: Any) -> MethodSpec:
     return MethodSpec(
         paper={"key": f"reference-{model_name.lower()}", "title": f"{model_name} (reference spec)"},
         family=REFERENCE_FAMILIES.get(model_name, "general"),
+        task="ctr" if model_name in CONTEXT_MODELS else "topk",
         model_name=model_name, loss=REFERENCE_LOSSES[model_name],
         architecture=REFERENCE_ARCHITECTURES[model_name],
         hyperparameters={name: {"value": value, "source": "user"} for name, value in values.items()},

@@ -25,8 +25,11 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
+from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.data.split import load_split
+from paper_autotrain.runtime.autoencoder import user_row_dataloader
+from paper_autotrain.runtime.ctr import ctr_dataloader
 from paper_autotrain.runtime.data import evaluation_trigger, train_dataloader
 from paper_autotrain.runtime.history import EpochHistory
 from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
@@ -64,12 +67,12 @@ def trainer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**TRAINER_DEFAULTS, **(config.get("trainer") or {})}
 
 
-def make_trainer(settings: Mapping[str, Any], out: Path,
-                 history: EpochHistory) -> tuple[L.Trainer, ModelCheckpoint]:
-    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch}", monitor=MONITOR,
+def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory,
+                 monitor: str = MONITOR) -> tuple[L.Trainer, ModelCheckpoint]:
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch}", monitor=monitor,
                                  mode="max", save_top_k=1, save_weights_only=True,
                                  auto_insert_metric_name=False)
-    stopper = EarlyStopping(monitor=MONITOR, mode="max", patience=int(settings["patience"]))
+    stopper = EarlyStopping(monitor=monitor, mode="max", patience=int(settings["patience"]))
     logger = CSVLogger(save_dir=str(out), name="logs", version="") if settings["csv_logger"] else False
     trainer = L.Trainer(
         max_epochs=int(settings["max_epochs"]), accelerator=settings["accelerator"],
@@ -106,10 +109,15 @@ def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) ->
     batch_size = int(optim.get("batch_size", 2048))
     loss = str(config["model"].get("loss", "bpr"))
     negatives = int(optim.get("negative_samples", 1))
+    if (config.get("data") or {}).get("regime") == "context":  # labelled CTR rows, batch_size rows a batch
+        rows = load_ctr(split_dir)
+        return rows, ctr_dataloader(rows, batch_size, seed)
     if (config.get("data") or {}).get("regime") == "sequential":
         sequences = load_sequences(split_dir)
         return sequences, sequence_dataloader(sequences, batch_size, loss, negatives, seed)
     split = load_split(split_dir)
+    if (config.get("data") or {}).get("regime") == "user_rows":  # autoencoders: batch_size users' rows
+        return split, user_row_dataloader(split, batch_size, seed)
     return split, train_dataloader(split.train, split.n_items, batch_size, loss=loss, negative_samples=negatives,
                                    seed=seed)
 
@@ -132,8 +140,9 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     L.seed_everything(int(settings["seed"]), workers=True)
     split, loader = load_training_data(config, split_dir, int(settings["seed"]))
     model = build_model(model_dir, config, split)
-    history = EpochHistory()
-    trainer, checkpoint = make_trainer(settings, out, history)
+    monitor = str(getattr(model, "monitor", MONITOR))  # each base module names the valid metric it is judged on
+    history = EpochHistory(monitor)
+    trainer, checkpoint = make_trainer(settings, out, history, monitor)
 
     started = time.perf_counter()
     trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
@@ -153,7 +162,8 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
         eval_time_s=round(eval_time, 3), n_params=model.n_parameters(), config=config,
     )
     write_outputs(out, result, test.per_user, test.users, history)
-    log.info("test ndcg@10 %.4f after %d epochs (best %s)", test.mean.get("ndcg@10", float("nan")),
+    main = monitor.split("/", 1)[-1]
+    log.info("test %s %.4f after %d epochs (best %s)", main, test.mean.get(main, float("nan")),
              result.epochs_run, result.best_epoch)
     return result
 

@@ -4,9 +4,7 @@ Each model runs in its own subprocess (`paper_autotrain.baselines_runner`) with 
 RecBole config dict, a wall-clock limit and a scratch working directory. Results are cached
 per (dataset, split, model, config, RecBole version); failures are reported, never cached.
 
-`recbole_reference(spec)` names the RecBole model that implements the spec's architecture and
-maps the spec's hyperparameters onto RecBole's config names, so that the reproduced model is
-compared with "the same model, as RecBole implements it, with the same hyperparameters".
+The spec's reference model (`stages/references`) always runs beside the configured baselines.
 """
 
 from __future__ import annotations
@@ -20,156 +18,54 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from paper_autotrain.ctr_scoring import context_config
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
+from paper_autotrain.stages.references import recbole_reference, reference_with_notes  # noqa: F401 - re-exported
 from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS: dict[str, dict[str, Any]] = {"Pop": {}, "ItemKNN": {}, "BPR": {}, "LightGCN": {}}
+# `baselines=[auto]` (the default) runs the spec family's usual comparison set; the reference model joins it
+FAMILY_BASELINES: dict[str, tuple[str, ...]] = {
+    "general": ("Pop", "ItemKNN", "BPR", "LightGCN"),
+    "graph": ("Pop", "ItemKNN", "BPR", "LightGCN"),
+    "sequential": ("Pop", "GRU4Rec", "SASRec"),
+    "autoencoder": ("Pop", "ItemKNN", "MultiVAE", "EASE"),
+    "context": ("LR", "FM", "DeepFM", "WideDeep"),
+}
+AUTO = "auto"
 DEFAULT_KS = (10, 20)
 RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
-LEARNERS = {"adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam"}
 CACHE_VERSION = 2  # 2: non-parametric models report 0 parameters
 REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
 
 
-# --- the reference model -----------------------------------------------------------------------------
-
-def _number(value: Any, integral: bool) -> int | float | None:
-    """A scalar hyperparameter as a number, or None (lists, dicts, words are not mapped)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if not isinstance(value, int | float):
-        return None
-    if integral:
-        if float(value) != int(value) or value <= 0:
-            return None
-        return int(value)
-    return float(value)
-
-
-def _int_list(value: Any) -> list[int] | None:
-    if isinstance(value, list | tuple) and value:
-        items = [_number(v, integral=True) for v in value]
-        if all(isinstance(v, int) for v in items):
-            return [int(v) for v in items]
-    return None
-
-
-def _block_param(params: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if params.get(name) is not None:
-            return params[name]
-    return None
-
-
-def _architecture_model(spec: MethodSpec) -> str | None:
-    names = [b.block.lower() for b in spec.architecture]
-    kinds = set(names)
-    if {"gmf", "mlp_tower", "neumf_fusion"} <= kinds:
-        return "NeuMF"
-    if kinds == {"embedding", "light_propagation", "dot_score"}:
-        return "LightGCN"
-    if kinds == {"embedding", "dot_score"} and spec.loss == "bpr":
-        return "BPR"
-    return None
-
-
-def reference_with_notes(spec: MethodSpec) -> tuple[str, dict[str, Any], list[str]] | None:
-    """The RecBole model for the spec's architecture, its config overrides, and what was not mapped."""
-    model = _architecture_model(spec)
-    if model is None:
-        return None
-    blocks = {b.block.lower(): b.params for b in spec.architecture}
-    overrides: dict[str, Any] = {}
-    notes: list[str] = []
-
-    def scalar(key: str, integral: bool) -> int | float | None:
-        entry = spec.hyperparameters.get(key)
-        if entry is None or entry.value is None:
-            return None
-        value = _number(entry.value, integral)
-        if value is None:
-            notes.append(f"{key}={entry.value!r} is not a single {'integer' if integral else 'number'}; "
-                         "not mapped")
-        return value
-
-    def put(recbole_key: str, value: Any) -> None:
-        if value is not None:
-            overrides[recbole_key] = value
-
-    put("learning_rate", scalar("learning_rate", integral=False))
-    put("train_batch_size", scalar("batch_size", integral=True))
-    negatives = scalar("negative_samples", integral=True)
-    if negatives is not None:
-        overrides["train_neg_sample_args"] = {"distribution": "uniform", "sample_num": negatives}
-    optimizer = spec.hyperparameters.get("optimizer")
-    if optimizer is not None and optimizer.value is not None:
-        learner = str(optimizer.value).strip().lower()
-        if learner in LEARNERS:
-            overrides["learner"] = learner
-        else:
-            notes.append(f"optimizer={optimizer.value!r} has no RecBole learner; "
-                         "RecBole's default (adam) is used")
-
-    embedding = scalar("embedding_size", integral=True)
-    l2 = scalar("l2_reg", integral=False)
-    if model in ("BPR", "LightGCN"):
-        if embedding is None:
-            embedding = _number(_block_param(blocks.get("embedding", {}), "dim", "size", "embedding_size"),
-                                integral=True)
-        put("embedding_size", embedding)
-    if model == "LightGCN":
-        layers = scalar("n_layers", integral=True)
-        if layers is None:
-            layers = _number(_block_param(blocks["light_propagation"], "layers", "n_layers"), integral=True)
-        put("n_layers", layers)
-        put("reg_weight", l2)
-    elif model == "BPR" and l2 is not None:
-        notes.append(f"l2_reg={l2:g} not mapped: RecBole's BPR has no L2 term (its loss is BPR only)")
-    if model == "NeuMF":
-        gmf_dim = _number(_block_param(blocks["gmf"], "dim", "size", "embedding_size"), integral=True)
-        put("mf_embedding_size", gmf_dim if gmf_dim is not None else embedding)
-        tower = blocks["mlp_tower"]
-        layers_value = _block_param(tower, "layers", "hidden", "hidden_sizes")
-        if layers_value is None and "mlp_layers" in spec.hyperparameters:
-            layers_value = spec.hyperparameters["mlp_layers"].value
-        layers = _int_list(layers_value)
-        if layers is not None:
-            overrides["mlp_hidden_size"] = layers
-            overrides["mlp_embedding_size"] = max(1, layers[0] // 2)
-        elif layers_value is not None:
-            notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
-        elif embedding is not None:
-            overrides["mlp_embedding_size"] = embedding
-        dropout = scalar("dropout", integral=False)
-        if dropout is None:
-            dropout = _number(_block_param(tower, "dropout"), integral=False)
-        put("dropout_prob", dropout)
-        if l2 is not None:
-            notes.append(f"l2_reg={l2:g} not mapped: RecBole's NeuMF has no L2 term")
-    return model, overrides, notes
-
-
-def recbole_reference(spec: MethodSpec) -> tuple[str, dict] | None:
-    """The RecBole model equivalent to the spec's architecture, with the spec's hyperparameters."""
-    found = reference_with_notes(spec)
-    return None if found is None else (found[0], found[1])
-
-
 # --- config and cache --------------------------------------------------------------------------------
+
+def sequential_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Benchmark rows `user, history, target`: RecBole reads the histories as they are (no augmentation)."""
+    return {
+        "load_col": {"inter": ["user_id", "item_id_list", "item_id"]},
+        "alias_of_item_id": ["item_id_list"],
+        "MAX_ITEM_LIST_LENGTH": int(cfg.get("max_seq_length", 50)),
+        "eval_args": {"group_by": "user", "order": "TO", "mode": "full"},
+        "train_neg_sample_args": None,  # softmax CE over all items, RecBole's default loss_type
+    }
+
+
+# what a data regime changes in RecBole's config, beyond the shared top-k protocol
+REGIME_CONFIG: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "sequential": sequential_config,
+    "context": context_config,  # CTR rows with a label, AUC/LogLoss (paper_autotrain/ctr_scoring.py)
+}
+
 
 def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The complete RecBole config dict for one model: the shared protocol plus model overrides."""
@@ -196,7 +92,9 @@ def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
         "save_dataloaders": False,
         "worker": 0,
     }
-    shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics"}
+    config.update(REGIME_CONFIG.get(str(cfg.get("regime", "topk")), lambda _cfg: {})(cfg))
+    shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics", "load_col",
+              "MAX_ITEM_LIST_LENGTH"}
     for key, value in overrides.items():
         if key in shared:
             log.warning("ignoring override %s=%r: every baseline shares the protocol value", key, value)
@@ -278,6 +176,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         "model": model, "dataset": split.dataset, "split_id": split.split_id,
         "split_path": str(Path(split.path).resolve()), "seed": seed,
         "ks": [int(k) for k in cfg.get("ks") or DEFAULT_KS], "device": device, "config": config,
+        "regime": str(cfg.get("regime", "topk")),
     }
     try:
         check_model_name(model)
@@ -332,11 +231,16 @@ def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
     """(model, overrides, extra config to record) for every model to run, the reference included."""
     raw = cfg.get("models")
     if raw is None:
-        models = _plain(DEFAULT_MODELS)
+        models: dict[str, Any] = {AUTO: {}}
     elif isinstance(raw, Mapping):
         models = _plain(raw)
     else:  # a plain list of names, e.g. baselines=[BPR,LightGCN]
         models = {str(m): {} for m in raw}
+    if AUTO in models:
+        family = spec.family if spec is not None else "general"
+        chosen = FAMILY_BASELINES.get(family, FAMILY_BASELINES["general"])
+        expanded = {name: {} for name in chosen}
+        models = {**expanded, **{k: v for k, v in models.items() if k != AUTO}}
     reference = reference_with_notes(spec) if spec is not None else None
     plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     if reference is not None and reference[0] not in models:

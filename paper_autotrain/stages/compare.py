@@ -12,8 +12,16 @@ from collections.abc import Mapping, Sequence
 
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 
-DISPLAY = {"recall": "Recall", "ndcg": "NDCG", "hit": "Hit", "mrr": "MRR", "precision": "Precision"}
+DISPLAY = {"recall": "Recall", "ndcg": "NDCG", "hit": "Hit", "mrr": "MRR", "precision": "Precision", "auc": "AUC",
+           "logloss": "LogLoss"}
 TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "precision")
+CTR_COLUMNS = ("auc", "logloss")  # one value over all test rows, no cut-off
+CTR_MAIN = "auc"
+
+
+def main_metric(spec: MethodSpec, cfg: Mapping) -> str:
+    """The metric the reproduction is judged on: AUC for a CTR task, else eval.main_metric."""
+    return CTR_MAIN if spec.task == "ctr" else str(cfg.get("main_metric", "ndcg@10"))
 
 
 def display_metric(name: str) -> str:
@@ -24,6 +32,8 @@ def display_metric(name: str) -> str:
 
 def table_columns(results: Sequence[RunResult], ks: Sequence[int]) -> list[str]:
     present = set().union(*(r.test for r in results)) if results else set()
+    if any(name in present for name in CTR_COLUMNS):
+        return [name for name in CTR_COLUMNS if name in present]
     return [f"{m}@{k}" for k in ks for m in TABLE_METRICS if f"{m}@{k}" in present]
 
 
@@ -31,17 +41,17 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def budget_line(spec: MethodSpec, reproduced: RunResult) -> str:
+def budget_line(spec: MethodSpec, reproduced: RunResult, monitor: str = "NDCG@10") -> str:
     """The epoch budget every model had, and how it relates to the paper's own epoch count."""
     budget = ((reproduced.config or {}).get("trainer") or {}).get("max_epochs")
     if budget is None:
         return "- Epoch budget: not recorded."
     stated = spec.hyperparameters.get("epochs")
     if stated is None or stated.value == budget:
-        return f"- Epoch budget: {budget} for every model, early stopping on valid NDCG@10."
+        return f"- Epoch budget: {budget} for every model, early stopping on valid {monitor}."
     origin = "the paper's" if stated.source == "paper" else f"the spec's ({stated.source})"
     return (f"- Epoch budget: {budget} for every model (trainer.max_epochs; {origin} {stated.value} is capped), "
-            "early stopping on valid NDCG@10.")
+            f"early stopping on valid {monitor}.")
 
 
 def _ordered(reproduced: RunResult, baselines: Sequence[RunResult], main: str) -> list[RunResult]:
@@ -116,7 +126,7 @@ def failures_block(baselines: Sequence[RunResult]) -> str:
 def markdown_report(spec: MethodSpec, reproduced: RunResult, baselines: Sequence[RunResult], split: SplitInfo,
                     cfg: Mapping) -> str:
     ks = list(cfg.get("ks", (10, 20)))
-    main = str(cfg.get("main_metric", "ndcg@10"))
+    main = main_metric(spec, cfg)
     rows = _ordered(reproduced, baselines, main)
     defaults = [name for name, hp in spec.hyperparameters.items() if hp.source == "default"]
     unclear = "\n".join(f"- {u}" for u in spec.unclear) or "- nothing recorded"
@@ -133,7 +143,7 @@ train/valid/test interactions.
 - Protocol: {split.protocol}.
 - Split `{split.split_id}`, seed {reproduced.seed}: every model below was trained on the same benchmark files \
 and scored by the same evaluator.
-{budget_line(spec, reproduced)}
+{budget_line(spec, reproduced, "AUC" if spec.task == "ctr" else "NDCG@10")}
 
 {results_table(rows, table_columns(rows, ks))}
 

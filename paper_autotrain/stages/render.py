@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.schemas import Block, MethodSpec
+from paper_autotrain.schemas import STAND_IN_LOSSES, Block, MethodSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class BlockRule:
     needs_before: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     scorer: bool = False
+    provides: tuple[str, ...] = ()  # a role later blocks may need instead of a block name (e.g. "latent")
 
 
 BLOCKS: dict[str, BlockRule] = {
@@ -91,8 +92,13 @@ SEQUENTIAL_BLOCKS: dict[str, BlockRule] = {
                 BlockParam("inner_size", "inner_size", "hidden_size", 256, int),
                 BlockParam("dropout", "dropout", "dropout", 0.5, float)),
         needs_before=("item_embedding",)),
+    "caser_encoder": BlockRule(
+        params=(BlockParam("n_v", "vertical_filters", "n_v", 4, int),
+                BlockParam("n_h", "horizontal_filters", "n_h", 16, int),
+                BlockParam("dropout", "dropout", "dropout", 0.5, float)),
+        needs_before=("item_embedding",)),
     "last_position": BlockRule(needs_before=("item_embedding",)),
-    "item_dot_score": BlockRule(needs_before=("last_position",), scorer=True),
+    "item_dot_score": BlockRule(needs_before=("item_embedding",), scorer=True),
 }
 
 
@@ -108,13 +114,65 @@ class Base:
     blocks: dict[str, BlockRule]
     losses: dict[str, tuple[str, ...]]  # loss -> runtime names its code uses
     loss_template: bool  # False: the base module implements the loss itself
+    train_regime: str | None = None  # data.regime in config.yaml when training batches differ from `regime`
+    tasks: tuple[str, ...] = ("topk",)  # the spec tasks this scaffold trains and evaluates
 
 
 TOPK_BASE = Base("model.py.j2", "TopKModule", "topk", "SplitData", SECTIONS, BLOCKS, LOSS_IMPORTS,
                  loss_template=True)
 SEQUENTIAL_BASE = Base("sequential/model.py.j2", "SequentialModule", "sequential", "SequenceSplit",
                        SEQUENTIAL_SECTIONS, SEQUENTIAL_BLOCKS, {"ce": (), "bce": ()}, loss_template=False)
-BASES = {"sequential": SEQUENTIAL_BASE}
+
+AUTOENCODER_ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "gelu", "identity")  # runtime activation_layer
+AUTOENCODER_SECTIONS = ("args", "init", "methods", "encode", "score")
+AUTOENCODER_ENCODER_PARAMS = (BlockParam("hidden_layers", "layers", None, [600], "int_list"),
+                              BlockParam("latent_size", "latent", "embedding_size", 200, int),
+                              BlockParam("activation", "activation", None, "tanh", str))
+AUTOENCODER_BLOCKS: dict[str, BlockRule] = {
+    "user_row_input": BlockRule(
+        params=(BlockParam("input_norm", "norm", None, "l2", str),
+                BlockParam("input_dropout", "dropout", "dropout", 0.5, float)),
+        imports=("normalize_rows",)),
+    "variational_encoder": BlockRule(
+        params=(*AUTOENCODER_ENCODER_PARAMS, BlockParam("noise_std", "noise_std", "noise_std", 1.0, float),
+                BlockParam("total_anneal_steps", "total_anneal_steps", "total_anneal_steps", 200000, int),
+                BlockParam("anneal_cap", "anneal_cap", "anneal_cap", 0.2, float)),
+        needs_before=("user_row_input",), imports=("mlp_stack", "gaussian_kl"), provides=("latent",)),
+    "denoising_encoder": BlockRule(params=AUTOENCODER_ENCODER_PARAMS, needs_before=("user_row_input",),
+                                   imports=("mlp_stack",), provides=("latent",)),
+    "cdae_encoder": BlockRule(
+        params=(BlockParam("latent_size", "latent", "embedding_size", 64, int),
+                BlockParam("activation", "activation", None, "relu", str)),
+        needs_before=("user_row_input",), imports=("mlp_stack", "activation_layer"), provides=("latent",)),
+    "item_decoder": BlockRule(needs_before=("latent",), imports=("mlp_stack",), scorer=True),
+}
+AUTOENCODER_BASE = Base("autoencoder/model.py.j2", "AutoEncoderModule", "topk", "SplitData",
+                        AUTOENCODER_SECTIONS, AUTOENCODER_BLOCKS, {"multinomial": (), "bce": ()},
+                        loss_template=False, train_regime="user_rows")
+
+# Context (CTR) models: field embeddings, then parts whose log-odds are summed (LR, FM, Wide&Deep, DeepFM)
+# or whose features one Linear head combines (DCN)
+CONTEXT_SECTIONS = ("args", "init", "encode", "terms", "score", "regularization")
+CONTEXT_BLOCKS: dict[str, BlockRule] = {
+    "field_embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 10, int),),
+                                 imports=("FieldEmbedding",)),
+    "linear": BlockRule(imports=("FieldEmbedding",)),
+    "fm_interaction": BlockRule(needs_before=("field_embedding",)),
+    "mlp_tower": BlockRule(
+        params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 128, 128], "int_list"),
+                BlockParam("dropout", "dropout", "dropout", 0.2, float),
+                BlockParam("batch_norm", "batch_norm", None, False, bool)),
+        allowed_extra=("activation",), needs_before=("field_embedding",)),
+    "cross_network": BlockRule(
+        params=(BlockParam("cross_layers", "layers", "n_layers", 6, int),
+                BlockParam("cross_reg", "reg_weight", None, 2.0, float)),
+        needs_before=("field_embedding",)),
+    "sum_logits": BlockRule(scorer=True),
+    "concat_head": BlockRule(needs_before=("cross_network", "mlp_tower"), scorer=True),
+}
+CONTEXT_BASE = Base("context/model.py.j2", "CTRModule", "context", "CTRSplit", CONTEXT_SECTIONS, CONTEXT_BLOCKS,
+                    {"bce": (), "mse": ()}, loss_template=False, tasks=("ctr",))
+BASES = {"sequential": SEQUENTIAL_BASE, "autoencoder": AUTOENCODER_BASE, "context": CONTEXT_BASE}
 
 
 def base_for(spec: MethodSpec) -> Base:
@@ -131,7 +189,7 @@ def run(spec: MethodSpec, cfg: Mapping) -> dict[str, str]:
     context = build_context(spec, cfg, base)
     sections = render_sections(env, spec.architecture, context, base)
     init_args = sections.pop("init_args")
-    loss_method = env.get_template(f"losses/{spec.loss}.j2").render().strip("\n") if base.loss_template else ""
+    loss_method = env.get_template(f"losses/{trained_loss(spec)}.j2").render().strip("\n") if base.loss_template else ""
     model_py = env.get_template(base.template).render(
         **context, sections=sections, init_args=init_args, loss_method=loss_method,
     )
@@ -166,9 +224,9 @@ def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE) -> None:
         names = ", ".join(part.name for part in spec.custom)
         raise StageError(f"render: spec.custom has parts no template covers ({names}); "
                          "they need the LLM fill-in")
-    if spec.task != "topk":
-        raise StageError(f"render: task {spec.task!r} has no template (only topk)")
-    if spec.loss not in base.losses:
+    if spec.task not in base.tasks:
+        raise StageError(f"render: task {spec.task!r} has no {spec.family} template (only {', '.join(base.tasks)})")
+    if trained_loss(spec) not in base.losses:
         raise StageError(f"render: loss {spec.loss!r} has no {spec.family} template "
                          f"(known: {', '.join(base.losses)})")
     names = [block.block for block in spec.architecture]
@@ -193,9 +251,15 @@ def check_composition(names: list[str], blocks: Mapping[str, BlockRule] = BLOCKS
         raise StageError("render: the architecture must end with exactly one scoring block "
                          f"({known}), got {' -> '.join(names)}")
     for position, name in enumerate(names):
-        missing = [need for need in blocks[name].needs_before if need not in names[:position]]
+        before = names[:position]
+        available = {*before, *(role for earlier in before for role in blocks[earlier].provides)}
+        missing = [need for need in blocks[name].needs_before if need not in available]
         if missing:
             raise StageError(f"render: block {name!r} needs {', '.join(missing)} before it")
+    roles = [role for name in names for role in blocks[name].provides]
+    twice = sorted({role for role in roles if roles.count(role) > 1})
+    if twice:
+        raise StageError(f"render: more than one block provides the {twice[0]} ({' -> '.join(names)})")
 
 
 def check_block_params(block: Block) -> None:
@@ -206,6 +270,19 @@ def check_block_params(block: Block) -> None:
     if block.block == "mlp_tower" and str(params.get("activation", "relu")).lower() not in ACTIVATIONS:
         raise StageError(f"render: mlp_tower activation={params['activation']!r} has no template "
                          f"(known: {', '.join(ACTIVATIONS)})")
+    check_autoencoder_params(block)
+
+
+def check_autoencoder_params(block: Block) -> None:
+    """The words an autoencoder block's runtime helpers accept (activation, input normalisation)."""
+    params = block.params
+    if block.block not in AUTOENCODER_BLOCKS:
+        return
+    if "activation" in params and str(params["activation"]).lower() not in AUTOENCODER_ACTIVATIONS:
+        raise StageError(f"render: {block.block} activation={params['activation']!r} has no template "
+                         f"(known: {', '.join(AUTOENCODER_ACTIVATIONS)})")
+    if "norm" in params and str(params["norm"]).lower() not in ("l2", "none"):
+        raise StageError(f"render: user_row_input norm={params['norm']!r} has no template (l2 or none)")
 
 
 # --- context ---------------------------------------------------------------------------------------
@@ -221,26 +298,37 @@ def template_environment(cfg: Mapping) -> jinja2.Environment:
     return env
 
 
+def trained_loss(spec: MethodSpec) -> str:
+    """The loss the generated model trains with: the paper's, or the family's stand-in for an "other" loss."""
+    return STAND_IN_LOSSES.get(spec.family, spec.loss) if spec.loss == "other" else spec.loss
+
+
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dict[str, Any]:
     model_params, param_rows, notes = resolve_block_params(spec, base.blocks)
     optim, optim_rows = resolve_optim(spec)
     trainer, epoch_row = resolve_trainer(spec, cfg)
     rows = param_rows + optim_rows + [epoch_row]
     composition = " -> ".join(block.block for block in spec.architecture)
-    imports = {base.module, base.split_type, *base.losses[spec.loss]}
+    loss = trained_loss(spec)
+    if loss != spec.loss:
+        notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
+                         f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
+    imports = {base.module, base.split_type, *base.losses[loss]}
     if base.loss_template:
         imports.add("make_optimizer")
     for block in spec.architecture:
         imports.update(base.blocks[block.block].imports)
     context = {
-        "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": spec.loss,
+        "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
         "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
         "trainer": trainer, "base_module": base.module, "split_type": base.split_type,
-        "data": {"regime": base.regime, **DATA_DEFAULTS, **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
+        "data": {"regime": base.train_regime or base.regime, **DATA_DEFAULTS,
+                 **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
         "hp_rows": [markdown_row(row) for row in rows], "notes": notes,
         "runtime_import": from_import("paper_autotrain.runtime", imports),
         "activation_module": activation_module(spec),
+        "head": spec.architecture[-1].block if spec.architecture else "",  # how a context model combines parts
     }
     context["docstring"] = module_docstring(spec, composition, rows, notes)
     return context

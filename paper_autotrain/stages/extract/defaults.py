@@ -26,8 +26,10 @@ def needed_defaults(spec: MethodSpec) -> dict[str, Any]:
     needed = dict(table["families"].get(spec.family, {}))
     for block in spec.architecture:
         needed.update(table["blocks"].get(block.block, {}))
+        needed.update(table.get("family_blocks", {}).get(spec.family, {}).get(block.block, {}))  # e.g. a CTR MLP
     optimizer = spec.hp("optimizer", needed.get("optimizer"))
-    by_optimizer = table.get("learning_rate_by_optimizer", {})
+    by_optimizer = {**table.get("learning_rate_by_optimizer", {}),
+                    **table.get("family_learning_rate_by_optimizer", {}).get(spec.family, {})}
     if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
         needed["learning_rate"] = by_optimizer[str(optimizer).lower()]
     return needed
@@ -85,5 +87,39 @@ def sync_blocks(spec: MethodSpec) -> MethodSpec:
                 activation=params.get("activation", "relu"),
                 dropout=float(hp("dropout", 0.0) or 0.0),
             )
-        blocks.append(Block(block=block.block, **params))
+        elif block.block == "item_embedding":
+            params["dim"] = hp("embedding_size")
+        elif block.block == "self_attention_encoder":
+            params.update(layers=hp("n_layers"), heads=hp("n_heads"), dropout=hp("dropout"))
+            if hp("hidden_size") is not None:
+                params["inner_size"] = hp("hidden_size")
+        elif block.block == "field_embedding":
+            params["dim"] = hp("embedding_size")
+        elif block.block == "cross_network":
+            params["layers"] = hp("n_layers")
+        elif block.block == "gru_encoder":
+            params.update(hidden_size=hp("hidden_size"), layers=hp("n_layers"), dropout=hp("dropout"))
+        elif block.block == "caser_encoder":
+            params["dropout"] = hp("dropout")
+        elif block.block == "user_row_input":
+            params["dropout"] = hp("dropout")
+        elif block.block in ("variational_encoder", "denoising_encoder"):
+            params.update(layers=encoder_layers(spec), latent=hp("embedding_size"))
+            if block.block == "variational_encoder":
+                params.update(total_anneal_steps=hp("total_anneal_steps"), anneal_cap=hp("anneal_cap"),
+                              noise_std=hp("noise_std"))
+        elif block.block == "cdae_encoder":
+            params["latent"] = hp("embedding_size")
+        blocks.append(Block(block=block.block, **{k: v for k, v in params.items() if v is not None}))
     return spec.model_copy(update={"architecture": blocks})
+
+
+def encoder_layers(spec: MethodSpec) -> list[int] | None:
+    """An autoencoder's hidden layers: n_layers (default 1) of hidden_size, as "I -> 600 -> K" reads.
+
+    A stated n_layers of 0 (no hidden layer) keeps one: the renderer needs a non-empty list.
+    """
+    hidden, count = spec.hp("hidden_size"), spec.hp("n_layers")
+    if not isinstance(hidden, int):
+        return None
+    return [hidden] * (count if isinstance(count, int) and count > 0 else 1)

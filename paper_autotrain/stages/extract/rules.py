@@ -6,7 +6,16 @@ import logging
 import re
 from collections import Counter
 
-from paper_autotrain.schemas import BaselineRef, Block, CustomPart, MethodSpec, PaperDoc, Reported, Table
+from paper_autotrain.schemas import (
+    BaselineRef,
+    Block,
+    CustomPart,
+    HyperParameter,
+    MethodSpec,
+    PaperDoc,
+    Reported,
+    Table,
+)
 
 from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters
 from .lexicon import (
@@ -48,7 +57,34 @@ NEUMF_CUES = (
     r"fus(?:e|ion)|ensembl|concatenat",
 )
 DOT_CUES = r"inner product|dot product"
+# Sequential encoders, told apart by how often the paper speaks of each (a paper also names its baselines')
+SEQUENTIAL_ENCODER_CUES = {
+    "self_attention_encoder": r"self-attention",
+    "gru_encoder": r"\bGRUs?\b|gated recurrent",
+    "caser_encoder": r"(?:horizontal|vertical) (?:convolution|convolutional|filter)",
+}
+MIN_ENCODER_MENTIONS = 5
+# Parts of a CTR model, counted over the paper (it also describes the baselines it compares with)
+CONTEXT_PART_CUES = {
+    "fm": r"factori[sz]ation[- ]machines?|\bFMs?\b",
+    "deep": r"\bDNNs?\b|deep neural networks?|deep (?:component|part|model|learning)|multi-layer perceptron"
+            r"|\bMLPs?\b|hidden layers?|neural network",
+    "wide": r"\bwide\b|\blinear models?",
+    "cross": r"cross network|cross layers?",
+    "logistic": r"logistic regression",
+}
 MF_CUES = r"matrix factori[sz]ation|\bMF\b"
+# Autoencoders: variational or denoising, by mentions; a denoising one with a user input node is CDAE-shaped
+AUTOENCODER_CUES = {"variational_encoder": r"variational|\bVAEs?\b", "denoising_encoder": r"denoising|\bDAEs?\b"}
+USER_NODE_CUES = (r"user[- ](?:specific )?(?:input )?node"
+                  r"|(?:user-specific|per-user) (?:latent )?(?:vector|embedding|factor)")
+MIN_USER_NODE_MENTIONS = 2
+ACTIVATION_CUES = r"\b(tanh|sigmoid|relu)\b[^.]{0,40}?(?:activation|non-?linearity)"
+ANNEAL_STEPS = re.compile(r"anneal\w*[^.]{0,80}?\b(?P<v>\d{1,3}(?:,\d{3})+|\d+)\s+"
+                          r"(?:gradient\s+)?(?:updates|steps|iterations)", re.I)
+ANNEAL_CAP = re.compile(r"(?:cap(?:ped)?|stop increasing)[^.]{0,40}?(?:β|beta)\s*(?:=|at|of|to)\s*(?P<v>0?\.\d+)"
+                        r"|(?:β|beta)\s+(?:is\s+)?(?:capped|fixed)\s+(?:at|to)\s+(?P<w>0?\.\d+)", re.I)
+STANDARD_NOISE = re.compile(r"(?:ϵ|ε|epsilon)\s*(?:∼|~|is drawn from|from)?\s*N\s*\(\s*0\s*,\s*(?:I|1\b)", re.I)
 
 
 def _count(pattern: str, text: str) -> int:
@@ -287,6 +323,22 @@ def detect_architecture(
         )
     if family == "general" and loss == "bpr" and re.search(MF_CUES, text) and re.search(DOT_CUES, text, re.I):
         return [Block(block="embedding"), Block(block="dot_score")], [], []
+    encoder = sequential_encoder(text) if family == "sequential" else None
+    if encoder in ("self_attention_encoder", "gru_encoder"):
+        blocks = [Block(block="item_embedding"), Block(block=encoder), Block(block="last_position"),
+                  Block(block="item_dot_score")]
+        return blocks, [], []
+    if encoder == "caser_encoder":  # the convolutions pool the whole window themselves
+        return [Block(block="item_embedding"), Block(block="caser_encoder"), Block(block="item_dot_score")], [], []
+    if family == "context" and (parts := context_parts(text)):
+        return parts, [], []
+    encoder = autoencoder_encoder(text) if family == "autoencoder" else None
+    if encoder is not None:
+        norm = "none" if encoder == "cdae_encoder" else "l2"  # CDAE corrupts the raw row; Mult-* normalise it
+        activation = stated_activation(text)
+        params = {"activation": activation} if activation else {}
+        return [Block(block="user_row_input", norm=norm), Block(block=encoder, **params),
+                Block(block="item_decoder")], [], []
     evidence = next((quote(s) for s in sentences if model_name and model_name in s.text), None)
     custom = [
         CustomPart(
@@ -297,6 +349,67 @@ def detect_architecture(
         )
     ]
     return [], custom, [f"architecture of {model_name} not mapped to library blocks (see custom)"]
+
+
+def context_parts(text: str) -> list[Block]:
+    """CTR blocks: cross network + deep (DCN), FM + deep (DeepFM), wide + deep, FM alone, logistic regression."""
+    counts = {name: len(re.findall(cue, text, re.I)) for name, cue in CONTEXT_PART_CUES.items()}
+    often = {name for name, count in counts.items() if count >= MIN_ENCODER_MENTIONS}
+    fields, deep = Block(block="field_embedding"), Block(block="mlp_tower", activation="relu")
+    if {"cross", "deep"} <= often:
+        return [fields, Block(block="cross_network"), deep, Block(block="concat_head")]
+    first_order = [fields, Block(block="linear")]
+    if "deep" in often and "fm" in often and counts["fm"] > counts["wide"]:
+        return [*first_order, Block(block="fm_interaction"), deep, Block(block="sum_logits")]
+    if "deep" in often and "wide" in often:
+        return [*first_order, deep, Block(block="sum_logits")]
+    if "fm" in often:
+        return [*first_order, Block(block="fm_interaction"), Block(block="sum_logits")]
+    if "logistic" in often:
+        return [Block(block="linear"), Block(block="sum_logits")]
+    return []
+
+
+def sequential_encoder(text: str) -> str | None:
+    """The encoder the paper is about: the most mentioned one, if it is mentioned often enough."""
+    counts = {name: len(re.findall(cue, text, re.I)) for name, cue in SEQUENTIAL_ENCODER_CUES.items()}
+    name, count = max(counts.items(), key=lambda item: item[1])
+    return name if count >= MIN_ENCODER_MENTIONS else None
+
+
+def autoencoder_encoder(text: str) -> str | None:
+    """variational_encoder, denoising_encoder or cdae_encoder (denoising with a user input node), or None."""
+    counts = {name: len(re.findall(cue, text, re.I)) for name, cue in AUTOENCODER_CUES.items()}
+    name, count = max(counts.items(), key=lambda item: item[1])
+    if count < MIN_ENCODER_MENTIONS:
+        return None
+    if name == "denoising_encoder" and len(re.findall(USER_NODE_CUES, text, re.I)) >= MIN_USER_NODE_MENTIONS:
+        return "cdae_encoder"
+    return name
+
+
+def stated_activation(text: str) -> str | None:
+    """The activation the paper names most often as such ("a tanh non-linearity", "sigmoid activation")."""
+    found = Counter(match.group(1).lower() for match in re.finditer(ACTIVATION_CUES, text, re.I))
+    return found.most_common(1)[0][0] if found else None
+
+
+def variational_hyperparameters(sentences: list[Sentence]) -> dict[str, HyperParameter]:
+    """KL annealing as stated (total_anneal_steps updates, anneal_cap), and a standard-normal eps (noise_std 1)."""
+    found: dict[str, HyperParameter] = {}
+    for sentence in sentences:
+        noise = STANDARD_NOISE.search(sentence.text)
+        if noise and "noise_std" not in found:
+            found["noise_std"] = HyperParameter(value=1.0, evidence=quote(sentence, noise.start()))
+        steps = ANNEAL_STEPS.search(sentence.text)
+        if steps and "total_anneal_steps" not in found:
+            found["total_anneal_steps"] = HyperParameter(value=int(steps.group("v").replace(",", "")),
+                                                         evidence=quote(sentence, steps.start()))
+        cap = ANNEAL_CAP.search(sentence.text)
+        if cap and "anneal_cap" not in found:
+            found["anneal_cap"] = HyperParameter(value=float(cap.group("v") or cap.group("w")),
+                                                 evidence=quote(sentence, cap.start()))
+    return found
 
 
 def extract(doc: PaperDoc) -> MethodSpec:
@@ -320,9 +433,16 @@ def extract(doc: PaperDoc) -> MethodSpec:
     if "mlp_layers" in hyperparameters and family not in ("general", "context"):
         del hyperparameters["mlp_layers"]  # a tower of a compared method, not of this one
     unclear += find_grids(sentences, set(hyperparameters))
+    if family == "context" and task == "rating":  # the context models are trained and scored as CTR models
+        task = "ctr"
+        unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "
+                       f"rating >= threshold, AUC and LogLoss) so the context models can run it; loss {loss} is kept")
     text = doc.full_text
     blocks, custom, notes = detect_architecture(family, loss, text, model_name, sentences)
     unclear += notes
+    if any(block.block == "variational_encoder" for block in blocks):
+        annealing = variational_hyperparameters(sentences)
+        hyperparameters.update({k: v for k, v in annealing.items() if k not in hyperparameters})
     if loss == "other":
         unclear.append("training loss not recognised; set `loss` by hand")
     reported = find_reported(doc.tables, model_name, datasets, metrics)

@@ -1,0 +1,76 @@
+"""The context (CTR) side of the RecBole baselines: the config of the protocol and scoring with our evaluator.
+
+`context_config` is what the CTR regime changes in RecBole's config (stages/baselines.py REGIME_CONFIG);
+`score_context` scores a trained RecBole context model on the saved valid/test rows with our AUC and
+LogLoss (baselines_runner.py SCORERS). RecBole reads the benchmark files of the split folder, whose
+`.user` / `.item` files hold exactly the fields our model uses, so `load_col: None` (load every column)
+gives both sides the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+PREDICT_BATCH = 8192
+
+
+def context_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Labelled rows, every column of the benchmark files, one AUC/LogLoss over all rows, early stopping on AUC."""
+    return {
+        "load_col": None,  # the split folder's files hold exactly the chosen fields
+        "unload_col": None,
+        "LABEL_FIELD": "label",
+        "threshold": None,  # the label is already in the files (rating >= threshold, computed once)
+        "RATING_FIELD": None,
+        "TIME_FIELD": None,
+        "eval_args": {"group_by": None, "order": "RO", "mode": "labeled", "split": {"RS": [0.8, 0.1, 0.1]}},
+        "metrics": ["AUC", "LogLoss"],
+        "valid_metric": "AUC",
+        "train_neg_sample_args": None,
+        "normalize_all": False,
+    }
+
+
+def _row_ids(dataset: Any, field: str, tokens: np.ndarray) -> torch.Tensor:
+    mapping = dataset.field2token_id[field]
+    ids = np.array([mapping.get(str(t), -1) for t in tokens], dtype=np.int64)
+    if (ids < 0).any():
+        missing = [str(t) for t in np.asarray(tokens)[ids < 0][:3]]
+        raise ValueError(f"{int((ids < 0).sum())} {field} token(s) of the split are unknown to RecBole, "
+                         f"e.g. {missing}")
+    return torch.from_numpy(ids)
+
+
+def recbole_probabilities(model: Any, dataset: Any, users: np.ndarray, items: np.ndarray,
+                          device: torch.device) -> np.ndarray:
+    """RecBole's `model.predict` (a click probability) for each (user, item) row, features joined by RecBole."""
+    from recbole.data.interaction import Interaction
+
+    uids = _row_ids(dataset, dataset.uid_field, users)
+    iids = _row_ids(dataset, dataset.iid_field, items)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(uids), PREDICT_BATCH):
+            inter = Interaction({dataset.uid_field: uids[start:start + PREDICT_BATCH],
+                                 dataset.iid_field: iids[start:start + PREDICT_BATCH]})
+            out.append(model.predict(dataset.join(inter).to(device)).float().reshape(-1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def score_context(trained: Any, split_path: str, ks: list[int]) -> tuple[dict, dict, dict]:
+    """(test, valid, facts): our AUC/LogLoss of RecBole's predictions on the saved rows (ks unused)."""
+    from paper_autotrain.data.ctr import load_ctr
+    from paper_autotrain.data.evaluator import ctr_metrics
+
+    split = load_ctr(split_path)
+    scores = {}
+    for phase in ("test", "valid"):
+        probabilities = recbole_probabilities(trained.model, trained.dataset, split.users[phase],
+                                              split.items[phase], trained.device)
+        scores[phase] = ctr_metrics(probabilities, split.labels[phase])
+    fields = [f for f in trained.model.token_field_names + trained.model.token_seq_field_names]
+    return scores["test"], scores["valid"], {"scored_with": "predict", "fields": fields}

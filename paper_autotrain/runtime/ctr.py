@@ -1,0 +1,159 @@
+"""The base LightningModule, field embeddings and batches for context (CTR) models.
+
+A generated context model fills a small contract:
+
+- ``logit(batch)`` -> [B]: the click log-odds of each labelled row;
+- ``regularization()`` -> a scalar added to the loss (optional; e.g. DCN's norm of its cross weights).
+
+This class owns the rest: the loss on the 0/1 label (log loss, or squared error of the predicted
+probability when the paper trains with squared loss), and validation/test by AUC and LogLoss over
+every row of the phase with the project's evaluator, exactly as RecBole's context models are scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset
+
+from paper_autotrain.data.ctr import CTRSplit
+from paper_autotrain.data.evaluator import EvalResult, ctr_metrics
+from paper_autotrain.runtime.losses import make_optimizer
+from paper_autotrain.runtime.phases import EvaluatedPhases
+
+CTR_LOSSES = ("bce", "mse")
+CTR_MONITOR = "valid/auc"
+Batch = dict[str, torch.Tensor]
+SEQ_PREFIX = "seq/"
+
+
+def ctr_batch(split: CTRSplit, part: str, rows: np.ndarray | slice) -> Batch:
+    """{"tokens": [B, F_token], "seq/<field>": [B, L], "label": [B]} for the given rows of a part."""
+    batch = {"tokens": torch.from_numpy(split.tokens[part][rows]), "label": torch.from_numpy(split.labels[part][rows])}
+    for field, ids in split.seqs[part].items():
+        batch[SEQ_PREFIX + field] = torch.from_numpy(ids[rows])
+    return batch
+
+
+class CTRBatches(IterableDataset):
+    """Every training row once per epoch, in a fresh random order."""
+
+    def __init__(self, split: CTRSplit, batch_size: int, seed: int = 0) -> None:
+        super().__init__()
+        self.split = split
+        self.batch_size = int(batch_size)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-self.split.n_rows("train") // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self.rng.permutation(self.split.n_rows("train"))
+        for start in range(0, len(order), self.batch_size):
+            yield ctr_batch(self.split, "train", order[start:start + self.batch_size])
+
+
+def ctr_dataloader(split: CTRSplit, batch_size: int, seed: int = 0) -> DataLoader:
+    return DataLoader(CTRBatches(split, batch_size, seed), batch_size=None, num_workers=0)
+
+
+class FieldEmbedding(nn.Module):
+    """[B, n_fields, dim]: one vector per field of a row; a multi-valued field is its values' mean vector.
+
+    dim=1 gives the per-feature weights of a first-order (linear / wide) part. Token fields share one
+    table with per-field offsets (RecBole's FMEmbedding); id 0 of a field is padding.
+    """
+
+    def __init__(self, split: CTRSplit, dim: int) -> None:
+        super().__init__()
+        sizes = [split.vocab_size(f) for f in split.token_fields]
+        self.register_buffer("offsets", torch.tensor(np.r_[0, np.cumsum(sizes)[:-1]], dtype=torch.long),
+                             persistent=False)
+        self.tokens = nn.Embedding(max(sum(sizes), 1), dim)
+        self.seq_fields = split.seq_fields
+        self.sequences = nn.ModuleList(nn.Embedding(split.vocab_size(f), dim) for f in split.seq_fields)
+        self.n_fields = len(split.token_fields) + len(split.seq_fields)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        parts = [self.tokens(batch["tokens"] + self.offsets)]
+        for field, table in zip(self.seq_fields, self.sequences, strict=True):
+            ids = batch[SEQ_PREFIX + field]
+            mask = (ids > 0).unsqueeze(-1).float()
+            pooled = (table(ids) * mask).sum(1) / (mask.sum(1) + 1e-8)
+            parts.append(pooled.unsqueeze(1))
+        return torch.cat(parts, dim=1)
+
+
+class CTRModule(EvaluatedPhases, L.LightningModule):
+    """Click-through-rate model over categorical fields, scored by AUC (monitored) and LogLoss."""
+
+    monitor = CTR_MONITOR
+
+    def __init__(self, split: CTRSplit, *, loss: str = "bce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
+                 optimizer: str = "adam", batch_size: int = 2048, eval_batch_size: int = 4096,
+                 negative_samples: int = 0, ks: Sequence[int] = ()) -> None:
+        super().__init__()
+        if loss not in CTR_LOSSES:
+            raise ValueError(f"context loss must be one of {CTR_LOSSES}, got {loss!r}")
+        del negative_samples, ks  # labelled rows: nothing is sampled, nothing is ranked
+        self.split = split
+        self.n_fields = len(split.fields)
+        self.loss_name = loss
+        self.learning_rate = float(learning_rate)
+        self.l2_reg = float(l2_reg)
+        self.optimizer_name = str(optimizer)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = max(int(eval_batch_size), 1)
+        self.last_results: dict[str, EvalResult] = {}
+
+    # --- the contract generated models fill -------------------------------------------------------
+
+    def logit(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def regularization(self) -> torch.Tensor | float:
+        return 0.0
+
+    # --- prediction, loss, evaluation --------------------------------------------------------------
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.predict(batch)
+
+    def predict(self, batch: Batch) -> torch.Tensor:
+        """[B] click probabilities."""
+        return torch.sigmoid(self.logit(batch))
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        logits = self.logit(batch)
+        label = batch["label"].float()
+        if self.loss_name == "bce":
+            data_loss = F.binary_cross_entropy_with_logits(logits, label)
+        else:  # squared loss (a rating-style objective) on the predicted probability
+            data_loss = F.mse_loss(torch.sigmoid(logits), label)
+        return data_loss + self.regularization()
+
+    def evaluate(self, phase: str) -> EvalResult:
+        """AUC and LogLoss of every row of `phase` ("valid" or "test")."""
+        if phase not in ("valid", "test"):
+            raise ValueError(f"phase must be valid or test, got {phase!r}")
+        n = self.split.n_rows(phase)
+        chunks = []
+        with self.eval_mode():
+            for start in range(0, n, self.eval_batch_size):
+                batch = ctr_batch(self.split, phase, slice(start, start + self.eval_batch_size))
+                chunks.append(self.predict({k: v.to(self.device) for k, v in batch.items()}).float().cpu())
+        probabilities = torch.cat(chunks).numpy() if chunks else np.zeros(0, dtype=np.float32)
+        labels = self.split.labels[phase]
+        result = EvalResult(mean=ctr_metrics(probabilities, labels),
+                            per_user={"probability": probabilities, "label": labels}, users=np.arange(n))
+        self.last_results[phase] = result
+        return result
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # RecBole's context models put L2 in the optimiser as weight decay
+        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)

@@ -1,0 +1,57 @@
+"""RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN."""
+
+from __future__ import annotations
+
+from paper_autotrain.schemas import MethodSpec
+from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, int_list
+
+# the set of blocks each RecBole context model is made of, head included
+COMPOSITIONS: dict[frozenset[str], str] = {
+    frozenset({"linear", "sum_logits"}): "LR",
+    frozenset({"field_embedding", "linear", "fm_interaction", "sum_logits"}): "FM",
+    frozenset({"field_embedding", "linear", "mlp_tower", "sum_logits"}): "WideDeep",
+    frozenset({"field_embedding", "linear", "fm_interaction", "mlp_tower", "sum_logits"}): "DeepFM",
+    frozenset({"field_embedding", "cross_network", "mlp_tower", "concat_head"}): "DCN",
+}
+
+
+def architecture_model(spec: MethodSpec) -> str | None:
+    return COMPOSITIONS.get(frozenset(b.block.lower() for b in spec.architecture))
+
+
+def reference(spec: MethodSpec) -> Reference | None:
+    model = architecture_model(spec)
+    if model is None:
+        return None
+    m = SpecMapping(spec)
+    m.optimisation(negatives=False)  # labelled rows: nothing is sampled
+    m.put("weight_decay", m.scalar("l2_reg", integral=False))  # our base applies L2 as weight decay too
+    if model != "LR":  # LR has no embeddings beyond its first-order weights
+        m.put("embedding_size", m.block_or_scalar("field_embedding", ("dim", "embedding_size"), "embedding_size",
+                                                  integral=True))
+    if "mlp_tower" in m.blocks:
+        _tower(m)
+    if model == "DCN":
+        m.put("cross_layer_num", m.block_or_scalar("cross_network", ("layers", "cross_layers"), "n_layers",
+                                                   integral=True))
+        m.put("reg_weight", m.block_or_scalar("cross_network", ("reg_weight", "cross_reg"), "cross_reg",
+                                              integral=False))
+    if spec.loss != "bce":
+        m.notes.append(f"loss={spec.loss!r}: RecBole's {model} trains with log loss (BCE) on the label")
+    return m.result(model)
+
+
+def _tower(m: SpecMapping) -> None:
+    tower = m.blocks["mlp_tower"]
+    layers_value = block_param(tower, "layers", "hidden", "hidden_sizes")
+    if layers_value is None and "mlp_layers" in m.spec.hyperparameters:
+        layers_value = m.spec.hyperparameters["mlp_layers"].value
+    layers = int_list(layers_value)
+    if layers is not None:
+        m.overrides["mlp_hidden_size"] = layers
+    elif layers_value is not None:
+        m.notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
+    m.put("dropout_prob", m.block_or_scalar("mlp_tower", ("dropout",), "dropout", integral=False))
+    activation = str(tower.get("activation", "relu")).lower()
+    if activation != "relu":
+        m.notes.append(f"mlp_tower activation={activation!r} not mapped: RecBole's context MLPs use relu")

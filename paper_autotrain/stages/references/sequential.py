@@ -1,0 +1,70 @@
+"""RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions)."""
+
+from __future__ import annotations
+
+from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
+from paper_autotrain.stages.references.common import Reference, SpecMapping
+
+ENCODER_MODELS = {"self_attention_encoder": "SASRec", "gru_encoder": "GRU4Rec", "caser_encoder": "Caser"}
+
+
+def architecture_model(spec: MethodSpec) -> str | None:
+    kinds = {b.block.lower() for b in spec.architecture}
+    found = [model for block, model in ENCODER_MODELS.items() if block in kinds]
+    return found[0] if len(found) == 1 else None
+
+
+def reference(spec: MethodSpec) -> Reference | None:
+    model = architecture_model(spec)
+    if model is None:
+        return None
+    m = SpecMapping(spec)
+    m.optimisation(negatives=False)
+    _loss(m, model)
+    m.put("MAX_ITEM_LIST_LENGTH", m.scalar("max_seq_length", integral=True))
+    embedding = m.block_or_scalar("item_embedding", ("dim", "embedding_size"), "embedding_size", integral=True)
+    if model == "SASRec":
+        m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
+        m.put("inner_size", m.block_or_scalar("self_attention_encoder", ("inner_size",), "hidden_size", True))
+        m.put("n_layers", m.block_or_scalar("self_attention_encoder", ("layers", "n_layers"), "n_layers", True))
+        m.put("n_heads", m.block_or_scalar("self_attention_encoder", ("heads", "n_heads"), "n_heads", True))
+        dropout = m.block_or_scalar("self_attention_encoder", ("dropout",), "dropout", integral=False)
+        m.put("hidden_dropout_prob", dropout)
+        m.put("attn_dropout_prob", dropout)
+    elif model == "GRU4Rec":
+        m.put("embedding_size", embedding)
+        m.put("hidden_size", m.block_or_scalar("gru_encoder", ("hidden_size",), "hidden_size", integral=True))
+        m.put("num_layers", m.block_or_scalar("gru_encoder", ("layers", "n_layers"), "n_layers", integral=True))
+        m.put("dropout_prob", m.block_or_scalar("gru_encoder", ("dropout",), "dropout", integral=False))
+    else:
+        _caser(m, embedding)
+    if model != "Caser":
+        m.not_mapped("l2_reg", f"RecBole's {model} has no L2 term in its loss")
+    return m.result(model)
+
+
+def _loss(m: SpecMapping, model: str) -> None:
+    """CE over all items maps as is; sampled BCE has no RecBole counterpart but BPR with as many negatives.
+
+    An "other" loss is trained with the family's stand-in on our side, so RecBole's reference gets the same one.
+    """
+    loss = STAND_IN_LOSSES["sequential"] if m.spec.loss == "other" else m.spec.loss
+    if loss == "ce":
+        m.overrides.update({"loss_type": "CE", "train_neg_sample_args": None})
+        if m.spec.loss == "other":
+            m.notes.append(f"the paper's loss has no template; both sides train the stand-in CE ({model}'s default)")
+        return
+    negatives = m.scalar("negative_samples", integral=True) or 1
+    m.overrides.update({"loss_type": "BPR",
+                        "train_neg_sample_args": {"distribution": "uniform", "sample_num": negatives}})
+    m.notes.append(f"loss={loss} with sampled negatives: RecBole's {model} offers only CE or BPR; "
+                   f"BPR with {negatives} sampled negative(s) stands in")
+
+
+def _caser(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", embedding)
+    # RecBole's Caser names its filter counts nv and nh
+    m.put("nv", m.block_or_scalar("caser_encoder", ("vertical_filters", "n_v"), "n_v", integral=True))
+    m.put("nh", m.block_or_scalar("caser_encoder", ("horizontal_filters", "n_h"), "n_h", integral=True))
+    m.put("dropout_prob", m.block_or_scalar("caser_encoder", ("dropout",), "dropout", integral=False))
+    m.put("reg_weight", m.scalar("l2_reg", integral=False))
