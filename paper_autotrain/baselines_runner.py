@@ -197,6 +197,7 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
+    torch.set_flush_denormal(True)  # as our trainer does: denormal floats are very slow on CPU
     # RecBole gives its non-parametric models (Pop, ItemKNN, EASE) a one-element `fake_loss` to satisfy its trainer
     n_params = int(sum(p.numel() for pname, p in model.named_parameters() if pname != "fake_loss"))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from paper_autotrain.data.split import load_split
-from paper_autotrain.errors import StageError
+from paper_autotrain.errors import StageError, UserError
 from paper_autotrain.runtime import probe
 from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches, multinomial_nll
 from paper_autotrain.runtime.loading import build_model, load_config
@@ -95,6 +95,16 @@ def test_variational_paper_maps_to_blocks_with_its_stated_values(tmp_path):
     config = render.run(spec, {})["config.yaml"]
     assert 'regime: "user_rows"' in config and "total_anneal_steps: 100000" in config
     assert render.base_for(spec).regime == "topk"  # split and baselines stay on the top-k protocol
+
+
+def test_a_spec_own_hyperparameter_can_be_overridden_and_reaches_the_block(tmp_path):
+    bundle, root = bundle_for(write_pdf(tmp_path / "clickvae.pdf", VAE_PAPER))
+    doc = parse.run(bundle, root, {"max_pages": 60, "max_mb": 50})
+    spec = extract.run(doc, {"name": "rules", "hparams": {"noise_std": 0.01, "anneal_cap": 0.5}})
+    assert spec.hyperparameters["noise_std"].source == "user"
+    assert (spec.architecture[1].params["noise_std"], spec.architecture[1].params["anneal_cap"]) == (0.01, 0.5)
+    with pytest.raises(UserError, match="unknown hyperparameter.*noise_sd.*choose from .*noise_std"):
+        extract.run(doc, {"name": "rules", "hparams": {"noise_sd": 0.01}})
 
 
 def test_denoising_paper_with_a_user_node_maps_to_the_cdae_encoder(tmp_path):

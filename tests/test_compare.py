@@ -52,3 +52,13 @@ def test_report_tables_and_relative_difference():
 def test_report_without_reference_says_so():
     md = compare.run(spec(), result("X", "reproduced", 0.1), [], SPLIT, {"ks": [10]})["report.md"]
     assert "no like-for-like reference" in md
+
+
+def test_reference_notes_say_where_recbole_differs_from_the_spec():
+    reference = result("SASRec", "baseline", 0.20, reference=True)
+    reference.config["reference_notes"] = ["loss=bce with sampled negatives: RecBole's SASRec offers only CE or BPR"]
+    md = compare.run(spec(), result("SASRec", "reproduced", 0.21), [reference], SPLIT, {"ks": [10]})["report.md"]
+    assert "Where RecBole's SASRec differs from the spec:\n- loss=bce with sampled negatives" in md
+    plain = compare.run(spec(), result("X", "reproduced", 0.21), [result("LightGCN", "baseline", 0.2, True)], SPLIT,
+                        {"ks": [10]})["report.md"]
+    assert "differs from the spec" not in plain

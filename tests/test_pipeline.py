@@ -55,7 +55,8 @@ def test_full_run_writes_spec_code_and_report(full_run):
 
     report = (root / "results" / "tinyprop" / "report.md").read_text()
     assert "| **TinyProp** (ours, generated)" in report and "What the paper reports" in report
-    assert "Epoch budget: 2 for every model (trainer.max_epochs; the paper's 40 is capped)" in report
+    assert "Epoch budget: 2 for every model (trainer.max_epochs or the family's CPU cap trainer.family_max_epochs; " \
+           "the paper's 40 is capped)" in report
     result = json.loads((root / "results" / "tinyprop" / "train" / "result.json").read_text())
     assert result["epochs_run"] == 2  # the budget reached the trainer
 

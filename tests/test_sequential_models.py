@@ -76,3 +76,23 @@ def test_an_other_loss_trains_the_family_stand_in_and_says_so():
     assert "stand-in `ce`" in files["README.md"] and "spec loss: other" in files["README.md"]
     with pytest.raises(StageError, match="loss 'other' has no general template"):
         render.run(reference_spec("MF-BPR").model_copy(update={"loss": "other"}), {})
+
+
+def test_caser_matrix_products_equal_the_convolutions(sequences):
+    """The rendered Caser computes its filters as matrix products; they must equal nn.Conv2d on the image."""
+    import torch
+
+    from paper_autotrain.data.sequential import load_sequences
+    from paper_autotrain.runtime.loading import build_model, load_config
+
+    folder = rendered("Caser", Path(sequences.path).parent / "caser-model")
+    model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+    histories = torch.randint(1, model.n_items + 1, (6, model.max_seq_length))
+    image = model.item_embedding(histories).unsqueeze(1)
+    vertical = model.vertical(image).flatten(1)
+    horizontal = [torch.relu(conv(image).squeeze(3)).amax(dim=2) for conv in model.horizontal]
+    hidden = torch.relu(model.conv_to_hidden(torch.cat([vertical, *horizontal], dim=1)))
+    users = torch.arange(6)
+    expected = torch.relu(model.with_user(torch.cat([hidden, model.user_embedding(users)], dim=1)))
+    lengths = torch.full((6,), model.max_seq_length)
+    assert torch.allclose(model.encode_sequence(histories, lengths, users), expected, atol=1e-5)

@@ -49,20 +49,30 @@ def tiny_batch(split: SplitData, config: dict[str, Any], size: int, seed: int = 
     return next(iter(TrainBatches(split.train, split.n_items, max(positives, 1), k, seed)))
 
 
-def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
+def finite_training_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The training loss on `batch`, which must be a finite scalar; leaves the model in eval mode."""
     model.train()
     loss = model.loss(batch)
     if loss.dim() != 0 or not torch.isfinite(loss):
         raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
     model.eval()
+    return loss
+
+
+def check_full_sort(scores: torch.Tensor, expected: tuple[int, int]) -> None:
+    if tuple(scores.shape) != expected:
+        raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
+    if not torch.isfinite(scores).all():
+        raise ValueError("full_sort_scores returned non-finite values")
+
+
+def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
+    loss = finite_training_loss(model, batch)
     with torch.no_grad():
         users = batch["users"][:8]
         scores = model.full_sort_scores(users)
         expected = (len(users), model.n_items)
-        if tuple(scores.shape) != expected:
-            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
-        if not torch.isfinite(scores).all():
-            raise ValueError("full_sort_scores returned non-finite values")
+        check_full_sort(scores, expected)
         pair_scores = model.score(batch["users"], batch["pos_items"])
         if tuple(pair_scores.shape) != (len(batch["users"]),):
             raise ValueError(f"score(users, items) gave shape {tuple(pair_scores.shape)}, "
@@ -78,43 +88,25 @@ def sequence_batch(sequences: SequenceSplit, config: dict[str, Any], size: int) 
 
 
 def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor]) -> str:
-    model.train()
-    loss = model.loss(batch)
-    if loss.dim() != 0 or not torch.isfinite(loss):
-        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
-    model.eval()
+    loss = finite_training_loss(model, batch)
     with torch.no_grad():
         scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8], batch["users"][:8])
         expected = (min(8, len(batch["lengths"])), model.n_items + 1)
-        if tuple(scores.shape) != expected:
-            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
-        if not torch.isfinite(scores).all():
-            raise ValueError("full_sort_scores returned non-finite values")
+        check_full_sort(scores, expected)
     return f"loss {float(loss):.4f}; full_sort_scores {expected}"
 
 
 def check_row_shapes(model: AutoEncoderModule, batch: dict[str, torch.Tensor]) -> str:
-    model.train()
-    loss = model.loss(batch)
-    if loss.dim() != 0 or not torch.isfinite(loss):
-        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
-    model.eval()
+    loss = finite_training_loss(model, batch)
     with torch.no_grad():
         scores = model.full_sort_scores(batch["users"][:8])
         expected = (min(8, len(batch["users"])), model.n_items)
-        if tuple(scores.shape) != expected:
-            raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
-        if not torch.isfinite(scores).all():
-            raise ValueError("full_sort_scores returned non-finite values")
+        check_full_sort(scores, expected)
     return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
 
 
 def check_ctr_shapes(model: CTRModule, batch: dict[str, torch.Tensor]) -> str:
-    model.train()
-    loss = model.loss(batch)
-    if loss.dim() != 0 or not torch.isfinite(loss):
-        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
-    model.eval()
+    loss = finite_training_loss(model, batch)
     with torch.no_grad():
         probabilities = model.predict(batch)
     expected = (len(batch["label"]),)

@@ -50,7 +50,8 @@ def budget_line(spec: MethodSpec, reproduced: RunResult, monitor: str = "NDCG@10
     if stated is None or stated.value == budget:
         return f"- Epoch budget: {budget} for every model, early stopping on valid {monitor}."
     origin = "the paper's" if stated.source == "paper" else f"the spec's ({stated.source})"
-    return (f"- Epoch budget: {budget} for every model (trainer.max_epochs; {origin} {stated.value} is capped), "
+    return (f"- Epoch budget: {budget} for every model (trainer.max_epochs or the family's CPU cap "
+            f"trainer.family_max_epochs; {origin} {stated.value} is capped), "
             f"early stopping on valid {monitor}.")
 
 
@@ -92,8 +93,13 @@ def reference_line(reproduced: RunResult, reference: RunResult | None, main: str
     if ours is None or not theirs:
         return f"{display_metric(main)} is missing for one side; no relative difference."
     delta = 100.0 * (ours - theirs) / theirs
-    return (f"Reproduced {reproduced.model} vs RecBole {reference.model} (same split, hyperparameters and epoch "
+    line = (f"Reproduced {reproduced.model} vs RecBole {reference.model} (same split, hyperparameters and epoch "
             f"budget): {display_metric(main)} {ours:.4f} vs {theirs:.4f}, {delta:+.1f}%.")
+    notes = (reference.config or {}).get("reference_notes") or []
+    if notes:  # what RecBole's implementation could not take over from the spec
+        line += "\n\nWhere RecBole's " + reference.model + " differs from the spec:\n" + "\n".join(
+            f"- {note}" for note in notes)
+    return line
 
 
 def paper_block(spec: MethodSpec) -> str:

@@ -46,12 +46,17 @@ def fill_defaults(spec: MethodSpec) -> MethodSpec:
 
 
 def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any]) -> MethodSpec:
-    """User values win over the paper and the defaults (source: user)."""
-    unknown = sorted(set(overrides) - set(CANONICAL_HYPERPARAMETERS))
+    """User values win over the paper and the defaults (source: user).
+
+    Besides the canonical keys, a spec's own keys (e.g. an autoencoder's total_anneal_steps) may be set.
+    """
+    known = [*CANONICAL_HYPERPARAMETERS, *sorted((set(spec.hyperparameters) | set(needed_defaults(spec)))
+                                                 - set(CANONICAL_HYPERPARAMETERS))]
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise UserError(
             f"unknown hyperparameter(s) {', '.join(unknown)} in hparams; "
-            f"choose from {', '.join(CANONICAL_HYPERPARAMETERS)}"
+            f"choose from {', '.join(known)}"
         )
     hyperparameters = dict(spec.hyperparameters)
     for key, value in overrides.items():

@@ -7,7 +7,14 @@ AutoEncoderModule does, so the top-k baselines path scores them with our evaluat
 from __future__ import annotations
 
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, int_list, number
+from paper_autotrain.stages.references.common import (
+    Reference,
+    SpecMapping,
+    block_param,
+    int_list,
+    model_by_block,
+    number,
+)
 
 ENCODER_MODELS = {"variational_encoder": "MultiVAE", "denoising_encoder": "MultiDAE", "cdae_encoder": "CDAE"}
 CDAE_ACTIVATIONS = ("sigmoid", "relu", "tanh")  # RecBole's CDAE hid_activation choices
@@ -15,9 +22,7 @@ RECBOLE_NOISE_STD = 0.01  # RecBole's MultiVAE draws eps ~ N(0, 0.01^2) (the pap
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    kinds = {b.block.lower() for b in spec.architecture}
-    found = [model for block, model in ENCODER_MODELS.items() if block in kinds]
-    return found[0] if len(found) == 1 else None
+    return model_by_block(spec, ENCODER_MODELS)
 
 
 def reference(spec: MethodSpec) -> Reference | None:

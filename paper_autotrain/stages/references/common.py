@@ -47,6 +47,13 @@ def block_param(params: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+def model_by_block(spec: MethodSpec, block_models: Mapping[str, str]) -> str | None:
+    """The one RecBole model whose telltale block the architecture holds (None for none, or several)."""
+    kinds = {b.block.lower() for b in spec.architecture}
+    found = [model for block, model in block_models.items() if block in kinds]
+    return found[0] if len(found) == 1 else None
+
+
 @dataclass
 class SpecMapping:
     """Collects RecBole overrides for one spec, and notes on every value it could not carry over."""
@@ -75,6 +82,16 @@ class SpecMapping:
         if value is None:
             value = number(block_param(self.blocks.get(block, {}), *names), integral)
         return value
+
+    def tower_layers(self) -> list[int] | None:
+        """The mlp_tower's hidden sizes (its block parameter, else the spec's mlp_layers); noted if unusable."""
+        layers_value = block_param(self.blocks.get("mlp_tower", {}), "layers", "hidden", "hidden_sizes")
+        if layers_value is None and "mlp_layers" in self.spec.hyperparameters:
+            layers_value = self.spec.hyperparameters["mlp_layers"].value
+        layers = int_list(layers_value)
+        if layers is None and layers_value is not None:
+            self.notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
+        return layers
 
     def put(self, recbole_key: str, value: Any) -> None:
         if value is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, int_list
+from paper_autotrain.stages.references.common import Reference, SpecMapping
 
 # the set of blocks each RecBole context model is made of, head included
 COMPOSITIONS: dict[frozenset[str], str] = {
@@ -43,14 +43,7 @@ def reference(spec: MethodSpec) -> Reference | None:
 
 def _tower(m: SpecMapping) -> None:
     tower = m.blocks["mlp_tower"]
-    layers_value = block_param(tower, "layers", "hidden", "hidden_sizes")
-    if layers_value is None and "mlp_layers" in m.spec.hyperparameters:
-        layers_value = m.spec.hyperparameters["mlp_layers"].value
-    layers = int_list(layers_value)
-    if layers is not None:
-        m.overrides["mlp_hidden_size"] = layers
-    elif layers_value is not None:
-        m.notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
+    m.put("mlp_hidden_size", m.tower_layers())
     m.put("dropout_prob", m.block_or_scalar("mlp_tower", ("dropout",), "dropout", integral=False))
     activation = str(tower.get("activation", "relu")).lower()
     if activation != "relu":

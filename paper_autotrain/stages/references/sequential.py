@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping
+from paper_autotrain.stages.references.common import Reference, SpecMapping, model_by_block
 
 ENCODER_MODELS = {"self_attention_encoder": "SASRec", "gru_encoder": "GRU4Rec", "caser_encoder": "Caser"}
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    kinds = {b.block.lower() for b in spec.architecture}
-    found = [model for block, model in ENCODER_MODELS.items() if block in kinds]
-    return found[0] if len(found) == 1 else None
+    return model_by_block(spec, ENCODER_MODELS)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -21,7 +19,6 @@ def reference(spec: MethodSpec) -> Reference | None:
     m = SpecMapping(spec)
     m.optimisation(negatives=False)
     _loss(m, model)
-    m.put("MAX_ITEM_LIST_LENGTH", m.scalar("max_seq_length", integral=True))
     embedding = m.block_or_scalar("item_embedding", ("dim", "embedding_size"), "embedding_size", integral=True)
     if model == "SASRec":
         m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, int_list, number
+from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, number
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
@@ -44,16 +44,10 @@ def _neumf(m: SpecMapping, embedding: int | float | None, l2: int | float | None
     blocks = m.blocks
     gmf_dim = number(block_param(blocks["gmf"], "dim", "size", "embedding_size"), integral=True)
     m.put("mf_embedding_size", gmf_dim if gmf_dim is not None else embedding)
-    tower = blocks["mlp_tower"]
-    layers_value = block_param(tower, "layers", "hidden", "hidden_sizes")
-    if layers_value is None and "mlp_layers" in m.spec.hyperparameters:
-        layers_value = m.spec.hyperparameters["mlp_layers"].value
-    layers = int_list(layers_value)
+    layers = m.tower_layers()
     if layers is not None:
         m.overrides["mlp_hidden_size"] = layers
         m.overrides["mlp_embedding_size"] = max(1, layers[0] // 2)
-    elif layers_value is not None:
-        m.notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")
     elif embedding is not None:
         m.overrides["mlp_embedding_size"] = embedding
     m.put("dropout_prob", m.block_or_scalar("mlp_tower", ("dropout",), "dropout", integral=False))
