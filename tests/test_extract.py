@@ -431,5 +431,7 @@ def test_the_most_mentioned_sequential_encoder_becomes_the_architecture(encoder)
         assert "last_position" not in blocks
         assert (spec.hyperparameters["max_seq_length"].value, spec.hyperparameters["max_seq_length"].source) == (
             5, "default")
+        caser = spec.architecture[1].params  # filter counts the reference mapping hands to RecBole as well
+        assert (caser["vertical_filters"], caser["horizontal_filters"]) == (spec.hp("n_v"), spec.hp("n_h")) == (4, 16)
     else:
         assert blocks[2] == "last_position" and spec.hp("max_seq_length") == 50

@@ -105,7 +105,7 @@ def sync_blocks(spec: MethodSpec) -> MethodSpec:
         elif block.block == "gru_encoder":
             params.update(hidden_size=hp("hidden_size"), layers=hp("n_layers"), dropout=hp("dropout"))
         elif block.block == "caser_encoder":
-            params["dropout"] = hp("dropout")
+            params.update(dropout=hp("dropout"), vertical_filters=hp("n_v"), horizontal_filters=hp("n_h"))
         elif block.block == "user_row_input":
             params["dropout"] = hp("dropout")
         elif block.block in ("variational_encoder", "denoising_encoder"):
