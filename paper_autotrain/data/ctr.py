@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from paper_autotrain.data.datasets import locate_interactions
-from paper_autotrain.data.split import PARTS, ratio_counts
+from paper_autotrain.data.split import PARTS, ratio_counts, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
 
@@ -273,15 +273,6 @@ def _ctr_split_id(inter_file: Path, settings: tuple) -> str:
     return "ctr-" + digest.hexdigest()[:12]
 
 
-def _existing(folder: Path) -> SplitInfo | None:
-    try:
-        info = SplitInfo.model_validate_json((folder / "split.json").read_text())
-        load_ctr(folder)
-        return info
-    except Exception:  # noqa: BLE001 - an unreadable or half-written folder is recomputed
-        return None
-
-
 def prepare_ctr(dataset_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
     """Compute (or reuse) the CTR split of a dataset under datasets_root/<name>/ctr-<hash>/."""
     name = str(dataset_cfg["name"])
@@ -290,7 +281,7 @@ def prepare_ctr(dataset_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
     fields, threshold, ratios, seed = settings
     split_id = _ctr_split_id(inter_file, settings)
     folder = Path(datasets_root).resolve() / name / split_id
-    existing = _existing(folder) if folder.exists() else None
+    existing = saved_split_info(folder, load_ctr)
     if existing is not None:
         return existing.model_copy(update={"path": str(folder)})
     rows, types = read_ctr_rows(inter_file, fields, threshold)

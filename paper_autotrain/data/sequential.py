@@ -29,7 +29,7 @@ import torch
 
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
-from paper_autotrain.data.split import read_atomic_interactions
+from paper_autotrain.data.split import read_atomic_interactions, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
 
@@ -156,22 +156,13 @@ def _sequence_split_id(inter_file: Path, max_seq_length: int) -> str:
     return "seq-" + digest.hexdigest()[:12]
 
 
-def _existing(folder: Path) -> SplitInfo | None:
-    try:
-        info = SplitInfo.model_validate_json((folder / "split.json").read_text())
-        load_sequences(folder)
-        return info
-    except Exception:  # noqa: BLE001 - an unreadable or half-written folder is recomputed
-        return None
-
-
 def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: str | Path) -> SplitInfo:
     """Compute (or reuse) the leave-one-out sequences of a dataset under datasets_root/<name>/<split_id>/."""
     name = str(dataset_cfg["name"])
     inter_file = locate_interactions(dataset_cfg)
     split_id = _sequence_split_id(inter_file, int(max_seq_length))
     folder = Path(datasets_root).resolve() / name / split_id
-    existing = _existing(folder) if folder.exists() else None
+    existing = saved_split_info(folder, load_sequences)
     if existing is not None:
         return existing.model_copy(update={"path": str(folder)})
     split = compute_sequences(read_atomic_interactions(inter_file), int(max_seq_length))

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,11 +169,14 @@ def _protocol(split_cfg: Mapping) -> str:
     return f"per-user {ratios} split, {order}; full ranking over all items, seen items masked"
 
 
-def _load_existing(folder: Path) -> SplitInfo | None:
-    """A complete saved split, or None (a corrupt or half-written folder is a miss)."""
+def saved_split_info(folder: Path, load: Callable[[Path], object]) -> SplitInfo | None:
+    """A complete saved split (its split.json, and `load` reads its data), or None: a corrupt or
+    half-written folder is a miss, recomputed by the caller."""
+    if not folder.exists():
+        return None
     try:
         info = SplitInfo.model_validate_json((folder / "split.json").read_text())
-        load_split(folder)
+        load(folder)
         return info
     except Exception:  # noqa: BLE001 - any unreadable split is simply recomputed
         return None
@@ -185,7 +188,7 @@ def prepare_split(dataset_cfg: Mapping, split_cfg: Mapping, datasets_root: str |
     inter_file = locate_interactions(dataset_cfg)
     split_id = _split_id(inter_file, split_cfg)
     folder = Path(datasets_root).resolve() / name / split_id
-    existing = _load_existing(folder) if folder.exists() else None
+    existing = saved_split_info(folder, load_split)
     if existing is not None:
         return existing.model_copy(update={"path": str(folder)})
     frame = read_atomic_interactions(inter_file)
