@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from paper_autotrain.ctr_scoring import score_context
+from paper_autotrain.recbole_ids import token_ids
 
 log = logging.getLogger("paper_autotrain.baselines_runner")
 
@@ -73,9 +74,9 @@ class _Scorer:
         self.device = device
         self.pair_batch = pair_batch
         self.uid_field, self.iid_field = dataset.uid_field, dataset.iid_field
-        self.user_ids = torch.from_numpy(_token_ids(dataset, self.uid_field, split.user_tokens, strict=True))
+        self.user_ids = torch.from_numpy(token_ids(dataset, self.uid_field, split.user_tokens, strict=True))
         self.n_recbole_items = int(dataset.item_num)  # includes the padding id 0
-        item_ids = _token_ids(dataset, self.iid_field, split.item_tokens, strict=False)
+        item_ids = token_ids(dataset, self.iid_field, split.item_tokens, strict=False)
         # column j of our scores = RecBole item item_ids[j]; unknown items -> the extra -inf column
         self.columns = torch.from_numpy(np.where(item_ids < 0, self.n_recbole_items, item_ids))
         self.n_unknown_items = int((item_ids < 0).sum())
@@ -112,17 +113,6 @@ class _Scorer:
         return torch.cat(out).view(len(uids), n_items)
 
 
-def _token_ids(dataset, field: str, tokens: np.ndarray, strict: bool) -> np.ndarray:
-    """RecBole's internal id of each of our tokens (-1 for a token RecBole does not know)."""
-    mapping = dataset.field2token_id[field]
-    ids = np.array([mapping.get(str(t), -1) for t in tokens], dtype=np.int64)
-    if strict and (ids < 0).any():
-        missing = [str(t) for t in np.asarray(tokens)[ids < 0][:3]]
-        raise ValueError(f"{int((ids < 0).sum())} {field} token(s) of the split are unknown to RecBole, "
-                         f"e.g. {missing}")
-    return ids
-
-
 class _SequenceScorer:
     """RecBole's next-item scores for our histories: our item ids in, columns in our item order out."""
 
@@ -134,9 +124,9 @@ class _SequenceScorer:
         # a general model (Pop) scores from the user alone; Caser uses the user and the history
         self.seq_field, self.len_field = getattr(model, "ITEM_SEQ", None), getattr(model, "ITEM_SEQ_LEN", None)
         self.uid_field = dataset.uid_field
-        self.user_ids = torch.from_numpy(_token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True))
+        self.user_ids = torch.from_numpy(token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True))
         self.n_recbole_items = int(dataset.item_num)
-        ids = _token_ids(dataset, dataset.iid_field, split.item_tokens[1:], strict=False)
+        ids = token_ids(dataset, dataset.iid_field, split.item_tokens[1:], strict=False)
         self.n_unknown_items = int((ids < 0).sum())
         # our id i (1..n) -> RecBole id; padding 0 stays 0; an unknown item is fed as padding
         self.to_recbole = torch.from_numpy(np.r_[0, np.where(ids < 0, 0, ids)])

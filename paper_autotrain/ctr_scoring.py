@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from paper_autotrain.recbole_ids import token_ids
+
 PREDICT_BATCH = 8192
 
 
@@ -35,23 +37,13 @@ def context_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _row_ids(dataset: Any, field: str, tokens: np.ndarray) -> torch.Tensor:
-    mapping = dataset.field2token_id[field]
-    ids = np.array([mapping.get(str(t), -1) for t in tokens], dtype=np.int64)
-    if (ids < 0).any():
-        missing = [str(t) for t in np.asarray(tokens)[ids < 0][:3]]
-        raise ValueError(f"{int((ids < 0).sum())} {field} token(s) of the split are unknown to RecBole, "
-                         f"e.g. {missing}")
-    return torch.from_numpy(ids)
-
-
 def recbole_probabilities(model: Any, dataset: Any, users: np.ndarray, items: np.ndarray,
                           device: torch.device) -> np.ndarray:
     """RecBole's `model.predict` (a click probability) for each (user, item) row, features joined by RecBole."""
     from recbole.data.interaction import Interaction
 
-    uids = _row_ids(dataset, dataset.uid_field, users)
-    iids = _row_ids(dataset, dataset.iid_field, items)
+    uids = torch.from_numpy(token_ids(dataset, dataset.uid_field, users, strict=True))
+    iids = torch.from_numpy(token_ids(dataset, dataset.iid_field, items, strict=True))
     out = []
     with torch.no_grad():
         for start in range(0, len(uids), PREDICT_BATCH):
@@ -72,5 +64,5 @@ def score_context(trained: Any, split_path: str, ks: list[int]) -> tuple[dict, d
         probabilities = recbole_probabilities(trained.model, trained.dataset, split.users[phase],
                                               split.items[phase], trained.device)
         scores[phase] = ctr_metrics(probabilities, split.labels[phase])
-    fields = [f for f in trained.model.token_field_names + trained.model.token_seq_field_names]
+    fields = list(trained.model.token_field_names + trained.model.token_seq_field_names)
     return scores["test"], scores["valid"], {"scored_with": "predict", "fields": fields}
