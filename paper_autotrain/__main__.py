@@ -10,7 +10,8 @@ from pathlib import Path
 # `key=value`, `+key=value`, `group/option=value`: what Hydra reads as an override
 OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 
-USAGE = "usage: python -m paper_autotrain SOURCE [key=value ...]   (SOURCE: a paper PDF; see README.md)"
+USAGE = ("usage: python -m paper_autotrain SOURCE [key=value ...]   "
+         "(SOURCE: arxiv:ID, a URL, a PDF or a LaTeX folder/.tar.gz; see README.md)")
 
 
 def quote_override_value(value: str) -> str:

@@ -22,7 +22,6 @@ import yaml
 from paper_autotrain import __version__
 from paper_autotrain.artifacts import (
     ArtifactStore,
-    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     hash_file,
@@ -183,16 +182,23 @@ def step(ctx: Context, stage: str, input_hash: str, produce: Callable[[], list[P
 
 
 def do_fetch(ctx: Context) -> None:
-    pdf = fetch.resolve_local_pdf(ctx.source)
     folder = ctx.store.stage_dir("fetch")
 
     def produce() -> list[Path]:
-        bundle, data = fetch.run(ctx.source, ctx.section("parse"))
-        atomic_write_bytes(folder / "paper.pdf", data)
-        atomic_write_json(folder / "bundle.json", bundle)
-        return [folder / "paper.pdf", folder / "bundle.json"]
+        staging = folder.with_name(".fetch.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            bundle = fetch.run(ctx.source, ctx.section("fetch"), ctx.section("parse"), staging)
+            atomic_write_json(staging / "bundle.json", bundle)
+            replace_dir(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return sorted(p for p in folder.rglob("*") if p.is_file())
 
-    step(ctx, "fetch", hash_obj([str(pdf.resolve()), hash_file(pdf), code_version("stages/fetch.py")]), produce)
+    # a remote paper's bytes live in the cache: its identity (id, version, URL) stands for them here
+    inputs = [fetch.input_identity(ctx.source), ctx.section("parse").get("max_mb"),
+              code_version("stages/fetch.py", "sources")]
+    step(ctx, "fetch", hash_obj(inputs), produce)
 
 
 def do_parse(ctx: Context) -> None:
@@ -204,7 +210,7 @@ def do_parse(ctx: Context) -> None:
         atomic_write_json(out, parse.run(bundle, fetched, ctx.section("parse")))
         return [out]
 
-    inputs = [ctx.store.output_hash("fetch"), ctx.section("parse"), code_version("stages/parse.py")]
+    inputs = [ctx.store.output_hash("fetch"), ctx.section("parse"), code_version("stages/parse.py", "sources")]
     step(ctx, "parse", hash_obj(inputs), produce)
 
 

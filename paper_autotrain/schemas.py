@@ -37,22 +37,32 @@ class PaperMeta(_Strict):
     key: str
     title: str = ""
     arxiv_id: str | None = None
+    version: int | None = None  # the arXiv version read (vN)
     authors: list[str] = Field(default_factory=list)
     year: int | None = None
-    source: str = ""
+    source: str = ""  # what the user passed, resolved (a path, a URL, arxiv:ID)
+    abstract: str = ""
+    published: str | None = None  # ISO date of the version's first submission
+    categories: list[str] = Field(default_factory=list)
 
 
 class PaperBundle(_Strict):
     """What fetch leaves behind: the paper's metadata and the files beside it (relative names)."""
 
     meta: PaperMeta
-    pdf: str | None = None
-    latex_dir: str | None = None
+    pdf: str | None = None  # the PDF, beside bundle.json
+    latex_dir: str | None = None  # the LaTeX source folder, beside bundle.json (preferred to the PDF)
+    html: str | None = None  # arXiv's HTML rendering, fetched only when neither PDF text nor source is usable
 
 
 class Page(_Strict):
-    number: int  # 1-based, as printed in evidence quotes ("p6: ...")
+    number: int  # 1-based order; printed in evidence quotes ("p6: ...") unless the page has a label
     text: str
+    label: str = ""  # where the text stands when it has no printed page (LaTeX, HTML): "§4.1 Settings"
+
+    @property
+    def where(self) -> str:
+        return self.label or f"p{self.number}"
 
 
 class Section(_Strict):
@@ -65,6 +75,11 @@ class Table(_Strict):
     page: int
     caption: str = ""
     rows: list[list[str]] = Field(default_factory=list)
+    label: str = ""  # where it stands without a printed page: "§4.2", or LaTeX's \label
+
+    @property
+    def where(self) -> str:
+        return self.label or f"p{self.page}"
 
 
 class PaperDoc(_Strict):

@@ -56,8 +56,23 @@ def test_not_a_pdf_and_empty_and_corrupt(tmp_path):
     assert_nothing_written(tmp_path)
 
 
-def test_arxiv_ids_get_a_clear_message_for_now(tmp_path):
-    assert_one_line_error(cli(tmp_path, "arxiv:2002.02126"), "arxiv:2002.02126", "PDF")
+def test_arxiv_id_offline_with_an_empty_cache_is_one_line_naming_the_id(tmp_path):
+    proc = cli(tmp_path, "arxiv:2002.02126", "fetch.offline=true", f"fetch.cache_dir={tmp_path / 'cache'}")
+    assert_one_line_error(proc, "2002.02126", "offline")
+    assert_nothing_written(tmp_path)
+
+
+def test_arxiv_unreachable_with_an_empty_cache_is_one_line_naming_the_id(tmp_path):
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    proc = cli(tmp_path, "arxiv:2002.02126v2", f"fetch.api_url={closed}/api/query", f"fetch.site_url={closed}",
+               "fetch.retries=0", "fetch.min_interval_s=0", f"fetch.cache_dir={tmp_path / 'cache'}")
+    assert_one_line_error(proc, "2002.02126", "unreachable")
+    assert_nothing_written(tmp_path)
+
+
+def test_malformed_arxiv_id_and_plain_http_url(tmp_path):
+    assert_one_line_error(cli(tmp_path, "arxiv:not-an-id"), "arxiv:not-an-id")
+    assert_one_line_error(cli(tmp_path, "http://example.org/paper.pdf"), "https")
     assert_nothing_written(tmp_path)
 
 

@@ -1,4 +1,7 @@
-"""Parse: turn the bundle's PDF into a PaperDoc (page texts, numbered sections, tables).
+"""Parse: turn the bundle into a PaperDoc (page texts, numbered sections, tables).
+
+A LaTeX source is preferred to the PDF (`sources/latex.py`); arXiv's HTML rendering is read only when the
+PDF has no text layer. The rest of this module reads PDFs.
 
 Text is normalised so that the extractor's patterns can match: ligatures are expanded, unicode
 minus signs become ASCII, words hyphenated across line ends are joined, and two-column pages
@@ -17,40 +20,13 @@ from pathlib import Path
 import pymupdf
 
 from paper_autotrain.errors import UserError
-from paper_autotrain.schemas import Page, PaperBundle, PaperDoc, Section, Table
+from paper_autotrain.schemas import Page, PaperBundle, PaperDoc, PaperMeta, Section, Table
+from paper_autotrain.sources.html import read_arxiv_html
+from paper_autotrain.sources.latex import find_main_tex, read_latex
+from paper_autotrain.sources.pages import CHARACTER_FIXES
+from paper_autotrain.sources.pdf import check_pdf, has_text_layer, pdf_has_text
 
 log = logging.getLogger(__name__)
-
-PDF_MAGIC = b"%PDF-"
-MIN_TEXT_CHARS_PER_PAGE = 40  # below this on average the PDF is a scan without a text layer
-
-CHARACTER_FIXES = {
-    "\ufb00": "ff",
-    "\ufb01": "fi",
-    "\ufb02": "fl",
-    "\ufb03": "ffi",
-    "\ufb04": "ffl",
-    "\ufb05": "st",
-    "\ufb06": "st",
-    "\u2212": "-",
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u2012": "-",
-    "\u00ad": "",
-    "\u200b": "",
-    "\ufeff": "",
-    "\u00a0": " ",
-    "\u2009": " ",
-    "\u202f": " ",
-    "\u2002": " ",
-    "\u2003": " ",
-    "\u2217": "*",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-}
-CHARACTER_TABLE = str.maketrans(CHARACTER_FIXES)
 
 # Words whose line-end hyphen is a real hyphen ("mini-\nbatch" stays "mini-batch").
 HYPHEN_KEEPING_PREFIXES = frozenset(
@@ -113,11 +89,7 @@ def _open_checked(path: Path, cfg: Mapping, name: str) -> pymupdf.Document:
             f"{name}: {size_mb:.0f} MB is larger than the limit of {max_mb:g} MB; "
             "raise it with parse.max_mb=... if this really is the paper"
         )
-    head = path.read_bytes()[:1024]
-    if not head:
-        raise UserError(f"{name}: the file is empty; pass a paper PDF")
-    if PDF_MAGIC not in head:
-        raise UserError(f"{name}: not a PDF (no %PDF- header); pass the paper's PDF file")
+    check_pdf(path, name)
     try:
         doc = pymupdf.open(path)
     except Exception as exc:  # MuPDF raises several types for damaged files
@@ -141,7 +113,7 @@ def _open_checked(path: Path, cfg: Mapping, name: str) -> pymupdf.Document:
 
 def normalise_text(text: str) -> str:
     """Ligatures, minus signs and odd spaces to ASCII; line-end hyphenation joined."""
-    text = text.translate(CHARACTER_TABLE)
+    text = text.translate(CHARACTER_FIXES)
     text = re.sub(r"(\d)-\n([a-z])", r"\1-\2", text)  # "32-\ndimensional" keeps its hyphen
     return re.sub(r"([A-Za-z]+)-\n([a-z])", _join_hyphenated, text)
 
@@ -477,8 +449,7 @@ def read_pdf(path: Path, cfg: Mapping, name: str | None = None) -> tuple[list[Pa
     doc = _open_checked(path, cfg, name or path.name)
     try:
         pages = [Page(number=i + 1, text=page_text(page)) for i, page in enumerate(doc)]
-        total_chars = sum(len(p.text.strip()) for p in pages)
-        if total_chars < MIN_TEXT_CHARS_PER_PAGE * len(pages):
+        if not has_text_layer([p.text for p in pages]):
             raise UserError(
                 f"{path.name}: the PDF has no text layer (a scan?); run OCR on it first "
                 "(e.g. ocrmypdf in.pdf out.pdf) or pass the publisher's PDF"
@@ -493,15 +464,33 @@ def read_pdf(path: Path, cfg: Mapping, name: str | None = None) -> tuple[list[Pa
     return pages, tables, title
 
 
-def run(bundle: PaperBundle, bundle_dir: Path, cfg: Mapping) -> PaperDoc:
-    """The PaperDoc of the bundle's PDF; UserError for anything that is not a readable paper PDF."""
-    if not bundle.pdf:
-        raise UserError(f"{bundle.meta.key}: the bundle has no PDF; pass the paper's PDF file")
-    path = Path(bundle_dir) / bundle.pdf
-    meta = bundle.meta
+def parse_pdf(path: Path, meta: PaperMeta, cfg: Mapping) -> PaperDoc:
     pages, tables, title = read_pdf(path, cfg, name=Path(meta.source).name if meta.source else None)
     if not meta.title and title:
         meta = meta.model_copy(update={"title": title})
     sections = find_sections(pages)
     log.info("parsed %s: %d pages, %d sections, %d tables", path.name, len(pages), len(sections), len(tables))
     return PaperDoc(meta=meta, pages=pages, sections=sections, tables=tables)
+
+
+def _with_title(doc: PaperDoc, meta: PaperMeta) -> PaperDoc:
+    """arXiv's metadata title wins over the one read from the document."""
+    return doc if not meta.title else doc.model_copy(update={"meta": doc.meta.model_copy(update={"title": meta.title})})
+
+
+def run(bundle: PaperBundle, bundle_dir: Path, cfg: Mapping) -> PaperDoc:
+    """The PaperDoc of the bundle: its LaTeX source when there is one (equations and tables intact), else
+    its PDF, else arXiv's HTML rendering; UserError for anything that is not a readable paper."""
+    bundle_dir = Path(bundle_dir)
+    meta = bundle.meta
+    if bundle.latex_dir and find_main_tex(bundle_dir / bundle.latex_dir) is not None:
+        doc = read_latex(bundle_dir / bundle.latex_dir, meta)
+        log.info("parsed the LaTeX source: %d sections, %d tables", len(doc.sections), len(doc.tables))
+        return _with_title(doc, meta)
+    if bundle.html and (not bundle.pdf or not pdf_has_text(bundle_dir / bundle.pdf)):
+        doc = read_arxiv_html((bundle_dir / bundle.html).read_text(encoding="utf-8", errors="replace"), meta)
+        log.info("parsed arXiv's HTML rendering: %d sections, %d tables", len(doc.sections), len(doc.tables))
+        return _with_title(doc, meta)
+    if not bundle.pdf:
+        raise UserError(f"{meta.key}: the bundle has neither a PDF nor a LaTeX source; pass the paper's PDF file")
+    return parse_pdf(bundle_dir / bundle.pdf, meta, cfg)

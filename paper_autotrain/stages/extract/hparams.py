@@ -354,7 +354,7 @@ def find_table_hyperparameters(
         if not columns:
             continue
         label = re.match(r"(?:Table|TABLE)\s+\w+", table.caption)
-        where = f"p{table.page}: {label.group(0) if label else 'table'}"
+        where = f"{table.where}: {label.group(0) if label else 'table'}"
         data = [row for row in table.rows[1:] if row and row[0].strip()]
         keyed = re.sub(r"[^a-z0-9]", "", data[0][0].lower()) in known if data else False
         if len(data) > 1 and not keyed:

@@ -42,6 +42,10 @@ PROPOSAL_PATTERNS = (
     rf"(?:new|novel) (?:[\w-]+ ){{0,4}}?(?:model|method) {NAME}",
 )
 EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
+EARLY_PAGES = 3  # the title, abstract and introduction of a printed paper
+# A LaTeX source or an HTML rendering has no printed pages (a page is a whole section): as much text as a
+# printed two-column page holds stands in for one.
+PRINTED_PAGE_CHARS = 5000
 
 # Architecture cues: which known block composition a method describes.
 LIGHT_PROPAGATION_CUES = (
@@ -91,6 +95,31 @@ def _count(pattern: str, text: str) -> int:
     return len(re.findall(pattern, text, re.I))
 
 
+def has_printed_pages(doc: PaperDoc) -> bool:
+    """A PDF's pages; False for a paper read from LaTeX or HTML, whose pages are labelled sections."""
+    return not doc.pages or not all(page.label for page in doc.pages)
+
+
+def opening_text(doc: PaperDoc) -> str:
+    """The first printed page: title, abstract and the start of the introduction."""
+    if has_printed_pages(doc):
+        return doc.pages[0].text if doc.pages else ""
+    return doc.full_text[:PRINTED_PAGE_CHARS]
+
+
+def early_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences of the first printed pages, where a paper names what it proposes."""
+    if has_printed_pages(doc):
+        return [s for s in sentences if s.page <= EARLY_PAGES]
+    early, budget = [], EARLY_PAGES * PRINTED_PAGE_CHARS
+    for sentence in sentences:
+        if budget <= 0:
+            break
+        early.append(sentence)
+        budget -= len(sentence.text) + 1
+    return early
+
+
 def experiment_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
     """Sentences from the first experiments section on (the second half when no heading says so)."""
     start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
@@ -101,7 +130,7 @@ def experiment_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sente
 
 def detect_family(doc: PaperDoc) -> str:
     title = doc.meta.title
-    first_page = doc.pages[0].text if doc.pages else ""
+    first_page = opening_text(doc)
     body = doc.full_text
     scores = {
         family: sum(
@@ -150,7 +179,7 @@ def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: lis
     pair = re.search(r"\b([A-Z][a-z]+ & [A-Z][a-z]+)\b", title)
     if pair:
         return pair.group(1)
-    early = " ".join(s.text for s in sentences if s.page <= 3)
+    early = " ".join(s.text for s in early_sentences(doc, sentences))
     for pattern in PROPOSAL_PATTERNS:
         for match in re.finditer(pattern, early):
             name = match.group("name")
@@ -159,7 +188,8 @@ def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: lis
     cited = _cited_names(text)
     experiment_text = " ".join(s.text for s in experiments)
     # Names defined before (or on the page of) the experiments heading; page granularity is enough.
-    last_page = experiments[0].page if experiments and experiments[0].order > 0 else sentences[-1].page
+    last_page = experiments[0].page if experiments and experiments[0].order > 0 else (
+        sentences[-1].page if sentences else 1)
     introduction = " ".join(s.text for s in sentences if s.page <= last_page)
     tokens = Counter(
         t

@@ -15,8 +15,19 @@ from .lexicon import DATASET_PATTERNS, KNOWN_MODELS, LOWER_IS_BETTER, METRIC_PAT
 from .names import canonical_metric
 
 PANEL = re.compile(r"^\([a-z]\)\s+(?P<name>\S.{0,40})$")
-# A number, optionally followed by its relative change: "0.5853 (+15.55%)", "0.61 +2.1%" (not "+3.9%").
-NUMBER_CELL = re.compile(r"^[-+]?(?P<n>\d*\.\d+|\d+)(?:\s*\([+-]?\d*\.?\d+%\)|\s*[+-]\d*\.?\d+%)?\*?$")
+MARKS = "*†‡§¶"  # significance marks printed after a number ("0.1830*", "0.1554†")
+# A number with its marks, optionally its spread ("0.61±0.02") and its relative change: "0.5853 (+15.55%)",
+# "0.61 +2.1%" (not "+3.9%", an improvement row's cell).
+NUMBER_CELL = re.compile(
+    rf"^[-+]?(?P<n>\d*\.\d+|\d+)[{MARKS}]*(?:±\d*\.?\d+)?(?:\s*\([+-]?\d*\.?\d+%\)|\s*[+-]\d*\.?\d+%)?[{MARKS}]*$"
+)
+# The method's row label may say it is the paper's: "LightGCN (ours)"
+OWN_SUFFIX = re.compile(r"\s*\((?:ours|proposed)\)\s*$", re.I)
+# The method's number printed as a percentage ("18.30%"): the value is kept as printed, with "%" as its unit.
+# A signed one ("+3.9%") is an improvement, never the method's number.
+PERCENT_CELL = re.compile(rf"^(?P<n>\d*\.\d+|\d+)[{MARKS}]*%[{MARKS}]*$")
+PERCENT_HEADER = re.compile(r"\s*(?:\(\s*%\s*\)|%)\s*$")  # "Recall@20 (%)"
+PERCENT_CAPTION = re.compile(r"\(\s*(?:in\s+)?%\s*\)|\bin %|\bin percent(?:ages?)?\b", re.I)
 
 
 def _plain(text: str) -> str:
@@ -28,9 +39,31 @@ def _number(cell: str) -> float | None:
     return float(match.group("n")) if match else None
 
 
+def _value(cell: str) -> float | None:
+    """A number of the method's own row or column: `_number`, or an unsigned percentage."""
+    value = _number(cell)
+    if value is not None:
+        return value
+    match = PERCENT_CELL.match(cell.replace(" ", "").replace("\u2217", "*"))
+    return float(match.group("n")) if match else None
+
+
+def _unit(table: Table, values: list[tuple[str, str, float, str]]) -> str | None:
+    """'%' when the method's numbers are printed as percentages, in their cells or by the caption or a header
+    ('Recall@20 (%)') of a table whose numbers are not fractions."""
+    if values and all(PERCENT_CELL.match(cell.replace(" ", "").replace("\u2217", "*")) for *_, cell in values):
+        return "%"
+    headers = any(PERCENT_HEADER.search(cell) and re.search(METRIC_PATTERN, cell, re.I) for row in table.rows
+                  for cell in row)
+    if (PERCENT_CAPTION.search(table.caption) or headers) and values and all(v >= 1 for _, _, v, _ in values):
+        return "%"
+    return None
+
+
 def _metric(cell: str, metrics: list[str]) -> str | None:
     """The metric a header cell names; a bare 'recall' takes the paper's only Recall@K; a qualified
     header ('Offline AUC') keeps its printed name when the paper's metrics list it so."""
+    cell = PERCENT_HEADER.sub("", cell)
     qualified = re.fullmatch(rf"({METRIC_QUALIFIER})\s+{METRIC_PATTERN}", cell.strip(), re.I)
     if qualified:
         name = f"{qualified.group(1)} {canonical_metric(qualified.group(2), qualified.group(3))}"
@@ -65,7 +98,7 @@ def _label_positions(table: Table, model_name: str) -> list[tuple[int, int]]:
         (r, c)
         for r, row in enumerate(table.rows)
         for c, cell in enumerate(row)
-        if own and _plain(cell.rstrip("*")) == own
+        if own and _plain(OWN_SUFFIX.sub("", cell)) == own
     ]
 
 
@@ -74,7 +107,7 @@ def _rows_layout(
 ) -> list[tuple[str, str, float, str]]:
     """Method as a row: each numeric cell takes the dataset and metric of the header rows above it."""
     row = table.rows[row_index]
-    value_cols = [c for c in range(label_col + 1, len(row)) if _number(row[c]) is not None]
+    value_cols = [c for c in range(label_col + 1, len(row)) if _value(row[c]) is not None]
     header = table.rows[:row_index]
     metric_cells: list[tuple[int, str]] = []
     dataset_cells: list[tuple[int, str]] = []
@@ -92,10 +125,10 @@ def _rows_layout(
     if groups and len(metric_cells) % groups == 0:
         per_group = len(metric_cells) // groups
         for k, (col, metric) in enumerate(zip(value_cols, (m for _, m in metric_cells), strict=True)):
-            out.append((dataset_cells[k // per_group][1], metric, _number(row[col]), row[col]))
+            out.append((dataset_cells[k // per_group][1], metric, _value(row[col]), row[col]))
     elif not groups and len(datasets) == 1:
         for col, (_, metric) in zip(value_cols, metric_cells, strict=True):
-            out.append((datasets[0], metric, _number(row[col]), row[col]))
+            out.append((datasets[0], metric, _value(row[col]), row[col]))
     return out
 
 
@@ -112,8 +145,8 @@ def _columns_layout(
         dataset = next((d for cell in lead if (d := _dataset(cell, datasets))), None)
         if dataset:
             labels.append((r, dataset))
-        if metric and col < len(row) and _number(row[col]) is not None:
-            entries.append((r, metric, _number(row[col]), row[col]))
+        if metric and col < len(row) and (value := _value(row[col])) is not None:
+            entries.append((r, metric, value, row[col]))
     groups: list[list[tuple[int, str, float, str]]] = []
     for entry in entries:
         if not groups or any(e[1] == entry[1] for e in groups[-1]):
@@ -134,7 +167,7 @@ def _columns_layout(
 
 def table_label(table: Table) -> str:
     match = re.match(r"(Table|TABLE)\s+(\w+)", table.caption)
-    return f"Table {match.group(2)}" if match else f"table on p{table.page}"
+    return f"Table {match.group(2)}" if match else f"table at {table.where}"
 
 
 def _panels(table: Table) -> list[tuple[str | None, Table]]:
@@ -255,13 +288,15 @@ def find_reported(
         if not values:
             continue
         label = table_label(table)
+        unit = _unit(table, values)
         return [
             Reported(
                 dataset=dataset,
                 metric=metric,
                 value=value,
+                unit=unit,
                 table=label,
-                evidence=f"p{table.page}: {label}, {model_name} row/column, {dataset} {metric}: {cell}",
+                evidence=f"{table.where}: {label}, {model_name} row/column, {dataset} {metric}: {cell}",
             )
             for dataset, metric, value, cell in values
         ]
@@ -277,7 +312,7 @@ def find_reported(
                 value=value,
                 variant=variant,
                 table=label,
-                evidence=f"p{table.page}: {label} ({table.caption[:60]}), {dataset} {metric}: {cell}",
+                evidence=f"{table.where}: {label} ({table.caption[:60]}), {dataset} {metric}: {cell}",
             )
             for dataset, metric, value, cell, variant in sweep
         ]

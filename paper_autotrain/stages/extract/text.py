@@ -20,17 +20,19 @@ class Sentence:
     page: int
     text: str
     order: int
+    where: str = ""  # the page's locator for quotes ("p6", or "§4.1 ..." for a LaTeX source)
 
 
-def body_pages(doc: PaperDoc) -> list[tuple[int, str]]:
-    """Page texts up to the reference list (citations there state other papers' settings)."""
+def body_pages(doc: PaperDoc) -> list[tuple[int, str, str]]:
+    """(number, text, locator) of the pages up to the reference list (citations there state other papers'
+    settings)."""
     pages = []
     for page in doc.pages:
         heading = REFERENCES_HEADING.search(page.text)
         if heading and page.number > 1:
-            pages.append((page.number, page.text[: heading.start()]))
+            pages.append((page.number, page.text[: heading.start()], page.where))
             break
-        pages.append((page.number, page.text))
+        pages.append((page.number, page.text, page.where))
     return pages
 
 
@@ -40,17 +42,17 @@ def flatten(text: str) -> str:
 
 def split_sentences(doc: PaperDoc) -> list[Sentence]:
     sentences = []
-    for number, text in body_pages(doc):
+    for number, text, where in body_pages(doc):
         for part in SENTENCE_END.split(flatten(text)):
             if part.strip():
-                sentences.append(Sentence(page=number, text=part.strip(), order=len(sentences)))
+                sentences.append(Sentence(page=number, text=part.strip(), order=len(sentences), where=where))
     return sentences
 
 
 def quote(sentence: Sentence, position: int = 0) -> str:
-    """'pN: ...' with at most 25 words of the sentence around `position`."""
+    """'pN: ...' (or '§4.1 ...: ...') with at most 25 words of the sentence around `position`."""
     words = sentence.text.split()
     at = len(sentence.text[:position].split())
     start = max(0, min(at - 8, len(words) - MAX_QUOTE_WORDS))
     excerpt = " ".join(words[start : start + MAX_QUOTE_WORDS])
-    return f"p{sentence.page}: {excerpt}"
+    return f"{sentence.where or f'p{sentence.page}'}: {excerpt}"
