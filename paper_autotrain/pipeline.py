@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -33,8 +33,12 @@ from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import UserError
+from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
+
+if TYPE_CHECKING:
+    from paper_autotrain.stages.fill import FillIn
 
 log = logging.getLogger("paper_autotrain")
 
@@ -44,6 +48,7 @@ UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 SEQUENCE_LENGTH_DEFAULT = 50  # RecBole's MAX_ITEM_LIST_LENGTH, when a sequential spec states none
+SANDBOX_CODE = ("gates.py", "sandbox.py", "sandbox_boot.py")  # every stage that runs generated code goes through it
 
 
 def code_version(*relative: str) -> str:
@@ -214,33 +219,71 @@ def do_parse(ctx: Context) -> None:
     step(ctx, "parse", hash_obj(inputs), produce)
 
 
+def llm_client(ctx: Context) -> LLMClient | None:
+    """The paper's LLM client from the `llm` group (None for llm=none); calls are logged beside its results."""
+    settings = LLMSettings.from_config(ctx.section("llm"))
+    return make_client(settings, ctx.store.results, resolve_path(ctx.cfg, "cache"))
+
+
+def llm_inputs(ctx: Context) -> list[Any]:
+    """What an LLM-backed stage's output depends on besides its own inputs: the backend and the prompts."""
+    return [ctx.section("llm"), prompts_version()]
+
+
 def do_extract(ctx: Context) -> None:
     doc_path = ctx.store.stage_dir("parse") / "paperdoc.json"
     extractor_cfg = {**ctx.section("extractor"), "hparams": ctx.section("hparams")}
+    uses_llm = extractor_cfg.get("name") == "llm"
 
     def produce() -> list[Path]:
         doc = PaperDoc.model_validate_json(doc_path.read_text())
-        atomic_write_text(ctx.spec_path, dump_spec(extract.run(doc, extractor_cfg)))
+        client = llm_client(ctx) if uses_llm else None
+        atomic_write_text(ctx.spec_path, dump_spec(extract.run(doc, extractor_cfg, client)))
         return [ctx.spec_path]
 
     def hand_edited_spec_is_valid() -> bool:
         ctx.spec()  # raises a one-line UserError when the edit broke the schema
         return True
 
-    inputs = [ctx.store.output_hash("parse"), extractor_cfg, code_version("stages/extract")]
+    inputs = [ctx.store.output_hash("parse"), extractor_cfg, code_version("stages/extract"),
+              *(llm_inputs(ctx) if uses_llm else [])]
     step(ctx, "extract", hash_obj(inputs), produce, accept_edits=hand_edited_spec_is_valid)
+
+
+def fill_in(ctx: Context, spec: MethodSpec) -> FillIn | None:
+    """What render needs to have the spec's custom parts written by the LLM; None without parts or an LLM."""
+    client = llm_client(ctx) if spec.custom else None
+    if client is None:
+        return None
+    from paper_autotrain.stages.fill import FillIn  # the gates load only when there is code to check
+
+    return FillIn(client=client, split=ctx.split(), report_path=ctx.store.generated / "fill_report.json",
+                  attempts=fill_attempts(ctx), gate_settings=ctx.section("validate"))
+
+
+def fill_attempts(ctx: Context) -> int:
+    """extractor.fill_attempts (conf/extractor/llm.yaml), else the fill-in's default."""
+    from paper_autotrain.stages.fill import DEFAULT_FILL_ATTEMPTS
+
+    return int(ctx.section("extractor").get("fill_attempts") or DEFAULT_FILL_ATTEMPTS)
 
 
 def do_render(ctx: Context) -> None:
     folder = ctx.store.generated
+    spec = ctx.spec() if ctx.spec_path.exists() else None
+    fills = bool(spec and spec.custom)  # the LLM writes code, checked by the gates on the split
 
     def produce() -> list[Path]:
-        files = render.run(ctx.spec(), {"templates_dir": str(TEMPLATES_DIR)})
+        current = ctx.spec()
+        files = render.run(current, {"templates_dir": str(TEMPLATES_DIR)}, fill_in(ctx, current))
         for name, text in files.items():
             atomic_write_text(folder / name, text)
         return [folder / name for name in files]
 
-    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "", code_version("stages/render.py", "templates")]
+    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "",
+              code_version("stages/render.py", "stages/fill.py", "templates"),
+              *([*llm_inputs(ctx), ctx.section("validate"), fill_attempts(ctx), ctx.split().split_id,
+                 code_version(*SANDBOX_CODE)] if fills else [])]
     step(ctx, "render", hash_obj(inputs), produce)
 
 
@@ -252,7 +295,7 @@ def do_validate(ctx: Context) -> None:
         return [out]
 
     inputs = [ctx.store.output_hash("render"), ctx.split().split_id, ctx.section("validate"),
-              code_version("stages/validate.py", "runtime")]
+              code_version("stages/validate.py", "runtime", *SANDBOX_CODE)]
     step(ctx, "validate", hash_obj(inputs), produce)
 
 
@@ -288,7 +331,7 @@ def do_train(ctx: Context) -> None:
         return [final / "result.json"]
 
     inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer,
-              code_version("runtime", "stages/train.py")]
+              code_version("runtime", "stages/train.py", *SANDBOX_CODE)]
     step(ctx, "train", hash_obj(inputs), produce)
 
 

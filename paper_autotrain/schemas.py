@@ -143,6 +143,19 @@ class BaselineRef(_Strict):
     recbole: str | None = None
 
 
+class Disagreement(_Strict):
+    """Where the rules extractor and the LLM read the paper differently (extractor=llm), and which reading the
+    spec keeps. Values are shown as text; a side that found nothing is None."""
+
+    item: str  # what they disagree on: "family", "hyperparameters.embedding_size", "reported.Gowalla.Recall@20"
+    rules: str | None = None
+    llm: str | None = None
+    kept: Literal["rules", "llm"]
+    rules_evidence: str | None = None
+    llm_evidence: str | None = None
+    reason: str = ""
+
+
 class MethodSpec(_Strict):
     """The single contract between reading a paper and building its model."""
 
@@ -159,6 +172,7 @@ class MethodSpec(_Strict):
     reported: list[Reported] = Field(default_factory=list)
     baselines_in_paper: list[BaselineRef] = Field(default_factory=list)
     unclear: list[str] = Field(default_factory=list)
+    disagreements: list[Disagreement] = Field(default_factory=list)  # rules vs LLM readings (extractor=llm)
 
     def hp(self, name: str, default: Any = None) -> Any:
         """The value of a hyperparameter, or `default` when the spec has none."""

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 import pymupdf
 
 from paper_autotrain.sources.settings import FetchSettings
+from tests.loopback import LoopbackServer
 
 MAIN_TEX = r"""\documentclass{article}
 \title{%s}
@@ -123,7 +124,7 @@ class FakeArxiv:
         self.requests: list[Recorded] = []
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self._pdf_cache: dict[tuple[str, int], bytes] = {}
 
     # --- setup ---------------------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ class FakeArxiv:
     @property
     def url(self) -> str:
         assert self._server is not None, "the fake arXiv is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def settings(self, cache_dir: Path, **overrides: Any) -> FetchSettings:
         """Settings pointed at this fake, fast by default (no interval, instant backoff)."""
@@ -160,15 +161,12 @@ class FakeArxiv:
     # --- serving -------------------------------------------------------------------------------------------------
 
     def __enter__(self) -> FakeArxiv:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = LoopbackServer(_handler_for(self))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def record(self, handler: BaseHTTPRequestHandler) -> tuple[str, dict[str, list[str]], Scripted | None]:
         parts = urlsplit(handler.path)

@@ -212,7 +212,8 @@ def test_multinomial_loss_and_its_floor():
 @pytest.mark.parametrize("model_name", MODELS)
 def test_probe_gates_accept_the_user_row_regime(model_name, split_dir, tmp_path):
     gates = probe.probe(str(rendered(model_name, tmp_path)), str(split_dir), steps=40, lr=0.01, batch_size=64)
-    assert [(g["name"], g["ok"]) for g in gates] == [("build", True), ("shapes", True), ("overfit", True)], gates
+    assert [(g["name"], g["ok"]) for g in gates] == [("build", True), ("shapes", True), ("overfit", True),
+                                                     ("leakage", True)], gates
     assert f"full_sort_scores (8, {load_split(split_dir).n_items})" in gates[1]["detail"]
 
 

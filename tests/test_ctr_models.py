@@ -67,7 +67,7 @@ def test_a_context_spec_with_a_topk_task_or_a_missing_head_is_refused():
 def test_dcn_passes_validates_gates_on_the_ctr_rows(rows, tmp_path):
     report = validate.run(rendered("DCN", tmp_path), rows, {"overfit_steps": 30})
     assert report["ok"]
-    assert [gate["name"] for gate in report["gates"]][-3:] == ["build", "shapes", "overfit"]
+    assert [gate["name"] for gate in report["gates"]][-4:] == ["build", "shapes", "overfit", "leakage"]
 
 
 def test_deepfm_trains_and_valid_auc_rises(rows, tmp_path):

@@ -154,7 +154,7 @@ def test_validate_passes_generated_models(model_name: str, split_info: SplitInfo
     report = validate.run(rendered(model_name, tmp_path / "m"), split_info, {})
     assert report["ok"]
     assert [g["name"] for g in report["gates"]] == ["parse", "imports", "calls", "config", "build", "shapes",
-                                                   "overfit"]
+                                                   "overfit", "leakage"]
     assert all(g["seconds"] >= 0 for g in report["gates"])
 
 

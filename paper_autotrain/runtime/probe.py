@@ -1,8 +1,10 @@
-"""Dynamic checks of a rendered model, run by the validate stage in a subprocess.
+"""Dynamic checks of a rendered model, run by the gates (paper_autotrain.gates) in a sandboxed subprocess.
 
     python -m paper_autotrain.runtime.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
 
-Prints one JSON line: {"gates": [{"name", "ok", "seconds", "detail"}, ...]}.
+Gates, each run only when the one before passed: build, shapes, overfit, leakage (the model never sees
+validation or test interactions: runtime/leakage.py). Prints one JSON line:
+{"gates": [{"name", "ok", "seconds", "detail"}, ...]}.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from paper_autotrain.data.split import SplitData, load_split
 from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches
 from paper_autotrain.runtime.ctr import CTRModule, ctr_batch
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
+from paper_autotrain.runtime.leakage import adam_steps, check_no_leakage
 from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.runtime.sequential import SequenceBatches, SequentialModule
@@ -77,7 +80,7 @@ def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
         if tuple(pair_scores.shape) != (len(batch["users"]),):
             raise ValueError(f"score(users, items) gave shape {tuple(pair_scores.shape)}, "
                              f"expected ({len(batch['users'])},)")
-    return f"loss {float(loss):.4f}; full_sort_scores {expected}"
+    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
 
 
 def sequence_batch(sequences: SequenceSplit, config: dict[str, Any], size: int) -> dict[str, torch.Tensor]:
@@ -93,7 +96,7 @@ def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor
         scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8], batch["users"][:8])
         expected = (min(8, len(batch["lengths"])), model.n_items + 1)
         check_full_sort(scores, expected)
-    return f"loss {float(loss):.4f}; full_sort_scores {expected}"
+    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
 
 
 def check_row_shapes(model: AutoEncoderModule, batch: dict[str, torch.Tensor]) -> str:
@@ -114,21 +117,13 @@ def check_ctr_shapes(model: CTRModule, batch: dict[str, torch.Tensor]) -> str:
         raise ValueError(f"predict gave shape {tuple(probabilities.shape)}, expected {expected}")
     if not ((probabilities >= 0) & (probabilities <= 1)).all():
         raise ValueError("predict returned values outside [0, 1]")
-    return f"loss {float(loss):.4f}; predict {expected}"
+    return f"loss {float(loss.detach()):.4f}; predict {expected}"
 
 
 def check_overfit(model: TopKModule | SequentialModule | AutoEncoderModule, batch: dict[str, torch.Tensor],
                   steps: int, lr: float) -> str:
     """Adam at a high learning rate on one fixed batch: a correct model drives the loss down."""
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = model.loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    losses = adam_steps(model, batch, steps, lr)
     first, last = losses[0], sum(losses[-5:]) / len(losses[-5:])
     if not all(math.isfinite(value) for value in losses):
         raise ValueError("loss became non-finite")
@@ -160,6 +155,7 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
         else:
             split = load_split(split_dir)
             state["batch"], state["shapes"] = tiny_batch(split, config, batch_size), check_shapes
+        state["split"] = split
         state["model"] = build_model(model_dir, config, split)
         return f"{type(state['model']).__name__}: {state['model'].n_parameters()} parameters"
 
@@ -168,6 +164,9 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
         gates.append(run_gate("shapes", lambda: state["shapes"](state["model"], state["batch"])))
     if gates[-1]["ok"]:
         gates.append(run_gate("overfit", lambda: check_overfit(state["model"], state["batch"], steps, lr)))
+    if gates[-1]["ok"]:
+        gates.append(run_gate("leakage", lambda: check_no_leakage(model_dir, state["config"], split_dir,
+                                                                  state["split"], state["batch"], lr)))
     return gates
 
 

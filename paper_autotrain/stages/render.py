@@ -4,6 +4,11 @@ Each architecture block has its own template (templates/blocks/<block>.j2) holdi
 contributes to each section of the model class (constructor arguments, __init__ lines, encode
 steps, methods, scoring, L2 rows). The loss has a template too (templates/losses/<loss>.j2).
 Rendering is deterministic: the same spec and cfg give the same bytes.
+
+Parts no block covers (`spec.custom`) are written by an LLM into one fixed slot per part
+(templates/slots/custom_part.py.j2, top-k families only): `run(spec, cfg, fill_in)` hands them to the
+fill-in loop (:mod:`paper_autotrain.stages.fill`, this stage's helper), which keeps only code that passed
+every gate. Without an LLM the spec is refused, naming the parts; a part is never silently replaced.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from paper_autotrain.errors import StageError
 from paper_autotrain.schemas import STAND_IN_LOSSES, Block, MethodSpec
+
+if TYPE_CHECKING:
+    from paper_autotrain.stages.fill import FillIn, SlotFill
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,13 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 TRAINER_KEYS = ("max_epochs", *TRAINER_DEFAULTS)
 DATA_DEFAULTS: dict[str, Any] = {"eval_batch_size": 1024, "ks": [10, 20]}
 DOC_WIDTH = 100
+CUSTOM_BLOCK = "custom"
+SLOT_TEMPLATE = "slots/custom_part.py.j2"
+# Settings that shape training, not the model: a custom part is not given them as hparams
+TRAINING_KEYS = frozenset({"optimizer", "learning_rate", "batch_size", "l2_reg", "negative_samples", "epochs",
+                           "embedding_size"})
+NEEDS_FILL_IN = ("they need the LLM fill-in: choose llm=openai or llm=compatible llm.base_url=... (the parts are "
+                 "written into the model's fixed slot and checked by the gates)")
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ BLOCKS: dict[str, BlockRule] = {
                 BlockParam("dropout", "dropout", "dropout", 0.0, float)),
         allowed_extra=("activation",)),
     "neumf_fusion": BlockRule(needs_before=("gmf", "mlp_tower"), scorer=True),
+    CUSTOM_BLOCK: BlockRule(needs_before=("embedding",), imports=("normalized_adjacency",)),
 }
 
 
@@ -116,10 +132,11 @@ class Base:
     loss_template: bool  # False: the base module implements the loss itself
     train_regime: str | None = None  # data.regime in config.yaml when training batches differ from `regime`
     tasks: tuple[str, ...] = ("topk",)  # the spec tasks this scaffold trains and evaluates
+    fill_slot: bool = False  # whether custom parts can be written into the fixed slot by the LLM fill-in
 
 
 TOPK_BASE = Base("model.py.j2", "TopKModule", "topk", "SplitData", SECTIONS, BLOCKS, LOSS_IMPORTS,
-                 loss_template=True)
+                 loss_template=True, fill_slot=True)
 SEQUENTIAL_BASE = Base("sequential/model.py.j2", "SequentialModule", "sequential", "SequenceSplit",
                        SEQUENTIAL_SECTIONS, SEQUENTIAL_BLOCKS, {"ce": (), "bce": ()}, loss_template=False)
 
@@ -181,13 +198,37 @@ def base_for(spec: MethodSpec) -> Base:
 
 # --- entry point -----------------------------------------------------------------------------------
 
-def run(spec: MethodSpec, cfg: Mapping) -> dict[str, str]:
-    """{"model.py", "config.yaml", "README.md"} texts for `spec`; StageError if a part has no template."""
+def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[str, str]:
+    """{"model.py", "config.yaml", "README.md"} texts for `spec`; StageError if a part has no template.
+
+    With `fill_in` (an LLM client and the split the gates run on), custom parts are written by the LLM into
+    the fixed slot and gated; the files then include "fill_report.json".
+    """
     base = base_for(spec)
-    check_renderable(spec, base)
+    spec = with_custom_block(spec, base)
+    if not (spec.custom and fill_in is not None):
+        check_renderable(spec, base)
+        return render_files(spec, cfg, base, {})
+    check_renderable(spec, base, filling=True)
+    from paper_autotrain.stages.fill import SlotJob, fill_parts  # the LLM and gates load only for custom parts
+
+    env = template_environment(cfg)
+    slots = custom_slots(spec)
+    jobs = [SlotJob(part=slot.name, prompt=slot_prompt(env, spec, slot, slots),
+                    class_source=lambda fill, slot=slot: render_slot(env, slot, fill)) for slot in slots]
+    fills, report = fill_parts(jobs, lambda fills: render_files(spec, cfg, base, fills), fill_in)
+    files = render_files(spec, cfg, base, fills)
+    return {**files, "fill_report.json": json.dumps(report, indent=2) + "\n"}
+
+
+def render_files(spec: MethodSpec, cfg: Mapping, base: Base, fills: Mapping[str, SlotFill]) -> dict[str, str]:
+    """The three files, custom parts taken from `fills` (their code as the LLM wrote it)."""
     env = template_environment(cfg)
     context = build_context(spec, cfg, base)
-    sections = render_sections(env, spec.architecture, context, base)
+    slots = custom_slots(spec)
+    context["custom_classes"] = [render_slot(env, slot, fills[slot.name]) for slot in slots]
+    context["slot_imports"] = slot_imports([fills[slot.name] for slot in slots])
+    sections = render_sections(env, spec.architecture, {**context, "custom_parts": slots}, base)
     init_args = sections.pop("init_args")
     loss_method = env.get_template(f"losses/{trained_loss(spec)}.j2").render().strip("\n") if base.loss_template else ""
     model_py = env.get_template(base.template).render(
@@ -218,12 +259,12 @@ def templates_fingerprint(cfg: Mapping | None = None) -> str:
 
 # --- checks ----------------------------------------------------------------------------------------
 
-def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE) -> None:
-    """Refuse, naming the part, anything no template covers (never replace it silently)."""
-    if spec.custom:
-        names = ", ".join(part.name for part in spec.custom)
-        raise StageError(f"render: spec.custom has parts no template covers ({names}); "
-                         "they need the LLM fill-in")
+def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE, filling: bool = False) -> None:
+    """Refuse, naming the part, anything no template covers (never replace it silently).
+
+    `filling`: the custom parts are about to be written by the LLM fill-in, so only their slot must exist.
+    """
+    check_custom(spec, base, filling)
     if spec.task not in base.tasks:
         raise StageError(f"render: task {spec.task!r} has no {spec.family} template (only {', '.join(base.tasks)})")
     if trained_loss(spec) not in base.losses:
@@ -237,6 +278,22 @@ def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE) -> None:
     check_composition(names, base.blocks)
     for block in spec.architecture:
         check_block_params(block)
+
+
+def check_custom(spec: MethodSpec, base: Base, filling: bool) -> None:
+    names = ", ".join(part.name for part in spec.custom)
+    if spec.custom and not base.fill_slot:
+        raise StageError(f"render: spec.custom has parts no template covers ({names}); a {spec.family} model has "
+                         "no fill-in slot for them (only general, graph, knowledge and other top-k models have)")
+    if spec.custom and not filling:
+        raise StageError(f"render: spec.custom has parts no template covers ({names}); {NEEDS_FILL_IN}")
+    has_block = any(block.block == CUSTOM_BLOCK for block in spec.architecture)
+    if has_block and not spec.custom:
+        raise StageError("render: the architecture has a custom block but spec.custom lists no part for it")
+    keys = [slot_key(part.name) for part in spec.custom]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise StageError(f"render: two custom parts are both named {twice[0]!r}")
 
 
 def check_composition(names: list[str], blocks: Mapping[str, BlockRule] = BLOCKS) -> None:
@@ -318,6 +375,9 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dic
         imports.add("make_optimizer")
     for block in spec.architecture:
         imports.update(base.blocks[block.block].imports)
+    if any(block.block == CUSTOM_BLOCK for block in spec.architecture):
+        hparams = part_hparams(spec)
+        model_params["custom_hparams"] = {slot_key(part.name): hparams for part in spec.custom}
     context = {
         "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
@@ -329,6 +389,7 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dic
         "runtime_import": from_import("paper_autotrain.runtime", imports),
         "activation_module": activation_module(spec),
         "head": spec.architecture[-1].block if spec.architecture else "",  # how a context model combines parts
+        "slot_imports": slot_imports([]), "custom_classes": [],
     }
     context["docstring"] = module_docstring(spec, composition, rows, notes)
     return context
@@ -460,6 +521,110 @@ def import_sort_key(name: str) -> tuple[int, str]:
     return (1, name) if name[:1].isupper() else (2, name)
 
 
+# --- custom parts: the fill-in slot ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomSlot:
+    """One custom part as the model code names it."""
+
+    name: str  # the spec's name of the part
+    key: str  # its key in config.yaml's custom_hparams
+    attribute: str  # self.<attribute> in the model
+    class_name: str
+    description: str
+    evidence: str
+
+
+def with_custom_block(spec: MethodSpec, base: Base) -> MethodSpec:
+    """The spec with a `custom` block where its custom parts act: as written, else before the scoring block
+    (an empty architecture becomes embedding -> custom -> dot_score)."""
+    names = [block.block for block in spec.architecture]
+    if not spec.custom or not base.fill_slot or CUSTOM_BLOCK in names:
+        return spec
+    if not names:
+        architecture = [Block(block="embedding"), Block(block=CUSTOM_BLOCK), Block(block="dot_score")]
+    else:
+        architecture = [*spec.architecture[:-1], Block(block=CUSTOM_BLOCK), spec.architecture[-1]]
+    return spec.model_copy(update={"architecture": architecture})
+
+
+def slot_key(name: str) -> str:
+    """A Python identifier for a part's name: "Layer attention" -> "layer_attention"."""
+    key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "part"
+    return f"part_{key}" if key[0].isdigit() else key
+
+
+def custom_slots(spec: MethodSpec) -> list[CustomSlot]:
+    model_class = class_name(spec.model_name)
+    slots = []
+    for part in spec.custom:
+        name = f"Custom{class_name(part.name)}"
+        slots.append(CustomSlot(
+            name=part.name, key=slot_key(part.name), attribute=f"custom_{slot_key(part.name)}",
+            class_name=f"{name}Part" if name == model_class else name, description=part.description,
+            evidence=part.evidence or "",
+        ))
+    return slots
+
+
+def part_hparams(spec: MethodSpec) -> dict[str, Any]:
+    """What a custom part is given as **hparams: the spec's model settings (not the training ones)."""
+    return {key: plain(entry.value) for key, entry in sorted(spec.hyperparameters.items())
+            if key not in TRAINING_KEYS and entry.value is not None}
+
+
+def render_slot(env: jinja2.Environment, slot: CustomSlot, fill: SlotFill) -> str:
+    """The class of one custom part: the fixed slot around the LLM's two bodies."""
+    text = env.get_template(SLOT_TEMPLATE).render(
+        part=slot, doc_lines=slot_docstring(slot), init_body=indented_body(fill.init_body, allow_empty=True),
+        forward_body=indented_body(fill.forward_body),
+    )
+    return normalise_text(text).rstrip("\n")
+
+
+def slot_docstring(slot: CustomSlot) -> list[str]:
+    lines = wrap(f"Custom part `{slot.name}`: {slot.description}")
+    if slot.evidence:
+        lines += [""] + wrap(f"Paper: {slot.evidence}")
+    lines += ["", "Written by the LLM fill-in into the fixed slot; the gates it passed are in fill_report.json."]
+    body = safe_docstring_text("\n".join(lines)).splitlines()
+    body[0] = '"""' + body[0]
+    return [*body, '"""']
+
+
+def indented_body(code: str, allow_empty: bool = False) -> str:
+    """The LLM's body, dedented and indented into the method (8 spaces)."""
+    code = textwrap.dedent(code.expandtabs(4)).strip("\n")
+    if not code.strip():
+        code = "" if allow_empty else "raise NotImplementedError  # the fill-in gave no body"
+    return textwrap.indent(code, " " * 8) if code else ""
+
+
+def slot_imports(fills: list[SlotFill]) -> dict[str, bool]:
+    """Modules the model imports only when a part's code uses them (ruff flags unused imports)."""
+    code = "\n".join(f"{fill.init_body}\n{fill.forward_body}" for fill in fills)
+    return {"math": bool(re.search(r"\bmath\.", code)), "functional": bool(re.search(r"(?<![\w.])F\.", code))}
+
+
+def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slots: list[CustomSlot]
+                ) -> dict[str, Any]:
+    """What the fill-in prompts are told about the part, the model around it and the slot's contract."""
+    from paper_autotrain.stages.fill import SlotFill
+
+    placeholder = SlotFill(init_body="# <init_body: your code>", forward_body="# <forward_body: your code>")
+    params, _, _ = resolve_block_params(spec, BLOCKS)
+    return {
+        "model_name": spec.model_name, "paper_title": spec.paper.title, "family": spec.family,
+        "composition": " -> ".join(block.block for block in spec.architecture),
+        "part": {"name": slot.name, "description": slot.description, "evidence": slot.evidence,
+                 "class_name": slot.class_name},
+        "other_parts": [{"name": other.name, "description": other.description} for other in slots
+                        if other.name != slot.name],
+        "slot": render_slot(env, slot, placeholder), "dim": params.get("embedding_size"),
+        "hparams": part_hparams(spec), "loss": trained_loss(spec),
+    }
+
+
 # --- sections and text -----------------------------------------------------------------------------
 
 def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mapping[str, Any],
@@ -534,6 +699,8 @@ def yaml_scalar(value: Any) -> str:
         return text
     if isinstance(value, list | tuple):
         return "[" + ", ".join(yaml_scalar(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(key))}: {yaml_scalar(item)}" for key, item in value.items()) + "}"
     return json.dumps(value)
 
 

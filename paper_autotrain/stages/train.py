@@ -1,27 +1,28 @@
-"""Train a rendered model in a subprocess with time and memory limits; return its RunResult.
+"""Train a rendered model in a sandboxed subprocess with time and memory limits; return its RunResult.
 
-The subprocess is ``python -m paper_autotrain.runtime.train`` run in `out_dir`; trainer settings
-from cfg are passed as ``--set trainer.<key>=<value>`` so config.yaml stays the single source.
+The subprocess is ``python -m paper_autotrain.runtime.train`` run through
+:func:`paper_autotrain.sandbox.run_sandboxed` in `out_dir`, the only folder it may write (the model and
+split folders are read-only to it; no network, no processes). Trainer settings from cfg are passed as
+``--set trainer.<key>=<value>`` so config.yaml stays the single source.
 """
 
 from __future__ import annotations
 
 import logging
-import resource
-import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
+from paper_autotrain.sandbox import SandboxLimits, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
-from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
 
 log = logging.getLogger(__name__)
 
 TRAINER_KEYS = ("max_epochs", "patience", "accelerator", "devices", "precision", "seed", "deterministic")
 DEFAULT_TIMEOUT_S = 3600
 DEFAULT_MEMORY_MB = 16384
+HINTS = {"memory": " (raise train.memory_mb)", "cpu": " (raise train.timeout_s)"}
 
 
 def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunResult:
@@ -31,19 +32,15 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     out_dir.mkdir(parents=True, exist_ok=True)
     command = training_command(Path(model_dir), split, cfg, out_dir)
     timeout = float(cfg.get("timeout_s") or DEFAULT_TIMEOUT_S)
+    limits = SandboxLimits(wall_s=timeout, memory_mb=memory_limit_mb(cfg), workers=multi_device(cfg))
     log.info("train: %s", " ".join(command))
-    stderr_path = out_dir / "train.stderr.log"
-    with open(out_dir / "train.stdout.log", "w", encoding="utf-8") as stdout, \
-            open(stderr_path, "w", encoding="utf-8") as stderr:
-        try:
-            done = subprocess.run(command, stdout=stdout, stderr=stderr, cwd=str(out_dir),
-                                  env=subprocess_env(), timeout=timeout, preexec_fn=memory_limiter(cfg),
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            raise StageError(f"train: timed out after {timeout:g} s (raise train.timeout_s)") from None
-    if done.returncode != 0:
-        reason = last_meaningful_line(stderr_path.read_text(encoding="utf-8", errors="replace"))
-        raise StageError(f"train: exit {done.returncode}: {reason}")
+    # generated code runs here: it may write only into out_dir (and its own TMPDIR there)
+    done = run_sandboxed(command, workdir=out_dir, limits=limits, stdout_path=out_dir / "train.stdout.log",
+                         stderr_path=out_dir / "train.stderr.log")
+    if done.killed == "timeout":
+        raise StageError(f"train: timed out after {timeout:g} s (raise train.timeout_s)")
+    if not done.ok:
+        raise StageError(f"train: {done.one_line()}{HINTS.get(done.killed or '', '')}")
     result_path = out_dir / "result.json"
     if not result_path.exists():
         raise StageError(f"train: the run finished without writing {result_path}")
@@ -63,21 +60,24 @@ def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: P
     return command
 
 
-def memory_limiter(cfg: Mapping) -> Callable[[], None] | None:
-    """An RLIMIT_AS cap for the child (cfg memory_mb; 0 disables it).
+def memory_limit_mb(cfg: Mapping) -> int | None:
+    """The child's address-space cap in MB (cfg memory_mb; 0 disables it).
 
     CUDA maps far more virtual address space than it uses, so the cap is skipped on GPU runs.
     """
     memory_mb = int(cfg.get("memory_mb", DEFAULT_MEMORY_MB) or 0)
     if memory_mb <= 0 or str(cfg.get("accelerator", "cpu")).lower() not in ("cpu",):
         return None
-    limit = memory_mb * 1024 * 1024
-
-    def apply_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply_limit
+    return memory_mb
 
 
+memory_limiter = memory_limit_mb  # the earlier name
 
 
+def multi_device(cfg: Mapping) -> bool:
+    """Whether Lightning starts a process per device (DDP): the sandbox then lets it re-run this interpreter
+    and use loopback sockets."""
+    devices = cfg.get("devices", 1)
+    if isinstance(devices, list | tuple):
+        return len(devices) > 1
+    return str(devices).strip() not in ("1", "None", "")
