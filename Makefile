@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PAPER  ?= examples/papers/tinyprop.pdf
 PAPERS ?= ../shared/papers
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-full lint eval-extract clean
+.PHONY: help install demo test test-full lint eval-extract bench clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,6 +36,9 @@ lint: $(STAMP) ## ruff over the package, tests and scripts
 
 eval-extract: $(STAMP) ## score the rules extractor on the dev papers (PAPERS=../shared/papers)
 	$(BIN)/python scripts/eval_extractors.py $(PAPERS) results/eval_extract
+
+bench: $(STAMP) ## time our models against RecBole's, side by side (BENCH_ARGS="--models BPR,NeuMF --as-shipped")
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean: ## remove generated code, results and saved splits (keeps .venv)
 	rm -rf generated/*/ results/*/ datasets/*/

@@ -2,9 +2,17 @@
 
     python -m paper_autotrain.baselines_runner REQUEST.json RESULT.json
 
-REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"}
+REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"[, "as_shipped"]}
 where `config` is the complete RecBole config dict (no YAML files, no command line).
-RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}.
+RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}. Its config records
+the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`) and the
+process's peak resident memory (`peak_rss_mb`), for `scripts/bench.py`.
+
+By default RecBole runs at its fair best: torch's anomaly detection, which RecBole's SINE module switches on
+for the whole process when it is imported, is switched off again, and denormal floats are flushed to zero as
+our trainer does. `"as_shipped": true` in the request, or PAPER_AUTOTRAIN_RECBOLE_AS_SHIPPED=1 in the
+environment (how `scripts/bench.py` asks through `stages.baselines.run_model`), leaves both as RecBole leaves
+them, for the benchmark's side figure.
 
 The stage runs this with cwd in a scratch folder (RecBole writes `saved/`, `log/` and
 `log_tensorboard/` there) and with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, because RecBole's
@@ -17,6 +25,7 @@ import json
 import logging
 import math
 import os
+import resource
 import sys
 import time
 import traceback
@@ -32,6 +41,8 @@ from paper_autotrain.ctr_scoring import score_context
 from paper_autotrain.recbole_ids import token_ids
 
 log = logging.getLogger("paper_autotrain.baselines_runner")
+
+AS_SHIPPED_ENV = "PAPER_AUTOTRAIN_RECBOLE_AS_SHIPPED"
 
 # numpy aliases RecBole 1.2.1 still uses (np.float in its MRR/NDCG code, np.long in embedding layers)
 _NUMPY_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "long": np.int64}
@@ -49,6 +60,11 @@ def _device_settings(device: str) -> dict[str, Any]:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
         return {"use_gpu": True, "gpu_id": visible or "0"}
     return {"use_gpu": False, "gpu_id": ""}
+
+
+def as_shipped(request: dict[str, Any]) -> bool:
+    """Whether to leave RecBole's process-wide torch settings as it leaves them (see the module docstring)."""
+    return bool(request.get("as_shipped", False)) or os.environ.get(AS_SHIPPED_ENV, "") == "1"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -158,6 +174,34 @@ class Trained:
     train_time: float
     epochs_run: int
     best_epoch: int | None
+    epoch_train_s: list[float]
+    epoch_valid_s: list[float]
+    anomaly_detection: bool
+
+
+def _timed(method: Callable[..., Any], seconds: list[float]) -> Callable[..., Any]:
+    """`method` that appends its wall-clock seconds to `seconds` on every call."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - started)
+    return wrapper
+
+
+def time_epochs(trainer: Any) -> tuple[list[float], list[float]]:
+    """Per-epoch (train, valid) seconds, collected as `trainer.fit` calls its `_train_epoch` and `_valid_epoch`."""
+    train_s: list[float] = []
+    valid_s: list[float] = []
+    trainer._train_epoch = _timed(trainer._train_epoch, train_s)
+    trainer._valid_epoch = _timed(trainer._valid_epoch, valid_s)
+    return train_s, valid_s
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (ru_maxrss is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
@@ -186,11 +230,13 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     train_data, valid_data, test_data = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
-    torch.set_flush_denormal(True)  # as our trainer does: denormal floats are very slow on CPU
+    if not as_shipped(request):
+        torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
+        torch.set_flush_denormal(True)  # as our trainer does: denormal floats are very slow on CPU
     # RecBole gives its non-parametric models (Pop, ItemKNN, EASE) a one-element `fake_loss` to satisfy its trainer
     n_params = int(sum(p.numel() for pname, p in model.named_parameters() if pname != "fake_loss"))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    epoch_train_s, epoch_valid_s = time_epochs(trainer)
 
     started = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
@@ -208,7 +254,9 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     model.eval()
     return Trained(name=name, config=config, dataset=dataset, model=model, trainer=trainer, test_data=test_data,
                    device=torch.device(config["device"]), n_params=n_params, train_time=train_time,
-                   epochs_run=len(trainer.train_loss_dict), best_epoch=best_epoch)
+                   epochs_run=len(trainer.train_loss_dict), best_epoch=best_epoch,
+                   epoch_train_s=epoch_train_s, epoch_valid_s=epoch_valid_s,
+                   anomaly_detection=torch.is_anomaly_enabled())
 
 
 # --- scoring with our evaluator, one function per data regime -------------------------------------------
@@ -279,6 +327,11 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "device": str(trained.device),
             "regime": regime,
             **facts,
+            "as_shipped": as_shipped(request),
+            "anomaly_detection": trained.anomaly_detection,
+            "epoch_train_s": [round(s, 4) for s in trained.epoch_train_s],
+            "epoch_valid_s": [round(s, 4) for s in trained.epoch_valid_s],
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         },
         "status": "ok",
     }

@@ -1,0 +1,101 @@
+"""scripts/bench.py: both sides trained interleaved on one split, medians over repeats, bench.json/bench.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from paper_autotrain.runtime.testing import write_synthetic_split
+from paper_autotrain.schemas import SplitInfo
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+FIELDS = {"model", "family", "metric", "ours_s_per_epoch", "recbole_s_per_epoch", "ours_eval_s", "recbole_eval_s",
+          "ours_metric", "recbole_metric", "ours_peak_mb", "recbole_peak_mb", "ratio_train", "ratio_eval",
+          "metric_delta_pct", "epochs", "repeats", "cpu_count", "torch_threads", "date", "runs"}
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_bench()
+MACHINE = {"date": "2026-01-01T00:00:00+00:00", "cpu_count": 2, "torch_threads": 2, "load_avg_1m": 0.1,
+           "platform": "test", "python": "3.11", "torch": "x", "lightning": "x", "recbole": "1.2.1"}
+
+
+def sample(side: str, repeat: int, train: list[float], evals: list[float], metric: float, peak: float):
+    return bench.Sample(side=side, repeat=repeat, epoch_train_s=train, epoch_eval_s=evals, metric=metric,
+                        peak_mb=peak, wall_s=10.0, final_eval_s=0.5)
+
+
+@pytest.fixture(scope="module")
+def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    folder = tmp_path_factory.mktemp("split")
+    data = write_synthetic_split(folder)
+    info = SplitInfo(dataset="synthetic", split_id="bench01", path=str(folder), n_users=data.n_users,
+                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+                     protocol="synthetic")
+    (folder / "split.json").write_text(info.model_dump_json())
+    return info
+
+
+def test_medians_over_repeats_and_paired_ratios(split_info: SplitInfo, tmp_path: Path) -> None:
+    settings = bench.Settings(epochs=3, repeats=3, as_shipped=True)
+    case = bench.make_case("MF-BPR", split_info, settings)
+    assert case.model == "BPR" and case.metric == "ndcg@10" and case.epochs == 3
+    samples = []
+    for repeat, (ours, theirs) in enumerate([(1.0, 4.0), (3.0, 3.0), (2.0, 10.0)]):
+        samples += [sample("ours", repeat, [9.0, ours, ours], [0.1, 0.1, 0.1], 0.20, 300.0 + repeat),
+                    sample("recbole", repeat, [theirs, theirs, 0.0], [0.4, 0.4, 0.4], 0.25, 500.0),
+                    sample("recbole_as_shipped", repeat, [2 * theirs] * 3, [0.5] * 3, 0.25, 600.0)]
+    samples.append(bench.Sample(side="recbole", repeat=3, error="boom"))  # a failed run joins no median
+    row = bench.summarise(case, samples, settings, MACHINE)
+    assert row["ours_s_per_epoch"] == 2.0  # per run: median over epochs (1, 3, 2), then median over repeats
+    assert row["recbole_s_per_epoch"] == 4.0  # runs 4, 3, 10
+    assert row["ratio_train"] == pytest.approx(statistics.median([4 / 1, 3 / 3, 10 / 2]))  # paired per repeat
+    assert row["ratio_eval"] == pytest.approx(4.0)
+    assert row["ours_peak_mb"] == 301.0 and row["recbole_peak_mb"] == 500.0
+    assert row["metric_delta_pct"] == pytest.approx(-20.0)
+    assert row["recbole_as_shipped_s_per_epoch"] == 8.0 and row["ratio_train_as_shipped"] == pytest.approx(8.0)
+    assert row["errors"] == ["recbole #4: boom"] and len(row["runs"]) == 10
+    json_path, md_path = bench.write_outputs([row], tmp_path)
+    assert json.loads(json_path.read_text())[0]["ratio_train"] == row["ratio_train"]
+    text = md_path.read_text()
+    assert "| BPR | general | 3 | 2.000 | 4.000 | 4.00× | 8.000 | 8.00× |" in text and "as shipped" in text
+
+
+def test_model_names_and_families() -> None:
+    assert bench.parse_models(["bpr,Mult-VAE", "deepfm"]) == ["BPR", "MultiVAE", "DeepFM"]
+    assert bench.parse_models([]) == list(bench.MODELS)
+    assert {bench.model_family(m) for m in bench.MODELS} == {"general", "graph", "autoencoder", "context",
+                                                              "sequential"}
+    with pytest.raises(ValueError, match="unknown model"):
+        bench.canonical_model("NoSuchModel")
+
+
+@pytest.mark.slow
+def test_bpr_one_epoch_both_sides(split_info: SplitInfo, tmp_path: Path) -> None:
+    """The script's core end to end on a tiny split: our train stage and RecBole's runner, one round."""
+    settings = bench.Settings(epochs=1, repeats=1, timeout_s=300)
+    row = bench.bench_model("BPR", split_info, settings, tmp_path / "work", MACHINE)
+    assert FIELDS <= set(row) and row["errors"] == []
+    assert row["model"] == "BPR" and row["family"] == "general" and row["metric"] == "ndcg@10"
+    for side in ("ours", "recbole"):
+        for name in ("s_per_epoch", "eval_s", "peak_mb"):
+            assert row[f"{side}_{name}"] > 0, (side, name)
+        assert 0.0 <= row[f"{side}_metric"] <= 1.0
+        (run,) = [r for r in row["runs"] if r["side"] == side]
+        assert len(run["epoch_train_s"]) == len(run["epoch_eval_s"]) == 1
+        assert row[f"{side}_s_per_epoch"] == pytest.approx(run["epoch_train_s"][0], abs=1e-4)
+    assert row["ours_peak_mb"] > 100 and row["recbole_peak_mb"] > 100  # torch alone is more: a real child RSS
+    assert row["ratio_train"] == pytest.approx(row["recbole_s_per_epoch"] / row["ours_s_per_epoch"], rel=1e-2)
+    assert "recbole_as_shipped_s_per_epoch" not in row
