@@ -431,6 +431,9 @@ def how_measured(rows: Sequence[Mapping[str, Any]]) -> str:
         "- **metric**: test metric of the best-valid checkpoint, both sides scored by our evaluator; after so few "
         "epochs neither has converged, so Δ % says both learn alike, not the parity figure.",
         "- **peak MB**: `ru_maxrss` of the training process (interpreter, imports, data and model).",
+        "- Noise: torch starts one thread per core, so on a small machine one other busy process slows both "
+        "sides several-fold (GRU4Rec: 20 s an epoch quiet, 165-200 s beside one busy process on 2 cores); "
+        "compare ratios, run on a quiet machine, or pin `--threads`.",
         "- RecBole runs at its fair best: torch's anomaly detection (switched on process-wide when RecBole "
         "imports its SINE model) off, and denormals flushed to zero as our trainer does"
         + ("; *as shipped* leaves both as RecBole does." if shipped else
