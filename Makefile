@@ -8,7 +8,7 @@ PAPERS ?= ../shared/papers
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-full lint eval-extract bench clean
+.PHONY: help install browser demo test test-full lint eval-extract bench clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -25,10 +25,18 @@ install: $(STAMP) ## create .venv and install the package with its pinned depend
 demo: $(STAMP) ## run the whole pipeline offline on the shipped example paper
 	$(BIN)/python -m paper_autotrain $(PAPER)
 
-test: lint ## ruff, then the fast test suite (no network, GPU or API key)
+# Debian's chromium renders report.html in tests/test_report_html.py; installed as root where apt exists, else that
+# one test is skipped (it says so)
+browser: ## headless Chromium for the report.html browser test (apt-get install chromium, as root, if missing)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else echo "no chromium and no root apt-get: tests/test_report_html.py's browser test will be skipped"; fi
+
+test: lint browser ## ruff, then the fast test suite (no network, GPU or API key)
 	$(BIN)/python -m pytest -q
 
-test-full: $(STAMP) ## every CPU test, the slow end-to-end ones included
+test-full: $(STAMP) browser ## every CPU test, the slow end-to-end ones included
 	$(BIN)/python -m pytest -q -m "not gpu and not network and not llm"
 
 lint: $(STAMP) ## ruff over the package, tests and scripts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Sequence
@@ -10,8 +11,12 @@ from pathlib import Path
 # `key=value`, `+key=value`, `group/option=value`: what Hydra reads as an override
 OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 
+# Subcommands, one module each: `python -m paper_autotrain ledger runs`, `... leaderboard`.
+COMMANDS = {"ledger": "paper_autotrain.commands.ledger", "leaderboard": "paper_autotrain.commands.leaderboard"}
 USAGE = ("usage: python -m paper_autotrain SOURCE [key=value ...]   "
-         "(SOURCE: arxiv:ID, a URL, a PDF or a LaTeX folder/.tar.gz; see README.md)")
+         "(SOURCE: arxiv:ID, a URL, a PDF or a LaTeX folder/.tar.gz; see README.md)\n"
+         "       python -m paper_autotrain papers=LIST [key=value ...]   (every paper of conf/papers/LIST.yaml)\n"
+         "       python -m paper_autotrain ledger {runs,history} ...  |  leaderboard [--fail-on-regression]")
 
 
 def quote_override_value(value: str) -> str:
@@ -39,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args:
             print("Settings: python -m paper_autotrain --cfg job  (shows every configurable key)")
         return 0 if args else 2
+    if args[0] in COMMANDS:  # `ledger ...`, `leaderboard ...`: before SOURCE is rewritten into paper=...
+        return int(importlib.import_module(COMMANDS[args[0]]).main(args[1:]))
+    from paper_autotrain import batch
+
+    if batch.find_list_arg(args) is not None:  # papers=NAME: the list as a Hydra --multirun
+        return batch.main(args)
     from paper_autotrain.cli import check_overrides, hydra_main, print_error
     from paper_autotrain.errors import UserError
 

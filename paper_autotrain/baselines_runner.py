@@ -6,7 +6,9 @@ REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "devi
 where `config` is the complete RecBole config dict (no YAML files, no command line).
 RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}. Its config records
 the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`) and the
-process's peak resident memory (`peak_rss_mb`), for `scripts/bench.py`.
+process's peak resident memory (`peak_rss_mb`), for `scripts/bench.py`. Beside it, in the working directory,
+`per_user_test.npz` holds the test values per user in the layout of our own run's file (top-k and sequential
+regimes; config `per_user` says whether it was written), for the paired significance test in the report.
 
 By default RecBole runs at its fair best: torch's anomaly detection, which RecBole's SINE module switches on
 for the whole process when it is imported, is switched off again, and denormal floats are flushed to zero as
@@ -39,6 +41,7 @@ import torch
 
 from paper_autotrain.ctr_scoring import score_context
 from paper_autotrain.recbole_ids import token_ids
+from paper_autotrain.stages.baselines import PER_USER_FILE
 
 log = logging.getLogger("paper_autotrain.baselines_runner")
 
@@ -261,7 +264,15 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
 
 # --- scoring with our evaluator, one function per data regime -------------------------------------------
 
-Scores = tuple[dict[str, float], dict[str, float], dict[str, Any]]  # test, valid, facts for the record
+@dataclass
+class Scores:
+    """What scoring a trained model yields: test and valid means, facts for the record, and the test values
+    per user (None where the metric is one value over all rows, as CTR's AUC)."""
+
+    test: dict[str, float]
+    valid: dict[str, float]
+    facts: dict[str, Any]
+    per_user: Any = None  # paper_autotrain.data.evaluator.EvalResult of the test phase
 
 
 def score_topk(trained: Trained, split_path: str, ks: list[int]) -> Scores:
@@ -272,11 +283,11 @@ def score_topk(trained: Trained, split_path: str, ks: list[int]) -> Scores:
     split = load_split(split_path)
     scorer = _Scorer(trained.model, trained.dataset, split, trained.device)
     with torch.no_grad():
-        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device).mean
+        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device)
         valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=trained.device).mean
     facts = {"scored_with": "full_sort_predict" if scorer.use_full_sort else "predict",
              "unknown_items": scorer.n_unknown_items}
-    return test, valid, facts
+    return Scores(test.mean, valid, facts, per_user=test)
 
 
 def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores:
@@ -285,16 +296,30 @@ def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores
 
     split = load_sequences(split_path)
     scorer = _SequenceScorer(trained.model, trained.dataset, split, trained.device)
-    test = evaluate_next_item(scorer, split, "test", ks=ks, device=trained.device).mean
+    test = evaluate_next_item(scorer, split, "test", ks=ks, device=trained.device)
     valid = evaluate_next_item(scorer, split, "valid", ks=ks, device=trained.device).mean
-    return test, valid, {"scored_with": "full_sort_predict", "unknown_items": scorer.n_unknown_items}
+    facts = {"scored_with": "full_sort_predict", "unknown_items": scorer.n_unknown_items}
+    return Scores(test.mean, valid, facts, per_user=test)
+
+
+def score_ctr(trained: Trained, split_path: str, ks: list[int]) -> Scores:
+    """AUC/LogLoss of model.predict on the saved rows (paper_autotrain/ctr_scoring.py): no per-user values."""
+    return Scores(*score_context(trained, split_path, ks))
 
 
 SCORERS: dict[str, Callable[[Trained, str, list[int]], Scores]] = {
     "topk": score_topk,
     "sequential": score_sequential,
-    "context": score_context,  # AUC/LogLoss of model.predict on the saved rows (paper_autotrain/ctr_scoring.py)
+    "context": score_ctr,
 }
+
+
+def write_per_user(path: Path, evaluation: Any) -> None:
+    """The test values per user, in the layout of our own run's per_user_test.npz (`ndcg@10` -> `ndcg_at_10`)."""
+    arrays = {name.replace("@", "_at_"): np.asarray(values) for name, values in evaluation.per_user.items()}
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, users=np.asarray(evaluation.users), **arrays)
+    os.replace(tmp, path)
 
 
 def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
@@ -307,12 +332,15 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
                                                            show_progress=False))
     ks = [int(k) for k in request.get("ks", [10, 20])]
     started = time.perf_counter()
-    test, valid, facts = SCORERS[regime](trained, str(Path(request["split_path"]).resolve()), ks)
+    scores = SCORERS[regime](trained, str(Path(request["split_path"]).resolve()), ks)
     eval_time = time.perf_counter() - started
+    test, valid = scores.test, scores.valid
     for part, values in (("test", test), ("valid", valid)):
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
             raise ValueError(f"non-finite {part} metrics {bad}")
+    if scores.per_user is not None:  # kept beside the result for the paired significance test in compare
+        write_per_user(workdir / PER_USER_FILE, scores.per_user)
 
     return {
         "model": trained.name, "role": "baseline", "dataset": request["dataset"], "split_id": request["split_id"],
@@ -326,7 +354,8 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "recbole_best_valid": _float_metrics(trained.trainer.best_valid_result),
             "device": str(trained.device),
             "regime": regime,
-            **facts,
+            **scores.facts,
+            "per_user": scores.per_user is not None,
             "as_shipped": as_shipped(request),
             "anomaly_detection": trained.anomaly_detection,
             "epoch_train_s": [round(s, 4) for s in trained.epoch_train_s],

@@ -27,6 +27,15 @@ def setup_logging() -> None:
                         datefmt="%H:%M:%S", force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    enable_our_loggers()
+
+
+def enable_our_loggers() -> None:
+    """Hydra's logging configs (disable_existing_loggers) switch off the loggers that exist when a --multirun
+    job starts or ends; ours must keep talking."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("paper_autotrain") and isinstance(logger, logging.Logger):
+            logger.disabled = False
 
 
 def one_line(exc: BaseException) -> str:
@@ -52,12 +61,19 @@ def check_overrides(overrides: Sequence[str]) -> None:
     """Compose once up front so a bad override is one line on stderr, not Hydra's multi-line report."""
     if any(a in ("-m", "--multirun") or a.startswith("-") for a in overrides):
         return  # Hydra's own flags and sweeps: let Hydra handle them
+    compose_config(overrides)
+
+
+def compose_config(overrides: Sequence[str]) -> dict:
+    """The resolved config for `overrides`, composed without running anything; a bad override is a UserError."""
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
             cfg = compose(config_name="config", overrides=[o for o in overrides if not o.startswith("hydra")])
-            OmegaConf.to_container(cfg, resolve=True)
+            container = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise UserError(explain_override_error(exc, overrides)) from None
+    assert isinstance(container, dict)
+    return container
 
 
 def print_error(exc: BaseException) -> None:
@@ -98,6 +114,11 @@ def run_from_config(cfg: DictConfig) -> int:
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> None:
+    if cfg.get("batch") is not None:  # one paper of a list (batch.py): it never exits, the batch judges at the end
+        from paper_autotrain import batch
+
+        batch.run_job(cfg)
+        return
     status = run_from_config(cfg)
     if status:
         sys.exit(status)

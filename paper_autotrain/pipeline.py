@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,12 +32,14 @@ from paper_autotrain.artifacts import (
 from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
-from paper_autotrain.errors import UserError
+from paper_autotrain.errors import UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
+from paper_autotrain.run_record import RunRecorder, record_key
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
 
 if TYPE_CHECKING:
+    from paper_autotrain.candidates import CandidateSettings
     from paper_autotrain.stages.fill import FillIn
 
 log = logging.getLogger("paper_autotrain")
@@ -93,6 +95,12 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     _split: SplitInfo | None = None
+    recorder: RunRecorder | None = None  # the ledger hook (run_record.py): step reports every stage to it
+
+    def report_stage(self, stage: str, status: str, seconds: float | None = None,
+                     input_hash: str | None = None) -> None:
+        if self.recorder is not None:
+            self.recorder.stage(stage, status, seconds, input_hash)
 
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.cfg.get(name) or {})
@@ -164,22 +172,30 @@ def step(ctx: Context, stage: str, input_hash: str, produce: Callable[[], list[P
             raise UserError(f"from_stage={STAGES[ctx.plan.start]} needs the {stage} stage's artifacts; "
                             "run once without from_stage first")
         ctx.skipped.append(stage)
+        ctx.report_stage(stage, "skipped")
         return
     if not ctx.plan.forced(stage):
         if store.is_fresh(stage, input_hash):
             log.info("%-9s up to date, skipped", stage)
             ctx.skipped.append(stage)
+            ctx.report_stage(stage, "skipped", 0.0, input_hash)
             return
         manifest = store.load_manifest(stage)
         if manifest is not None and manifest.input_hash == input_hash and accept_edits and accept_edits():
             log.info("%-9s kept: its output was edited by hand", stage)
             ctx.skipped.append(stage)
+            ctx.report_stage(stage, "skipped", 0.0, input_hash)
             return
     log.info("%-9s running", stage)
     started = time.perf_counter()
-    outputs = produce()
+    try:
+        outputs = produce()
+    except BaseException:
+        ctx.report_stage(stage, "failed", time.perf_counter() - started, input_hash)
+        raise
     ctx.timings[stage] = time.perf_counter() - started
     store.commit(stage, input_hash, outputs, seconds=ctx.timings[stage])
+    ctx.report_stage(stage, "ok", ctx.timings[stage], input_hash)
     log.info("%-9s done in %.1f s", stage, ctx.timings[stage])
 
 
@@ -258,7 +274,15 @@ def fill_in(ctx: Context, spec: MethodSpec) -> FillIn | None:
     from paper_autotrain.stages.fill import FillIn  # the gates load only when there is code to check
 
     return FillIn(client=client, split=ctx.split(), report_path=ctx.store.generated / "fill_report.json",
-                  attempts=fill_attempts(ctx), gate_settings=ctx.section("validate"))
+                  attempts=fill_attempts(ctx), gate_settings=ctx.section("validate"),
+                  candidates=candidate_settings(ctx))
+
+
+def candidate_settings(ctx: Context) -> CandidateSettings:
+    """extractor.candidates and candidate_epochs (conf/extractor/llm.yaml): how many drafts, how they are ranked."""
+    from paper_autotrain.candidates import CandidateSettings
+
+    return CandidateSettings.from_config(ctx.section("extractor"), ctx.section("trainer"), ctx.section("eval"))
 
 
 def fill_attempts(ctx: Context) -> int:
@@ -283,6 +307,7 @@ def do_render(ctx: Context) -> None:
     inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "",
               code_version("stages/render.py", "stages/fill.py", "templates"),
               *([*llm_inputs(ctx), ctx.section("validate"), fill_attempts(ctx), ctx.split().split_id,
+                 candidate_settings(ctx).as_dict(), code_version("candidates.py"),
                  code_version(*SANDBOX_CODE)] if fills else [])]
     step(ctx, "render", hash_obj(inputs), produce)
 
@@ -312,10 +337,23 @@ def epoch_budget(ctx: Context) -> int:
     return min(budget, int(stated)) if isinstance(stated, int | float) and stated > 0 else budget
 
 
+def run_seeds(cfg: Mapping) -> list[int]:
+    """`seeds` (every model trains once per seed), or [`seed`] when seeds is null."""
+    raw = cfg.get("seeds")
+    if raw is None:
+        return [int(cfg.get("seed", 0))]
+    values = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values) or \
+            len(set(values)) != len(values):
+        raise UserError(f"seeds={raw} must be a non-empty list of distinct integers, e.g. seeds=[0,1,2]")
+    return [int(v) for v in values]
+
+
 def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
-    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": int(ctx.cfg.get("seed", 0))}
+    seeds = run_seeds(ctx.cfg)
+    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds}
 
 
 def do_train(ctx: Context) -> None:
@@ -326,9 +364,13 @@ def do_train(ctx: Context) -> None:
         staging = final.with_name(".train.staging")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        train.run(ctx.store.generated, ctx.split(), trainer, staging)
+        results = train.run_seeds(ctx.store.generated, ctx.split(), trainer, trainer["seeds"], staging)
+        atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
+        atomic_write_json(staging / "result.json", results[0])  # the first seed's run, as with a single seed
         replace_dir(staging, final)
-        return [final / "result.json"]
+        per_seed = [train.seed_dir(final, seed) / name for seed in trainer["seeds"]
+                    for name in ("result.json", "per_user_test.npz", "history.csv")]
+        return [final / "result.json", final / "results.json", *(p for p in per_seed if p.is_file())]
 
     inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer,
               code_version("runtime", "stages/train.py", *SANDBOX_CODE)]
@@ -346,6 +388,7 @@ def baseline_config(ctx: Context) -> dict[str, Any]:
         "max_epochs": trainer["max_epochs"],
         "patience": int(trainer.get("patience", 10)),
         "seed": trainer["seed"],
+        "seeds": trainer["seeds"],
         "ks": list(ctx.section("eval").get("ks", [10, 20])),
         "valid_metric": "NDCG@10",
         "device": "cuda" if str(trainer.get("accelerator")) in ("gpu", "cuda") else "cpu",
@@ -354,34 +397,56 @@ def baseline_config(ctx: Context) -> dict[str, Any]:
 
 
 def do_baselines(ctx: Context) -> None:
-    out = ctx.store.stage_dir("baselines") / "results.json"
+    final = ctx.store.stage_dir("baselines")
     bcfg = baseline_config(ctx)
 
     def produce() -> list[Path]:
-        results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines")
-        atomic_write_json(out, [r.model_dump(mode="json") for r in results])
-        return [out]
+        staging = final.with_name(".baselines.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines",
+                                per_user_dir=staging / "per_user")  # per-user test values, for the paired test
+        atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
+        replace_dir(staging, final)
+        return [final / "results.json", *sorted((final / "per_user").glob("*.npz"))]
 
     inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("stages/baselines.py",
                                                                               "baselines_runner.py")]
     step(ctx, "baselines", hash_obj(inputs), produce)
 
 
+def trained_runs(train_dir: Path) -> list[RunResult]:
+    """Our model's runs, one per seed (results.json), or the single run of an older train folder."""
+    many = train_dir / "results.json"
+    if many.exists():
+        return [RunResult.model_validate(r) for r in json.loads(many.read_text())]
+    return [RunResult.model_validate_json((train_dir / "result.json").read_text())]
+
+
+def run_files(train_dir: Path, baselines_dir: Path, ours: list[RunResult], others: list[RunResult]) -> compare.RunFiles:
+    """The per-user test values and our training histories beside the runs (missing ones are left out)."""
+    per_user = {compare.run_key(r): train.seed_dir(train_dir, r.seed) / "per_user_test.npz" for r in ours}
+    per_user |= {compare.run_key(r): baselines_dir / "per_user" / baselines.per_user_name(r.model, r.seed)
+                 for r in others}
+    histories = {r.seed: train.seed_dir(train_dir, r.seed) / "history.csv" for r in ours}
+    return compare.RunFiles.read(per_user, histories)
+
+
 def do_compare(ctx: Context) -> None:
     results_dir = ctx.store.results
-    train_result = ctx.store.stage_dir("train") / "result.json"
-    baseline_results = ctx.store.stage_dir("baselines") / "results.json"
+    train_dir, baselines_dir = ctx.store.stage_dir("train"), ctx.store.stage_dir("baselines")
 
     def produce() -> list[Path]:
-        reproduced = RunResult.model_validate_json(train_result.read_text())
-        others = [RunResult.model_validate(r) for r in json.loads(baseline_results.read_text())]
-        files = compare.run(ctx.spec(), reproduced, others, ctx.split(), ctx.section("eval"))
+        reproduced = trained_runs(train_dir)
+        others = [RunResult.model_validate(r) for r in json.loads((baselines_dir / "results.json").read_text())]
+        files = compare.run(ctx.spec(), reproduced, others, ctx.split(), ctx.section("eval"),
+                            run_files(train_dir, baselines_dir, reproduced, others))
         for name, text in files.items():
             atomic_write_text(results_dir / name, text)
         return [results_dir / name for name in files]
 
     inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), hash_file(ctx.spec_path),
-              ctx.section("eval"), code_version("stages/compare.py")]
+              ctx.section("eval"), code_version("stages/compare", "../templates/report")]
     step(ctx, "compare", hash_obj(inputs), produce)
 
 
@@ -423,19 +488,38 @@ def check_device(cfg: Mapping) -> None:
 
 
 def run(cfg: Mapping[str, Any]) -> Outcome:
-    """Run the pipeline for `cfg['paper']` as far as `until`."""
+    """Run the pipeline for `cfg['paper']` as far as `until`; the run and its stages go into the ledger."""
     source = str(cfg.get("paper") or "").strip()
     if not source:
         raise UserError("no paper given: python -m paper_autotrain PATH/TO/paper.pdf [overrides]")
-    plan = Plan.from_config(cfg)
-    if plan.until >= STAGES.index("validate"):
-        check_device(cfg)
-    key = fetch.paper_key_for(source)
-    store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"), key)
-    ctx = Context(cfg=cfg, store=store, plan=plan, source=source)
-    with nothing_half_written(store):
-        for stage in STAGES[: plan.until + 1]:
-            STEPS[stage](ctx)
+    until = str(cfg.get("until") or "compare")
+    recorder = RunRecorder.begin(resolve_path(cfg, "results"), cfg, source, record_key(source),
+                                 UNTIL_ALIASES.get(until, until))
+    store: ArtifactStore | None = None
+    try:
+        plan = Plan.from_config(cfg)
+        if plan.until >= STAGES.index("validate"):
+            check_device(cfg)
+        key = fetch.paper_key_for(source)
+        store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"),
+                              key)
+        ctx = Context(cfg=cfg, store=store, plan=plan, source=source, recorder=recorder)
+        with nothing_half_written(store):
+            for stage in STAGES[: plan.until + 1]:
+                run_stage(ctx, stage)
+    except BaseException as exc:
+        recorder.failed(exc, store)
+        raise
+    recorder.succeeded(store)
     report = store.results / "report.md"
     return Outcome(key=key, last_stage=STAGES[plan.until], skipped=ctx.skipped, timings=ctx.timings,
                    report=report if plan.until == len(STAGES) - 1 else None, spec=ctx.spec_path)
+
+
+def run_stage(ctx: Context, stage: str) -> None:
+    """One stage; whatever it raises carries the stage's name (errors.stage_of) for the failure class."""
+    try:
+        STEPS[stage](ctx)
+    except BaseException as exc:
+        tag_stage(exc, stage)
+        raise

@@ -138,6 +138,59 @@ def test_timeout_gives_failed_result(split, tmp_path, monkeypatch):
     assert result.status == "failed" and "timed out after 3s" in result.error
 
 
+def test_per_user_test_values_are_kept_beside_the_cached_result(first_run, split, tmp_path, monkeypatch):
+    """The runner's per-user values (for compare's paired test) reach the cache and the stage folder."""
+    results, cache = first_run
+    data = load_split(split.path)
+    users_with_test = np.flatnonzero(np.bincount(data.test[:, 0], minlength=N_USERS))
+    for result in results:
+        config = baselines.recbole_config(CFG["models"][result.model], CFG)
+        stored = cache / f"{baselines.cache_key(split, result.model, config, 'cpu')}.npz"
+        assert result.config["per_user"] is True and stored.is_file()
+        with np.load(stored) as per_user:
+            assert np.array_equal(per_user["users"], users_with_test)
+            for metric in ("ndcg@10", "recall@20"):  # our evaluator's mean is the mean of these values
+                assert per_user[metric.replace("@", "_at_")].mean() == pytest.approx(result.test[metric], abs=1e-9)
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("cached models must not retrain"))
+    again = baselines.run(None, split, CFG, cache, per_user_dir=tmp_path / "per_user")
+    assert [r.model_dump() for r in again] == [r.model_dump() for r in results]
+    assert sorted(p.name for p in (tmp_path / "per_user").iterdir()) == ["BPR-seed0.npz", "NeuMF-seed0.npz",
+                                                                         "Pop-seed0.npz"]
+
+
+def fake_runner(calls: list[tuple[str, int]]):
+    """run_model without RecBole: a result whose test mean is the mean of the per-user values it writes."""
+    def run_model(model, config, split, cfg, extra=None, per_user_out=None):
+        seed = int(config["seed"])
+        calls.append((model, seed))
+        values = np.full(4, 0.1 * (seed + 1))
+        per_user_out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(per_user_out, users=np.arange(4), ndcg_at_10=values)
+        return RunResult(model=model, role="baseline", dataset=split.dataset, split_id=split.split_id, seed=seed,
+                         test={"ndcg@10": float(values.mean())}, config={**(extra or {}), "per_user": True})
+    return run_model
+
+
+def test_every_baseline_trains_once_per_seed_and_caches_each(split, tmp_path, monkeypatch):
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(baselines, "run_model", fake_runner(calls))
+    cfg = {**CFG, "models": {"Pop": {}, "BPR": {}}, "seeds": [0, 2]}
+    results = baselines.run(None, split, cfg, tmp_path / "cache", per_user_dir=tmp_path / "per_user")
+    assert calls == [("Pop", 0), ("Pop", 2), ("BPR", 0), ("BPR", 2)]
+    assert [(r.model, r.seed, r.test["ndcg@10"]) for r in results] == [
+        ("Pop", 0, pytest.approx(0.1)), ("Pop", 2, pytest.approx(0.3)),
+        ("BPR", 0, pytest.approx(0.1)), ("BPR", 2, pytest.approx(0.3))]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 4  # the seed is part of the cache key
+    assert len(list((tmp_path / "per_user").glob("*.npz"))) == 4
+
+    baselines.run(None, split, cfg, tmp_path / "cache")
+    assert len(calls) == 4  # all four served from the cache
+    next((tmp_path / "cache").glob("*.npz")).unlink()
+    baselines.run(None, split, cfg, tmp_path / "cache")
+    assert len(calls) == 5  # a result whose per-user values are gone is trained again
+
+
 def test_split_tokens_round_trip(split):
     data = load_split(split.path)
     bench = Path(split.path) / "tiny" / "tiny.test.inter"

@@ -1,10 +1,24 @@
-"""The report: our numbers in the table, the paper's numbers apart, defaults visible."""
+"""The report: our numbers in the table, the paper's numbers apart, defaults visible; seeds and the paired test."""
 
 import csv
 import io
+import json
+import statistics
+from pathlib import Path
 
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from scipy import stats
+
+from paper_autotrain import pipeline
+from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import HyperParameter, MethodSpec, PaperMeta, Reported, RunResult, SplitInfo
 from paper_autotrain.stages import compare
+from paper_autotrain.stages.compare import significance
+from tests import report_fixtures
 
 SPLIT = SplitInfo(dataset="ml-100k", split_id="abc", path="/x", n_users=10, n_items=20, n_train=80, n_valid=10,
                   n_test=10, protocol="per-user 0.8/0.1/0.1 split")
@@ -62,3 +76,158 @@ def test_reference_notes_say_where_recbole_differs_from_the_spec():
     plain = compare.run(spec(), result("X", "reproduced", 0.21), [result("LightGCN", "baseline", 0.2, True)], SPLIT,
                         {"ks": [10]})["report.md"]
     assert "differs from the spec" not in plain
+
+
+# --- seeds and the paired test -------------------------------------------------------------------------
+
+EVAL = {"ks": [10], "main_metric": "ndcg@10"}
+
+
+def test_several_seeds_show_mean_std_and_count(tmp_path):
+    ours, baselines, files = report_fixtures.runs(tmp_path, [0, 1, 2])
+    md = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.md"]
+    ndcg = [r.test["ndcg@10"] for r in ours]
+    cell = f"{statistics.mean(ndcg):.4f} ± {statistics.stdev(ndcg):.4f}"  # sample std over the 3 seeds
+    assert f"| **TinyProp** (ours, generated) | {cell} |" in md
+    assert "| Model | NDCG@10 | Recall@10 | Seeds | Train s |" in md
+    pop = [r.test["ndcg@10"] for r in baselines if r.model == "Pop"]
+    assert f"| Pop (RecBole) | {statistics.mean(pop):.4f} ± {statistics.stdev(pop):.4f} |" in md
+    assert "| 3 | 13.5 | 19,264 | 8, 8, 8 (7, 7, 7) |" in md  # seeds, mean train seconds (12.5 + seed)
+    assert "seeds 0, 1, 2 (each row: mean ± sample standard deviation" in md
+    assert "NGCF (seed 0): CUDA out of memory" in md
+    rows = list(csv.DictReader(io.StringIO(compare.run(report_fixtures.spec(), ours, baselines,
+                                                       report_fixtures.SPLIT, EVAL, files)["report.csv"])))
+    ours_csv = next(r for r in rows if r["role"] == "reproduced" and r["metric"] == "NDCG@10")
+    assert float(ours_csv["value"]) == pytest.approx(statistics.mean(ndcg), abs=1e-6)
+
+
+def test_one_seed_table_looks_as_before(tmp_path):
+    ours, baselines, files = report_fixtures.runs(tmp_path, [5], with_failure=False)
+    md = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.md"]
+    assert "±" not in md.split("## What the paper reports")[0].split("Paired test")[0]
+    assert "| Model | NDCG@10 | Recall@10 | Train s | Params | Epochs (best) | p vs best (NDCG@10) |" in md
+    assert f"| **TinyProp** (ours, generated) | {ours[0].test['ndcg@10']:.4f} |" in md
+    assert "Split `abc123`, seed 5:" in md and "with one seed, how much a model varies" in md
+
+
+def test_paired_test_finds_a_clearly_better_model(tmp_path):
+    ours, baselines, files = report_fixtures.runs(tmp_path, [0, 1])
+    report = compare.build(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)
+    test = report.significance.test
+    assert test is not None and test.baseline == "LightGCN" and test.n_users == report_fixtures.N_USERS
+    assert test.t_p < 1e-6 and test.wilcoxon_p < 1e-6 and test.significant
+    assert test.mean_ours == pytest.approx(statistics.mean(r.test["ndcg@10"] for r in ours))
+    line = report.significance_line()
+    assert "paired t-test p < 0.0001" in line and "TinyProp is better on this split" in line
+    assert "averaged over 2 seeds" in line
+    ours_row = next(t for t in report.table() if t.row is report.ours)
+    assert ours_row.cells[-1] == "< 0.0001"  # the p-value in our row
+    assert [t.cells[-1] for t in report.table()[1:]] == ["best baseline", "–"]
+
+
+def ndcg(shift: float, seed: int) -> np.ndarray:
+    return report_fixtures.per_user(shift, seed)["ndcg@10"]
+
+
+def row_with(tmp_path, model, role, seeds_values, users=report_fixtures.USERS):
+    """A ModelRow whose runs' per-user values are given, and the RunFiles holding them."""
+    runs, paths = [], {}
+    for seed, values in seeds_values.items():
+        run = report_fixtures.result(model, role, seed, {"ndcg@10": values})
+        path = tmp_path / f"{role}-{model}-{seed}.npz"
+        np.savez(path, users=users, ndcg_at_10=values)
+        runs.append(run)
+        paths[compare.run_key(run)] = path
+    return compare.ModelRow(runs), paths
+
+
+def test_identical_model_is_not_significant(tmp_path):
+    values = ndcg(0.0, seed=3)
+    ours, a = row_with(tmp_path, "Same", "reproduced", {0: values})
+    base, b = row_with(tmp_path, "LightGCN", "baseline", {0: values.copy()})
+    result = significance.against_best_baseline(ours, [base], compare.RunFiles.read(a | b, {}), "ndcg@10")
+    assert result.test is not None and result.test.t_p == 1.0 and result.test.wilcoxon_p == 1.0
+    assert "not shown to differ" in significance.sentence(result, "NDCG@10")
+
+
+def test_noise_alone_is_not_significant_and_users_are_paired_by_id(tmp_path):
+    ours_values, base_values = ndcg(0.0, seed=1), ndcg(0.0, seed=2)  # the same base, independent noise
+    ours, a = row_with(tmp_path, "Ours", "reproduced", {0: ours_values})
+    base, b = row_with(tmp_path, "BPR", "baseline", {0: base_values})
+    in_order = significance.against_best_baseline(ours, [base], compare.RunFiles.read(a | b, {}), "ndcg@10")
+    assert in_order.test is not None and in_order.test.t_p > 0.05 and not in_order.test.significant
+    assert in_order.test.t_p == pytest.approx(stats.ttest_rel(ours_values, base_values).pvalue)
+
+    order = np.random.default_rng(0).permutation(report_fixtures.N_USERS)  # the baseline's users shuffled
+    (tmp_path / "shuffled").mkdir()
+    shuffled, c = row_with(tmp_path / "shuffled", "BPR", "baseline", {0: base_values[order]},
+                           users=report_fixtures.USERS[order])
+    paired = significance.against_best_baseline(ours, [shuffled], compare.RunFiles.read(a | c, {}), "ndcg@10")
+    assert paired.test is not None and paired.test.t_p == pytest.approx(in_order.test.t_p)
+
+
+def test_per_user_values_are_averaged_over_seeds_first(tmp_path):
+    v0, v1 = ndcg(0.0, seed=0), ndcg(0.1, seed=1)
+    ours, paths = row_with(tmp_path, "Ours", "reproduced", {0: v0, 1: v1})
+    users, averaged = significance.seed_averaged(ours, compare.RunFiles.read(paths, {}), "ndcg@10")
+    assert np.array_equal(users, report_fixtures.USERS) and np.allclose(averaged, (v0 + v1) / 2)
+
+
+def test_missing_per_user_values_give_no_p_value_and_say_why(tmp_path):
+    ours, baselines, files = report_fixtures.runs(tmp_path, [0])
+    files.per_user.pop(("baseline", "LightGCN", 0))
+    report = compare.build(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)
+    assert report.significance.test is None and "p vs best" not in " ".join(report.header())
+    assert report.significance_line() == "No p-value: no per-user ndcg@10 values were kept for LightGCN (seed 0)."
+
+
+def test_ctr_metrics_have_no_per_user_values_and_no_p_value():
+    ctr_spec = spec().model_copy(update={"task": "ctr", "family": "context"})
+    ours = RunResult(model="DeepFM", role="reproduced", dataset="ml-100k", split_id="abc",
+                     test={"auc": 0.78, "logloss": 0.55})
+    base = RunResult(model="FM", role="baseline", dataset="ml-100k", split_id="abc",
+                     test={"auc": 0.76, "logloss": 0.57})
+    md = compare.run(ctr_spec, ours, [base], SPLIT, {"ks": [10]})["report.md"]
+    assert "| **DeepFM** (ours, generated) | 0.7800 | 0.5500 |" in md
+    assert "AUC is one value over all test rows" in md and "no p-value" in md and "p vs best" not in md
+
+
+def test_seeds_config_defaults_to_seed_and_rejects_bad_lists():
+    assert pipeline.run_seeds({"seed": 3, "seeds": None}) == [3]
+    assert pipeline.run_seeds({"seed": 3, "seeds": [0, 1, 2]}) == [0, 1, 2]
+    for bad in ([], [0, 0], ["a"], [1.5]):
+        with pytest.raises(UserError, match="seeds=.* distinct integers"):
+            pipeline.run_seeds({"seeds": bad})
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        alone = OmegaConf.to_container(compose(config_name="config", overrides=["paper=x.pdf", "seed=3"]))
+        several = OmegaConf.to_container(compose(config_name="config", overrides=["paper=x.pdf", "seeds=[0,1,2]"]))
+    assert pipeline.run_seeds(alone) == [3] and pipeline.run_seeds(several) == [0, 1, 2]
+
+
+@pytest.mark.slow  # the whole chain with two seeds: ~2.5 min on a busy 2-core machine
+def test_pipeline_with_two_seeds_writes_per_seed_runs_and_the_html_report(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "examples" / "papers" / "tinyprop.pdf"
+    overrides = [f"paper={example}", f"paths.root={tmp_path}", "trainer.max_epochs=1", "baselines=[Pop]"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        two = OmegaConf.to_container(compose(config_name="config", overrides=[*overrides, "seeds=[0,1]"]))
+        one = OmegaConf.to_container(compose(config_name="config", overrides=[*overrides, "until=baselines"]))
+    pipeline.run(two)
+    results = tmp_path / "results" / "tinyprop"
+    ours = [RunResult.model_validate(r) for r in json.loads((results / "train" / "results.json").read_text())]
+    assert [r.seed for r in ours] == [0, 1]
+    assert all((results / "train" / f"seed{s}" / name).is_file() for s in (0, 1)
+               for name in ("result.json", "per_user_test.npz", "history.csv"))
+    others = json.loads((results / "baselines" / "results.json").read_text())
+    assert sorted((r["model"], r["seed"]) for r in others) == [("LightGCN", 0), ("LightGCN", 1), ("Pop", 0),
+                                                               ("Pop", 1)]
+    assert len(list((results / "baselines" / "per_user").glob("*.npz"))) == 4
+    md = (results / "report.md").read_text()
+    ndcg = [r.test["ndcg@10"] for r in ours]
+    assert f"| **TinyProp** (ours, generated) | {statistics.mean(ndcg):.4f} ± {statistics.stdev(ndcg):.4f} |" in md
+    assert "Paired test of TinyProp against the best baseline" in md and "averaged over 2 seeds" in md
+    html = (results / "report.html").read_text()
+    assert "<svg" in html and html.count("<polyline") == 4  # valid metric and loss curves, one per seed
+
+    outcome = pipeline.run(one)  # one seed: the train and baselines hashes change (baselines: from the cache)
+    assert {"train", "baselines"} <= set(outcome.timings)
+    assert [r["seed"] for r in json.loads((results / "train" / "results.json").read_text())] == [0]

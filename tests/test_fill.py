@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from paper_autotrain import gates
-from paper_autotrain.errors import StageError
+from paper_autotrain import candidates, gates
+from paper_autotrain.candidates import CandidateSettings
+from paper_autotrain.data.split import SplitData, write_split
+from paper_autotrain.errors import StageError, UserError
 from paper_autotrain.llm import LLMSettings, make_client
 from paper_autotrain.runtime.testing import reference_spec, write_synthetic_split
 from paper_autotrain.schemas import MethodSpec, SplitInfo
@@ -68,13 +71,14 @@ def answers(*drafts: dict[str, str]):
     return respond
 
 
-def fill_in(server: FakeOpenAI, tmp_path: Path, split: SplitInfo, attempts: int = 3) -> FillIn:
+def fill_in(server: FakeOpenAI, tmp_path: Path, split: SplitInfo, attempts: int = 3,
+            drafts: CandidateSettings = CandidateSettings()) -> FillIn:
     settings = LLMSettings(backend="compatible", base_url=server.url, model="fake-model", cache=False, retries=0,
                            timeout_s=10)
     client = make_client(settings, tmp_path / "results", tmp_path / "cache")
     assert client is not None
     return FillIn(client=client, split=split, report_path=tmp_path / "generated" / "fill_report.json",
-                  attempts=attempts, gate_settings={"timeout_s": 120, "overfit_steps": 30})
+                  attempts=attempts, gate_settings={"timeout_s": 120, "overfit_steps": 30}, candidates=drafts)
 
 
 def write(files: dict[str, str], folder: Path) -> Path:
@@ -146,3 +150,87 @@ def test_custom_parts_without_a_composition_get_the_default_one():
     spec = custom_spec(architecture=[])
     placed = render.with_custom_block(spec, render.base_for(spec))
     assert [block.block for block in placed.architecture] == ["embedding", "custom", "dot_score"]
+
+
+# --- k drafts per part, ranked by the validation metric of a short training ----------------------------------
+
+# forgets the user: every user gets the same ranking (item scores only), which carries no signal on a split where
+# every cluster of users has its own items and all items are about equally popular. It passes every gate.
+IGNORES_THE_USER = {"init_body": "self.scale = 1.0",
+                    "forward_body": "return torch.ones_like(user_table) * self.scale, item_table"}
+
+
+@pytest.fixture(scope="module")
+def clustered_split(tmp_path_factory) -> SplitInfo:
+    """4 clusters of 12 users, each interacting with 10 of its cluster's 12 items: 8 train, 1 valid, 1 test."""
+    rng = np.random.default_rng(0)
+    clusters, size = 4, 12
+    parts: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": []}
+    for user in range(clusters * size):
+        block = (user // size) * size
+        items = block + rng.permutation(size)[:10]
+        for name, chosen in (("test", items[:1]), ("valid", items[1:2]), ("train", items[2:])):
+            parts[name] += [[user, int(item)] for item in chosen]
+    n = clusters * size
+    arrays = {name: np.array(rows, dtype=np.int64) for name, rows in parts.items()}
+    data = SplitData(n_users=n, n_items=n, **arrays, user_tokens=np.array([f"u{i}" for i in range(n)]),
+                     item_tokens=np.array([f"i{i}" for i in range(n)]))
+    folder = tmp_path_factory.mktemp("clustered")
+    write_split(data, folder, "clustered")
+    return SplitInfo(dataset="clustered", split_id="clustered01", path=str(folder), n_users=n, n_items=n,
+                     n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test), protocol="synthetic")
+
+
+@pytest.mark.slow  # two probes and two short trainings in the sandbox: about a minute on 2 cores
+def test_k_drafts_are_ranked_by_their_validation_metric_not_their_order(server, tmp_path, clustered_split):
+    server.responder = answers(IGNORES_THE_USER, GOOD)
+    drafts = CandidateSettings(count=2, epochs=8, timeout_s=300)
+    spec = reference_spec("LightGCN", batch_size=64, embedding_size=16, n_layers=1, learning_rate=0.01)
+    spec = MethodSpec.model_validate({**spec.model_dump(), "custom": [PART]})
+    files = render.run(spec, {}, fill_in(server, tmp_path, clustered_split, attempts=1, drafts=drafts))
+
+    prompts = [body["messages"][-1]["content"] for body in server.requests]
+    assert [task_of(body) for body in server.requests] == ["fill.part", "fill.part"]
+    assert "Draft 1 of 2" in prompts[0] and "Draft 2 of 2" in prompts[1]  # two prompts, two cache entries
+    report = json.loads((tmp_path / "generated" / "fill_report.json").read_text())
+    assert report["candidates_per_part"] == 2
+    assert report["ranking"] == {"split": "valid", "metric": "ndcg@10", "epochs": 8}
+    [part] = report["parts"]
+    assert [(a["candidate"], a["passed"]) for a in part["attempts"]] == [(1, True), (2, True)]
+    first, second = part["candidates"]
+    assert "error" not in first and "error" not in second, part["candidates"]
+    assert first["passed_gates"] and second["passed_gates"] and first["epochs_run"] == second["epochs_run"] == 8
+    assert set(first["valid"]) >= {"ndcg@10", "recall@20"} and "test" not in json.dumps(part["candidates"])
+    assert first["value"] == first["valid"]["ndcg@10"]
+    assert second["value"] > first["value"] + 0.1, part["candidates"]  # the embeddings carry the clusters
+    assert part["chosen"] == 2 and part["status"] == "ok"
+    assert "weight = 1.0 + self.scale * torch.tanh(self.gate)" in files["model.py"]
+    assert "torch.ones_like(user_table)" not in files["model.py"]
+
+
+def test_the_best_draft_is_the_highest_finite_valid_metric_earliest_on_a_tie():
+    assert candidates.best_candidate([{"value": 0.2}, {"value": 0.5}, {"value": 0.5}]) == 1
+    assert candidates.best_candidate([{"value": None, "error": "x"}, {"value": float("nan")}, {"value": 0.0}]) == 2
+    assert candidates.best_candidate([{"value": None, "failed_gate": "shapes"}]) is None
+
+
+def test_candidate_settings_come_from_the_config_and_refuse_nonsense():
+    settings = CandidateSettings.from_config({"candidates": 3, "candidate_epochs": 2}, {"accelerator": "gpu"},
+                                             {"main_metric": "Recall@20"})
+    assert (settings.count, settings.epochs, settings.metric, settings.accelerator) == (3, 2, "recall@20", "gpu")
+    assert CandidateSettings.from_config({}) == CandidateSettings()  # extractor=rules: one draft, as before
+    for bad in ({"candidates": -1}, {"candidate_epochs": "many"}):
+        with pytest.raises(UserError, match="extractor.candidate"):
+            CandidateSettings.from_config(bad)
+
+
+def test_when_no_draft_passes_the_gates_the_part_fails_without_training(server, tmp_path, split, monkeypatch):
+    def must_not_train(*args: Any, **kwargs: Any) -> dict:
+        raise AssertionError("a draft that failed the gates was trained")
+    monkeypatch.setattr(candidates, "score_candidate", must_not_train)
+    server.responder = answers(SYNTAX_ERROR, FORBIDDEN)
+    with pytest.raises(StageError, match=r"'layer_attention' failed the gates 2 time\(s\); last: gate 'imports'"):
+        render.run(custom_spec(), {}, fill_in(server, tmp_path, split, attempts=1, drafts=CandidateSettings(count=2)))
+    [part] = json.loads((tmp_path / "generated" / "fill_report.json").read_text())["parts"]
+    assert part["status"] == "failed" and "chosen" not in part
+    assert [(a["candidate"], a["passed"]) for a in part["attempts"]] == [(1, False), (2, False)]

@@ -139,8 +139,9 @@ def test_dynamic_gates_report_a_model_the_sandbox_stops(split_info: SplitInfo, t
     (("normalized_adjacency(split.train,",
       "normalized_adjacency(__import__('numpy').concatenate([split.train, split.valid, split.test]),"),
      "the model's 'adjacency' [100, 100] holds"),
-    (("return bpr_loss(pos_scores, neg_scores)",
-      "return bpr_loss(pos_scores, neg_scores) + self.item_embedding(torch.as_tensor(self.split.test[:, 1])).sum()"),
+    (("loss = bpr_loss(scores[:, 0], scores[:, 1:])",
+      "loss = bpr_loss(scores[:, 0], scores[:, 1:])"
+      " + self.item_embedding(torch.as_tensor(self.split.test[:, 1])).sum()"),
      "uses validation/test interactions while it trains"),
 ], ids=["graph-from-all-interactions", "loss-reads-test"])
 def test_a_model_that_sees_held_out_interactions_fails_the_leakage_gate(edit: tuple[str, str], says: str,

@@ -25,7 +25,9 @@ def config(root: Path, *overrides: str) -> dict:
 
 
 def mtimes(folder: Path) -> dict[str, int]:
-    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Modification times of the artifacts below `folder` (the run ledger records every run: not an artifact)."""
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith("ledger.sqlite")}
 
 
 @pytest.fixture(scope="module")

@@ -174,8 +174,8 @@ def test_validate_rejects_unsafe_or_broken_source(edit, gate: str, split_info: S
 def test_validate_rejects_a_loss_that_cannot_fall(split_info: SplitInfo, tmp_path: Path) -> None:
     folder = rendered("MF-BPR", tmp_path / "m")
     source = (folder / "model.py").read_text()
-    frozen = source.replace("return bpr_loss(pos_scores, neg_scores)",
-                            "return bpr_loss(pos_scores * 0, neg_scores * 0)")
+    frozen = source.replace("loss = bpr_loss(scores[:, 0], scores[:, 1:])",
+                            "loss = bpr_loss(scores[:, 0] * 0, scores[:, 1:] * 0)")
     assert frozen != source
     (folder / "model.py").write_text(frozen)
     with pytest.raises(StageError, match="gate 'overfit' failed: .*did not fall") as info:

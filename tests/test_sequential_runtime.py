@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from paper_autotrain.data.sequential import compute_sequences
-from paper_autotrain.runtime.sequential import SequenceBatches, SequentialModule, sequence_dataloader
+from paper_autotrain.runtime.sequential import (
+    SequenceBatches,
+    SequentialModule,
+    WindowBatches,
+    sequence_dataloader,
+    training_batches,
+)
 
 
 def cyclic_split(n_users=60, n_items=12, length=10, max_seq_length=4):
@@ -63,3 +69,86 @@ def test_a_gru_learns_the_cycle_and_is_scored_on_the_test_targets(loss):
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="sequential loss"):
         TinyGRU(cyclic_split(), loss="bpr")
+
+
+class TinyCausalGRU(TinyGRU):
+    """The same GRU, also read at every position: trains on windows with a loss at each one."""
+
+    def encode_positions(self, histories, lengths, users):
+        out, _ = self.gru(self.items(histories))
+        return out
+
+
+def varied_split(max_seq_length=6):
+    """Users with 1 to 30 distinct items (some too short to evaluate), in random orders."""
+    rng = np.random.default_rng(3)
+    rows = [(f"u{u}", f"i{item:02d}", float(t)) for u in range(40)
+            for t, item in enumerate(rng.permutation(60)[:1 + u % 30])]
+    return compute_sequences(pd.DataFrame(rows, columns=["user", "item", "timestamp"]), max_seq_length)
+
+
+@pytest.mark.parametrize("stride", [1, 3, 6])
+def test_windows_train_every_target_once_with_a_suffix_of_its_prefix_history(stride):
+    split = varied_split()
+    users, inputs, lengths, targets = split.train_windows(stride)
+    wanted = set(zip(*split.examples("train"), strict=True))
+    seen = []
+    for user, row, length, row_targets in zip(users.tolist(), inputs.numpy(), lengths.tolist(), targets.numpy(),
+                                              strict=True):
+        seq = split.sequence(user)
+        assert (row[length:] == 0).all() and (row[:length] > 0).all()
+        for j in np.flatnonzero(row_targets):
+            window_history = row[:j + 1]
+            # find the target's position: the window's inputs are a contiguous run of the sequence
+            start = next(s for s in range(len(seq)) if (seq[s:s + length] == row[:length]).all())
+            position = start + j + 1
+            assert row_targets[j] == seq[position]
+            prefix = seq[max(0, position - split.max_seq_length):position]
+            assert (prefix[len(prefix) - len(window_history):] == window_history).all()
+            assert len(window_history) >= min(position, split.max_seq_length - stride)
+            seen.append((user, position))
+    assert len(seen) == len(set(seen)) and set(seen) == wanted  # each training target exactly once
+
+
+def test_window_inputs_and_targets_never_hold_a_validation_or_test_item():
+    split = varied_split()  # each user's items are distinct, so an item names its position
+    users, inputs, _, targets = split.train_windows(3)
+    held_out = {int(u): set(split.sequence(u)[-2:].tolist()) for u in split.eval_users()}
+    assert held_out
+    for user, row, row_targets in zip(users.tolist(), inputs.numpy(), targets.numpy(), strict=True):
+        fed = set(row[row > 0].tolist()) | set(row_targets[row_targets > 0].tolist())
+        assert not fed & held_out.get(user, set())
+
+
+def test_window_batches_hold_about_batch_size_targets_and_negatives_avoid_them():
+    split = varied_split()
+    batches = list(WindowBatches(split, batch_size=32, stride=3, negative_samples=2, seed=0))
+    n_targets = [int((b["targets"] > 0).sum()) for b in batches]
+    assert sum(n_targets) == len(split.examples("train")[0])
+    assert 16 <= np.median(n_targets) <= 64
+    for batch in batches:
+        assert batch["neg_items"].shape == (*batch["targets"].shape, 2)
+        assert (batch["neg_items"] != batch["targets"].unsqueeze(-1)).all() and batch["neg_items"].min() >= 1
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_a_gru_trained_on_windows_learns_the_cycle(loss):
+    split = cyclic_split()
+    L.seed_everything(0)
+    model = TinyCausalGRU(split, loss=loss, learning_rate=0.02, batch_size=64, ks=(1, 10))
+    config = {"model": {"loss": loss}, "optim": {"negative_samples": 1}, "data": {"train_positions": "windows"}}
+    loader = sequence_dataloader(split, 64, loss, negative_samples=1, config=config)
+    assert isinstance(loader.dataset.batches, WindowBatches)
+    trainer = L.Trainer(max_epochs=15, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, train_dataloaders=loader)
+    assert model.evaluate("test").mean["hit@1"] > 0.9
+
+
+def test_windows_need_a_per_position_encoder_and_a_known_setting():
+    split = cyclic_split()
+    batch = next(iter(WindowBatches(split, batch_size=64, stride=2)))
+    with pytest.raises(NotImplementedError, match="train_positions=prefixes"):
+        TinyGRU(split).loss(batch)
+    with pytest.raises(ValueError, match="train_positions"):
+        training_batches(split, {"model": {"loss": "ce"}, "data": {"train_positions": "sessions"}})

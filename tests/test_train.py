@@ -103,3 +103,35 @@ def test_training_command_passes_trainer_settings(split_info: SplitInfo, tmp_pat
     assert train_stage.memory_limiter({"accelerator": "gpu"}) is None
     assert train_stage.memory_limiter({"memory_mb": 0}) is None
     assert train_stage.memory_limiter({}) is not None
+
+
+def test_run_seeds_gives_each_seed_its_own_run_and_folder(split_info: SplitInfo, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake_run(model_dir, split, cfg, out_dir):
+        calls.append((cfg["seed"], cfg["max_epochs"], out_dir))
+        return RunResult(model="M", role="reproduced", dataset="d", split_id="s", seed=cfg["seed"], test={})
+
+    monkeypatch.setattr(train_stage, "run", fake_run)
+    results = train_stage.run_seeds(tmp_path, split_info, {"max_epochs": 3, "seed": 0}, [2, 0, 7], tmp_path / "t")
+    assert [r.seed for r in results] == [2, 0, 7]
+    assert calls == [(seed, 3, tmp_path / "t" / f"seed{seed}") for seed in (2, 0, 7)]
+
+
+@pytest.mark.slow  # two sandboxed training subprocesses: ~15 s each on a busy 2-core machine
+def test_each_seed_trains_in_its_own_folder(split_info: SplitInfo, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    results = train_stage.run_seeds(rendered("MF-BPR", tmp_path / "model"), split_info,
+                                    {"max_epochs": 1, "seed": 0, "timeout_s": 300}, [1, 4], out)
+    assert [r.seed for r in results] == [1, 4]
+    assert sorted(p.name for p in out.iterdir()) == ["seed1", "seed4"]
+    for result in results:
+        assert_complete_run(result, train_stage.seed_dir(out, result.seed), epochs=1)
+        assert result.config["trainer"]["seed"] == result.seed
+    assert results[0].test != results[1].test  # another seed, another initialisation and negative sampling
+
+
+def test_no_seeds_is_a_stage_error(split_info: SplitInfo, tmp_path: Path) -> None:
+    with pytest.raises(StageError, match="no seeds"):
+        train_stage.run_seeds(tmp_path, split_info, {}, [], tmp_path / "run")

@@ -83,17 +83,48 @@ class SequenceSplit:
         positions = np.arange(int(counts.sum())) - starts + 1
         return users, positions
 
+    def last_train_positions(self) -> np.ndarray:
+        """Per user, the position of the last training target (0 when the user has none)."""
+        lengths = self.lengths()
+        return np.clip(np.where(lengths >= 3, lengths - PHASE_OFFSET["train"], lengths) - 1, 0, None)
+
+    def train_windows(self, stride: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every training target once, in windows of `max_seq_length` positions, for models that score the next
+        item at every position in one pass (a causal encoder): (users [W], inputs [W, L], lengths [W],
+        targets [W, L]).
+
+        Window i of a user starts at position i * stride. Position j of a window reads the window's items up
+        to j and predicts the item after it; its target is 0 (ignored) unless that item is a training target
+        no earlier window trained on, so a target keeps at least L - stride items of history (per-prefix
+        training keeps up to L). Inputs stop before the user's last training target: no validation or test
+        item is ever an input.
+        """
+        length, stride = self.max_seq_length, max(1, min(int(stride), self.max_seq_length))
+        last = self.last_train_positions()  # targets are positions 1..last
+        counts = np.where(last >= 1, 1 + -(-np.clip(last - length, 0, None) // stride), 0)
+        users = np.repeat(np.arange(self.n_users), counts)
+        index = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # window i of its user
+        starts = index * stride
+        position = starts[:, None] + np.arange(length)[None, :]  # item position of each input slot
+        first_new = np.where(index > 0, starts - stride + length, 0)  # targets up to here an earlier window has
+        user_last = last[users][:, None]
+        is_input = position <= user_last - 1
+        is_target = (position + 1 > first_new[:, None]) & (position + 1 <= user_last)
+        base = self.offsets[users][:, None]
+        inputs = np.where(is_input, self.items[np.minimum(base + position, len(self.items) - 1)], PAD)
+        targets = np.where(is_target, self.items[np.minimum(base + position + 1, len(self.items) - 1)], PAD)
+        return (torch.from_numpy(users).long(), torch.from_numpy(inputs), torch.from_numpy(is_input.sum(1)),
+                torch.from_numpy(targets))
+
     def batch(self, users: np.ndarray, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-aligned, zero-padded histories [B, L], their lengths [B] and the targets [B]."""
-        histories = np.zeros((len(users), self.max_seq_length), dtype=np.int64)
-        lengths = np.zeros(len(users), dtype=np.int64)
-        targets = np.zeros(len(users), dtype=np.int64)
-        for row, (user, pos) in enumerate(zip(users, positions, strict=True)):
-            seq = self.sequence(int(user))
-            history = seq[max(0, pos - self.max_seq_length):pos]
-            histories[row, :len(history)] = history
-            lengths[row] = len(history)
-            targets[row] = seq[pos]
+        users, positions = np.asarray(users, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+        starts = np.maximum(positions - self.max_seq_length, 0)
+        lengths = positions - starts
+        slots = np.arange(self.max_seq_length)[None, :]
+        flat = self.offsets[users][:, None] + starts[:, None] + slots
+        histories = np.where(slots < lengths[:, None], self.items[np.minimum(flat, max(len(self.items) - 1, 0))], PAD)
+        targets = self.items[self.offsets[users] + positions]
         return torch.from_numpy(histories), torch.from_numpy(lengths), torch.from_numpy(targets)
 
 

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from paper_autotrain.data.evaluator import EvalResult, full_sort_evaluate
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.losses import make_optimizer
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
@@ -60,7 +61,7 @@ class UserRowBatches(IterableDataset):
 
 
 def user_row_dataloader(split: SplitData, batch_size: int, seed: int = 0) -> DataLoader:
-    return DataLoader(UserRowBatches(split, batch_size, seed), batch_size=None, num_workers=0)
+    return batch_loader(UserRowBatches(split, batch_size, seed))
 
 
 # --- layers the generated models compose ------------------------------------------------------------

@@ -23,6 +23,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.evaluator import EvalResult, ctr_metrics
+from paper_autotrain.runtime.data import batch_loader
+from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import make_optimizer
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
@@ -59,7 +61,7 @@ class CTRBatches(IterableDataset):
 
 
 def ctr_dataloader(split: CTRSplit, batch_size: int, seed: int = 0) -> DataLoader:
-    return DataLoader(CTRBatches(split, batch_size, seed), batch_size=None, num_workers=0)
+    return batch_loader(CTRBatches(split, batch_size, seed))
 
 
 class FieldEmbedding(nn.Module):
@@ -80,7 +82,7 @@ class FieldEmbedding(nn.Module):
         self.n_fields = len(split.token_fields) + len(split.seq_fields)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        parts = [self.tokens(batch["tokens"] + self.offsets)]
+        parts = [lookup(self.tokens.weight, batch["tokens"] + self.offsets)]
         for field, table in zip(self.seq_fields, self.sequences, strict=True):
             ids = batch[SEQ_PREFIX + field]
             mask = (ids > 0).unsqueeze(-1).float()

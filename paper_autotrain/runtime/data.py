@@ -3,7 +3,8 @@ negative draw per epoch, batches handed to Lightning through a plain DataLoader.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator, Sized
 
 import numpy as np
 import torch
@@ -56,8 +57,43 @@ def train_dataloader(train: np.ndarray, n_items: int, batch_size: int, loss: str
                      negative_samples: int = 1, seed: int = 0) -> DataLoader:
     """A DataLoader over pre-built batches (batch_size=None: the dataset already batches)."""
     per_batch = positives_per_batch(batch_size, loss, negative_samples)
-    dataset = TrainBatches(train, n_items, per_batch, negative_samples, seed)
-    return DataLoader(dataset, batch_size=None, num_workers=0)
+    return batch_loader(TrainBatches(train, n_items, per_batch, negative_samples, seed))
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this training process: (0, 1) unless torch.distributed runs (Lightning's DDP)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class RankShard(IterableDataset):
+    """One rank's share of an epoch's batches under DDP.
+
+    Every rank builds the same epoch (same seed, same order, same negatives) and keeps every world-th batch.
+    Each rank must take the same number of steps (DDP synchronises every backward), so the last
+    len % world batches of an epoch are left out. With one process this is the epoch unchanged.
+    """
+
+    def __init__(self, batches: IterableDataset, rank: Callable[[], tuple[int, int]] = process_rank) -> None:
+        super().__init__()
+        self.batches = batches
+        self.rank = rank
+
+    def __len__(self) -> int:
+        _, world = self.rank()
+        return len(self.batches) // world if isinstance(self.batches, Sized) else 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        rank, world = self.rank()
+        if world == 1:
+            return iter(self.batches)
+        return itertools.islice(self.batches, rank, world * len(self), world)
+
+
+def batch_loader(batches: IterableDataset) -> DataLoader:
+    """A DataLoader over a dataset that batches itself (batch_size=None), sharded across DDP ranks."""
+    return DataLoader(RankShard(batches), batch_size=None, num_workers=0)
 
 
 def evaluation_trigger() -> DataLoader:

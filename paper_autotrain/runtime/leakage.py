@@ -79,7 +79,7 @@ def count_held_out(users: np.ndarray, items: np.ndarray, held: np.ndarray, n_ite
 
 def training_data_leak(config: Mapping[str, Any], split_dir: Path, split: Any, regime: str) -> str | None:
     if isinstance(split, SequenceSplit):
-        return sequence_target_leak(split)
+        return sequence_target_leak(split) or sequence_batch_leak(config, split_dir, split)
     if not isinstance(split, SplitData):  # labelled CTR rows: the loader reads the train part by construction
         return None
     _, loader = load_training_data(config, split_dir, 0)  # exactly as training builds it
@@ -101,6 +101,31 @@ def sequence_target_leak(split: SequenceSplit) -> str | None:
     if late.any():
         return f"{int(late.sum())} training targets are validation/test positions (the last two of a sequence)"
     return None
+
+
+def sequence_held_out_keys(split: SequenceSplit) -> np.ndarray:
+    """user * (n_items + 1) + item of each user's validation and test items that are not also training items."""
+    width = split.n_items + 1
+    users = split.eval_users()
+    ends = split.offsets[users + 1]
+    held = np.concatenate([users * width + split.items[ends - 2], users * width + split.items[ends - 1]])
+    train_users, positions = split.examples("train")
+    train = train_users * width + split.items[split.offsets[train_users] + positions]
+    first = split.offsets[:-1][split.lengths() > 0]  # position 0 is history only, never a target
+    train = np.concatenate([train, np.flatnonzero(split.lengths() > 0) * width + split.items[first]])
+    return np.setdiff1d(held, train)
+
+
+def sequence_batch_leak(config: Mapping[str, Any], split_dir: Path, split: SequenceSplit) -> str | None:
+    """Held-out items among the histories and targets of the training batches, exactly as training builds them."""
+    _, loader = load_training_data(config, split_dir, 0)
+    held, width = sequence_held_out_keys(split), split.n_items + 1
+    found = 0
+    for batch in loader:
+        users = batch["users"].numpy().reshape(-1, 1)
+        fed = np.concatenate([batch["histories"].numpy(), batch["targets"].numpy().reshape(len(users), -1)], 1)
+        found += int(np.isin(users * width + fed, held)[fed > 0].sum())
+    return f"the sequential training batches hold {found} validation/test items" if found else None
 
 
 # --- 2. what the model keeps ----------------------------------------------------------------------

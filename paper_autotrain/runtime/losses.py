@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}
+FUSED_OPTIMIZERS = ("adam", "sgd", "adagrad")  # torch has fused CPU and CUDA kernels for these
 
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
@@ -37,4 +38,8 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
     key = str(name).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay)
+    params = list(params)
+    # the fused kernel runs the same update as one pass over each tensor (not one op per term): several
+    # times faster on small models, where the optimiser step is a large share of a training step
+    fused = {"fused": True} if key in FUSED_OPTIMIZERS and all(p.dtype.is_floating_point for p in params) else {}
+    return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay, **fused)

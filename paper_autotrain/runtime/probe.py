@@ -27,7 +27,7 @@ from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.leakage import adam_steps, check_no_leakage
 from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.module import TopKModule
-from paper_autotrain.runtime.sequential import SequenceBatches, SequentialModule
+from paper_autotrain.runtime.sequential import SequentialModule, training_batches
 
 Gate = dict[str, Any]
 MIN_RELATIVE_DROP = 0.3  # the one-batch loss must fall by at least 30%
@@ -85,9 +85,7 @@ def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
 
 def sequence_batch(sequences: SequenceSplit, config: dict[str, Any], size: int) -> dict[str, torch.Tensor]:
     """The first `size` training positions, with negatives when the loss samples them."""
-    optim = config.get("optim") or {}
-    negatives = int(optim.get("negative_samples", 1)) if config["model"].get("loss") == "bce" else 0
-    return next(iter(SequenceBatches(sequences, size, negatives, seed=0)))
+    return next(iter(training_batches(sequences, config, size, seed=0)))
 
 
 def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor]) -> str:

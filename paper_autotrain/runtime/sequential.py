@@ -4,7 +4,11 @@ A generated sequential model fills a small contract:
 
 - ``encode_sequence(histories, lengths, users)`` -> [B, d]: one vector per left-aligned, zero-padded history
   (the user ids are there for models with a user embedding, such as Caser);
-- ``item_table()`` -> [n_items + 1, d]: the item vectors scores are taken against (row 0 is padding).
+- ``item_table()`` -> [n_items + 1, d]: the item vectors scores are taken against (row 0 is padding);
+- optionally ``encode_positions(histories, lengths, users)`` -> [B, L, d], the output at every position of a
+  causal encoder (position t has read items 0..t). Such a model trains in one pass per window of a sequence with
+  a loss at every position (config ``data.train_positions: windows``), as SASRec and GRU4Rec are trained in their
+  papers, instead of one pass per prefix.
 
 This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items,
 or BCE with sampled negatives), and validation/test by full ranking of the next item with the
@@ -23,6 +27,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from paper_autotrain.data.evaluator import EvalResult
 from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
+from paper_autotrain.runtime.data import batch_loader
+from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import make_optimizer
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
@@ -53,24 +59,77 @@ class SequenceBatches(IterableDataset):
             batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows],
                      "users": self.users[rows]}
             if self.negative_samples:
-                batch["neg_items"] = self.draw_negatives(batch["targets"])
+                batch["neg_items"] = draw_negatives(self.rng, batch["targets"], self.negative_samples, self.n_items)
             yield batch
 
-    def draw_negatives(self, targets: torch.Tensor) -> torch.Tensor:
-        """Uniform items 1..n_items other than the target (redrawn where they collide, as RecBole does)."""
-        shape = (len(targets), self.negative_samples)
-        negatives = torch.from_numpy(self.rng.integers(1, self.n_items + 1, size=shape))
-        clash = negatives == targets.unsqueeze(1)
-        while clash.any():
-            negatives[clash] = torch.from_numpy(self.rng.integers(1, self.n_items + 1, size=int(clash.sum())))
-            clash = negatives == targets.unsqueeze(1)
-        return negatives
+
+def draw_negatives(rng: np.random.Generator, targets: torch.Tensor, k: int, n_items: int) -> torch.Tensor:
+    """[*targets.shape, k] uniform items 1..n_items other than the target (redrawn where they collide, as RecBole
+    does); padding targets (0) get negatives too, the loss ignores them."""
+    shape = (*targets.shape, k)
+    negatives = torch.from_numpy(rng.integers(1, n_items + 1, size=shape))
+    clash = negatives == targets.unsqueeze(-1)
+    while clash.any():
+        negatives[clash] = torch.from_numpy(rng.integers(1, n_items + 1, size=int(clash.sum())))
+        clash = negatives == targets.unsqueeze(-1)
+    return negatives
+
+
+class WindowBatches(IterableDataset):
+    """Training windows (SequenceSplit.train_windows), shuffled each epoch; a target at every position.
+
+    A batch holds about `batch_size` targets, as a batch of prefixes does, so an epoch makes about as many
+    optimiser steps over the same targets; only the encoder's work shrinks (one pass per window, not per target).
+    """
+
+    def __init__(self, split: SequenceSplit, batch_size: int, stride: int, negative_samples: int = 0,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.users, self.histories, self.lengths, self.targets = split.train_windows(stride)
+        n_targets = int((self.targets > 0).sum())
+        self.windows_per_batch = max(1, round(int(batch_size) * len(self.targets) / max(n_targets, 1)))
+        self.n_items = int(split.n_items)
+        self.negative_samples = int(negative_samples)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.targets) // self.windows_per_batch)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = torch.from_numpy(self.rng.permutation(len(self.targets)))
+        for start in range(0, len(order), self.windows_per_batch):
+            rows = order[start:start + self.windows_per_batch]
+            batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows],
+                     "users": self.users[rows]}
+            if self.negative_samples:
+                batch["neg_items"] = draw_negatives(self.rng, batch["targets"], self.negative_samples, self.n_items)
+            yield batch
+
+
+TRAIN_POSITIONS = ("prefixes", "windows")
+
+
+def training_batches(split: SequenceSplit, config: dict, batch_size: int | None = None,
+                     seed: int = 0) -> SequenceBatches | WindowBatches:
+    """The batches config.yaml asks for: `data.train_positions` (prefixes or windows, with `data.window_stride`,
+    half the history length by default), negatives when the loss samples them."""
+    data, optim = config.get("data") or {}, config.get("optim") or {}
+    size = int(batch_size or optim.get("batch_size", 2048))
+    loss = str(config["model"].get("loss", "ce"))
+    negatives = int(optim.get("negative_samples", 1)) if loss == "bce" else 0
+    positions = str(data.get("train_positions", "prefixes"))
+    if positions not in TRAIN_POSITIONS:
+        raise ValueError(f"data.train_positions must be one of {TRAIN_POSITIONS}, got {positions!r}")
+    if positions == "prefixes":
+        return SequenceBatches(split, size, negatives, seed)
+    stride = int(data.get("window_stride") or max(1, split.max_seq_length // 2))
+    return WindowBatches(split, size, stride, negatives, seed)
 
 
 def sequence_dataloader(split: SequenceSplit, batch_size: int, loss: str, negative_samples: int = 1,
-                        seed: int = 0) -> DataLoader:
-    negatives = int(negative_samples) if loss == "bce" else 0
-    return DataLoader(SequenceBatches(split, batch_size, negatives, seed), batch_size=None, num_workers=0)
+                        seed: int = 0, config: dict | None = None) -> DataLoader:
+    config = config or {"model": {"loss": loss}, "optim": {"negative_samples": negative_samples}}
+    return batch_loader(training_batches(split, config, batch_size, seed))
 
 
 class SequentialModule(EvaluatedPhases, L.LightningModule):
@@ -103,19 +162,35 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
     def item_table(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def encode_positions(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+        """[B, L, d]: a causal encoder's output at every position (models trained on windows define it)."""
+        raise NotImplementedError(f"{type(self).__name__} has no causal per-position encoder; "
+                                  "train it with data.train_positions=prefixes")
+
     # --- scoring, loss, evaluation -----------------------------------------------------------------
 
     def full_sort_scores(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """[B, n_items + 1] scores of every item as the next one."""
         return self.encode_sequence(histories, lengths, users) @ self.item_table().T
 
+    def training_states(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(states [N, d], targets [N], negatives [N, k] or None) of the batch's training targets: one per
+        prefix, or, for a batch of windows (targets [B, L]), one per position with a target."""
+        histories, lengths, users, targets = batch["histories"], batch["lengths"], batch["users"], batch["targets"]
+        negatives = batch.get("neg_items")
+        if targets.dim() == 1:
+            return self.encode_sequence(histories, lengths, users), targets, negatives
+        keep = targets > 0  # padding and targets an earlier window trained on carry no loss
+        states = self.encode_positions(histories, lengths, users)[keep]
+        return states, targets[keep], None if negatives is None else negatives[keep]
+
     def loss(self, batch: Batch) -> torch.Tensor:
-        seq = self.encode_sequence(batch["histories"], batch["lengths"], batch["users"])
+        seq, targets, negatives = self.training_states(batch)
         table = self.item_table()
         if self.loss_name == "ce":
-            return F.cross_entropy(seq @ table.T, batch["targets"])
-        pos = (seq * table[batch["targets"]]).sum(-1)
-        neg = (seq.unsqueeze(1) * table[batch["neg_items"]]).sum(-1)
+            return F.cross_entropy(seq @ table.T, targets)
+        pos = (seq * lookup(table, targets)).sum(-1)
+        neg = (seq.unsqueeze(1) * lookup(table, negatives)).sum(-1)
         return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())
 
     def evaluate(self, phase: str) -> EvalResult:

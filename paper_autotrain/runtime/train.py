@@ -41,7 +41,7 @@ log = logging.getLogger("paper_autotrain.runtime.train")
 
 TRAINER_DEFAULTS: dict[str, Any] = {
     "max_epochs": 300, "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32,
-    "seed": 0, "deterministic": "warn", "csv_logger": True,
+    "seed": 0, "deterministic": "warn", "csv_logger": True, "strategy": "auto",
 }
 
 
@@ -76,7 +76,7 @@ def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory,
     logger = CSVLogger(save_dir=str(out), name="logs", version="") if settings["csv_logger"] else False
     trainer = L.Trainer(
         max_epochs=int(settings["max_epochs"]), accelerator=settings["accelerator"],
-        devices=settings["devices"], precision=settings["precision"],
+        devices=settings["devices"], strategy=settings["strategy"], precision=settings["precision"],
         deterministic=settings["deterministic"], enable_progress_bar=False, enable_model_summary=False,
         logger=logger, callbacks=[stopper, checkpoint, history], check_val_every_n_epoch=1,
         num_sanity_val_steps=0, default_root_dir=str(out), log_every_n_steps=1,
@@ -114,7 +114,7 @@ def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) ->
         return rows, ctr_dataloader(rows, batch_size, seed)
     if (config.get("data") or {}).get("regime") == "sequential":
         sequences = load_sequences(split_dir)
-        return sequences, sequence_dataloader(sequences, batch_size, loss, negatives, seed)
+        return sequences, sequence_dataloader(sequences, batch_size, loss, negatives, seed, config=dict(config))
     split = load_split(split_dir)
     if (config.get("data") or {}).get("regime") == "user_rows":  # autoencoders: batch_size users' rows
         return split, user_row_dataloader(split, batch_size, seed)
@@ -130,7 +130,7 @@ def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarra
     history.write_csv(out / "history.csv")
 
 
-def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] = ()) -> RunResult:
+def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] = ()) -> RunResult | None:
     quiet_known_warnings()
     config = apply_overrides(load_config(model_dir), overrides)
     settings = trainer_settings(config)
@@ -148,6 +148,8 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
     train_time = time.perf_counter() - started
 
+    if not trainer.is_global_zero:  # under DDP, rank 0 alone scores the best checkpoint and writes the result
+        return None
     restore_best(model, checkpoint)
     started = time.perf_counter()
     valid = model.evaluate("valid")

@@ -1,8 +1,9 @@
 """Baselines stage: RecBole models trained on the identical split, scored by our one evaluator.
 
 Each model runs in its own subprocess (`paper_autotrain.baselines_runner`) with an explicit
-RecBole config dict, a wall-clock limit and a scratch working directory. Results are cached
-per (dataset, split, model, config, RecBole version); failures are reported, never cached.
+RecBole config dict, a wall-clock limit and a scratch working directory, once per seed (`seeds`). Results
+are cached per (dataset, split, model, config with its seed, RecBole version), with the test values per
+user beside them (`<key>.npz`, for the paired significance test); failures are reported, never cached.
 
 The spec's reference model (`stages/references`) always runs beside the configured baselines.
 """
@@ -43,7 +44,8 @@ FAMILY_BASELINES: dict[str, tuple[str, ...]] = {
 AUTO = "auto"
 DEFAULT_KS = (10, 20)
 RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
-CACHE_VERSION = 2  # 2: non-parametric models report 0 parameters
+CACHE_VERSION = 3  # 2: non-parametric models report 0 parameters; 3: per-user test values kept beside
+PER_USER_FILE = "per_user_test.npz"  # what the runner writes beside its result (RunResult.config["per_user"])
 REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
 
 
@@ -127,15 +129,33 @@ def _read_cache(path: Path) -> RunResult | None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    _write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    _write_atomic_bytes(target, source.read_bytes())
+
+
+def per_user_cache_file(cache_file: Path) -> Path:
+    """Where a cached result keeps its per-user test values: beside it, same key."""
+    return cache_file.with_suffix(".npz")
+
+
+def per_user_name(model: str, seed: int) -> str:
+    """A baseline run's per-user file in the stage folder (`per_user/<model>-seed<N>.npz`)."""
+    return f"{model}-seed{seed}.npz"
 
 
 # --- running one model --------------------------------------------------------------------------------
@@ -166,8 +186,11 @@ def _failed(model: str, split: SplitInfo, seed: int, error: str, config: dict[st
 
 
 def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any],
-              extra: Mapping[str, Any] | None = None) -> RunResult:
-    """Train and score one RecBole model in a subprocess; never raises for a model's failure."""
+              extra: Mapping[str, Any] | None = None, per_user_out: Path | None = None) -> RunResult:
+    """Train and score one RecBole model in a subprocess; never raises for a model's failure.
+
+    The runner's per-user test values, when it writes them, are copied to `per_user_out`.
+    """
     seed = int(config.get("seed", 0))
     device = str(cfg.get("device", "cpu"))
     timeout = float(cfg.get("timeout_s", 3600))
@@ -203,6 +226,9 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         except (OSError, ValueError):
             reason = last_meaningful_line(proc.stderr) if proc.stderr.strip() else f"exit status {proc.returncode}"
             return _failed(model, split, seed, f"runner produced no result: {reason}", record)
+        per_user = workdir / PER_USER_FILE
+        if per_user_out is not None and payload.get("status") == "ok" and per_user.is_file():
+            _copy_atomic(per_user, per_user_out)
     if payload.get("status") != "ok":
         log.debug("%s runner stderr:\n%s", model, proc.stderr[-4000:])
         record = {**record, "stderr_tail": proc.stderr[-2000:]}
@@ -255,30 +281,56 @@ def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
     return plan
 
 
+def seeds_of(cfg: Mapping[str, Any]) -> list[int]:
+    """cfg `seeds` (every model trains once per seed), else [cfg `seed`]."""
+    seeds = cfg.get("seeds")
+    return [int(s) for s in seeds] if seeds else [int(cfg.get("seed", 0))]
+
+
+def _cached(cache_file: Path) -> RunResult | None:
+    """A cached ok result; a miss when the per-user values it was written with are gone."""
+    cached = _read_cache(cache_file)
+    if cached is not None and cached.config.get("per_user") and not per_user_cache_file(cache_file).is_file():
+        return None
+    return cached
+
+
+def run_one(name: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any], extra: dict[str, Any],
+            cache_dir: Path) -> tuple[RunResult, Path]:
+    """One model with one seed, from the cache when it holds the result: (result, its per-user cache file)."""
+    cache_file = cache_dir / f"{cache_key(split, name, config, str(cfg.get('device', 'cpu')))}.json"
+    per_user = per_user_cache_file(cache_file)
+    cached = _cached(cache_file)
+    if cached is not None:
+        log.info("%s (seed %s): cached result %s", name, config["seed"], cache_file.name)
+        for key in REFERENCE_KEYS:
+            cached.config.pop(key, None)
+        cached.config.update(extra)
+        return cached, per_user
+    log.info("%s (seed %s): training on %s (%s)%s", name, config["seed"], split.dataset, split.split_id,
+             " [reference]" if extra.get("reference") else "")
+    result = run_model(name, config, split, cfg, extra, per_user_out=per_user)
+    if result.status == "ok":
+        _write_atomic(cache_file, result.model_dump_json(indent=1))
+        log.info("%s: %s", name, ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.test.items())))
+    else:
+        log.warning("%s failed: %s", name, result.error)
+    return result, per_user
+
+
 def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any],
-        cache_dir: Path) -> list[RunResult]:
-    """Train every configured RecBole model (and the spec's reference model) on `split`."""
+        cache_dir: Path, per_user_dir: Path | None = None) -> list[RunResult]:
+    """Train every configured RecBole model (and the spec's reference model) on `split`, once per seed.
+
+    With `per_user_dir`, each ok run's per-user test values are copied there as `per_user_name(model, seed)`.
+    """
     cache_dir = Path(cache_dir)
-    device = str(cfg.get("device", "cpu"))
     results: list[RunResult] = []
     for name, overrides, extra in _plan(spec, cfg):
-        config = recbole_config(overrides, cfg)
-        cache_file = cache_dir / f"{cache_key(split, name, config, device)}.json"
-        cached = _read_cache(cache_file)
-        if cached is not None:
-            log.info("%s: cached result %s", name, cache_file.name)
-            for key in REFERENCE_KEYS:
-                cached.config.pop(key, None)
-            cached.config.update(extra)
-            results.append(cached)
-            continue
-        log.info("%s: training on %s (%s)%s", name, split.dataset, split.split_id,
-                 " [reference]" if extra.get("reference") else "")
-        result = run_model(name, config, split, cfg, extra)
-        if result.status == "ok":
-            _write_atomic(cache_file, result.model_dump_json(indent=1))
-            log.info("%s: %s", name, ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.test.items())))
-        else:
-            log.warning("%s failed: %s", name, result.error)
-        results.append(result)
+        for seed in seeds_of(cfg):
+            config = recbole_config(overrides, {**cfg, "seed": seed})
+            result, per_user = run_one(name, config, split, cfg, extra, cache_dir)
+            if per_user_dir is not None and result.status == "ok" and per_user.is_file():
+                _copy_atomic(per_user, Path(per_user_dir) / per_user_name(name, seed))
+            results.append(result)
     return results

@@ -4,13 +4,16 @@ The subprocess is ``python -m paper_autotrain.runtime.train`` run through
 :func:`paper_autotrain.sandbox.run_sandboxed` in `out_dir`, the only folder it may write (the model and
 split folders are read-only to it; no network, no processes). Trainer settings from cfg are passed as
 ``--set trainer.<key>=<value>`` so config.yaml stays the single source.
+
+With several seeds (`run_seeds`) each seed trains in its own sandboxed subprocess and folder,
+`out_dir/seed<N>/` (result.json, per_user_test.npz, history.csv, checkpoints, logs).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
@@ -19,7 +22,7 @@ from paper_autotrain.schemas import RunResult, SplitInfo
 
 log = logging.getLogger(__name__)
 
-TRAINER_KEYS = ("max_epochs", "patience", "accelerator", "devices", "precision", "seed", "deterministic")
+TRAINER_KEYS = ("max_epochs", "patience", "accelerator", "devices", "precision", "seed", "deterministic", "strategy")
 DEFAULT_TIMEOUT_S = 3600
 DEFAULT_MEMORY_MB = 16384
 HINTS = {"memory": " (raise train.memory_mb)", "cpu": " (raise train.timeout_s)"}
@@ -45,6 +48,18 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     if not result_path.exists():
         raise StageError(f"train: the run finished without writing {result_path}")
     return RunResult.model_validate_json(result_path.read_text(encoding="utf-8"))
+
+
+def seed_dir(out_dir: Path, seed: int) -> Path:
+    """The folder one seed's run writes (and may only write)."""
+    return Path(out_dir) / f"seed{int(seed)}"
+
+
+def run_seeds(model_dir: Path, split: SplitInfo, cfg: Mapping, seeds: Sequence[int], out_dir: Path) -> list[RunResult]:
+    """`run` once per seed, each into `seed_dir(out_dir, seed)`; the first failure stops the stage."""
+    if not seeds:
+        raise StageError("train: no seeds to train (seeds=[...] is empty)")
+    return [run(model_dir, split, {**dict(cfg or {}), "seed": int(seed)}, seed_dir(out_dir, seed)) for seed in seeds]
 
 
 def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> list[str]:

@@ -1,0 +1,51 @@
+"""`python -m paper_autotrain leaderboard [--tolerance 0.05] [--fail-on-regression]`: write
+`<paths.results>/leaderboard.md` and `.html` from the ledger; exit 1 on a regression when asked to."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from paper_autotrain import leaderboard
+from paper_autotrain.cli import EXIT_STAGE, EXIT_USER, print_error
+from paper_autotrain.commands import ledger_from, short_path
+from paper_autotrain.errors import UserError
+from paper_autotrain.ledger import LedgerError
+
+DEFAULT_TOLERANCE = 0.05
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m paper_autotrain leaderboard",
+                                   description="Write leaderboard.md and leaderboard.html from the run ledger.")
+    root.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                      help="flag a paper whose main metric dropped by more than this (relative) since its previous "
+                           "run (default 0.05)")
+    root.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any paper is flagged")
+    root.add_argument("overrides", nargs="*", help="paths.root=DIR / paths.results=DIR: where the ledger is")
+    return root
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
+    try:
+        if not 0 <= args.tolerance <= 1:
+            raise UserError(f"--tolerance {args.tolerance:g}: expected a fraction between 0 and 1, e.g. 0.05")
+        ledger = ledger_from(args.overrides)
+        rows = leaderboard.build(ledger, args.tolerance)
+        written = leaderboard.write(rows, ledger.path.parent, args.tolerance)
+    except (UserError, LedgerError, sqlite3.Error) as exc:
+        print_error(exc)
+        return EXIT_USER
+    regressions = [row for row in rows if row.regressed]
+    for row in regressions:
+        print(f"regressed: {row.paper_key}: {row.reason}", file=sys.stderr)
+    print(f"leaderboard: {len(rows)} paper(s), {len(regressions)} regression(s): "
+          + ", ".join(short_path(p) for p in written))
+    return EXIT_STAGE if regressions and args.fail_on_regression else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

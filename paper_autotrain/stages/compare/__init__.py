@@ -1,0 +1,355 @@
+"""Compare: the reproduced model beside the baselines and beside what the paper reports.
+
+Every number in the tables comes from our evaluator (RunResult.test); the paper's own numbers
+are copied from the spec and kept in a block of their own, since dataset and protocol differ.
+With several seeds a row is the mean ± sample std over that model's seeds; our model is tested
+against the best baseline on per-user values of the main metric (`significance.py`).
+Writes `report.md` (people), `report.csv` (tools) and `report.html` (self-contained, with charts).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
+from paper_autotrain.stages.compare import report_html
+from paper_autotrain.stages.compare.formatting import DISPLAY, NONE, display_metric, fmt
+from paper_autotrain.stages.compare.seeds import History, ModelRow, PerUser, RunFiles, group_by_model, run_key
+from paper_autotrain.stages.compare.significance import Significance, against_best_baseline, format_p, sentence
+
+__all__ = ["DISPLAY", "History", "ModelRow", "PerUser", "Report", "RunFiles", "build", "display_metric", "run",
+           "run_key"]
+
+TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "precision")
+CTR_COLUMNS = ("auc", "logloss")  # one value over all test rows, no cut-off
+CTR_MAIN = "auc"
+
+
+def main_metric(spec: MethodSpec, cfg: Mapping) -> str:
+    """The metric the reproduction is judged on: AUC for a CTR task, else eval.main_metric."""
+    return CTR_MAIN if spec.task == "ctr" else str(cfg.get("main_metric", "ndcg@10"))
+
+
+def table_columns(results: Sequence[RunResult], ks: Sequence[int]) -> list[str]:
+    present = set().union(*(r.test for r in results)) if results else set()
+    if any(name in present for name in CTR_COLUMNS):
+        return [name for name in CTR_COLUMNS if name in present]
+    return [f"{m}@{k}" for k in ks for m in TABLE_METRICS if f"{m}@{k}" in present]
+
+
+def mean_std(row: ModelRow, metric: str) -> str:
+    """`0.2100` for one seed, `0.2100 ± 0.0031` over several."""
+    std = row.std(metric)
+    return fmt(row.mean(metric)) + ("" if std is None else f" ± {std:.4f}")
+
+
+# --- what the report is made of ------------------------------------------------------------------------
+
+
+@dataclass
+class TableRow:
+    """One model's line of the comparison table, its cells already formatted."""
+
+    row: ModelRow
+    label: str
+    metrics: list[str]  # one per report column: mean, or mean ± std over seeds
+    facts: list[str]  # seeds (when several), train seconds, parameters, epochs (best)
+    p: str | None = None  # the paired test's column, when there is a test
+    best_baseline: bool = False
+
+    @property
+    def cells(self) -> list[str]:
+        return [*self.metrics, *self.facts, *([] if self.p is None else [self.p])]
+
+
+@dataclass
+class Report:
+    """Everything the Markdown, CSV and HTML reports show, computed once."""
+
+    spec: MethodSpec
+    split: SplitInfo
+    main: str
+    ours: ModelRow
+    rows: list[ModelRow]  # ours first, then the reference, then the other baselines, best first
+    columns: list[str]
+    significance: Significance
+    failed: list[RunResult]
+    files: RunFiles = field(default_factory=RunFiles)
+
+    @property
+    def n_seeds(self) -> int:
+        return max(len(row.runs) for row in self.rows)
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.ours.seeds
+
+    @property
+    def baselines(self) -> list[ModelRow]:
+        return self.rows[1:]
+
+    @property
+    def reference(self) -> ModelRow | None:
+        return next((row for row in self.baselines if row.is_reference), None)
+
+    @property
+    def monitor(self) -> str:
+        return "AUC" if self.spec.task == "ctr" else "NDCG@10"
+
+    @property
+    def defaults(self) -> list[str]:
+        return [name for name, hp in self.spec.hyperparameters.items() if hp.source == "default"]
+
+    def metric_header(self) -> list[str]:
+        return [display_metric(c) for c in self.columns]
+
+    def facts_header(self) -> list[str]:
+        return [*(["Seeds"] if self.n_seeds > 1 else []), "Train s", "Params", "Epochs (best)"]
+
+    def p_header(self) -> str | None:
+        return f"p vs best ({display_metric(self.main)})" if self.significance.test else None
+
+    def header(self) -> list[str]:
+        p_header = self.p_header()
+        return ["Model", *self.metric_header(), *self.facts_header(), *([p_header] if p_header else [])]
+
+    def table(self) -> list[TableRow]:
+        test = self.significance.test
+        out = []
+        for row in self.rows:
+            best = test is not None and row.role == "baseline" and row.model == test.baseline
+            facts = [str(len(row.runs))] if self.n_seeds > 1 else []
+            facts += [fmt(row.mean_of("train_time_s"), 1), _params(row), _epochs(row)]
+            p_cell = None if test is None else (
+                format_p(test.t_p) if row is self.ours else "best baseline" if best else NONE)
+            out.append(TableRow(row=row, label=_label(row), metrics=[mean_std(row, c) for c in self.columns],
+                                facts=facts, p=p_cell, best_baseline=best))
+        return out
+
+    def significance_line(self) -> str:
+        return sentence(self.significance, display_metric(self.main))
+
+
+def _params(row: ModelRow) -> str:
+    n_params = row.runs[0].n_params
+    return NONE if n_params is None else f"{n_params:,}"
+
+
+def _epochs(row: ModelRow) -> str:
+    """`epochs run (best epoch)`, listed per seed when there are several."""
+    if all(r.epochs_run is None for r in row.runs):
+        return NONE
+    ran = ", ".join(NONE if r.epochs_run is None else str(r.epochs_run) for r in row.runs)
+    best = ", ".join(NONE if r.best_epoch is None else str(r.best_epoch) for r in row.runs)
+    return f"{ran} ({best})"
+
+
+def _label(row: ModelRow) -> str:
+    if row.role == "reproduced":
+        return f"{row.model} (ours, generated)"
+    if row.is_reference:
+        return f"{row.model} (RecBole, same architecture and hyperparameters)"
+    return f"{row.model} (RecBole)"
+
+
+def _ordered(ours: ModelRow, baselines: Sequence[ModelRow], main: str) -> list[ModelRow]:
+    """Ours first, then the RecBole reference it is judged against, then the other baselines, best first."""
+    def best_first(row: ModelRow) -> tuple[bool, float]:
+        mean = row.mean(main)
+        return (not row.is_reference, -(mean if mean is not None else float("-inf")))
+
+    return [ours, *sorted(baselines, key=best_first)]
+
+
+def build(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselines: Sequence[RunResult],
+          split: SplitInfo, cfg: Mapping, files: RunFiles | None = None) -> Report:
+    """Group the runs by model over seeds, order them, and run the paired test."""
+    ours_runs = [reproduced] if isinstance(reproduced, RunResult) else list(reproduced)
+    if not ours_runs:
+        raise ValueError("compare needs at least one run of the reproduced model")
+    files = files or RunFiles()
+    main = main_metric(spec, cfg)
+    ours = ModelRow(sorted(ours_runs, key=lambda r: r.seed))
+    others = group_by_model([b for b in baselines if b.role == "baseline"])
+    rows = _ordered(ours, others, main)
+    columns = table_columns([r for row in rows for r in row.runs], list(cfg.get("ks", (10, 20))))
+    return Report(spec=spec, split=split, main=main, ours=ours, rows=rows, columns=columns,
+                  significance=against_best_baseline(ours, others, files, main),
+                  failed=[b for b in baselines if b.status != "ok"], files=files)
+
+
+# --- Markdown ------------------------------------------------------------------------------------------
+
+
+def budget_line(spec: MethodSpec, reproduced: RunResult, monitor: str = "NDCG@10") -> str:
+    """The epoch budget every model had, and how it relates to the paper's own epoch count."""
+    budget = ((reproduced.config or {}).get("trainer") or {}).get("max_epochs")
+    if budget is None:
+        return "- Epoch budget: not recorded."
+    stated = spec.hyperparameters.get("epochs")
+    if stated is None or stated.value == budget:
+        return f"- Epoch budget: {budget} for every model, early stopping on valid {monitor}."
+    origin = "the paper's" if stated.source == "paper" else f"the spec's ({stated.source})"
+    return (f"- Epoch budget: {budget} for every model (trainer.max_epochs or the family's CPU cap "
+            f"trainer.family_max_epochs; {origin} {stated.value} is capped), "
+            f"early stopping on valid {monitor}.")
+
+
+def seeds_line(report: Report) -> str:
+    if report.n_seeds == 1:
+        return f"seed {report.seeds[0]}"
+    return (f"seeds {', '.join(map(str, report.seeds))} (each row: mean ± sample standard deviation over its "
+            "seeds)")
+
+
+def results_table(report: Report) -> str:
+    head = report.header()
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for line in report.table():
+        label = f"**{line.row.model}** (ours, generated)" if line.row is report.ours else line.label
+        lines.append("| " + " | ".join([label, *line.cells]) + " |")
+    return "\n".join(lines)
+
+
+def reference_line_text(report: Report) -> str:
+    """Ours against the RecBole model of the same architecture, relative difference of the main metric."""
+    reference, main = report.reference, report.main
+    if reference is None:
+        return "No RecBole model shares this architecture, so there is no like-for-like reference row."
+    ours, theirs = report.ours.mean(main), reference.mean(main)
+    if ours is None or not theirs:
+        return f"{display_metric(main)} is missing for one side; no relative difference."
+    delta = 100.0 * (ours - theirs) / theirs
+    over = "" if report.n_seeds == 1 else " (means over seeds)"
+    return (f"Reproduced {report.ours.model} vs RecBole {reference.model} (same split, hyperparameters and epoch "
+            f"budget): {display_metric(main)} {ours:.4f} vs {theirs:.4f}{over}, {delta:+.1f}%.")
+
+
+def reference_line(report: Report) -> str:
+    line = reference_line_text(report)
+    notes = reference_notes(report)
+    if notes and report.reference is not None:  # what RecBole's implementation could not take over from the spec
+        line += "\n\nWhere RecBole's " + report.reference.model + " differs from the spec:\n" + "\n".join(
+            f"- {note}" for note in notes)
+    return line
+
+
+def reference_notes(report: Report) -> list[str]:
+    reference = report.reference
+    return list((reference.runs[0].config or {}).get("reference_notes") or []) if reference else []
+
+
+def failure_lines(report: Report) -> list[str]:
+    several = report.n_seeds > 1 or len({r.seed for r in report.failed}) > 1
+    return [f"{b.model}{f' (seed {b.seed})' if several else ''}: {b.error or 'failed'}" for b in report.failed]
+
+
+def failures_block(report: Report) -> str:
+    lines = failure_lines(report)
+    if not lines:
+        return ""
+    return "\n## Baselines that failed\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+
+
+def paper_block(spec: MethodSpec) -> str:
+    if not spec.reported:
+        return "The extractor found no numbers the paper reports for its own model."
+    lines = ["| Dataset | Metric | Value | Where |", "|---|---|---|---|"]
+    for r in spec.reported:
+        lines.append(f"| {r.dataset} | {r.metric} | {reported_value(r)} | {r.table or r.evidence or NONE} |")
+    return "\n".join(lines)
+
+
+def reported_value(reported) -> str:
+    return f"{reported.value}{reported.unit or ''}" + (f" ({reported.variant})" if reported.variant else "")
+
+
+def hyperparameter_block(spec: MethodSpec) -> str:
+    lines = ["| Hyperparameter | Value | Source | Evidence |", "|---|---|---|---|"]
+    for name, hp in spec.hyperparameters.items():
+        source = "**default**" if hp.source == "default" else hp.source
+        # quotes come from untrusted PDFs: no markup reaches a Markdown renderer
+        evidence = (hp.evidence or NONE).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+        lines.append(f"| {name} | {hp.value} | {source} | {evidence} |")
+    return "\n".join(lines)
+
+
+def defaults_line(report: Report) -> str:
+    if not report.defaults:
+        return "Every hyperparameter above is stated in the paper or set by the user."
+    return "Filled in with family defaults (the paper does not state them): " + ", ".join(report.defaults) + "."
+
+
+def markdown_report(report: Report) -> str:
+    spec, split = report.spec, report.split
+    unclear = "\n".join(f"- {u}" for u in spec.unclear) or "- nothing recorded"
+    title = spec.paper.title or spec.paper.key
+    return f"""# {spec.model_name}: reproduction report
+
+- Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})
+- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`.
+
+## Results on {split.dataset} (test split, our evaluator)
+
+- Data: {split.n_users} users, {split.n_items} items; {split.n_train}/{split.n_valid}/{split.n_test} \
+train/valid/test interactions.
+- Protocol: {split.protocol}.
+- Split `{split.split_id}`, {seeds_line(report)}: every model below was trained on the same benchmark files \
+and scored by the same evaluator.
+{budget_line(spec, report.ours.runs[0], report.monitor)}
+
+{results_table(report)}
+
+{report.significance_line()}
+
+{reference_line(report)}
+{failures_block(report)}
+## What the paper reports
+
+On the paper's own datasets and protocol, which differ from the run above: these numbers are not directly
+comparable with the table, they say what the authors measured.
+
+{paper_block(spec)}
+
+## Hyperparameters used
+
+{hyperparameter_block(spec)}
+
+{defaults_line(report)}
+
+## What the paper leaves unclear
+
+{unclear}
+"""
+
+
+# --- CSV -----------------------------------------------------------------------------------------------
+
+
+def csv_report(report: Report) -> str:
+    """Long format, one value per (model, metric): the mean over the model's seeds."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "role", "dataset", "metric", "value"])
+    for row in report.rows:
+        for metric in sorted(set().union(*(r.test for r in row.runs))):
+            writer.writerow([row.model, row.role, row.runs[0].dataset, display_metric(metric),
+                             f"{row.mean(metric):.6f}"])
+    for r in report.spec.reported:
+        writer.writerow([report.spec.model_name, "paper", r.dataset, r.metric, f"{r.value}{r.unit or ''}"])
+    return buffer.getvalue()
+
+
+def run(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselines: Sequence[RunResult],
+        split: SplitInfo, cfg: Mapping, files: RunFiles | None = None) -> dict[str, str]:
+    """The report files, by name: `report.md` for people, `report.csv` (long format) for tools, `report.html`
+    (self-contained: table, charts, spec) for a browser. `reproduced` is our model's run, or one run per seed."""
+    report = build(spec, reproduced, baselines, split, cfg, files)
+    return {
+        "report.md": markdown_report(report),
+        "report.csv": csv_report(report),
+        "report.html": report_html.render(report),
+    }

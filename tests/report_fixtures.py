@@ -1,0 +1,89 @@
+"""Small RunResults, per-user arrays and histories for the report tests (no training).
+
+Per-user values are built so the outcome is known: `shift` moves a model's every user up, and each run's
+test means are the means of its own per-user arrays, as our evaluator computes them.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from paper_autotrain.schemas import HyperParameter, MethodSpec, PaperMeta, Reported, RunResult, SplitInfo
+from paper_autotrain.stages.compare import RunFiles, run_key
+
+N_USERS = 300
+USERS = np.arange(3, 3 + N_USERS)  # our user indices with a test target
+SPLIT = SplitInfo(dataset="ml-100k", split_id="abc123", path="/x", n_users=N_USERS, n_items=500, n_train=8000,
+                  n_valid=1000, n_test=1000, protocol="per-user 0.8/0.1/0.1 split, full ranking")
+INJECTED = '<script>document.title="owned"</script><img src=x onerror=alert(1)>'
+
+
+def spec() -> MethodSpec:
+    return MethodSpec(
+        paper=PaperMeta(key="tinyprop", title="TinyProp: propagation for tiny graphs"), family="graph",
+        model_name="TinyProp", loss="bpr",
+        hyperparameters={
+            "embedding_size": HyperParameter(value=32, evidence="p4: the embedding size is fixed to 32"),
+            "learning_rate": HyperParameter(value=0.001, evidence=f"p5: we use a learning rate of 0.001 {INJECTED}"),
+            "batch_size": HyperParameter(value=2048, source="default"),
+        },
+        reported=[Reported(dataset="Gowalla", metric="Recall@20", value=0.1831, table="Table 3")],
+        unclear=["the negative sampling ratio is not stated"],
+    )
+
+
+def per_user(shift: float, seed: int, noise: float = 0.02) -> dict[str, np.ndarray]:
+    """Per-user NDCG@10/Recall@10: a shared base per user, `shift` added, seed-dependent noise."""
+    base = np.random.default_rng(7).uniform(0.05, 0.45, N_USERS)
+    ndcg = np.clip(base + shift + np.random.default_rng(1000 + seed).normal(0.0, noise, N_USERS), 0.0, 1.0)
+    return {"ndcg@10": ndcg, "recall@10": np.clip(ndcg * 1.4, 0.0, 1.0)}
+
+
+def result(model: str, role: str, seed: int, values: dict[str, np.ndarray], reference: bool = False,
+           epochs: int = 8) -> RunResult:
+    return RunResult(model=model, role=role, dataset="ml-100k", split_id="abc123", seed=seed,
+                     test={name: float(v.mean()) for name, v in values.items()}, best_epoch=epochs - 1,
+                     epochs_run=epochs, train_time_s=12.5 + seed, n_params=19_264,
+                     config={"reference": reference, "trainer": {"max_epochs": 8}})
+
+
+def write_per_user(path: Path, values: dict[str, np.ndarray]) -> Path:
+    """The layout runtime/train.py write_outputs uses: users plus `ndcg_at_10`-style arrays."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, users=USERS, **{name.replace("@", "_at_"): v for name, v in values.items()})
+    return path
+
+
+def write_history(path: Path, seed: int, epochs: int = 8) -> Path:
+    """history.csv as runtime/history.py writes it: loss falls, valid NDCG@10 rises and flattens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["epoch", "train_loss", "valid_ndcg@10", "train_s", "eval_s"])
+        writer.writeheader()
+        for epoch in range(1, epochs + 1):
+            writer.writerow({"epoch": epoch, "train_loss": 0.69 * 0.8 ** epoch + 0.01 * seed,
+                             "valid_ndcg@10": 0.30 - 0.2 * 0.6 ** epoch + 0.003 * seed,
+                             "train_s": 1.2, "eval_s": 0.3})
+    return path
+
+
+def runs(folder: Path, seeds: list[int], ours_shift: float = 0.05, with_failure: bool = True
+         ) -> tuple[list[RunResult], list[RunResult], RunFiles]:
+    """Ours (TinyProp), the reference LightGCN and Pop, once per seed, with their files written under `folder`."""
+    ours, baselines, paths = [], [], {}
+    for seed in seeds:
+        for model, role, shift, reference in (("TinyProp", "reproduced", ours_shift, False),
+                                              ("LightGCN", "baseline", 0.0, True),
+                                              ("Pop", "baseline", -0.04, False)):
+            values = per_user(shift, seed if role == "baseline" else seed + 50)
+            run = result(model, role, seed, values, reference=reference)
+            (ours if role == "reproduced" else baselines).append(run)
+            paths[run_key(run)] = write_per_user(folder / f"{role}-{model}-seed{seed}.npz", values)
+    if with_failure:
+        baselines.append(RunResult(model="NGCF", role="baseline", dataset="ml-100k", split_id="abc123",
+                                   seed=seeds[0], test={}, status="failed", error="CUDA out of memory"))
+    histories = {seed: write_history(folder / f"history-seed{seed}.csv", seed) for seed in seeds}
+    return ours, baselines, RunFiles.read(paths, histories)

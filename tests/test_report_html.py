@@ -1,0 +1,120 @@
+"""report.html: self-contained, safe with hostile quotes, and rendered by a real browser (headless Chromium).
+
+The browser test needs Debian's `chromium` (`make browser` installs it where apt and root are available);
+it is skipped, with that reason, only where no chromium binary exists.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from paper_autotrain.stages import compare
+from paper_autotrain.stages.compare import report_html
+from tests import report_fixtures
+
+EVAL = {"ks": [10], "main_metric": "ndcg@10"}
+SEEDS = [0, 1, 2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LEAD_COPY = Path("/tmp/report_screenshot.png")  # where the lead looks at the screenshot after a run
+
+
+def write_report(folder: Path) -> tuple[Path, list, list]:
+    ours, baselines, files = report_fixtures.runs(folder / "runs", SEEDS)
+    html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]
+    path = folder / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path, ours, baselines
+
+
+def mean_std(runs, model: str) -> str:
+    """A table cell of the page: the mean over seeds, the sample std under it."""
+    values = [r.test["ndcg@10"] for r in runs if r.model == model]
+    return f'{statistics.mean(values):.4f}<br><span class="std">± {statistics.stdev(values):.4f}</span>'
+
+
+def test_report_is_self_contained_and_escapes_quotes(tmp_path):
+    path, ours, _ = write_report(tmp_path)
+    html = path.read_text()
+    tags = re.findall(r"<[^>]*>", html)  # markup only: escaped quotes hold no '<'
+    names = {re.match(r"</?\s*([a-zA-Z0-9]+)", tag).group(1).lower() for tag in tags if not tag.startswith("<!")}
+    assert not names & {"script", "link", "img", "iframe", "object", "embed", "base"}, names
+    assert not [tag for tag in tags if re.search(r"\b(src|href|on\w+)\s*=", tag)]  # nothing fetched or run
+    style = html.split("<style>")[1].split("</style>")[0]
+    assert "url(" not in style and "@import" not in style and "http" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # the quote, as text
+    assert html.count('<rect class="bar"') == 3  # TinyProp, LightGCN, Pop; the failed NGCF has no bar
+    assert html.count('class="whisker"') == 3 * 3  # a ± std whisker with two end caps per bar
+    assert html.count("<polyline") == 2 * len(SEEDS)  # valid metric and train loss, one line per seed
+    assert mean_std(ours, "TinyProp") in html
+
+
+def test_one_seed_report_has_no_whiskers(tmp_path):
+    ours, baselines, files = report_fixtures.runs(tmp_path, [4], with_failure=False)
+    html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]
+    assert 'class="whisker"' not in html and "±" not in html.split('id="charts"')[0]
+    assert html.count("<polyline") == 2 and "one seed" in html
+
+
+def test_ticks_are_round_numbers():
+    low, high, step = report_html.nice_range(0.0, 0.3134, 5)
+    assert (low, high, step) == (0.0, 0.4, 0.1)
+    assert [t.label for t in report_html.ticks(low, high, step, 0, 400)] == ["0.0", "0.1", "0.2", "0.3", "0.4"]
+    assert report_html.nice_range(0.5, 0.5)[0] < 0.5 < report_html.nice_range(0.5, 0.5)[1]  # a flat line
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-extensions", "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+               *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def pixel_stats(png: Path, color: tuple[int, int, int]) -> tuple[int, int, float, int]:
+    """(width, height, fraction of non-white pixels, pixels within 12 of `color` per channel)."""
+    pixmap = pymupdf.Pixmap(str(png))
+    if pixmap.alpha:
+        pixmap = pymupdf.Pixmap(pixmap, 0)  # drop the alpha channel
+    samples, n = pixmap.samples, pixmap.n
+    pixels = [tuple(samples[i:i + 3]) for i in range(0, len(samples), n * 4)]  # every 4th pixel is enough
+    non_white = sum(1 for p in pixels if min(p) < 240) / len(pixels)
+    near = sum(1 for p in pixels if all(abs(a - b) <= 12 for a, b in zip(p, color, strict=True)))
+    return pixmap.width, pixmap.height, non_white, near
+
+
+def hex_rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary: `make browser` installs Debian's chromium")
+def test_report_renders_in_headless_chromium(tmp_path):
+    path, ours, baselines = write_report(tmp_path)
+    dom = chromium("--dump-dom", path.as_uri(), profile=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
+    assert "<table" in text and "TinyProp: reproduction report" in text
+    for model in ("TinyProp", "LightGCN", "Pop"):  # the key numbers: mean ± std of every row
+        assert mean_std(ours + baselines, model) in text, model
+    assert re.search(r"paired t-test p &lt; 0\.0001", text)  # the p-value sentence, as the browser parsed it
+    assert ">&lt; 0.0001</td>" in text  # ... and in our row
+    assert "0.1831" in text and "Table 3" in text  # the paper's reported number
+    assert "p4: the embedding size is fixed to 32" in text and "no quote: a family default" in text
+    assert "CUDA out of memory" in text and "the negative sampling ratio is not stated" in text
+    assert "owned" not in re.search(r"<title>(.*?)</title>", text).group(1)  # the quoted script never ran
+    assert "<img" not in text  # the quoted tag stayed text
+
+    shot = tmp_path / "report.png"
+    done = chromium(f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars", path.as_uri(),
+                    profile=tmp_path / "profile")
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    shutil.copyfile(shot, LEAD_COPY)
+    width, height, non_white, ours_pixels = pixel_stats(shot, hex_rgb(report_html.OURS_COLOR))
+    assert (width, height) == (1280, 2000)
+    assert non_white > 0.03, f"the page looks blank: {non_white:.1%} non-white pixels"
+    assert ours_pixels > 200, "our model's orange bar and curve are not on the screenshot"
