@@ -75,35 +75,23 @@ def draw_negatives(rng: np.random.Generator, targets: torch.Tensor, k: int, n_it
     return negatives
 
 
-class WindowBatches(IterableDataset):
+class WindowBatches(SequenceBatches):
     """Training windows (SequenceSplit.train_windows), shuffled each epoch; a target at every position.
 
     A batch holds about `batch_size` targets, as a batch of prefixes does, so an epoch makes about as many
     optimiser steps over the same targets; only the encoder's work shrinks (one pass per window, not per target).
+    Shuffling and batching are SequenceBatches', over windows instead of prefixes.
     """
 
     def __init__(self, split: SequenceSplit, batch_size: int, stride: int, negative_samples: int = 0,
                  seed: int = 0) -> None:
-        super().__init__()
+        IterableDataset.__init__(self)
         self.users, self.histories, self.lengths, self.targets = split.train_windows(stride)
         n_targets = int((self.targets > 0).sum())
-        self.windows_per_batch = max(1, round(int(batch_size) * len(self.targets) / max(n_targets, 1)))
+        self.batch_size = max(1, round(int(batch_size) * len(self.targets) / max(n_targets, 1)))  # windows a batch
         self.n_items = int(split.n_items)
         self.negative_samples = int(negative_samples)
         self.rng = np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        return -(-len(self.targets) // self.windows_per_batch)
-
-    def __iter__(self) -> Iterator[Batch]:
-        order = torch.from_numpy(self.rng.permutation(len(self.targets)))
-        for start in range(0, len(order), self.windows_per_batch):
-            rows = order[start:start + self.windows_per_batch]
-            batch = {"histories": self.histories[rows], "lengths": self.lengths[rows], "targets": self.targets[rows],
-                     "users": self.users[rows]}
-            if self.negative_samples:
-                batch["neg_items"] = draw_negatives(self.rng, batch["targets"], self.negative_samples, self.n_items)
-            yield batch
 
 
 TRAIN_POSITIONS = ("prefixes", "windows")
