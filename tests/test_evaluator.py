@@ -7,8 +7,10 @@ import pytest
 import torch
 from recbole.evaluator import metrics as recbole_metrics
 
+from paper_autotrain.data import evaluator
 from paper_autotrain.data.evaluator import full_sort_evaluate, metrics_from_hits, topk_hits
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.testing import synthetic_split
 
 RECBOLE_CLASSES = {"recall": "Recall", "ndcg": "NDCG", "hit": "Hit", "mrr": "MRR", "precision": "Precision"}
 KS = (5, 10, 20)
@@ -65,3 +67,18 @@ def test_test_phase_masks_train_and_valid_and_skips_users_without_targets():
     assert result.mean["hit@1"] == 1.0
     valid = full_sort_evaluate(lambda u: preference[u], split, "valid", ks=(1,))
     assert valid.per_user["hit@1"].tolist() == [1.0, 1.0]
+
+
+def test_dense_and_sparse_row_masks_give_the_same_metrics(monkeypatch):
+    split = synthetic_split(n_users=40, n_items=30, per_user=8)
+    scores = torch.randn(split.n_users, split.n_items, generator=torch.Generator().manual_seed(3))
+    dense = full_sort_evaluate(lambda u: scores[u], split, "test", ks=(5, 10), batch_size=7)
+    assert split.memo[("eval_rows", "train", "valid")][1] is not None  # the small split kept dense masks
+    monkeypatch.setattr(evaluator, "DENSE_ROWS_MAX_CELLS", 0)
+    sparse_split = synthetic_split(n_users=40, n_items=30, per_user=8)
+    sparse = full_sort_evaluate(lambda u: scores[u], sparse_split, "test", ks=(5, 10), batch_size=7)
+    assert sparse_split.memo[("eval_rows", "train", "valid")][1] is None
+    assert dense.users.tolist() == sparse.users.tolist() and len(dense.users) > 0
+    for name, values in dense.per_user.items():
+        np.testing.assert_array_equal(values, sparse.per_user[name])
+    assert 0 < dense.mean["ndcg@10"] < 1

@@ -90,5 +90,10 @@ def test_the_command_writes_the_files_and_fails_on_a_regression_only_when_asked(
     assert "regressed: p: NDCG@10 0.3000 -> 0.2000" in capsys.readouterr().err
     assert leaderboard_command.main(["--fail-on-regression", "--tolerance", "0.5", root]) == 0
     assert leaderboard_command.main(["--tolerance", "5", root]) == 2
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("tolerance: 0.5\npapers: [{source: p.pdf}]\n")
+    assert leaderboard_command.main(["--fail-on-regression", "--papers", str(loose), root]) == 0  # the list's 50%
+    assert leaderboard_command.main(["--fail-on-regression", "--papers", "nightly", root]) == 1  # nightly's 5%
+    assert leaderboard_command.main(["--papers", "no-such-list", root]) == 2
     assert leaderboard_command.main([f"paths.root={tmp_path / 'elsewhere'}"]) == 2
     assert "no ledger at" in capsys.readouterr().err

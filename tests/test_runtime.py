@@ -10,6 +10,7 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.errors import StageError
+from paper_autotrain.runtime import sampling
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
@@ -60,6 +61,19 @@ def test_sampler_is_uniform_over_non_interacted_items() -> None:
     counts = np.bincount(draws, minlength=20)
     assert counts[::2].sum() == 0
     assert np.allclose(counts[1::2] / len(draws), 0.1, atol=0.01)
+
+
+def test_the_dense_table_and_the_binary_search_agree_draw_for_draw(monkeypatch) -> None:
+    split = synthetic_split(n_users=30, n_items=25, per_user=20)
+    users = np.repeat(np.arange(split.n_users + 3), 50)  # three users past the last train user: no positives
+    dense = UniformNegativeSampler(split.train, split.n_items, np.random.default_rng(5))
+    monkeypatch.setattr(sampling, "DENSE_MASK_MAX_CELLS", 0)
+    searched = UniformNegativeSampler(split.train, split.n_items, np.random.default_rng(5))
+    assert dense._dense is not None and searched._dense is None
+    items = np.random.default_rng(0).integers(0, split.n_items, size=len(users))
+    assert np.array_equal(dense.is_positive(users, items), searched.is_positive(users, items))
+    assert dense.is_positive(users, items).any() and not dense.is_positive(users, items)[users >= 30].any()
+    assert np.array_equal(dense.sample(users[:1500], k=2), searched.sample(users[:1500], k=2))
 
 
 def test_sampler_refuses_a_user_who_saw_everything() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from paper_autotrain.data.split import SplitData
@@ -61,7 +62,26 @@ def metrics_from_hits(hits: torch.Tensor, n_targets: torch.Tensor, ks: Sequence[
     return out
 
 
-def _rows(matrix, users: np.ndarray, device: torch.device | str) -> torch.Tensor:
+DENSE_ROWS_MAX_CELLS = 1 << 26  # user x item bool tables up to 64 MB are kept whole; larger ones stay sparse
+
+
+def _row_source(split: SplitData, parts: Sequence[str]) -> tuple[sp.csr_matrix, torch.Tensor | None]:
+    """The binary user x item matrix of `parts`, built once per split, with its dense bool copy when small:
+    a batch's rows are then one gather instead of a sparse slice and a conversion per batch."""
+    key = ("eval_rows", *parts)
+    if key not in split.memo:
+        matrix = split.matrix(*parts)
+        dense = torch.from_numpy(matrix.toarray() > 0) if split.n_users * split.n_items <= DENSE_ROWS_MAX_CELLS \
+            else None
+        split.memo[key] = (matrix, dense)
+    return split.memo[key]
+
+
+def _rows(source: tuple[sp.csr_matrix, torch.Tensor | None], users: np.ndarray,
+          device: torch.device | str) -> torch.Tensor:
+    matrix, dense = source
+    if dense is not None:
+        return dense[torch.from_numpy(users)].to(device)
     return torch.from_numpy(matrix[users].toarray() > 0).to(device)
 
 
@@ -75,9 +95,10 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {sorted(PHASES)}, got {phase!r}")
     seen_parts, target_part = PHASES[phase]
-    seen = split.matrix(*seen_parts)
-    target = split.matrix(target_part)
-    users = np.flatnonzero(np.diff(target.indptr) > 0)
+    seen = _row_source(split, seen_parts)
+    target = _row_source(split, (target_part,))
+    per_user_targets = np.diff(target[0].indptr)
+    users = np.flatnonzero(per_user_targets > 0)
     collected: dict[str, list[torch.Tensor]] = {}
     max_k = max(ks)
     with torch.no_grad():
@@ -86,7 +107,8 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
             scores = score_fn(torch.from_numpy(batch).long().to(device))
             target_rows = _rows(target, batch, scores.device)
             hits = topk_hits(scores, _rows(seen, batch, scores.device), target_rows, max_k).cpu()
-            for name, values in metrics_from_hits(hits, target_rows.sum(1).cpu(), ks, names).items():
+            n_targets = torch.from_numpy(per_user_targets[batch])
+            for name, values in metrics_from_hits(hits, n_targets, ks, names).items():
                 collected.setdefault(name, []).append(values)
     per_user = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
     mean = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_user.items()}

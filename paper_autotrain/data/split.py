@@ -7,6 +7,7 @@ exactly the same interactions.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,8 @@ class SplitData:
     test: np.ndarray
     user_tokens: np.ndarray  # user_tokens[user_idx] is the token in the atomic files
     item_tokens: np.ndarray
+    memo: dict[Any, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+    """Derived read-only structures built once per split (the evaluator's row masks); never saved."""
 
     def part(self, name: str) -> np.ndarray:
         if name not in PARTS:

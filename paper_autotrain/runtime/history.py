@@ -55,8 +55,10 @@ class EpochHistory(L.Callback):
             "train_s": train_end - self._epoch_start,
             "eval_s": now - train_end,
         })
-        row = self.rows[-1]  # one line per epoch in train.stderr.log, to follow a long run
-        log.info("epoch %d: train loss %.4f, %s %.4f (%.1f s + %.1f s eval)", row["epoch"], row["train_loss"],
+        row = self.rows[-1]
+        pl_module.log("train/loss", row["train_loss"], on_epoch=True)  # for the CSV logger; mean over batches
+        log.info(  # one line per epoch in train.stderr.log, to follow a long run
+            "epoch %d: train loss %.4f, %s %.4f (%.1f s + %.1f s eval)", row["epoch"], row["train_loss"],
                  self.monitor, row[self.key], row["train_s"], row["eval_s"])
 
     def best_epoch(self) -> int | None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 MAX_RESAMPLE_ROUNDS = 1000
+DENSE_MASK_MAX_CELLS = 1 << 26  # a user x item bool table up to 64 MB; beyond it, binary search over sorted keys
 
 
 class UniformNegativeSampler:
     """Draws items uniformly among those a user has NOT interacted with in train.
 
-    Candidates are drawn for a whole epoch at once; collisions with a train positive are found by
-    a binary search over the sorted keys ``user * n_items + item`` and only those are redrawn.
+    Candidates are drawn for a whole epoch at once; collisions with a train positive are found in a
+    dense user x item table (one gather; small catalogues) or by a binary search over the sorted keys
+    ``user * n_items + item``, and only those are redrawn. Both give the same draws.
     """
 
     def __init__(self, train: np.ndarray, n_items: int, rng: np.random.Generator) -> None:
@@ -19,7 +21,19 @@ class UniformNegativeSampler:
         self.rng = rng
         train = np.asarray(train, dtype=np.int64).reshape(-1, 2)
         self.positive_keys = np.unique(train[:, 0] * self.n_items + train[:, 1])
+        self._dense = self._dense_table()
         self._saturated = self._saturated_users()
+
+    def _dense_table(self) -> np.ndarray | None:
+        """Flat bool table over (user, item) for users 0..max train user, when it is small enough."""
+        if len(self.positive_keys) == 0:
+            return None
+        cells = (int(self.positive_keys[-1]) // self.n_items + 1) * self.n_items
+        if cells > DENSE_MASK_MAX_CELLS:
+            return None
+        table = np.zeros(cells, dtype=bool)
+        table[self.positive_keys] = True
+        return table
 
     def _saturated_users(self) -> np.ndarray:
         """Users who interacted with every item: no negative exists for them."""
@@ -32,6 +46,9 @@ class UniformNegativeSampler:
         keys = users.astype(np.int64) * self.n_items + items
         if len(self.positive_keys) == 0:
             return np.zeros(keys.shape, dtype=bool)
+        if self._dense is not None:  # a user past the table has no train interactions
+            inside = keys < len(self._dense)
+            return self._dense[np.where(inside, keys, 0)] & inside
         pos = np.searchsorted(self.positive_keys, keys)
         pos = np.minimum(pos, len(self.positive_keys) - 1)
         return self.positive_keys[pos] == keys
