@@ -7,19 +7,23 @@ output is a miss, never an error.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from paper_autotrain import __version__
+from paper_autotrain.errors import UserError
 
 # --- hashing ---------------------------------------------------------------------------------------
 
@@ -64,9 +68,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_npz(path: Path, **arrays: Any) -> None:
+    """np.savez, built in memory and written atomically: a full disk leaves no half archive (and no zip file
+    object that fails again when it is collected)."""
+    import numpy as np  # numpy only where arrays are saved: the CLI's error path stays light
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,6 +98,29 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False, default=str) + "\n")
 
 
+@contextlib.contextmanager
+def staged_dir(final: Path, keep_failed: bool = True) -> Iterator[Path]:
+    """A fresh staging folder for `final`, swapped into place when the block ends normally.
+
+    On an error the staging folder never stays behind half-written: it becomes `<final>.failed` (the logs of
+    what went wrong, for a stage that runs code) or is removed; a later success removes the `.failed` folder.
+    """
+    staging = final.with_name(f".{final.name}.staging")
+    failed = final.with_name(f"{final.name}.failed")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(failed, ignore_errors=True)
+        if keep_failed and staging.exists():
+            os.replace(staging, failed)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_dir(staging, final)
+    shutil.rmtree(failed, ignore_errors=True)
+
+
 def replace_dir(staging: Path, final: Path) -> None:
     """Swap a fully written staging folder into place (the old one goes only after the new one is ready)."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +131,42 @@ def replace_dir(staging: Path, final: Path) -> None:
     os.replace(staging, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+LOCKS_DIR = ".locks"
+LOCK_POLL_S = 0.2
+
+
+def _acquire(path: Path) -> Any | None:
+    """The locked, emptied lock file, or None when another process holds it. A file unlinked by its previous
+    holder between our open and our flock is not the lock any more: retry on the new one."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while the lock is held
+        except FileNotFoundError:  # the folder went with another paper's lock in between: make it again
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            handle.seek(0)
+            handle.truncate()
+            return handle
+        handle.close()
+
+
+def _read_pid(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 # --- manifests -------------------------------------------------------------------------------------
@@ -115,6 +193,43 @@ class ArtifactStore:
 
     def stage_dir(self, stage: str) -> Path:
         return self.results / stage
+
+    @property
+    def lock_path(self) -> Path:
+        """Beside the paper's results, not in them: a refused run must not create the paper's folder."""
+        return self.results.parent / LOCKS_DIR / f"{self.key}.lock"
+
+    @contextlib.contextmanager
+    def exclusive(self, wait_s: float = 0.0) -> Iterator[None]:
+        """One run of this paper at a time, across processes: an advisory flock, which the kernel releases when
+        its process ends however it ends (kill -9 included), so a stale lock file never blocks a rerun. The file
+        goes when the run ends: a refused or failed run leaves nothing behind."""
+        folder = self.lock_path.parent
+        made_results = not folder.parent.exists()  # then removed again if the run leaves it empty
+        folder.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + max(wait_s, 0.0)
+        handle = _acquire(self.lock_path)
+        while handle is None:
+            if time.monotonic() >= deadline:
+                holder = _read_pid(self.lock_path)
+                raise UserError(f"another run of {self.key} is in progress (pid {holder}; lock "
+                                f"{self._relative(self.lock_path)}): wait for it to finish, or pass "
+                                "lock_wait_s=SECONDS to wait for it")
+            time.sleep(LOCK_POLL_S)
+            handle = _acquire(self.lock_path)
+        try:
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            self.lock_path.unlink(missing_ok=True)  # before the unlock: a waiter then sees a stale inode, retries
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when no other paper holds a lock
+            if made_results:
+                with contextlib.suppress(OSError):
+                    folder.parent.rmdir()
 
     def manifest_path(self, stage: str) -> Path:
         return self.results / "manifests" / f"{stage}.json"

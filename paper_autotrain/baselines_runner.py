@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from paper_autotrain.artifacts import save_npz
 from paper_autotrain.ctr_scoring import score_context
 from paper_autotrain.recbole_ids import token_ids
 from paper_autotrain.stages.baselines import PER_USER_FILE
@@ -317,9 +318,7 @@ SCORERS: dict[str, Callable[[Trained, str, list[int]], Scores]] = {
 def write_per_user(path: Path, evaluation: Any) -> None:
     """The test values per user, in the layout of our own run's per_user_test.npz (`ndcg@10` -> `ndcg_at_10`)."""
     arrays = {name.replace("@", "_at_"): np.asarray(values) for name, values in evaluation.per_user.items()}
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, users=np.asarray(evaluation.users), **arrays)
-    os.replace(tmp, path)
+    save_npz(path, users=np.asarray(evaluation.users), **arrays)
 
 
 def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,9 +49,14 @@ def one_line(exc: BaseException) -> str:
 
 def explain_override_error(exc: BaseException, overrides: Sequence[str]) -> str:
     text = one_line(exc)
-    if "baselines/" in text and "Could not find" in text:
-        choices = sorted(p.stem for p in (Path(CONF_DIR) / "baselines").glob("*.yaml"))
-        return f"unknown baseline in {text.split('Could not find')[-1].strip()}; choose from {', '.join(choices)}"
+    missing = re.search(r"Could not (?:find|load) '?baselines/([^'\s]+)", text)
+    if missing:
+        choices = sorted(p.stem for p in (Path(CONF_DIR) / "baselines").glob("*.yaml") if p.stem != "auto")
+        return f"unknown baseline {missing.group(1)!r} in baselines=[...]; choose from {', '.join(choices)} (or auto)"
+    stray = re.match(r"Error parsing override '([^']*)'", text)
+    if stray and "=" not in stray.group(1):
+        return (f"{stray.group(1)!r}: one SOURCE per run (the first argument); for several papers use "
+                "papers=LIST or --multirun paper=a.pdf,b.pdf")
     if "Could not find" in text:
         return f"{text} (see conf/ for the available choices)"
     if "not in struct" in text or "Could not override" in text:
@@ -76,6 +83,20 @@ def compose_config(overrides: Sequence[str]) -> dict:
     return container
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in DISK_FULL:
+        return (f"no room to write{where}: {exc.strerror}; free some space or set paths.root to a bigger disk, "
+                "then rerun (completed stages are kept)")
+    if exc.errno in NOT_WRITABLE:
+        return f"cannot write{where}: {exc.strerror}; set paths.root to a writable folder"
+    return f"{exc.strerror or exc}{where}; completed stages are kept, rerun to resume"
+
+
 def print_error(exc: BaseException) -> None:
     print(f"error: {exc}", file=sys.stderr)
 
@@ -98,6 +119,9 @@ def run_from_config(cfg: DictConfig) -> int:
     except KeyboardInterrupt:
         print("interrupted; completed stages are kept, rerun to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a read-only folder: which file, and what to do
+        print(f"failed: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_STAGE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, and a way to see more
         if os.environ.get("PAPER_AUTOTRAIN_DEBUG"):
             raise

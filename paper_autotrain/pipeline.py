@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,14 +28,15 @@ from paper_autotrain.artifacts import (
     hash_file,
     hash_obj,
     hash_tree,
-    replace_dir,
+    staged_dir,
 )
 from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
-from paper_autotrain.errors import UserError, tag_stage
+from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.run_record import RunRecorder, record_key
+from paper_autotrain.run_settings import check_run_settings, run_seeds
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
 
@@ -206,14 +208,9 @@ def do_fetch(ctx: Context) -> None:
     folder = ctx.store.stage_dir("fetch")
 
     def produce() -> list[Path]:
-        staging = folder.with_name(".fetch.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
+        with staged_dir(folder, keep_failed=False) as staging:
             bundle = fetch.run(ctx.source, ctx.section("fetch"), ctx.section("parse"), staging)
             atomic_write_json(staging / "bundle.json", bundle)
-            replace_dir(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return sorted(p for p in folder.rglob("*") if p.is_file())
 
     # a remote paper's bytes live in the cache: its identity (id, version, URL) stands for them here
@@ -337,18 +334,6 @@ def epoch_budget(ctx: Context) -> int:
     return min(budget, int(stated)) if isinstance(stated, int | float) and stated > 0 else budget
 
 
-def run_seeds(cfg: Mapping) -> list[int]:
-    """`seeds` (every model trains once per seed), or [`seed`] when seeds is null."""
-    raw = cfg.get("seeds")
-    if raw is None:
-        return [int(cfg.get("seed", 0))]
-    values = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values) or \
-            len(set(values)) != len(values):
-        raise UserError(f"seeds={raw} must be a non-empty list of distinct integers, e.g. seeds=[0,1,2]")
-    return [int(v) for v in values]
-
-
 def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
@@ -361,13 +346,10 @@ def do_train(ctx: Context) -> None:
     trainer = trainer_config(ctx)
 
     def produce() -> list[Path]:
-        staging = final.with_name(".train.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        results = train.run_seeds(ctx.store.generated, ctx.split(), trainer, trainer["seeds"], staging)
-        atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
-        atomic_write_json(staging / "result.json", results[0])  # the first seed's run, as with a single seed
-        replace_dir(staging, final)
+        with staged_dir(final) as staging:  # a failed training keeps its logs in train.failed/
+            results = train.run_seeds(ctx.store.generated, ctx.split(), trainer, trainer["seeds"], staging)
+            atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
+            atomic_write_json(staging / "result.json", results[0])  # the first seed's run, as with a single seed
         per_seed = [train.seed_dir(final, seed) / name for seed in trainer["seeds"]
                     for name in ("result.json", "per_user_test.npz", "history.csv")]
         return [final / "result.json", final / "results.json", *(p for p in per_seed if p.is_file())]
@@ -401,13 +383,10 @@ def do_baselines(ctx: Context) -> None:
     bcfg = baseline_config(ctx)
 
     def produce() -> list[Path]:
-        staging = final.with_name(".baselines.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines",
-                                per_user_dir=staging / "per_user")  # per-user test values, for the paired test
-        atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
-        replace_dir(staging, final)
+        with staged_dir(final) as staging:
+            results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines",
+                                    per_user_dir=staging / "per_user")  # per-user test values, for the paired test
+            atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
         return [final / "results.json", *sorted((final / "per_user").glob("*.npz"))]
 
     inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("stages/baselines.py",
@@ -498,15 +477,19 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
     store: ArtifactStore | None = None
     try:
         plan = Plan.from_config(cfg)
+        check_run_settings(cfg)
         if plan.until >= STAGES.index("validate"):
             check_device(cfg)
         key = fetch.paper_key_for(source)
         store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"),
                               key)
         ctx = Context(cfg=cfg, store=store, plan=plan, source=source, recorder=recorder)
-        with nothing_half_written(store):
+        # the lock first: a refused second run must not clean up what the first one is writing
+        with store.exclusive(float(cfg.get("lock_wait_s") or 0)), nothing_half_written(store):
             for stage in STAGES[: plan.until + 1]:
                 run_stage(ctx, stage)
+            if plan.until == len(STAGES) - 1:
+                check_finished(store)
     except BaseException as exc:
         recorder.failed(exc, store)
         raise
@@ -514,6 +497,22 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
     report = store.results / "report.md"
     return Outcome(key=key, last_stage=STAGES[plan.until], skipped=ctx.skipped, timings=ctx.timings,
                    report=report if plan.until == len(STAGES) - 1 else None, spec=ctx.spec_path)
+
+
+def check_finished(store: ArtifactStore) -> None:
+    """Success means a trained model, evaluated numbers and a written table: checked here, never assumed."""
+    try:
+        runs = trained_runs(store.stage_dir("train"))
+    except (OSError, ValueError) as exc:
+        raise StageError(f"compare: no readable training result in {store.stage_dir('train')} ({exc}); "
+                         "rerun to train again") from None
+    unscored = [run.seed for run in runs if not run.test or not all(math.isfinite(v) for v in run.test.values())]
+    if unscored:
+        raise StageError(f"compare: our model's test metrics are missing or not finite (seed {unscored}); "
+                         "the run is not reported as a success")
+    report = store.results / "report.md"
+    if not report.is_file() or "|" not in report.read_text(encoding="utf-8"):
+        raise StageError(f"compare: {report} holds no comparison table; rerun to write it")
 
 
 def run_stage(ctx: Context, stage: str) -> None:

@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -43,8 +44,8 @@ TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CAC
 OUTPUT_TAIL_CHARS = 1_000_000  # what a result keeps of a chatty child's stdout/stderr
 POLL_S = 0.05
 READ_ONLY_SIGN = "Read-only file system"
-MEMORY_SIGNS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "std::bad_alloc",
-                "out of memory", "Out of memory")
+MEMORY_SIGNS = ("memoryerror", "can't allocate memory", "cannot allocate memory", "std::bad_alloc", "out of memory",
+                "unable to create type object")  # lower case; the last: pybind11, an import out of address space
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def run_sandboxed(argv: Sequence[str], *, workdir: Path, writable: Sequence[Path
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
     log_isolation_once(result.network, result.filesystem)
-    if result.killed:
-        log.warning("sandboxed run in %s: %s", workdir, result.one_line())
+    if result.killed:  # the caller reports it (a StageError or a gate message); this is the trail
+        log.info("sandboxed run in %s: %s", workdir, result.one_line())
     return result
 
 
@@ -180,9 +181,15 @@ def bootstrap_command(argv: Sequence[str]) -> list[str]:
     return [argv[0], "-P", "-m", "paper_autotrain.sandbox_boot", *argv[1:]]
 
 
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASS(WORD|WD)?\b|PASSWD|CREDENTIAL|AUTH|COOKIE", re.IGNORECASE)
+"""Variables generated code has no business reading (API keys, tokens, passwords): never passed to the child."""
+
+
 def child_environment(env: Mapping[str, str] | None, tmp: Path, policy: dict) -> dict[str, str]:
-    """The child's environment: importable package, its own TMPDIR, no bytecode writes, the policy."""
-    child = dict(os.environ if env is None else env)
+    """The child's environment, secrets left out: importable package, its own TMPDIR, no bytecode writes, the
+    policy."""
+    child = {name: value for name, value in (os.environ if env is None else env).items()
+             if not SECRET_NAME.search(name)}
     child["PYTHONPATH"] = os.pathsep.join(part for part in (str(REPO_ROOT), child.get("PYTHONPATH", "")) if part)
     child.update({name: str(tmp) for name in TMP_VARIABLES})
     child.update({"PYTHONDONTWRITEBYTECODE": "1", SANDBOX_ENV: json.dumps(policy)})
@@ -268,6 +275,7 @@ def classify(result: SandboxResult, markers: Sequence[str], timed_out: bool) -> 
         return "file size"
     if code != 0 and READ_ONLY_SIGN in result.stderr[-20_000:]:  # a native write the mounts refused
         return f"{BLOCKED_PREFIX}write outside the run directory ({last_meaningful_line(result.stderr)})"
-    if code != 0 and (MEMORY_MARKER in markers or any(sign in result.stderr[-20_000:] for sign in MEMORY_SIGNS)):
+    tail = result.stderr[-20_000:].lower()
+    if code != 0 and (MEMORY_MARKER in markers or any(sign in tail for sign in MEMORY_SIGNS)):
         return "memory"
     return None

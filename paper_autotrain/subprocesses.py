@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -15,10 +16,14 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+OWN_ERROR_CLASS = re.compile(r"^paper_autotrain(\.\w+)+: ")
+"""Our own exceptions carry actionable messages: their qualified class name is noise in a one-line error."""
+
+
 def last_meaningful_line(stderr: str) -> str:
     """The last line that says something (a traceback's exception line), warnings skipped."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in reversed(lines):
         if "Warning" not in line and not line.startswith(("warnings.warn", "^", "~")):
-            return line[:500]
+            return OWN_ERROR_CLASS.sub("", line)[:500]
     return lines[-1][:500] if lines else "no error output"

@@ -53,6 +53,8 @@ class FakePaper:
     categories: tuple[str, ...] = ("cs.IR", "cs.LG")
     published: str = "2020-02-06T06:31:36Z"
     updated: str = "2020-07-07T02:53:49Z"
+    comment: str = "Accepted by SIGIR 2020"
+    """The latest version's arxiv:comment (arXiv's withdrawal notices say "This paper has been withdrawn")."""
     eprint: Literal["tar", "gzip", "pdf", "none"] = "tar"
     html: bool = True
     source_files: dict[str, str] | None = None
@@ -231,7 +233,7 @@ xmlns:arxiv="http://arxiv.org/schemas/atom">
     <link href="https://arxiv.org/pdf/{ref}" rel="related" type="application/pdf" title="pdf"/>
     <summary>{escape(paper.abstract)}</summary>
     <published>{paper.published}</published>
-    <arxiv:comment>Accepted by SIGIR 2020</arxiv:comment>
+    <arxiv:comment>{escape(paper.comment)}</arxiv:comment>
     <arxiv:primary_category term="{paper.categories[0]}"/>
 {categories}{authors}  </entry>
 """

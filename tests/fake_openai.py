@@ -56,6 +56,8 @@ class Reply:
     completion_tokens: int = 50
     finish_reason: str = "stop"
     """"length" for an answer cut off at max_tokens."""
+    refusal: str | None = None
+    """The message's refusal text (OpenAI's structured-output refusal), content then None."""
 
 
 class FakeOpenAI:
@@ -112,7 +114,7 @@ def completion_body(reply: Reply, model: str) -> dict[str, Any]:
         "system_fingerprint": "fp_fake",
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": reply.content, "refusal": None},
+            "message": {"role": "assistant", "content": reply.content, "refusal": reply.refusal},
             "logprobs": None,
             "finish_reason": reply.finish_reason,
         }],

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from paper_autotrain.artifacts import ArtifactStore, atomic_write_text, hash_obj, replace_dir
+import pytest
+
+from paper_autotrain.artifacts import ArtifactStore, atomic_write_text, hash_obj, replace_dir, staged_dir
 
 
 def store(tmp_path: Path) -> ArtifactStore:
@@ -58,3 +60,22 @@ def test_replace_dir_swaps_whole_folders(tmp_path):
 def test_hash_obj_is_order_independent_for_mappings():
     assert hash_obj({"a": 1, "b": [1, 2]}) == hash_obj({"b": [1, 2], "a": 1})
     assert hash_obj({"a": 1}) != hash_obj({"a": 2})
+
+
+def test_a_failed_staged_folder_is_kept_as_failed_and_a_success_replaces_it(tmp_path):
+    final = tmp_path / "train"
+    final.mkdir()
+    (final / "result.json").write_text("old")
+    with pytest.raises(RuntimeError), staged_dir(final) as staging:
+        (staging / "train.stderr.log").write_text("the loss became nan")
+        raise RuntimeError("training failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train", "train.failed"]  # no staging folder left
+    assert (final / "result.json").read_text() == "old"  # what was there is untouched
+    assert (tmp_path / "train.failed" / "train.stderr.log").read_text() == "the loss became nan"
+    with staged_dir(final) as staging:
+        (staging / "result.json").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]
+    assert (final / "result.json").read_text() == "new"
+    with pytest.raises(RuntimeError), staged_dir(final, keep_failed=False):
+        raise RuntimeError("fetch failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]

@@ -103,7 +103,7 @@ def chained(outer: BaseException, cause: BaseException) -> BaseException:
     (StageError("train: exit 1: ValueError: shapes"), "train", "EXISTING", "training"),
     (StageError("train: killed: memory limit of 16384 MB reached (MemoryError)"), "train", "EXISTING",
      "infrastructure"),
-    (StageError("train: timed out after 3600 s (raise train.timeout_s)"), "train", "EXISTING", "infrastructure"),
+    (StageError("train: timed out after 3600 s (raise trainer.timeout_s)"), "train", "EXISTING", "infrastructure"),
     (MemoryError(), "baselines", "EXISTING", "infrastructure"),
     (StageError("llm: extract: cannot reach http://x/v1 (refused)"), "extract", "EXISTING", "infrastructure"),
     (ValueError("a bug"), "compare", "EXISTING", "training"),
@@ -224,7 +224,7 @@ def test_a_list_of_three_papers_one_broken_then_a_regression(tmp_path, papers, m
     code, problems, out = run_batch(monkeypatch, capsys, three, root)
     assert code == 1 and "2 of 3 papers ok" in out
     assert len(problems) == 1 and problems[0].startswith(
-        "failed: bread [generation in render]: render: spec.custom has parts no template covers")
+        "failed: bread [extraction in extract]: 'Bread at Home") and "not read as a recommender-systems" in problems[0]
     results = root / "results"
     for key, ours in (("alpha", "0.3000"), ("beta", "0.2000")):
         assert ours in (results / key / "report.md").read_text()
@@ -232,7 +232,7 @@ def test_a_list_of_three_papers_one_broken_then_a_regression(tmp_path, papers, m
     ledger = Ledger.under(results)
     rows = {r.paper_key: r for r in ledger.runs()}
     assert {k: (r.status, r.failure_class) for k, r in rows.items()} == {
-        "alpha": ("ok", None), "beta": ("ok", None), "bread": ("failed", "generation")}
+        "alpha": ("ok", None), "beta": ("ok", None), "bread": ("failed", "extraction")}
     assert len({r.batch_id for r in rows.values()}) == 1 and rows["alpha"].batch_id
     assert (rows["alpha"].ours, rows["alpha"].reference, rows["alpha"].reference_model) == (0.30, 0.30, "LightGCN")
     assert rows["beta"].seeds == [7]  # the paper's own override reached its run
@@ -277,7 +277,7 @@ def test_a_list_of_three_papers_through_the_real_pipeline(tmp_path, papers, monk
                    overrides={"trainer.max_epochs": 2, "baselines": ["Pop"]})
     root = tmp_path / "run"
     code, problems, _ = run_batch(monkeypatch, capsys, three, root)
-    assert code == 1 and len(problems) == 1 and problems[0].startswith("failed: bread [generation in render]")
+    assert code == 1 and len(problems) == 1 and problems[0].startswith("failed: bread [extraction in extract]")
     results = root / "results"
     assert (results / "alpha" / "report.md").exists() and (results / "beta" / "report.md").exists()
     ledger = Ledger.under(results)

@@ -251,7 +251,8 @@ def test_sweep_table_is_not_a_settings_table():
 
     rows = [["Dropout", "HR@10"], ["0.1", "0.5"], ["0.2", "0.6"]]
     sweep = Table(page=1, caption="Table 3: Effect of parameter settings.", rows=rows)
-    spec = extract.run(_doc("SeqNet: Sessions", ["We propose a new model named SeqNet."], [sweep]), RULES)
+    text = "We propose a new model named SeqNet for session-based recommendation."
+    spec = extract.run(_doc("SeqNet: Sessions", [text], [sweep]), RULES)
     assert spec.hyperparameters.get("dropout") is None or spec.hyperparameters["dropout"].source != "paper"
 
 
@@ -274,7 +275,7 @@ def test_symbol_defined_dimension_and_single_head_attention():
 
 def test_symbol_values_for_another_model_or_a_grid_are_not_taken():
     pages = [
-        "We propose a new model named AttnRec. Here d is the latent dimensionality. 3 EXPERIMENTS",
+        "We propose a new model named AttnRec for recommendation. Here d is the latent dimensionality. 3 EXPERIMENTS",
         "Transformers use a large d (d = 512 in Transformer). The grid is {d = 8, 16}.",
     ]
     spec = extract.run(_doc("AttnRec: Attention", pages), RULES)

@@ -233,17 +233,23 @@ def test_a_latex_section_label_prefixes_the_evidence():
         "§4.1 Settings: we set the batch size to 2048")
 
 
-def test_pipeline_reads_with_the_llm_and_reuses_the_spec(server, tmp_path):
+def test_pipeline_reads_with_the_llm_and_reuses_the_spec(server, tmp_path, monkeypatch):
     from paper_autotrain import pipeline
     from tests.test_pipeline import config
 
+    secret = "sk-do-not-leak-0123456789"
+    monkeypatch.setenv("MY_LLM_KEY", secret)
     server.responder = answering({"paper": good_draft()})
     cfg = config(tmp_path, "extractor=llm", "llm=compatible", f"llm.base_url={server.url}", "llm.model=fake-model",
-                 "until=parse")
+                 "llm.api_key_env=MY_LLM_KEY", "until=parse")
     outcome = pipeline.run(cfg)
     assert outcome.spec.exists() and len(server.requests) == 1
+    assert server.requests[0]["_headers"]["Authorization"] == f"Bearer {secret}"
     assert (tmp_path / "results" / "tinyprop" / "llm_calls.jsonl").exists()
     assert "extract" in pipeline.run(cfg).skipped and len(server.requests) == 1
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.name == "ledger.sqlite" for path in written)
+    assert [str(path) for path in written if secret.encode() in path.read_bytes()] == []  # logs, ledger, cache
 
 
 def test_pipeline_without_a_backend_says_how_to_choose_one(tmp_path):

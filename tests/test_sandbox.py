@@ -3,6 +3,7 @@ the parent carries on; well-behaved code (torch included) works in its run direc
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -215,3 +216,15 @@ def test_a_torch_script_writing_its_run_directory_works(tmp_path: Path) -> None:
     assert result.ok, result.one_line()
     assert (tmp_path / "weights.pt").stat().st_size > 0
     assert float(result.stdout.strip()) >= 0.0
+
+
+def test_secrets_in_the_environment_never_reach_the_child(tmp_path: Path, monkeypatch) -> None:
+    secrets = {"OPENAI_API_KEY": "sk-1", "MY_LLM_KEY": "sk-2", "AWS_SECRET_ACCESS_KEY": "a", "GITHUB_TOKEN": "g",
+               "DB_PASSWORD": "p", "HF_AUTH": "h"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    code = "import os, json; json.dump(sorted(os.environ), open('env.json', 'w'))"
+    assert run_code(code, tmp_path).ok
+    seen = set(json.loads((tmp_path / "env.json").read_text()))
+    assert seen.isdisjoint(secrets) and {"OMP_NUM_THREADS", "PATH", "PYTHONPATH"} <= seen

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.split import PARTS, ratio_counts, saved_split_info
 from paper_autotrain.errors import UserError
@@ -177,7 +178,7 @@ def save_ctr(split: CTRSplit, folder: Path) -> None:
         arrays[f"{part}/item"] = split.items[part].astype(str)
         for field, ids in split.seqs[part].items():
             arrays[f"{part}/seq/{field}"] = ids
-    np.savez(folder / "ctr.npz", **arrays)
+    save_npz(folder / "ctr.npz", **arrays)
 
 
 def load_ctr(path: str | Path) -> CTRSplit:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
 from paper_autotrain.data.split import read_atomic_interactions, saved_split_info
@@ -149,7 +150,7 @@ def compute_sequences(frame: pd.DataFrame, max_seq_length: int) -> SequenceSplit
 # --- saving, loading, RecBole benchmark files ---------------------------------------------------------
 
 def save_sequences(split: SequenceSplit, folder: Path) -> None:
-    np.savez(folder / "sequences.npz", n_users=split.n_users, n_items=split.n_items,
+    save_npz(folder / "sequences.npz", n_users=split.n_users, n_items=split.n_items,
              max_seq_length=split.max_seq_length, items=split.items, offsets=split.offsets,
              user_tokens=split.user_tokens.astype(str), item_tokens=split.item_tokens.astype(str))
 

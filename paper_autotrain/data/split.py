@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
@@ -79,7 +80,7 @@ def write_split(data: SplitData, folder: str | Path, dataset_name: str,
     `rating` and `timestamp`, so the benchmark files keep them.
     """
     folder = Path(folder)
-    np.savez(
+    save_npz(
         folder / "split.npz", n_users=data.n_users, n_items=data.n_items,
         train=data.train, valid=data.valid, test=data.test,
         user_tokens=data.user_tokens.astype(str), item_tokens=data.item_tokens.astype(str),

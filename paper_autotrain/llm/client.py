@@ -175,7 +175,8 @@ class LLMClient:
             self._remember(request, answer)
             return value
         attempts = self.settings.max_attempts
-        raise LLMError(one_line(f"llm: {purpose}: no valid answer after {attempts} attempt(s); last error: {error}"))
+        raise LLMError(one_line(f"llm: {purpose}: no valid answer after {attempts} attempt(s); last error: {error}"
+                                f" (check llm.model and the server, raise llm.max_attempts, or use extractor=rules)"))
 
     def text(self, purpose: str, messages: Messages) -> str:
         """A plain completion (code fill-in bodies)."""

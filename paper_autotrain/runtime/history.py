@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ import torch
 from paper_autotrain.runtime.module import MONITOR
 
 log = logging.getLogger("paper_autotrain.runtime.train")
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite: the run stops instead of training on garbage."""
 
 
 class EpochHistory(L.Callback):
@@ -37,7 +42,11 @@ class EpochHistory(L.Callback):
                            batch: Any, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor):
-            self._loss_sum += float(loss.detach())
+            value = float(loss.detach())
+            if not math.isfinite(value):  # every later step and metric would be garbage: stop, and say why
+                raise NonFiniteLoss(f"the training loss became {value} at epoch {trainer.current_epoch + 1}, step "
+                                    f"{batch_idx + 1}: lower the learning rate (e.g. +hparams.learning_rate=0.0001)")
+            self._loss_sum += value
             self._loss_count += 1
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
+from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.data.split import load_split
@@ -126,7 +127,7 @@ def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarra
                   history: EpochHistory) -> None:
     (out / "result.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
     arrays = {name.replace("@", "_at_"): values for name, values in per_user.items()}
-    np.savez(out / "per_user_test.npz", users=users, **arrays)
+    save_npz(out / "per_user_test.npz", users=users, **arrays)
     history.write_csv(out / "history.csv")
 
 

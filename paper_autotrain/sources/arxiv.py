@@ -209,7 +209,20 @@ def _query_metadata(http: PoliteHttp, arxiv_id: str, version: int | None) -> dic
         client._session.close()
     if result is None or "/api/errors" in result.entry_id:
         raise UserError(f"{label}: arXiv has no such paper (the API returned no entry for it)")
-    return _meta_from_result(result, label)
+    meta = _meta_from_result(result, label)
+    _refuse_withdrawn(meta)
+    return meta
+
+
+def _refuse_withdrawn(meta: dict[str, Any]) -> None:
+    """A withdrawn version's PDF is a one-line notice: say so, and name the version before it."""
+    comment = str(meta.get("comment") or "")
+    if not re.search(r"\bwithdrawn\b", comment, re.IGNORECASE):
+        return
+    version, label = int(meta["version"]), f"arxiv:{meta['arxiv_id']}v{meta['version']}"
+    earlier = (f"pass an earlier version, e.g. arxiv:{meta['arxiv_id']}v{version - 1}" if version > 1
+               else "it has no earlier version to read")
+    raise UserError(f"{label} is withdrawn on arXiv ({comment.strip()[:120]!r}); {earlier}")
 
 
 def _meta_from_result(result: arxiv.Result, label: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -498,9 +498,25 @@ def coerce(raw: Any, kind: type | str, what: str) -> Any:
             return [int(item) for item in items]
         if kind is int and isinstance(raw, float) and not raw.is_integer():
             raise ValueError("not an integer")
-        return kind(raw)  # type: ignore[operator]
+        value = kind(raw)  # type: ignore[operator]
     except (TypeError, ValueError) as exc:
         raise StageError(f"render: {what}={raw!r} is not usable ({exc})") from None
+    check = VALUE_RANGES.get(what.rsplit(".", 1)[-1])
+    if check is not None and not check[0](value):
+        raise StageError(f"render: {what}={raw!r} is out of range ({check[1]}); fix it in spec.yaml or with "
+                         f"+hparams.{what.rsplit('.', 1)[-1]}=...")
+    return value
+
+
+# Values no model can train with, whoever wrote them (the paper's text, a hand edit, +hparams)
+VALUE_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "learning_rate": (lambda v: v > 0, "must be > 0"),
+    "batch_size": (lambda v: v >= 1, "must be >= 1"),
+    "negative_samples": (lambda v: v >= 1, "must be >= 1"),
+    "l2_reg": (lambda v: v >= 0, "must be >= 0"),
+    "epochs": (lambda v: v >= 1, "must be >= 1"),
+    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+}
 
 
 def activation_module(spec: MethodSpec) -> str:

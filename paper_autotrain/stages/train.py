@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.sandbox import SandboxLimits, run_sandboxed
+from paper_autotrain.sandbox import MEMORY_SIGNS, SandboxLimits, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 TRAINER_KEYS = ("max_epochs", "patience", "accelerator", "devices", "precision", "seed", "deterministic", "strategy")
 DEFAULT_TIMEOUT_S = 3600
 DEFAULT_MEMORY_MB = 16384
-HINTS = {"memory": " (raise train.memory_mb)", "cpu": " (raise train.timeout_s)"}
+MEMORY_HINT = " (out of memory: lower the batch size, e.g. +hparams.batch_size=512, or raise trainer.memory_mb)"
+HINTS = {"memory": MEMORY_HINT, "cpu": " (raise trainer.timeout_s)"}
 
 
 def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunResult:
@@ -41,13 +42,20 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     done = run_sandboxed(command, workdir=out_dir, limits=limits, stdout_path=out_dir / "train.stdout.log",
                          stderr_path=out_dir / "train.stderr.log")
     if done.killed == "timeout":
-        raise StageError(f"train: timed out after {timeout:g} s (raise train.timeout_s)")
+        raise StageError(f"train: timed out after {timeout:g} s (raise trainer.timeout_s)")
     if not done.ok:
-        raise StageError(f"train: {done.one_line()}{HINTS.get(done.killed or '', '')}")
+        raise StageError(f"train: {done.one_line()}{failure_hint(done.killed, done.one_line())}")
     result_path = out_dir / "result.json"
     if not result_path.exists():
         raise StageError(f"train: the run finished without writing {result_path}")
     return RunResult.model_validate_json(result_path.read_text(encoding="utf-8"))
+
+
+def failure_hint(killed: str | None, line: str) -> str:
+    """What to change, for the failures whose remedy is a setting: limits hit, memory exhausted."""
+    if killed in HINTS:
+        return HINTS[killed]
+    return MEMORY_HINT if any(sign in line.lower() for sign in MEMORY_SIGNS) else ""
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:

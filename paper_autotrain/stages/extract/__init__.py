@@ -15,6 +15,7 @@ from paper_autotrain.schemas import MethodSpec, PaperDoc
 
 from .defaults import apply_overrides, fill_defaults, sync_blocks
 from .rules import extract as extract_with_rules
+from .topic import check_topic
 
 if TYPE_CHECKING:
     from paper_autotrain.llm.client import LLMClient
@@ -28,6 +29,8 @@ def run(doc: PaperDoc, cfg: Mapping, client: LLMClient | None = None) -> MethodS
     name = str(cfg.get("name", "rules"))
     if name not in EXTRACTORS:
         raise UserError(f"unknown extractor {name!r}; choose one of: {', '.join(sorted(EXTRACTORS))}")
+    if cfg.get("require_recsys", True):
+        check_topic(doc)
     if name == "llm":
         if client is None:
             raise UserError(NO_BACKEND)

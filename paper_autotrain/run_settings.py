@@ -1,0 +1,81 @@
+"""Numeric settings checked before any work starts: a value no run can use is a one-line UserError naming the
+setting, not a failure twenty minutes later inside Lightning or RecBole (or, worse, a run that silently does
+nothing, like trainer.max_epochs=0)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from paper_autotrain.data.evaluator import TOPK_METRICS
+from paper_autotrain.errors import UserError
+
+Check = tuple[str, Callable[[Any], bool], str]
+
+# (dotted setting, test, what it must be); a missing or null setting keeps its default and is not checked
+CHECKS: tuple[Check, ...] = (
+    ("trainer.max_epochs", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("trainer.patience", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    ("trainer.timeout_s", lambda v: _is_number(v) and v > 0, "a number of seconds > 0"),
+    ("trainer.memory_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0 (or null: no limit)"),
+    ("validate.timeout_s", lambda v: _is_number(v) and v > 0, "a number of seconds > 0"),
+    ("validate.overfit_steps", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("parse.max_pages", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("parse.max_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0"),
+    ("lock_wait_s", lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"),
+    ("seed", lambda v: _is_int(v), "an integer"),
+)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def lookup(cfg: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def check_run_settings(cfg: Mapping[str, Any]) -> None:
+    """Raise UserError for the first setting no run can use."""
+    for dotted, test, expected in CHECKS:
+        value = lookup(cfg, dotted)
+        if value is not None and not test(value):
+            raise UserError(f"{dotted}={value!r}: must be {expected}")
+    for family, cap in dict(lookup(cfg, "trainer.family_max_epochs") or {}).items():
+        if not (_is_int(cap) and cap >= 1):
+            raise UserError(f"trainer.family_max_epochs.{family}={cap!r}: must be an integer >= 1")
+    check_eval(dict(cfg.get("eval") or {}))
+    run_seeds(cfg)
+
+
+def run_seeds(cfg: Mapping) -> list[int]:
+    """`seeds` (every model trains once per seed), or [`seed`] when seeds is null."""
+    raw = cfg.get("seeds")
+    if raw is None:
+        return [int(cfg.get("seed", 0))]
+    values = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values) or \
+            len(set(values)) != len(values):
+        raise UserError(f"seeds={raw} must be a non-empty list of distinct integers, e.g. seeds=[0,1,2]")
+    return [int(v) for v in values]
+
+
+def check_eval(evaluation: Mapping[str, Any]) -> None:
+    """eval.ks: positive cut-offs; eval.main_metric: one of our metrics at one of those cut-offs."""
+    ks = evaluation.get("ks", [10, 20])
+    if not isinstance(ks, list | tuple) or not ks or not all(_is_int(k) and k >= 1 for k in ks):
+        raise UserError(f"eval.ks={ks!r}: must be a non-empty list of integers >= 1, e.g. eval.ks=[10,20]")
+    metric = str(evaluation.get("main_metric", "ndcg@10")).lower()
+    name, _, cut = metric.partition("@")
+    if name not in TOPK_METRICS or not cut.isdigit() or int(cut) not in ks:
+        choices = ", ".join(f"{m}@{k}" for m in TOPK_METRICS for k in ks)
+        raise UserError(f"eval.main_metric={metric}: must be one of {choices} (a metric at one of eval.ks)")
