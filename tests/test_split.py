@@ -1,10 +1,13 @@
 """The split: RecBole's per-user ratio rule, saved once, identical files for both sides."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from paper_autotrain.data.split import compute_split, load_split, prepare_split, ratio_counts
+from paper_autotrain.data.split import compute_split, load_split, prepare_split, publish_split, ratio_counts
 from paper_autotrain.errors import UserError
 
 
@@ -77,3 +80,23 @@ def test_missing_columns_and_unknown_dataset_are_user_errors(tmp_path):
         prepare_split(bad, {}, tmp_path / "ds")
     with pytest.raises(UserError, match="not found"):
         prepare_split({"name": "nope", "path": str(tmp_path / "missing")}, {}, tmp_path / "ds")
+
+
+def test_a_split_published_first_by_another_run_is_kept(tmp_path):
+    """Two papers of a batch compute the same split at once: the second never deletes the folder the first
+    published (and may be reading); it drops its own copy. A corrupt folder there is replaced."""
+    dataset = write_inter(tmp_path / "raw", toy_rows())
+    info = prepare_split(dataset, {"ratios": [0.8, 0.1, 0.1]}, tmp_path / "ds")
+    folder = Path(info.path)
+    spare = tmp_path / "spare"
+    shutil.copytree(folder, spare)
+    (folder / "reader-was-here").write_text("a file another process holds open")
+    ours = folder.with_name(".ours")
+    shutil.copytree(spare, ours)
+    publish_split(ours, folder, load_split)
+    assert (folder / "reader-was-here").exists() and load_split(folder).n_users == 12
+    (folder / "split.npz").write_bytes(b"garbage")
+    shutil.rmtree(ours, ignore_errors=True)
+    shutil.copytree(spare, ours)
+    publish_split(ours, folder, load_split)
+    assert not (folder / "reader-was-here").exists() and load_split(folder).n_users == 12 and not ours.exists()

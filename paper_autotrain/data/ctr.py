@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -29,7 +28,7 @@ import pandas as pd
 
 from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.datasets import locate_interactions
-from paper_autotrain.data.split import PARTS, ratio_counts, saved_split_info
+from paper_autotrain.data.split import PARTS, publish_split, ratio_counts, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
 
@@ -300,8 +299,7 @@ def prepare_ctr(dataset_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
         save_ctr(split, staging)
         write_benchmark(split, staging, name, _field_sides(inter_file, fields), types)
         (staging / "split.json").write_text(info.model_dump_json(indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
+        publish_split(staging, folder, load_ctr)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("CTR split %s of %s: %d/%d/%d rows, %.1f%% positive", split_id, name, info.n_train, info.n_valid,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,7 +29,7 @@ import torch
 from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
-from paper_autotrain.data.split import read_atomic_interactions, saved_split_info
+from paper_autotrain.data.split import publish_split, read_atomic_interactions, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
 
@@ -210,8 +209,7 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
         save_sequences(split, staging)
         write_benchmark(split, staging, name)
         (staging / "split.json").write_text(info.model_dump_json(indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
+        publish_split(staging, folder, load_sequences)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("sequences %s of %s: %d training positions, %d users evaluated", split_id, name, info.n_train,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from paper_autotrain.artifacts import save_npz
+from paper_autotrain.artifacts import replace_dir, save_npz
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
@@ -187,6 +187,22 @@ def saved_split_info(folder: Path, load: Callable[[Path], object]) -> SplitInfo 
         return None
 
 
+def publish_split(staging: Path, folder: Path, load: Callable[[Path], object]) -> None:
+    """Move a finished split from `staging` to `folder` (named by a hash of what it holds). When a concurrent run
+    of another paper published the same split first, that folder is kept, identical by construction, and ours is
+    dropped: a split another process may be reading is never deleted. A corrupt folder there is replaced."""
+    if saved_split_info(folder, load) is not None:
+        return
+    if folder.exists():
+        replace_dir(staging, folder)
+        return
+    try:
+        os.replace(staging, folder)
+    except OSError:  # published by another process between the check and the move
+        if saved_split_info(folder, load) is None:
+            raise
+
+
 def prepare_split(dataset_cfg: Mapping, split_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
     """Compute (or reuse) the split of a dataset; saved under datasets_root/<name>/<split_id>/."""
     name = str(dataset_cfg["name"])
@@ -208,9 +224,7 @@ def prepare_split(dataset_cfg: Mapping, split_cfg: Mapping, datasets_root: str |
             protocol=_protocol(split_cfg),
         )
         (staging / "split.json").write_text(info.model_dump_json(indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        publish_split(staging, folder, load_split)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("split %s of %s: %d/%d/%d interactions", split_id, name, info.n_train, info.n_valid, info.n_test)
