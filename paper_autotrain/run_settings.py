@@ -20,6 +20,7 @@ CHECKS: tuple[Check, ...] = (
     ("trainer.memory_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0 (or null: no limit)"),
     ("validate.timeout_s", lambda v: _is_number(v) and v > 0, "a number of seconds > 0"),
     ("validate.overfit_steps", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("validate.memory_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0 (or null: no limit)"),
     ("parse.max_pages", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     ("parse.max_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0"),
     ("lock_wait_s", lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"),

@@ -176,6 +176,9 @@ CASES = [
     # --- training ---
     Case("loss that becomes NaN", lambda ws, s: [EX, "+hparams.learning_rate=1e30", "baselines=[Pop]"],
          ("loss became nan", "+hparams.learning_rate="), exit_code=1),
+    Case("out of memory in the gates", lambda ws, s: [EX, "+hparams.embedding_size=1000000", "validate.memory_mb=3000",
+                                                       "until=validate"],
+         ("can't allocate memory", "validate.memory_mb"), exit_code=1),
     Case("out of memory in training", lambda ws, s: [EX, "trainer.memory_mb=600", "baselines=[Pop]"],
          ("trainer.memory_mb",), exit_code=1),
     Case("disk full while writing the split", lambda ws, s: [EX, "baselines=[Pop]"],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from paper_autotrain import gates
 from paper_autotrain.errors import StageError
+from paper_autotrain.sandbox import MEMORY_SIGNS
 from paper_autotrain.schemas import SplitInfo
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,14 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping) -> dict:
     failed = gates.first_failure(results)
     report = {"model_dir": str(model_dir), "split_id": split.split_id, "ok": failed is None, "gates": results}
     if failed is not None:
-        raise StageError(f"validate: gate '{failed['name']}' failed: {failed['detail']}")
+        raise StageError(f"validate: gate '{failed['name']}' failed: {failed['detail']}{memory_hint(failed)}")
     log.info("validate: %d gates passed for %s", len(results), model_dir)
     return report
+
+
+def memory_hint(failed: Mapping) -> str:
+    """What to change when the probe ran out of memory (the model's sizes, or the probe's limit)."""
+    detail = str(failed.get("detail", "")).lower()
+    if not any(sign in detail for sign in MEMORY_SIGNS):
+        return ""
+    return " (out of memory in the gates' probe: lower the model's sizes, or raise validate.memory_mb)"
