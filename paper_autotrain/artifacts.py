@@ -206,7 +206,6 @@ class ArtifactStore:
         goes when the run ends: a refused or failed run leaves nothing behind."""
         folder = self.lock_path.parent
         made_results = not folder.parent.exists()  # then removed again if the run leaves it empty
-        folder.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + max(wait_s, 0.0)
         handle = _acquire(self.lock_path)
         while handle is None:

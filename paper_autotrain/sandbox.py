@@ -48,6 +48,12 @@ MEMORY_SIGNS = ("memoryerror", "can't allocate memory", "cannot allocate memory"
                 "unable to create type object")  # lower case; the last: pybind11, an import out of address space
 
 
+def mentions_out_of_memory(text: str) -> bool:
+    """Whether an error text reads as memory exhaustion (Python, glibc, the C++ allocator, pybind11)."""
+    lowered = text.lower()
+    return any(sign in lowered for sign in MEMORY_SIGNS)
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits of one sandboxed run; None or 0 switches a limit off."""
@@ -275,7 +281,6 @@ def classify(result: SandboxResult, markers: Sequence[str], timed_out: bool) -> 
         return "file size"
     if code != 0 and READ_ONLY_SIGN in result.stderr[-20_000:]:  # a native write the mounts refused
         return f"{BLOCKED_PREFIX}write outside the run directory ({last_meaningful_line(result.stderr)})"
-    tail = result.stderr[-20_000:].lower()
-    if code != 0 and (MEMORY_MARKER in markers or any(sign in tail for sign in MEMORY_SIGNS)):
+    if code != 0 and (MEMORY_MARKER in markers or mentions_out_of_memory(result.stderr[-20_000:])):
         return "memory"
     return None

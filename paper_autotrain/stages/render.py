@@ -501,10 +501,11 @@ def coerce(raw: Any, kind: type | str, what: str) -> Any:
         value = kind(raw)  # type: ignore[operator]
     except (TypeError, ValueError) as exc:
         raise StageError(f"render: {what}={raw!r} is not usable ({exc})") from None
-    check = VALUE_RANGES.get(what.rsplit(".", 1)[-1])
+    name = what.rsplit(".", 1)[-1]
+    check = VALUE_RANGES.get(name)
     if check is not None and not check[0](value):
         raise StageError(f"render: {what}={raw!r} is out of range ({check[1]}); fix it in spec.yaml or with "
-                         f"+hparams.{what.rsplit('.', 1)[-1]}=...")
+                         f"+hparams.{name}=...")
     return value
 
 

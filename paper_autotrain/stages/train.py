@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.sandbox import MEMORY_SIGNS, SandboxLimits, run_sandboxed
+from paper_autotrain.sandbox import SandboxLimits, mentions_out_of_memory, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     if done.killed == "timeout":
         raise StageError(f"train: timed out after {timeout:g} s (raise trainer.timeout_s)")
     if not done.ok:
-        raise StageError(f"train: {done.one_line()}{failure_hint(done.killed, done.one_line())}")
+        line = done.one_line()
+        raise StageError(f"train: {line}{failure_hint(done.killed, line)}")
     result_path = out_dir / "result.json"
     if not result_path.exists():
         raise StageError(f"train: the run finished without writing {result_path}")
@@ -55,7 +56,7 @@ def failure_hint(killed: str | None, line: str) -> str:
     """What to change, for the failures whose remedy is a setting: limits hit, memory exhausted."""
     if killed in HINTS:
         return HINTS[killed]
-    return MEMORY_HINT if any(sign in line.lower() for sign in MEMORY_SIGNS) else ""
+    return MEMORY_HINT if mentions_out_of_memory(line) else ""
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from paper_autotrain import gates
 from paper_autotrain.errors import StageError
-from paper_autotrain.sandbox import MEMORY_SIGNS
+from paper_autotrain.sandbox import mentions_out_of_memory
 from paper_autotrain.schemas import SplitInfo
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping) -> dict:
 
 def memory_hint(failed: Mapping) -> str:
     """What to change when the probe ran out of memory (the model's sizes, or the probe's limit)."""
-    detail = str(failed.get("detail", "")).lower()
-    if not any(sign in detail for sign in MEMORY_SIGNS):
+    if not mentions_out_of_memory(str(failed.get("detail", ""))):
         return ""
     return " (out of memory in the gates' probe: lower the model's sizes, or raise validate.memory_mb)"
