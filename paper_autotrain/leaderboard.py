@@ -4,6 +4,10 @@
 regression when its main metric dropped by more than the tolerance (relative) since its previous finished
 run, or when it reproduced in its previous run and now fails. Only full runs (through compare) count: a run
 that stopped early on purpose (`until=parse`) says nothing about the reproduction.
+
+An approximation (a model that leaves out parts of the paper's method) is shown as `approximation: <what it
+leaves out>`. It never counts as reproduced, and its metric is compared only with an earlier approximation's:
+a reproduction and an approximation are different models, so one is never a regression from the other.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ import jinja2
 from paper_autotrain import __version__
 from paper_autotrain.artifacts import atomic_write_text
 from paper_autotrain.failures import relative_change
-from paper_autotrain.ledger import Ledger, RunRow
+from paper_autotrain.ledger import APPROXIMATION, Ledger, RunRow, approximation_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "leaderboard"
 OUTPUTS = ("leaderboard.md", "leaderboard.html")
-FINISHED = ("ok", "gap")  # runs that went through compare and have our number
+FINISHED = ("ok", "gap", APPROXIMATION)  # runs that went through compare and have our number
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class BoardRow:
     @property
     def paper_key(self) -> str:
         return self.latest.paper_key
+
+    @property
+    def status(self) -> str:
+        """The latest run's status as the board shows it: an approximation names what it leaves out."""
+        row = self.latest
+        return approximation_label(row.missing) if row.status == APPROXIMATION else row.status
 
     @property
     def gap(self) -> float | None:
@@ -64,7 +74,8 @@ def build(ledger: Ledger, tolerance: float) -> list[BoardRow]:
 def board_row(full_runs: Sequence[RunRow], tolerance: float) -> BoardRow:
     """The latest of a paper's full runs (oldest first), judged against the ones before it."""
     latest, earlier = full_runs[-1], list(full_runs[:-1])
-    previous = next((r for r in reversed(earlier) if r.status in FINISHED and r.ours is not None), None)
+    previous = next((r for r in reversed(earlier) if r.status in FINISHED and r.ours is not None
+                     and r.approximation == latest.approximation), None)  # like with like only
     change = None
     if previous is not None and latest.ours is not None and previous.ours is not None:
         change = relative_change(latest.ours, previous.ours, latest.main_metric or "")
@@ -73,7 +84,7 @@ def board_row(full_runs: Sequence[RunRow], tolerance: float) -> BoardRow:
         metric = (latest.main_metric or "metric").upper()
         reasons.append(f"{metric} {previous.ours:.4f} -> {latest.ours:.4f} ({100 * change:+.1f}%, tolerance "
                        f"{100 * tolerance:g}%) since the run of {previous.started[:16]}")
-    if earlier and earlier[-1].status == "ok" and latest.status in ("failed", "gap"):
+    if earlier and earlier[-1].status == "ok" and latest.status in ("failed", "gap") and not latest.approximation:
         reasons.append(f"reproduced in the previous run ({earlier[-1].started[:16]}), now "
                        f"{latest.failure_class or 'failed'}: {latest.failure_message or 'no message'}")
     return BoardRow(latest=latest, previous=previous, change=change, regressed=bool(reasons),
@@ -100,11 +111,16 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def approximations(rows: Sequence[BoardRow]) -> list[BoardRow]:
+    """The papers whose latest full run is an approximation, not a reproduction."""
+    return [row for row in rows if row.latest.status == APPROXIMATION]
+
+
 def render(rows: Sequence[BoardRow], tolerance: float) -> dict[str, str]:
     """The leaderboard files, by name."""
     env = _environment()
     context = {"rows": rows, "tolerance": tolerance, "version": __version__,
-               "regressions": [r for r in rows if r.regressed],
+               "regressions": [r for r in rows if r.regressed], "approximations": approximations(rows),
                "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     return {name: env.get_template(f"{name}.j2").render(**context) for name in OUTPUTS}
 

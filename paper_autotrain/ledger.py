@@ -3,7 +3,8 @@
 Written by `pipeline.run` (through `run_record.RunRecorder`), read by `python -m paper_autotrain ledger ...`,
 the leaderboard and the batch summary. WAL mode, so readers never block the writer and several papers may
 run at once (Hydra launchers); every write is one short `BEGIN IMMEDIATE` transaction with a busy timeout.
-The schema is versioned with `PRAGMA user_version`; a missing file is created, a newer one is refused.
+The schema is versioned with `PRAGMA user_version`; a missing file is created, an older one is migrated in
+place (rows kept), a newer one is refused.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 LEDGER_FILE = "ledger.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
-RUN_STATUSES = ("running", "ok", "gap", "failed")
-"""`gap`: the run finished, but its main metric is short of the RecBole reference beyond the tolerance."""
+APPROXIMATION = "approximation"
+RUN_STATUSES = ("running", "ok", "gap", APPROXIMATION, "failed")
+"""`gap`: the run finished, but its main metric is short of the RecBole reference beyond the tolerance.
+`approximation`: the run finished, but its model leaves out parts of the paper's method (a partial spec run with
+fidelity=allow_partial): never a reproduction, so never judged for a gap either."""
 
 SCHEMA_V1 = """
 CREATE TABLE runs (
@@ -63,8 +67,58 @@ CREATE TABLE stages (
     PRIMARY KEY (run_id, stage)
 );
 """
-MIGRATIONS = {1: SCHEMA_V1}  # version -> the script that brings version-1 up to it
-JSON_COLUMNS = ("seeds", "metrics")
+# v2: the status `approximation` and the column `missing`. SQLite cannot change a CHECK in place, so `runs` is
+# rebuilt and its rows copied (`_migrate` turns foreign keys off meanwhile: dropping the old table must not
+# cascade into `stages`).
+SCHEMA_V2 = """
+CREATE TABLE runs_v2 (
+    run_id TEXT PRIMARY KEY,
+    batch_id TEXT,
+    paper_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    until_stage TEXT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    seconds REAL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'gap', 'approximation', 'failed')),
+    failure_class TEXT,
+    failure_stage TEXT,
+    failure_message TEXT,
+    config_hash TEXT,
+    code_hash TEXT,
+    package_version TEXT,
+    seeds TEXT,
+    model_name TEXT,
+    dataset TEXT,
+    main_metric TEXT,
+    ours REAL,
+    reference REAL,
+    reference_model TEXT,
+    paper_reported TEXT,
+    metrics TEXT,
+    llm_tokens INTEGER,
+    llm_cost_usd REAL,
+    missing TEXT                   -- JSON list: what a partial spec's model leaves out (NULL: not partial)
+);
+INSERT INTO runs_v2 (run_id, batch_id, paper_key, source, until_stage, started, finished, seconds, status,
+    failure_class, failure_stage, failure_message, config_hash, code_hash, package_version, seeds, model_name,
+    dataset, main_metric, ours, reference, reference_model, paper_reported, metrics, llm_tokens, llm_cost_usd)
+SELECT run_id, batch_id, paper_key, source, until_stage, started, finished, seconds, status,
+    failure_class, failure_stage, failure_message, config_hash, code_hash, package_version, seeds, model_name,
+    dataset, main_metric, ours, reference, reference_model, paper_reported, metrics, llm_tokens, llm_cost_usd
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+CREATE INDEX runs_by_paper ON runs (paper_key, started);
+CREATE INDEX runs_by_batch ON runs (batch_id);
+"""
+MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2}  # version -> the script that brings version-1 up to it
+JSON_COLUMNS = ("seeds", "metrics", "missing")
+
+
+def approximation_label(missing: list[str] | None) -> str:
+    """How every output names an approximation: `approximation: <the components it leaves out>`."""
+    return f"{APPROXIMATION}: {', '.join(missing)}" if missing else APPROXIMATION
 
 
 class LedgerError(Exception):
@@ -101,6 +155,13 @@ class RunRow:
     metrics: dict[str, float] = field(default_factory=dict)
     llm_tokens: int | None = None
     llm_cost_usd: float | None = None
+    missing: list[str] | None = None
+    """Set only when the run's spec is partial: the paper's components its model leaves out."""
+
+    @property
+    def approximation(self) -> bool:
+        """A run of a partial spec: its model (built or not) leaves out parts of the paper's method."""
+        return self.status == APPROXIMATION or self.missing is not None
 
     @property
     def finished_the_chain(self) -> bool:
@@ -169,13 +230,19 @@ class Ledger:
             return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, when the file is created
-        with self._transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: rebuilding `runs` needs it off
+        try:
+            with self._transaction(conn):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[target].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {target}")
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise LedgerError(f"{self.path}: migrating to schema {SCHEMA_VERSION} broke a stage's run link")
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
 
     @staticmethod
     @contextlib.contextmanager
@@ -255,5 +322,10 @@ def _run_row(row: sqlite3.Row) -> RunRow:
     data = dict(row)
     for column in JSON_COLUMNS:
         raw = data.get(column)
-        data[column] = json.loads(raw) if raw else ([] if column == "seeds" else {})
+        data[column] = json.loads(raw) if raw else _empty(column)
     return RunRow(**data)
+
+
+def _empty(column: str) -> Any:
+    """A JSON column left NULL: no seeds, no metrics; `missing` stays None (not an approximation)."""
+    return {"seeds": [], "metrics": {}}.get(column)

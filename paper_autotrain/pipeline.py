@@ -289,6 +289,10 @@ def fill_attempts(ctx: Context) -> int:
     return int(ctx.section("extractor").get("fill_attempts") or DEFAULT_FILL_ATTEMPTS)
 
 
+def render_config(ctx: Context) -> dict[str, str]:
+    return {"templates_dir": str(TEMPLATES_DIR), "fidelity": str(ctx.cfg.get("fidelity") or "strict")}
+
+
 def do_render(ctx: Context) -> None:
     folder = ctx.store.generated
     spec = ctx.spec() if ctx.spec_path.exists() else None
@@ -296,12 +300,12 @@ def do_render(ctx: Context) -> None:
 
     def produce() -> list[Path]:
         current = ctx.spec()
-        files = render.run(current, {"templates_dir": str(TEMPLATES_DIR)}, fill_in(ctx, current))
+        files = render.run(current, render_config(ctx), fill_in(ctx, current))
         for name, text in files.items():
             atomic_write_text(folder / name, text)
         return [folder / name for name in files]
 
-    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "",
+    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "", render_config(ctx)["fidelity"],
               code_version("stages/render.py", "stages/fill.py", "templates"),
               *([*llm_inputs(ctx), ctx.section("validate"), fill_attempts(ctx), ctx.split().split_id,
                  candidate_settings(ctx).as_dict(), code_version("candidates.py"),

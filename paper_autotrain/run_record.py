@@ -25,7 +25,7 @@ from paper_autotrain import __version__
 from paper_autotrain.artifacts import ArtifactStore, hash_obj, hash_tree
 from paper_autotrain.errors import UserError, stage_of
 from paper_autotrain.failures import INFRASTRUCTURE, REPRODUCTION_GAP, classify, reproduction_gap
-from paper_autotrain.ledger import Ledger, StageRow
+from paper_autotrain.ledger import APPROXIMATION, Ledger, StageRow
 from paper_autotrain.llm.records import read_log
 from paper_autotrain.schemas import MethodSpec, RunResult
 from paper_autotrain.sources.refs import paper_key, parse_source
@@ -119,10 +119,8 @@ class RunRecorder:
     def succeeded(self, store: ArtifactStore) -> None:
         fields: dict[str, Any] = {"status": "ok"}
         self._guarded(lambda: fields.update(outcome_numbers(store, self.cfg)))
-        gap = reproduction_gap(fields.get("ours"), fields.get("reference"), fields.get("main_metric") or "",
-                               self.gap_tolerance)
-        if gap is not None:
-            fields.update(status="gap", failure_class=REPRODUCTION_GAP, failure_message=gap)
+        built = any(row.stage == "render" for row in self.stages)  # until=extract builds no model
+        fields.update(finished_status(fields, self.gap_tolerance, built))
         self._guarded(lambda: fields.update(llm_usage(store.results / "llm_calls.jsonl", self.started)))
         self._finish(fields)
 
@@ -174,10 +172,23 @@ class RunRecorder:
 # --- what a run produced ----------------------------------------------------------------------------
 
 
+def finished_status(numbers: Mapping[str, Any], tolerance: float, built: bool = True) -> dict[str, Any]:
+    """The status of a run that went through. A partial spec never gets the gap verdict (it compares ours with
+    the paper's model, which an approximation is not): `approximation` when the run `built` its model, else
+    `ok` (it only read the paper). Otherwise `gap` when the main metric is short of the RecBole reference
+    beyond `tolerance`, else `ok`. `{}` leaves the status `ok`."""
+    if numbers.get("missing") is not None:
+        return {"status": APPROXIMATION} if built else {}
+    gap = reproduction_gap(numbers.get("ours"), numbers.get("reference"), numbers.get("main_metric") or "",
+                           tolerance)
+    return {} if gap is None else {"status": "gap", "failure_class": REPRODUCTION_GAP, "failure_message": gap}
+
+
 def outcome_numbers(store: ArtifactStore, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The run's numbers, read from its artifacts: the spec, `train/results.json` (one run per seed; an older
     train folder has `result.json` only) and `baselines/results.json`. With several seeds a number is the mean
-    over them, as in report.csv."""
+    over them, as in report.csv. `missing` (the components the spec's model leaves out) is there only when the
+    spec is partial."""
     from paper_autotrain.stages.compare import main_metric  # scipy: only once a run has something to read
 
     spec_path = store.generated / "spec.yaml"
@@ -185,8 +196,10 @@ def outcome_numbers(store: ArtifactStore, cfg: Mapping[str, Any]) -> dict[str, A
         return {}
     spec = MethodSpec.model_validate(yaml.safe_load(spec_path.read_text(encoding="utf-8")))
     metric = main_metric(spec, dict(cfg.get("eval") or {}))
-    numbers: dict[str, Any] = {"model_name": spec.model_name, "main_metric": metric,
+    numbers: dict[str, Any] = {"model_name": spec.display_name, "main_metric": metric,
                                "paper_reported": paper_reported(spec, metric)}
+    if spec.approximation:
+        numbers["missing"] = spec.fidelity.missing
     train_dir = store.stage_dir("train")
     ours = read_runs(train_dir / "results.json") or read_runs(train_dir / "result.json")
     if ours:

@@ -9,6 +9,7 @@ from typing import Any
 
 from paper_autotrain.data.evaluator import TOPK_METRICS
 from paper_autotrain.errors import UserError
+from paper_autotrain.schemas import FIDELITY_MODES
 
 Check = tuple[str, Callable[[Any], bool], str]
 
@@ -56,6 +57,9 @@ def check_run_settings(cfg: Mapping[str, Any]) -> None:
             raise UserError(f"trainer.family_max_epochs.{family}={cap!r}: must be an integer >= 1")
     check_eval(dict(cfg.get("eval") or {}))
     run_seeds(cfg)
+    fidelity = cfg.get("fidelity", "strict")
+    if fidelity not in FIDELITY_MODES:
+        raise UserError(f"fidelity={fidelity!r}: must be one of {', '.join(FIDELITY_MODES)}")
 
 
 def run_seeds(cfg: Mapping) -> list[int]:

@@ -45,13 +45,35 @@ OUTPUT_TAIL_CHARS = 1_000_000  # what a result keeps of a chatty child's stdout/
 POLL_S = 0.05
 READ_ONLY_SIGN = "Read-only file system"
 MEMORY_SIGNS = ("memoryerror", "can't allocate memory", "cannot allocate memory", "std::bad_alloc", "out of memory",
-                "unable to create type object")  # lower case; the last: pybind11, an import out of address space
+                "unable to create type object",  # pybind11: an import out of address space
+                "memory limit of")  # lower case; the last: our own line for a run the memory cap stopped
+# how native code dies when an allocation fails under the address-space cap, often before it can print a word:
+# it uses the NULL it got (SIGSEGV, SIGBUS), aborts on it (SIGABRT: glibc, an uncaught std::bad_alloc), or the
+# kernel's OOM killer picks it (SIGKILL)
+MEMORY_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGKILL})
 
 
 def mentions_out_of_memory(text: str) -> bool:
-    """Whether an error text reads as memory exhaustion (Python, glibc, the C++ allocator, pybind11)."""
+    """Whether an error text reads as memory exhaustion (Python, glibc, the C++ allocator, pybind11, or a
+    SandboxResult.one_line of a run stopped for memory): what the train and validate stages hint on."""
     lowered = text.lower()
     return any(sign in lowered for sign in MEMORY_SIGNS)
+
+
+def crashed_under_memory_cap(returncode: int, memory_mb: int | None) -> bool:
+    """Whether a child died of a MEMORY_SIGNALS signal while it ran under an address-space cap: out of memory,
+    most likely, even with nothing on stderr. Without a cap a crash is a crash."""
+    return bool(memory_mb) and returncode < 0 and -returncode in MEMORY_SIGNALS
+
+
+def signal_name(returncode: int) -> str | None:
+    """The signal that killed a child ("SIGSEGV" for returncode -11); None when it exited."""
+    if returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
 
 
 @dataclass(frozen=True)
@@ -99,12 +121,19 @@ class SandboxResult:
             return f"killed: CPU time limit of {self.limits.cpu_limit_s()} s reached"
         if self.killed == "memory":
             limit = f"memory limit of {self.limits.memory_mb} MB reached" if self.limits.memory_mb else "out of memory"
-            return f"killed: {limit} ({last_meaningful_line(self.stderr)})"
+            return f"killed: {limit} ({self.last_words()})"
         if self.killed == "file size":
             return f"killed: file size limit of {self.limits.file_mb} MB reached"
         if self.returncode != 0:
-            return f"exit {self.returncode}: {last_meaningful_line(self.stderr)}"
+            return f"exit {self.returncode}: {self.last_words()}"
         return "ok"
+
+    def last_words(self) -> str:
+        """The child's last stderr line, after the signal that killed it: a crash often leaves stderr empty, or
+        ending in a line that is no error ("SIGSEGV; Seed set to 0")."""
+        died = signal_name(self.returncode)
+        line = last_meaningful_line(self.stderr)
+        return f"{died}; {line}" if died else line
 
 
 def run_sandboxed(argv: Sequence[str], *, workdir: Path, writable: Sequence[Path] = (),
@@ -282,5 +311,7 @@ def classify(result: SandboxResult, markers: Sequence[str], timed_out: bool) -> 
     if code != 0 and READ_ONLY_SIGN in result.stderr[-20_000:]:  # a native write the mounts refused
         return f"{BLOCKED_PREFIX}write outside the run directory ({last_meaningful_line(result.stderr)})"
     if code != 0 and (MEMORY_MARKER in markers or mentions_out_of_memory(result.stderr[-20_000:])):
+        return "memory"
+    if crashed_under_memory_cap(code, result.limits.memory_mb):  # a MemoryError it had no chance to raise
         return "memory"
     return None

@@ -17,7 +17,11 @@ ValueSource = Literal["paper", "default", "user"]
 # What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. GRU4Rec's
 # TOP1): a stand-in the spec keeps saying is not the paper's, and the README and report name.
 STAND_IN_LOSSES: dict[str, str] = {"sequential": "ce"}
-Role = Literal["reproduced", "baseline", "paper"]
+# `approximation`: our model, built from a spec whose fidelity verdict is partial (fidelity=allow_partial); it never
+# counts as a reproduction
+Role = Literal["reproduced", "approximation", "baseline", "paper"]
+Verdict = Literal["faithful", "partial"]
+FIDELITY_MODES = ("strict", "allow_partial")  # cfg `fidelity`: refuse a partial spec at render, or build it and say so
 
 CANONICAL_HYPERPARAMETERS = (
     "embedding_size", "learning_rate", "batch_size", "n_layers", "l2_reg", "dropout",
@@ -143,6 +147,42 @@ class BaselineRef(_Strict):
     recbole: str | None = None
 
 
+class Component(_Strict):
+    """One part of the paper's OWN method, read from its method section(s), with the block that builds it."""
+
+    name: str  # as the literature names it: "attention network over pairwise interactions"
+    evidence: str | None = None  # page-numbered quote of the method section
+    block: str | None = None  # the architecture block that implements it; None: nothing built does
+
+
+class Deviation(_Strict):
+    """Where a built block differs from what the paper describes."""
+
+    component: str
+    paper: str  # what the paper says (a quote)
+    ours: str  # what the built model does instead
+
+
+class Fidelity(_Strict):
+    """Is the rendered model the paper's model? `faithful` only when every component is built."""
+
+    verdict: Verdict = "partial"
+    components: list[Component] = Field(default_factory=list)
+    deviations: list[Deviation] = Field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        """The components nothing in the architecture builds."""
+        return [component.name for component in self.components if component.block is None]
+
+    @model_validator(mode="after")
+    def _faithful_means_built(self) -> Fidelity:
+        if self.verdict == "faithful" and self.missing:
+            raise ValueError(f"fidelity.verdict is faithful but component {self.missing[0]!r} is not built "
+                             "(block: null); set verdict: partial or name the block that builds it")
+        return self
+
+
 class Disagreement(_Strict):
     """Where the rules extractor and the LLM read the paper differently (extractor=llm), and which reading the
     spec keeps. Values are shown as text; a side that found nothing is None."""
@@ -162,7 +202,7 @@ class MethodSpec(_Strict):
     paper: PaperMeta
     family: Family
     task: Task = "topk"
-    model_name: str
+    model_name: str | None = None  # the name the paper gives its own method; None when it gives none (see unclear)
     loss: Loss
     architecture: list[Block] = Field(default_factory=list)
     custom: list[CustomPart] = Field(default_factory=list)
@@ -173,6 +213,32 @@ class MethodSpec(_Strict):
     baselines_in_paper: list[BaselineRef] = Field(default_factory=list)
     unclear: list[str] = Field(default_factory=list)
     disagreements: list[Disagreement] = Field(default_factory=list)  # rules vs LLM readings (extractor=llm)
+    # the component inventory and its verdict; None only in a spec written by hand without one (its architecture
+    # is then the author's, and nothing is claimed about a paper)
+    fidelity: Fidelity | None = None
+    reference: str | None = None  # the RecBole 1.2.1 class implementing the paper's own model; None: none
+
+    @model_validator(mode="after")
+    def _components_name_built_blocks(self) -> MethodSpec:
+        if self.fidelity is None:
+            return self
+        built = {block.block for block in self.architecture}
+        for component in self.fidelity.components:
+            if component.block is not None and component.block not in built:
+                raise ValueError(f"fidelity component {component.name!r} is marked built by block "
+                                 f"{component.block!r}, which the architecture does not have; set block: null "
+                                 f"or add the block")
+        return self
+
+    @property
+    def approximation(self) -> bool:
+        """Whether the model built from this spec leaves out parts of the paper's method."""
+        return self.fidelity is not None and self.fidelity.verdict == "partial"
+
+    @property
+    def display_name(self) -> str:
+        """What outputs call the model: the paper's name for it, else the paper's key."""
+        return self.model_name or self.paper.key
 
     def hp(self, name: str, default: Any = None) -> Any:
         """The value of a hyperparameter, or `default` when the spec has none."""
@@ -200,7 +266,7 @@ class RunResult(_Strict):
     """One trained model scored by our evaluator on the test split."""
 
     model: str
-    role: Literal["reproduced", "baseline"]
+    role: Literal["reproduced", "approximation", "baseline"]
     dataset: str
     split_id: str
     seed: int = 0

@@ -11,7 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_autotrain.schemas import HyperParameter, MethodSpec, PaperMeta, Reported, RunResult, SplitInfo
+from paper_autotrain.runtime.testing import reference_spec
+from paper_autotrain.schemas import (
+    Component,
+    Deviation,
+    Fidelity,
+    HyperParameter,
+    MethodSpec,
+    PaperMeta,
+    Reported,
+    RunResult,
+    SplitInfo,
+)
 from paper_autotrain.stages.compare import RunFiles, run_key
 
 N_USERS = 300
@@ -87,3 +98,42 @@ def runs(folder: Path, seeds: list[int], ours_shift: float = 0.05, with_failure:
                                    seed=seeds[0], test={}, status="failed", error="CUDA out of memory"))
     histories = {seed: write_history(folder / f"history-seed{seed}.csv", seed) for seed in seeds}
     return ours, baselines, RunFiles.read(paths, histories)
+
+
+# --- fidelity: an approximation and a faithful spec with a deviation (CTR: DeepFM's blocks) ------------------
+
+MISSING = "attention network over pairwise interactions"
+DEVIATION = Deviation(component="factorization machine", paper=f"p3: pairwise interactions are summed {INJECTED}",
+                      ours="inner products of the field embeddings, summed")
+
+
+def deepfm_with(fidelity: Fidelity, reference: str | None) -> MethodSpec:
+    """The DeepFM reference spec with a component inventory, validated (its blocks must be in the architecture)."""
+    spec = reference_spec("DeepFM").model_copy(update={"fidelity": fidelity, "reference": reference})
+    return MethodSpec.model_validate(spec.model_dump())
+
+
+def partial_spec() -> MethodSpec:
+    """AFM read as DeepFM's blocks: its attention network over the pairwise interactions is not built."""
+    return deepfm_with(Fidelity(verdict="partial", components=[
+        Component(name=MISSING, evidence="p3: an attention network weighs each pairwise interaction", block=None),
+        Component(name="factorization machine", evidence="p2: pairwise interactions", block="fm_interaction"),
+    ]), reference="AFM")
+
+
+def faithful_spec(reference: str | None = "DeepFM") -> MethodSpec:
+    """DeepFM with every component built and one deviation from the paper."""
+    return deepfm_with(Fidelity(verdict="faithful", components=[
+        Component(name="factorization machine", evidence="p2: an FM component", block="fm_interaction"),
+        Component(name="deep component", evidence="p3: a feed-forward network", block="mlp_tower"),
+    ], deviations=[DEVIATION]), reference=reference)
+
+
+def ctr_runs(reference: str | None = "AFM") -> tuple[RunResult, list[RunResult]]:
+    """Our DeepFM (the train stage writes role `reproduced` either way), the RecBole reference and FM."""
+    def ctr(model: str, role: str, auc: float, is_reference: bool = False) -> RunResult:
+        return RunResult(model=model, role=role, dataset="ml-100k", split_id="abc123", test={"auc": auc,
+                         "logloss": 1 - auc}, config={"reference": is_reference})
+
+    baselines = [ctr("FM", "baseline", 0.75)] + ([ctr(reference, "baseline", 0.79, True)] if reference else [])
+    return ctr("DeepFM", "reproduced", 0.78), baselines

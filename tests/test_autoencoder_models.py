@@ -28,8 +28,8 @@ RULES = {"name": "rules", "hparams": {}}
 VAE_PAPER = [
     [
         "Variational Autoencoders for Implicit Feedback",
-        "Abstract. We propose a variational autoencoder named ClickVAE for collaborative filtering with "
-        "implicit feedback. ClickVAE is a variational model with a multinomial likelihood over all items.",
+        "Abstract. We propose a variational autoencoder named Mult-VAE for collaborative filtering with "
+        "implicit feedback. Mult-VAE is a variational model with a multinomial likelihood over all items.",
         "1 INTRODUCTION",
         "Variational autoencoders extend latent factor models. A variational model captures uncertainty. "
         "Denoising autoencoders are a related, non-variational family.",
@@ -46,14 +46,14 @@ VAE_PAPER = [
         "We set the dimension of the latent representation K to 200 and any hidden layer to 600. "
         "We anneal the Kullback-Leibler term linearly for 100,000 gradient updates. "
         "We apply dropout at the input layer with probability 0.5. "
-        "We train ClickVAE using Adam with batch size of 500 users.",
+        "We train Mult-VAE using Adam with batch size of 500 users.",
     ],
 ]
 
 CDAE_PAPER = [
     [
         "Collaborative Denoising Auto-Encoders for Top-N Recommendation",
-        "Abstract. We propose a denoising auto-encoder named ColDAE for top-N recommendation. ColDAE adds a "
+        "Abstract. We propose a denoising auto-encoder named CDAE for top-N recommendation. CDAE adds a "
         "user node to the input of a denoising auto-encoder.",
         "1 INTRODUCTION",
         "Denoising auto-encoders learn from corrupted input. A denoising model is robust to noise.",

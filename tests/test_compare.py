@@ -65,7 +65,7 @@ def test_report_tables_and_relative_difference():
 
 def test_report_without_reference_says_so():
     md = compare.run(spec(), result("X", "reproduced", 0.1), [], SPLIT, {"ks": [10]})["report.md"]
-    assert "no like-for-like reference" in md
+    assert "No RecBole model shares this architecture, so there is no like-for-like reference" in md
 
 
 def test_reference_notes_say_where_recbole_differs_from_the_spec():
@@ -76,6 +76,63 @@ def test_reference_notes_say_where_recbole_differs_from_the_spec():
     plain = compare.run(spec(), result("X", "reproduced", 0.21), [result("LightGCN", "baseline", 0.2, True)], SPLIT,
                         {"ks": [10]})["report.md"]
     assert "differs from the spec" not in plain
+
+
+# --- fidelity: an approximation says so, a faithful spec lists its components ------------------------------
+
+CTR_EVAL = {"ks": [10]}
+APPROXIMATION_HEADING = f"DeepFM: approximation: {report_fixtures.MISSING}"
+
+
+def test_an_approximation_says_so_in_every_report_and_claims_no_reproduction():
+    ours, baselines = report_fixtures.ctr_runs()
+    files = compare.run(report_fixtures.partial_spec(), ours, baselines, report_fixtures.SPLIT, CTR_EVAL)
+    md, html = files["report.md"], files["report.html"]
+    rows = list(csv.DictReader(io.StringIO(files["report.csv"])))
+    assert {r["role"] for r in rows if r["model"] == "DeepFM"} == {"approximation"}
+    assert "reproduced" not in {r["role"] for r in rows}
+    assert md.splitlines()[0] == f"# {APPROXIMATION_HEADING}"
+    assert f"<title>{APPROXIMATION_HEADING}</title>" in html and f">{APPROXIMATION_HEADING}</h1>" in html
+    assert "| **DeepFM** (ours, approximation) | 0.7800 |" in md and "DeepFM (ours, approximation)" in html
+    line = "Approximation DeepFM vs RecBole AFM (the paper&#39;s model; same split and epoch budget): AUC 0.7800"
+    assert line.replace("&#39;", "'") in md and line in html
+    assert "AFM (RecBole, the paper's model)" in md
+    for text in (md, html):
+        assert "Reproduced" not in text and "reproduction report" not in text and "same architecture" not in text
+    assert f"- {report_fixtures.MISSING} → **not built**" in md and "- factorization machine → `fm_interaction`" in md
+
+
+def test_without_a_recbole_class_of_the_papers_model_the_reference_line_says_so():
+    ours, baselines = report_fixtures.ctr_runs(reference=None)
+    md = compare.run(report_fixtures.faithful_spec(reference=None), ours, baselines, report_fixtures.SPLIT,
+                     CTR_EVAL)["report.md"]
+    assert "RecBole has no implementation of DeepFM, so there is no like-for-like reference row." in md
+    assert "No RecBole model shares" not in md
+
+
+def test_a_faithful_spec_lists_its_components_and_deviations():
+    ours, baselines = report_fixtures.ctr_runs(reference="DeepFM")
+    files = compare.run(report_fixtures.faithful_spec(), ours, baselines, report_fixtures.SPLIT, CTR_EVAL)
+    md, html = files["report.md"], files["report.html"]
+    assert md.splitlines()[0] == "# DeepFM: reproduction report" and "approximation" not in md
+    assert "Reproduced DeepFM vs RecBole DeepFM" in md
+    assert {r["role"] for r in csv.DictReader(io.StringIO(files["report.csv"])) if r["model"] == "DeepFM"
+            and r["role"] != "baseline"} == {"reproduced"}
+    assert "## Components of the paper's method\n\n- factorization machine → `fm_interaction`\n" \
+           "- deep component → `mlp_tower`\n" in md
+    assert "## Deviations from the paper\n\n| Component | The paper | Ours |" in md
+    assert ("| factorization machine | p3: pairwise interactions are summed &lt;script>" in md
+            and "| inner products of the field embeddings, summed |" in md)
+    assert "<h2>Deviations from the paper</h2>" in html and "<h2>Components of the paper's method</h2>" in html
+    assert "&lt;script&gt;" in html and "inner products of the field embeddings, summed" in html
+
+
+def test_a_hand_written_spec_without_fidelity_keeps_the_report_as_it_was():
+    ours, baselines = report_fixtures.ctr_runs(reference=None)
+    files = compare.run(spec(), ours, baselines, SPLIT, CTR_EVAL)
+    for text in (files["report.md"], files["report.html"].split("</style>")[1]):  # the page, not its CSS
+        assert "LightGCN: reproduction report" in text and "No RecBole model shares this architecture" in text
+        assert "Components of the paper" not in text and "Deviations" not in text and "pproximation" not in text
 
 
 # --- seeds and the paired test -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.stages import extract, parse, render
 from paper_autotrain.stages.references import reference_with_notes
 from tests.pdf_fixtures import bundle_for, write_pdf
@@ -75,9 +76,12 @@ def blocks(spec) -> list[str]:
 def test_ctr_papers_map_to_context_blocks_and_render(tmp_path, pages, expected, recbole):
     spec = spec_of(tmp_path, pages)
     assert (spec.family, spec.task, spec.loss) == ("context", "ctr", "bce")
-    assert blocks(spec) == expected and spec.custom == []
-    assert reference_with_notes(spec)[0] == recbole
-    assert "class" in render.run(spec, {})["model.py"]
+    assert blocks(spec) == expected
+    assert composition_class("context", expected, spec.loss) == recbole
+    # a new name over a known composition: no RecBole class is the paper's, and the spec claims nothing
+    assert spec.reference is None and spec.fidelity.verdict == "partial"
+    assert reference_with_notes(spec) is None
+    assert "class" in render.run(spec, {"fidelity": "allow_partial"})["model.py"]
 
 
 def test_stated_values_reach_the_blocks_and_the_rest_are_context_defaults(tmp_path):

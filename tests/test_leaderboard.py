@@ -79,6 +79,42 @@ def test_the_files_show_every_paper_and_the_flag(tmp_path):
     assert html.count('class="regressed"') == 1
 
 
+MISSING = ["attention network over pairwise interactions"]
+
+
+def test_an_approximation_is_never_reproduced_nor_a_regression_from_a_reproduction(tmp_path):
+    ledger = Ledger.under(tmp_path)
+    add(ledger, "a1", "afm", 1, ours=0.30, reference=0.30)  # reproduced ...
+    add(ledger, "a2", "afm", 2, status="approximation", ours=0.10, reference=0.30, missing=MISSING)  # ... then not
+    add(ledger, "b1", "approx", 1, status="approximation", ours=0.30, missing=MISSING)
+    add(ledger, "b2", "approx", 2, status="approximation", ours=0.20, missing=MISSING)  # like with like: compared
+    add(ledger, "c1", "back", 1, status="approximation", ours=0.10, missing=MISSING)
+    add(ledger, "c2", "back", 2, ours=0.30)  # a reproduction after an approximation: nothing to compare with
+    add(ledger, "d1", "trying", 1, ours=0.30)
+    add(ledger, "d2", "trying", 2, status="failed", failure_class="training", missing=MISSING)  # a failed attempt
+    rows = board(ledger)
+    assert rows["afm"].status == f"approximation: {MISSING[0]}"
+    assert not rows["afm"].regressed and rows["afm"].previous is None and rows["afm"].change is None
+    assert rows["approx"].regressed and rows["approx"].previous.run_id == "b1"
+    assert not rows["back"].regressed and rows["back"].previous is None and rows["back"].status == "ok"
+    assert not rows["trying"].regressed and rows["trying"].status == "failed"
+    assert [r.paper_key for r in leaderboard.approximations(rows.values())] == ["afm", "approx"]
+
+
+def test_the_files_say_approximation_and_what_it_leaves_out(tmp_path, capsys):
+    ledger = Ledger.under(tmp_path / "results")
+    add(ledger, "a1", "afm", 1, status="approximation", ours=0.1, reference=0.3, reference_model="AFM",
+        model_name="AFM", missing=[*MISSING, "a <b>| part"])
+    assert leaderboard_command.main([f"paths.root={tmp_path}"]) == 0
+    assert "1 paper(s), 0 regression(s), 1 approximation(s)" in capsys.readouterr().out
+    md = (tmp_path / "results" / "leaderboard.md").read_text()
+    html = (tmp_path / "results" / "leaderboard.html").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| `afm`"))
+    assert f"| approximation: {MISSING[0]}, a <b>\\| part |" in row and "REGRESSION" not in row
+    assert "1 approximation(s), not reproductions:** `afm`" in md and "No regressions." in md
+    assert 'class="status-approximation"' in html and f">approximation: {MISSING[0]}, a &lt;b&gt;| part<" in html
+
+
 def test_the_command_writes_the_files_and_fails_on_a_regression_only_when_asked(tmp_path, capsys):
     ledger = Ledger.under(tmp_path / "results")
     add(ledger, "a1", "p", 1, ours=0.3)

@@ -11,7 +11,7 @@ import pytest
 
 from paper_autotrain.artifacts import ArtifactStore
 from paper_autotrain.commands import ledger as ledger_command
-from paper_autotrain.ledger import SCHEMA_VERSION, Ledger, LedgerError, StageRow, results_dir
+from paper_autotrain.ledger import RUN_STATUSES, SCHEMA_V1, SCHEMA_VERSION, Ledger, LedgerError, StageRow, results_dir
 from paper_autotrain.run_record import RunRecorder, llm_usage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +75,42 @@ def test_a_status_outside_the_schema_and_an_unknown_column_are_refused(tmp_path)
     assert ledger.runs() == []  # the failed transaction left nothing behind
 
 
+def test_every_run_status_is_accepted(tmp_path):
+    ledger = Ledger.under(tmp_path)
+    for i, status in enumerate(RUN_STATUSES):
+        add_run(ledger, f"r{i}", "bpr", i, status=status)
+    assert sorted(r.status for r in ledger.runs()) == sorted(RUN_STATUSES)
+
+
+def test_a_version_1_ledger_is_migrated_keeping_its_rows_and_accepts_an_approximation(tmp_path):
+    ledger = Ledger.under(tmp_path)
+    with sqlite3.connect(ledger.path) as conn:  # a ledger as the first schema wrote it, one run with its stages
+        conn.executescript(SCHEMA_V1 + "PRAGMA user_version = 1;")
+        conn.execute("INSERT INTO runs (run_id, paper_key, source, started, status, ours, seeds) VALUES "
+                     "('old', 'bpr', 'bpr.pdf', ?, 'gap', 0.2, '[0]')", (started(1),))
+        conn.execute("INSERT INTO stages (run_id, stage, status) VALUES ('old', 'fetch', 'ok')")
+    with sqlite3.connect(ledger.path) as conn, pytest.raises(sqlite3.IntegrityError):  # the old CHECK refuses it
+        conn.execute("INSERT INTO runs (run_id, paper_key, source, started, status) VALUES "
+                     "('x', 'p', 'p', 'now', 'approximation')")
+
+    add_run(ledger, "new", "afm", 2, status="approximation", missing=["attention network"])
+    assert ledger.schema_version() == SCHEMA_VERSION == 2
+    old, new = ledger.history("bpr")[0], ledger.history("afm")[0]
+    assert (old.status, old.ours, old.seeds, old.missing, old.approximation) == ("gap", 0.2, [0], None, False)
+    assert [(s.stage, s.status) for s in ledger.stages("old")] == [("fetch", "ok")]  # no cascade on the rebuild
+    assert (new.status, new.missing, new.approximation) == ("approximation", ["attention network"], True)
+    with sqlite3.connect(ledger.path) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert {r[1] for r in conn.execute("PRAGMA index_list(runs)")} >= {"runs_by_paper", "runs_by_batch"}
+    with pytest.raises(sqlite3.IntegrityError):
+        add_run(ledger, "bad", "bpr", 3, status="great")  # the new CHECK still guards the column
+    ledger.record("old", {"status": "failed"})  # deleting a run still cascades to its stages: foreign keys back on
+    with sqlite3.connect(ledger.path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("DELETE FROM runs WHERE run_id = 'old'")
+        assert conn.execute("SELECT COUNT(*) FROM stages WHERE run_id = 'old'").fetchone()[0] == 0
+
+
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
     ledger = Ledger.under(tmp_path)
     ledger.create()
@@ -131,7 +167,8 @@ def test_a_broken_ledger_is_a_warning_and_the_run_goes_on(tmp_path, caplog):
     assert any("ledger" in r.getMessage() for r in caplog.records)
 
 
-def finished_store(tmp_path: Path, ours: list[float], reference: float) -> ArtifactStore:
+def finished_store(tmp_path: Path, ours: list[float], reference: float, spec_fields: dict | None = None
+                   ) -> ArtifactStore:
     """A paper's artifacts as a finished run leaves them: spec, one train run per seed, baselines."""
     from paper_autotrain.artifacts import atomic_write_json
     from paper_autotrain.pipeline import dump_spec
@@ -140,7 +177,8 @@ def finished_store(tmp_path: Path, ours: list[float], reference: float) -> Artif
     store = ArtifactStore(tmp_path, tmp_path / "generated", tmp_path / "results", "p")
     spec = MethodSpec.model_validate({"paper": {"key": "p"}, "family": "general", "model_name": "Ours", "loss": "bpr",
                                       "reported": [{"dataset": "Gowalla", "metric": "Recall@20", "value": 0.1},
-                                                   {"dataset": "Yelp", "metric": "NDCG@10", "value": 0.05}]})
+                                                   {"dataset": "Yelp", "metric": "NDCG@10", "value": 0.05}],
+                                      **(spec_fields or {})})
     store.generated.mkdir(parents=True)
     (store.generated / "spec.yaml").write_text(dump_spec(spec))
 
@@ -166,6 +204,37 @@ def test_a_finished_run_records_its_numbers_and_a_gap_beyond_the_tolerance(tmp_p
     assert row.paper_reported == "0.05 NDCG@10 on Yelp"  # the paper's number for the same metric
     if status == "gap":
         assert row.failure_class == "reproduction_gap" and "worse than the RecBole reference" in row.failure_message
+
+
+def test_an_approximation_is_recorded_as_such_with_what_it_leaves_out_and_never_as_a_gap(tmp_path):
+    partial = {"verdict": "partial", "components": [{"name": "attention network over pairwise interactions"},
+                                                    {"name": "graph propagation"}]}
+    store = finished_store(tmp_path, [0.10, 0.12], reference=0.26,  # far below
+                           spec_fields={"fidelity": partial, "reference": "AFM"})
+    recorder = RunRecorder.begin(store.results.parent, {"paper": "p.pdf", "seeds": [0, 1]}, "p.pdf", "p", "compare")
+    recorder.stage("render", "ok", 0.1, "h")  # the model was built
+    recorder.succeeded(store)
+    (row,) = Ledger.under(store.results.parent).runs()
+    assert row.status == "approximation" and row.failure_class is None and row.failure_message is None
+    assert row.missing == ["attention network over pairwise interactions", "graph propagation"]
+    assert row.ours == pytest.approx(0.11) and row.reference == 0.26  # the numbers are kept, the verdict is not given
+
+
+def test_a_partial_spec_read_but_not_built_is_an_ok_run_that_keeps_what_it_would_leave_out(tmp_path):
+    partial = {"verdict": "partial", "components": [{"name": "graph propagation"}]}
+    store = finished_store(tmp_path, [0.10], reference=0.26, spec_fields={"fidelity": partial})
+    RunRecorder.begin(store.results.parent, {"paper": "p.pdf"}, "p.pdf", "p", "extract").succeeded(store)
+    (row,) = Ledger.under(store.results.parent).runs()
+    assert (row.status, row.missing) == ("ok", ["graph propagation"])  # until=extract: no model, no verdict
+
+
+def test_a_faithful_spec_is_still_judged_for_a_gap(tmp_path):
+    faithful = {"verdict": "faithful", "components": []}
+    store = finished_store(tmp_path, [0.10], reference=0.26,
+                           spec_fields={"fidelity": faithful, "reference": "LightGCN"})
+    RunRecorder.begin(store.results.parent, {"paper": "p.pdf"}, "p.pdf", "p", "compare").succeeded(store)
+    (row,) = Ledger.under(store.results.parent).runs()
+    assert (row.status, row.failure_class, row.missing) == ("gap", "reproduction_gap", None)
 
 
 def test_llm_usage_counts_this_runs_live_calls_only(tmp_path):

@@ -55,6 +55,14 @@ def test_report_is_self_contained_and_escapes_quotes(tmp_path):
     assert mean_std(ours, "TinyProp") in html
 
 
+def test_fidelity_sections_show_hostile_quotes_as_text():
+    ours, baselines = report_fixtures.ctr_runs(reference="DeepFM")
+    html = compare.run(report_fixtures.faithful_spec(), ours, baselines, report_fixtures.SPLIT, EVAL)["report.html"]
+    section = html.split('<section id="fidelity">')[1].split("</section>")[0]
+    assert "&lt;script&gt;" in section and "<script" not in html and "<img" not in html
+    assert "<li>deep component → <code>mlp_tower</code></li>" in section
+
+
 def test_one_seed_report_has_no_whiskers(tmp_path):
     ours, baselines, files = report_fixtures.runs(tmp_path, [4], with_failure=False)
     html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]

@@ -4,6 +4,7 @@ the parent carries on; well-behaved code (torch included) works in its run direc
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -17,9 +18,12 @@ from paper_autotrain.sandbox import (
     TMP_NAME,
     SandboxLimits,
     filesystem_isolation,
+    mentions_out_of_memory,
     network_isolation,
     run_sandboxed,
 )
+from paper_autotrain.stages import train as train_stage
+from paper_autotrain.stages import validate as validate_stage
 
 # raw-Python hostile snippets need little address space; torch needs about 1 GB of it to import
 TIGHT = SandboxLimits(wall_s=5.0, memory_mb=256)
@@ -200,6 +204,37 @@ def test_unbounded_allocation_is_stopped_by_the_memory_limit(tmp_path: Path) -> 
     result = run_code("chunks = []\nwhile True: chunks.append(bytearray(10**7))", tmp_path)
     assert result.killed == "memory"
     assert result.one_line().startswith("killed: memory limit of 256 MB reached (MemoryError")
+
+
+def kill_itself(sig: signal.Signals) -> str:
+    return f"import os, signal\nos.kill(os.getpid(), signal.{sig.name})"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGKILL],
+                         ids=lambda sig: sig.name)
+def test_a_crash_under_the_memory_cap_is_out_of_memory(sig: signal.Signals, tmp_path: Path) -> None:
+    """Native code that gets no memory under RLIMIT_AS often dies of a signal, stderr empty, before Python
+    could raise MemoryError: both stages must still say "out of memory" and what to change."""
+    result = run_code(kill_itself(sig), tmp_path)
+    assert result.returncode == -sig and result.killed == "memory"
+    line = result.one_line()
+    assert line == f"killed: memory limit of 256 MB reached ({sig.name}; no error output)"
+    assert mentions_out_of_memory(line)
+    assert train_stage.failure_hint(result.killed, line) == train_stage.MEMORY_HINT
+    assert "raise validate.memory_mb" in validate_stage.memory_hint({"detail": line})
+
+
+@pytest.mark.parametrize("sig, memory_mb", [(signal.SIGSEGV, None), (signal.SIGTERM, 256)],
+                         ids=["SIGSEGV-without-a-cap", "SIGTERM-under-the-cap"])
+def test_other_signal_deaths_are_not_out_of_memory(sig: signal.Signals, memory_mb: int | None,
+                                                   tmp_path: Path) -> None:
+    result = run_code(kill_itself(sig), tmp_path, SandboxLimits(wall_s=5.0, memory_mb=memory_mb))
+    assert result.returncode == -sig and result.killed is None and not result.ok
+    line = result.one_line()
+    assert line == f"exit {-sig}: {sig.name}; no error output"
+    assert not mentions_out_of_memory(line)
+    assert train_stage.failure_hint(result.killed, line) == ""
+    assert validate_stage.memory_hint({"detail": line}) == ""
 
 
 # --- well-behaved code -----------------------------------------------------------------------------

@@ -88,6 +88,24 @@ def test_broken_model_fails_with_one_line(split_info: SplitInfo, tmp_path: Path)
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("memory_mb, reported", [
+    (4096, "train: killed: memory limit of 4096 MB reached (SIGSEGV; "),
+    (0, "train: exit -11: SIGSEGV; "),
+], ids=["under-a-memory-cap", "without-one"])
+def test_a_crashed_training_run_is_out_of_memory_only_under_a_cap(memory_mb: int, reported: str,
+                                                                  split_info: SplitInfo, tmp_path: Path) -> None:
+    """Training that runs out of address space may die of SIGSEGV with nothing on stderr: under the cap that
+    is reported as out of memory, with the setting to change; without one it is a plain crash."""
+    folder = rendered("MF-BPR", tmp_path / "model")
+    source = (folder / "model.py").read_text()
+    (folder / "model.py").write_text(source + "\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    with pytest.raises(StageError) as info:
+        train_stage.run(folder, split_info, {"max_epochs": 1, "memory_mb": memory_mb}, tmp_path / "run")
+    message = str(info.value)
+    assert message.startswith(reported) and "\n" not in message
+    assert message.endswith(train_stage.MEMORY_HINT) == bool(memory_mb)
+
+
 def test_timeout_is_reported(split_info: SplitInfo, tmp_path: Path) -> None:
     with pytest.raises(StageError, match="timed out"):
         train_stage.run(rendered("MF-BPR", tmp_path / "model"), split_info,

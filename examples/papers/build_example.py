@@ -19,14 +19,15 @@ MARGIN = 54
 GUTTER = 18
 COLUMN_WIDTH = (PAGE_WIDTH - 2 * MARGIN - GUTTER) / 2
 
-TITLE = "TinyProp: Tiny Propagation for Collaborative Filtering"
+TITLE = "LightGCN: Light Graph Convolution for Collaborative Filtering, an Illustrative Description"
 AUTHORS = "A. Example and B. Illustration\nExample Lab for Recommender Systems"
 
 ABSTRACT = (
-    "Abstract. We present TinyProp, a small graph model for top-k recommendation from implicit feedback. "
-    "TinyProp spreads user and item embeddings over the user-item graph without any weight matrix or "
+    "Abstract. We describe LightGCN, a small graph model for top-k recommendation from implicit feedback. "
+    "LightGCN spreads user and item embeddings over the user-item graph without any weight matrix or "
     "nonlinear activation, averages the outputs of all layers and scores a pair by an inner product. "
-    "This document is an illustrative example shipped with paper_autotrain; its numbers are not real results."
+    "This document is an illustrative re-description of the LightGCN model, written for and shipped with "
+    "paper_autotrain; its text is our own and its numbers are not real results."
 )
 
 PAGES: list[list[str]] = [
@@ -36,8 +37,8 @@ PAGES: list[list[str]] = [
         "treat the interactions as a bipartite user-item graph and refine each embedding with the embeddings "
         "of its neighbours. Many such models keep a feature transformation and a nonlinear activation in "
         "every layer, which adds parameters without helping ID-based recommendation. In this paper we "
-        "propose a light model named TinyProp that keeps only the neighbourhood aggregation. Our "
-        "contributions are a parameter-free propagation rule, a layer combination by averaging, and a "
+        "describe a light model named LightGCN that keeps only the neighbourhood aggregation: a "
+        "parameter-free propagation rule, a layer combination by averaging, and a "
         "short study on MovieLens-100K.",
         "2 METHOD",
         "2.1 Light Propagation",
@@ -52,7 +53,7 @@ PAGES: list[list[str]] = [
     ],
     [
         "2.3 Training",
-        "We train TinyProp with the Bayesian Personalized Ranking (BPR) loss, a pairwise loss that "
+        "We train LightGCN with the Bayesian Personalized Ranking (BPR) loss, a pairwise loss that "
         "prefers an "
         "observed item to a sampled unobserved one. For every observed pair we draw one negative item "
         "uniformly at random. An L2 penalty on the layer-zero embeddings is added to the BPR loss.",
@@ -63,20 +64,20 @@ PAGES: list[list[str]] = [
         "into training, validation and test sets.",
         "Metrics. We report Recall@20 and NDCG@20 under the all-ranking protocol, where all items a user "
         "has not interacted with are candidates.",
-        "Baselines. We compare with BPR-MF, a matrix factorization trained with the BPR loss, with LightGCN, "
+        "Baselines. We compare with BPR-MF, a matrix factorization trained with the BPR loss, with NGCF, "
         "and with ItemKNN, an item-based neighbourhood method.",
-        "Hyper-parameter Settings. The embedding size is set to 32 for all models. We optimize TinyProp with "
+        "Hyper-parameter Settings. The embedding size is set to 32 for all models. We optimize LightGCN with "
         "Adam and a learning rate of 0.005. The mini-batch size is 2048. We use two propagation layers, "
         "that is, K equals to 2 where K is the number of layers. The L2 regularization coefficient is set "
-        "to 1e-4. We train TinyProp for 40 epochs.",
+        "to 1e-4. We train LightGCN for 40 epochs.",
     ],
     [
         "3.2 Results",
-        "Table 1 lists the illustrative results. TinyProp is slightly ahead of the baselines on both "
+        "Table 1 lists the illustrative results. LightGCN is slightly ahead of the baselines on both "
         "metrics. The numbers were made up for this example and only show the shape of a results table.",
         "TABLE",
         "4 CONCLUSION",
-        "We described TinyProp, a light propagation model with layer averaging and an inner-product score, "
+        "We described LightGCN, a light propagation model with layer averaging and an inner-product score, "
         "trained with the BPR loss. The paper exists to exercise the paper_autotrain pipeline end to end.",
     ],
 ]
@@ -86,8 +87,8 @@ TABLE_ROWS = [
     ["Method", "Recall@20", "NDCG@20"],
     ["ItemKNN", "0.2811", "0.2540"],
     ["BPR-MF", "0.3012", "0.2688"],
-    ["LightGCN", "0.3175", "0.2841"],
-    ["TinyProp", "0.3204", "0.2869"],
+    ["NGCF", "0.3175", "0.2841"],
+    ["LightGCN", "0.3204", "0.2869"],
 ]
 
 

@@ -43,7 +43,9 @@ def main(argv: Sequence[str]) -> int:
     regressions = [row for row in rows if row.regressed]
     for row in regressions:
         print(f"regressed: {row.paper_key}: {row.reason}", file=sys.stderr)
-    print(f"leaderboard: {len(rows)} paper(s), {len(regressions)} regression(s): "
+    approximations = len(leaderboard.approximations(rows))  # finished, but not reproductions: said, not failed
+    print(f"leaderboard: {len(rows)} paper(s), {len(regressions)} regression(s)"
+          + (f", {approximations} approximation(s)" if approximations else "") + ": "
           + ", ".join(short_path(p) for p in written))
     return EXIT_STAGE if regressions and args.fail_on_regression else 0
 

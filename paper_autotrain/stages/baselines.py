@@ -276,7 +276,7 @@ def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
         extra: dict[str, Any] = {"reference": False}
         if reference is not None and name == reference[0]:
             overrides = {**reference[1], **overrides}  # cfg overrides on top of the spec's values
-            extra = {"reference": True, "reference_of": spec.model_name, "reference_notes": reference[2]}
+            extra = {"reference": True, "reference_of": spec.display_name, "reference_notes": reference[2]}
         plan.append((str(name), overrides, extra))
     return plan
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.schemas import STAND_IN_LOSSES, Block, MethodSpec
+from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, MethodSpec
 
 if TYPE_CHECKING:
     from paper_autotrain.stages.fill import FillIn, SlotFill
@@ -110,7 +110,7 @@ SEQUENTIAL_BLOCKS: dict[str, BlockRule] = {
                 BlockParam("n_heads", "heads", "n_heads", 1, int),
                 BlockParam("inner_size", "inner_size", "hidden_size", 256, int),
                 BlockParam("dropout", "dropout", "dropout", 0.5, float)),
-        needs_before=("item_embedding",)),
+        allowed_extra=("norm", "activation"), needs_before=("item_embedding",)),
     "caser_encoder": BlockRule(
         params=(BlockParam("n_v", "vertical_filters", "n_v", 4, int),
                 BlockParam("n_h", "horizontal_filters", "n_h", 16, int),
@@ -208,6 +208,7 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
     the fixed slot and gated; the files then include "fill_report.json".
     """
     base = base_for(spec)
+    spec = fidelity_checked(spec, str(cfg.get("fidelity") or "strict"), filling=fill_in is not None)
     spec = with_custom_block(spec, base)
     if not (spec.custom and fill_in is not None):
         check_renderable(spec, base)
@@ -261,6 +262,25 @@ def templates_fingerprint(cfg: Mapping | None = None) -> str:
 
 
 # --- checks ----------------------------------------------------------------------------------------
+
+def fidelity_checked(spec: MethodSpec, mode: str, filling: bool) -> MethodSpec:
+    """A partial spec is refused (strict), or built without its missing parts and labelled an approximation
+    (allow_partial); with the LLM fill-in its missing parts are custom parts the LLM writes."""
+    if mode not in FIDELITY_MODES:
+        raise StageError(f"render: fidelity={mode} is not a mode; choose one of {', '.join(FIDELITY_MODES)}")
+    if not spec.approximation or (filling and spec.custom):
+        return spec
+    missing = ", ".join(spec.fidelity.missing) if spec.fidelity else ""
+    if mode == "strict":
+        raise StageError(f"render: {spec.display_name} is not fully built by the block library (not built: "
+                         f"{missing}); no model is claimed as the paper's. Use the LLM fill-in (llm=openai, or "
+                         "llm=compatible llm.base_url=...) to write the missing parts, or fidelity=allow_partial to "
+                         "build the rest and label every output an approximation")
+    if not spec.architecture:
+        raise StageError(f"render: fidelity=allow_partial, but no part of {spec.display_name}'s method is built by a "
+                         f"library block (not built: {missing}); there is nothing to approximate")
+    return spec.model_copy(update={"custom": []})  # the approximation: the built blocks, the missing parts left out
+
 
 def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE, filling: bool = False) -> None:
     """Refuse, naming the part, anything no template covers (never replace it silently).
@@ -330,7 +350,21 @@ def check_block_params(block: Block) -> None:
     if block.block == "mlp_tower" and str(params.get("activation", "relu")).lower() not in ACTIVATIONS:
         raise StageError(f"render: mlp_tower activation={params['activation']!r} has no template "
                          f"(known: {', '.join(ACTIVATIONS)})")
+    check_attention_params(block)
     check_autoencoder_params(block)
+
+
+# the layer layouts self_attention_encoder.j2 renders: post-norm (RecBole's SASRec), pre-norm (the SASRec paper)
+ATTENTION_WORDS = {"norm": ("post", "pre"), "activation": ("gelu", "relu")}
+
+
+def check_attention_params(block: Block) -> None:
+    if block.block != "self_attention_encoder":
+        return
+    for word, known in ATTENTION_WORDS.items():
+        if word in block.params and str(block.params[word]).lower() not in known:
+            raise StageError(f"render: self_attention_encoder {word}={block.params[word]!r} has no template "
+                             f"(known: {', '.join(known)})")
 
 
 def check_autoencoder_params(block: Block) -> None:
@@ -382,7 +416,7 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dic
         hparams = part_hparams(spec)
         model_params["custom_hparams"] = {slot_key(part.name): hparams for part in spec.custom}
     context = {
-        "model_name": spec.model_name, "class_name": class_name(spec.model_name), "loss": loss,
+        "model_name": spec.display_name, "class_name": class_name(spec.display_name), "loss": loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
         "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
         "trainer": trainer, "base_module": base.module, "split_type": base.split_type,
@@ -393,6 +427,10 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dic
         "activation_module": activation_module(spec),
         "head": spec.architecture[-1].block if spec.architecture else "",  # how a context model combines parts
         "slot_imports": slot_imports([]), "custom_classes": [],
+        "approximation": spec.fidelity.missing if spec.approximation and spec.fidelity else [],
+        "components": [c.model_dump() for c in spec.fidelity.components] if spec.fidelity else [],
+        "deviations": [d.model_dump() for d in spec.fidelity.deviations] if spec.fidelity else [],
+        "reference": spec.reference,
     }
     context["every_position"] = trains_every_position(spec, base)
     if context["every_position"]:  # windows train ~20-40x faster per epoch but converged lower on ML-100K SASRec
@@ -432,11 +470,15 @@ def resolve_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[An
     if entry is not None and entry.source == "user":  # a user's override beats what the paper's blocks say
         raw, source = entry.value, entry.source
     elif param.block_param in block.params:
-        raw, source = block.params[param.block_param], f"architecture ({block.block}.{param.block_param})"
+        raw = block.params[param.block_param]
+        # a value copied from the hyperparameters keeps their source (paper, default); one set on the block alone
+        # (a hand edit) has no quote
+        source = entry.source if entry is not None and entry.value == raw else \
+            f"spec block parameter ({block.block}.{param.block_param}), no quote"
     elif entry is not None:
         raw, source = entry.value, entry.source
     else:
-        raw, source = param.default, "template default (not in spec)"
+        raw, source = param.default, "default (template; not in spec)"
     value = coerce(raw, param.kind, f"{block.block}.{param.block_param}")
     evidence = entry.evidence if entry is not None and entry.value == raw and entry.evidence else ""
     return value, {"name": param.key, "value": value, "source": source, "evidence": evidence}
@@ -584,7 +626,7 @@ def slot_key(name: str) -> str:
 
 
 def custom_slots(spec: MethodSpec) -> list[CustomSlot]:
-    model_class = class_name(spec.model_name)
+    model_class = class_name(spec.display_name)
     slots = []
     for part in spec.custom:
         name = f"Custom{class_name(part.name)}"
@@ -643,7 +685,7 @@ def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slo
     placeholder = SlotFill(init_body="# <init_body: your code>", forward_body="# <forward_body: your code>")
     params, _, _ = resolve_block_params(spec, BLOCKS)
     return {
-        "model_name": spec.model_name, "paper_title": spec.paper.title, "family": spec.family,
+        "model_name": spec.display_name, "paper_title": spec.paper.title, "family": spec.family,
         "composition": " -> ".join(block.block for block in spec.architecture),
         "part": {"name": slot.name, "description": slot.description, "evidence": slot.evidence,
                  "class_name": slot.class_name},
@@ -664,7 +706,7 @@ def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mappi
     for block in blocks:
         template = env.get_template(f"{folder}/{block.block}.j2")
         for section in base.sections:
-            text = template.render(**context, section=section).strip("\n")
+            text = template.render(**context, section=section, block_params=block.params).strip("\n")
             if not text.strip():
                 continue
             if section == "args":
@@ -678,15 +720,18 @@ def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mappi
 
 def module_docstring(spec: MethodSpec, composition: str, rows: list[dict[str, Any]], notes: list[str]) -> str:
     paper = spec.paper
-    title = paper.title or spec.model_name
+    title = paper.title or spec.display_name
     cite = f"`{paper.key}`"
     details = [part for part in (f"arXiv {paper.arxiv_id}" if paper.arxiv_id else "",
                                  ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else ""),
                                  str(paper.year) if paper.year else "") if part]
     if details:
         cite += f" ({'; '.join(details)})"
-    heading = title if title.lower().startswith(spec.model_name.lower()) else f"{spec.model_name}: {title}"
+    heading = title if title.lower().startswith(spec.display_name.lower()) else f"{spec.display_name}: {title}"
     lines = [heading.rstrip(".") + ".", ""]
+    if spec.approximation and spec.fidelity:
+        lines += wrap(f"approximation: {', '.join(spec.fidelity.missing)}. This is NOT the paper's model: the parts "
+                      "named are not built (fidelity=allow_partial).") + [""]
     lines += wrap(f"Generated by paper_autotrain from the MethodSpec of paper {cite}. Re-render from "
                   "spec.yaml instead of editing; change values in config.yaml or with --set.")
     lines += ["", f"Architecture: {composition}; loss: {spec.loss}.", "",
@@ -694,6 +739,11 @@ def module_docstring(spec: MethodSpec, composition: str, rows: list[dict[str, An
     for row in rows:
         evidence = f' "{row["evidence"]}"' if row["evidence"] else ""
         lines += wrap(f"- {row['name']} = {row['value']} [{row['source']}]{evidence}", indent="  ")
+    if spec.fidelity and spec.fidelity.deviations:
+        lines += ["", "Deviations from the paper:"]
+        for deviation in spec.fidelity.deviations:
+            lines += wrap(f"- {deviation.component}: the paper: \"{deviation.paper}\"; ours: {deviation.ours}",
+                          indent="  ")
     if notes:
         lines += ["", "Notes:"]
         for note in notes:

@@ -5,6 +5,9 @@ are copied from the spec and kept in a block of their own, since dataset and pro
 With several seeds a row is the mean ± sample std over that model's seeds; our model is tested
 against the best baseline on per-user values of the main metric (`significance.py`).
 Writes `report.md` (people), `report.csv` (tools) and `report.html` (self-contained, with charts).
+
+A spec whose fidelity verdict is partial (built with fidelity=allow_partial) is an approximation: every
+report names it `approximation: <the components it leaves out>`, and nothing in it claims a reproduction.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from paper_autotrain.ledger import approximation_label
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare import report_html
 from paper_autotrain.stages.compare.formatting import DISPLAY, NONE, display_metric, fmt
@@ -96,6 +100,38 @@ class Report:
         return next((row for row in self.baselines if row.is_reference), None)
 
     @property
+    def our_role(self) -> str:
+        """What our model is: the spec says it (the train stage writes `reproduced` either way)."""
+        return "approximation" if self.spec.approximation else "reproduced"
+
+    @property
+    def ours_tag(self) -> str:
+        return "ours, approximation" if self.spec.approximation else "ours, generated"
+
+    def role_of(self, row: ModelRow) -> str:
+        return self.our_role if row is self.ours else row.role
+
+    def label(self, row: ModelRow) -> str:
+        if row is self.ours:
+            return f"{row.model} ({self.ours_tag})"
+        if row.is_reference:
+            return f"{row.model} (RecBole, {self.reference_kind})"
+        return f"{row.model} (RecBole)"
+
+    @property
+    def reference_kind(self) -> str:
+        """What the reference row is to ours. An approximation's is RecBole's class of the paper's model
+        (stages/references): another architecture, sharing only the common settings."""
+        return "the paper's model" if self.spec.approximation else "same architecture and hyperparameters"
+
+    @property
+    def reference_terms(self) -> str:
+        """What ours and the reference share."""
+        if self.spec.approximation:
+            return "the paper's model; same split and epoch budget"
+        return "same split, hyperparameters and epoch budget"
+
+    @property
     def monitor(self) -> str:
         return "AUC" if self.spec.task == "ctr" else "NDCG@10"
 
@@ -125,7 +161,7 @@ class Report:
             facts += [fmt(row.mean_of("train_time_s"), 1), _params(row), _epochs(row)]
             p_cell = None if test is None else (
                 format_p(test.t_p) if row is self.ours else "best baseline" if best else NONE)
-            out.append(TableRow(row=row, label=_label(row), metrics=[mean_std(row, c) for c in self.columns],
+            out.append(TableRow(row=row, label=self.label(row), metrics=[mean_std(row, c) for c in self.columns],
                                 facts=facts, p=p_cell, best_baseline=best))
         return out
 
@@ -145,14 +181,6 @@ def _epochs(row: ModelRow) -> str:
     ran = ", ".join(NONE if r.epochs_run is None else str(r.epochs_run) for r in row.runs)
     best = ", ".join(NONE if r.best_epoch is None else str(r.best_epoch) for r in row.runs)
     return f"{ran} ({best})"
-
-
-def _label(row: ModelRow) -> str:
-    if row.role == "reproduced":
-        return f"{row.model} (ours, generated)"
-    if row.is_reference:
-        return f"{row.model} (RecBole, same architecture and hyperparameters)"
-    return f"{row.model} (RecBole)"
 
 
 def _ordered(ours: ModelRow, baselines: Sequence[ModelRow], main: str) -> list[ModelRow]:
@@ -209,23 +237,34 @@ def results_table(report: Report) -> str:
     head = report.header()
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for line in report.table():
-        label = f"**{line.row.model}** (ours, generated)" if line.row is report.ours else line.label
+        label = f"**{line.row.model}** ({report.ours_tag})" if line.row is report.ours else line.label
         lines.append("| " + " | ".join([label, *line.cells]) + " |")
     return "\n".join(lines)
 
 
 def reference_line_text(report: Report) -> str:
-    """Ours against the RecBole model of the same architecture, relative difference of the main metric."""
+    """Ours against the RecBole reference, relative difference of the main metric. An approximation is only set
+    beside it (`Approximation ... vs RecBole ...`): it is not the paper's model, so there is no reproduction
+    verdict."""
     reference, main = report.reference, report.main
     if reference is None:
-        return "No RecBole model shares this architecture, so there is no like-for-like reference row."
+        return no_reference_text(report.spec)
     ours, theirs = report.ours.mean(main), reference.mean(main)
     if ours is None or not theirs:
         return f"{display_metric(main)} is missing for one side; no relative difference."
     delta = 100.0 * (ours - theirs) / theirs
     over = "" if report.n_seeds == 1 else " (means over seeds)"
-    return (f"Reproduced {report.ours.model} vs RecBole {reference.model} (same split, hyperparameters and epoch "
-            f"budget): {display_metric(main)} {ours:.4f} vs {theirs:.4f}{over}, {delta:+.1f}%.")
+    subject = "Approximation" if report.spec.approximation else "Reproduced"
+    return (f"{subject} {report.ours.model} vs RecBole {reference.model} ({report.reference_terms}): "
+            f"{display_metric(main)} {ours:.4f} vs {theirs:.4f}{over}, {delta:+.1f}%.")
+
+
+def no_reference_text(spec: MethodSpec) -> str:
+    """Why there is no reference row. A spec read from a paper names RecBole's class of the paper's model
+    (`reference`, None: RecBole has none); a hand-written one (no fidelity) is matched by its blocks."""
+    if spec.fidelity is not None and spec.reference is None:
+        return f"RecBole has no implementation of {spec.display_name}, so there is no like-for-like reference row."
+    return "No RecBole model shares this architecture, so there is no like-for-like reference row."
 
 
 def reference_line(report: Report) -> str:
@@ -267,14 +306,54 @@ def reported_value(reported) -> str:
     return f"{reported.value}{reported.unit or ''}" + (f" ({reported.variant})" if reported.variant else "")
 
 
+def md_cell(text: str | None) -> str:
+    """Quotes come from untrusted PDFs: no markup reaches a Markdown renderer, nothing breaks the table."""
+    return (text or NONE).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
 def hyperparameter_block(spec: MethodSpec) -> str:
     lines = ["| Hyperparameter | Value | Source | Evidence |", "|---|---|---|---|"]
     for name, hp in spec.hyperparameters.items():
         source = "**default**" if hp.source == "default" else hp.source
-        # quotes come from untrusted PDFs: no markup reaches a Markdown renderer
-        evidence = (hp.evidence or NONE).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-        lines.append(f"| {name} | {hp.value} | {source} | {evidence} |")
+        lines.append(f"| {name} | {hp.value} | {source} | {md_cell(hp.evidence)} |")
     return "\n".join(lines)
+
+
+# --- fidelity: is the model built the paper's model? ----------------------------------------------------
+
+
+def heading(spec: MethodSpec) -> str:
+    """The report's title: a reproduction report, or what an approximation leaves out."""
+    if spec.approximation:
+        return f"{spec.display_name}: {approximation_label(spec.fidelity.missing)}"
+    return f"{spec.display_name}: reproduction report"
+
+
+def approximation_note(spec: MethodSpec) -> str | None:
+    """Under the title of an approximation: what it is, and that it is no reproduction."""
+    if not spec.approximation:
+        return None
+    missing = ", ".join(spec.fidelity.missing) or "none named"
+    return (f"Approximation: the model built here leaves out parts of {spec.display_name}'s method (not built: "
+            f"{missing}), so it is not a reproduction of it (built with fidelity=allow_partial).")
+
+
+def fidelity_block(spec: MethodSpec) -> str:
+    """The paper's components and the blocks that build them, then where the built blocks differ from the paper;
+    nothing for a hand-written spec (no fidelity: it claims nothing about a paper)."""
+    if spec.fidelity is None:
+        return ""
+    parts = []
+    if spec.fidelity.components:
+        parts.append("## Components of the paper's method\n\n" + "\n".join(
+            f"- {md_cell(c.name)} → " + (f"`{c.block}`" if c.block else "**not built**")
+            for c in spec.fidelity.components))
+    if spec.fidelity.deviations:
+        lines = ["| Component | The paper | Ours |", "|---|---|---|"]
+        lines += [f"| {md_cell(d.component)} | {md_cell(d.paper)} | {md_cell(d.ours)} |"
+                  for d in spec.fidelity.deviations]
+        parts.append("## Deviations from the paper\n\n" + "\n".join(lines))
+    return "".join(f"\n{part}\n" for part in parts)
 
 
 def defaults_line(report: Report) -> str:
@@ -283,14 +362,21 @@ def defaults_line(report: Report) -> str:
     return "Filled in with family defaults (the paper does not state them): " + ", ".join(report.defaults) + "."
 
 
+def paper_lines(spec: MethodSpec) -> str:
+    """What was read, and for an approximation what it leaves out."""
+    title = spec.paper.title or spec.paper.key
+    lines = [f"- Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})",
+             f"- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`."]
+    note = approximation_note(spec)
+    return "\n".join([*lines, *([f"- {note}"] if note else [])])
+
+
 def markdown_report(report: Report) -> str:
     spec, split = report.spec, report.split
     unclear = "\n".join(f"- {u}" for u in spec.unclear) or "- nothing recorded"
-    title = spec.paper.title or spec.paper.key
-    return f"""# {spec.model_name}: reproduction report
+    return f"""# {heading(spec)}
 
-- Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})
-- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`.
+{paper_lines(spec)}
 
 ## Results on {split.dataset} (test split, our evaluator)
 
@@ -306,7 +392,7 @@ and scored by the same evaluator.
 {report.significance_line()}
 
 {reference_line(report)}
-{failures_block(report)}
+{failures_block(report)}{fidelity_block(spec)}
 ## What the paper reports
 
 On the paper's own datasets and protocol, which differ from the run above: these numbers are not directly
@@ -336,10 +422,10 @@ def csv_report(report: Report) -> str:
     writer.writerow(["model", "role", "dataset", "metric", "value"])
     for row in report.rows:
         for metric in sorted(set().union(*(r.test for r in row.runs))):
-            writer.writerow([row.model, row.role, row.runs[0].dataset, display_metric(metric),
+            writer.writerow([row.model, report.role_of(row), row.runs[0].dataset, display_metric(metric),
                              f"{row.mean(metric):.6f}"])
     for r in report.spec.reported:
-        writer.writerow([report.spec.model_name, "paper", r.dataset, r.metric, f"{r.value}{r.unit or ''}"])
+        writer.writerow([report.spec.display_name, "paper", r.dataset, r.metric, f"{r.value}{r.unit or ''}"])
     return buffer.getvalue()
 
 

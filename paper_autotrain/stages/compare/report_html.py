@@ -214,8 +214,10 @@ def environment(templates: Path = REPORT_TEMPLATES) -> jinja2.Environment:
 def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
     """The self-contained report page."""
     from paper_autotrain.stages.compare import (  # the Markdown report's sentences, said the same way here
+        approximation_note,
         budget_line,
         failure_lines,
+        heading,
         reference_line_text,
         reference_notes,
         reported_value,
@@ -225,6 +227,7 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
     page = environment(templates).get_template(PAGE)
     return page.render(
         report=report, spec=report.spec, split=report.split, version=__version__,
+        heading=heading(report.spec), approximation=approximation_note(report.spec),
         table=report.table(), significance=report.significance_line(),
         seeds_line=seeds_line(report), budget=budget_line(report.spec, report.ours.runs[0], report.monitor)[2:],
         reference=reference_line_text(report), reference_notes=reference_notes(report),

@@ -17,35 +17,24 @@ from paper_autotrain.schemas import (
     Table,
 )
 
+from .fidelity import assess
 from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters
 from .lexicon import (
     DATASET_PATTERNS,
     FAMILY_CUES,
-    GENERIC_ACRONYMS,
     KNOWN_MODELS,
     LOSS_CUES,
     METRIC_PATTERN,
     METRIC_QUALIFIER,
 )
+from .model_name import detect_model_name
 from .names import canonical_metric
 from .tables import find_reported, table_label
-from .text import Sentence, quote, split_sentences
+from .text import Sentence, opening_text, quote, split_sentences
 
 log = logging.getLogger(__name__)
 
-NAME = r"(?P<name>[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?: & [A-Z][a-z]+)?)(?=[\s,.;:)])(?!\s+[A-Z][a-z])"
-PROPOSAL_PATTERNS = (
-    rf"\b[Ww]e (?:propose|present|introduce|develop)[sd]?\s+(?:a |an |the )?[^.]{{0,100}}?"
-    rf"(?:named|called|termed|dubbed|coined)\s+(?:it\s+)?(?:as\s+)?{NAME}",
-    rf"\b[Ww]e (?:propose|present|introduce)[sd]?\s+[^.]{{0,120}}?\({NAME}\)",
-    rf"(?:[Oo]ur|[Tt]he) proposed (?:model|method|approach)?,?\s*{NAME}",
-    rf"(?:new|novel) (?:[\w-]+ ){{0,4}}?(?:model|method) {NAME}",
-)
 EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
-EARLY_PAGES = 3  # the title, abstract and introduction of a printed paper
-# A LaTeX source or an HTML rendering has no printed pages (a page is a whole section): as much text as a
-# printed two-column page holds stands in for one.
-PRINTED_PAGE_CHARS = 5000
 
 # Architecture cues: which known block composition a method describes.
 LIGHT_PROPAGATION_CUES = (
@@ -95,31 +84,6 @@ def _count(pattern: str, text: str) -> int:
     return len(re.findall(pattern, text, re.I))
 
 
-def has_printed_pages(doc: PaperDoc) -> bool:
-    """A PDF's pages; False for a paper read from LaTeX or HTML, whose pages are labelled sections."""
-    return not doc.pages or not all(page.label for page in doc.pages)
-
-
-def opening_text(doc: PaperDoc) -> str:
-    """The first printed page: title, abstract and the start of the introduction."""
-    if has_printed_pages(doc):
-        return doc.pages[0].text if doc.pages else ""
-    return doc.full_text[:PRINTED_PAGE_CHARS]
-
-
-def early_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
-    """Sentences of the first printed pages, where a paper names what it proposes."""
-    if has_printed_pages(doc):
-        return [s for s in sentences if s.page <= EARLY_PAGES]
-    early, budget = [], EARLY_PAGES * PRINTED_PAGE_CHARS
-    for sentence in sentences:
-        if budget <= 0:
-            break
-        early.append(sentence)
-        budget -= len(sentence.text) + 1
-    return early
-
-
 def experiment_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
     """Sentences from the first experiments section on (the second half when no heading says so)."""
     start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
@@ -148,61 +112,6 @@ def detect_task(family: str, metrics: list[str]) -> str:
     if bases & {"RMSE", "MAE"} and not bases & {"Recall", "NDCG", "HR", "MRR"}:
         return "rating"
     return "ctr" if family == "context" else "topk"
-
-
-def _cited_names(text: str) -> set[str]:
-    """Names printed with a citation ("NGCF [39]") belong to other papers."""
-    return set(re.findall(r"([A-Z][A-Za-z0-9-]+)\s*\[\d", text)) | set(
-        re.findall(r"([A-Z][A-Za-z0-9-]+) et al", text)
-    )
-
-
-def _usable_name(name: str, text: str, explicit: bool = False) -> bool:
-    """A plausible method name; `explicit` names come from 'we propose ... (Name)' and may be one word."""
-    if not name or name.upper() in GENERIC_ACRONYMS or len(name) < 2:
-        return False
-    if any(re.fullmatch(p, name) for p in DATASET_PATTERNS):
-        return False
-    if re.search(rf"{re.escape(name)} framework|framework (?:named |called )?{re.escape(name)}\b", text):
-        return False
-    if explicit:
-        return True
-    return sum(ch.isupper() for ch in name) >= 2 or "&" in name or ("-" in name and name[0].isupper())
-
-
-def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: list[Sentence]) -> str:
-    title = doc.meta.title
-    text = " ".join(s.text for s in sentences)
-    prefix = title.split(":")[0].strip() if ":" in title else ""
-    if prefix and len(prefix.split()) <= 2 and _usable_name(prefix, text):
-        return prefix
-    pair = re.search(r"\b([A-Z][a-z]+ & [A-Z][a-z]+)\b", title)
-    if pair:
-        return pair.group(1)
-    early = " ".join(s.text for s in early_sentences(doc, sentences))
-    for pattern in PROPOSAL_PATTERNS:
-        for match in re.finditer(pattern, early):
-            name = match.group("name")
-            if _usable_name(name, text, explicit=True) and name not in _cited_names(text):
-                return name
-    cited = _cited_names(text)
-    experiment_text = " ".join(s.text for s in experiments)
-    # Names defined before (or on the page of) the experiments heading; page granularity is enough.
-    last_page = experiments[0].page if experiments and experiments[0].order > 0 else (
-        sentences[-1].page if sentences else 1)
-    introduction = " ".join(s.text for s in sentences if s.page <= last_page)
-    tokens = Counter(
-        t
-        for t in re.findall(r"\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b", experiment_text)
-        if _usable_name(t, text)
-        and t not in cited
-        and any(c.islower() for c in t[1:])
-        and t in introduction
-        and t.lower() not in text
-    )
-    if tokens:
-        return tokens.most_common(1)[0][0]
-    return prefix or doc.meta.key
 
 
 def detect_loss(sentences: list[Sentence], task: str) -> tuple[str, str | None]:
@@ -442,6 +351,19 @@ def variational_hyperparameters(sentences: list[Sentence]) -> dict[str, HyperPar
     return found
 
 
+def link_hyperparameters(hyperparameters: dict[str, HyperParameter], links: list[tuple[str, str, str]]) -> list[str]:
+    """Hyperparameters the method ties to another one it states (a d x d feed-forward: hidden_size = d)."""
+    notes = []
+    for key, source, evidence in links:
+        if key in hyperparameters:
+            continue
+        if source in hyperparameters and hyperparameters[source].source == "paper":
+            hyperparameters[key] = HyperParameter(value=hyperparameters[source].value, evidence=evidence)
+        else:
+            notes.append(f"{key}: the method sets it to {source}, which the paper does not state ({evidence})")
+    return notes
+
+
 def extract(doc: PaperDoc) -> MethodSpec:
     """A MethodSpec with everything the paper states; defaults and overrides are applied afterwards."""
     sentences = split_sentences(doc)
@@ -450,13 +372,20 @@ def extract(doc: PaperDoc) -> MethodSpec:
     metrics = detect_metrics(doc.tables, experiments)
     task = detect_task(family, metrics)
     model_name = detect_model_name(doc, sentences, experiments)
+    if model_name is None:
+        unclear_name = ["model_name: the paper gives its method no name (no 'we propose X', title acronym or "
+                        "results row); the outputs use the paper's key"]
+    else:
+        unclear_name = []
+    own_name = model_name or ""
     loss, _ = detect_loss(sentences, task)
     datasets = detect_datasets(doc.tables, experiments, sentences)
-    hyperparameters, unclear = find_hyperparameters(sentences, model_name)
+    hyperparameters, unclear = find_hyperparameters(sentences, own_name)
+    unclear = unclear_name + unclear
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
     hyperparameters.update(from_tables)
     unclear += table_notes
-    optimizer, optimizer_notes = find_optimizer(sentences, model_name, preferred=experiments)
+    optimizer, optimizer_notes = find_optimizer(sentences, own_name, preferred=experiments)
     unclear += optimizer_notes
     if optimizer is not None:
         hyperparameters["optimizer"] = optimizer
@@ -468,14 +397,18 @@ def extract(doc: PaperDoc) -> MethodSpec:
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "
                        f"rating >= threshold, AUC and LogLoss) so the context models can run it; loss {loss} is kept")
     text = doc.full_text
-    blocks, custom, notes = detect_architecture(family, loss, text, model_name, sentences)
+    blocks, _, notes = detect_architecture(family, loss, text, own_name, sentences)
     unclear += notes
+    assessment = assess(doc, sentences, family, loss, model_name, blocks)
+    blocks, custom = assessment.architecture, assessment.custom
+    unclear += assessment.notes
+    unclear += link_hyperparameters(hyperparameters, assessment.hyperparameter_links)
     if any(block.block == "variational_encoder" for block in blocks):
         annealing = variational_hyperparameters(sentences)
         hyperparameters.update({k: v for k, v in annealing.items() if k not in hyperparameters})
     if loss == "other":
         unclear.append("training loss not recognised; set `loss` by hand")
-    reported = find_reported(doc.tables, model_name, datasets, metrics)
+    reported = find_reported(doc.tables, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
         if reported[0].variant:
@@ -497,6 +430,8 @@ def extract(doc: PaperDoc) -> MethodSpec:
         datasets=datasets,
         metrics=metrics,
         reported=reported,
-        baselines_in_paper=_baselines(doc, experiments, model_name, reported),
+        baselines_in_paper=_baselines(doc, experiments, own_name, reported),
         unclear=unclear,
+        fidelity=assessment.fidelity,
+        reference=assessment.reference,
     )

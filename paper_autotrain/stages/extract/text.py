@@ -56,3 +56,34 @@ def quote(sentence: Sentence, position: int = 0) -> str:
     start = max(0, min(at - 8, len(words) - MAX_QUOTE_WORDS))
     excerpt = " ".join(words[start : start + MAX_QUOTE_WORDS])
     return f"{sentence.where or f'p{sentence.page}'}: {excerpt}"
+
+
+EARLY_PAGES = 3  # the title, abstract and introduction of a printed paper
+# A LaTeX source or an HTML rendering has no printed pages (a page is a whole section): as much text as a
+# printed two-column page holds stands in for one.
+PRINTED_PAGE_CHARS = 5000
+
+
+def has_printed_pages(doc: PaperDoc) -> bool:
+    """A PDF's pages; False for a paper read from LaTeX or HTML, whose pages are labelled sections."""
+    return not doc.pages or not all(page.label for page in doc.pages)
+
+
+def opening_text(doc: PaperDoc) -> str:
+    """The first printed page: title, abstract and the start of the introduction."""
+    if has_printed_pages(doc):
+        return doc.pages[0].text if doc.pages else ""
+    return doc.full_text[:PRINTED_PAGE_CHARS]
+
+
+def early_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences of the first printed pages, where a paper names what it proposes."""
+    if has_printed_pages(doc):
+        return [s for s in sentences if s.page <= EARLY_PAGES]
+    early, budget = [], EARLY_PAGES * PRINTED_PAGE_CHARS
+    for sentence in sentences:
+        if budget <= 0:
+            break
+        early.append(sentence)
+        budget -= len(sentence.text) + 1
+    return early

@@ -1,17 +1,21 @@
-"""The RecBole model that implements a spec's architecture, with the spec's hyperparameters mapped.
+"""The RecBole class of the paper's own model (`spec.reference`), with the spec's hyperparameters mapped.
 
-One module per family; each exposes `reference(spec) -> (model, overrides, notes) | None`, where notes
-name every stated value RecBole's implementation has no place for. The reproduced model is compared
-with "the same model, as RecBole implements it, with the same hyperparameters".
+The reference is the paper's model, never what the rendered blocks happen to resemble: a spec read from a paper
+names it (`reference`, from the model's name or the paper's title). When the blocks build that very class, the
+family module maps every hyperparameter (`reference(spec) -> (model, overrides, notes) | None`, notes naming
+each stated value RecBole's class has no place for); otherwise (an approximation) the class is trained with the
+settings every class reads, and a note says so. A spec written by hand without a fidelity inventory claims no
+paper: its reference is the class its blocks make.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.references import autoencoder, context, sequential, topk
-from paper_autotrain.stages.references.common import Reference
+from paper_autotrain.stages.references.common import Reference, SpecMapping
 
 FAMILY_REFERENCES: dict[str, Callable[[MethodSpec], Reference | None]] = {
     "general": topk.reference,
@@ -23,9 +27,26 @@ FAMILY_REFERENCES: dict[str, Callable[[MethodSpec], Reference | None]] = {
 
 
 def reference_with_notes(spec: MethodSpec) -> Reference | None:
-    """The RecBole model for the spec's architecture, its config overrides, and what was not mapped."""
-    mapper = FAMILY_REFERENCES.get(spec.family, topk.reference)
-    return mapper(spec)
+    """The RecBole class of the paper's model, its config overrides, and what was not mapped (None: no class)."""
+    built = composition_class(spec.family, [b.block for b in spec.architecture], spec.loss)
+    target = built if spec.fidelity is None else spec.reference
+    if target is None:
+        return None
+    if target == built:
+        return FAMILY_REFERENCES.get(spec.family, topk.reference)(spec)
+    return paper_class(spec, target, built)
+
+
+def paper_class(spec: MethodSpec, model: str, built: str | None) -> Reference:
+    """RecBole's class of the paper's model when our blocks build something else: the shared settings only."""
+    m = SpecMapping(spec)
+    m.optimisation(negatives=spec.family not in ("context", "autoencoder", "sequential"))
+    m.put("embedding_size", m.scalar("embedding_size", integral=True))
+    ours = f"RecBole's {built}" if built else "no RecBole class"
+    m.notes.append(f"our model is an approximation of {spec.display_name} (its blocks make {ours}); RecBole's "
+                   f"{model} is the paper's model, trained with its own defaults beyond the learning rate, batch "
+                   "size, optimiser and embedding size")
+    return m.result(model)
 
 
 def recbole_reference(spec: MethodSpec) -> tuple[str, dict] | None:

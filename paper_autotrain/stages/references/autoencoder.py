@@ -6,30 +6,29 @@ AutoEncoderModule does, so the top-k baselines path scores them with our evaluat
 
 from __future__ import annotations
 
+from paper_autotrain.recbole_models import AUTOENCODER_ENCODERS, composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.references.common import (
     Reference,
     SpecMapping,
     block_param,
     int_list,
-    model_by_block,
     number,
 )
 
-ENCODER_MODELS = {"variational_encoder": "MultiVAE", "denoising_encoder": "MultiDAE", "cdae_encoder": "CDAE"}
 CDAE_ACTIVATIONS = ("sigmoid", "relu", "tanh")  # RecBole's CDAE hid_activation choices
 RECBOLE_NOISE_STD = 0.01  # RecBole's MultiVAE draws eps ~ N(0, 0.01^2) (the paper's eps ~ N(0, I))
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return model_by_block(spec, ENCODER_MODELS)
+    return composition_class("autoencoder", [b.block for b in spec.architecture], spec.loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
     model = architecture_model(spec)
     if model is None:
         return None
-    encoder = next(block for block, name in ENCODER_MODELS.items() if name == model)
+    encoder = next(block for block, name in AUTOENCODER_ENCODERS.items() if name == model)
     m = SpecMapping(spec)
     m.optimisation(negatives=False)
     m.put("weight_decay", m.scalar("l2_reg", integral=False))  # our l2_reg is the optimiser's weight decay

@@ -47,13 +47,6 @@ def block_param(params: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-def model_by_block(spec: MethodSpec, block_models: Mapping[str, str]) -> str | None:
-    """The one RecBole model whose telltale block the architecture holds (None for none, or several)."""
-    kinds = {b.block.lower() for b in spec.architecture}
-    found = [model for block, model in block_models.items() if block in kinds]
-    return found[0] if len(found) == 1 else None
-
-
 @dataclass
 class SpecMapping:
     """Collects RecBole overrides for one spec, and notes on every value it could not carry over."""

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.references.common import Reference, SpecMapping
 
-# the set of blocks each RecBole context model is made of, head included
-COMPOSITIONS: dict[frozenset[str], str] = {
-    frozenset({"linear", "sum_logits"}): "LR",
-    frozenset({"field_embedding", "linear", "fm_interaction", "sum_logits"}): "FM",
-    frozenset({"field_embedding", "linear", "mlp_tower", "sum_logits"}): "WideDeep",
-    frozenset({"field_embedding", "linear", "fm_interaction", "mlp_tower", "sum_logits"}): "DeepFM",
-    frozenset({"field_embedding", "cross_network", "mlp_tower", "concat_head"}): "DCN",
-}
-
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return COMPOSITIONS.get(frozenset(b.block.lower() for b in spec.architecture))
+    return composition_class("context", [b.block for b in spec.architecture], spec.loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, model_by_block
-
-ENCODER_MODELS = {"self_attention_encoder": "SASRec", "gru_encoder": "GRU4Rec", "caser_encoder": "Caser"}
+from paper_autotrain.stages.references.common import Reference, SpecMapping, number
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return model_by_block(spec, ENCODER_MODELS)
+    return composition_class("sequential", [b.block for b in spec.architecture], spec.loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -22,12 +21,13 @@ def reference(spec: MethodSpec) -> Reference | None:
     embedding = m.block_or_scalar("item_embedding", ("dim", "embedding_size"), "embedding_size", integral=True)
     if model == "SASRec":
         m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
-        m.put("inner_size", m.block_or_scalar("self_attention_encoder", ("inner_size",), "hidden_size", True))
+        m.put("inner_size", _inner_size(m))
         m.put("n_layers", m.block_or_scalar("self_attention_encoder", ("layers", "n_layers"), "n_layers", True))
         m.put("n_heads", m.block_or_scalar("self_attention_encoder", ("heads", "n_heads"), "n_heads", True))
         dropout = m.block_or_scalar("self_attention_encoder", ("dropout",), "dropout", integral=False)
         m.put("hidden_dropout_prob", dropout)
         m.put("attn_dropout_prob", dropout)
+        _sasrec_layout(m)
     elif model == "GRU4Rec":
         m.put("embedding_size", embedding)
         m.put("hidden_size", m.block_or_scalar("gru_encoder", ("hidden_size",), "hidden_size", integral=True))
@@ -56,6 +56,28 @@ def _loss(m: SpecMapping, model: str) -> None:
                         "train_neg_sample_args": {"distribution": "uniform", "sample_num": negatives}})
     m.notes.append(f"loss={loss} with sampled negatives: RecBole's {model} offers only CE or BPR; "
                    f"BPR with {negatives} sampled negative(s) stands in")
+
+
+def _inner_size(m: SpecMapping) -> int | float | None:
+    """The feed-forward width the rendered model uses: a user's hidden_size, else the block's inner_size (a paper's
+    d x d feed-forward sets it to the embedding size), else the spec's hidden_size (render's order)."""
+    entry = m.spec.hyperparameters.get("hidden_size")
+    block_value = number(m.blocks.get("self_attention_encoder", {}).get("inner_size"), integral=True)
+    if block_value is not None and not (entry is not None and entry.source == "user"):
+        return block_value
+    return m.scalar("hidden_size", integral=True)
+
+
+def _sasrec_layout(m: SpecMapping) -> None:
+    """The encoder's feed-forward activation maps to hidden_act; RecBole's layers are post-norm whatever the spec."""
+    params = m.blocks.get("self_attention_encoder", {})
+    activation = str(params.get("activation") or "").lower()
+    if activation in ("relu", "gelu"):
+        m.put("hidden_act", activation)
+    if str(params.get("norm") or "").lower() == "pre":
+        m.notes.append("RecBole's SASRec blocks are post-norm (LayerNorm after each residual, and on the input); "
+                       "the paper's are pre-norm (LayerNorm on each sub-layer's input, x + Dropout(f(LayerNorm(x))), "
+                       "and a last LayerNorm on the output)")
 
 
 def _caser(m: SpecMapping, embedding: int | float | None) -> None:

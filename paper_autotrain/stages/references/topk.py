@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.references.common import Reference, SpecMapping, block_param, number
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    kinds = {b.block.lower() for b in spec.architecture}
-    if {"gmf", "mlp_tower", "neumf_fusion"} <= kinds:
-        return "NeuMF"
-    if kinds == {"embedding", "light_propagation", "dot_score"}:
-        return "LightGCN"
-    if kinds == {"embedding", "dot_score"} and spec.loss == "bpr":
-        return "BPR"
-    return None
+    return composition_class(spec.family, [b.block for b in spec.architecture], spec.loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:

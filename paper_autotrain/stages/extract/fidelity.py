@@ -1,0 +1,335 @@
+"""The component inventory: what the paper's OWN method is made of, read from its method section(s), and whether
+the blocks chosen for it build every part (`MethodSpec.fidelity`, `MethodSpec.reference`).
+
+Only the method sections count (not the introduction, related work, preliminaries, "relation to other models" or
+experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
+feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing. The parts and
+their cues are `components.yaml`; the blocks the architecture holds decide which parts are built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from paper_autotrain.recbole_models import class_names, composition_class, recbole_class
+from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
+
+from .lexicon import KNOWN_MODELS
+from .text import SENTENCE_END, Sentence, flatten, quote
+
+VOCABULARY_FILE = Path(__file__).with_name("components.yaml")
+EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
+# Sections that describe other work, the problem or the results, not the method itself
+NOT_METHOD_HEADING = re.compile(
+    r"introduction|related work|previous work|prior work|existing|background|preliminar|recap|\bbrief\b|relation"
+    r"|connection|comparison|relationship|discussion|conclusion|acknowledg|references|appendix|exploration"
+    r"|motivation|limitation|contribution|overview|complexity|future work|abstract", re.I)
+CLAUSE_BREAK = re.compile(r"[,;:]|\b(?:but|while|whereas|which|whilst)\b|\band then\b", re.I)
+NEGATION = re.compile(
+    r"\b(?:not|no|without|remov\w*|discard\w*|abandon\w*|drop\w*|eliminat\w*|get rid of|unlike|instead of"
+    r"|rather than|neither|nor|avoid\w*|lacks?|free of|omit\w*|exclud\w*)\b", re.I)
+CONTRAST = re.compile(r"\b(?:unlike|in contrast|compared (?:to|with)|different from|differs? from|existing|previous"
+                      r"|prior|original|conventional|traditional|vanilla|than|similar to|like|such as|e\.g\.)\W", re.I)
+OTHER_MODEL_VERB = re.compile(r"\s+(?:[a-z]+s|can|could|would|will|only|also|first)\b")  # "NGCF uses", "FMC factorizes"
+OURS = re.compile(r"\b(?:we|our|us)\b", re.I)
+CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)|et al)")
+# "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
+ATTRIBUTED = re.compile(r"^\s*As (?:stated|shown|reported|suggested|noted|discussed|observed|argued) (?:in|by)\b")
+ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also)\b", re.I)
+SECTION_NUMBER = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
+# "Reduction to Existing Models:", "Relation with SGCN." -- a paragraph heading inside a section
+INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|and|with|the|for|on|in|an?|vs\.?)){0,6})"
+                            r"\s*[:.]\s+[A-Z•(]")
+# "G. Discussion We find ...", "3.6 Relation to ..." -- a numbered subsection heading run into its first sentence
+NUMBERED_HEADING = re.compile(r"^(?:[A-Z]|\d+(?:\.\d+)*)\.?\s+(?P<title>(?:[A-Z][\w-]*\s*){1,5})")
+OTHER_WORK_HEADING = re.compile(NOT_METHOD_HEADING.pattern + r"|reduction|existing|versus|\bvs\b|differen", re.I)
+UNRECOGNISED = "unrecognised part of the method"
+METHOD_OPENING_SENTENCES = 3
+TITLE_AREA_CHARS = 300
+PAGE_PROBE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Part:
+    """One entry of components.yaml."""
+
+    name: str
+    cues: tuple[re.Pattern[str], ...]
+    blocks: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    plumbing: bool = False
+    ours: str = ""  # for a known deviation: what our block does instead
+
+    def applies_to(self, family: str) -> bool:
+        return not self.families or family in self.families
+
+
+@dataclass(frozen=True)
+class Structure:
+    block: str
+    cues: tuple[re.Pattern[str], ...]
+    params: tuple[tuple[str, str], ...] = ()  # block parameters it sets
+    hyperparameter: tuple[tuple[str, str], ...] = ()  # (hyperparameter, the hyperparameter whose value it takes)
+
+
+@dataclass(frozen=True)
+class Found:
+    part: Part
+    evidence: str
+
+
+def _compile(cues: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(cue, re.I) for cue in cues)
+
+
+@cache
+def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, ...]]:
+    """(components, known deviations, structure readings) of components.yaml."""
+    raw = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+    parts = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=tuple(e.get("blocks") or ()),
+                       families=tuple(e.get("families") or ()), plumbing=bool(e.get("plumbing")))
+                  for e in raw["components"])
+    deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"])
+                       for e in raw["deviations"])
+    structure = tuple(Structure(block=e["block"], cues=_compile(e["cues"]),
+                                params=tuple((e.get("set") or {}).items()),
+                                hyperparameter=tuple((e.get("hyperparameter") or {}).items()))
+                      for e in raw["structure"])
+    return parts, deviations, structure
+
+
+# --- where the method is described ----------------------------------------------------------------------------
+
+def method_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences of the method section(s): the sections after the introduction that are not about other work,
+    up to the experiments. Without usable sections: every sentence before the experiments, after the first page."""
+    texts = method_section_texts(doc)
+    if not texts:
+        start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
+        return without_other_work_paragraphs(
+            [s for s in sentences if s.page > 1 and (start is None or s.page < start)])
+    pages = [(page.number, page.where, flatten(page.text)) for page in doc.pages]
+    found = []
+    for text in texts:
+        for part in SENTENCE_END.split(text):
+            if part.strip():
+                number, where = page_of(part.strip(), pages)
+                found.append(Sentence(page=number, text=part.strip(), order=len(found), where=where))
+    return without_other_work_paragraphs(found)
+
+
+def page_of(sentence: str, pages: list[tuple[int, str, str]]) -> tuple[int, str]:
+    """The page a sentence stands on (for its quote): the first whose text holds its opening words."""
+    opening = sentence[:PAGE_PROBE_CHARS]
+    return next(((number, where) for number, where, text in pages if opening in text), (pages[0][0], pages[0][1]))
+
+
+def method_section_texts(doc: PaperDoc) -> list[str]:
+    """The method sections' texts; a subsection of an excluded section ("2.1" under "2 Related Work") is out too."""
+    texts, excluded = [], set()
+    for section in doc.sections[1:]:  # the first section is the introduction (or the abstract)
+        if EXPERIMENT_HEADING.search(section.title):
+            break
+        number = SECTION_NUMBER.match(section.title)
+        parents = number.group(1).split(".") if number else []
+        if NOT_METHOD_HEADING.search(section.title):
+            if number:
+                excluded.add(number.group(1))
+            continue
+        if any(".".join(parents[:depth]) in excluded for depth in range(1, len(parents))):
+            continue
+        texts.append(flatten(section.text))
+    return texts
+
+
+def without_other_work_paragraphs(sentences: list[Sentence]) -> list[Sentence]:
+    """Drop the paragraphs a method section spends on other models ("Reduction to Existing Models: ..."): from such
+    a heading to the next numbered subsection (a paragraph heading inside a discussion does not end it)."""
+    kept, skipping = [], False
+    for sentence in sentences:
+        numbered = NUMBERED_HEADING.match(sentence.text)
+        inline = INLINE_HEADING.match(sentence.text)
+        if numbered:
+            skipping = bool(OTHER_WORK_HEADING.search(numbered.group("title")))
+        if inline and not sentence.text.startswith("•") and OTHER_WORK_HEADING.search(inline.group("title")):
+            skipping = True
+        if not skipping:
+            kept.append(sentence)
+    return kept
+
+
+# --- reading one clause at a time -------------------------------------------------------------------------------
+
+def clause_bounds(text: str, position: int) -> tuple[int, int]:
+    """The clause of `text` around `position` (between commas, semicolons, 'but', 'which', ...)."""
+    start = 0
+    for match in CLAUSE_BREAK.finditer(text):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() > position:
+            return start, match.start()
+    return start, len(text)
+
+
+@cache
+def other_model_names(own: str) -> re.Pattern[str] | None:
+    """Names of models other than the paper's own (a known model not contained in, nor containing, ours)."""
+    own_key = re.sub(r"[^a-z0-9]", "", own.lower())
+    names = {name for name in (*KNOWN_MODELS, *class_names()) if len(name) >= 2}
+    others = [name for name in names
+              if not own_key or (re.sub(r"[^a-z0-9]", "", name.lower()) not in own_key
+                                 and own_key not in re.sub(r"[^a-z0-9]", "", name.lower()))]
+    if not others:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(others, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+
+
+def about_other_model(clause: str, own: str) -> bool:
+    """A clause that speaks of another model: its name cited, contrasted, or as the clause's subject."""
+    if OURS.search(clause):
+        return False
+    if re.search(r"\b[A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\s*\[\d|et al", clause):  # "NGCF [39]", "Tang et al."
+        return True
+    names = other_model_names(own)
+    if names is None:
+        return False
+    for match in names.finditer(clause):
+        before = clause[: match.start()]
+        if CONTRAST.search(before[-40:]) or re.match(r"\s*(?:\[\d|et al)", clause[match.end():]):
+            return True
+        if not before.strip(" ()'\"") and OTHER_MODEL_VERB.match(clause[match.end():]):
+            return True
+    return False
+
+
+def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
+    """Where `cue` states a part of the paper's own method in `sentence` (None: absent, negated or not ours)."""
+    if ATTRIBUTED.match(sentence.text):
+        return None
+    for match in cue.finditer(sentence.text):
+        start, end = clause_bounds(sentence.text, match.start())
+        clause = sentence.text[start:end]
+        if NEGATION.search(sentence.text[start:match.start()]) or about_other_model(clause, own):
+            continue
+        if offered_or_cited(sentence.text, match, clause):
+            continue
+        return match.start()
+    return None
+
+
+def offered_or_cited(text: str, match: re.Match[str], clause: str) -> bool:
+    """A part offered as one option among others ("hinge loss or logit loss"), or another paper's technique
+    ("margin-based loss [33]") in a clause that does not say we use it."""
+    after, before = text[match.end():], text[:match.start()]
+    if re.match(r"\s+or\b", after) or re.search(r"\bor\s+(?:\w+\s+){0,2}$", before) or ALTERNATIVE.search(text):
+        return True
+    return bool(CITATION_AFTER.match(after)) and not OURS.search(clause)
+
+
+def find_parts(parts: Iterable[Part], sentences: list[Sentence], own: str) -> list[Found]:
+    """Each part stated in the sentences, with its first quote, in the vocabulary's order."""
+    found = []
+    for part in parts:
+        for sentence in sentences:
+            position = next((p for cue in part.cues if (p := stated(sentence, cue, own)) is not None), None)
+            if position is not None:
+                found.append(Found(part, quote(sentence, position)))
+                break
+    return found
+
+
+# --- the inventory and its verdict --------------------------------------------------------------------------
+
+@dataclass
+class Assessment:
+    fidelity: Fidelity
+    reference: str | None
+    custom: list[CustomPart]
+    architecture: list[Block]
+    hyperparameter_links: list[tuple[str, str, str]]  # (hyperparameter, takes the value of, evidence)
+    notes: list[str]
+
+
+def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, model_name: str | None,
+           architecture: list[Block]) -> Assessment:
+    """The paper's components, which blocks build them, the deviations, the reference and the verdict."""
+    own = model_name or ""
+    method = method_sentences(doc, sentences)
+    parts, known_deviations, structures = vocabulary()
+    built = [block.block for block in architecture]
+    components: list[Component] = []
+    deviations: list[Deviation] = []
+    for found in find_parts([p for p in parts if p.applies_to(family)], method, own):
+        block = next((b for b in found.part.blocks if b in built), None)
+        if found.part.plumbing and block is None:
+            continue  # a generic part (embeddings) says nothing about which model this is
+        components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
+    for found in find_parts(known_deviations, method, own):
+        block = found.part.blocks[0]
+        if block in built:
+            deviations.append(Deviation(component=found.part.name, paper=found.evidence, ours=found.part.ours))
+            components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
+        else:
+            components.append(Component(name=found.part.name, evidence=found.evidence, block=None))
+    notes: list[str] = []
+    if loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
+        components.append(Component(name="the paper's training loss (none of the loss templates)",
+                                    evidence=None, block=None))
+    architecture, links = apply_structure(architecture, structures, method, own)
+    reference = recbole_class(model_name, doc.meta.title or title_area(doc))
+    natural = composition_class(family, built, loss) if built else None
+    if natural != reference:
+        if natural is not None:
+            paper_model = f"RecBole's {reference}" if reference else "the paper's model"
+            notes.append(f"fidelity: the blocks ({' -> '.join(built)}) make RecBole's {natural}, not {paper_model}; "
+                         "the spec is partial")
+        if not any(component.block is None for component in components):
+            components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
+    if not built and not any(component.block is None for component in components):
+        components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
+    missing = [component for component in components if component.block is None]
+    verdict = "partial" if missing else "faithful"
+    custom = [CustomPart(name=c.name, description=f"a part of {own or 'the'} method no library block builds",
+                         evidence=c.evidence) for c in missing]
+    return Assessment(Fidelity(verdict=verdict, components=components, deviations=deviations), reference, custom,
+                      architecture, links, notes)
+
+
+def title_area(doc: PaperDoc) -> str:
+    """The start of the first page, where the title stands when the PDF's metadata has none."""
+    return doc.pages[0].text[:TITLE_AREA_CHARS] if doc.pages else ""
+
+
+def opening_quote(method: list[Sentence]) -> str | None:
+    """Where the method's description starts: the quote an unrecognised part points at."""
+    for sentence in method[:METHOD_OPENING_SENTENCES]:
+        if len(sentence.text.split()) >= 6:
+            return quote(sentence)
+    return quote(method[0]) if method else None
+
+
+def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence],
+                    own: str) -> tuple[list[Block], list[tuple[str, str, str]]]:
+    """Block parameters the method section states for blocks the architecture holds (e.g. a pre-norm
+    Transformer), and hyperparameters it ties to others (a d x d feed-forward: inner size = embedding size)."""
+    params: dict[str, dict[str, str]] = {}
+    links: list[tuple[str, str, str]] = []
+    built = {block.block for block in architecture}
+    for structure in structures:
+        if structure.block not in built:
+            continue
+        found = find_parts([Part(name=structure.block, cues=structure.cues)], method, own)
+        if not found:
+            continue
+        params.setdefault(structure.block, {}).update(dict(structure.params))
+        links += [(key, source, found[0].evidence) for key, source in structure.hyperparameter]
+    blocks = [Block(block=block.block, **{**block.params, **params.get(block.block, {})}) for block in architecture]
+    return blocks, links
+
