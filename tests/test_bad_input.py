@@ -105,6 +105,19 @@ def hand_edit_spec(ws: Path) -> None:
     spec.write_text(spec.read_text().replace("family: graph", "family: telepathy"))
 
 
+def edit_fidelity(block: str | None) -> Callable[[Path], None]:
+    """A first run to the spec, then a hand edit: the component built by light_propagation is marked `block`."""
+    def prepare(ws: Path) -> None:
+        pipeline.run(config(ws, "until=parse"))
+        path = ws / "generated" / "tinyprop" / "spec.yaml"
+        spec = yaml.safe_load(path.read_text())
+        edited = [c for c in spec["fidelity"]["components"] if c["block"] == "light_propagation"]
+        assert edited, spec["fidelity"]
+        edited[0]["block"] = block
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return prepare
+
+
 OFF_TOPIC = ("Abstract\nWe study protein folding with molecular dynamics simulations of small peptides in explicit "
              "water.\n1 Introduction\nProteins fold into native structures; we simulate alanine dipeptide at 300 K "
              "with the AMBER force field.\n2 Methods\nSimulations ran for 100 ns with a 2 fs time step.")
@@ -169,6 +182,13 @@ CASES = [
     # --- the spec and its values ---
     Case("spec hand-edited into an invalid state", lambda ws, s: [EX, "until=render"], ("not a valid MethodSpec",),
          prepare=hand_edit_spec),
+    Case("spec marks a component built by a block it does not have", lambda ws, s: [EX, "until=render"],
+         ("light graph convolution", "block 'attention_pooling'", "architecture does not have"),
+         prepare=edit_fidelity("attention_pooling")),
+    Case("spec says faithful with an unbuilt component", lambda ws, s: [EX, "until=render"],
+         ("verdict is faithful", "light graph convolution", "not built"),
+         prepare=edit_fidelity(None)),
+    Case("unknown fidelity mode", lambda ws, s: [EX, "fidelity=sometimes"], ("fidelity='sometimes'", "allow_partial")),
     Case("negative learning rate", lambda ws, s: [EX, "+hparams.learning_rate=-1", "until=render"],
          ("learning_rate", "out of range"), exit_code=1),
     Case("learning rate that is not a number", lambda ws, s: [EX, "+hparams.learning_rate=fast", "until=render"],

@@ -155,8 +155,8 @@ def test_an_open_learning_rate_follows_the_stated_optimizer():
 
 def test_shipped_example_paper_is_read_correctly():
     spec = extract.run(_doc_from_pdf(EXAMPLE), RULES)
-    assert (spec.family, spec.model_name, spec.loss) == ("graph", "TinyProp", "bpr")
-    assert spec.paper.title.startswith("TinyProp:")
+    assert (spec.family, spec.model_name, spec.loss) == ("graph", "LightGCN", "bpr")
+    assert spec.paper.title.startswith("LightGCN:")
     expected = {
         "embedding_size": 32,
         "learning_rate": 0.005,

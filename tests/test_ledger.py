@@ -265,7 +265,7 @@ def test_the_pipeline_records_a_run_its_stages_and_a_rerun(tmp_path):
     ledger = Ledger.under(tmp_path / "results")
     first, second = ledger.history("tinyprop")
     assert first.status == second.status == "ok" and first.until_stage == "extract"
-    assert first.model_name == "TinyProp" and first.main_metric == "ndcg@10" and first.seeds == [0]
+    assert first.model_name == "LightGCN" and first.main_metric == "ndcg@10" and first.seeds == [0]
     assert first.config_hash == second.config_hash and len(first.code_hash or "") == 64
     assert [(s.stage, s.status) for s in ledger.stages(first.run_id)] == [
         ("fetch", "ok"), ("parse", "ok"), ("extract", "ok")]

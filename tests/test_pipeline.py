@@ -49,14 +49,14 @@ def test_full_run_writes_spec_code_and_report(full_run):
     rows = list(csv.DictReader((root / "results" / "tinyprop" / "report.csv").open()))
     assert set(rows[0]) == {"model", "role", "dataset", "metric", "value"}
     by_role = {(r["role"], r["model"]) for r in rows}
-    assert ("reproduced", "TinyProp") in by_role
+    assert ("reproduced", "LightGCN") in by_role
     assert ("baseline", "Pop") in by_role and ("baseline", "LightGCN") in by_role  # LightGCN: the reference
-    assert ("paper", "TinyProp") in by_role
+    assert ("paper", "LightGCN") in by_role
     ours = {r["metric"]: float(r["value"]) for r in rows if r["role"] == "reproduced"}
     assert 0 < ours["NDCG@10"] <= 1 and 0 < ours["Recall@20"] <= 1
 
     report = (root / "results" / "tinyprop" / "report.md").read_text()
-    assert "| **TinyProp** (ours, generated)" in report and "What the paper reports" in report
+    assert "| **LightGCN** (ours, generated)" in report and "What the paper reports" in report
     assert "Epoch budget: 2 for every model (trainer.max_epochs or the family's CPU cap trainer.family_max_epochs; " \
            "the paper's 40 is capped)" in report
     result = json.loads((root / "results" / "tinyprop" / "train" / "result.json").read_text())
@@ -132,5 +132,5 @@ def test_example_paper_matches_its_recbole_reference(tmp_path):
     pipeline.run(config(tmp_path, "baselines=[Pop]"))
     rows = list(csv.DictReader((tmp_path / "results" / "tinyprop" / "report.csv").open()))
     ndcg = {(r["role"], r["model"]): float(r["value"]) for r in rows if r["metric"] == "NDCG@10"}
-    ours, reference = ndcg[("reproduced", "TinyProp")], ndcg[("baseline", "LightGCN")]
+    ours, reference = ndcg[("reproduced", "LightGCN")], ndcg[("baseline", "LightGCN")]
     assert abs(ours - reference) / reference < 0.05, (ours, reference)

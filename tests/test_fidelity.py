@@ -1,0 +1,166 @@
+"""Fidelity: the component inventory read from a paper's method section, the paper's own RecBole class as the
+reference, and no model built under a paper's name unless every component of its method is built.
+
+The fixture papers are written the way papers describe methods; none is a real paper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from paper_autotrain.errors import StageError
+from paper_autotrain.recbole_models import composition_class, recbole_class
+from paper_autotrain.runtime.testing import reference_spec
+from paper_autotrain.schemas import Component, Fidelity
+from paper_autotrain.stages import extract, parse, render
+from paper_autotrain.stages.references import reference_with_notes
+from tests.pdf_fixtures import bundle_for, write_pdf
+
+RULES = {"name": "rules", "hparams": {}}
+SETTINGS = ("4 EXPERIMENTS", "We evaluate on the Criteo dataset with AUC and Logloss. Table 1 reports the results. "
+            "The embedding size is 16 and we use Adam with a learning rate of 0.001.")
+
+# Known blocks (field embeddings, FM pairwise products, a linear part) plus one part no block builds: the attention
+# network that weights each pairwise interaction
+ATTENTIVE_FM = [
+    ["AttnFM: Weighting Feature Interactions with Attention for CTR Prediction",
+     "Abstract. We propose a new model named AttnFM for click-through rate (CTR) prediction. AttnFM learns how "
+     "much each feature interaction matters.",
+     "1 INTRODUCTION", "Factorization machines (FM) model pairwise feature interactions with inner products of "
+     "latent vectors, but an FM weights every interaction the same. AttnFM keeps the FM and adds attention. "
+     "Like an FM, AttnFM has a first-order part. FMs are fast; AttnFM is as fast as an FM. A deep neural network, "
+     "as in DeepFM, learns implicit interactions."],
+    ["2 RELATED WORK", "DeepFM [4] sums a factorization machine and a deep neural network with hidden layers. "
+     "Wide & Deep [2] joins a linear model with a deep network.",
+     "3 METHOD", "Each field is embedded into a latent vector. The first-order part is a linear regression over "
+     "the sparse features. The pairwise interactions are the element-wise products of the field embeddings, as "
+     "in factorization machines. An attention network scores each pairwise interaction, and the attention "
+     "weights sum the interactions into one vector. The model is trained with the log loss on the clicks.",
+     *SETTINGS],
+]
+# The related work describes LightGCN's light propagation; the method itself keeps per-layer weight matrices,
+# a non-linear activation and concatenates the layers
+WEIGHTED_GRAPH = [
+    ["DeepProp: Deeper Propagation for Graph Collaborative Filtering",
+     "Abstract. We propose a graph neural network named DeepProp for top-k recommendation on the user-item graph.",
+     "1 INTRODUCTION", "Graph convolution networks refine user and item embeddings over the interaction graph. We "
+     "train with the BPR loss and score a pair by the inner product of the embeddings."],
+    ["2 RELATED WORK", "LightGCN [12] uses light graph convolution: it removes feature transformation and "
+     "non-linear activation and applies layer combination over neighborhood aggregation. NGCF [30] keeps them.",
+     "3 METHOD", "Unlike LightGCN, each layer has its own weight matrix W_k. After the neighbour sum, a LeakyReLU "
+     "non-linear activation is applied at every layer. The embeddings of all layers are concatenated into the "
+     "final representation. The score of a user-item pair is the inner product of the final representations. "
+     "We optimise the BPR loss with one sampled negative item.",
+     "4 EXPERIMENTS", "We evaluate on Gowalla with Recall@20 and NDCG@20. The embedding size is 64."],
+]
+
+
+def spec_of(tmp_path: Path, pages: list[list[str]]):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    bundle, folder = bundle_for(write_pdf(tmp_path / "paper.pdf", pages))
+    return extract.run(parse.run(bundle, folder, {"max_pages": 60, "max_mb": 50}), RULES)
+
+
+def test_known_blocks_with_one_unknown_part_is_partial_and_names_the_part(tmp_path):
+    spec = spec_of(tmp_path, ATTENTIVE_FM)
+    assert spec.model_name == "AttnFM" and spec.reference is None  # RecBole has no class named AttnFM
+    assert spec.fidelity.verdict == "partial"
+    assert "attention network over pairwise interactions" in spec.fidelity.missing
+    assert "attention network over pairwise interactions" in [part.name for part in spec.custom]
+    built = {c.name: c.block for c in spec.fidelity.components if c.block}
+    assert built.get("factorisation-machine pairwise interactions (inner products of latent vectors)") == \
+        "fm_interaction"
+    # the related work's DeepFM and Wide & Deep are not read as parts of AttnFM
+    assert "multi-layer perceptron" not in [c.name for c in spec.fidelity.components]
+    quote = next(c.evidence for c in spec.fidelity.components if c.name.startswith("attention network"))
+    assert quote.startswith("p2: ") and "attention network scores each pairwise interaction" in quote
+
+
+def test_a_partial_spec_is_refused_at_render_with_the_missing_part_and_the_ways_forward(tmp_path):
+    spec = spec_of(tmp_path, ATTENTIVE_FM)
+    with pytest.raises(StageError) as refused:
+        render.run(spec, {})
+    message = str(refused.value)
+    assert "\n" not in message and "attention network over pairwise interactions" in message
+    assert "fidelity=allow_partial" in message and "llm=" in message
+
+
+def test_allow_partial_builds_the_rest_and_every_file_says_approximation(tmp_path):
+    spec = spec_of(tmp_path, ATTENTIVE_FM)
+    files = render.run(spec, {"fidelity": "allow_partial"})
+    docstring = files["model.py"].split('"""')[1]
+    assert "approximation: " in docstring and "attention network over pairwise interactions" in docstring
+    assert "NOT the paper's model" in docstring
+    readme = files["README.md"]
+    assert "(approximation)" in readme.splitlines()[0]
+    assert "**not built**" in readme and "attention network over pairwise interactions" in readme
+    with pytest.raises(StageError, match="not a mode"):
+        render.run(spec, {"fidelity": "sometimes"})
+
+
+def test_related_work_cues_do_not_make_a_different_model(tmp_path):
+    spec = spec_of(tmp_path, WEIGHTED_GRAPH)
+    assert spec.model_name == "DeepProp" and spec.reference is None
+    names = [c.name for c in spec.fidelity.components]
+    assert not any(name.startswith("light graph convolution") for name in names)  # read in related work only
+    missing = spec.fidelity.missing
+    assert "per-layer weight matrices (feature transformation in propagation)" in missing
+    assert "non-linear propagation (activation after each graph layer)" in missing
+    assert "layer concatenation (concatenating every layer's embeddings)" in missing
+    assert spec.fidelity.verdict == "partial"
+
+
+def test_negated_parts_are_not_components_and_the_example_paper_is_faithful():
+    example = Path(__file__).resolve().parents[1] / "examples" / "papers" / "tinyprop.pdf"
+    bundle, folder = bundle_for(example)
+    spec = extract.run(parse.run(bundle, folder, {"max_pages": 60, "max_mb": 50}), RULES)
+    assert (spec.model_name, spec.reference, spec.fidelity.verdict) == ("LightGCN", "LightGCN", "faithful")
+    by_block = {c.block for c in spec.fidelity.components}
+    assert {"light_propagation", "dot_score"} <= by_block
+    # "We remove the feature transformation and the nonlinear activation": neither is a component
+    assert not any(c.name.startswith(("per-layer", "non-linear")) for c in spec.fidelity.components)
+
+
+def test_the_reference_is_the_papers_class_by_name_or_title_never_by_blocks():
+    assert recbole_class("Mult-VAE^PR") == "MultiVAE" and recbole_class("Wide & Deep") == "WideDeep"
+    assert recbole_class("AttnFM") is None and recbole_class("CML", "Collaborative Metric Learning") is None
+    assert recbole_class(None, "Session-based Recommendations with Recurrent Neural Networks") == "GRU4Rec"
+    assert recbole_class(None, "SESSION-BASED RECOMMENDATIONS WITH RECURRENT NEURAL NETWORKS Balázs Hidasi") == \
+        "GRU4Rec"  # the first page's opening text, when the PDF has no title metadata
+    assert composition_class("context", ["field_embedding", "linear", "fm_interaction", "sum_logits"], "bce") == "FM"
+    assert composition_class("general", ["embedding", "dot_score"], "bce") is None  # MF is BPR only with BPR
+
+
+def test_a_partial_spec_is_compared_with_recbole_s_class_of_the_paper_not_of_the_blocks():
+    spec = reference_spec("FM").model_copy(update={
+        "model_name": "AFM", "reference": "AFM",
+        "fidelity": Fidelity(verdict="partial", components=[
+            Component(name="attention network over pairwise interactions", evidence="p3: ...", block=None)])})
+    model, overrides, notes = reference_with_notes(spec)
+    assert model == "AFM" and overrides["learning_rate"] == 0.001
+    assert any("approximation of AFM" in note and "RecBole's FM" in note for note in notes)
+    nameless = spec.model_copy(update={"reference": None})
+    assert reference_with_notes(nameless) is None  # RecBole has no class of the paper's model: no reference row
+    assert reference_with_notes(reference_spec("FM"))[0] == "FM"  # a hand-written spec: the class of its blocks
+
+
+def test_the_schema_refuses_a_faithful_verdict_with_an_unbuilt_component_and_a_block_the_model_lacks():
+    unbuilt = Component(name="attention network", evidence="p3: ...", block=None)
+    with pytest.raises(ValidationError, match="verdict is faithful but component 'attention network'"):
+        Fidelity(verdict="faithful", components=[unbuilt])
+    spec = reference_spec("FM")
+    lacking = Fidelity(verdict="faithful", components=[Component(name="attention network", block="attention")])
+    with pytest.raises(ValidationError, match="block 'attention', which the architecture does not have"):
+        spec.model_validate({**spec.model_dump(), "fidelity": lacking.model_dump()})
+
+
+def test_block_parameters_copied_from_defaults_say_default_not_paper(tmp_path):
+    spec = spec_of(tmp_path, ATTENTIVE_FM)
+    readme = render.run(spec, {"fidelity": "allow_partial"})["README.md"]
+    row = next(line for line in readme.splitlines() if line.startswith("| mlp_layers") or
+               line.startswith("| embedding_size"))
+    assert "| paper |" in row or "| default |" in row
+    assert "architecture (" not in readme
