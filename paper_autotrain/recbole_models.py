@@ -30,6 +30,8 @@ CONTEXT_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"linear", "sum_logits"}): "LR",
     frozenset({"field_embedding", "linear", "fm_interaction", "sum_logits"}): "FM",
     frozenset({"field_embedding", "linear", "mlp_tower", "sum_logits"}): "WideDeep",
+    # RecBole's WideDeep has no crossed features: the paper's full wide part is referenced by it too (noted)
+    frozenset({"field_embedding", "linear", "cross_product", "mlp_tower", "sum_logits"}): "WideDeep",
     frozenset({"field_embedding", "linear", "fm_interaction", "mlp_tower", "sum_logits"}): "DeepFM",
     frozenset({"field_embedding", "cross_network", "mlp_tower", "concat_head"}): "DCN",
 }

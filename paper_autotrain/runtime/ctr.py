@@ -91,6 +91,60 @@ class FieldEmbedding(nn.Module):
         return torch.cat(parts, dim=1)
 
 
+# Multiplicative hash of a pair's joint id into its buckets: x -> (x mod P) * A mod P, a bijection on [0, P)
+# (P prime, A coprime), so nearby joint ids land in scattered buckets; int64 never overflows (both < 2^31)
+CROSS_HASH_PRIME = 2_147_483_647  # 2^31 - 1
+CROSS_HASH_MULTIPLIER = 1_103_515_245
+
+
+def cross_pairs(split: CTRSplit) -> list[tuple[int, int]]:
+    """(i, j), i < j: the token-field columns every cross-product feature pairs (sequence fields are not crossed)."""
+    n = len(split.token_fields)
+    return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+
+class CrossProducts(nn.Module):
+    """[B]: the wide part's cross-product term (Wide & Deep, Cheng et al. 2016, section 3.1).
+
+    Every pair of token fields is one crossed feature, AND(field_i = a, field_j = b), with one learned weight
+    per crossed value; the term is the sum of the row's crossed weights. A pair whose value space fits in
+    `buckets` keeps its exact joint id a * vocab_j + b (no collisions); a larger one hashes it into `buckets`.
+    The pairs share one [sum of sizes, 1] table with per-pair offsets, as FieldEmbedding does.
+    """
+
+    def __init__(self, split: CTRSplit, buckets: int) -> None:
+        super().__init__()
+        if int(buckets) < 1:
+            raise ValueError(f"cross-product buckets must be positive, got {buckets}")
+        pairs = cross_pairs(split)
+        vocab = [split.vocab_size(f) for f in split.token_fields]
+        spaces = [vocab[i] * vocab[j] for i, j in pairs]
+        sizes = [min(space, int(buckets)) for space in spaces]
+        self.n_pairs = len(pairs)
+        self.register_buffer("left", torch.tensor([i for i, _ in pairs], dtype=torch.long), persistent=False)
+        self.register_buffer("right", torch.tensor([j for _, j in pairs], dtype=torch.long), persistent=False)
+        self.register_buffer("right_vocab", torch.tensor([vocab[j] for _, j in pairs], dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), persistent=False)
+        self.register_buffer("hashed", torch.tensor([space > size for space, size in zip(spaces, sizes, strict=True)],
+                                                    dtype=torch.bool), persistent=False)
+        self.register_buffer("offsets", torch.tensor(np.r_[0, np.cumsum(sizes)[:-1]] if sizes else [],
+                                                     dtype=torch.long), persistent=False)
+        self.weights = nn.Embedding(max(sum(sizes), 1), 1)
+
+    def index(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, n_pairs]: each row's crossed value of every pair, as a row of the shared table."""
+        joint = tokens[:, self.left] * self.right_vocab + tokens[:, self.right]
+        mixed = (joint % CROSS_HASH_PRIME) * CROSS_HASH_MULTIPLIER % CROSS_HASH_PRIME
+        return torch.where(self.hashed, mixed, joint) % self.sizes + self.offsets
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        tokens = batch["tokens"]
+        if self.n_pairs == 0:  # a single token field has nothing to cross with
+            return tokens.new_zeros(tokens.shape[0], dtype=self.weights.weight.dtype)
+        return lookup(self.weights.weight, self.index(tokens)).sum(dim=(1, 2))
+
+
 class CTRModule(EvaluatedPhases, L.LightningModule):
     """Click-through-rate model over categorical fields, scored by AUC (monitored) and LogLoss."""
 

@@ -177,6 +177,9 @@ CONTEXT_BLOCKS: dict[str, BlockRule] = {
     "field_embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 10, int),),
                                  imports=("FieldEmbedding",)),
     "linear": BlockRule(imports=("FieldEmbedding",)),
+    # Wide & Deep's crossed features: a weight per value of every field pair, exact or hashed into `buckets`
+    "cross_product": BlockRule(params=(BlockParam("cross_buckets", "buckets", None, 10000, int),),
+                               needs_before=("linear",), imports=("CrossProducts",)),
     "fm_interaction": BlockRule(needs_before=("field_embedding",)),
     "mlp_tower": BlockRule(
         params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 128, 128], "int_list"),

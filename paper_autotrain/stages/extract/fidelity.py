@@ -72,6 +72,7 @@ class Part:
 
 @dataclass(frozen=True)
 class Structure:
+    name: str
     block: str
     cues: tuple[re.Pattern[str], ...]
     params: tuple[tuple[str, str], ...] = ()  # block parameters it sets
@@ -97,7 +98,7 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                   for e in raw["components"])
     deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"])
                        for e in raw["deviations"])
-    structure = tuple(Structure(block=e["block"], cues=_compile(e["cues"]),
+    structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
                                 hyperparameter=tuple((e.get("hyperparameter") or {}).items()))
                       for e in raw["structure"])
@@ -282,7 +283,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     if loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
         components.append(Component(name="the paper's training loss (none of the loss templates)",
                                     evidence=None, block=None))
-    architecture, links = apply_structure(architecture, structures, method, own)
+    architecture, links, stated_structure = apply_structure(architecture, structures, method, own)
+    components += stated_structure
     reference = recbole_class(model_name, doc.meta.title or title_area(doc))
     natural = composition_class(family, built, loss) if built else None
     if natural != reference:
@@ -302,6 +304,25 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
                       architecture, links, notes)
 
 
+def reconcile(fidelity: Fidelity, architecture: list[Block], custom: list[CustomPart]) -> Fidelity:
+    """The inventory after another reader (the LLM) chose the composition: a component whose block is gone is
+    unbuilt, a custom part is a component the fill-in slot builds (`custom` block) or nothing builds."""
+    built = {block.block for block in architecture}
+    slot = "custom" if "custom" in built else None
+    components = [c if c.block is None or c.block in built else c.model_copy(update={"block": None})
+                  for c in fidelity.components]
+    if slot:  # the LLM writes the custom parts: the components they stand for are built by its slot
+        parts = {part.name for part in custom}
+        components = [c.model_copy(update={"block": slot}) if c.block is None and c.name in parts else c
+                      for c in components]
+    known = {c.name for c in components}
+    components += [Component(name=part.name, evidence=part.evidence, block=slot) for part in custom
+                   if part.name not in known]
+    deviations = [d for d in fidelity.deviations if any(c.name == d.component and c.block for c in components)]
+    verdict = "partial" if any(c.block is None for c in components) else fidelity.verdict
+    return Fidelity(verdict=verdict, components=components, deviations=deviations)
+
+
 def title_area(doc: PaperDoc) -> str:
     """The start of the first page, where the title stands when the PDF's metadata has none."""
     return doc.pages[0].text[:TITLE_AREA_CHARS] if doc.pages else ""
@@ -315,21 +336,23 @@ def opening_quote(method: list[Sentence]) -> str | None:
     return quote(method[0]) if method else None
 
 
-def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence],
-                    own: str) -> tuple[list[Block], list[tuple[str, str, str]]]:
+def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence], own: str
+                    ) -> tuple[list[Block], list[tuple[str, str, str]], list[Component]]:
     """Block parameters the method section states for blocks the architecture holds (e.g. a pre-norm
-    Transformer), and hyperparameters it ties to others (a d x d feed-forward: inner size = embedding size)."""
+    Transformer), hyperparameters it ties to others (a d x d feed-forward: inner size = embedding size), and each
+    such statement as a built component with its quote."""
     params: dict[str, dict[str, str]] = {}
     links: list[tuple[str, str, str]] = []
+    components: list[Component] = []
     built = {block.block for block in architecture}
     for structure in structures:
         if structure.block not in built:
             continue
-        found = find_parts([Part(name=structure.block, cues=structure.cues)], method, own)
+        found = find_parts([Part(name=structure.name, cues=structure.cues)], method, own)
         if not found:
             continue
         params.setdefault(structure.block, {}).update(dict(structure.params))
         links += [(key, source, found[0].evidence) for key, source in structure.hyperparameter]
+        components.append(Component(name=structure.name, evidence=found[0].evidence, block=structure.block))
     blocks = [Block(block=block.block, **{**block.params, **params.get(block.block, {})}) for block in architecture]
-    return blocks, links
-
+    return blocks, links, components

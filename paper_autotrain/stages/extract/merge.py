@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from paper_autotrain.recbole_models import recbole_class
 from paper_autotrain.schemas import (
     BaselineRef,
     Block,
@@ -36,6 +37,7 @@ from paper_autotrain.schemas import (
 )
 
 from .drafts import BlockClaim, ExperimentDraft, HyperparameterClaim, MethodDraft, NameClaim, ReportedClaim
+from .fidelity import reconcile
 from .lexicon import KNOWN_MODELS, METRIC_PATTERN
 from .library import CUSTOM_BLOCK, has_fill_slot, library_blocks
 from .names import canonical_metric
@@ -84,6 +86,11 @@ class Merger:
                 self.unclear.append("task: the paper predicts ratings; the spec targets the CTR protocol")
             architecture, custom = self.choose_architecture(rules, method, update["family"])
             update |= {"architecture": architecture, "custom": custom}
+            if rules.fidelity is not None:  # the inventory follows the composition the merge kept
+                name = update["model_name"] or None
+                update["fidelity"] = reconcile(rules.fidelity, architecture, custom)
+                update["reference"] = recbole_class(name, rules.paper.title) if name != rules.model_name \
+                    else rules.reference
         claims = [claim for draft in experiments for claim in draft.hyperparameters]
         claims += method.hyperparameters if method is not None else []
         update["hyperparameters"] = self.merge_hyperparameters(rules.hyperparameters, claims)
