@@ -173,7 +173,7 @@ def test_shipped_example_paper_is_read_correctly():
     assert spec.datasets == ["MovieLens-100K"]
     assert spec.metrics == ["Recall@20", "NDCG@20"]
     assert {(r.metric, r.value) for r in spec.reported} == {("Recall@20", 0.3204), ("NDCG@20", 0.2869)}
-    assert {b.name for b in spec.baselines_in_paper} >= {"BPR-MF", "LightGCN", "ItemKNN"}
+    assert {b.name for b in spec.baselines_in_paper} >= {"BPR-MF", "NGCF", "ItemKNN"}
     assert [b.block for b in spec.architecture] == ["embedding", "light_propagation", "dot_score"]
     assert spec.architecture[0].params["dim"] == 32 and spec.architecture[1].params["layers"] == 2
 

@@ -164,3 +164,38 @@ def test_block_parameters_copied_from_defaults_say_default_not_paper(tmp_path):
                line.startswith("| embedding_size"))
     assert "| paper |" in row or "| default |" in row
     assert "architecture (" not in readme
+
+
+def test_an_approximation_run_says_so_in_the_report_csv_ledger_and_leaderboard(tmp_path):
+    """The whole chain on a partial paper with fidelity=allow_partial: nothing claims a reproduction."""
+    import csv
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from paper_autotrain import leaderboard, pipeline
+    from paper_autotrain.ledger import Ledger
+
+    pdf = write_pdf(tmp_path / "attnfm.pdf", ATTENTIVE_FM)
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = OmegaConf.to_container(compose(config_name="config", overrides=[
+            f"paper={pdf}", f"paths.root={tmp_path}", "fidelity=allow_partial", "trainer.max_epochs=1",
+            "baselines=[LR]"]), resolve=True)
+    pipeline.run(cfg)
+    results = tmp_path / "results" / "attnfm"
+    missing = "attention network over pairwise interactions"
+    report = (results / "report.md").read_text()
+    assert report.splitlines()[0].startswith("# AttnFM: approximation: ") and missing in report.splitlines()[0]
+    assert "Reproduced AttnFM" not in report
+    rows = list(csv.DictReader((results / "report.csv").open()))
+    assert {r["role"] for r in rows if r["model"] == "AttnFM"} >= {"approximation"}
+    assert "reproduced" not in {r["role"] for r in rows}
+    assert missing in (results / "report.html").read_text()
+    ledger = Ledger.under(tmp_path / "results")
+    (run,) = ledger.history("attnfm")
+    assert run.status == "approximation"
+    board = leaderboard.build(ledger, tolerance=0.05)
+    written = leaderboard.write(board, tmp_path / "results", 0.05)
+    assert any("approximation" in path.read_text() for path in written)
+    assert not any(row.regressed for row in board)

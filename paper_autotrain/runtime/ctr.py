@@ -103,7 +103,7 @@ def cross_pairs(split: CTRSplit) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n) for j in range(i + 1, n)]
 
 
-class CrossProducts(nn.Module):
+class FieldCrossProducts(nn.Module):
     """[B]: the wide part's cross-product term (Wide & Deep, Cheng et al. 2016, section 3.1).
 
     Every pair of token fields is one crossed feature, AND(field_i = a, field_j = b), with one learned weight

@@ -179,7 +179,7 @@ CONTEXT_BLOCKS: dict[str, BlockRule] = {
     "linear": BlockRule(imports=("FieldEmbedding",)),
     # Wide & Deep's crossed features: a weight per value of every field pair, exact or hashed into `buckets`
     "cross_product": BlockRule(params=(BlockParam("cross_buckets", "buckets", None, 10000, int),),
-                               needs_before=("linear",), imports=("CrossProducts",)),
+                               needs_before=("linear",), imports=("FieldCrossProducts",)),
     "fm_interaction": BlockRule(needs_before=("field_embedding",)),
     "mlp_tower": BlockRule(
         params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 128, 128], "int_list"),
@@ -353,6 +353,8 @@ def check_block_params(block: Block) -> None:
     if block.block == "mlp_tower" and str(params.get("activation", "relu")).lower() not in ACTIVATIONS:
         raise StageError(f"render: mlp_tower activation={params['activation']!r} has no template "
                          f"(known: {', '.join(ACTIVATIONS)})")
+    if block.block == "cross_product" and coerce(params.get("buckets", 1), int, "cross_product.buckets") < 1:
+        raise StageError(f"render: cross_product buckets={params['buckets']!r} is out of range (must be >= 1)")
     check_attention_params(block)
     check_autoencoder_params(block)
 

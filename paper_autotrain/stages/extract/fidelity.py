@@ -65,6 +65,7 @@ class Part:
     families: tuple[str, ...] = ()
     plumbing: bool = False
     ours: str = ""  # for a known deviation: what our block does instead
+    adds: tuple[str, str] | None = None  # (block, after): the block that builds the part joins the composition
 
     def applies_to(self, family: str) -> bool:
         return not self.families or family in self.families
@@ -94,7 +95,8 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
     """(components, known deviations, structure readings) of components.yaml."""
     raw = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     parts = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=tuple(e.get("blocks") or ()),
-                       families=tuple(e.get("families") or ()), plumbing=bool(e.get("plumbing")))
+                       families=tuple(e.get("families") or ()), plumbing=bool(e.get("plumbing")),
+                       adds=(e["adds"]["block"], e["adds"]["after"]) if e.get("adds") else None)
                   for e in raw["components"])
     deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"])
                        for e in raw["deviations"])
@@ -264,10 +266,12 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     own = model_name or ""
     method = method_sentences(doc, sentences)
     parts, known_deviations, structures = vocabulary()
+    found_parts = find_parts([p for p in parts if p.applies_to(family)], method, own)
+    architecture = with_added_blocks(architecture, found_parts)
     built = [block.block for block in architecture]
     components: list[Component] = []
     deviations: list[Deviation] = []
-    for found in find_parts([p for p in parts if p.applies_to(family)], method, own):
+    for found in found_parts:
         block = next((b for b in found.part.blocks if b in built), None)
         if found.part.plumbing and block is None:
             continue  # a generic part (embeddings) says nothing about which model this is
@@ -326,6 +330,17 @@ def reconcile(fidelity: Fidelity, architecture: list[Block], custom: list[Custom
 def title_area(doc: PaperDoc) -> str:
     """The start of the first page, where the title stands when the PDF's metadata has none."""
     return doc.pages[0].text[:TITLE_AREA_CHARS] if doc.pages else ""
+
+
+def with_added_blocks(architecture: list[Block], found: list[Found]) -> list[Block]:
+    """The composition with the blocks that build stated parts a template composes in (Wide & Deep's crosses)."""
+    blocks = list(architecture)
+    for part in (f.part for f in found if f.part.adds):
+        block, after = part.adds
+        names = [b.block for b in blocks]
+        if after in names and block not in names:
+            blocks.insert(names.index(after) + 1, Block(block=block))
+    return blocks
 
 
 def opening_quote(method: list[Sentence]) -> str | None:

@@ -28,6 +28,9 @@ def reference(spec: MethodSpec) -> Reference | None:
                                                    integral=True))
         m.put("reg_weight", m.block_or_scalar("cross_network", ("reg_weight", "cross_reg"), "cross_reg",
                                               integral=False))
+    if "cross_product" in m.blocks:  # the paper's crossed features have no RecBole counterpart: said, not dropped
+        m.notes.append(f"RecBole's {model} has no cross-product features (its wide part is linear over the raw "
+                       "fields)")
     if spec.loss != "bce":
         m.notes.append(f"loss={spec.loss!r}: RecBole's {model} trains with log loss (BCE) on the label")
     return m.result(model)
