@@ -198,7 +198,7 @@ CASES = [
          ("loss became nan", "+hparams.learning_rate="), exit_code=1),
     Case("out of memory in the gates", lambda ws, s: [EX, "+hparams.embedding_size=1000000", "validate.memory_mb=3000",
                                                        "until=validate"],
-         ("can't allocate memory", "validate.memory_mb"), exit_code=1),
+         ("out of memory in the gates' probe", "validate.memory_mb"), exit_code=1),
     # at 600 MB the child runs out while importing torch, in one of several ways (MemoryError, a glibc abort, a
     # pybind11 error, a SIGSEGV with nothing on stderr): the sandbox calls every one of them out of memory
     Case("out of memory in training", lambda ws, s: [EX, "trainer.memory_mb=600", "baselines=[Pop]"],

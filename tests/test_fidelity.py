@@ -199,3 +199,55 @@ def test_an_approximation_run_says_so_in_the_report_csv_ledger_and_leaderboard(t
     written = leaderboard.write(board, tmp_path / "results", 0.05)
     assert any("approximation" in path.read_text() for path in written)
     assert not any(row.regressed for row in board)
+
+
+SELF_ATTENTIVE = [
+    ["SASRec: Self-Attentive Sequential Recommendation (fixture)",
+     "Abstract. We propose a self-attention based sequential model named SASRec for next-item recommendation.",
+     "1 INTRODUCTION", "Self-attention captures long-range dependencies in the user's action sequence."],
+    ["2 METHOD", "We create an item embedding matrix and add a learnable positional embedding to each position. "
+     "The self-attention layer attends to the previous items only (causal). The point-wise feed-forward network "
+     "is F = ReLU(S W(1) + b(1)) W(2) + b(2), where W(1), W(2) are d × d matrices. For every sub-layer g we "
+     "apply layer normalization on the input x before feeding into g: g(x) = x + Dropout(g(LayerNorm(x))). The "
+     "preference score is the inner product of the sequence representation and the item embedding. We train "
+     "with the binary cross-entropy loss with one sampled negative item.",
+     "3 EXPERIMENTS", "We evaluate on MovieLens-1M with Hit@10 and NDCG@10. The latent dimensionality d is 50 "
+     "and we use two self-attention blocks with one head. The self-attention block is stacked twice."],
+]
+WIDE_AND_CROSSED = [
+    ["Wide & Deep Learning for Recommender Systems (fixture)",
+     "Abstract. We present Wide & Deep learning for click-through rate (CTR) prediction: a wide linear model "
+     "and a deep neural network trained jointly.",
+     "1 INTRODUCTION", "The wide part memorizes; the deep part generalizes. A deep neural network with hidden "
+     "layers embeds the sparse features. The wide model and the deep neural network are trained jointly. The "
+     "deep neural network has hidden layers. The wide part is a linear model."],
+    ["3 WIDE & DEEP LEARNING", "The wide component is a generalized linear model over the raw sparse features "
+     "and their cross-product transformations, one weight for each crossed feature. The deep component is a "
+     "feed-forward neural network with hidden layers over the embeddings of the sparse features. The log loss "
+     "of the summed wide and deep log-odds is minimised.", *SETTINGS],
+]
+
+
+def test_a_transformer_s_stated_structure_is_built_and_quoted(tmp_path):
+    spec = spec_of(tmp_path, SELF_ATTENTIVE)
+    assert (spec.reference, spec.fidelity.verdict) == ("SASRec", "faithful")
+    encoder = next(b for b in spec.architecture if b.block == "self_attention_encoder").params
+    assert (encoder["norm"], encoder["activation"]) == ("pre", "relu")
+    assert spec.hp("hidden_size") == spec.hp("embedding_size") == 50  # the d x d feed-forward
+    assert "d × d" in spec.hyperparameters["hidden_size"].evidence
+    names = {c.name: c for c in spec.fidelity.components}
+    pre_norm = names["pre-norm residual sub-layers (layer normalisation on the sub-layer's input)"]
+    assert pre_norm.block == "self_attention_encoder" and "LayerNorm(x)" in pre_norm.evidence
+    model = render.run(spec, {})["model.py"]
+    assert "norm_first=True" in model and 'activation="relu"' in model
+
+
+def test_a_wide_part_with_crosses_gets_the_cross_product_block(tmp_path):
+    spec = spec_of(tmp_path, WIDE_AND_CROSSED)
+    assert spec.reference == "WideDeep" and spec.fidelity.verdict == "faithful"
+    assert [b.block for b in spec.architecture] == [
+        "field_embedding", "linear", "cross_product", "mlp_tower", "sum_logits"]
+    crosses = next(c for c in spec.fidelity.components if c.name.startswith("cross-product"))
+    assert crosses.block == "cross_product" and "cross-product transformations" in crosses.evidence
+    assert [d.component for d in spec.fidelity.deviations] == ["choice of the crossed feature pairs"]
+    assert reference_with_notes(spec)[0] == "WideDeep"
