@@ -10,6 +10,11 @@ from pathlib import Path
 
 # `key=value`, `+key=value`, `group/option=value`: what Hydra reads as an override
 OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
+# Hydra's flags that take a value (`--cfg job`): that value is not the SOURCE
+HYDRA_VALUE_FLAGS = frozenset({"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp",
+                               "--config-dir", "-cd", "--experimental-rerun"})
+HYDRA_OPTIONAL_VALUE_FLAGS = frozenset({"--info", "-i"})  # `--info` alone, or `--info config`
+HYDRA_INFO_TOPICS = frozenset({"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"})
 
 # Subcommands, one module each: `python -m paper_autotrain ledger runs`, `... leaderboard`.
 COMMANDS = {"ledger": "paper_autotrain.commands.ledger", "leaderboard": "paper_autotrain.commands.leaderboard"}
@@ -26,10 +31,11 @@ def quote_override_value(value: str) -> str:
 
 
 def rewrite_source(args: Sequence[str]) -> list[str]:
-    """Hydra rejects a bare `arxiv:ID` or path: the first positional argument becomes `paper=...`."""
+    """Hydra rejects a bare `arxiv:ID` or path: the first positional argument becomes `paper=...` (a value of
+    one of Hydra's own flags, as in `--cfg job`, is not a positional argument)."""
     out = list(args)
     for i, arg in enumerate(out):
-        if arg.startswith("-"):
+        if arg.startswith("-") or flag_value(out, i):
             continue
         if not OVERRIDE.match(arg) or Path(arg).exists():
             out[i] = f"paper={quote_override_value(arg)}"
@@ -37,13 +43,35 @@ def rewrite_source(args: Sequence[str]) -> list[str]:
     return out
 
 
+def flag_value(args: Sequence[str], i: int) -> bool:
+    """Whether args[i] is the value of the Hydra flag before it."""
+    if i == 0:
+        return False
+    before = args[i - 1]
+    return before in HYDRA_VALUE_FLAGS or (before in HYDRA_OPTIONAL_VALUE_FLAGS and args[i] in HYDRA_INFO_TOPICS)
+
+
+def show_help() -> int:
+    """Our usage, then Hydra's own help: the config groups and their options, every key with its default."""
+    print(USAGE)
+    print("Settings: python -m paper_autotrain --cfg job  (every key),  --info  (Hydra's view of the config)\n")
+    from paper_autotrain.cli import hydra_main
+
+    sys.argv = [sys.argv[0], "--help"]
+    try:
+        hydra_main()
+    except SystemExit as exit_:  # Hydra exits after printing its help
+        return int(exit_.code or 0)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args:
         print(USAGE)
-        if args:
-            print("Settings: python -m paper_autotrain --cfg job  (shows every configurable key)")
-        return 0 if args else 2
+        return 2
+    if args[0] in ("-h", "--help"):
+        return show_help()
     if args[0] in COMMANDS:  # `ledger ...`, `leaderboard ...`: before SOURCE is rewritten into paper=...
         return int(importlib.import_module(COMMANDS[args[0]]).main(args[1:]))
     from paper_autotrain import batch

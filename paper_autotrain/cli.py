@@ -57,6 +57,10 @@ def explain_override_error(exc: BaseException, overrides: Sequence[str]) -> str:
     if stray and "=" not in stray.group(1):
         return (f"{stray.group(1)!r}: one SOURCE per run (the first argument); for several papers use "
                 "papers=LIST or --multirun paper=a.pdf,b.pdf")
+    group = re.search(r"Could not (?:find|load) '([\w-]+)/([^'\s]+)'", text)
+    if group and (Path(CONF_DIR) / group.group(1)).is_dir():
+        options = sorted(p.stem for p in (Path(CONF_DIR) / group.group(1)).glob("*.yaml"))
+        return f"{group.group(1)}={group.group(2)} is not an option; choose one of: {', '.join(options)}"
     if "Could not find" in text:
         return f"{text} (see conf/ for the available choices)"
     if "not in struct" in text or "Could not override" in text:

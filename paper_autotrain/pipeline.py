@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from paper_autotrain import __version__
 from paper_autotrain.artifacts import (
     ArtifactStore,
     atomic_write_json,
     atomic_write_text,
     hash_file,
     hash_obj,
-    hash_tree,
     staged_dir,
 )
+from paper_autotrain.code_hash import stage_code_version
 from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
@@ -52,16 +51,12 @@ UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 SEQUENCE_LENGTH_DEFAULT = 50  # RecBole's MAX_ITEM_LIST_LENGTH, when a sequential spec states none
-SANDBOX_CODE = ("gates.py", "sandbox.py", "sandbox_boot.py")  # every stage that runs generated code goes through it
 
 
-def code_version(*relative: str) -> str:
-    """Hash of the code (and templates) a stage depends on: changing it reruns the stage."""
-    parts = []
-    for rel in relative:
-        path = TEMPLATES_DIR if rel == "templates" else PACKAGE_DIR / rel
-        parts.append(hash_tree(path) if path.is_dir() else hash_file(path) if path.exists() else rel)
-    return hash_obj([__version__, *parts])
+def code_version(stage: str) -> str:
+    """Hash of the code (modules of the stage's import closure, the yaml they read, its templates) `stage`
+    depends on: changing any of it reruns the stage (code_hash.py computes the closure)."""
+    return stage_code_version(stage, PACKAGE_DIR)
 
 
 @dataclass
@@ -215,7 +210,7 @@ def do_fetch(ctx: Context) -> None:
 
     # a remote paper's bytes live in the cache: its identity (id, version, URL) stands for them here
     inputs = [fetch.input_identity(ctx.source), ctx.section("parse").get("max_mb"),
-              code_version("stages/fetch.py", "sources")]
+              code_version("fetch")]
     step(ctx, "fetch", hash_obj(inputs), produce)
 
 
@@ -228,7 +223,7 @@ def do_parse(ctx: Context) -> None:
         atomic_write_json(out, parse.run(bundle, fetched, ctx.section("parse")))
         return [out]
 
-    inputs = [ctx.store.output_hash("fetch"), ctx.section("parse"), code_version("stages/parse.py", "sources")]
+    inputs = [ctx.store.output_hash("fetch"), ctx.section("parse"), code_version("parse")]
     step(ctx, "parse", hash_obj(inputs), produce)
 
 
@@ -258,7 +253,7 @@ def do_extract(ctx: Context) -> None:
         ctx.spec()  # raises a one-line UserError when the edit broke the schema
         return True
 
-    inputs = [ctx.store.output_hash("parse"), extractor_cfg, code_version("stages/extract"),
+    inputs = [ctx.store.output_hash("parse"), extractor_cfg, code_version("extract"),
               *(llm_inputs(ctx) if uses_llm else [])]
     step(ctx, "extract", hash_obj(inputs), produce, accept_edits=hand_edited_spec_is_valid)
 
@@ -306,10 +301,9 @@ def do_render(ctx: Context) -> None:
         return [folder / name for name in files]
 
     inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "", render_config(ctx)["fidelity"],
-              code_version("stages/render.py", "stages/fill.py", "templates"),
+              code_version("render"),
               *([*llm_inputs(ctx), ctx.section("validate"), fill_attempts(ctx), ctx.split().split_id,
-                 candidate_settings(ctx).as_dict(), code_version("candidates.py"),
-                 code_version(*SANDBOX_CODE)] if fills else [])]
+                 candidate_settings(ctx).as_dict()] if fills else [])]
     step(ctx, "render", hash_obj(inputs), produce)
 
 
@@ -321,7 +315,7 @@ def do_validate(ctx: Context) -> None:
         return [out]
 
     inputs = [ctx.store.output_hash("render"), ctx.split().split_id, ctx.section("validate"),
-              code_version("stages/validate.py", "runtime", *SANDBOX_CODE)]
+              code_version("validate")]
     step(ctx, "validate", hash_obj(inputs), produce)
 
 
@@ -359,7 +353,7 @@ def do_train(ctx: Context) -> None:
         return [final / "result.json", final / "results.json", *(p for p in per_seed if p.is_file())]
 
     inputs = [ctx.store.output_hash("render"), ctx.split().split_id, trainer,
-              code_version("runtime", "stages/train.py", *SANDBOX_CODE)]
+              code_version("train")]
     step(ctx, "train", hash_obj(inputs), produce)
 
 
@@ -393,8 +387,7 @@ def do_baselines(ctx: Context) -> None:
             atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
         return [final / "results.json", *sorted((final / "per_user").glob("*.npz"))]
 
-    inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("stages/baselines.py",
-                                                                              "baselines_runner.py")]
+    inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("baselines")]
     step(ctx, "baselines", hash_obj(inputs), produce)
 
 
@@ -429,7 +422,7 @@ def do_compare(ctx: Context) -> None:
         return [results_dir / name for name in files]
 
     inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), hash_file(ctx.spec_path),
-              ctx.section("eval"), code_version("stages/compare", "../templates/report")]
+              ctx.section("eval"), code_version("compare")]
     step(ctx, "compare", hash_obj(inputs), produce)
 
 

@@ -12,6 +12,8 @@ from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import FIDELITY_MODES
 
 Check = tuple[str, Callable[[Any], bool], str]
+# trainer.* keys the pipeline itself reads (the sandbox's limits, the per-family epoch caps)
+RUN_TRAINER_KEYS = ("timeout_s", "memory_mb", "family_max_epochs")
 
 # (dotted setting, test, what it must be); a missing or null setting keeps its default and is not checked
 CHECKS: tuple[Check, ...] = (
@@ -57,9 +59,22 @@ def check_run_settings(cfg: Mapping[str, Any]) -> None:
             raise UserError(f"trainer.family_max_epochs.{family}={cap!r}: must be an integer >= 1")
     check_eval(dict(cfg.get("eval") or {}))
     run_seeds(cfg)
+    check_trainer_keys(dict(cfg.get("trainer") or {}))
     fidelity = cfg.get("fidelity", "strict")
     if fidelity not in FIDELITY_MODES:
         raise UserError(f"fidelity={fidelity!r}: must be one of {', '.join(FIDELITY_MODES)}")
+
+
+def check_trainer_keys(trainer: Mapping[str, Any]) -> None:
+    """A trainer.* key reaches Lightning's Trainer (stages/train.py TRAINER_KEYS) or the run's own limits;
+    any other (`+trainer.gradient_clip_val=1.0`) is refused by name instead of silently dropped."""
+    from paper_autotrain.stages.train import TRAINER_KEYS  # the one list of what the train stage passes on
+
+    known = (*TRAINER_KEYS, *RUN_TRAINER_KEYS)
+    unknown = sorted(set(trainer) - set(known))
+    if unknown:
+        raise UserError(f"trainer.{unknown[0]} is not a setting paper_autotrain passes to Lightning's Trainer; "
+                        f"the trainer settings are: {', '.join(known)}")
 
 
 def run_seeds(cfg: Mapping) -> list[int]:

@@ -93,3 +93,32 @@ def test_bad_overrides(tmp_path, override, fragment):
     paper = blank_pdf(tmp_path / "p.pdf")
     assert_one_line_error(cli(tmp_path, str(paper), override), fragment)
     assert_nothing_written(tmp_path)
+
+
+def test_hydra_flags_work_as_users_expect(tmp_path):
+    """`--cfg job` prints the config (its value is not a SOURCE), --help lists the groups, --info runs."""
+    assert rewrite_source(["--cfg", "job"]) == ["--cfg", "job"]
+    assert rewrite_source(["--info", "config", "paper.pdf"])[:2] == ["--info", "config"]
+    env = {**os.environ, "PAPER_AUTOTRAIN_LOG": "WARNING"}
+    shown = subprocess.run([sys.executable, "-m", "paper_autotrain", "--cfg", "job"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "fidelity: strict" in shown.stdout and "max_epochs:" in shown.stdout
+    helped = subprocess.run([sys.executable, "-m", "paper_autotrain", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert helped.returncode == 0 and "usage: python -m paper_autotrain SOURCE" in helped.stdout
+    assert "trainer: cpu, ddp, gpu" in helped.stdout  # Hydra's config groups with their options
+    info = subprocess.run([sys.executable, "-m", "paper_autotrain", "--info"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert info.returncode == 0 and "Config search path" in info.stdout
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("override", "fragments"), [
+    ("trainer=tpu", ("trainer=tpu is not an option", "cpu, ddp, gpu")),
+    ("+trainer.gradient_clip_val=1.0", ("trainer.gradient_clip_val", "max_epochs")),
+])
+def test_a_bad_group_choice_lists_the_options_and_an_unknown_trainer_key_is_refused(tmp_path, override, fragments):
+    paper = blank_pdf(tmp_path / "p.pdf")
+    assert_one_line_error(cli(tmp_path, str(paper), override), *fragments)
+    assert_nothing_written(tmp_path)

@@ -1,0 +1,169 @@
+"""Each stage's code version, from the import closure of its modules (computed, not listed by hand).
+
+A stage depends on the package's own modules it can reach from its entry modules (`STAGE_ENTRIES`), read
+statically with `ast`:
+
+- `import a.b`, `from a.b import c` (and `a.b.c` when that is a module), relative imports, imports inside
+  functions and `if TYPE_CHECKING:` blocks alike;
+- importing `a.b.c` runs `a/__init__.py` and `a/b/__init__.py`, so every module brings its parent packages;
+- a string constant that is exactly a module's dotted name is an edge too: that is how a module starts a
+  subprocess (`[python, "-m", "paper_autotrain.runtime.train", ...]`, sandbox_boot, baselines_runner,
+  runtime.probe) or names the modules generated code may import (gates.ALLOWED_IMPORTS).
+
+The data files the closure reads come with it: a package *.yaml that a closure module names in a string
+constant (`Path(__file__).with_name("components.yaml")`), and the templates of `STAGE_TEMPLATES`. The
+version hashes every file's content, sorted by path, plus the package version; changing any of them reruns
+the stage.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from paper_autotrain import __version__
+from paper_autotrain.artifacts import hash_file, hash_obj, hash_tree
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The modules each stage's `run` lives in, plus what pipeline.py itself calls on the stage's behalf:
+# Context.split() prepares the split (data.split / data.ctr / data.sequential) that these stages read.
+SPLIT_MODULES = ("data.split", "data.ctr", "data.sequential")
+STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
+    "fetch": ("stages.fetch",),
+    "parse": ("stages.parse",),
+    "extract": ("stages.extract",),
+    "render": ("stages.render", *SPLIT_MODULES),  # stages.fill, candidates, gates: imported by render
+    "validate": ("stages.validate", *SPLIT_MODULES),
+    "train": ("stages.train", *SPLIT_MODULES),
+    "baselines": ("stages.baselines", *SPLIT_MODULES),
+    "compare": ("stages.compare", *SPLIT_MODULES),
+}
+# Template folders (relative to the repository root, beside the package) a stage renders from.
+STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "render": ("templates",),
+    "compare": ("templates/report",),
+}
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted, e.g. paper_autotrain.data.evaluator
+    path: Path
+    is_package: bool
+    imports: frozenset[str]  # dotted names of package modules it imports or names
+    data_files: frozenset[Path]  # package *.yaml files it names
+
+
+def module_name(path: Path, package_dir: Path) -> str:
+    parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@functools.cache
+def module_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, Module]:
+    """Every module of the package with the package modules it depends on directly (parsed once a process)."""
+    package_dir = Path(package_dir).resolve()
+    paths = {module_name(p, package_dir): p for p in sorted(package_dir.rglob("*.py"))
+             if "__pycache__" not in p.parts}
+    yamls = sorted(p for p in package_dir.rglob("*.yaml") if "__pycache__" not in p.parts)
+    return {name: _parse(name, path, paths, yamls) for name, path in paths.items()}
+
+
+def _parse(name: str, path: Path, modules: dict[str, Path], yamls: list[Path]) -> Module:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
+    data: set[Path] = set()
+
+    def add(target: str, names: Iterable[str] = ()) -> None:
+        if target in modules:
+            found.add(target)
+        for item in names:  # `from pkg import mod` imports the module pkg.mod
+            if f"{target}.{item}" in modules:
+                found.add(f"{target}.{item}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            add(target, (alias.name for alias in node.names))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if text in modules and text != name:  # `-m module` launches, import allow-lists
+                found.add(text)
+            if text.endswith(".yaml"):
+                data.update(_named_yaml(text, path.parent, yamls))
+    return Module(name, path, is_package, frozenset(found), frozenset(data))
+
+
+def _named_yaml(text: str, folder: Path, yamls: list[Path]) -> list[Path]:
+    """The package yaml files a string names: a name (or glob) beside the module, or a path in the package."""
+    hits = [p for p in yamls if p.parent == folder and fnmatch.fnmatch(p.name, text)]
+    return hits or [p for p in yamls if p.as_posix().endswith("/" + text.lstrip("./"))]
+
+
+def parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@functools.cache
+def module_closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> tuple[str, ...]:
+    """The dotted names of the package modules reachable from `entries` (names below the package), sorted."""
+    graph = module_graph(Path(package_dir).resolve())
+    root = Path(package_dir).resolve().name
+    todo = [f"{root}.{entry}" for entry in entries]
+    missing = [name for name in todo if name not in graph]
+    if missing:
+        raise KeyError(f"code_hash: no module {', '.join(missing)} in {package_dir}")
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in graph:
+            continue
+        seen.add(name)
+        todo.extend(graph[name].imports)
+        todo.extend(parents(name))
+    return tuple(sorted(seen))
+
+
+def closure(stage: str, package_dir: Path = PACKAGE_DIR) -> tuple[str, ...]:
+    """The dotted names of the package modules `stage` depends on, sorted."""
+    return module_closure(STAGE_ENTRIES[stage], Path(package_dir).resolve())
+
+
+@functools.cache
+def closure_files(stage: str, package_dir: Path = PACKAGE_DIR) -> tuple[Path, ...]:
+    """The files of `stage`'s closure: its modules' sources and the yaml files they name, sorted by path."""
+    package_dir = Path(package_dir).resolve()
+    graph = module_graph(package_dir)
+    files: set[Path] = set()
+    for name in closure(stage, package_dir):
+        files.add(graph[name].path)
+        files.update(graph[name].data_files)
+    return tuple(sorted(files, key=lambda p: p.relative_to(package_dir.parent).as_posix()))
+
+
+def stage_code_version(stage: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the code, data files and templates `stage` depends on (contents are read on every call)."""
+    package_dir = Path(package_dir).resolve()
+    repo = package_dir.parent
+    files = [(p.relative_to(repo).as_posix(), hash_file(p)) for p in closure_files(stage, package_dir)]
+    templates = [(rel, hash_tree(repo / rel) if (repo / rel).is_dir() else None)
+                 for rel in STAGE_TEMPLATES.get(stage, ())]
+    return hash_obj([__version__, files, templates])
