@@ -45,6 +45,8 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
 }
 # Template folders (relative to the repository root, beside the package) a stage renders from.
 STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    # the block library (descriptions, manifests) the extractor composes from; not the report's templates
+    "extract": ("templates/blocks", "templates/sequential", "templates/autoencoder", "templates/context"),
     "render": ("templates",),
     "compare": ("templates/report",),
 }

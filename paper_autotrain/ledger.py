@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from paper_autotrain.schemas import APPROXIMATION, approximation_label  # noqa: F401 - re-exported
+
 LEDGER_FILE = "ledger.sqlite"
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
-APPROXIMATION = "approximation"
 RUN_STATUSES = ("running", "ok", "gap", APPROXIMATION, "failed")
 """`gap`: the run finished, but its main metric is short of the RecBole reference beyond the tolerance.
 `approximation`: the run finished, but its model leaves out parts of the paper's method (a partial spec run with
@@ -114,11 +115,6 @@ CREATE INDEX runs_by_batch ON runs (batch_id);
 """
 MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2}  # version -> the script that brings version-1 up to it
 JSON_COLUMNS = ("seeds", "metrics", "missing")
-
-
-def approximation_label(missing: list[str] | None) -> str:
-    """How every output names an approximation: `approximation: <the components it leaves out>`."""
-    return f"{APPROXIMATION}: {', '.join(missing)}" if missing else APPROXIMATION
 
 
 class LedgerError(Exception):

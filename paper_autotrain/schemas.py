@@ -21,6 +21,12 @@ STAND_IN_LOSSES: dict[str, str] = {"sequential": "ce"}
 # counts as a reproduction
 Role = Literal["reproduced", "approximation", "baseline", "paper"]
 Verdict = Literal["faithful", "partial"]
+APPROXIMATION = "approximation"
+
+
+def approximation_label(missing: list[str] | None) -> str:
+    """How every output names an approximation: `approximation: <the components it leaves out>`."""
+    return f"{APPROXIMATION}: {', '.join(missing)}" if missing else APPROXIMATION
 FIDELITY_MODES = ("strict", "allow_partial")  # cfg `fidelity`: refuse a partial spec at render, or build it and say so
 
 CANONICAL_HYPERPARAMETERS = (
@@ -174,6 +180,11 @@ class Fidelity(_Strict):
     def missing(self) -> list[str]:
         """The components nothing in the architecture builds."""
         return [component.name for component in self.components if component.block is None]
+
+    @property
+    def label(self) -> str:
+        """`approximation: <missing components>` (what every output of a partial spec says)."""
+        return approximation_label(self.missing)
 
     @model_validator(mode="after")
     def _faithful_means_built(self) -> Fidelity:

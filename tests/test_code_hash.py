@@ -165,6 +165,10 @@ def test_yaml_and_templates_reach_the_stages_that_read_them(copy):
     last = versions(copy)
     assert {s for s in pipeline.STAGES if again[s] != last[s]} == {"render", "compare"}
 
+    append(copy.parent / "templates" / "blocks" / "dot_score.j2")  # the block library: read by extract too
+    block = versions(copy)
+    assert {s for s in pipeline.STAGES if last[s] != block[s]} == {"extract", "render"}
+
 
 # --- the pipeline, through the reading stages and render (no training: seconds) -------------------------
 
