@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,6 +23,7 @@ from paper_autotrain.schemas import APPROXIMATION, approximation_label  # noqa: 
 LEDGER_FILE = "ledger.sqlite"
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
+WAL_RETRY_S = 0.05
 RUN_STATUSES = ("running", "ok", "gap", APPROXIMATION, "failed")
 """`gap`: the run finished, but its main metric is short of the RecBole reference beyond the tolerance.
 `approximation`: the run finished, but its model leaves out parts of the paper's method (a partial spec run with
@@ -224,8 +226,7 @@ class Ledger:
                               f"{SCHEMA_VERSION} (upgrade it, or point paths.results elsewhere)")
         if version == SCHEMA_VERSION:
             return
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, when the file is created
+        self._use_wal(conn)
         conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: rebuilding `runs` needs it off
         try:
             with self._transaction(conn):
@@ -239,6 +240,18 @@ class Ledger:
                     raise LedgerError(f"{self.path}: migrating to schema {SCHEMA_VERSION} broke a stage's run link")
         finally:
             conn.execute("PRAGMA foreign_keys = ON")
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL journal (persistent: set once, when the file is created). Switching needs the file to itself, and
+        SQLite answers "locked" at once, not after busy_timeout, while another process creates the tables: wait."""
+        deadline = time.monotonic() + self.timeout_s
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(WAL_RETRY_S)
 
     @staticmethod
     @contextlib.contextmanager

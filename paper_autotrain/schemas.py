@@ -194,6 +194,23 @@ class Fidelity(_Strict):
         return self
 
 
+class ProtocolItem(_Strict):
+    """One fact of the paper's evaluation protocol, as the paper states it."""
+
+    value: str  # "leave-one-out", "random 80/10/10 per user", "full", "sampled-100", "10-core"
+    evidence: str | None = None  # page-numbered quote
+
+
+class Protocol(_Strict):
+    """How the paper evaluates (each item quoted), to set beside ours in the report."""
+
+    split: ProtocolItem | None = None  # ratio / leave-one-out / temporal
+    ranking: ProtocolItem | None = None  # full | sampled-N
+    filters: ProtocolItem | None = None  # k-core, rating threshold
+    metric_definition: ProtocolItem | None = None  # where it matters (HR vs Recall, NDCG's gain)
+    early_stopping: ProtocolItem | None = None
+
+
 class Disagreement(_Strict):
     """Where the rules extractor and the LLM read the paper differently (extractor=llm), and which reading the
     spec keeps. Values are shown as text; a side that found nothing is None."""
@@ -228,6 +245,7 @@ class MethodSpec(_Strict):
     # is then the author's, and nothing is claimed about a paper)
     fidelity: Fidelity | None = None
     reference: str | None = None  # the RecBole 1.2.1 class implementing the paper's own model; None: none
+    protocol: Protocol = Field(default_factory=Protocol)  # the paper's evaluation protocol, each item quoted
 
     @model_validator(mode="after")
     def _components_name_built_blocks(self) -> MethodSpec:

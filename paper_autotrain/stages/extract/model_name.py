@@ -59,6 +59,8 @@ PHRASE_WORDS = frozenset(
 # A name used to say what a method is ("a DICE framework", "the NCF framework"), not which model is trained.
 FRAMEWORK_CONTEXT = r"(?:{0}\s+framework\b|\bframework,?\s+(?:named\s+|called\s+|termed\s+)?{0}\b)"
 
+MAX_TITLE_LINE = 200  # longer first lines are running text, not a title
+
 
 @dataclass(frozen=True)
 class Stated:
@@ -146,6 +148,12 @@ def stated_names(sentences: list[Sentence], text: str, excluded: set[str], datas
     return found
 
 
+def printed_title(doc: PaperDoc) -> str:
+    """The first line of the first page: the title as printed, when the metadata's title has no name in it."""
+    first = doc.pages[0].text.strip().splitlines() if doc.pages else []
+    return first[0] if first and len(first[0]) <= MAX_TITLE_LINE else ""
+
+
 def title_name(title: str, excluded: set[str], datasets: set[str]) -> str | None:
     """The acronym or short name before the title's colon ("LightGCN: Simplifying ..."), or "Wide & Deep"."""
     prefix = title.split(":")[0].strip() if ":" in title else ""
@@ -200,7 +208,7 @@ def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: lis
     text = " ".join(s.text for s in sentences)
     excluded = _cited_names(text)
     datasets = _dataset_names(text)
-    in_title = title_name(doc.meta.title, excluded, datasets)
+    in_title = title_name(doc.meta.title, excluded, datasets) or title_name(printed_title(doc), excluded, datasets)
     stated = stated_names(sentences, text, excluded, datasets)
     early_orders = {s.order for s in early_sentences(doc, sentences)}
     early = [s for s in stated if s.order in early_orders] or stated
