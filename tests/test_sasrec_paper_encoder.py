@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from paper_autotrain.data.sequential import load_sequences, prepare_sequences
+from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.errors import StageError
 from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.testing import reference_spec
-from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
+from paper_autotrain.schemas import Block, MethodSpec
 from paper_autotrain.stages import baselines, render, validate
 
 PAPER_LAYOUT = {"norm": "pre", "activation": "relu", "inner_size": 32}  # the reference spec's embedding is 32
@@ -43,19 +42,6 @@ def encoder_code(model_py: str) -> str:
     return model_py[start:model_py.index("    def encode_sequence")]
 
 
-@pytest.fixture(scope="module")
-def sequences(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    """40 users walking 20 items in short cycles with a little noise: learnable and small."""
-    folder = tmp_path_factory.mktemp("seqdata")
-    rng = np.random.default_rng(0)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    for user in range(40):
-        start = int(rng.integers(20))
-        for t in range(10):
-            item = (start + t) % 20 if rng.random() > 0.1 else int(rng.integers(20))
-            lines.append(f"u{user}\ti{item}\t{t}")
-    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
-    return prepare_sequences({"name": "walks", "path": str(folder)}, 5, tmp_path_factory.mktemp("datasets"))
 
 
 def test_a_spec_without_norm_or_activation_renders_the_post_norm_encoder_as_before():

@@ -1,0 +1,24 @@
+"""Fixtures several test modules share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paper_autotrain.data.sequential import prepare_sequences
+from paper_autotrain.schemas import SplitInfo
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    """60 users walking 30 items in short cycles with noise: learnable, small, with timestamps."""
+    folder = tmp_path_factory.mktemp("seqdata")
+    rng = np.random.default_rng(0)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    for user in range(60):
+        start = int(rng.integers(30))
+        for t in range(12):
+            item = (start + t) % 30 if rng.random() > 0.1 else int(rng.integers(30))
+            lines.append(f"u{user}\ti{item}\t{t}")
+    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
+    return prepare_sequences({"name": "walks", "path": str(folder)}, 5, tmp_path_factory.mktemp("datasets"))
