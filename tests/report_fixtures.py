@@ -19,6 +19,8 @@ from paper_autotrain.schemas import (
     HyperParameter,
     MethodSpec,
     PaperMeta,
+    Protocol,
+    ProtocolItem,
     Reported,
     RunResult,
     SplitInfo,
@@ -46,6 +48,18 @@ def spec() -> MethodSpec:
     )
 
 
+def protocol_spec() -> MethodSpec:
+    """spec() with the protocol a paper states: leave-one-out, 100 sampled negatives, 10-core, a hostile quote."""
+    return spec().model_copy(update={"protocol": Protocol(
+        split=ProtocolItem(value="leave-one-out (latest interaction per user)",
+                           evidence="p6: we hold out the latest interaction of each user as the test item"),
+        ranking=ProtocolItem(value="sampled-100", evidence=f"p6: we randomly sample 100 negative items {INJECTED}"),
+        filters=ProtocolItem(value="10-core", evidence="p5: we use the 10-core setting"),
+        early_stopping=ProtocolItem(value="early stopping, patience 10",
+                                    evidence="p6: we stop training if NDCG@20 does not increase for 10 epochs"),
+    )})
+
+
 def per_user(shift: float, seed: int, noise: float = 0.02) -> dict[str, np.ndarray]:
     """Per-user NDCG@10/Recall@10: a shared base per user, `shift` added, seed-dependent noise."""
     base = np.random.default_rng(7).uniform(0.05, 0.45, N_USERS)
@@ -58,7 +72,7 @@ def result(model: str, role: str, seed: int, values: dict[str, np.ndarray], refe
     return RunResult(model=model, role=role, dataset="ml-100k", split_id="abc123", seed=seed,
                      test={name: float(v.mean()) for name, v in values.items()}, best_epoch=epochs - 1,
                      epochs_run=epochs, train_time_s=12.5 + seed, n_params=19_264,
-                     config={"reference": reference, "trainer": {"max_epochs": 8}})
+                     config={"reference": reference, "trainer": {"max_epochs": 8, "patience": 10}})
 
 
 def write_per_user(path: Path, values: dict[str, np.ndarray]) -> Path:

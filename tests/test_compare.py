@@ -288,3 +288,9 @@ def test_pipeline_with_two_seeds_writes_per_seed_runs_and_the_html_report(tmp_pa
     outcome = pipeline.run(one)  # one seed: the train and baselines hashes change (baselines: from the cache)
     assert {"train", "baselines"} <= set(outcome.timings)
     assert [r["seed"] for r in json.loads((results / "train" / "results.json").read_text())] == [0]
+
+
+def test_protocol_section_stands_before_the_papers_numbers():
+    md = compare.run(spec(), result("X", "reproduced", 0.1), [], SPLIT, {"ks": [10]})["report.md"]
+    assert md.index("## Protocol: the paper's and ours") < md.index("## What the paper reports")
+    assert "The paper's protocol was not read" in md and "- Split: 80/10/10 per user" in md

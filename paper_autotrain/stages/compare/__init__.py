@@ -21,6 +21,7 @@ from paper_autotrain.ledger import approximation_label
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare import report_html
 from paper_autotrain.stages.compare.formatting import DISPLAY, NONE, display_metric, fmt
+from paper_autotrain.stages.compare.protocol import NOT_READ, ProtocolRow, is_read, protocol_rows
 from paper_autotrain.stages.compare.seeds import History, ModelRow, PerUser, RunFiles, group_by_model, run_key
 from paper_autotrain.stages.compare.significance import Significance, against_best_baseline, format_p, sentence
 
@@ -168,6 +169,14 @@ class Report:
     def significance_line(self) -> str:
         return sentence(self.significance, display_metric(self.main))
 
+    @property
+    def protocol_read(self) -> bool:
+        return is_read(self.spec.protocol)
+
+    def protocol(self) -> list[ProtocolRow]:
+        """The paper's protocol beside ours, item by item (ours from the split and our first run's settings)."""
+        return protocol_rows(self.spec, self.split, self.ours.runs[0])
+
 
 def _params(row: ModelRow) -> str:
     n_params = row.runs[0].n_params
@@ -311,6 +320,19 @@ def md_cell(text: str | None) -> str:
     return (text or NONE).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
+def protocol_block(report: Report) -> str:
+    """The paper's protocol and ours, one row per item, each difference marked with why it matters."""
+    rows = report.protocol()
+    if not report.protocol_read:
+        return NOT_READ + "\n\nOurs:\n\n" + "\n".join(f"- {row.item}: {row.ours}" for row in rows)
+    lines = ["| Item | The paper | Ours | Differs |", "|---|---|---|---|"]
+    for row in rows:
+        paper = "not read" if row.paper is None else f"{row.paper} ({row.evidence})" if row.evidence else row.paper
+        verdict = f"**differs**: {row.why}" if row.differs else row.verdict
+        lines.append(f"| {row.item} | {md_cell(paper)} | {md_cell(row.ours)} | {md_cell(verdict)} |")
+    return "\n".join(lines)
+
+
 def hyperparameter_block(spec: MethodSpec) -> str:
     lines = ["| Hyperparameter | Value | Source | Evidence |", "|---|---|---|---|"]
     for name, hp in spec.hyperparameters.items():
@@ -393,6 +415,10 @@ and scored by the same evaluator.
 
 {reference_line(report)}
 {failures_block(report)}{fidelity_block(spec)}
+## Protocol: the paper's and ours
+
+{protocol_block(report)}
+
 ## What the paper reports
 
 On the paper's own datasets and protocol, which differ from the run above: these numbers are not directly

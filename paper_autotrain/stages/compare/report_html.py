@@ -16,6 +16,7 @@ import jinja2
 
 from paper_autotrain import __version__
 from paper_autotrain.stages.compare.formatting import display_metric
+from paper_autotrain.stages.compare.protocol import NOT_READ
 
 if TYPE_CHECKING:
     from paper_autotrain.stages.compare import Report
@@ -232,6 +233,7 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
         seeds_line=seeds_line(report), budget=budget_line(report.spec, report.ours.runs[0], report.monitor)[2:],
         reference=reference_line_text(report), reference_notes=reference_notes(report),
         failures=failure_lines(report), reported=[(r, reported_value(r)) for r in report.spec.reported],
+        protocol=report.protocol(), protocol_read=report.protocol_read, protocol_not_read=NOT_READ,
         bar_chart=bar_chart(report), curves=history_charts(report.files.histories),
         colors={"ours": OURS_COLOR, "reference": REFERENCE_COLOR, "baseline": BASELINE_COLOR},
     )

@@ -29,6 +29,7 @@ from .lexicon import (
 )
 from .model_name import detect_model_name
 from .names import canonical_metric
+from .protocol import read_protocol
 from .tables import find_reported, table_label
 from .text import Sentence, opening_text, quote, split_sentences
 
@@ -434,4 +435,5 @@ def extract(doc: PaperDoc) -> MethodSpec:
         unclear=unclear,
         fidelity=assessment.fidelity,
         reference=assessment.reference,
+        protocol=read_protocol(doc, sentences, experiments),
     )

@@ -1,0 +1,240 @@
+"""The paper's evaluation protocol beside ours, item by item, and why a difference matters.
+
+The paper's side is the spec's `protocol` (read by stages/extract/protocol.py, each item quoted). Ours is what
+the run did, stated from the split it used (`SplitInfo.protocol`, written by data/split.py, data/sequential.py
+or data/ctr.py), from our one evaluator (data/evaluator.py: full ranking, RecBole's metric formulas) and from
+the trainer settings recorded with our run (early stopping on the monitored valid metric, `trainer.patience`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo
+
+ITEMS = (("split", "Split"), ("ranking", "Ranking"), ("filters", "Filters"),
+         ("metric_definition", "Metric definition"), ("early_stopping", "Early stopping"))
+NOT_READ = ("The paper's protocol was not read: the spec states none (written by hand, or no protocol statement "
+            "was found in the paper's experiments sections), so nothing below can be checked against it.")
+
+RATIOS = re.compile(r"(\d*\.?\d+)/(\d*\.?\d+)(?:/(\d*\.?\d+))?")
+THRESHOLD = re.compile(r"rating\s*>=?\s*(\d+(?:\.\d+)?)")
+PATIENCE = re.compile(r"patience (\d+)")
+SAMPLED = re.compile(r"sampled-(\d+)")
+# our one evaluator's formulas (data/evaluator.py)
+TOPK_METRICS = ("RecBole's: Hit@K whether any test item is in the top-K; Recall@K the test items in the top-K over "
+                "all the user's test items; NDCG@K binary gain, log2 discount")
+
+
+@dataclass(frozen=True)
+class Ours:
+    """What our run did, item by item, and the regime it ran in: topk (per-user ratio split), sequential
+    (leave-one-out) or ctr (labelled rows)."""
+
+    regime: str
+    split: str
+    ranking: str
+    filters: str
+    metric_definition: str
+    early_stopping: str
+    ratios: tuple[float, ...] = ()  # percent, train/valid/test
+    temporal: bool = False  # the ratio split follows time order
+
+
+@dataclass(frozen=True)
+class ProtocolRow:
+    """One item: the paper's value and quote (None: not read), ours, and whether they differ (None: unknown)."""
+
+    item: str
+    paper: str | None
+    evidence: str | None
+    ours: str
+    differs: bool | None
+    why: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.differs is None:
+            return "unknown: the paper's side was not read"
+        return f"differs: {self.why}" if self.differs else "same"
+
+
+# --- ours ------------------------------------------------------------------------------------------------
+
+
+def regime_of(split: SplitInfo, spec: MethodSpec) -> str:
+    """The data regime the split was made for, as its protocol line says it (the split ids agree: seq-, ctr-)."""
+    if split.protocol.startswith("CTR") or split.split_id.startswith("ctr-") or spec.task == "ctr":
+        return "ctr"
+    if "leave-one-out" in split.protocol or split.split_id.startswith("seq-"):
+        return "sequential"
+    return "topk"
+
+
+def percent_ratios(text: str) -> tuple[float, ...]:
+    """'0.8/0.1/0.1' or '80/10/10' as percentages."""
+    match = RATIOS.search(text)
+    if match is None:
+        return ()
+    values = [float(v) for v in match.groups() if v]
+    total = sum(values)
+    return tuple(round(100 * v / total, 1) for v in values) if total else ()
+
+
+def show_ratios(ratios: tuple[float, ...]) -> str:
+    return "/".join(f"{r:g}" for r in ratios)
+
+
+def early_stopping_line(run: RunResult | None, monitor: str) -> str:
+    trainer = ((run.config if run else None) or {}).get("trainer") or {}
+    patience = trainer.get("patience")
+    stated = f"patience {patience}" if patience is not None else "patience not recorded with the run"
+    return f"early stopping on valid {monitor}, {stated}; the best epoch's weights are tested"
+
+
+def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> Ours:
+    """Ours, stated from the split the run used and the settings recorded with our run."""
+    regime = regime_of(split, spec)
+    if regime == "sequential":
+        return Ours(
+            regime=regime,
+            split="leave-one-out by time: each user's last item is the test target, the one before it the "
+                  "validation target",
+            ranking="full: every item is ranked for the target, the history not masked",
+            filters="none: every user and interaction of the dataset file, each interaction a positive whatever "
+                    "its rating (users with fewer than 3 interactions only train)",
+            metric_definition=TOPK_METRICS,
+            early_stopping=early_stopping_line(run, "NDCG@10"),
+        )
+    ratios = percent_ratios(split.protocol)
+    if regime == "ctr":
+        threshold = THRESHOLD.search(split.protocol)
+        label = f"label = rating >= {threshold.group(1)}" if threshold else "labelled rows"
+        return Ours(
+            regime=regime,
+            split=f"random {show_ratios(ratios)} split of all rows" if ratios else split.protocol,
+            ranking="none: each test row is scored (CTR), nothing is ranked",
+            filters=f"{label}; no k-core: every row of the dataset file",
+            metric_definition="AUC and LogLoss over all test rows",
+            early_stopping=early_stopping_line(run, "AUC"),
+            ratios=ratios,
+        )
+    temporal = "time order" in split.protocol
+    order = "temporal" if temporal else "random" if "random" in split.protocol else ""
+    shown = " ".join(filter(None, [order, show_ratios(ratios)])) + " per user" if ratios else split.protocol
+    return Ours(
+        regime=regime,
+        split=shown,
+        ranking="full: all items, the user's training (and validation) items masked",
+        filters="none: every user and interaction of the dataset file, each interaction a positive whatever its "
+                "rating",
+        metric_definition=TOPK_METRICS,
+        early_stopping=early_stopping_line(run, "NDCG@10"),
+        ratios=ratios,
+        temporal=temporal,
+    )
+
+
+
+# --- the comparison, item by item ---------------------------------------------------------------------------
+
+
+def split_difference(paper: str, ours: Ours) -> str | None:
+    """Why the paper's split differs from ours (None: it does not)."""
+    if paper.startswith("leave-one-out"):
+        if ours.regime == "sequential":
+            return None
+        share = "a random share of all rows" if ours.regime == "ctr" else "a share of each user's items"
+        return (f"the paper tests one held-out item per user, ours {share}: Hit and Recall mean different things, "
+                "so the numbers are not comparable")
+    if paper.startswith("held-out users"):
+        return ("the paper tests on users unseen in training (folding in part of their history); ours tests held-out "
+                "interactions of users it trained on")
+    if "as test" in paper:
+        return ("the paper tests on a later period of time, usually harder than held-out interactions of the same "
+                "period: expect lower numbers from it")
+    if ours.regime == "sequential" and not percent_ratios(paper):
+        return ("the paper splits by time over all interactions, ours holds out each user's last item: the test sets "
+                "differ")
+    if ours.regime == "sequential":
+        return ("the paper holds out a share of each user's items, ours only the last one (leave-one-out): Hit and "
+                "Recall mean different things, so the numbers are not comparable")
+    reasons = []
+    if paper.startswith("temporal") and not ours.temporal:
+        reasons.append("the paper tests on later interactions than it trains on, usually harder than our random "
+                       "split: expect lower numbers from it")
+    if ours.temporal and paper.startswith("random"):
+        reasons.append("the paper splits at random, ours by time, which is usually harder: expect higher numbers "
+                       "from it")
+    paper_ratios = percent_ratios(paper)
+    if paper_ratios and ours.ratios and paper_ratios != ours.ratios:
+        reasons.append("a different share of test items changes Recall and NDCG: the numbers are not directly "
+                       "comparable")
+    return "; ".join(reasons) or None
+
+
+def ranking_difference(paper: str, ours: Ours) -> str | None:
+    if ours.regime == "ctr":
+        return "the paper ranks items; ours scores CTR rows by AUC and LogLoss, so there is no ranking to compare"
+    sampled = SAMPLED.search(paper)
+    if sampled:
+        return (f"sampled ranking against {sampled.group(1)} negatives gives much higher numbers than our full "
+                "ranking over all items: the paper's numbers are not comparable with ours")
+    return None
+
+
+def filters_difference(paper: str, ours: Ours) -> str | None:
+    reasons = []
+    if re.search(r"core|>=? \d+ interactions", paper):
+        reasons.append("dropping users and items with few interactions removes the hardest cases and usually raises "
+                       "the numbers; ours keeps them all")
+    threshold = THRESHOLD.search(paper)
+    if threshold and ours.regime != "ctr":
+        reasons.append("only high ratings are positives in the paper, every rating in ours, so the test items differ")
+    if threshold and ours.regime == "ctr":
+        our_threshold = THRESHOLD.search(ours.filters)
+        if our_threshold is None or float(our_threshold.group(1)) != float(threshold.group(1)):
+            reasons.append("a different rating threshold changes which rows are clicks")
+    return "; ".join(reasons) or None
+
+
+def metric_difference(paper: str, ours: Ours) -> str | None:
+    if ours.regime == "ctr":
+        return "ours reports AUC and LogLoss, not the paper's ranking metrics"
+    if "min(K" in paper:
+        return ("the paper divides Recall@K by min(K, the user's test items), ours by all of them: its Recall is "
+                "higher for users with more than K test items")
+    return None
+
+
+def early_stopping_difference(paper: str, ours: Ours) -> str | None:
+    theirs, mine = PATIENCE.search(paper), PATIENCE.search(ours.early_stopping)
+    if theirs and mine and theirs.group(1) != mine.group(1):
+        return (f"a patience of {theirs.group(1)} instead of {mine.group(1)} changes when training stops; usually a "
+                "small effect on the numbers")
+    return None
+
+
+DIFFERENCES = {"split": split_difference, "ranking": ranking_difference, "filters": filters_difference,
+               "metric_definition": metric_difference, "early_stopping": early_stopping_difference}
+
+
+def is_read(protocol: Protocol) -> bool:
+    return any(getattr(protocol, name) is not None for name, _ in ITEMS)
+
+
+def protocol_rows(spec: MethodSpec, split: SplitInfo, run: RunResult | None) -> list[ProtocolRow]:
+    """One row per protocol item: the paper's value and quote, ours, and whether and why they differ."""
+    ours = our_protocol(split, spec, run)
+    rows = []
+    for name, label in ITEMS:
+        item: ProtocolItem | None = getattr(spec.protocol, name)
+        mine = getattr(ours, name)
+        if item is None:
+            rows.append(ProtocolRow(item=label, paper=None, evidence=None, ours=mine, differs=None))
+            continue
+        why = DIFFERENCES[name](item.value, ours)
+        rows.append(ProtocolRow(item=label, paper=item.value, evidence=item.evidence, ours=mine,
+                                differs=why is not None, why=why or ""))
+    return rows
