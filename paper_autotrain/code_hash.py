@@ -46,7 +46,8 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
 # Template folders (relative to the repository root, beside the package) a stage renders from.
 STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
     # the block library (descriptions, manifests) the extractor composes from; not the report's templates
-    "extract": ("templates/blocks", "templates/sequential", "templates/autoencoder", "templates/context"),
+    "extract": ("templates/family.yaml", "templates/blocks", "templates/sequential", "templates/autoencoder",
+                "templates/context"),
     "render": ("templates",),
     "compare": ("templates/report",),
 }
@@ -161,11 +162,15 @@ def closure_files(stage: str, package_dir: Path = PACKAGE_DIR) -> tuple[Path, ..
     return tuple(sorted(files, key=lambda p: p.relative_to(package_dir.parent).as_posix()))
 
 
+def template_hash(path: Path) -> str | None:
+    """A templates folder's or file's content hash (None when it is not there)."""
+    return hash_tree(path) if path.is_dir() else hash_file(path) if path.is_file() else None
+
+
 def stage_code_version(stage: str, package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of the code, data files and templates `stage` depends on (contents are read on every call)."""
     package_dir = Path(package_dir).resolve()
     repo = package_dir.parent
     files = [(p.relative_to(repo).as_posix(), hash_file(p)) for p in closure_files(stage, package_dir)]
-    templates = [(rel, hash_tree(repo / rel) if (repo / rel).is_dir() else None)
-                 for rel in STAGE_TEMPLATES.get(stage, ())]
+    templates = [(rel, template_hash(repo / rel)) for rel in STAGE_TEMPLATES.get(stage, ())]
     return hash_obj([__version__, files, templates])

@@ -82,9 +82,10 @@ def test_variational_paper_maps_to_blocks_with_its_stated_values(tmp_path):
     assert (spec.family, spec.loss, spec.custom) == ("autoencoder", "multinomial", [])
     blocks = {block.block: block.params for block in spec.architecture}
     assert list(blocks) == ["user_row_input", "variational_encoder", "item_decoder"]
-    assert blocks["user_row_input"] == {"norm": "l2", "dropout": 0.5}
-    encoder = blocks["variational_encoder"]
-    assert (encoder["activation"], encoder["layers"], encoder["latent"]) == ("tanh", [600], 200)
+    # each value once: the blocks keep their structural words, the sizes are hyperparameters the model reads
+    assert blocks["user_row_input"] == {"norm": "l2"} and blocks["variational_encoder"] == {"activation": "tanh"}
+    encoder = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert (encoder["input_dropout"], encoder["hidden_layers"], encoder["latent_size"]) == (0.5, [600], 200)
     assert encoder["total_anneal_steps"] == 100000
     steps = spec.hyperparameters["total_anneal_steps"]
     assert steps.source == "paper" and "100,000 gradient updates" in steps.evidence
@@ -102,7 +103,8 @@ def test_a_spec_own_hyperparameter_can_be_overridden_and_reaches_the_block(tmp_p
     doc = parse.run(bundle, root, {"max_pages": 60, "max_mb": 50})
     spec = extract.run(doc, {"name": "rules", "hparams": {"noise_std": 0.01, "anneal_cap": 0.5}})
     assert spec.hyperparameters["noise_std"].source == "user"
-    assert (spec.architecture[1].params["noise_std"], spec.architecture[1].params["anneal_cap"]) == (0.01, 0.5)
+    params = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert (params["noise_std"], params["anneal_cap"]) == (0.01, 0.5)
     with pytest.raises(UserError, match="unknown hyperparameter.*noise_sd.*choose from .*noise_std"):
         extract.run(doc, {"name": "rules", "hparams": {"noise_sd": 0.01}})
 

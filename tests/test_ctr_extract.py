@@ -86,13 +86,13 @@ def test_ctr_papers_map_to_context_blocks_and_render(tmp_path, pages, expected, 
 
 def test_stated_values_reach_the_blocks_and_the_rest_are_context_defaults(tmp_path):
     spec = spec_of(tmp_path, FM_DEEP)
-    tower = next(b for b in spec.architecture if b.block == "mlp_tower").params
-    assert tower["layers"] == [400, 400, 400] and tower["dropout"] == 0.5
+    tower = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert tower["mlp_layers"] == [400, 400, 400] and tower["dropout"] == 0.5
     assert spec.hyperparameters["mlp_layers"].source == "paper"
     assert spec.hyperparameters["embedding_size"].source == "default"
     assert spec.hyperparameters["embedding_size"].value == 10
     wide = spec_of(tmp_path / "wide", WIDE_DEEP)
-    assert next(b for b in wide.architecture if b.block == "field_embedding").params["dim"] == 32
+    assert render.resolve_block_params(wide, render.base_for(wide).blocks)[0]["embedding_size"] == 32
     assert wide.hyperparameters["mlp_layers"].source == "default"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import Page, PaperDoc, PaperMeta
-from paper_autotrain.stages import extract, parse
+from paper_autotrain.stages import extract, parse, render
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "papers" / "tinyprop.pdf"
@@ -36,6 +36,11 @@ FIXTURE_PAGES = [
         "rate of 0.001. The batch size is searched in {512, 1024, 2048}. We train for 500 epochs.",
     ],
 ]
+
+
+def model_params(spec) -> dict:
+    """The block parameters the rendered model is built with (render reads them from the hyperparameters)."""
+    return render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
 
 
 def _doc_from_pdf(path: Path) -> PaperDoc:
@@ -74,12 +79,9 @@ def test_defaults_fill_what_the_paper_leaves_open(fixture_doc):
         assert spec.hyperparameters[key].source == "default"
         assert any(note.startswith(f"{key} not stated in the paper") for note in spec.unclear)
     assert spec.hp("n_layers") == 3
-    blocks = [b.model_dump() for b in spec.architecture]
-    assert blocks == [
-        {"block": "embedding", "dim": 64},
-        {"block": "light_propagation", "combine": "mean", "layers": 3},
-        {"block": "dot_score"},
-    ]
+    blocks = [b.model_dump() for b in spec.architecture]  # each value once: the blocks keep structural words only
+    assert blocks == [{"block": "embedding"}, {"block": "light_propagation", "combine": "mean"}, {"block": "dot_score"}]
+    assert model_params(spec) == {"embedding_size": 64, "n_layers": 3}
 
 
 def test_user_overrides_win_and_blocks_follow(fixture_doc):
@@ -89,7 +91,7 @@ def test_user_overrides_win_and_blocks_follow(fixture_doc):
         "source": "user",
         "evidence": None,
     }
-    assert spec.architecture[1].params["layers"] == 2
+    assert model_params(spec)["n_layers"] == 2
 
 
 def test_unknown_extractor_and_hyperparameter_are_user_errors(fixture_doc):
@@ -133,13 +135,13 @@ def test_neumf_shaped_paper_reads_tower_and_negatives():
     assert (
         spec.hp("negative_samples") == 4 and spec.hp("n_layers") == 3 and spec.hp("mlp_layers") == [32, 16, 8]
     )
-    assert spec.hyperparameters["embedding_size"].source == "default"  # "if ... is 16" is an example
+    # "if ... is 16" is an example; left open, the GMF width is the tower's last layer (the predictive factors)
+    assert spec.hyperparameters["embedding_size"].model_dump() == {"value": 8, "source": "default", "evidence": None}
     assert spec.hyperparameters["learning_rate"].source == "default"
     assert [b.model_dump() for b in spec.architecture] == [
-        {"block": "gmf", "dim": 8},
-        {"block": "mlp_tower", "activation": "relu", "layers": [32, 16, 8], "dropout": 0.0},
-        {"block": "neumf_fusion"},
+        {"block": "gmf"}, {"block": "mlp_tower", "activation": "relu"}, {"block": "neumf_fusion"},
     ]
+    assert model_params(spec) == {"gmf_dim": 8, "mlp_layers": [32, 16, 8], "dropout": 0.0}
 
 
 def test_an_open_learning_rate_follows_the_stated_optimizer():
@@ -175,7 +177,7 @@ def test_shipped_example_paper_is_read_correctly():
     assert {(r.metric, r.value) for r in spec.reported} == {("Recall@20", 0.3204), ("NDCG@20", 0.2869)}
     assert {b.name for b in spec.baselines_in_paper} >= {"BPR-MF", "NGCF", "ItemKNN"}
     assert [b.block for b in spec.architecture] == ["embedding", "light_propagation", "dot_score"]
-    assert spec.architecture[0].params["dim"] == 32 and spec.architecture[1].params["layers"] == 2
+    assert model_params(spec) == {"embedding_size": 32, "n_layers": 2}
 
 
 def test_methods_as_columns_table_and_per_part_optimizers():
@@ -436,7 +438,7 @@ def test_the_most_mentioned_sequential_encoder_becomes_the_architecture(encoder)
         assert "last_position" not in blocks
         assert (spec.hyperparameters["max_seq_length"].value, spec.hyperparameters["max_seq_length"].source) == (
             5, "default")
-        caser = spec.architecture[1].params  # filter counts the reference mapping hands to RecBole as well
-        assert (caser["vertical_filters"], caser["horizontal_filters"]) == (spec.hp("n_v"), spec.hp("n_h")) == (4, 16)
+        caser = model_params(spec)  # filter counts the reference mapping hands to RecBole as well
+        assert (caser["n_v"], caser["n_h"]) == (spec.hp("n_v"), spec.hp("n_h")) == (4, 16)
     else:
         assert blocks[2] == "last_position" and spec.hp("max_seq_length") == 50

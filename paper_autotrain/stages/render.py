@@ -2,7 +2,9 @@
 
 Each architecture block has its own template (templates/blocks/<block>.j2) holding the code it
 contributes to each section of the model class (constructor arguments, __init__ lines, encode
-steps, methods, scoring, L2 rows). The loss has a template too (templates/losses/<loss>.j2).
+steps, methods, scoring, L2 rows), and its manifest beside it (<block>.yaml: parameters, the
+hyperparameters they read, what it needs before it); each family's scaffold is its family.yaml
+(:mod:`paper_autotrain.library` reads them all). The loss has a template too (templates/losses/<loss>.j2).
 Rendering is deterministic: the same spec and cfg give the same bytes.
 
 Parts no block covers (`spec.custom`) are written by an LLM into one fixed slot per part
@@ -26,6 +28,17 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from paper_autotrain.errors import StageError
+from paper_autotrain.library import (
+    CUSTOM_BLOCK,
+    Base,
+    BlockParam,
+    BlockRule,
+    Library,
+    describe_range,
+    in_range,
+    load_library,
+    resolve_param,
+)
 from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, MethodSpec
 
 if TYPE_CHECKING:
@@ -33,10 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("args", "init", "encode", "methods", "score", "full_sort", "l2_rows")
 ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
                "leaky_relu": "nn.LeakyReLU()", "gelu": "nn.GELU()"}
-LOSS_IMPORTS = {"bpr": ("bpr_loss", "squared_norm_penalty"), "bce": ("bce_loss", "squared_norm_penalty")}
 OPTIM_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("optimizer", "adam"), ("learning_rate", 0.001), ("batch_size", 2048), ("l2_reg", 0.0),
     ("negative_samples", 1),
@@ -48,8 +59,8 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 TRAINER_KEYS = ("max_epochs", *TRAINER_DEFAULTS)
 DATA_DEFAULTS: dict[str, Any] = {"eval_batch_size": 1024, "ks": [10, 20]}
 DOC_WIDTH = 100
-CUSTOM_BLOCK = "custom"
 SLOT_TEMPLATE = "slots/custom_part.py.j2"
+LAST_POSITION = "last_position"  # the pooling that reads a causal encoder where every position is a prediction
 # Settings that shape training, not the model: a custom part is not given them as hparams
 TRAINING_KEYS = frozenset({"optimizer", "learning_rate", "batch_size", "l2_reg", "negative_samples", "epochs",
                            "embedding_size"})
@@ -57,149 +68,16 @@ NEEDS_FILL_IN = ("they need the LLM fill-in: choose llm=openai or llm=compatible
                  "written into the model's fixed slot and checked by the gates)")
 
 
-@dataclass(frozen=True)
-class BlockParam:
-    """One constructor/config key of a block: the block's value, else a spec hyperparameter, else default."""
-
-    key: str
-    block_param: str
-    hyperparameter: str | None
-    default: Any
-    kind: type | str  # int, float or "int_list"
+def template_library(cfg: Mapping | None = None) -> Library:
+    """The block library of the templates render reads (cfg["templates_dir"], else templates/)."""
+    root = templates_dir(cfg)
+    if not (root / "model.py.j2").exists():
+        raise StageError(f"render: no templates in {root} (set templates_dir)")
+    return load_library(root)
 
 
-@dataclass(frozen=True)
-class BlockRule:
-    params: tuple[BlockParam, ...] = ()
-    allowed_extra: tuple[str, ...] = ()
-    needs_before: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()
-    scorer: bool = False
-    provides: tuple[str, ...] = ()  # a role later blocks may need instead of a block name (e.g. "latent")
-
-
-BLOCKS: dict[str, BlockRule] = {
-    "embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 64, int),)),
-    "light_propagation": BlockRule(
-        params=(BlockParam("n_layers", "layers", "n_layers", 3, int),), allowed_extra=("combine",),
-        needs_before=("embedding",), imports=("normalized_adjacency", "symmetric_sparse_mm")),
-    "dot_score": BlockRule(needs_before=("embedding",), scorer=True, imports=("lookup",)),
-    "gmf": BlockRule(params=(BlockParam("gmf_dim", "dim", "embedding_size", 64, int),)),
-    "mlp_tower": BlockRule(
-        params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 64], "int_list"),
-                BlockParam("dropout", "dropout", "dropout", 0.0, float)),
-        allowed_extra=("activation",)),
-    "neumf_fusion": BlockRule(needs_before=("gmf", "mlp_tower"), scorer=True),
-    CUSTOM_BLOCK: BlockRule(needs_before=("embedding",), imports=("normalized_adjacency",)),
-}
-
-
-SEQUENTIAL_SECTIONS = ("args", "init", "encode", "pool", "table")
-# encoders whose output at position t depends on items 0..t only: with `last_position` pooling such a model
-# trains in one pass per window with a loss at every position (SASRec's and GRU4Rec's own training)
-CAUSAL_SEQUENCE_ENCODERS = ("self_attention_encoder", "gru_encoder")
-SEQUENTIAL_BLOCKS: dict[str, BlockRule] = {
-    "item_embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 64, int),)),
-    "gru_encoder": BlockRule(
-        params=(BlockParam("hidden_size", "hidden_size", "hidden_size", 128, int),
-                BlockParam("n_layers", "layers", "n_layers", 1, int),
-                BlockParam("dropout", "dropout", "dropout", 0.3, float)),
-        needs_before=("item_embedding",)),
-    "self_attention_encoder": BlockRule(
-        params=(BlockParam("n_layers", "layers", "n_layers", 2, int),
-                BlockParam("n_heads", "heads", "n_heads", 1, int),
-                BlockParam("inner_size", "inner_size", "hidden_size", 256, int),
-                BlockParam("dropout", "dropout", "dropout", 0.5, float)),
-        allowed_extra=("norm", "activation"), needs_before=("item_embedding",)),
-    "caser_encoder": BlockRule(
-        params=(BlockParam("n_v", "vertical_filters", "n_v", 4, int),
-                BlockParam("n_h", "horizontal_filters", "n_h", 16, int),
-                BlockParam("dropout", "dropout", "dropout", 0.5, float)),
-        needs_before=("item_embedding",)),
-    "last_position": BlockRule(needs_before=("item_embedding",)),
-    "item_dot_score": BlockRule(needs_before=("item_embedding",), scorer=True),
-}
-
-
-@dataclass(frozen=True)
-class Base:
-    """A family's scaffold: model template, runtime base class, code sections, blocks and losses."""
-
-    template: str
-    module: str
-    regime: str  # the data regime config.yaml names, so the runtime loads the matching split
-    split_type: str  # what the model's constructor receives
-    sections: tuple[str, ...]
-    blocks: dict[str, BlockRule]
-    losses: dict[str, tuple[str, ...]]  # loss -> runtime names its code uses
-    loss_template: bool  # False: the base module implements the loss itself
-    train_regime: str | None = None  # data.regime in config.yaml when training batches differ from `regime`
-    tasks: tuple[str, ...] = ("topk",)  # the spec tasks this scaffold trains and evaluates
-    fill_slot: bool = False  # whether custom parts can be written into the fixed slot by the LLM fill-in
-
-
-TOPK_BASE = Base("model.py.j2", "TopKModule", "topk", "SplitData", SECTIONS, BLOCKS, LOSS_IMPORTS,
-                 loss_template=True, fill_slot=True)
-SEQUENTIAL_BASE = Base("sequential/model.py.j2", "SequentialModule", "sequential", "SequenceSplit",
-                       SEQUENTIAL_SECTIONS, SEQUENTIAL_BLOCKS, {"ce": (), "bce": ()}, loss_template=False)
-
-AUTOENCODER_ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "gelu", "identity")  # runtime activation_layer
-AUTOENCODER_SECTIONS = ("args", "init", "methods", "encode", "score")
-AUTOENCODER_ENCODER_PARAMS = (BlockParam("hidden_layers", "layers", None, [600], "int_list"),
-                              BlockParam("latent_size", "latent", "embedding_size", 200, int),
-                              BlockParam("activation", "activation", None, "tanh", str))
-AUTOENCODER_BLOCKS: dict[str, BlockRule] = {
-    "user_row_input": BlockRule(
-        params=(BlockParam("input_norm", "norm", None, "l2", str),
-                BlockParam("input_dropout", "dropout", "dropout", 0.5, float)),
-        imports=("normalize_rows",)),
-    "variational_encoder": BlockRule(
-        params=(*AUTOENCODER_ENCODER_PARAMS, BlockParam("noise_std", "noise_std", "noise_std", 1.0, float),
-                BlockParam("total_anneal_steps", "total_anneal_steps", "total_anneal_steps", 200000, int),
-                BlockParam("anneal_cap", "anneal_cap", "anneal_cap", 0.2, float)),
-        needs_before=("user_row_input",), imports=("mlp_stack", "gaussian_kl"), provides=("latent",)),
-    "denoising_encoder": BlockRule(params=AUTOENCODER_ENCODER_PARAMS, needs_before=("user_row_input",),
-                                   imports=("mlp_stack",), provides=("latent",)),
-    "cdae_encoder": BlockRule(
-        params=(BlockParam("latent_size", "latent", "embedding_size", 64, int),
-                BlockParam("activation", "activation", None, "relu", str)),
-        needs_before=("user_row_input",), imports=("mlp_stack", "activation_layer"), provides=("latent",)),
-    "item_decoder": BlockRule(needs_before=("latent",), imports=("mlp_stack",), scorer=True),
-}
-AUTOENCODER_BASE = Base("autoencoder/model.py.j2", "AutoEncoderModule", "topk", "SplitData",
-                        AUTOENCODER_SECTIONS, AUTOENCODER_BLOCKS, {"multinomial": (), "bce": ()},
-                        loss_template=False, train_regime="user_rows")
-
-# Context (CTR) models: field embeddings, then parts whose log-odds are summed (LR, FM, Wide&Deep, DeepFM)
-# or whose features one Linear head combines (DCN)
-CONTEXT_SECTIONS = ("args", "init", "encode", "terms", "score", "regularization")
-CONTEXT_BLOCKS: dict[str, BlockRule] = {
-    "field_embedding": BlockRule(params=(BlockParam("embedding_size", "dim", "embedding_size", 10, int),),
-                                 imports=("FieldEmbedding",)),
-    "linear": BlockRule(imports=("FieldEmbedding",)),
-    # Wide & Deep's crossed features: a weight per value of every field pair, exact or hashed into `buckets`
-    "cross_product": BlockRule(params=(BlockParam("cross_buckets", "buckets", None, 10000, int),),
-                               needs_before=("linear",), imports=("FieldCrossProducts",)),
-    "fm_interaction": BlockRule(needs_before=("field_embedding",)),
-    "mlp_tower": BlockRule(
-        params=(BlockParam("mlp_layers", "layers", "mlp_layers", [128, 128, 128], "int_list"),
-                BlockParam("dropout", "dropout", "dropout", 0.2, float),
-                BlockParam("batch_norm", "batch_norm", None, False, bool)),
-        allowed_extra=("activation",), needs_before=("field_embedding",)),
-    "cross_network": BlockRule(
-        params=(BlockParam("cross_layers", "layers", "n_layers", 6, int),
-                BlockParam("cross_reg", "reg_weight", None, 2.0, float)),
-        needs_before=("field_embedding",)),
-    "sum_logits": BlockRule(scorer=True),
-    "concat_head": BlockRule(needs_before=("cross_network", "mlp_tower"), scorer=True),
-}
-CONTEXT_BASE = Base("context/model.py.j2", "CTRModule", "context", "CTRSplit", CONTEXT_SECTIONS, CONTEXT_BLOCKS,
-                    {"bce": (), "mse": ()}, loss_template=False, tasks=("ctr",))
-BASES = {"sequential": SEQUENTIAL_BASE, "autoencoder": AUTOENCODER_BASE, "context": CONTEXT_BASE}
-
-
-def base_for(spec: MethodSpec) -> Base:
-    return BASES.get(spec.family, TOPK_BASE)
+def base_for(spec: MethodSpec, cfg: Mapping | None = None) -> Base:
+    return template_library(cfg).base_for(spec.family)
 
 
 # --- entry point -----------------------------------------------------------------------------------
@@ -210,7 +88,7 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
     With `fill_in` (an LLM client and the split the gates run on), custom parts are written by the LLM into
     the fixed slot and gated; the files then include "fill_report.json".
     """
-    base = base_for(spec)
+    base = base_for(spec, cfg)
     spec = fidelity_checked(spec, str(cfg.get("fidelity") or "strict"), filling=fill_in is not None)
     spec = with_custom_block(spec, base)
     if not (spec.custom and fill_in is not None):
@@ -221,7 +99,7 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
 
     env = template_environment(cfg)
     slots = custom_slots(spec)
-    jobs = [SlotJob(part=slot.name, prompt=slot_prompt(env, spec, slot, slots),
+    jobs = [SlotJob(part=slot.name, prompt=slot_prompt(env, spec, slot, slots, base),
                     class_source=lambda fill, slot=slot: render_slot(env, slot, fill)) for slot in slots]
     fills, report = fill_parts(jobs, lambda fills: render_files(spec, cfg, base, fills), fill_in)
     files = render_files(spec, cfg, base, fills)
@@ -255,10 +133,10 @@ def templates_dir(cfg: Mapping | None = None) -> Path:
 
 
 def templates_fingerprint(cfg: Mapping | None = None) -> str:
-    """Content hash of every template, for stage manifests."""
+    """Content hash of every template and manifest, for stage manifests."""
     digest = hashlib.sha256()
     root = templates_dir(cfg)
-    for path in sorted(root.rglob("*.j2")):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".j2", ".yaml")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -285,7 +163,7 @@ def fidelity_checked(spec: MethodSpec, mode: str, filling: bool) -> MethodSpec:
     return spec.model_copy(update={"custom": []})  # the approximation: the built blocks, the missing parts left out
 
 
-def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE, filling: bool = False) -> None:
+def check_renderable(spec: MethodSpec, base: Base, filling: bool = False) -> None:
     """Refuse, naming the part, anything no template covers (never replace it silently).
 
     `filling`: the custom parts are about to be written by the LLM fill-in, so only their slot must exist.
@@ -303,7 +181,7 @@ def check_renderable(spec: MethodSpec, base: Base = TOPK_BASE, filling: bool = F
                          f"(known: {', '.join(base.blocks)})")
     check_composition(names, base.blocks)
     for block in spec.architecture:
-        check_block_params(block)
+        check_block_params(block, base.blocks[block.block])
 
 
 def check_custom(spec: MethodSpec, base: Base, filling: bool) -> None:
@@ -322,7 +200,7 @@ def check_custom(spec: MethodSpec, base: Base, filling: bool) -> None:
         raise StageError(f"render: two custom parts are both named {twice[0]!r}")
 
 
-def check_composition(names: list[str], blocks: Mapping[str, BlockRule] = BLOCKS) -> None:
+def check_composition(names: list[str], blocks: Mapping[str, BlockRule]) -> None:
     if not names:
         raise StageError("render: spec.architecture is empty")
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -345,43 +223,13 @@ def check_composition(names: list[str], blocks: Mapping[str, BlockRule] = BLOCKS
         raise StageError(f"render: more than one block provides the {twice[0]} ({' -> '.join(names)})")
 
 
-def check_block_params(block: Block) -> None:
-    params = block.params
-    if block.block == "light_propagation" and str(params.get("combine", "mean")).lower() != "mean":
-        raise StageError(f"render: light_propagation combine={params['combine']!r} has no template "
-                         "(only mean)")
-    if block.block == "mlp_tower" and str(params.get("activation", "relu")).lower() not in ACTIVATIONS:
-        raise StageError(f"render: mlp_tower activation={params['activation']!r} has no template "
-                         f"(known: {', '.join(ACTIVATIONS)})")
-    if block.block == "cross_product" and coerce(params.get("buckets", 1), int, "cross_product.buckets") < 1:
-        raise StageError(f"render: cross_product buckets={params['buckets']!r} is out of range (must be >= 1)")
-    check_attention_params(block)
-    check_autoencoder_params(block)
-
-
-# the layer layouts self_attention_encoder.j2 renders: post-norm (RecBole's SASRec), pre-norm (the SASRec paper)
-ATTENTION_WORDS = {"norm": ("post", "pre"), "activation": ("gelu", "relu")}
-
-
-def check_attention_params(block: Block) -> None:
-    if block.block != "self_attention_encoder":
-        return
-    for word, known in ATTENTION_WORDS.items():
+def check_block_params(block: Block, rule: BlockRule) -> None:
+    """The words a block's template renders: its structural words' and word-valued parameters' choices."""
+    choices = {**rule.word_choices, **{param.block_param: param.choices for param in rule.params if param.choices}}
+    for word, known in choices.items():
         if word in block.params and str(block.params[word]).lower() not in known:
-            raise StageError(f"render: self_attention_encoder {word}={block.params[word]!r} has no template "
+            raise StageError(f"render: {block.block} {word}={block.params[word]!r} has no template "
                              f"(known: {', '.join(known)})")
-
-
-def check_autoencoder_params(block: Block) -> None:
-    """The words an autoencoder block's runtime helpers accept (activation, input normalisation)."""
-    params = block.params
-    if block.block not in AUTOENCODER_BLOCKS:
-        return
-    if "activation" in params and str(params["activation"]).lower() not in AUTOENCODER_ACTIVATIONS:
-        raise StageError(f"render: {block.block} activation={params['activation']!r} has no template "
-                         f"(known: {', '.join(AUTOENCODER_ACTIVATIONS)})")
-    if "norm" in params and str(params["norm"]).lower() not in ("l2", "none"):
-        raise StageError(f"render: user_row_input norm={params['norm']!r} has no template (l2 or none)")
 
 
 # --- context ---------------------------------------------------------------------------------------
@@ -402,7 +250,7 @@ def trained_loss(spec: MethodSpec) -> str:
     return STAND_IN_LOSSES.get(spec.family, spec.loss) if spec.loss == "other" else spec.loss
 
 
-def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dict[str, Any]:
+def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     model_params, param_rows, notes = resolve_block_params(spec, base.blocks)
     optim, optim_rows = resolve_optim(spec)
     trainer, epoch_row = resolve_trainer(spec, cfg)
@@ -447,10 +295,10 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base = TOPK_BASE) -> dic
 def trains_every_position(spec: MethodSpec, base: Base) -> bool:
     """A sequential model with a causal encoder read at the last position: it can score every position at once."""
     names = {block.block for block in spec.architecture}
-    return base is SEQUENTIAL_BASE and "last_position" in names and bool(names & set(CAUSAL_SEQUENCE_ENCODERS))
+    return base.regime == "sequential" and LAST_POSITION in names and any(base.blocks[name].causal for name in names)
 
 
-def resolve_block_params(spec: MethodSpec, rules: Mapping[str, BlockRule] = BLOCKS
+def resolve_block_params(spec: MethodSpec, rules: Mapping[str, BlockRule]
                          ) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """Config values of every block parameter, their provenance rows, and notes on ignored extras."""
     values: dict[str, Any] = {}
@@ -460,7 +308,7 @@ def resolve_block_params(spec: MethodSpec, rules: Mapping[str, BlockRule] = BLOC
         rule = rules[block.block]
         given = block.params
         for param in rule.params:
-            value, row = resolve_param(spec, block, param)
+            value, row = resolved_param(spec, block, param)
             values[param.key] = value
             rows.append(row)
         known = {p.block_param for p in rule.params} | set(rule.allowed_extra)
@@ -470,23 +318,18 @@ def resolve_block_params(spec: MethodSpec, rules: Mapping[str, BlockRule] = BLOC
     return values, rows, notes
 
 
-def resolve_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[Any, dict[str, str]]:
-    entry = spec.hyperparameters.get(param.hyperparameter) if param.hyperparameter else None
-    if entry is not None and entry.source == "user":  # a user's override beats what the paper's blocks say
-        raw, source = entry.value, entry.source
-    elif param.block_param in block.params:
-        raw = block.params[param.block_param]
-        # a value copied from the hyperparameters keeps their source (paper, default); one set on the block alone
-        # (a hand edit) has no quote
-        source = entry.source if entry is not None and entry.value == raw else \
-            f"spec block parameter ({block.block}.{param.block_param}), no quote"
-    elif entry is not None:
-        raw, source = entry.value, entry.source
-    else:
-        raw, source = param.default, "default (template; not in spec)"
-    value = coerce(raw, param.kind, f"{block.block}.{param.block_param}")
-    evidence = entry.evidence if entry is not None and entry.value == raw and entry.evidence else ""
-    return value, {"name": param.key, "value": value, "source": source, "evidence": evidence}
+def resolved_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[Any, dict[str, str]]:
+    """The value (the library's order: user override, block parameter, hyperparameter, manifest default), coerced
+    and checked against the manifest's range, and its provenance row."""
+    found = resolve_param(spec, block, param)
+    what = f"{block.block}.{param.block_param}"
+    value = coerce(found.value, param.kind, what)
+    items = value if isinstance(value, list) else [value]
+    if param.range is not None and not all(in_range(item, param.range) for item in items):
+        fix = f" or with +hparams.{param.hyperparameter}=..." if param.hyperparameter else ""
+        raise StageError(f"render: {what}={found.value!r} is out of range ({describe_range(param.range)}); fix it "
+                         f"in spec.yaml{fix}")
+    return value, {"name": param.key, "value": value, "source": found.source, "evidence": found.evidence}
 
 
 def resolve_optim(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -682,13 +525,13 @@ def slot_imports(fills: list[SlotFill]) -> dict[str, bool]:
     return {"math": bool(re.search(r"\bmath\.", code)), "functional": bool(re.search(r"(?<![\w.])F\.", code))}
 
 
-def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slots: list[CustomSlot]
+def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slots: list[CustomSlot], base: Base
                 ) -> dict[str, Any]:
     """What the fill-in prompts are told about the part, the model around it and the slot's contract."""
     from paper_autotrain.stages.fill import SlotFill
 
     placeholder = SlotFill(init_body="# <init_body: your code>", forward_body="# <forward_body: your code>")
-    params, _, _ = resolve_block_params(spec, BLOCKS)
+    params, _, _ = resolve_block_params(spec, base.blocks)
     return {
         "model_name": spec.display_name, "paper_title": spec.paper.title, "family": spec.family,
         "composition": " -> ".join(block.block for block in spec.architecture),
@@ -704,12 +547,11 @@ def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slo
 # --- sections and text -----------------------------------------------------------------------------
 
 def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mapping[str, Any],
-                    base: Base = TOPK_BASE) -> dict[str, list]:
+                    base: Base) -> dict[str, list]:
     """Each section's code from each block template, in architecture order."""
     sections: dict[str, list[str]] = {name: [] for name in base.sections}
-    folder = str(Path(base.template).parent / "blocks") if "/" in base.template else "blocks"
     for block in blocks:
-        template = env.get_template(f"{folder}/{block.block}.j2")
+        template = env.get_template(f"{base.blocks_folder}/{block.block}.j2")
         for section in base.sections:
             text = template.render(**context, section=section, block_params=block.params).strip("\n")
             if not text.strip():

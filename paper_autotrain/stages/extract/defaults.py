@@ -1,4 +1,9 @@
-"""Family defaults for what a paper leaves open, user overrides, and block parameters kept in step."""
+"""Defaults for what a paper leaves open, user overrides, and block parameters that are not copies of them.
+
+The defaults come from the block library (paper_autotrain.library): the family's (its scaffold's family.yaml) and
+the blocks' (each param's `default` for the hyperparameter it reads). Only the learning rate by optimizer is this
+stage's own (family_defaults.yaml).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import yaml
 
 from paper_autotrain.errors import UserError
+from paper_autotrain.library import Base, BlockRule, load_library
 from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, Block, HyperParameter, MethodSpec
 
 DEFAULTS_FILE = Path(__file__).with_name("family_defaults.yaml")
@@ -22,26 +28,59 @@ def load_defaults() -> dict[str, Any]:
 
 def needed_defaults(spec: MethodSpec) -> dict[str, Any]:
     """The hyperparameters training needs for this family and these blocks, with their default values."""
-    table = load_defaults()
-    needed = dict(table["families"].get(spec.family, {}))
-    for block in spec.architecture:
-        needed.update(table["blocks"].get(block.block, {}))
-        needed.update(table.get("family_blocks", {}).get(spec.family, {}).get(block.block, {}))  # e.g. a CTR MLP
+    needed = family_and_block_defaults(spec)
+    return {**needed, **{key: value for key, (value, _) in derived_defaults(spec, needed).items()}}
+
+
+def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
+    """The family's defaults, then each block's (they win: a block knows its own needs), the learning rate by
+    the optimizer."""
+    base = load_library().base_for(spec.family)
+    needed = dict(base.defaults.get(spec.family, {}))
+    for rule in block_rules(spec, base):
+        needed.update(block_defaults(rule))
     optimizer = spec.hp("optimizer", needed.get("optimizer"))
-    by_optimizer = {**table.get("learning_rate_by_optimizer", {}),
-                    **table.get("family_learning_rate_by_optimizer", {}).get(spec.family, {})}
+    by_optimizer = {**load_defaults()["learning_rate_by_optimizer"], **base.learning_rate_by_optimizer}
     if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
         needed["learning_rate"] = by_optimizer[str(optimizer).lower()]
     return needed
 
 
+def block_rules(spec: MethodSpec, base: Base) -> list[BlockRule]:
+    return [base.blocks[block.block] for block in spec.architecture if block.block in base.blocks]
+
+
+def block_defaults(rule: BlockRule) -> dict[str, Any]:
+    """What a block needs: the hyperparameter each of its params reads, at the param's default (a repeated list's
+    hyperparameter is left to the family), and the other hyperparameters it names."""
+    linked = {param.hyperparameter: param.default for param in rule.params
+              if param.hyperparameter is not None and param.repeat is None}
+    return {**linked, **rule.hyperparameter_defaults}
+
+
+def derived_defaults(spec: MethodSpec, needed: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """Defaults a block reads from another hyperparameter (`default_from`: NeuMF's GMF width is the tower's last
+    layer), from its final value (stated, overridden, or its default); each with where it was read."""
+    derived = {}
+    for rule in block_rules(spec, load_library().base_for(spec.family)):
+        for param in rule.params:
+            source = param.default_from
+            values = spec.hp(source.hyperparameter, needed.get(source.hyperparameter)) if source else None
+            if source is not None and isinstance(values, list) and -len(values) <= source.element < len(values):
+                where = f"{source.hyperparameter}[{source.element}] (the {rule.name} block's default)"
+                derived[param.hyperparameter] = (values[source.element], where)
+    return derived
+
+
 def fill_defaults(spec: MethodSpec) -> MethodSpec:
     hyperparameters = dict(spec.hyperparameters)
     unclear = list(spec.unclear)
+    derived = derived_defaults(spec, family_and_block_defaults(spec))
     for key, value in needed_defaults(spec).items():
         if key not in hyperparameters:
             hyperparameters[key] = HyperParameter(value=value, source="default", evidence=None)
-            unclear.append(f"{key} not stated in the paper; using {spec.family} family default {value}")
+            source = f"{derived[key][1]} = {value}" if key in derived else f"{spec.family} family default {value}"
+            unclear.append(f"{key} not stated in the paper; using {source}")
     return spec.model_copy(update={"hyperparameters": hyperparameters, "unclear": unclear})
 
 
@@ -74,57 +113,16 @@ def _plain(value: Any) -> Any:
 
 
 def sync_blocks(spec: MethodSpec) -> MethodSpec:
-    """Block parameters follow the final hyperparameters (after defaults and overrides)."""
-    hp = spec.hp
+    """Each value once: a block parameter that reads a hyperparameter (its manifest's `hyperparameter` link) is
+    dropped from the block, so the hyperparameter (after defaults and overrides) is the one place it is set.
+
+    Structural words (combine, activation, norm) and parameters no hyperparameter sets stay on the block.
+    """
+    base = load_library().base_for(spec.family)
     blocks = []
     for block in spec.architecture:
-        params = dict(block.params)
-        if block.block == "embedding":
-            params["dim"] = hp("embedding_size")
-        elif block.block == "light_propagation":
-            params.update(layers=hp("n_layers"), combine=params.get("combine", "mean"))
-        elif block.block == "gmf":
-            layers = hp("mlp_layers")
-            params["dim"] = layers[-1] if layers else hp("embedding_size")
-        elif block.block == "mlp_tower":
-            params.update(
-                layers=list(hp("mlp_layers") or []),
-                activation=params.get("activation", "relu"),
-                dropout=float(hp("dropout", 0.0) or 0.0),
-            )
-        elif block.block == "item_embedding":
-            params["dim"] = hp("embedding_size")
-        elif block.block == "self_attention_encoder":
-            params.update(layers=hp("n_layers"), heads=hp("n_heads"), dropout=hp("dropout"))
-            if hp("hidden_size") is not None:
-                params["inner_size"] = hp("hidden_size")
-        elif block.block == "field_embedding":
-            params["dim"] = hp("embedding_size")
-        elif block.block == "cross_network":
-            params["layers"] = hp("n_layers")
-        elif block.block == "gru_encoder":
-            params.update(hidden_size=hp("hidden_size"), layers=hp("n_layers"), dropout=hp("dropout"))
-        elif block.block == "caser_encoder":
-            params.update(dropout=hp("dropout"), vertical_filters=hp("n_v"), horizontal_filters=hp("n_h"))
-        elif block.block == "user_row_input":
-            params["dropout"] = hp("dropout")
-        elif block.block in ("variational_encoder", "denoising_encoder"):
-            params.update(layers=encoder_layers(spec), latent=hp("embedding_size"))
-            if block.block == "variational_encoder":
-                params.update(total_anneal_steps=hp("total_anneal_steps"), anneal_cap=hp("anneal_cap"),
-                              noise_std=hp("noise_std"))
-        elif block.block == "cdae_encoder":
-            params["latent"] = hp("embedding_size")
-        blocks.append(Block(block=block.block, **{k: v for k, v in params.items() if v is not None}))
+        rule = base.blocks.get(block.block)
+        linked = {param.block_param for param in rule.params if param.hyperparameter} if rule else set()
+        blocks.append(Block(block=block.block, **{k: v for k, v in block.params.items()
+                                                  if k not in linked and v is not None}))
     return spec.model_copy(update={"architecture": blocks})
-
-
-def encoder_layers(spec: MethodSpec) -> list[int] | None:
-    """An autoencoder's hidden layers: n_layers (default 1) of hidden_size, as "I -> 600 -> K" reads.
-
-    A stated n_layers of 0 (no hidden layer) keeps one: the renderer needs a non-empty list.
-    """
-    hidden, count = spec.hp("hidden_size"), spec.hp("n_layers")
-    if not isinstance(hidden, int):
-        return None
-    return [hidden] * (count if isinstance(count, int) and count > 0 else 1)

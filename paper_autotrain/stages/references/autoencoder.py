@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from paper_autotrain.recbole_models import AUTOENCODER_ENCODERS, composition_class
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import (
-    Reference,
-    SpecMapping,
-    block_param,
-    int_list,
-    number,
-)
+from paper_autotrain.stages.references.common import Reference, SpecMapping, int_list, number
 
 CDAE_ACTIVATIONS = ("sigmoid", "relu", "tanh")  # RecBole's CDAE hid_activation choices
 RECBOLE_NOISE_STD = 0.01  # RecBole's MultiVAE draws eps ~ N(0, 0.01^2) (the paper's eps ~ N(0, I))
@@ -33,7 +27,7 @@ def reference(spec: MethodSpec) -> Reference | None:
     m.optimisation(negatives=False)
     m.put("weight_decay", m.scalar("l2_reg", integral=False))  # our l2_reg is the optimiser's weight decay
     _input(m, model)
-    latent = m.block_or_scalar(encoder, ("latent", "latent_size"), "embedding_size", integral=True)
+    latent = m.block_value(encoder, "latent_size", integral=True)
     if model == "CDAE":
         _cdae(m, latent)
     else:
@@ -43,36 +37,27 @@ def reference(spec: MethodSpec) -> Reference | None:
 
 def _input(m: SpecMapping, model: str) -> None:
     """Input dropout (RecBole's dropout_prob / CDAE's corruption_ratio) and row normalisation."""
-    params = m.blocks.get("user_row_input", {})
-    dropout = number(block_param(params, "dropout"), integral=False)
-    if dropout is None:
-        dropout = m.scalar("dropout", integral=False)
+    dropout = m.block_value("user_row_input", "input_dropout", integral=False)
     m.put("corruption_ratio" if model == "CDAE" else "dropout_prob", dropout)
-    norm = str(params.get("norm", "none" if model == "CDAE" else "l2")).lower()
+    norm = str(m.model_value("user_row_input", "input_norm")).lower()
     recbole_norm = "none" if model == "CDAE" else "l2"
     if norm != recbole_norm:
         m.notes.append(f"user_row_input norm={norm!r} not mapped: RecBole's {model} always uses {recbole_norm!r}")
 
 
 def _mult(m: SpecMapping, model: str, encoder: str, latent: int | float | None) -> None:
-    params = m.blocks.get(encoder, {})
-    layers = int_list(block_param(params, "layers", "hidden_layers"))
-    if layers is None:
-        hidden = m.scalar("hidden_size", integral=True)
-        layers = None if hidden is None else [int(hidden)]
-    m.put("mlp_hidden_size", layers)
+    m.put("mlp_hidden_size", int_list(m.stated(encoder, "hidden_layers")))
     if model == "MultiVAE":
         # RecBole's MultiVAE splits its last encoder layer into mean and log-variance halves
         m.put("latent_dimension", None if latent is None else 2 * int(latent))
-        m.put("anneal_cap", m.block_or_scalar(encoder, ("anneal_cap",), "anneal_cap", integral=False))
-        m.put("total_anneal_steps",
-              m.block_or_scalar(encoder, ("total_anneal_steps",), "total_anneal_steps", integral=True))
-        noise = number(params.get("noise_std", 1.0), integral=False)
+        m.put("anneal_cap", m.block_value(encoder, "anneal_cap", integral=False))
+        m.put("total_anneal_steps", m.block_value(encoder, "total_anneal_steps", integral=True))
+        noise = number(m.model_value(encoder, "noise_std"), integral=False)
         m.notes.append(f"reparameterisation noise eps ~ N(0, {noise:g}^2 I) not mapped: RecBole's MultiVAE "
                        f"uses std {RECBOLE_NOISE_STD:g}")
     else:
         m.put("latent_dimension", latent)
-    activation = str(params.get("activation", "tanh")).lower()
+    activation = str(m.model_value(encoder, "activation")).lower()
     if activation != "tanh":
         m.notes.append(f"{encoder} activation={activation!r} not mapped: RecBole's {model} uses tanh")
     if m.spec.loss != "multinomial":
@@ -81,7 +66,7 @@ def _mult(m: SpecMapping, model: str, encoder: str, latent: int | float | None) 
 
 def _cdae(m: SpecMapping, latent: int | float | None) -> None:
     m.put("embedding_size", latent)
-    activation = str(m.blocks.get("cdae_encoder", {}).get("activation", "relu")).lower()
+    activation = str(m.model_value("cdae_encoder", "activation")).lower()
     if activation in CDAE_ACTIVATIONS:
         m.put("hid_activation", activation)
     else:

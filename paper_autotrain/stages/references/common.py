@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from paper_autotrain.schemas import MethodSpec
+from paper_autotrain.library import block_rule, resolve_param, stated_param
+from paper_autotrain.schemas import Block, MethodSpec
 
 LEARNERS = {"adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam"}
 
@@ -40,13 +40,6 @@ def int_list(value: Any) -> list[int] | None:
     return None
 
 
-def block_param(params: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if params.get(name) is not None:
-            return params[name]
-    return None
-
-
 @dataclass
 class SpecMapping:
     """Collects RecBole overrides for one spec, and notes on every value it could not carry over."""
@@ -69,18 +62,37 @@ class SpecMapping:
                               "not mapped")
         return value
 
-    def block_or_scalar(self, block: str, names: tuple[str, ...], key: str, integral: bool) -> int | float | None:
-        """The spec's hyperparameter `key`, else the block's own parameter."""
-        value = self.scalar(key, integral)
-        if value is None:
-            value = number(block_param(self.blocks.get(block, {}), *names), integral)
-        return value
+    def stated(self, block: str, key: str) -> Any:
+        """What the spec gives for config key `key` of `block`, read as render reads it (paper_autotrain.library:
+        a user's override, else the block's own parameter, else the hyperparameter it reads); None: RecBole's
+        default then."""
+        found = self._param(block, key)
+        value = None if found is None else stated_param(self.spec, *found)
+        return None if value is None else value.value
+
+    def model_value(self, block: str, key: str) -> Any:
+        """The value our rendered model uses for `key` of `block`: what the spec gives, else the manifest default."""
+        found = self._param(block, key)
+        return None if found is None else resolve_param(self.spec, *found).value
+
+    def _param(self, block: str, key: str) -> tuple[Block, Any] | None:
+        spec_block = next((b for b in self.spec.architecture if b.block.lower() == block), None)
+        rule = block_rule(self.spec.family, block)
+        param = rule.param(key) if rule is not None else None
+        return None if spec_block is None or param is None else (spec_block, param)
+
+    def block_value(self, block: str, key: str, integral: bool) -> int | float | None:
+        """`stated` as a number; a value that is not one is noted and not mapped."""
+        value = self.stated(block, key)
+        found = number(value, integral)
+        if found is None and value is not None:
+            self.notes.append(f"{block} {key}={value!r} is not a single {'integer' if integral else 'number'}; "
+                              "not mapped")
+        return found
 
     def tower_layers(self) -> list[int] | None:
-        """The mlp_tower's hidden sizes (its block parameter, else the spec's mlp_layers); noted if unusable."""
-        layers_value = block_param(self.blocks.get("mlp_tower", {}), "layers", "hidden", "hidden_sizes")
-        if layers_value is None and "mlp_layers" in self.spec.hyperparameters:
-            layers_value = self.spec.hyperparameters["mlp_layers"].value
+        """The mlp_tower's hidden sizes (as render reads them); noted if unusable."""
+        layers_value = self.stated("mlp_tower", "mlp_layers")
         layers = int_list(layers_value)
         if layers is None and layers_value is not None:
             self.notes.append(f"mlp_tower layers={layers_value!r} is not a list of integers; not mapped")

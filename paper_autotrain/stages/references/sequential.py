@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, number
+from paper_autotrain.stages.references.common import Reference, SpecMapping
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
@@ -18,21 +18,22 @@ def reference(spec: MethodSpec) -> Reference | None:
     m = SpecMapping(spec)
     m.optimisation(negatives=False)
     _loss(m, model)
-    embedding = m.block_or_scalar("item_embedding", ("dim", "embedding_size"), "embedding_size", integral=True)
+    embedding = m.block_value("item_embedding", "embedding_size", integral=True)
     if model == "SASRec":
+        encoder = "self_attention_encoder"
         m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
-        m.put("inner_size", _inner_size(m))
-        m.put("n_layers", m.block_or_scalar("self_attention_encoder", ("layers", "n_layers"), "n_layers", True))
-        m.put("n_heads", m.block_or_scalar("self_attention_encoder", ("heads", "n_heads"), "n_heads", True))
-        dropout = m.block_or_scalar("self_attention_encoder", ("dropout",), "dropout", integral=False)
+        m.put("inner_size", m.block_value(encoder, "inner_size", integral=True))
+        m.put("n_layers", m.block_value(encoder, "n_layers", integral=True))
+        m.put("n_heads", m.block_value(encoder, "n_heads", integral=True))
+        dropout = m.block_value(encoder, "dropout", integral=False)
         m.put("hidden_dropout_prob", dropout)
         m.put("attn_dropout_prob", dropout)
         _sasrec_layout(m)
     elif model == "GRU4Rec":
         m.put("embedding_size", embedding)
-        m.put("hidden_size", m.block_or_scalar("gru_encoder", ("hidden_size",), "hidden_size", integral=True))
-        m.put("num_layers", m.block_or_scalar("gru_encoder", ("layers", "n_layers"), "n_layers", integral=True))
-        m.put("dropout_prob", m.block_or_scalar("gru_encoder", ("dropout",), "dropout", integral=False))
+        m.put("hidden_size", m.block_value("gru_encoder", "hidden_size", integral=True))
+        m.put("num_layers", m.block_value("gru_encoder", "n_layers", integral=True))
+        m.put("dropout_prob", m.block_value("gru_encoder", "dropout", integral=False))
     else:
         _caser(m, embedding)
     if model != "Caser":
@@ -58,16 +59,6 @@ def _loss(m: SpecMapping, model: str) -> None:
                    f"BPR with {negatives} sampled negative(s) stands in")
 
 
-def _inner_size(m: SpecMapping) -> int | float | None:
-    """The feed-forward width the rendered model uses: a user's hidden_size, else the block's inner_size (a paper's
-    d x d feed-forward sets it to the embedding size), else the spec's hidden_size (render's order)."""
-    entry = m.spec.hyperparameters.get("hidden_size")
-    block_value = number(m.blocks.get("self_attention_encoder", {}).get("inner_size"), integral=True)
-    if block_value is not None and not (entry is not None and entry.source == "user"):
-        return block_value
-    return m.scalar("hidden_size", integral=True)
-
-
 def _sasrec_layout(m: SpecMapping) -> None:
     """The encoder's feed-forward activation maps to hidden_act; RecBole's layers are post-norm whatever the spec."""
     params = m.blocks.get("self_attention_encoder", {})
@@ -83,7 +74,7 @@ def _sasrec_layout(m: SpecMapping) -> None:
 def _caser(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", embedding)
     # RecBole's Caser names its filter counts nv and nh
-    m.put("nv", m.block_or_scalar("caser_encoder", ("vertical_filters", "n_v"), "n_v", integral=True))
-    m.put("nh", m.block_or_scalar("caser_encoder", ("horizontal_filters", "n_h"), "n_h", integral=True))
-    m.put("dropout_prob", m.block_or_scalar("caser_encoder", ("dropout",), "dropout", integral=False))
+    m.put("nv", m.block_value("caser_encoder", "n_v", integral=True))
+    m.put("nh", m.block_value("caser_encoder", "n_h", integral=True))
+    m.put("dropout_prob", m.block_value("caser_encoder", "dropout", integral=False))
     m.put("reg_weight", m.scalar("l2_reg", integral=False))

@@ -1,0 +1,542 @@
+"""The block library, read from its manifests in templates/: the one registry render and extract share.
+
+A *scaffold* is a folder holding `family.yaml` (the model template, runtime base class, code sections and losses
+of the spec families it builds, and their defaults for what a paper leaves open) and `blocks/`, where each block
+is a template `<name>.j2` beside its manifest `<name>.yaml` (what it computes, its parameters and the
+hyperparameters they read, what it needs before it, its runtime imports). The top-k scaffold is templates/ itself
+(templates/family.yaml, templates/blocks/); its family.yaml lists the other scaffolds' folders.
+
+Read once per templates root (cached), checked on reading: a broken manifest is one ManifestError naming its file
+and field. Torch-free and Jinja-free: extract and the RecBole references read it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from paper_autotrain.errors import StageError
+
+if TYPE_CHECKING:
+    from paper_autotrain.schemas import Block, HyperParameter, MethodSpec
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+FAMILY_FILE = "family.yaml"
+# a block is <name>.j2 + <name>.yaml; suffixes, not "*.yaml" globs, which code_hash would read as naming package files
+TEMPLATE_SUFFIX, MANIFEST_SUFFIX = ".j2", ".yaml"
+CUSTOM_BLOCK = "custom"  # marks where the LLM fill-in's parts go; not a block a paper can name
+PARAM_KINDS: dict[str, type | str] = {"int": int, "float": float, "int_list": "int_list", "str": str, "bool": bool}
+NOT_IN_SPEC = "default (template; not in spec)"
+
+
+class ManifestError(StageError):
+    """A manifest the library cannot use; the message is one line naming the file and the field."""
+
+
+# --- what the manifests say ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DefaultFrom:
+    """A hyperparameter's default read from an element of another one (extract, when the paper leaves it open)."""
+
+    hyperparameter: str
+    """the list-valued hyperparameter the default is read from (e.g. mlp_layers)"""
+    element: int
+    """its element to take (-1: the last)"""
+
+
+@dataclass(frozen=True)
+class BlockParam:
+    """One constructor/config key of a block, and where its value comes from."""
+
+    key: str
+    """the model constructor's and config.yaml's key (e.g. embedding_size)"""
+    block_param: str
+    """its name among the spec block's parameters (e.g. dim)"""
+    hyperparameter: str | None
+    """the spec hyperparameter it reads; None: only the block's own parameter sets it"""
+    default: Any
+    """the value when the spec gives none; extract's default for `hyperparameter` too (one value, one place)"""
+    kind: type | str
+    """what render coerces the value to: int, float, str, bool or "int_list\""""
+    range: tuple[float | None, float | None] | None = None
+    """inclusive [min, max] (None: open) of the value, of each element for an int_list"""
+    choices: tuple[str, ...] = ()
+    """the words the template renders (compared lower-case); empty: any value"""
+    repeat: str | None = None
+    """a hyperparameter counting copies: the value is [hyperparameter] * that count (at least one)"""
+    default_from: DefaultFrom | None = None
+    """where extract takes `hyperparameter`'s default from, when not from `default`"""
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    """One block of a scaffold: its manifest, read."""
+
+    name: str
+    """the block's name, its template's and manifest's file stem"""
+    description: str
+    """what it computes, for the extraction prompt (starts with the name)"""
+    params: tuple[BlockParam, ...] = ()
+    """its constructor/config keys"""
+    allowed_extra: tuple[str, ...] = ()
+    """structural words the spec's block may carry besides `params` (combine, activation, norm)"""
+    word_choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """for the structural words render checks: the values the template renders"""
+    needs_before: tuple[str, ...] = ()
+    """blocks, or roles a block provides, that must come before it"""
+    imports: tuple[str, ...] = ()
+    """names from paper_autotrain.runtime its code uses"""
+    scorer: bool = False
+    """whether it scores (the architecture ends with exactly one scorer)"""
+    provides: tuple[str, ...] = ()
+    """roles later blocks may need instead of a block name (e.g. latent)"""
+    causal: bool = False
+    """a sequence encoder whose output at t reads items 0..t only: trainable at every position at once"""
+    hyperparameter_defaults: Mapping[str, Any] = field(default_factory=dict)
+    """hyperparameters the block needs that no param of it reads, with their defaults (Caser's window length)"""
+
+    def param(self, key: str) -> BlockParam | None:
+        return next((param for param in self.params if param.key == key), None)
+
+
+@dataclass(frozen=True)
+class Base:
+    """A scaffold: the model a family's blocks are composed into (its family.yaml and blocks/)."""
+
+    folder: str
+    """its folder below the templates root ("" for the top-k scaffold, templates/ itself)"""
+    families: tuple[str, ...]
+    """the spec families it builds"""
+    template: str
+    """the model template, relative to the templates root"""
+    module: str
+    """the runtime base class the model extends"""
+    regime: str
+    """the data regime config.yaml names, so the runtime loads the matching split"""
+    split_type: str
+    """what the model's constructor receives"""
+    sections: tuple[str, ...]
+    """the code sections each block template renders into, in the model's order"""
+    blocks: dict[str, BlockRule]
+    """its blocks by name (in file-name order)"""
+    losses: dict[str, tuple[str, ...]]
+    """loss -> runtime names its code uses"""
+    loss_template: bool
+    """True: templates/losses/<loss>.j2 writes the loss; False: the base module implements it"""
+    train_regime: str | None = None
+    """data.regime in config.yaml when training batches differ from `regime`"""
+    tasks: tuple[str, ...] = ("topk",)
+    """the spec tasks it trains and evaluates"""
+    fill_slot: bool = False
+    """whether custom parts can be written into the fixed slot by the LLM fill-in"""
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """spec family -> its defaults for the hyperparameters a paper leaves open"""
+    learning_rate_by_optimizer: dict[str, float] = field(default_factory=dict)
+    """the learning rate left open, by optimizer, where the general table does not carry over"""
+
+    @property
+    def blocks_folder(self) -> str:
+        return f"{self.folder}/blocks" if self.folder else "blocks"
+
+
+@dataclass(frozen=True)
+class Library:
+    """Every scaffold under one templates root."""
+
+    root: Path
+    """the templates root it was read from"""
+    bases: tuple[Base, ...]
+    """the top-k scaffold first, then the others in the order its family.yaml lists them"""
+
+    def base_for(self, family: str) -> Base:
+        """The scaffold that builds `family` (the top-k one for a family no scaffold names)."""
+        return next((base for base in self.bases if family in base.families), self.bases[0])
+
+
+def load_library(root: Path | None = None) -> Library:
+    """The library under `root` (default: templates/ at the repository root), read and checked once."""
+    return read_library(Path(root or TEMPLATES_DIR).resolve())
+
+
+@cache
+def read_library(root: Path) -> Library:
+    """The scaffolds under `root` (a resolved path: one read per root and process)."""
+    top = read_base(root, "")
+    folders = optional_list(top.raw.get("scaffolds"), top.where("scaffolds"), str)
+    bases = [top.base, *(read_base(root, folder).base for folder in folders)]
+    seen: dict[str, str] = {}
+    for base in bases:
+        for family in base.families:
+            if family in seen:
+                raise ManifestError(f"{display(root, base.folder, FAMILY_FILE)}: families: {family!r} is also built "
+                                    f"by {display(root, seen[family], FAMILY_FILE)}")
+            seen[family] = base.folder
+    return Library(root, tuple(bases))
+
+
+def block_rule(family: str, name: str, root: Path | None = None) -> BlockRule | None:
+    """The manifest of block `name` in `family`'s scaffold; None when that scaffold has no such block."""
+    return load_library(root).base_for(family).blocks.get(name)
+
+
+# --- resolving a block parameter from a spec ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resolved:
+    """A block parameter's value for one spec, before coercion, and where it came from."""
+
+    value: Any
+    """as the spec (or the manifest) gives it"""
+    source: str
+    """the provenance column: the hyperparameter's source, the block parameter, or the template default"""
+    evidence: str
+    """the paper's quote for it, when it came from a quoted hyperparameter"""
+
+
+def resolve_param(spec: MethodSpec, block: Block, param: BlockParam) -> Resolved:
+    """`param`'s value for render: what the spec gives (`stated_param`), else the manifest default."""
+    return stated_param(spec, block, param) or Resolved(param.default, NOT_IN_SPEC, "")
+
+
+def stated_param(spec: MethodSpec, block: Block, param: BlockParam) -> Resolved | None:
+    """What the spec gives for `param`: a user's override > the block's own parameter (a hand-written spec) > the
+    hyperparameter it reads; None when it gives nothing (the RecBole references then leave it to RecBole)."""
+    entry = spec.hyperparameters.get(param.hyperparameter) if param.hyperparameter else None
+    if entry is not None and entry.source == "user":  # a user's override beats what the paper's blocks say
+        return from_hyperparameter(spec, param, entry)
+    if param.block_param in block.params:
+        raw = block.params[param.block_param]
+        if entry is not None and entry.value == raw:  # the block repeats the hyperparameter: its provenance
+            return Resolved(raw, entry.source, entry.evidence or "")
+        return Resolved(raw, f"spec block parameter ({block.block}.{param.block_param}), no quote", "")
+    return from_hyperparameter(spec, param, entry) if entry is not None else None
+
+
+def from_hyperparameter(spec: MethodSpec, param: BlockParam, entry: HyperParameter) -> Resolved:
+    value = entry.value
+    if param.repeat is not None and not isinstance(value, list | tuple):
+        count = spec.hp(param.repeat)
+        value = [value] * (count if isinstance(count, int) and count > 0 else 1)  # "I -> 600 -> K": one layer
+    return Resolved(value, entry.source, entry.evidence or "")
+
+
+# --- reading the files -----------------------------------------------------------------------------
+
+BASE_FIELDS = {"families", "template", "module", "regime", "split_type", "sections", "losses", "loss_template"}
+BASE_OPTIONAL = {"train_regime", "tasks", "fill_slot", "defaults", "learning_rate_by_optimizer", "scaffolds"}
+BLOCK_FIELDS = {"description"}
+BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal",
+                  "hyperparameter_defaults"}
+PARAM_FIELDS = {"key", "block_param", "hyperparameter", "default", "type"}
+PARAM_OPTIONAL = {"range", "choices", "repeat", "default_from"}
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a manifest, for error messages: `templates/blocks/gmf.yaml: params[0].type`."""
+
+    file: str
+    field: str = ""
+
+    def at(self, name: str | int) -> Where:
+        step = f"[{name}]" if isinstance(name, int) else (f".{name}" if self.field else name)
+        return Where(self.file, self.field + step)
+
+    def error(self, problem: str) -> ManifestError:
+        return ManifestError(f"{self.file}: {self.field}: {problem}" if self.field else f"{self.file}: {problem}")
+
+
+@dataclass(frozen=True)
+class ReadBase:
+    base: Base
+    raw: dict[str, Any]
+    file: str
+
+    def where(self, name: str) -> Where:
+        return Where(self.file).at(name)
+
+
+def display(root: Path, folder: str, name: str) -> str:
+    """A manifest's path as error messages show it: from the templates root's own name."""
+    return "/".join(part for part in (root.name, folder, name) if part)
+
+
+def read_yaml(path: Path, where: Where) -> dict[str, Any]:
+    if not path.is_file():
+        raise where.error("missing")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise where.error(f"not valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise where.error("must be a mapping of fields")
+    return data
+
+
+def checked_fields(data: Mapping[str, Any], where: Where, required: set[str], optional: set[str]) -> None:
+    unknown = sorted(set(data) - required - optional)
+    if unknown:
+        raise where.at(unknown[0]).error(f"unknown field (known: {', '.join(sorted(required | optional))})")
+    missing = sorted(required - set(data))
+    if missing:
+        raise where.at(missing[0]).error("missing")
+
+
+def read_base(root: Path, folder: str) -> ReadBase:
+    where = Where(display(root, folder, FAMILY_FILE))
+    if folder and not (root / folder).is_dir():
+        raise Where(display(root, "", FAMILY_FILE), "scaffolds").error(f"no folder {folder!r} in {root.name}")
+    raw = read_yaml(root / folder / FAMILY_FILE, where)
+    checked_fields(raw, where, BASE_FIELDS, BASE_OPTIONAL if not folder else BASE_OPTIONAL - {"scaffolds"})
+    families = required_list(raw["families"], where.at("families"), str)
+    template = "/".join(part for part in (folder, text(raw["template"], where.at("template"))) if part)
+    if not (root / template).is_file():
+        raise where.at("template").error(f"no template {template} in {root.name}")
+    blocks = read_blocks(root, folder)
+    base = Base(
+        folder=folder, families=families, template=template, module=text(raw["module"], where.at("module")),
+        regime=text(raw["regime"], where.at("regime")), split_type=text(raw["split_type"], where.at("split_type")),
+        sections=required_list(raw["sections"], where.at("sections"), str), blocks=blocks,
+        losses=read_losses(raw["losses"], where.at("losses")),
+        loss_template=flag(raw["loss_template"], where.at("loss_template")),
+        train_regime=None if raw.get("train_regime") is None else text(raw["train_regime"], where.at("train_regime")),
+        tasks=required_list(raw.get("tasks", ["topk"]), where.at("tasks"), str),
+        fill_slot=flag(raw.get("fill_slot", False), where.at("fill_slot")),
+        defaults=read_defaults(raw.get("defaults"), where.at("defaults"), families),
+        learning_rate_by_optimizer=dict(mapping(raw.get("learning_rate_by_optimizer"),
+                                                where.at("learning_rate_by_optimizer"), (int, float))),
+    )
+    check_needs(base, root)
+    return ReadBase(base, raw, where.file)
+
+
+def read_losses(value: Any, where: Where) -> dict[str, tuple[str, ...]]:
+    losses = mapping(value, where, list)
+    if not losses:
+        raise where.error("names no loss")
+    return {loss: optional_list(names, where.at(loss), str) for loss, names in losses.items()}
+
+
+def read_defaults(value: Any, where: Where, families: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    defaults = mapping(value, where, dict)
+    for family, values in defaults.items():
+        if family not in families:
+            raise where.at(family).error(f"not one of this scaffold's families ({', '.join(families)})")
+        mapping(values, where.at(family), object)
+    return {family: dict(values) for family, values in defaults.items()}
+
+
+def read_blocks(root: Path, folder: str) -> dict[str, BlockRule]:
+    """Every block of the scaffold: each template has its manifest and each manifest its template."""
+    blocks_dir = root / folder / "blocks"
+    files = sorted(blocks_dir.iterdir()) if blocks_dir.is_dir() else []
+    templates = {path.stem for path in files if path.suffix == TEMPLATE_SUFFIX}
+    manifests = {path.stem for path in files if path.suffix == MANIFEST_SUFFIX}
+    for name in sorted(templates ^ manifests):
+        has, lacks = ("template", "manifest") if name in templates else ("manifest", "template")
+        raise Where(display(root, f"{folder}/blocks" if folder else "blocks", f"{name}.yaml")).error(
+            f"block {name!r} has a {has} but no {lacks} ({name}.j2 and {name}.yaml go together)")
+    rel = f"{folder}/blocks" if folder else "blocks"
+    return {name: read_block(blocks_dir / f"{name}.yaml", Where(display(root, rel, f"{name}.yaml")))
+            for name in sorted(templates)}
+
+
+def read_block(path: Path, where: Where) -> BlockRule:
+    raw = read_yaml(path, where)
+    checked_fields(raw, where, BLOCK_FIELDS, BLOCK_OPTIONAL)
+    name = path.stem
+    description = " ".join(text(raw["description"], where.at("description")).split())
+    if not description.startswith(name):
+        raise where.at("description").error(f"must start with the block's name ({name})")
+    params_raw = raw.get("params") or []
+    if not isinstance(params_raw, list):
+        raise where.at("params").error("must be a list")
+    params = tuple(read_param(item, where.at("params").at(i)) for i, item in enumerate(params_raw))
+    keys = [param.key for param in params]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise where.at("params").error(f"key {twice[0]!r} appears more than once")
+    words = mapping(raw.get("allowed_extra"), where.at("allowed_extra"), (dict, type(None)))
+    return BlockRule(
+        name=name, description=description, params=params, allowed_extra=tuple(words),
+        word_choices=read_words(words, where.at("allowed_extra")),
+        needs_before=optional_list(raw.get("needs"), where.at("needs"), str),
+        imports=optional_list(raw.get("imports"), where.at("imports"), str),
+        scorer=flag(raw.get("scorer", False), where.at("scorer")),
+        provides=optional_list(raw.get("provides"), where.at("provides"), str),
+        causal=flag(raw.get("causal", False), where.at("causal")),
+        hyperparameter_defaults=dict(mapping(raw.get("hyperparameter_defaults"),
+                                             where.at("hyperparameter_defaults"), object)),
+    )
+
+
+def read_words(words: Mapping[str, Any], where: Where) -> dict[str, tuple[str, ...]]:
+    """The structural words' choices: `word: {choices: [...]}`, or `word:` alone for any value."""
+    choices = {}
+    for word, spec in words.items():
+        checked_fields(spec or {}, where.at(word), set(), {"choices"})
+        if (spec or {}).get("choices") is not None:
+            choices[word] = read_choices(spec["choices"], where.at(word).at("choices"))
+    return choices
+
+
+def read_param(raw: Any, where: Where) -> BlockParam:
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping (key, block_param, hyperparameter, default, type)")
+    checked_fields(raw, where, PARAM_FIELDS, PARAM_OPTIONAL)
+    kind_name = text(raw["type"], where.at("type"))
+    if kind_name not in PARAM_KINDS:
+        raise where.at("type").error(f"{kind_name!r} is not a type ({', '.join(PARAM_KINDS)})")
+    hyperparameter = raw["hyperparameter"]
+    if hyperparameter is not None:
+        text(hyperparameter, where.at("hyperparameter"))
+    param = BlockParam(
+        key=text(raw["key"], where.at("key")), block_param=text(raw["block_param"], where.at("block_param")),
+        hyperparameter=hyperparameter, default=raw["default"], kind=PARAM_KINDS[kind_name],
+        range=read_range(raw.get("range"), where.at("range")),
+        choices=read_choices(raw.get("choices"), where.at("choices")) if "choices" in raw else (),
+        repeat=read_repeat(raw, where), default_from=read_default_from(raw, where),
+    )
+    check_default(param, kind_name, where.at("default"))
+    return param
+
+
+def read_range(value: Any, where: Where) -> tuple[float | None, float | None] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(is_number(v) or v is None for v in value)):
+        raise where.error("must be [min, max], numbers or null (open)")
+    low, high = value
+    if low is not None and high is not None and low > high:
+        raise where.error(f"min {low} is above max {high}")
+    return low, high
+
+
+def read_choices(value: Any, where: Where) -> tuple[str, ...]:
+    choices = required_list(value, where, str)
+    return tuple(choice.lower() for choice in choices)
+
+
+def read_repeat(raw: Mapping[str, Any], where: Where) -> str | None:
+    if raw.get("repeat") is None:
+        return None
+    if raw["hyperparameter"] is None or raw["type"] != "int_list":
+        raise where.at("repeat").error("needs a hyperparameter and type int_list")
+    return text(raw["repeat"], where.at("repeat"))
+
+
+def read_default_from(raw: Mapping[str, Any], where: Where) -> DefaultFrom | None:
+    value = raw.get("default_from")
+    if value is None:
+        return None
+    where = where.at("default_from")
+    if raw["hyperparameter"] is None:
+        raise where.error("needs the param's hyperparameter (the one whose default it gives)")
+    if not isinstance(value, dict):
+        raise where.error("must be {hyperparameter: NAME, element: INDEX}")
+    checked_fields(value, where, {"hyperparameter", "element"}, set())
+    element = value["element"]
+    if not isinstance(element, int) or isinstance(element, bool):
+        raise where.at("element").error("must be an integer index")
+    return DefaultFrom(text(value["hyperparameter"], where.at("hyperparameter")), element)
+
+
+def check_default(param: BlockParam, kind_name: str, where: Where) -> None:
+    """The default has the param's type and lies within its range and choices."""
+    value = param.default
+    items = value if kind_name == "int_list" else [value]
+    if kind_name == "int_list" and not (isinstance(value, list) and value):
+        raise where.error(f"{value!r} is not a non-empty list of integers")
+    for item in items:
+        if not has_kind(item, kind_name):
+            raise where.error(f"{value!r} is not of type {kind_name}")
+        if param.range is not None and not in_range(item, param.range):
+            raise where.error(f"{value!r} is outside range {list(param.range)}")
+    if param.choices and str(value).lower() not in param.choices:
+        raise where.error(f"{value!r} is not one of its choices ({', '.join(param.choices)})")
+
+
+def has_kind(value: Any, kind_name: str) -> bool:
+    if kind_name in ("int", "int_list"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind_name == "float":
+        return is_number(value)
+    return isinstance(value, str if kind_name == "str" else bool)
+
+
+def in_range(value: float, bounds: tuple[float | None, float | None]) -> bool:
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def describe_range(bounds: tuple[float | None, float | None]) -> str:
+    low, high = bounds
+    if high is None:
+        return f"must be >= {low:g}"
+    if low is None:
+        return f"must be <= {high:g}"
+    return f"must be in [{low:g}, {high:g}]"
+
+
+def check_needs(base: Base, root: Path) -> None:
+    """Every block's `needs` names a block or a role some block of the scaffold provides."""
+    known = set(base.blocks) | {role for rule in base.blocks.values() for role in rule.provides}
+    for rule in base.blocks.values():
+        for position, need in enumerate(rule.needs_before):
+            if need not in known:
+                where = Where(display(root, base.blocks_folder, f"{rule.name}.yaml")).at("needs").at(position)
+                raise where.error(f"{need!r} is no block or role of this scaffold")
+
+
+# --- small readers ---------------------------------------------------------------------------------
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def text(value: Any, where: Where) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(f"{value!r} is not a non-empty string")
+    return value
+
+
+def flag(value: Any, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(f"{value!r} is not true or false")
+    return value
+
+
+def required_list(value: Any, where: Where, kind: type) -> tuple[Any, ...]:
+    items = optional_list(value, where, kind)
+    if not items:
+        raise where.error("must be a non-empty list")
+    return items
+
+
+def optional_list(value: Any, where: Where, kind: type) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
+        raise where.error(f"must be a list of {kind.__name__}")
+    return tuple(value)
+
+
+def mapping(value: Any, where: Where, kind: type | tuple[type, ...]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.error("must be a mapping")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise where.error(f"key {key!r} is not a name")
+        if not isinstance(item, kind):
+            raise where.at(key).error(f"{item!r} has the wrong type")
+    return dict(value)
