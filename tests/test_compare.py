@@ -1,6 +1,7 @@
 """The report: our numbers in the table, the paper's numbers apart, defaults visible; seeds and the paired test."""
 
 import csv
+import dataclasses
 import io
 import json
 import statistics
@@ -294,3 +295,16 @@ def test_protocol_section_stands_before_the_papers_numbers():
     md = compare.run(spec(), result("X", "reproduced", 0.1), [], SPLIT, {"ks": [10]})["report.md"]
     assert md.index("## Protocol: the paper's and ours") < md.index("## What the paper reports")
     assert "The paper's protocol was not read" in md and "- Split: 80/10/10 per user" in md
+
+
+def test_the_paired_test_tells_ours_from_recbole_s_class_of_the_same_name(tmp_path):
+    """The paper's model and RecBole's class of it share a name (LightGCN vs LightGCN): the sentence says which."""
+    ours, baselines, files = report_fixtures.runs(tmp_path, [0], ours_shift=-0.03, with_failure=False)
+    renamed = [run.model_copy(update={"model": "LightGCN"}) for run in ours]
+    per_user = {key: values for key, values in files.per_user.items() if key[0] != "reproduced"}
+    per_user |= {compare.run_key(r): files.per_user[compare.run_key(o)] for r, o in zip(renamed, ours, strict=True)}
+    files = dataclasses.replace(files, per_user=per_user)
+    spec = report_fixtures.spec().model_copy(update={"model_name": "LightGCN"})
+    line = compare.build(spec, renamed, baselines, report_fixtures.SPLIT, EVAL, files).significance_line()
+    assert "Paired test of our LightGCN against the best baseline, RecBole's LightGCN" in line
+    assert "RecBole's LightGCN is better on this split" in line

@@ -119,8 +119,10 @@ def against_best_baseline(ours: ModelRow, baselines: Sequence[ModelRow], files: 
     t_p, w_p = p_values(*pairs)
     if math.isnan(t_p):
         return Significance(reason="No p-value: the paired differences are degenerate.")
+    same_name = ours.model == best.model  # the paper's model and RecBole's class of it: say which is which
     return Significance(test=PairedTest(
-        metric=metric, ours=ours.model, baseline=best.model, n_users=len(pairs[0]),
+        metric=metric, ours=f"our {ours.model}" if same_name else ours.model,
+        baseline=f"RecBole's {best.model}" if same_name else best.model, n_users=len(pairs[0]),
         seeds=(len(ours.runs), len(best.runs)), mean_ours=float(pairs[0].mean()),
         mean_baseline=float(pairs[1].mean()), t_p=t_p, wilcoxon_p=w_p))
 
