@@ -21,10 +21,9 @@ from paper_autotrain.recbole_models import class_names, composition_class, recbo
 from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
 
 from .lexicon import KNOWN_MODELS
-from .text import SENTENCE_END, Sentence, flatten, quote
+from .text import EXPERIMENT_HEADING, SENTENCE_END, Sentence, flatten, quote
 
 VOCABULARY_FILE = Path(__file__).with_name("components.yaml")
-EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
 # Sections that describe other work, the problem or the results, not the method itself
 NOT_METHOD_HEADING = re.compile(
     r"introduction|related work|previous work|prior work|existing|background|preliminar|recap|\bbrief\b|relation"

@@ -29,9 +29,8 @@ from .drafts import DRAFTS, ExperimentDraft, MethodDraft
 from .library import CUSTOM_BLOCK, TOPK_FAMILIES, library_by_family
 from .merge import merge
 from .quotes import PaperText
-from .rules import EXPERIMENT_HEADING
 from .rules import extract as extract_with_rules
-from .text import body_pages
+from .text import EXPERIMENT_HEADING, body_pages
 
 log = logging.getLogger(__name__)
 

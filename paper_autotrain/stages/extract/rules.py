@@ -9,7 +9,6 @@ from collections import Counter
 from paper_autotrain.schemas import (
     BaselineRef,
     Block,
-    CustomPart,
     HyperParameter,
     MethodSpec,
     PaperDoc,
@@ -31,11 +30,10 @@ from .model_name import detect_model_name
 from .names import canonical_metric
 from .protocol import read_protocol
 from .tables import find_reported, table_label
-from .text import Sentence, opening_text, quote, split_sentences
+from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
 
 log = logging.getLogger(__name__)
 
-EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)
 
 # Architecture cues: which known block composition a method describes.
 LIGHT_PROPAGATION_CUES = (
@@ -237,10 +235,9 @@ def _baselines(
     return detect_baselines(doc.tables, experiments, model_name)
 
 
-def detect_architecture(
-    family: str, loss: str, text: str, model_name: str, sentences: list[Sentence]
-) -> tuple[list[Block], list[CustomPart], list[str]]:
-    """Blocks for the method when its description matches a known composition; otherwise `custom`."""
+def detect_architecture(family: str, loss: str, text: str, model_name: str) -> tuple[list[Block], list[str]]:
+    """Blocks for the method when its description matches a known composition, and notes. What the blocks leave
+    out (or the whole method, when nothing matches) is the fidelity inventory's to name (`fidelity.assess`)."""
     if (
         family == "graph"
         and any(re.search(c, text, re.I) for c in LIGHT_PROPAGATION_CUES)
@@ -253,42 +250,31 @@ def detect_architecture(
                 Block(block="dot_score"),
             ],
             [],
-            [],
         )
     if family == "general" and all(re.search(c, text) for c in NEUMF_CUES) and loss == "bce":
         return (
             [Block(block="gmf"), Block(block="mlp_tower", activation="relu"), Block(block="neumf_fusion")],
             [],
-            [],
         )
     if family == "general" and loss == "bpr" and re.search(MF_CUES, text) and re.search(DOT_CUES, text, re.I):
-        return [Block(block="embedding"), Block(block="dot_score")], [], []
+        return [Block(block="embedding"), Block(block="dot_score")], []
     encoder = sequential_encoder(text) if family == "sequential" else None
     if encoder in ("self_attention_encoder", "gru_encoder"):
         blocks = [Block(block="item_embedding"), Block(block=encoder), Block(block="last_position"),
                   Block(block="item_dot_score")]
-        return blocks, [], []
+        return blocks, []
     if encoder == "caser_encoder":  # the convolutions pool the whole window themselves
-        return [Block(block="item_embedding"), Block(block="caser_encoder"), Block(block="item_dot_score")], [], []
+        return [Block(block="item_embedding"), Block(block="caser_encoder"), Block(block="item_dot_score")], []
     if family == "context" and (parts := context_parts(text)):
-        return parts, [], []
+        return parts, []
     encoder = autoencoder_encoder(text) if family == "autoencoder" else None
     if encoder is not None:
         norm = "none" if encoder == "cdae_encoder" else "l2"  # CDAE corrupts the raw row; Mult-* normalise it
         activation = stated_activation(text)
         params = {"activation": activation} if activation else {}
         return [Block(block="user_row_input", norm=norm), Block(block=encoder, **params),
-                Block(block="item_decoder")], [], []
-    evidence = next((quote(s) for s in sentences if model_name and model_name in s.text), None)
-    custom = [
-        CustomPart(
-            name=f"{model_name} model",
-            description=f"A {family} model the rules extractor cannot compose from library blocks; "
-            "implement it by hand or use extractor=llm.",
-            evidence=evidence,
-        )
-    ]
-    return [], custom, [f"architecture of {model_name} not mapped to library blocks (see custom)"]
+                Block(block="item_decoder")], []
+    return [], [f"architecture of {model_name or 'the method'} not mapped to library blocks (see custom)"]
 
 
 def context_parts(text: str) -> list[Block]:
@@ -398,7 +384,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "
                        f"rating >= threshold, AUC and LogLoss) so the context models can run it; loss {loss} is kept")
     text = doc.full_text
-    blocks, _, notes = detect_architecture(family, loss, text, own_name, sentences)
+    blocks, notes = detect_architecture(family, loss, text, own_name)
     unclear += notes
     assessment = assess(doc, sentences, family, loss, model_name, blocks)
     blocks, custom = assessment.architecture, assessment.custom

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from paper_autotrain.schemas import PaperDoc
 
 MAX_QUOTE_WORDS = 25
+EXPERIMENT_HEADING = re.compile(r"experiment|evaluation|empirical", re.I)  # where a paper's experiments start
 REFERENCES_HEADING = re.compile(r"^(?:\d+\.?\s+)?(?:REFERENCES|References|Bibliography)\s*$", re.M)
 # A sentence ends at . ! or ? before a capital, but not after an initial, "e.g." or "i.e.".
 SENTENCE_END = re.compile(
