@@ -28,8 +28,14 @@ def load_defaults() -> dict[str, Any]:
 
 def needed_defaults(spec: MethodSpec) -> dict[str, Any]:
     """The hyperparameters training needs for this family and these blocks, with their default values."""
+    return defaults_with_origin(spec)[0]
+
+
+def defaults_with_origin(spec: MethodSpec) -> tuple[dict[str, Any], dict[str, tuple[Any, str]]]:
+    """(every needed default, the ones derived from another hyperparameter with where they were read)."""
     needed = family_and_block_defaults(spec)
-    return {**needed, **{key: value for key, (value, _) in derived_defaults(spec, needed).items()}}
+    derived = derived_defaults(spec, needed)
+    return {**needed, **{key: value for key, (value, _) in derived.items()}}, derived
 
 
 def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
@@ -75,8 +81,8 @@ def derived_defaults(spec: MethodSpec, needed: Mapping[str, Any]) -> dict[str, t
 def fill_defaults(spec: MethodSpec) -> MethodSpec:
     hyperparameters = dict(spec.hyperparameters)
     unclear = list(spec.unclear)
-    derived = derived_defaults(spec, family_and_block_defaults(spec))
-    for key, value in needed_defaults(spec).items():
+    needed, derived = defaults_with_origin(spec)
+    for key, value in needed.items():
         if key not in hyperparameters:
             hyperparameters[key] = HyperParameter(value=value, source="default", evidence=None)
             source = f"{derived[key][1]} = {value}" if key in derived else f"{spec.family} family default {value}"
