@@ -17,7 +17,7 @@ from paper_autotrain.schemas import (
 )
 
 from .fidelity import assess
-from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters
+from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
 from .lexicon import (
     DATASET_PATTERNS,
     FAMILY_CUES,
@@ -25,6 +25,7 @@ from .lexicon import (
     LOSS_CUES,
     METRIC_PATTERN,
     METRIC_QUALIFIER,
+    OTHER_LOSS_CUES,
 )
 from .model_name import detect_model_name
 from .names import canonical_metric
@@ -113,25 +114,46 @@ def detect_task(family: str, metrics: list[str]) -> str:
     return "ctr" if family == "context" else "topk"
 
 
-def detect_loss(sentences: list[Sentence], task: str) -> tuple[str, str | None]:
-    """The loss with the strongest cues, and a quote for it."""
+# A sentence about another paper's or a compared method's training ("[12] minimizes the weighted RMSE", "They then
+# formulate ...", "BPRMF ... with Bayesian Personalized Ranking loss") counts less than one about the paper's own.
+CITED_WORK = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]\s+(?:minimi|maximi|optimi|uses?\b|adopts?\b|propos|formulat|defin)"
+                        r"|^(?:They|These (?:methods|models|works))\b")
+OWN_VOICE = re.compile(r"\b(?:we|our)\b", re.I)
+
+
+def _loss_weight(sentence: str, model_name: str) -> float:
+    if CITED_WORK.search(sentence):
+        return 0.2
+    if names_other_model(sentence, model_name) and not OWN_VOICE.search(sentence):
+        return 0.5  # a compared method's description
+    return 1.0
+
+
+def detect_loss(sentences: list[Sentence], task: str, model_name: str = "") -> tuple[str, str | None, str | None]:
+    """The loss with the strongest cues, a quote for it, and the name of a loss outside the spec's vocabulary
+    (hinge, sampled softmax, ...) when that is the paper's: the spec then says "other" and names it."""
     scores: Counter[str] = Counter()
     quotes: dict[str, str] = {}
+    cue_sets = {**LOSS_CUES, **{f"other:{name}": cues for name, cues in OTHER_LOSS_CUES.items()}}
     for sentence in sentences:
-        for loss, cues in LOSS_CUES.items():
-            for pattern, weight in cues:
+        weight = None
+        for loss, cues in cue_sets.items():
+            for pattern, cue_weight in cues:
                 match = re.search(pattern, sentence.text, re.I)
                 if match:
-                    scores[loss] += weight
+                    weight = _loss_weight(sentence.text, model_name) if weight is None else weight
+                    scores[loss] += cue_weight * weight
                     quotes.setdefault(loss, quote(sentence, match.start()))
     if task == "rating" and scores["mse"]:
-        return "mse", quotes["mse"]
+        return "mse", quotes["mse"], None
     if scores:
         loss = scores.most_common(1)[0][0]
-        return loss, quotes[loss]
+        if loss.startswith("other:"):
+            return "other", quotes[loss], loss.removeprefix("other:")
+        return loss, quotes[loss], None
     if task == "ctr":
-        return "bce", None
-    return "other", None
+        return "bce", None, None
+    return "other", None, None
 
 
 def _ordered_unique(names: list[str]) -> list[str]:
@@ -365,7 +387,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
     else:
         unclear_name = []
     own_name = model_name or ""
-    loss, _ = detect_loss(sentences, task)
+    loss, loss_quote, other_loss = detect_loss(sentences, task, own_name)
     datasets = detect_datasets(doc.tables, experiments, sentences)
     hyperparameters, unclear = find_hyperparameters(sentences, own_name)
     unclear = unclear_name + unclear
@@ -393,7 +415,10 @@ def extract(doc: PaperDoc) -> MethodSpec:
     if any(block.block == "variational_encoder" for block in blocks):
         annealing = variational_hyperparameters(sentences)
         hyperparameters.update({k: v for k, v in annealing.items() if k not in hyperparameters})
-    if loss == "other":
+    if other_loss:
+        unclear.append(f"loss: the paper trains with a {other_loss}, which the spec's losses (bpr, bce, ce, "
+                       f"multinomial, mse) do not include; `other` ({loss_quote})")
+    elif loss == "other":
         unclear.append("training loss not recognised; set `loss` by hand")
     reported = find_reported(doc.tables, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
