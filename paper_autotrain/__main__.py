@@ -55,7 +55,7 @@ def show_help() -> int:
     """Our usage, then Hydra's own help: the config groups and their options, every key with its default."""
     print(USAGE)
     print("Settings: python -m paper_autotrain --cfg job  (every key),  --info  (Hydra's view of the config)\n")
-    from paper_autotrain.cli import hydra_main
+    from paper_autotrain.commands.run import hydra_main
 
     sys.argv = [sys.argv[0], "--help"]
     try:
@@ -74,11 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return show_help()
     if args[0] in COMMANDS:  # `ledger ...`, `leaderboard ...`: before SOURCE is rewritten into paper=...
         return int(importlib.import_module(COMMANDS[args[0]]).main(args[1:]))
-    from paper_autotrain import batch
+    from paper_autotrain.commands import batch
 
     if batch.find_list_arg(args) is not None:  # papers=NAME: the list as a Hydra --multirun
         return batch.main(args)
-    from paper_autotrain.cli import check_overrides, hydra_main, print_error
+    from paper_autotrain.commands.config import check_overrides, print_error
+    from paper_autotrain.commands.run import hydra_main
     from paper_autotrain.errors import UserError
 
     args = rewrite_source(args)

@@ -7,8 +7,8 @@ statically with `ast`:
   functions and `if TYPE_CHECKING:` blocks alike;
 - importing `a.b.c` runs `a/__init__.py` and `a/b/__init__.py`, so every module brings its parent packages;
 - a string constant that is exactly a module's dotted name is an edge too: that is how a module starts a
-  subprocess (`[python, "-m", "paper_autotrain.runtime.train", ...]`, sandbox_boot, baselines_runner,
-  runtime.probe) or names the modules generated code may import (gates.ALLOWED_IMPORTS).
+  subprocess (`[python, "-m", "paper_autotrain.worker.train", ...]`, sandbox.boot, stages.baselines.runner,
+  worker.probe) or names the modules generated code may import (gates.ALLOWED_IMPORTS).
 
 The data files the closure reads come with it: a package *.yaml that a closure module names in a string
 constant (`Path(__file__).with_name("components.yaml")`), and the templates of `STAGE_TEMPLATES`. The
@@ -37,7 +37,7 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "fetch": ("stages.fetch",),
     "parse": ("stages.parse",),
     "extract": ("stages.extract",),
-    "render": ("stages.render", *SPLIT_MODULES),  # stages.fill, candidates, gates: imported by render
+    "render": ("stages.render", *SPLIT_MODULES),  # its fill and candidates, sandbox.gates: imported by render
     "validate": ("stages.validate", *SPLIT_MODULES),
     "train": ("stages.train", *SPLIT_MODULES),
     "baselines": ("stages.baselines", *SPLIT_MODULES),
@@ -58,8 +58,13 @@ class Module:
     name: str  # dotted, e.g. paper_autotrain.data.evaluator
     path: Path
     is_package: bool
-    imports: frozenset[str]  # dotted names of package modules it imports or names
+    imports: frozenset[str]  # dotted names of package modules its import statements import (anywhere in it)
+    launches: frozenset[str]  # package modules it names in a string: `-m` subprocesses, import allow-lists
     data_files: frozenset[Path]  # package *.yaml files it names
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        return self.imports | self.launches
 
 
 def module_name(path: Path, package_dir: Path) -> str:
@@ -84,6 +89,7 @@ def _parse(name: str, path: Path, modules: dict[str, Path], yamls: list[Path]) -
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
+    named: set[str] = set()
     data: set[Path] = set()
 
     def add(target: str, names: Iterable[str] = ()) -> None:
@@ -108,10 +114,10 @@ def _parse(name: str, path: Path, modules: dict[str, Path], yamls: list[Path]) -
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
             if text in modules and text != name:  # `-m module` launches, import allow-lists
-                found.add(text)
+                named.add(text)
             if text.endswith(".yaml"):
                 data.update(_named_yaml(text, path.parent, yamls))
-    return Module(name, path, is_package, frozenset(found), frozenset(data))
+    return Module(name, path, is_package, frozenset(found - {name}), frozenset(named - found), frozenset(data))
 
 
 def _named_yaml(text: str, folder: Path, yamls: list[Path]) -> list[Path]:
@@ -140,7 +146,7 @@ def module_closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) ->
         if name in seen or name not in graph:
             continue
         seen.add(name)
-        todo.extend(graph[name].imports)
+        todo.extend(graph[name].depends_on)
         todo.extend(parents(name))
     return tuple(sorted(seen))
 

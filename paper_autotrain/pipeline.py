@@ -34,14 +34,14 @@ from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
-from paper_autotrain.run_record import RunRecorder, record_key
+from paper_autotrain.records.run_record import RunRecorder, record_key
 from paper_autotrain.run_settings import check_run_settings, run_seeds
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
 
 if TYPE_CHECKING:
-    from paper_autotrain.candidates import CandidateSettings
-    from paper_autotrain.stages.fill import FillIn
+    from paper_autotrain.stages.render.candidates import CandidateSettings
+    from paper_autotrain.stages.render.fill import FillIn
 
 log = logging.getLogger("paper_autotrain")
 
@@ -263,7 +263,7 @@ def fill_in(ctx: Context, spec: MethodSpec) -> FillIn | None:
     client = llm_client(ctx) if spec.custom else None
     if client is None:
         return None
-    from paper_autotrain.stages.fill import FillIn  # the gates load only when there is code to check
+    from paper_autotrain.stages.render.fill import FillIn  # the gates load only when there is code to check
 
     return FillIn(client=client, split=ctx.split(), report_path=ctx.store.generated / "fill_report.json",
                   attempts=fill_attempts(ctx), gate_settings=ctx.section("validate"),
@@ -272,14 +272,14 @@ def fill_in(ctx: Context, spec: MethodSpec) -> FillIn | None:
 
 def candidate_settings(ctx: Context) -> CandidateSettings:
     """extractor.candidates and candidate_epochs (conf/extractor/llm.yaml): how many drafts, how they are ranked."""
-    from paper_autotrain.candidates import CandidateSettings
+    from paper_autotrain.stages.render.candidates import CandidateSettings
 
     return CandidateSettings.from_config(ctx.section("extractor"), ctx.section("trainer"), ctx.section("eval"))
 
 
 def fill_attempts(ctx: Context) -> int:
     """extractor.fill_attempts (conf/extractor/llm.yaml), else the fill-in's default."""
-    from paper_autotrain.stages.fill import DEFAULT_FILL_ATTEMPTS
+    from paper_autotrain.stages.render.fill import DEFAULT_FILL_ATTEMPTS
 
     return int(ctx.section("extractor").get("fill_attempts") or DEFAULT_FILL_ATTEMPTS)
 

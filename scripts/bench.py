@@ -3,8 +3,8 @@
 usage: python scripts/bench.py [--models BPR,NeuMF] [--epochs 3] [--sequential-epochs 1] [--repeats 3]
                                [--out results/bench] [--datasets-root datasets] [--as-shipped]
 
-For every model: render the reference architecture (runtime/testing.py `reference_spec`) into model.py and
-train it with the train stage (the sandboxed `paper_autotrain.runtime.train`), and train the RecBole model
+For every model: render the reference architecture (tests/model_fixtures.py `reference_spec`) into model.py and
+train it with the train stage (the sandboxed `paper_autotrain.worker.train`), and train the RecBole model
 the references map it to (stages/references) with the baselines stage's runner, with the same hyperparameters,
 epochs and saved split (ML-100K from conf/dataset/ml-100k.yaml, in the data regime of the model's family).
 Runs are interleaved, ours then RecBole's (then RecBole's as shipped with --as-shipped), `--repeats` times,
@@ -36,17 +36,19 @@ from typing import Any
 
 import yaml
 
-from paper_autotrain.baselines_runner import AS_SHIPPED_ENV
 from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import StageError
-from paper_autotrain.runtime.testing import REFERENCE_FAMILIES, reference_spec
+from paper_autotrain.sandbox.subprocesses import subprocess_env
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import baselines, render
 from paper_autotrain.stages import train as train_stage
-from paper_autotrain.stages.references import reference_with_notes
-from paper_autotrain.subprocesses import subprocess_env
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.stages.baselines.runner import AS_SHIPPED_ENV
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference specs live in tests/
+from tests.model_fixtures import REFERENCE_FAMILIES, reference_spec  # noqa: E402
 
 log = logging.getLogger("bench")
 
@@ -415,10 +417,10 @@ def how_measured(rows: Sequence[Mapping[str, Any]]) -> str:
         f"with {first['torch_threads']} threads, Lightning {first['lightning']}, RecBole {first['recbole']}; "
         f"load average {first['load_avg_1m']} when the run started. Dataset {first['dataset']} "
         "(conf/dataset/ml-100k.yaml) in each family's data regime; reference hyperparameters "
-        "(runtime/testing.py `reference_spec`), mapped onto RecBole by stages/references.",
+        "(tests/model_fixtures.py `reference_spec`), mapped onto RecBole by stages/baselines/references.",
         "",
         "Per model, `repeats` rounds of: our rendered model through the train stage (sandboxed "
-        "`paper_autotrain.runtime.train`), then RecBole's model through the baselines stage's runner"
+        "`paper_autotrain.worker.train`), then RecBole's model through the baselines stage's runner"
         + (", then RecBole again as shipped" if shipped else "") + "; every run a fresh process, validation "
         "every epoch, patience above the epoch count (no early stop).",
         "",

@@ -1,8 +1,5 @@
-"""Small fixtures for tests and smoke runs: reference MethodSpecs and a synthetic split.
-
-Not imported by generated code; kept here so every test file (ours and the pipeline's) builds
-the same three reference models without a PDF.
-"""
+"""Fixtures for tests and the benchmark: reference MethodSpecs (one per composable RecBole class) and a
+synthetic split, so every test file and scripts/bench.py build the same reference models without a PDF."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_autotrain.runtime.testing import reference_spec
 from paper_autotrain.schemas import (
     Component,
     Deviation,
@@ -26,6 +25,7 @@ from paper_autotrain.schemas import (
     SplitInfo,
 )
 from paper_autotrain.stages.compare import RunFiles, run_key
+from tests.model_fixtures import reference_spec
 
 N_USERS = 300
 USERS = np.arange(3, 3 + N_USERS)  # our user indices with a test target
@@ -76,7 +76,7 @@ def result(model: str, role: str, seed: int, values: dict[str, np.ndarray], refe
 
 
 def write_per_user(path: Path, values: dict[str, np.ndarray]) -> Path:
-    """The layout runtime/train.py write_outputs uses: users plus `ndcg_at_10`-style arrays."""
+    """The layout worker/train.py write_outputs uses: users plus `ndcg_at_10`-style arrays."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, users=USERS, **{name.replace("@", "_at_"): v for name, v in values.items()})
     return path

@@ -12,14 +12,14 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.errors import StageError, UserError
-from paper_autotrain.runtime import probe
 from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches, multinomial_nll
-from paper_autotrain.runtime.loading import build_model, load_config
-from paper_autotrain.runtime.testing import reference_spec, write_synthetic_split
 from paper_autotrain.schemas import Block, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages import train as train_stage
-from paper_autotrain.stages.references import reference_with_notes
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.worker import probe
+from paper_autotrain.worker.loading import build_model, load_config
+from tests.model_fixtures import reference_spec, write_synthetic_split
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 MODELS = ["Mult-VAE", "Mult-DAE", "CDAE"]

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paper_autotrain import batch, failures
+from paper_autotrain.commands import paper_list
 from paper_autotrain.errors import StageError, UserError, stage_of, tag_stage
-from paper_autotrain.ledger import Ledger
+from paper_autotrain.records import failures
+from paper_autotrain.records.ledger import Ledger
 from tests.pdf_fixtures import write_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,47 +32,47 @@ def write_list(path: Path, papers: list, **settings) -> Path:
 
 
 def test_the_shipped_lists_load_and_name_the_classic_papers():
-    path, base = batch.list_path("nightly")
-    nightly = batch.load_list(path)
+    path, base = paper_list.list_path("nightly")
+    nightly = paper_list.load_list(path)
     assert base == REPO and {e.source for e in nightly.papers} == {
         f"arxiv:{i}" for i in ("1205.2618", "1708.05031", "2002.02126", "1905.08108", "1802.05814", "1808.09781",
                                "1511.06939", "1809.07426", "1703.04247", "1606.07792", "1708.05123")}
-    jobs = batch.plan_jobs(nightly, base, ["trainer=gpu"])
+    jobs = paper_list.plan_jobs(nightly, base, ["trainer=gpu"])
     assert [j.key for j in jobs][:3] == ["1205.2618", "1708.05031", "2002.02126"]
     assert jobs[2].overrides == ["baselines=[Pop,NGCF]", "trainer=gpu"]  # the paper's own baselines win
 
-    dev_path, dev_base = batch.list_path("dev")
-    dev_jobs = batch.plan_jobs(batch.load_list(dev_path), dev_base, [])
+    dev_path, dev_base = paper_list.list_path("dev")
+    dev_jobs = paper_list.plan_jobs(paper_list.load_list(dev_path), dev_base, [])
     assert dev_jobs[0].source == str(REPO.parent / "shared" / "papers" / "BPR.pdf") and dev_jobs[0].key == "bpr"
 
 
 def test_a_bad_list_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"papers=nope: no list conf/papers/nope.yaml \(choose from dev, nightly"):
-        batch.list_path("nope")
+        paper_list.list_path("nope")
     bad = write_list(tmp_path / "bad.yaml", [{"source": "a.pdf", "overides": {}}])
     with pytest.raises(UserError, match=r"bad.yaml: papers.0.overides: Extra inputs are not permitted"):
-        batch.load_list(bad)
+        paper_list.load_list(bad)
     with pytest.raises(UserError, match=r"tolerance: Input should be less than or equal to 1"):
-        batch.load_list(write_list(tmp_path / "t.yaml", [{"source": "a.pdf"}], tolerance=5))
-    twice = batch.load_list(write_list(tmp_path / "twice.yaml", [{"source": "arxiv:2002.02126"},
+        paper_list.load_list(write_list(tmp_path / "t.yaml", [{"source": "a.pdf"}], tolerance=5))
+    twice = paper_list.load_list(write_list(tmp_path / "twice.yaml", [{"source": "arxiv:2002.02126"},
                                                                   {"source": "arxiv:2002.02126v2"}]))
     with pytest.raises(UserError, match="same paper key '2002.02126'"):
-        batch.plan_jobs(twice, tmp_path, [])
-    elsewhere = batch.load_list(write_list(tmp_path / "p.yaml", [{"source": "a.pdf",
+        paper_list.plan_jobs(twice, tmp_path, [])
+    elsewhere = paper_list.load_list(write_list(tmp_path / "p.yaml", [{"source": "a.pdf",
                                                                   "overrides": {"paths.root": "x"}}]))
     with pytest.raises(UserError, match=r"papers\[0\] \(a.pdf\) sets paths"):
-        batch.plan_jobs(elsewhere, tmp_path, [])
+        paper_list.plan_jobs(elsewhere, tmp_path, [])
 
 
 def test_overrides_become_hydra_syntax_and_later_ones_win():
-    assert batch.override_strings({"trainer.max_epochs": 2, "baselines": ["Pop", "BPR"], "force": True,
+    assert paper_list.override_strings({"trainer.max_epochs": 2, "baselines": ["Pop", "BPR"], "force": True,
                                    "from_stage": None, "+hparams.note": "a b's", "dataset.path": "/d/x-1"}) == [
         "trainer.max_epochs=2", "baselines=[Pop,BPR]", "force=true", "from_stage=null", "+hparams.note='a b\\'s'",
         "dataset.path=/d/x-1"]
-    assert batch.merge_overrides(["seed=1", "baselines=[Pop]"], ["+seed=2"], ["trainer=gpu"]) == [
+    assert paper_list.merge_overrides(["seed=1", "baselines=[Pop]"], ["+seed=2"], ["trainer=gpu"]) == [
         "baselines=[Pop]", "+seed=2", "trainer=gpu"]
-    assert batch.resolve_source("papers/a.pdf", Path("/repo")) == "/repo/papers/a.pdf"
-    assert batch.resolve_source("arxiv:1205.2618", Path("/repo")) == "arxiv:1205.2618"
+    assert paper_list.resolve_source("papers/a.pdf", Path("/repo")) == "/repo/papers/a.pdf"
+    assert paper_list.resolve_source("arxiv:1205.2618", Path("/repo")) == "arxiv:1205.2618"
 
 
 # --- failure classes ---------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from paper_autotrain.runtime.testing import write_synthetic_split
 from paper_autotrain.schemas import SplitInfo
+from tests.model_fixtures import write_synthetic_split
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 FIELDS = {"model", "family", "metric", "ours_s_per_epoch", "recbole_s_per_epoch", "ours_eval_s", "recbole_eval_s",

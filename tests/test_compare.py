@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from paper_autotrain import pipeline
-from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import HyperParameter, MethodSpec, PaperMeta, Reported, RunResult, SplitInfo
 from paper_autotrain.stages import compare

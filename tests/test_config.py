@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import train
 

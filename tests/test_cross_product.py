@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from paper_autotrain.data.ctr import CTRSplit, prepare_ctr
 from paper_autotrain.errors import StageError
 from paper_autotrain.runtime.ctr import FieldCrossProducts, ctr_batch
-from paper_autotrain.runtime.loading import build_model, load_config
-from paper_autotrain.runtime.testing import reference_spec
-from paper_autotrain.runtime.train import train as train_rows
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render, validate
-from paper_autotrain.stages.references import reference_with_notes
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
+from tests.model_fixtures import reference_spec
 
 WIDE_DEEP_CROSSED = [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "cross_product"},
                      {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}]

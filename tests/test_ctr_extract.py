@@ -8,7 +8,7 @@ import pytest
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.stages import extract, parse, render
-from paper_autotrain.stages.references import reference_with_notes
+from paper_autotrain.stages.baselines.references import reference_with_notes
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}

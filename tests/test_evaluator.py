@@ -10,7 +10,7 @@ from recbole.evaluator import metrics as recbole_metrics
 from paper_autotrain.data import evaluator
 from paper_autotrain.data.evaluator import full_sort_evaluate, metrics_from_hits, topk_hits
 from paper_autotrain.data.split import SplitData
-from paper_autotrain.runtime.testing import synthetic_split
+from tests.model_fixtures import synthetic_split
 
 RECBOLE_CLASSES = {"recall": "Recall", "ndcg": "NDCG", "hit": "Hit", "mrr": "MRR", "precision": "Precision"}
 KS = (5, 10, 20)

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from paper_autotrain import pipeline
-from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
 from tests.fake_arxiv import FakeArxiv, FakePaper, FileResponse, pdf_bytes
 

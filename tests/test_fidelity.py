@@ -13,10 +13,10 @@ from pydantic import ValidationError
 
 from paper_autotrain.errors import StageError
 from paper_autotrain.recbole_models import composition_class, recbole_class
-from paper_autotrain.runtime.testing import reference_spec
 from paper_autotrain.schemas import Component, Fidelity
 from paper_autotrain.stages import extract, parse, render
-from paper_autotrain.stages.references import reference_with_notes
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from tests.model_fixtures import reference_spec
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
@@ -173,8 +173,9 @@ def test_an_approximation_run_says_so_in_the_report_csv_ledger_and_leaderboard(t
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from paper_autotrain import leaderboard, pipeline
-    from paper_autotrain.ledger import Ledger
+    from paper_autotrain import pipeline
+    from paper_autotrain.records import leaderboard
+    from paper_autotrain.records.ledger import Ledger
 
     pdf = write_pdf(tmp_path / "attnfm.pdf", ATTENTIVE_FM)
     conf = Path(__file__).resolve().parents[1] / "conf"

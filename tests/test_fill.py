@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from paper_autotrain import candidates, gates
-from paper_autotrain.candidates import CandidateSettings
 from paper_autotrain.data.split import SplitData, write_split
 from paper_autotrain.errors import StageError, UserError
 from paper_autotrain.llm import LLMSettings, make_client
-from paper_autotrain.runtime.testing import reference_spec, write_synthetic_split
+from paper_autotrain.sandbox import gates
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render, validate
-from paper_autotrain.stages.fill import FillIn
+from paper_autotrain.stages.render import candidates
+from paper_autotrain.stages.render.candidates import CandidateSettings
+from paper_autotrain.stages.render.fill import FillIn
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.model_fixtures import reference_spec, write_synthetic_split
 from tests.test_render import ruff_check
 
 PART = {"name": "layer_attention", "description": "a learned gate re-weights every embedding dimension",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from paper_autotrain import gates
-from paper_autotrain.runtime import probe
-from paper_autotrain.runtime.testing import REFERENCE_ARCHITECTURES, reference_spec, write_synthetic_split
+from paper_autotrain.sandbox import gates
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
+from paper_autotrain.worker import probe
+from tests.model_fixtures import REFERENCE_ARCHITECTURES, reference_spec, write_synthetic_split
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def rendered(model_name: str, folder: Path, edit: tuple[str, str] | None = None)
     ("import ctypes", "imports", "import of 'ctypes'"),
     ("from torch import hub", "imports", "import of 'torch.hub'"),
     ("import torch.utils.cpp_extension", "imports", "import of 'torch.utils.cpp_extension'"),
-    ("from paper_autotrain.runtime.loading import importlib", "imports", "paper_autotrain.runtime.loading"),
+    ("from paper_autotrain.worker.loading import importlib", "imports", "paper_autotrain.worker.loading"),
     ("data = open('/etc/passwd').read()", "calls", "call to 'open'"),
     ("x = eval('1 + 1')", "calls", "call to 'eval'"),
     ("exec('import os')", "calls", "call to 'exec'"),

@@ -2,9 +2,9 @@
 
 import pytest
 
-from paper_autotrain import leaderboard
 from paper_autotrain.commands import leaderboard as leaderboard_command
-from paper_autotrain.ledger import Ledger
+from paper_autotrain.records import leaderboard
+from paper_autotrain.records.ledger import Ledger
 
 
 def add(ledger: Ledger, run_id: str, paper: str, minute: int, status: str = "ok", ours: float | None = None,

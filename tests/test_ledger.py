@@ -11,8 +11,16 @@ import pytest
 
 from paper_autotrain.artifacts import ArtifactStore
 from paper_autotrain.commands import ledger as ledger_command
-from paper_autotrain.ledger import RUN_STATUSES, SCHEMA_V1, SCHEMA_VERSION, Ledger, LedgerError, StageRow, results_dir
-from paper_autotrain.run_record import RunRecorder, llm_usage
+from paper_autotrain.records.ledger import (
+    RUN_STATUSES,
+    SCHEMA_V1,
+    SCHEMA_VERSION,
+    Ledger,
+    LedgerError,
+    StageRow,
+    results_dir,
+)
+from paper_autotrain.records.run_record import RunRecorder, llm_usage
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "papers" / "tinyprop.pdf"
@@ -20,7 +28,7 @@ EXAMPLE = REPO / "examples" / "papers" / "tinyprop.pdf"
 
 def config(root: Path, *overrides: str) -> dict:
     """The composed config of a run of the example paper under the scratch `root`."""
-    from paper_autotrain.cli import compose_config
+    from paper_autotrain.commands.config import compose_config
 
     return compose_config([f"paper={EXAMPLE}", f"paths.root={root}", *overrides])
 
@@ -122,7 +130,7 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys
-    from paper_autotrain.ledger import Ledger, StageRow
+    from paper_autotrain.records.ledger import Ledger, StageRow
     ledger, tag = Ledger(sys.argv[1]), sys.argv[2]
     for i in range(60):
         run_id = f"{tag}-{i}"

@@ -15,13 +15,13 @@ import yaml
 import paper_autotrain.runtime as runtime
 from paper_autotrain.errors import StageError
 from paper_autotrain.library import TEMPLATES_DIR, Base, ManifestError, in_range, load_library
-from paper_autotrain.runtime.loading import build_model, load_config
-from paper_autotrain.runtime.testing import reference_spec, synthetic_split
 from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, MethodSpec, PaperBundle, PaperMeta
 from paper_autotrain.stages import extract, parse, render
+from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.stages.extract.defaults import needed_defaults, sync_blocks
 from paper_autotrain.stages.extract.library import TOPK_FAMILIES, library_blocks
-from paper_autotrain.stages.references import reference_with_notes
+from paper_autotrain.worker.loading import build_model, load_config
+from tests.model_fixtures import reference_spec, synthetic_split
 from tests.test_render import ruff_check
 
 LIBRARY = load_library()

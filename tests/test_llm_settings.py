@@ -10,7 +10,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
 from paper_autotrain.llm import LLMSettings
 from paper_autotrain.llm.prices import PRICES_FILE, Price, is_local_url, load_price_table, price_for

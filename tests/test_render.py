@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.runtime.testing import reference_spec
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages import render
+from tests.model_fixtures import reference_spec
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("MF-BPR", "LightGCN", "NeuMF")

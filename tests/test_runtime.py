@@ -14,11 +14,11 @@ from paper_autotrain.runtime import module as runtime_module
 from paper_autotrain.runtime import sampling
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
-from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
 from paper_autotrain.runtime.sampling import UniformNegativeSampler
-from paper_autotrain.runtime.testing import reference_spec, synthetic_split, write_synthetic_split
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
+from paper_autotrain.worker.loading import apply_overrides, build_model, load_config
+from tests.model_fixtures import reference_spec, synthetic_split, write_synthetic_split
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paper_autotrain.sandbox import (
+from paper_autotrain.sandbox.process import (
     TMP_NAME,
     SandboxLimits,
     filesystem_isolation,

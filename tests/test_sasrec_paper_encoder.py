@@ -11,10 +11,10 @@ from torch import nn
 
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.errors import StageError
-from paper_autotrain.runtime.loading import build_model, load_config
-from paper_autotrain.runtime.testing import reference_spec
 from paper_autotrain.schemas import Block, MethodSpec
 from paper_autotrain.stages import baselines, render, validate
+from paper_autotrain.worker.loading import build_model, load_config
+from tests.model_fixtures import reference_spec
 
 PAPER_LAYOUT = {"norm": "pre", "activation": "relu", "inner_size": 32}  # the reference spec's embedding is 32
 # SHA-256 of the encoder's code (its __init__ part to encode_positions' end) in the reference SASRec's model.py,

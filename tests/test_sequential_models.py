@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.runtime.testing import reference_spec
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages import train as train_stage
+from tests.model_fixtures import reference_spec
 
 MODELS = ["SASRec", "GRU4Rec", "Caser"]
 
@@ -65,7 +65,7 @@ def test_caser_matrix_products_equal_the_convolutions(sequences):
     import torch
 
     from paper_autotrain.data.sequential import load_sequences
-    from paper_autotrain.runtime.loading import build_model, load_config
+    from paper_autotrain.worker.loading import build_model, load_config
 
     folder = rendered("Caser", Path(sequences.path).parent / "caser-model")
     model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()

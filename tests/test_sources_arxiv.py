@@ -11,7 +11,7 @@ import pymupdf
 import pytest
 from omegaconf import OmegaConf
 
-from paper_autotrain.cli import CONF_DIR
+from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
 from paper_autotrain.sources.arxiv import fetch_arxiv, fetch_arxiv_html, fetch_url_pdf
 from paper_autotrain.sources.http import PoliteHttp, parse_retry_after

@@ -10,11 +10,11 @@ import pytest
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.errors import StageError
-from paper_autotrain.runtime.testing import reference_spec, write_synthetic_split
-from paper_autotrain.runtime.train import train as train_in_process
 from paper_autotrain.schemas import RunResult, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages import train as train_stage
+from paper_autotrain.worker.train import train as train_in_process
+from tests.model_fixtures import reference_spec, write_synthetic_split
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_timeout_is_reported(split_info: SplitInfo, tmp_path: Path) -> None:
 def test_training_command_passes_trainer_settings(split_info: SplitInfo, tmp_path: Path) -> None:
     command = train_stage.training_command(tmp_path, split_info, {"max_epochs": 5, "accelerator": "gpu",
                                                                   "devices": 2, "timeout_s": 9}, tmp_path)
-    assert command[1:3] == ["-m", "paper_autotrain.runtime.train"]
+    assert command[1:3] == ["-m", "paper_autotrain.worker.train"]
     sets = [command[i + 1] for i, part in enumerate(command) if part == "--set"]
     assert sets == ["trainer.max_epochs=5", "trainer.accelerator=gpu", "trainer.devices=2"]
     assert train_stage.memory_limiter({"accelerator": "gpu"}) is None

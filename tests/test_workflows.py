@@ -16,8 +16,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from paper_autotrain.cli import CONF_DIR
-from paper_autotrain.ledger import LEDGER_FILE
+from paper_autotrain.commands.config import CONF_DIR
+from paper_autotrain.records.ledger import LEDGER_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import UserError
-from paper_autotrain.ledger import Ledger, results_dir
+from paper_autotrain.records.ledger import Ledger, results_dir
 
 
 def ledger_from(overrides: Sequence[str], must_exist: bool = True) -> Ledger:
     """The ledger under `paths.results` of the config composed with `overrides` (key=value)."""
-    from paper_autotrain.cli import compose_config
+    from paper_autotrain.commands.config import compose_config
 
     bad = [o for o in overrides if "=" not in o]
     if bad:

@@ -12,184 +12,34 @@ Override precedence, lowest first: the list's `overrides`, the paper's `override
 from __future__ import annotations
 
 import logging
-import os
-import re
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from paper_autotrain.cli import CONF_DIR, EXIT_STAGE, EXIT_USER, check_overrides, compose_config, print_error
+from paper_autotrain.commands.config import EXIT_STAGE, EXIT_USER, check_overrides, compose_config, print_error
+from paper_autotrain.commands.paper_list import (
+    LIST_ARG,
+    Job,
+    PaperList,
+    find_list_arg,
+    list_path,
+    load_list,
+    merge_overrides,
+    override_strings,
+    plan_jobs,
+)
 from paper_autotrain.errors import UserError
-from paper_autotrain.ledger import Ledger, RunRow, results_dir
-from paper_autotrain.run_record import record_key
+from paper_autotrain.records.ledger import Ledger, RunRow, results_dir
 
 log = logging.getLogger("paper_autotrain")
-
-PAPERS_DIR = Path(CONF_DIR) / "papers"
-REPO_ROOT = Path(CONF_DIR).parent
-LIST_ARG = re.compile(r"^papers=(?P<name>.+)$")
-BARE_VALUE = re.compile(r"^[\w.@/-]+$")  # an override value Hydra reads as it is, without quotes
-DEFAULT_TOLERANCE = 0.05
-
-
-class PaperEntry(BaseModel):
-    """One paper of a list."""
-
-    model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=1)
-    """arxiv:ID[vN], a URL, or a local PDF / LaTeX folder (a relative path is relative to the repository root for
-    a list in conf/papers/, else to the list file's folder)."""
-    overrides: dict[str, Any] | list[str] = Field(default_factory=dict)
-    """Hydra overrides for this paper only: {trainer.max_epochs: 20, baselines: [BPR]} or ["seed=1"]."""
-
-
-class PaperList(BaseModel):
-    """A paper list file (conf/papers/NAME.yaml)."""
-
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""
-    """What the list is for."""
-    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=1)
-    """Regression flag: a paper's main metric dropping by more than this (relative) since its previous run."""
-    gap_tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=1)
-    """Reproduction gap: our main metric below the RecBole reference by more than this (relative) fails the
-    paper with the class reproduction_gap."""
-    overrides: dict[str, Any] | list[str] = Field(default_factory=dict)
-    """Hydra overrides for every paper of the list (a paper's own overrides win)."""
-    papers: list[PaperEntry] = Field(min_length=1)
-    """The papers, in the order they run."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One paper of a batch, as it will run."""
-
-    key: str
-    source: str
-    overrides: list[str]
-
-
-# --- reading a list ---------------------------------------------------------------------------------
-
-
-def list_path(name: str) -> tuple[Path, Path]:
-    """(the list file, the folder its relative paths start from) for `papers=NAME` or `papers=path/list.yaml`."""
-    given = Path(name).expanduser()
-    path = given.resolve() if given.suffix in (".yaml", ".yml") and given.is_file() else PAPERS_DIR / f"{name}.yaml"
-    if not path.is_file():
-        choices = ", ".join(sorted(p.stem for p in PAPERS_DIR.glob("*.yaml"))) or "none"
-        raise UserError(f"papers={name}: no list {path.relative_to(REPO_ROOT)} (choose from {choices}) and no "
-                        "such .yaml file")
-    return path, list_base(path)
-
-
-def list_base(path: Path) -> Path:
-    """Where a list's relative paths start: the repository root for conf/papers/, else the list's folder."""
-    return REPO_ROOT if path.parent == PAPERS_DIR else path.parent
-
-
-def load_list(path: Path) -> PaperList:
-    """The list at `path`; a broken one is a one-line UserError naming the field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return PaperList.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise UserError(f"{path}: {where}: {first['msg']}") from None
-
-
-def format_value(value: Any) -> str:
-    """A YAML value as Hydra override syntax: lists, mappings, null/true/false, quoted strings."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(format_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
-    text = str(value)
-    if BARE_VALUE.match(text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def override_strings(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
-    if isinstance(overrides, Mapping):
-        return [f"{key}={format_value(value)}" for key, value in overrides.items()]
-    return [str(o) for o in overrides]
-
-
-def override_key(override: str) -> str:
-    """`+hparams.lr=0.1` -> `hparams.lr`: what an override sets, to let a later one replace it."""
-    return override.split("=", 1)[0].lstrip("+~")
-
-
-def merge_overrides(*groups: Sequence[str]) -> list[str]:
-    """The overrides of all groups, a later group's override replacing an earlier one of the same key."""
-    merged: dict[str, str] = {}
-    for group in groups:
-        for override in group:
-            key = override_key(override)
-            merged.pop(key, None)
-            merged[key] = override
-    return list(merged.values())
-
-
-def resolve_source(source: str, base: Path) -> str:
-    """A relative local path made absolute against `base`; arXiv ids, URLs and absolute paths as given."""
-    text = source.strip()
-    if text.lower().startswith("arxiv:") or "://" in text:
-        return text
-    path = Path(text).expanduser()
-    return str(path if path.is_absolute() else Path(os.path.normpath(base / path)))
-
-
-def plan_jobs(papers: PaperList, base: Path, command_line: Sequence[str]) -> list[Job]:
-    """One Job per paper, with its merged overrides; two entries for one paper key are refused."""
-    jobs, seen = [], {}
-    for index, entry in enumerate(papers.papers):
-        source = resolve_source(entry.source, base)
-        key = record_key(source)
-        if key in seen:
-            raise UserError(f"papers[{index}] ({entry.source}) has the same paper key {key!r} as "
-                            f"papers[{seen[key]}]: each paper once per list")
-        seen[key] = index
-        if any(override_key(o).startswith("paths") for o in override_strings(entry.overrides)):
-            raise UserError(f"papers[{index}] ({entry.source}) sets paths.*: a list shares one results folder and "
-                            "ledger; set paths on the command line or in the list's overrides")
-        overrides = merge_overrides(override_strings(papers.overrides), override_strings(entry.overrides),
-                                    command_line)
-        jobs.append(Job(key=key, source=source, overrides=overrides))
-    return jobs
-
-
-def find_list_arg(args: Sequence[str]) -> str | None:
-    for arg in args:
-        match = LIST_ARG.match(arg)
-        if match:
-            return match.group("name")
-    return None
-
-
-# --- the batch ----------------------------------------------------------------------------------------
 
 
 def main(args: Sequence[str]) -> int:
     """`python -m paper_autotrain papers=NAME [overrides]`: run the list, summarise, exit 1 on any failure."""
-    from paper_autotrain.cli import enable_our_loggers, hydra_main
+    from paper_autotrain.commands.config import enable_our_loggers
+    from paper_autotrain.commands.run import hydra_main
 
     name = find_list_arg(args)
     assert name is not None
@@ -250,36 +100,9 @@ def multirun_args(jobs: Sequence[Job], path: Path, batch_id: str, results: Path,
             f"hydra.sweep.dir={quote(str(results / 'batches' / batch_id))}", *command_line]
 
 
-def run_job(cfg: Mapping[str, Any]) -> None:
-    """One paper of a batch, inside the Hydra sweep: re-compose with the paper's overrides, run, never raise
-    (the ledger has the outcome; a failure is one log line and the sweep goes on)."""
-    from hydra import compose
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    from paper_autotrain import pipeline
-    from paper_autotrain.cli import setup_logging
-
-    setup_logging()
-    batch = dict(cfg.get("batch") or {})
-    source = str(cfg.get("paper"))
-    try:
-        path = Path(str(batch["list"]))
-        papers = load_list(path)
-        jobs = plan_jobs(papers, list_base(path), list(HydraConfig.get().overrides.task))
-        job = next(j for j in jobs if j.source == source)
-        composed = OmegaConf.to_container(compose(config_name="config", overrides=job.overrides), resolve=True)
-        assert isinstance(composed, dict)
-        composed["batch"] = {**dict(composed.get("batch") or {}), "gap_tolerance": papers.gap_tolerance}
-        outcome = pipeline.run(composed)
-        log.info("batch: %s done (%s)", outcome.key, outcome.report or outcome.spec)
-    except Exception as exc:  # noqa: BLE001 - a paper's failure is recorded in the ledger; the batch goes on
-        log.error("batch: %s failed: %s", source, " ".join(str(exc).split())[:300] or type(exc).__name__)
-
-
 def summarize(jobs: Sequence[Job], papers: PaperList, batch_id: str, results: Path) -> int:
     """Read the batch back from the ledger, write the leaderboard, print failures and regressions."""
-    from paper_autotrain import leaderboard
+    from paper_autotrain.records import leaderboard
 
     ledger = Ledger.under(results)
     try:

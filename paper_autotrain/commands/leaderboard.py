@@ -8,11 +8,11 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from paper_autotrain import batch, leaderboard
-from paper_autotrain.cli import EXIT_STAGE, EXIT_USER, print_error
-from paper_autotrain.commands import ledger_from, short_path
+from paper_autotrain.commands import ledger_from, paper_list, short_path
+from paper_autotrain.commands.config import EXIT_STAGE, EXIT_USER, print_error
 from paper_autotrain.errors import UserError
-from paper_autotrain.ledger import LedgerError
+from paper_autotrain.records import leaderboard
+from paper_autotrain.records.ledger import LedgerError
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -57,7 +57,7 @@ def chosen_tolerance(given: float | None, papers: str | None) -> float:
             raise UserError(f"--tolerance {given:g}: expected a fraction between 0 and 1, e.g. 0.05")
         return given
     if papers is not None:
-        return batch.load_list(batch.list_path(papers)[0]).tolerance
+        return paper_list.load_list(paper_list.list_path(papers)[0]).tolerance
     return DEFAULT_TOLERANCE
 
 

@@ -8,10 +8,10 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from paper_autotrain.cli import EXIT_USER, print_error
 from paper_autotrain.commands import ledger_from, table
+from paper_autotrain.commands.config import EXIT_USER, print_error
 from paper_autotrain.errors import UserError
-from paper_autotrain.ledger import Ledger, LedgerError, RunRow
+from paper_autotrain.records.ledger import Ledger, LedgerError, RunRow
 
 RUN_HEADER = ("started", "run", "paper", "status", "class", "stage", "metric", "ours", "reference", "seconds",
               "llm tokens", "batch")

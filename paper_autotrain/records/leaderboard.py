@@ -21,10 +21,10 @@ import jinja2
 
 from paper_autotrain import __version__
 from paper_autotrain.artifacts import atomic_write_text
-from paper_autotrain.failures import relative_change
-from paper_autotrain.ledger import APPROXIMATION, Ledger, RunRow, approximation_label
+from paper_autotrain.records.failures import relative_change
+from paper_autotrain.records.ledger import APPROXIMATION, Ledger, RunRow, approximation_label
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "leaderboard"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "leaderboard"
 OUTPUTS = ("leaderboard.md", "leaderboard.html")
 FINISHED = ("ok", "gap", APPROXIMATION)  # runs that went through compare and have our number
 

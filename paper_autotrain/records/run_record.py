@@ -24,15 +24,15 @@ import yaml
 from paper_autotrain import __version__
 from paper_autotrain.artifacts import ArtifactStore, hash_obj, hash_tree
 from paper_autotrain.errors import UserError, stage_of
-from paper_autotrain.failures import INFRASTRUCTURE, REPRODUCTION_GAP, classify, reproduction_gap
-from paper_autotrain.ledger import APPROXIMATION, Ledger, StageRow
 from paper_autotrain.llm.records import read_log
+from paper_autotrain.records.failures import INFRASTRUCTURE, REPRODUCTION_GAP, classify, reproduction_gap
+from paper_autotrain.records.ledger import APPROXIMATION, Ledger, StageRow
 from paper_autotrain.schemas import MethodSpec, RunResult
 from paper_autotrain.sources.refs import paper_key, parse_source
 
 log = logging.getLogger("paper_autotrain")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 DEFAULT_GAP_TOLERANCE = 0.05
 # Config sections that say where files go, not what is computed: left out of the config hash.

@@ -1,10 +1,10 @@
 """Bootstrap of a sandboxed child: limits, namespaces and an audit hook, then the real program.
 
-    python -P -m paper_autotrain.sandbox_boot -m MODULE [args...]
-    python -P -m paper_autotrain.sandbox_boot -c CODE [args...]
-    python -P -m paper_autotrain.sandbox_boot SCRIPT.py [args...]
+    python -P -m paper_autotrain.sandbox.boot -m MODULE [args...]
+    python -P -m paper_autotrain.sandbox.boot -c CODE [args...]
+    python -P -m paper_autotrain.sandbox.boot SCRIPT.py [args...]
 
-Started only by :func:`paper_autotrain.sandbox.run_sandboxed`, which passes the policy as JSON in the
+Started only by :func:`paper_autotrain.sandbox.process.run_sandboxed`, which passes the policy as JSON in the
 environment variable below. Before any of the program's code runs, this module
 
 - sets RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE (soft = hard, so the program cannot raise them) and no core files;
@@ -316,7 +316,7 @@ def report(report_fd: int, line: str) -> None:
 def run_program(argv: Sequence[str]) -> None:
     """Run `-m module`, `-c code` or a script with sys.argv as the plain interpreter would set it."""
     if not argv:
-        raise SystemExit("sandbox_boot: nothing to run")
+        raise SystemExit("sandbox boot: nothing to run")
     if argv[0] == "-m" and len(argv) > 1:
         sys.argv = [argv[1], *argv[2:]]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
@@ -327,7 +327,7 @@ def run_program(argv: Sequence[str]) -> None:
         sys.argv = list(argv)
         runpy.run_path(argv[0], run_name="__main__")
     else:
-        raise SystemExit(f"sandbox_boot: unsupported interpreter option {argv[0]!r} (use -m, -c or a script)")
+        raise SystemExit(f"sandbox boot: unsupported interpreter option {argv[0]!r} (use -m, -c or a script)")
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 Static gates read the source and run nothing: it parses, imports only allowed modules, uses no forbidden
 call or attribute (file, process, network, dynamic code, introspection tricks) and, for a model folder,
-config.yaml names its class. Dynamic gates run :mod:`paper_autotrain.runtime.probe` through
-:func:`paper_autotrain.sandbox.run_sandboxed`: the model builds on the real split, shapes are right on a
+config.yaml names its class. Dynamic gates run :mod:`paper_autotrain.worker.probe` through
+:func:`paper_autotrain.sandbox.process.run_sandboxed`: the model builds on the real split, shapes are right on a
 tiny batch, one batch can be overfitted, and the model never sees validation or test interactions.
 
 A gate is a JSON-able dict {"name", "ok", "seconds", "detail"}; a failing gate's detail is one line that
@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
-from paper_autotrain.sandbox import SandboxLimits, run_sandboxed
-from paper_autotrain.sandbox_boot import BLOCKED_PREFIX
+from paper_autotrain.sandbox.boot import BLOCKED_PREFIX
+from paper_autotrain.sandbox.process import SandboxLimits, run_sandboxed
+from paper_autotrain.sandbox.subprocesses import last_meaningful_line
 from paper_autotrain.schemas import SplitInfo
-from paper_autotrain.subprocesses import last_meaningful_line
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ ALLOWED_IMPORTS = ("__future__", "math", "typing", "numpy", "torch", "lightning"
 FORBIDDEN_MODULES = (
     "torch.hub", "torch.utils.cpp_extension", "torch.multiprocessing", "torch.distributed", "torch.package",
     "torch.serialization", "torch.utils.data.datapipes", "numpy.ctypeslib", "numpy.f2py", "numpy.distutils",
-    "numpy.testing", "paper_autotrain.runtime.train", "paper_autotrain.runtime.probe",
-    "paper_autotrain.runtime.loading", "paper_autotrain.runtime.leakage", "paper_autotrain.runtime.testing",
+    "numpy.testing", "paper_autotrain.worker",  # the sandboxed worker: generated code imports only the runtime
 )
 FORBIDDEN_CALLS: dict[str, str] = {
     **dict.fromkeys(("open", "input", "breakpoint"), "file or terminal access"),
@@ -301,7 +300,7 @@ def dynamic_gates(model_dir: Path, split: SplitInfo, settings: Mapping[str, Any]
     overfit_lr, probe_batch_size (DEFAULTS for those missing)."""
     settings = {**DEFAULTS, **dict(settings or {})}
     command = [
-        sys.executable, "-m", "paper_autotrain.runtime.probe", "--model-dir", str(Path(model_dir).resolve()),
+        sys.executable, "-m", "paper_autotrain.worker.probe", "--model-dir", str(Path(model_dir).resolve()),
         "--split-dir", str(Path(split.path).resolve()), "--steps", str(settings["overfit_steps"]),
         "--lr", str(settings["overfit_lr"]), "--batch-size", str(settings["probe_batch_size"]),
     ]

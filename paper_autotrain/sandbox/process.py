@@ -1,6 +1,6 @@
 """The one way a child process that runs generated code is started: limits, isolation, a clean kill.
 
-:func:`run_sandboxed` starts a Python command through :mod:`paper_autotrain.sandbox_boot`, which applies
+:func:`run_sandboxed` starts a Python command through :mod:`paper_autotrain.sandbox.boot`, which applies
 CPU-time, address-space and file-size limits, moves the child into fresh network and mount namespaces where
 the kernel allows it (no network; every mount read-only but the writable folders), and always installs an
 audit hook refusing network access, new processes and writes outside the writable folders. The child runs
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from paper_autotrain.sandbox_boot import BLOCKED_PREFIX, FILESYSTEM_MARKER, MEMORY_MARKER, NETWORK_MARKER, SANDBOX_ENV
-from paper_autotrain.subprocesses import REPO_ROOT, last_meaningful_line
+from paper_autotrain.sandbox.boot import BLOCKED_PREFIX, FILESYSTEM_MARKER, MEMORY_MARKER, NETWORK_MARKER, SANDBOX_ENV
+from paper_autotrain.sandbox.subprocesses import REPO_ROOT, last_meaningful_line
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def run_sandboxed(argv: Sequence[str], *, workdir: Path, writable: Sequence[Path
 
 
 def sandbox_policy(limits: SandboxLimits, workdir: Path, writable: Sequence[Path], report_fd: int) -> dict:
-    """What sandbox_boot applies in the child (passed as JSON in its environment)."""
+    """What sandbox/boot.py applies in the child (passed as JSON in its environment)."""
     folders = [workdir, *(Path(folder).resolve() for folder in writable)]
     if limits.workers and Path("/dev/shm").is_dir():  # ranks of multi-device training share memory there (NCCL)
         folders.append(Path("/dev/shm"))
@@ -210,10 +210,10 @@ def isolation_probe() -> SandboxResult:
 # --- starting and waiting -------------------------------------------------------------------------
 
 def bootstrap_command(argv: Sequence[str]) -> list[str]:
-    """[python, -P, -m, paper_autotrain.sandbox_boot, ...]: -P keeps the child's cwd off sys.path."""
+    """[python, -P, -m, paper_autotrain.sandbox.boot, ...]: -P keeps the child's cwd off sys.path."""
     if len(argv) < 2 or (argv[1].startswith("-") and argv[1] not in ("-m", "-c")):
         raise ValueError(f"run_sandboxed runs Python commands ([python, -m|-c|script, ...]), got {list(argv)!r}")
-    return [argv[0], "-P", "-m", "paper_autotrain.sandbox_boot", *argv[1:]]
+    return [argv[0], "-P", "-m", "paper_autotrain.sandbox.boot", *argv[1:]]
 
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASS(WORD|WD)?\b|PASSWD|CREDENTIAL|AUTH|COOKIE", re.IGNORECASE)

@@ -1,7 +1,7 @@
 """Train a rendered model in a sandboxed subprocess with time and memory limits; return its RunResult.
 
-The subprocess is ``python -m paper_autotrain.runtime.train`` run through
-:func:`paper_autotrain.sandbox.run_sandboxed` in `out_dir`, the only folder it may write (the model and
+The subprocess is ``python -m paper_autotrain.worker.train`` run through
+:func:`paper_autotrain.sandbox.process.run_sandboxed` in `out_dir`, the only folder it may write (the model and
 split folders are read-only to it; no network, no processes). Trainer settings from cfg are passed as
 ``--set trainer.<key>=<value>`` so config.yaml stays the single source.
 
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
-from paper_autotrain.sandbox import SandboxLimits, mentions_out_of_memory, run_sandboxed
+from paper_autotrain.sandbox.process import SandboxLimits, mentions_out_of_memory, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def run_seeds(model_dir: Path, split: SplitInfo, cfg: Mapping, seeds: Sequence[i
 
 def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> list[str]:
     command = [
-        sys.executable, "-m", "paper_autotrain.runtime.train", "--model-dir", str(model_dir.resolve()),
+        sys.executable, "-m", "paper_autotrain.worker.train", "--model-dir", str(model_dir.resolve()),
         "--split-dir", str(Path(split.path).resolve()), "--out", str(out_dir.resolve()),
     ]
     for key in TRAINER_KEYS:

@@ -1,8 +1,8 @@
-"""Deterministic gates a rendered model must pass before it trains (the gates live in paper_autotrain.gates).
+"""Deterministic gates a rendered model must pass before it trains (the gates live in paper_autotrain.sandbox.gates).
 
 Static gates (in process, on the source): it parses, imports only allowed modules, calls nothing
 forbidden, and config.yaml names its class. Dynamic gates (in a sandboxed subprocess, through
-:mod:`paper_autotrain.runtime.probe`): it builds on the real split, shapes are right on a tiny batch, the
+:mod:`paper_autotrain.worker.probe`): it builds on the real split, shapes are right on a tiny batch, the
 loss of one fixed batch falls when overfitted, and the model never sees validation or test interactions.
 """
 
@@ -12,9 +12,9 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from paper_autotrain import gates
 from paper_autotrain.errors import StageError
-from paper_autotrain.sandbox import mentions_out_of_memory
+from paper_autotrain.sandbox import gates
+from paper_autotrain.sandbox.process import mentions_out_of_memory
 from paper_autotrain.schemas import SplitInfo
 
 log = logging.getLogger(__name__)

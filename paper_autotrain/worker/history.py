@@ -14,7 +14,7 @@ import torch
 
 from paper_autotrain.runtime.module import MONITOR
 
-log = logging.getLogger("paper_autotrain.runtime.train")
+log = logging.getLogger("paper_autotrain.worker.train")
 
 
 class NonFiniteLoss(RuntimeError):

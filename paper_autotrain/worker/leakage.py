@@ -28,8 +28,8 @@ import torch
 from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
-from paper_autotrain.runtime.loading import build_model
-from paper_autotrain.runtime.train import load_training_data
+from paper_autotrain.worker.loading import build_model
+from paper_autotrain.worker.train import load_training_data
 
 HELD_OUT = ("valid", "test")
 TRAIN_STEPS = 3  # steps of the differential check: enough for a leak read in loss() to change the weights

@@ -1,6 +1,6 @@
-"""Dynamic checks of a rendered model, run by the gates (paper_autotrain.gates) in a sandboxed subprocess.
+"""Dynamic checks of a rendered model, run by the gates (paper_autotrain.sandbox.gates) in a sandboxed subprocess.
 
-    python -m paper_autotrain.runtime.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
+    python -m paper_autotrain.worker.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
 
 Gates, each run only when the one before passed: build, shapes, overfit, leakage (the model never sees
 validation or test interactions: runtime/leakage.py). Prints one JSON line:
@@ -24,10 +24,10 @@ from paper_autotrain.data.split import SplitData, load_split
 from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches
 from paper_autotrain.runtime.ctr import CTRModule, ctr_batch
 from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
-from paper_autotrain.runtime.leakage import adam_steps, check_no_leakage
-from paper_autotrain.runtime.loading import build_model, load_config
 from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule, training_batches
+from paper_autotrain.worker.leakage import adam_steps, check_no_leakage
+from paper_autotrain.worker.loading import build_model, load_config
 
 Gate = dict[str, Any]
 MIN_RELATIVE_DROP = 0.3  # the one-batch loss must fall by at least 30%
@@ -169,7 +169,7 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.runtime.probe")
+    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.worker.probe")
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--split-dir", required=True)
     parser.add_argument("--steps", type=int, default=40)

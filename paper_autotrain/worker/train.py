@@ -1,6 +1,6 @@
 """Training entry point for a rendered model folder.
 
-    python -m paper_autotrain.runtime.train --model-dir D --split-dir S --out O [--set key=value ...]
+    python -m paper_autotrain.worker.train --model-dir D --split-dir S --out O [--set key=value ...]
 
 Fits with early stopping on valid NDCG@10 (checked every epoch), restores the best checkpoint,
 scores valid and test with the project's evaluator and writes O/result.json (a RunResult),
@@ -32,13 +32,13 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.runtime.autoencoder import user_row_dataloader
 from paper_autotrain.runtime.ctr import ctr_dataloader
 from paper_autotrain.runtime.data import evaluation_trigger, train_dataloader
-from paper_autotrain.runtime.history import EpochHistory
-from paper_autotrain.runtime.loading import apply_overrides, build_model, load_config
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule, sequence_dataloader
 from paper_autotrain.schemas import RunResult
+from paper_autotrain.worker.history import EpochHistory
+from paper_autotrain.worker.loading import apply_overrides, build_model, load_config
 
-log = logging.getLogger("paper_autotrain.runtime.train")
+log = logging.getLogger("paper_autotrain.worker.train")
 
 TRAINER_DEFAULTS: dict[str, Any] = {
     "max_epochs": 300, "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32,
@@ -47,7 +47,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.runtime.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m paper_autotrain.worker.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", required=True, type=Path, help="folder with model.py and config.yaml")
     parser.add_argument("--split-dir", required=True, type=Path,

@@ -1,6 +1,6 @@
 """Baselines stage: RecBole models trained on the identical split, scored by our one evaluator.
 
-Each model runs in its own subprocess (`paper_autotrain.baselines_runner`) with an explicit
+Each model runs in its own subprocess (`paper_autotrain.stages.baselines.runner`) with an explicit
 RecBole config dict, a wall-clock limit and a scratch working directory, once per seed (`seeds`). Results
 are cached per (dataset, split, model, config with its seed, RecBole version), with the test values per
 user beside them (`<key>.npz`, for the paired significance test); failures are reported, never cached.
@@ -26,10 +26,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paper_autotrain.ctr_scoring import context_config
+from paper_autotrain.sandbox.subprocesses import last_meaningful_line, subprocess_env
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
-from paper_autotrain.stages.references import recbole_reference, reference_with_notes  # noqa: F401 - re-exported
-from paper_autotrain.subprocesses import last_meaningful_line, subprocess_env
+from paper_autotrain.stages.baselines.references import recbole_reference, reference_with_notes  # noqa: F401 - re-exported
+from paper_autotrain.stages.baselines.scoring import context_config
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def sequential_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 # what a data regime changes in RecBole's config, beyond the shared top-k protocol
 REGIME_CONFIG: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "sequential": sequential_config,
-    "context": context_config,  # CTR rows with a label, AUC/LogLoss (paper_autotrain/ctr_scoring.py)
+    "context": context_config,  # CTR rows with a label, AUC/LogLoss (paper_autotrain/stages/baselines/scoring.py)
 }
 
 
@@ -213,7 +213,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         started = time.perf_counter()
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "paper_autotrain.baselines_runner", str(req_path), str(res_path)],
+                [sys.executable, "-m", "paper_autotrain.stages.baselines.runner", str(req_path), str(res_path)],
                 cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False,
             )
         except subprocess.TimeoutExpired:

@@ -1,6 +1,6 @@
 """Train one RecBole model on a saved split and score it with our evaluator (run in a subprocess).
 
-    python -m paper_autotrain.baselines_runner REQUEST.json RESULT.json
+    python -m paper_autotrain.stages.baselines.runner REQUEST.json RESULT.json
 
 REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"[, "as_shipped"]}
 where `config` is the complete RecBole config dict (no YAML files, no command line).
@@ -40,11 +40,11 @@ import numpy as np
 import torch
 
 from paper_autotrain.artifacts import save_npz
-from paper_autotrain.ctr_scoring import score_context
-from paper_autotrain.recbole_ids import token_ids
 from paper_autotrain.stages.baselines import PER_USER_FILE
+from paper_autotrain.stages.baselines.ids import token_ids
+from paper_autotrain.stages.baselines.scoring import score_context
 
-log = logging.getLogger("paper_autotrain.baselines_runner")
+log = logging.getLogger("paper_autotrain.stages.baselines.runner")
 
 AS_SHIPPED_ENV = "PAPER_AUTOTRAIN_RECBOLE_AS_SHIPPED"
 
@@ -304,7 +304,7 @@ def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores
 
 
 def score_ctr(trained: Trained, split_path: str, ks: list[int]) -> Scores:
-    """AUC/LogLoss of model.predict on the saved rows (paper_autotrain/ctr_scoring.py): no per-user values."""
+    """AUC/LogLoss of model.predict on the saved rows (scoring.py beside this module): no per-user values."""
     return Scores(*score_context(trained, split_path, ks))
 
 
@@ -374,7 +374,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 2:
-        sys.stderr.write("usage: python -m paper_autotrain.baselines_runner REQUEST.json RESULT.json\n")
+        sys.stderr.write("usage: python -m paper_autotrain.stages.baselines.runner REQUEST.json RESULT.json\n")
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -1,8 +1,8 @@
 """The context (CTR) side of the RecBole baselines: the config of the protocol and scoring with our evaluator.
 
-`context_config` is what the CTR regime changes in RecBole's config (stages/baselines.py REGIME_CONFIG);
+`context_config` is what the CTR regime changes in RecBole's config (stages/baselines REGIME_CONFIG);
 `score_context` scores a trained RecBole context model on the saved valid/test rows with our AUC and
-LogLoss (baselines_runner.py SCORERS). RecBole reads the benchmark files of the split folder, whose
+LogLoss (runner.py SCORERS). RecBole reads the benchmark files of the split folder, whose
 `.user` / `.item` files hold exactly the fields our model uses, so `load_col: None` (load every column)
 gives both sides the same fields.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from paper_autotrain.recbole_ids import token_ids
+from paper_autotrain.stages.baselines.ids import token_ids
 
 PREDICT_BATCH = 8192
 

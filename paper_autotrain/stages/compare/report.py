@@ -1,14 +1,5 @@
-"""Compare: the reproduced model beside the baselines and beside what the paper reports.
-
-Every number in the tables comes from our evaluator (RunResult.test); the paper's own numbers
-are copied from the spec and kept in a block of their own, since dataset and protocol differ.
-With several seeds a row is the mean ± sample std over that model's seeds; our model is tested
-against the best baseline on per-user values of the main metric (`significance.py`).
-Writes `report.md` (people), `report.csv` (tools) and `report.html` (self-contained, with charts).
-
-A spec whose fidelity verdict is partial (built with fidelity=allow_partial) is an approximation: every
-report names it `approximation: <the components it leaves out>`, and nothing in it claims a reproduction.
-"""
+"""The report's content: the rows, the tables and sentences of report.md and report.csv (report_html.py
+renders the same content as a page)."""
 
 from __future__ import annotations
 
@@ -17,16 +8,12 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from paper_autotrain.ledger import approximation_label
+from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
-from paper_autotrain.stages.compare import report_html
-from paper_autotrain.stages.compare.formatting import DISPLAY, NONE, display_metric, fmt
+from paper_autotrain.stages.compare.formatting import NONE, display_metric, fmt
 from paper_autotrain.stages.compare.protocol import NOT_READ, ProtocolRow, is_read, protocol_rows
-from paper_autotrain.stages.compare.seeds import History, ModelRow, PerUser, RunFiles, group_by_model, run_key
+from paper_autotrain.stages.compare.seeds import ModelRow, RunFiles, group_by_model
 from paper_autotrain.stages.compare.significance import Significance, against_best_baseline, format_p, sentence
-
-__all__ = ["DISPLAY", "History", "ModelRow", "PerUser", "Report", "RunFiles", "build", "display_metric", "run",
-           "run_key"]
 
 TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "precision")
 CTR_COLUMNS = ("auc", "logloss")  # one value over all test rows, no cut-off
@@ -453,15 +440,3 @@ def csv_report(report: Report) -> str:
     for r in report.spec.reported:
         writer.writerow([report.spec.display_name, "paper", r.dataset, r.metric, f"{r.value}{r.unit or ''}"])
     return buffer.getvalue()
-
-
-def run(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselines: Sequence[RunResult],
-        split: SplitInfo, cfg: Mapping, files: RunFiles | None = None) -> dict[str, str]:
-    """The report files, by name: `report.md` for people, `report.csv` (long format) for tools, `report.html`
-    (self-contained: table, charts, spec) for a browser. `reproduced` is our model's run, or one run per seed."""
-    report = build(spec, reproduced, baselines, split, cfg, files)
-    return {
-        "report.md": markdown_report(report),
-        "report.csv": csv_report(report),
-        "report.html": report_html.render(report),
-    }

@@ -19,7 +19,7 @@ from paper_autotrain.stages.compare.formatting import display_metric
 from paper_autotrain.stages.compare.protocol import NOT_READ
 
 if TYPE_CHECKING:
-    from paper_autotrain.stages.compare import Report
+    from paper_autotrain.stages.compare.report import Report
     from paper_autotrain.stages.compare.seeds import History
 
 REPORT_TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "report"
@@ -214,7 +214,7 @@ def environment(templates: Path = REPORT_TEMPLATES) -> jinja2.Environment:
 
 def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
     """The self-contained report page."""
-    from paper_autotrain.stages.compare import (  # the Markdown report's sentences, said the same way here
+    from paper_autotrain.stages.compare.report import (  # the Markdown report's sentences, said the same way here
         approximation_note,
         budget_line,
         failure_lines,

@@ -96,7 +96,7 @@ HISTORY_FIXED = ("epoch", "train_loss", "train_s", "eval_s")  # the other column
 
 @dataclass
 class History:
-    """Our model's epochs from history.csv (paper_autotrain/runtime/history.py)."""
+    """Our model's epochs from history.csv (paper_autotrain/worker/history.py)."""
 
     monitor: str  # e.g. "valid_ndcg@10"
     epochs: list[int]

@@ -9,7 +9,7 @@ Rendering is deterministic: the same spec and cfg give the same bytes.
 
 Parts no block covers (`spec.custom`) are written by an LLM into one fixed slot per part
 (templates/slots/custom_part.py.j2, top-k families only): `run(spec, cfg, fill_in)` hands them to the
-fill-in loop (:mod:`paper_autotrain.stages.fill`, this stage's helper), which keeps only code that passed
+fill-in loop (:mod:`paper_autotrain.stages.render.fill`, this stage's helper), which keeps only code that passed
 every gate. Without an LLM the spec is refused, naming the parts; a part is never silently replaced.
 """
 
@@ -42,7 +42,7 @@ from paper_autotrain.library import (
 from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, MethodSpec
 
 if TYPE_CHECKING:
-    from paper_autotrain.stages.fill import FillIn, SlotFill
+    from paper_autotrain.stages.render.fill import FillIn, SlotFill
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
         check_renderable(spec, base)
         return render_files(spec, cfg, base, {})
     check_renderable(spec, base, filling=True)
-    from paper_autotrain.stages.fill import SlotJob, fill_parts  # the LLM and gates load only for custom parts
+    from paper_autotrain.stages.render.fill import SlotJob, fill_parts  # the LLM and gates load only for custom parts
 
     env = template_environment(cfg)
     slots = custom_slots(spec)
@@ -129,7 +129,7 @@ def render_files(spec: MethodSpec, cfg: Mapping, base: Base, fills: Mapping[str,
 def templates_dir(cfg: Mapping | None = None) -> Path:
     """cfg["templates_dir"] when set, else templates/ at the repository root."""
     configured = (cfg or {}).get("templates_dir")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "templates"
+    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "templates"
 
 
 def templates_fingerprint(cfg: Mapping | None = None) -> str:
@@ -528,7 +528,7 @@ def slot_imports(fills: list[SlotFill]) -> dict[str, bool]:
 def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slots: list[CustomSlot], base: Base
                 ) -> dict[str, Any]:
     """What the fill-in prompts are told about the part, the model around it and the slot's contract."""
-    from paper_autotrain.stages.fill import SlotFill
+    from paper_autotrain.stages.render.fill import SlotFill
 
     placeholder = SlotFill(init_body="# <init_body: your code>", forward_body="# <forward_body: your code>")
     params, _, _ = resolve_block_params(spec, base.blocks)

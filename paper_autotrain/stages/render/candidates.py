@@ -1,9 +1,9 @@
 """Ranking the LLM's drafts of a custom part by what they do on the data, never by what the LLM says of them.
 
-The fill-in (:mod:`paper_autotrain.stages.fill`) may ask for several drafts of each custom part
+The fill-in (:mod:`paper_autotrain.stages.render.fill`) may ask for several drafts of each custom part
 (`extractor.candidates`). Every draft that passed all the gates is trained here on a short budget
 (`extractor.candidate_epochs`) by the project's own training entry point, ``python -m
-paper_autotrain.runtime.train``, in a sandboxed subprocess like any generated code, and scored on the
+paper_autotrain.worker.train``, in a sandboxed subprocess like any generated code, and scored on the
 VALID split by the project's evaluator. The test split is never looked at: the draft with the best
 validation metric is the one rendered.
 """
@@ -22,12 +22,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from paper_autotrain.errors import UserError
-from paper_autotrain.sandbox import SandboxLimits, run_sandboxed
+from paper_autotrain.sandbox.process import SandboxLimits, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
 
 log = logging.getLogger(__name__)
 
-TRAIN_MODULE = "paper_autotrain.runtime.train"
+TRAIN_MODULE = "paper_autotrain.worker.train"
 
 
 @dataclass(frozen=True)

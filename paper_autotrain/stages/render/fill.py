@@ -16,7 +16,7 @@ Code is never run before the static gates passed. A failing gate's message goes 
 Candidates (`extractor.candidates: k`, default 1): the LLM writes k drafts of each part, each with its own
 attempts and repairs. With k = 1 the first draft that passes every gate is kept, untrained. With k > 1 every
 draft that passed the gates is trained on a short budget (`extractor.candidate_epochs`) and scored on the
-VALID split by the project's evaluator (:mod:`paper_autotrain.candidates`); the best one is rendered, never
+VALID split by the project's evaluator (:mod:`.candidates`); the best one is rendered, never
 the one the LLM prefers. fill_report.json records every draft, its gates and its valid metric.
 """
 
@@ -32,12 +32,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paper_autotrain import candidates, gates
+import paper_autotrain.stages.render.candidates as candidates
 from paper_autotrain.artifacts import atomic_write_text
-from paper_autotrain.candidates import CandidateSettings
 from paper_autotrain.errors import StageError
 from paper_autotrain.llm import BudgetExceeded, LLMClient, LLMError, render_prompt
+from paper_autotrain.sandbox import gates
 from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages.render.candidates import CandidateSettings
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references import autoencoder, context, sequential, topk
-from paper_autotrain.stages.references.common import Reference, SpecMapping
+from paper_autotrain.stages.baselines.references import autoencoder, context, sequential, topk
+from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping
 
 FAMILY_REFERENCES: dict[str, Callable[[MethodSpec], Reference | None]] = {
     "general": topk.reference,

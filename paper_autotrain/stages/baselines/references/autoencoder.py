@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from paper_autotrain.recbole_models import AUTOENCODER_ENCODERS, composition_class
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping, int_list, number
+from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping, int_list, number
 
 CDAE_ACTIVATIONS = ("sigmoid", "relu", "tanh")  # RecBole's CDAE hid_activation choices
 RECBOLE_NOISE_STD = 0.01  # RecBole's MultiVAE draws eps ~ N(0, 0.01^2) (the paper's eps ~ N(0, I))

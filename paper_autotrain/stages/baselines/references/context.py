@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.references.common import Reference, SpecMapping
+from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
