@@ -66,3 +66,199 @@ def test_a_loss_outside_the_vocabulary_is_other_and_named_in_unclear():
     assert spec.loss == "other"
     assert any(note.startswith("loss: the paper trains with a hinge (margin) loss") for note in spec.unclear)
     assert not any(note.startswith("training loss not recognised") for note in spec.unclear)
+
+
+# --- results tables: the method's row or column, however the table prints it ---------------------------------------
+
+from paper_autotrain.stages.extract.datasets import detect_datasets, statistics_datasets  # noqa: E402
+from paper_autotrain.stages.extract.metrics import detect_metrics  # noqa: E402
+from paper_autotrain.stages.extract.tables import find_reported  # noqa: E402
+from paper_autotrain.stages.extract.text_tables import page_text_tables  # noqa: E402
+
+
+def got(reported) -> list[tuple]:
+    return [(r.dataset, r.metric, r.value, r.unit, r.variant, r.table) for r in reported]
+
+
+def test_marks_percentages_and_a_grouped_header():
+    table = Table(page=7, caption="Table 2: Performance (in %) over three datasets.", rows=[
+        ["Datasets", "Kindle", "", "Home", "", "Gowalla", ""],
+        ["Metrics", "Recall", "NDCG", "Recall", "NDCG", "Recall", "NDCG"],
+        ["LightGCN", "10.22", "6.24", "3.03", "1.39", "17.96", "15.29"],
+        ["OurGCN", "10.88*", "6.73*", "3.22†", "1.49*", "18.69*", "15.85*"],
+        ["Improv.", "6.46%", "7.85%", "6.27%", "7.19%", "4.07%", "3.66%"],
+    ])
+    reported = find_reported([table], "OurGCN", ["Kindle", "Home", "Gowalla"], ["Recall@20", "NDCG@20"])
+    assert got(reported) == [
+        ("Kindle", "Recall@20", 10.88, "%", None, "Table 2"), ("Kindle", "NDCG@20", 6.73, "%", None, "Table 2"),
+        ("Home", "Recall@20", 3.22, "%", None, "Table 2"), ("Home", "NDCG@20", 1.49, "%", None, "Table 2"),
+        ("Gowalla", "Recall@20", 18.69, "%", None, "Table 2"), ("Gowalla", "NDCG@20", 15.85, "%", None, "Table 2"),
+    ]
+
+
+def test_only_test_columns_and_a_second_datasets_table_adds_its_numbers():
+    header = [["", "", "AUC", "", "Log Loss"], ["Models", "", "", "", ""],
+              ["", "Training", "Validation", "Test", "(Test Set)"]]
+    criteo = Table(page=8, caption="Table 6: Comparison among models on the Criteo data set.", rows=[
+        *header, ["FM", "0.8142", "0.8075", "0.8075", "0.4441"],
+        ["OurFM(ours)", "0.8183", "0.8109", "0.8108", "0.4410"]])
+    avazu = Table(page=9, caption="Table 7: Comparison among models on Avazu.", rows=[
+        *header, ["FM", "0.7744", "0.7696", "0.7695", "0.3857"],
+        ["OurFM(ours)", "0.7943", "0.7764", "0.7763", "0.3822"]])
+    reported = find_reported([criteo, avazu], "OurFM", ["Criteo", "Avazu"], ["AUC", "Logloss"])
+    assert got(reported) == [
+        ("Criteo", "AUC", 0.8108, None, None, "Table 6"), ("Criteo", "Logloss", 0.441, None, None, "Table 6"),
+        ("Avazu", "AUC", 0.7763, None, None, "Table 7"), ("Avazu", "Logloss", 0.3822, None, None, "Table 7"),
+    ]
+
+
+def test_method_column_with_section_rows_for_the_metric():
+    table = Table(page=7, caption="Table 2: Recall@50 and Recall@100 on the test set.", rows=[
+        ["", "WRMF", "BPR", "MetNet", "ours vs. best", "MetNet+F"],
+        ["", "", "", "", "Recall@50", ""],
+        ["CiteULike", "0.2437", "0.2489", "0.2714***", "9.03%", "0.3312"],
+        ["BookCX", "0.0910", "0.0812", "0.1037***", "13.95%", "0.1147"],
+        ["", "", "", "", "Recall@100", ""],
+        ["CiteULike", "0.3112", "0.3296", "0.3411***", "3.37%", "0.4255"],
+        ["BookCX", "0.1286", "0.1230", "0.1436", "11.66%", "0.1712"],
+    ])
+    reported = find_reported([table], "MetNet", ["CiteULike", "BookCX"], ["Recall@50", "Recall@100"])
+    assert [(r.dataset, r.metric, r.value) for r in reported] == [
+        ("CiteULike", "Recall@50", 0.2714), ("BookCX", "Recall@50", 0.1037),
+        ("CiteULike", "Recall@100", 0.3411), ("BookCX", "Recall@100", 0.1436),
+    ]
+
+
+def test_method_per_backbone_gives_its_best_number_and_the_cutoff_of_its_column_group():
+    table = Table(page=7, caption="Table 2: Overall performance on Movielens-10M dataset and Netflix dataset.", rows=[
+        ["", "", "", "Movielens-10M", "", "", "", "Netflix", ""],
+        ["", "", "TopK = 20", "", "TopK = 50", "", "TopK = 20", "", "TopK = 50"],
+        ["Model", "Method", "Recall", "NDCG", "Recall", "NDCG", "Recall", "NDCG", "Recall"],
+        ["", "None", "0.1286", "0.0846", "0.2346", "0.1170", "0.1122", "0.0943", "0.1928"],
+        ["MF", "IPS", "0.1335", "0.0852", "0.2376", "0.1174", "0.1058", "0.0864", "0.1855"],
+        ["", "Causal", "0.1634", "0.1084", "0.2872", "0.1468", "0.1258", "0.1070", "0.2164"],
+        ["", "None", "0.1378", "0.0898", "0.2513", "0.1247", "0.1026", "0.0870", "0.1842"],
+        ["GCN", "IPS", "0.1394", "0.0919", "0.2538", "0.1275", "0.1101", "0.0950", "0.1941"],
+        ["", "Causal", "0.1812", "0.1228", "0.3100", "0.1629", "0.1420", "0.1217", "0.1367"],
+    ])
+    # each number takes its column's dataset (a group of four) and cut-off (a group of two, "TopK = 20")
+    reported = find_reported([table], "Causal", ["Movielens-10M", "Netflix"], ["Recall@20", "NDCG@20"])
+    values = {(r.dataset, r.metric): (r.value, r.variant) for r in reported}
+    assert values[("Movielens-10M", "Recall@20")] == (0.1812, "GCN Causal")
+    assert values[("Netflix", "NDCG@20")] == (0.1217, "GCN Causal")
+    assert values[("Netflix", "Recall@50")] == (0.2164, "MF Causal")  # the best of the two rows, whichever it is
+
+
+def test_a_variant_named_row_counts_only_when_no_table_prints_the_name():
+    variants = Table(page=7, caption="Table 2: Results.", rows=[
+        ["", "HR@10", "NDCG@10"], ["NeuMF", "0.6660", "0.4590"], ["MemNet-1", "0.6943", "0.5003"],
+        ["MemNet-2", "0.7007†", "0.5045†"], ["MemNet-3", "0.6985†", "0.5062†"]])
+    own = Table(page=8, caption="Table 3: MemNet variants.", rows=[
+        ["", "HR@10", "NDCG@10"], ["MemNet", "0.7007", "0.5045"], ["MemNet-Attn", "0.6948", "0.4809"]])
+    assert [(r.value, r.table) for r in find_reported([variants, own], "MemNet", ["Epinions"], ["HR@10", "NDCG@10"])
+            ] == [(0.7007, "Table 3"), (0.5045, "Table 3")]
+    # no table prints "MemNet": the variant the stated setting points to (two hops/layers), else the best
+    alone = find_reported([variants], "MemNet", ["Epinions"], ["HR@10", "NDCG@10"], preferred="2")
+    assert [(r.value, r.variant) for r in alone] == [(0.7007, "MemNet-2"), (0.5045, "MemNet-2")]
+    best = find_reported([variants], "MemNet", ["Epinions"], ["HR@10", "NDCG@10"])
+    assert [(r.value, r.variant) for r in best] == [(0.7007, "MemNet-2"), (0.5062, "MemNet-3")]
+
+
+def test_a_baseline_row_is_never_the_method():
+    table = Table(page=7, caption="Table 2: Results.", rows=[
+        ["", "HR@10"], ["NeuMF", "0.6660"], ["NeuMF-pre", "0.6700"]])
+    assert find_reported([table], "MemNet", ["Epinions"], ["HR@10"]) == []
+
+
+# --- tables printed one cell a line in the page text ----------------------------------------------------------------
+
+CUT_TABLE_PAGE = "\n".join([
+    "Table 2: Performance comparison in terms of hit ratio and MRR on all datasets.",
+    "Dataset", "Metric", "POP", "BPRMF",
+    "HR@50", "0.2142", "0.3754",
+    "ML-100K", "MRR", "0.0388", "0.0616",
+    "HR@50", "0.1440", "0.2378",
+    "ML-1M", "MRR", "0.0231", "0.0368",
+    "4.3",
+    "Compared Models",
+    "Our model is dubbed as SelfRec which can be considered as the abbreviation of attentive recommendation here.",
+    "(1) POP. This approach ranks the items based on their popularity in the system and recommends them to users.",
+    "Caser", "SelfRec", "Improv.",
+    "0.4667", "0.5273", "9.38%",
+    "0.0799", "0.0981", "10.35%",
+    "0.4811", "0.5223", "8.56%",
+    "0.0925", "0.1172", "12.26%",
+    "transaction aggregation. Here, the average aggregation is adopted for all of the compared methods.",
+])
+
+
+def test_a_table_cut_where_the_columns_meet_is_read_back_from_the_text():
+    tables = page_text_tables(7, CUT_TABLE_PAGE)
+    assert len(tables) == 1 and tables[0].caption.startswith("Table 2: Performance comparison")
+    assert tables[0].rows[0] == ["Dataset", "Metric", "POP", "BPRMF", "Caser", "SelfRec", "Improv."]
+    assert tables[0].rows[2] == ["ML-100K", "MRR", "0.0388", "0.0616", "0.0799", "0.0981", "10.35%"]
+    reported = find_reported(tables, "SelfRec", ["ML-100K", "ML-1M"], ["HR@50", "MRR"])
+    assert [(r.dataset, r.metric, r.value) for r in reported] == [
+        ("ML-100K", "HR@50", 0.5273), ("ML-100K", "MRR", 0.0981), ("ML-1M", "HR@50", 0.5223), ("ML-1M", "MRR", 0.1172)]
+
+
+def test_a_grouped_header_read_back_from_the_text():
+    page = "\n".join([
+        "Table 2: Performance of our model and the competitors over",
+        "three datasets. Noticed that the values are reported by percentage with '%' omitted.",
+        "Datasets", "Kindle Store", "Gowalla", "Metrics", "Recall", "NDCG", "Recall", "NDCG",
+        "NGCF", "8.25", "5.09", "15.62", "13.35",
+        "OurGCN", "10.88*", "6.73*", "18.69*", "15.85*",
+        "Improv.", "6.46%", "7.85%", "4.07%", "3.66%",
+        "The symbol * denotes that the improvement is significant with p-value < 0.05 based on a t-test.",
+    ])
+    tables = page_text_tables(7, page)
+    assert tables[0].rows[:2] == [["Datasets", "Kindle Store", "", "Gowalla", ""],
+                                  ["Metrics", "Recall", "NDCG", "Recall", "NDCG"]]
+    reported = find_reported(tables, "OurGCN", ["Kindle Store", "Gowalla"], ["Recall@20", "NDCG@20"])
+    assert [(r.dataset, r.metric, r.value, r.unit) for r in reported][:2] == [
+        ("Kindle Store", "Recall@20", 10.88, "%"), ("Kindle Store", "NDCG@20", 6.73, "%")]
+
+
+def test_prose_and_numbers_without_a_caption_are_no_table():
+    page = "\n".join(["We ran 3 seeds.", "Results", "0.5", "0.6", "Other", "0.7", "0.8", "More text follows here "
+                      "with many words in a long line of prose about the experiments."])
+    assert page_text_tables(5, page) == []
+
+
+# --- datasets as papers name them ----------------------------------------------------------------------------------
+
+def test_datasets_of_a_statistics_table_either_way_round():
+    rows_table = Table(page=6, caption="Table 1: Statistics of the datasets used in experiments.", rows=[
+        ["Dataset", "#Users", "#Items", "#Interactions"], ["Video Game", "7,220", "16,334", "140,307"],
+        ["Tools / Home", "5,855", "23,620", "96,467"], ["MovieTweetings", "9,608", "14,220", "461,970"]])
+    columns_table = Table(page=6, caption="Table 1: Dataset Statistics.", rows=[
+        ["", "CiteULike", "BookCX", "EchoNest"], ["Domain", "Paper", "Book", "Song"],
+        ["# Users", "7,947", "22,816", "766,882"], ["# Items", "25,975", "43,765", "260,417"]])
+    splits_table = Table(page=8, caption="Table 5: Statistics of training, validation and test sets", rows=[
+        ["", "Data set", "Samples", "Fields"], ["", "Train", "36,672,493", ""],
+        ["Criteo", "Validation", "4,584,062", "39"], ["", "Test", "4,584,062", ""]])
+    assert statistics_datasets(rows_table) == ["Video Game", "Tools / Home", "MovieTweetings"]
+    assert statistics_datasets(columns_table) == ["CiteULike", "BookCX", "EchoNest"]
+    assert statistics_datasets(splits_table) == ["Criteo"]
+    results = Table(page=7, caption="Table 2: Results.", rows=[["", "Recall@20"], ["NGCF", "0.15"]])
+    assert statistics_datasets(results) == []
+    assert detect_datasets([results], [], [], [rows_table]) == ["Video Game", "Tools / Home", "MovieTweetings"]
+
+
+# --- metrics with their cut-offs -----------------------------------------------------------------------------------
+
+def test_metrics_named_in_words_take_the_cutoff_stated_apart():
+    experiments = sentences(
+        "Two widely used evaluation metrics are adopted in our evaluation: Recall and Normalized Discounted "
+        "Cumulative Gain [13].",
+        "For each metric, the performance is computed based on the top 20 results.",
+        "We evaluate all the models with hit ratio and mean reciprocal rank (MRR).",
+        "We report the hit ratio with cut off value 50, defined as follows.",
+        "We report Mean Average Precision (MAP), Precision@N and Recall@N. Here N is set to 1 and 5.",
+        "We map each user to a feature map of the same size.",
+    )
+    assert sorted(detect_metrics([], experiments)) == sorted(
+        ["Recall@20", "NDCG@20", "HR@50", "MRR", "Recall@1", "Recall@5", "Precision@1", "Precision@5", "MAP"])
+    # the word "map" is no metric; a bare HR is left out when the paper gives HR@50
+    assert detect_metrics([], sentences("We use the feature map and report recall.", "We map users.")) == []

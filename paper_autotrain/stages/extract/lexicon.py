@@ -99,7 +99,7 @@ OTHER_LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
 # Printed dataset names. Each pattern's match is kept as printed.
 DATASET_PATTERNS: tuple[str, ...] = (
     r"\bML-(?:100[Kk]|1[Mm]|10[Mm]|20[Mm])\b",
-    r"\bMovieLens(?:[- ]?(?:100[Kk]|1[Mm]|10[Mm]|20[Mm]|25[Mm]))?\b",
+    r"\bMovie[Ll]ens(?:[- ]?(?:100[Kk]|1[Mm]|10[Mm]|20[Mm]|25[Mm]))?\b",
     r"\bNetflix(?: Prize)?\b",
     r"\bPinterest\b",
     r"\bGowalla\b",

@@ -16,22 +16,22 @@ from paper_autotrain.schemas import (
     Table,
 )
 
+from .datasets import detect_datasets
+from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
 from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
 from .lexicon import (
-    DATASET_PATTERNS,
     FAMILY_CUES,
     KNOWN_MODELS,
     LOSS_CUES,
-    METRIC_PATTERN,
-    METRIC_QUALIFIER,
     OTHER_LOSS_CUES,
 )
+from .metrics import detect_metrics
 from .model_name import detect_model_name
-from .names import canonical_metric
 from .protocol import read_protocol
 from .tables import find_reported, table_label
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
+from .text_tables import text_tables
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ LIGHT_PROPAGATION_CUES = (
     r"layer combination",
     r"neighbo(?:u)?rhood aggregation",
 )
-UNCUT_METRICS = frozenset({"MAP", "AUC", "GAUC", "Logloss", "RMSE", "MAE"})
 NEUMF_CUES = (
     r"\bGMF\b|generali[sz]ed matrix factori[sz]ation",
     r"\bMLP\b|multi-layer perceptron",
@@ -154,83 +153,6 @@ def detect_loss(sentences: list[Sentence], task: str, model_name: str = "") -> t
     if task == "ctr":
         return "bce", None, None
     return "other", None, None
-
-
-def _ordered_unique(names: list[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for name in names:
-        seen.setdefault(re.sub(r"[^a-z0-9]", "", name.lower()), name)
-    return list(seen.values())
-
-
-DATASET_HEADER = re.compile(r"^(?:data ?sets?|data)$", re.I)
-DATASET_NAME = re.compile(r"^[A-Za-z][\w.*/&' -]{1,30}$")
-
-
-def _dataset_column(table: Table) -> list[str]:
-    """Names under a 'Dataset' header cell (a statistics or settings table), or beside it in its row."""
-    names: list[str] = []
-    for r, row in enumerate(table.rows):
-        for c, cell in enumerate(row):
-            if not DATASET_HEADER.match(cell.strip()):
-                continue
-            below = [other[c].strip() for other in table.rows[r + 1 :] if c < len(other)]
-            beside = [other.strip() for other in row[c + 1 :]]
-            filled = [name for name in below if name] or [name for name in beside if name]
-            if filled and all(DATASET_NAME.match(name) for name in filled):
-                names += filled
-    return names
-
-
-def detect_datasets(
-    tables: list[Table], experiments: list[Sentence], sentences: list[Sentence] | None = None
-) -> list[str]:
-    """Datasets named in the tables (a known name, or a cell under a 'Dataset' header), else those
-    mentioned at least twice in the experiments, else those the experiments mention once and the
-    paper at least twice (a paper without an experiments heading: a figure title, the abstract)."""
-    in_tables = [
-        cell.strip()
-        for t in tables
-        for row in t.rows
-        for cell in row
-        if any(re.fullmatch(p, cell.strip()) for p in DATASET_PATTERNS)
-    ] + [name for t in tables for name in _dataset_column(t)]
-    if in_tables:
-        return _ordered_unique(in_tables)
-
-    def mentions(part: list[Sentence]) -> Counter[str]:
-        return Counter(m.group(0) for s in part for p in DATASET_PATTERNS for m in re.finditer(p, s.text))
-
-    in_experiments = mentions(experiments)
-    twice = [name for name, n in in_experiments.items() if n >= 2]
-    if twice or not sentences:
-        return _ordered_unique(twice)
-    in_paper = mentions(sentences)
-    return _ordered_unique([name for name in in_experiments if in_paper[name] >= 2])
-
-
-def _metric_names(text: str, header: bool) -> list[str]:
-    """Metrics printed in `text`; a table `header` cell like 'Offline AUC' also gives its printed name."""
-    found = []
-    if header:
-        qualified = re.fullmatch(rf"({METRIC_QUALIFIER})\s+{METRIC_PATTERN}", text.strip(), re.I)
-        if qualified:
-            found.append(f"{qualified.group(1)} {canonical_metric(qualified.group(2), qualified.group(3))}")
-    for match in re.finditer(METRIC_PATTERN, text, re.I):
-        name = canonical_metric(match.group(1), match.group(2))
-        printed = match.group(1)
-        # "Logloss" is a metric; "log loss" in prose is usually the training loss, a metric only in a header
-        logloss = name == "Logloss" and (header or re.fullmatch(r"Log[Ll]oss", printed) is not None)
-        bare_ok = name in UNCUT_METRICS and (printed.isupper() or logloss)
-        if match.group(2) or bare_ok:
-            found.append(name)
-    return found
-
-
-def detect_metrics(tables: list[Table], experiments: list[Sentence]) -> list[str]:
-    found = [name for s in experiments for name in _metric_names(s.text, header=False)]
-    found += [name for t in tables for row in t.rows for cell in row for name in _metric_names(cell, header=True)]
-    return _ordered_unique(found)
 
 
 def detect_baselines(tables: list[Table], experiments: list[Sentence], model_name: str) -> list[BaselineRef]:
@@ -378,7 +300,8 @@ def extract(doc: PaperDoc) -> MethodSpec:
     sentences = split_sentences(doc)
     experiments = experiment_sentences(doc, sentences)
     family = detect_family(doc)
-    metrics = detect_metrics(doc.tables, experiments)
+    read_back = text_tables(doc)
+    metrics = detect_metrics([*doc.tables, *read_back], experiments)
     task = detect_task(family, metrics)
     model_name = detect_model_name(doc, sentences, experiments)
     if model_name is None:
@@ -388,7 +311,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
         unclear_name = []
     own_name = model_name or ""
     loss, loss_quote, other_loss = detect_loss(sentences, task, own_name)
-    datasets = detect_datasets(doc.tables, experiments, sentences)
+    datasets = detect_datasets(doc.tables, experiments, sentences, read_back)
     hyperparameters, unclear = find_hyperparameters(sentences, own_name)
     unclear = unclear_name + unclear
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
@@ -420,9 +343,12 @@ def extract(doc: PaperDoc) -> MethodSpec:
                        f"multinomial, mse) do not include; `other` ({loss_quote})")
     elif loss == "other":
         unclear.append("training loss not recognised; set `loss` by hand")
-    reported = find_reported(doc.tables, own_name, datasets, metrics)
+    layers = hyperparameters.get("n_layers")
+    preferred = str(layers.value) if layers is not None and layers.source == "paper" else None
+    reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
+        metrics = _ordered_unique([*metrics, *(r.metric for r in reported)])
         if reported[0].variant:
             unclear.append(
                 f"reported: {reported[0].table} gives the method at several settings or variants; its best "
