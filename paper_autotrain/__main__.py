@@ -16,12 +16,16 @@ HYDRA_VALUE_FLAGS = frozenset({"--cfg", "-c", "--package", "-p", "--config-name"
 HYDRA_OPTIONAL_VALUE_FLAGS = frozenset({"--info", "-i"})  # `--info` alone, or `--info config`
 HYDRA_INFO_TOPICS = frozenset({"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"})
 
-# Subcommands, one module each: `python -m paper_autotrain ledger runs`, `... leaderboard`.
-COMMANDS = {"ledger": "paper_autotrain.commands.ledger", "leaderboard": "paper_autotrain.commands.leaderboard"}
+# Subcommands, module:function each: `python -m paper_autotrain ledger runs`, `... leaderboard`, `... recommend`.
+COMMANDS = {"ledger": "paper_autotrain.commands.ledger:main",
+            "leaderboard": "paper_autotrain.commands.leaderboard:main",
+            "recommend": "paper_autotrain.commands.recommend:recommend",
+            "export": "paper_autotrain.commands.recommend:export"}
 USAGE = ("usage: python -m paper_autotrain SOURCE [key=value ...]   "
          "(SOURCE: arxiv:ID, a URL, a PDF or a LaTeX folder/.tar.gz; see README.md)\n"
          "       python -m paper_autotrain papers=LIST [key=value ...]   (every paper of conf/papers/LIST.yaml)\n"
-         "       python -m paper_autotrain ledger {runs,history} ...  |  leaderboard [--fail-on-regression]")
+         "       python -m paper_autotrain ledger {runs,history} ...  |  leaderboard [--fail-on-regression]\n"
+         "       python -m paper_autotrain recommend RESULTS_DIR --user U [-k 10]  |  export RESULTS_DIR OUT.pt")
 
 
 def quote_override_value(value: str) -> str:
@@ -73,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[0] in ("-h", "--help"):
         return show_help()
     if args[0] in COMMANDS:  # `ledger ...`, `leaderboard ...`: before SOURCE is rewritten into paper=...
-        return int(importlib.import_module(COMMANDS[args[0]]).main(args[1:]))
+        module, _, function = COMMANDS[args[0]].partition(":")
+        return int(getattr(importlib.import_module(module), function)(args[1:]))
     from paper_autotrain.commands import batch
 
     if batch.find_list_arg(args) is not None:  # papers=NAME: the list as a Hydra --multirun

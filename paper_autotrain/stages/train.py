@@ -6,7 +6,8 @@ split folders are read-only to it; no network, no processes). Trainer settings f
 ``--set trainer.<key>=<value>`` so config.yaml stays the single source.
 
 With several seeds (`run_seeds`) each seed trains in its own sandboxed subprocess and folder,
-`out_dir/seed<N>/` (result.json, per_user_test.npz, history.csv, checkpoints, logs).
+`out_dir/seed<N>/` (result.json, per_user_test.npz, history.csv, checkpoints, logs), with the model code as it
+trained and the split beside them (`keep_for_use`), so `paper_autotrain.load` works after a re-render.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DEFAULT_TIMEOUT_S = 3600
 DEFAULT_MEMORY_MB = 16384
 MEMORY_HINT = " (out of memory: lower the batch size, e.g. +hparams.batch_size=512, or raise trainer.memory_mb)"
 HINTS = {"memory": MEMORY_HINT, "cpu": " (raise trainer.timeout_s)"}
+KEPT_MODEL_FILE, SPLIT_FILE = "model.py", "split.json"  # beside each seed's result.json (paper_autotrain.trained)
 
 
 def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunResult:
@@ -49,7 +51,14 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     result_path = out_dir / "result.json"
     if not result_path.exists():
         raise StageError(f"train: the run finished without writing {result_path}")
+    keep_for_use(Path(model_dir), split, out_dir)
     return RunResult.model_validate_json(result_path.read_text(encoding="utf-8"))
+
+
+def keep_for_use(model_dir: Path, split: SplitInfo, seed_dir: Path) -> None:
+    """The model code as it trained and the split it trained on, beside the seed's result and checkpoint."""
+    (seed_dir / KEPT_MODEL_FILE).write_bytes((model_dir / KEPT_MODEL_FILE).read_bytes())
+    (seed_dir / SPLIT_FILE).write_text(split.model_dump_json(indent=1), encoding="utf-8")
 
 
 def failure_hint(killed: str | None, line: str) -> str:
