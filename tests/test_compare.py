@@ -57,11 +57,11 @@ def test_report_tables_and_relative_difference():
     assert "| batch_size | 2048 | **default** |" in md and "batch_size." in md
     rows = list(csv.DictReader(io.StringIO(files["report.csv"])))
     assert {r["role"] for r in rows} == {"reproduced", "baseline", "paper"}
-    assert {"model": "LightGCN", "role": "reproduced", "dataset": "ml-100k", "metric": "NDCG@10",
-            "value": "0.210000"} in rows
+    assert {"model": "LightGCN", "role": "reproduced", "dataset": "ml-100k", "split_id": "abc", "seed": "0",
+            "metric": "NDCG@10", "value": "0.210000"} in rows
     assert not any(r["model"] == "NGCF" for r in rows)  # a failed run has no numbers to report
-    assert {"model": "LightGCN", "role": "paper", "dataset": "Gowalla", "metric": "Recall@20",
-            "value": "0.183"} in rows
+    assert {"model": "LightGCN", "role": "paper", "dataset": "Gowalla", "split_id": "", "seed": "",
+            "metric": "Recall@20", "value": "0.183"} in rows
 
 
 def test_report_without_reference_says_so():
@@ -155,8 +155,10 @@ def test_several_seeds_show_mean_std_and_count(tmp_path):
     assert "NGCF (seed 0): CUDA out of memory" in md
     rows = list(csv.DictReader(io.StringIO(compare.run(report_fixtures.spec(), ours, baselines,
                                                        report_fixtures.SPLIT, EVAL, files)["report.csv"])))
-    ours_csv = next(r for r in rows if r["role"] == "reproduced" and r["metric"] == "NDCG@10")
-    assert float(ours_csv["value"]) == pytest.approx(statistics.mean(ndcg), abs=1e-6)
+    ours_csv = {r["seed"]: float(r["value"]) for r in rows if r["role"] == "reproduced" and r["metric"] == "NDCG@10"}
+    assert ours_csv.pop("mean") == pytest.approx(statistics.mean(ndcg), abs=1e-6)
+    assert sorted(ours_csv.values()) == pytest.approx(sorted(ndcg), abs=1e-6)  # one row per seed beside the mean
+    assert {r["split_id"] for r in rows if r["role"] != "paper"} == {"abc123"}
 
 
 def test_one_seed_table_looks_as_before(tmp_path):
@@ -308,3 +310,32 @@ def test_the_paired_test_tells_ours_from_recbole_s_class_of_the_same_name(tmp_pa
     line = compare.build(spec, renamed, baselines, report_fixtures.SPLIT, EVAL, files).significance_line()
     assert "Paired test of our LightGCN against the best baseline, RecBole's LightGCN" in line
     assert "RecBole's LightGCN is better on this split" in line
+
+
+def with_epochs(run: RunResult, best: int, ran: int, budget: int) -> RunResult:
+    return run.model_copy(update={"best_epoch": best, "epochs_run": ran,
+                                  "config": {**run.config, "trainer": {"max_epochs": budget}}})
+
+
+def test_a_run_still_improving_at_its_last_epoch_is_flagged_as_under_trained():
+    ours = with_epochs(result("LightGCN", "reproduced", 0.21), best=20, ran=20, budget=20)
+    stopped = with_epochs(result("Pop", "baseline", 0.10), best=3, ran=13, budget=20)  # early stopping worked
+    reference = with_epochs(result("LightGCN", "baseline", 0.20, reference=True), best=20, ran=20, budget=20)
+    files = compare.run(spec(), ours, [stopped, reference], SPLIT, {"ks": [10], "main_metric": "ndcg@10"})
+    md, html = files["report.md"], files["report.html"]
+    assert "**Under-training warning.**" in md and "Under-training warning." in html
+    assert "LightGCN (ours, seed 0): best validation epoch is the last of its 20" in md
+    assert "LightGCN (RecBole, seed 0): best validation epoch is the last of its 20" in md
+    assert "Pop (" not in md.split("**Under-training warning.**")[1].split("\n\n")[1]
+    calm = compare.run(spec(), with_epochs(ours, best=12, ran=20, budget=20), [stopped], SPLIT,
+                       {"ks": [10], "main_metric": "ndcg@10"})["report.md"]
+    assert "Under-training" not in calm
+
+
+def test_the_report_names_versions_and_device():
+    from importlib import metadata
+
+    md = compare.run(spec(), result("LightGCN", "reproduced", 0.21), [], SPLIT, {"ks": [10]})["report.md"]
+    line = next(ln for ln in md.splitlines() if ln.startswith("- Software:"))
+    assert f"torch {metadata.version('torch')}" in line and f"recbole {metadata.version('recbole')}" in line
+    assert line.endswith("device: cpu.")

@@ -70,6 +70,15 @@ def test_one_seed_report_has_no_whiskers(tmp_path):
     assert html.count("<polyline") == 2 and "one seed" in html
 
 
+def test_the_bar_axis_starts_near_the_values_so_a_small_difference_shows():
+    from paper_autotrain.stages.compare.report_html import axis_start, difference_text
+
+    assert axis_start(0.27, 0.29) == pytest.approx(0.26)  # close values: half their spread below the lowest
+    assert axis_start(0.05, 0.29) == 0.0  # values spread over their range: from 0
+    assert difference_text(0.2743, 0.2810) == " (-2.4% vs reference)"
+    assert difference_text(0.2743, None) == ""
+
+
 def test_ticks_are_round_numbers():
     low, high, step = report_html.nice_range(0.0, 0.3134, 5)
     assert (low, high, step) == (0.0, 0.4, 0.1)

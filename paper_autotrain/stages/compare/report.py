@@ -222,6 +222,45 @@ def budget_line(spec: MethodSpec, reproduced: RunResult, monitor: str = "NDCG@10
             f"early stopping on valid {monitor}.")
 
 
+def under_training_lines(report: Report) -> list[str]:
+    """Runs whose best validation epoch was the last of their whole budget: still improving when stopped, so
+    their test numbers may understate the model (early stopping never triggered)."""
+    lines = []
+    for row in report.rows:
+        for run in row.runs:
+            budget = ((run.config or {}).get("trainer") or {}).get("max_epochs")
+            if run.best_epoch is not None and run.best_epoch == run.epochs_run and run.epochs_run == budget:
+                who = f"{row.model} ({'ours' if row is report.ours else 'RecBole'}, seed {run.seed})"
+                lines.append(f"{who}: best validation epoch is the last of its {budget}: it may be under-trained "
+                             "(raise trainer.max_epochs to see where it levels off)")
+    return lines
+
+
+def under_training_block(report: Report) -> str:
+    lines = under_training_lines(report)
+    return "" if not lines else "\n**Under-training warning.**\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n"
+
+
+def environment_line(report: Report) -> str:
+    """Library versions and the device our first run trained on: what a rerun needs to match."""
+    trainer = (report.ours.runs[0].config or {}).get("trainer") or {}
+    device = str(trainer.get("accelerator", "cpu"))
+    return f"Software: {software_versions()}; device: {device}."
+
+
+def software_versions() -> str:
+    import platform
+    from importlib import metadata
+
+    found = []
+    for package in ("torch", "lightning", "recbole", "numpy"):
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} not installed")
+    return f"Python {platform.python_version()}, " + ", ".join(found)
+
+
 def seeds_line(report: Report) -> str:
     if report.n_seeds == 1:
         return f"seed {report.seeds[0]}"
@@ -395,9 +434,10 @@ train/valid/test interactions.
 - Split `{split.split_id}`, {seeds_line(report)}: every model below was trained on the same benchmark files \
 and scored by the same evaluator.
 {budget_line(spec, report.ours.runs[0], report.monitor)}
+- {environment_line(report)}
 
 {results_table(report)}
-
+{under_training_block(report)}
 {report.significance_line()}
 
 {reference_line(report)}
@@ -428,15 +468,26 @@ comparable with the table, they say what the authors measured.
 # --- CSV -----------------------------------------------------------------------------------------------
 
 
+CSV_HEADER = ("model", "role", "dataset", "split_id", "seed", "metric", "value")
+MEAN_SEED = "mean"  # the seed column of a model's mean over several seeds
+
+
 def csv_report(report: Report) -> str:
-    """Long format, one value per (model, metric): the mean over the model's seeds."""
+    """Long format, one value per (model, seed, metric); with several seeds also the mean, seed `mean`. The
+    paper's own numbers have no split or seed of ours."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "role", "dataset", "metric", "value"])
+    writer.writerow(CSV_HEADER)
     for row in report.rows:
+        role, first = report.role_of(row), row.runs[0]
         for metric in sorted(set().union(*(r.test for r in row.runs))):
-            writer.writerow([row.model, report.role_of(row), row.runs[0].dataset, display_metric(metric),
-                             f"{row.mean(metric):.6f}"])
+            for run in row.runs:
+                if metric in run.test:
+                    writer.writerow([row.model, role, run.dataset, run.split_id, run.seed, display_metric(metric),
+                                     f"{run.test[metric]:.6f}"])
+            if len(row.runs) > 1:
+                writer.writerow([row.model, role, first.dataset, first.split_id, MEAN_SEED, display_metric(metric),
+                                 f"{row.mean(metric):.6f}"])
     for r in report.spec.reported:
-        writer.writerow([report.spec.display_name, "paper", r.dataset, r.metric, f"{r.value}{r.unit or ''}"])
+        writer.writerow([report.spec.display_name, "paper", r.dataset, "", "", r.metric, f"{r.value}{r.unit or ''}"])
     return buffer.getvalue()

@@ -112,7 +112,8 @@ def bar_chart(report: Report) -> BarChart | None:
     if not rows:
         return None
     high_end = max((row.mean(main) or 0.0) + (row.std(main) or 0.0) for row in rows)
-    low, high, step = nice_range(0.0, max(high_end, 1e-9), 5)
+    low_end = min((row.mean(main) or 0.0) - (row.std(main) or 0.0) for row in rows)
+    low, high, step = nice_range(axis_start(low_end, high_end), max(high_end, 1e-9), 5)
     top, bottom = 36, 36 + BAR_ROW * len(rows)
     bars = []
     for i, row in enumerate(rows):
@@ -121,15 +122,31 @@ def bar_chart(report: Report) -> BarChart | None:
         whisker = (None, None) if std is None else (
             scale(max(mean - std, low), low, high, BAR_LEFT, BAR_RIGHT),
             scale(min(mean + std, high), low, high, BAR_LEFT, BAR_RIGHT))
-        text = f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}")
+        text = f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}") + (
+            difference_text(mean, report.reference.mean(main)) if row is report.ours and report.reference else "")
         bars.append(Bar(label=f"{row.model} ({'ours' if row is report.ours else 'RecBole'})", value_text=text,
                         y=top + i * BAR_ROW + 6, height=BAR_ROW - 12,
                         width=max(scale(mean, low, high, BAR_LEFT, BAR_RIGHT) - BAR_LEFT, 0.0),
                         err_low=whisker[0], err_high=whisker[1], color=color))
     seeds = f", mean ± std over {report.n_seeds} seeds" if report.n_seeds > 1 else ", one seed"
-    return BarChart(title=f"Test {display_metric(main)} per model{seeds}", width=820, height=bottom + 40,
+    axis = f"; axis from {tick_label(low, step)}" if low > 0 else ""
+    return BarChart(title=f"Test {display_metric(main)} per model{seeds}{axis}", width=820, height=bottom + 40,
                     left=BAR_LEFT, right=BAR_RIGHT, top=top, bottom=bottom, bars=bars,
                     ticks=ticks(low, high, step, BAR_LEFT, BAR_RIGHT))
+
+
+def axis_start(low_end: float, high_end: float) -> float:
+    """Where the value axis starts: 0 when the values spread over much of their range, else a little below the
+    lowest whisker, so that a 2% difference between ours and the reference is visible as one."""
+    if low_end <= 0 or high_end <= 0 or low_end < 0.5 * high_end:
+        return 0.0
+    return max(0.0, low_end - 0.5 * (high_end - low_end) - 1e-12)
+
+
+def difference_text(ours: float | None, reference: float | None) -> str:
+    if ours is None or not reference:
+        return ""
+    return f" ({100.0 * (ours - reference) / reference:+.1f}% vs reference)"
 
 
 # --- training curves --------------------------------------------------------------------------------------
@@ -217,12 +234,14 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
     from paper_autotrain.stages.compare.report import (  # the Markdown report's sentences, said the same way here
         approximation_note,
         budget_line,
+        environment_line,
         failure_lines,
         heading,
         reference_line_text,
         reference_notes,
         reported_value,
         seeds_line,
+        under_training_lines,
     )
 
     page = environment(templates).get_template(PAGE)
@@ -231,6 +250,7 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
         heading=heading(report.spec), approximation=approximation_note(report.spec),
         table=report.table(), significance=report.significance_line(),
         seeds_line=seeds_line(report), budget=budget_line(report.spec, report.ours.runs[0], report.monitor)[2:],
+        environment=environment_line(report), under_training=under_training_lines(report),
         reference=reference_line_text(report), reference_notes=reference_notes(report),
         failures=failure_lines(report), reported=[(r, reported_value(r)) for r in report.spec.reported],
         protocol=report.protocol(), protocol_read=report.protocol_read, protocol_not_read=NOT_READ,
