@@ -47,6 +47,16 @@ def rewrite_source(args: Sequence[str]) -> list[str]:
     return out
 
 
+def flags_first(args: Sequence[str]) -> list[str]:
+    """Hydra's flags (with their values) before the overrides: Hydra's parser refuses overrides before a flag, and
+    `python -m paper_autotrain paper.pdf --multirun x=1,2` is how people type it."""
+    flags: list[str] = []
+    overrides: list[str] = []
+    for i, arg in enumerate(args):
+        (flags if arg.startswith("-") or flag_value(args, i) else overrides).append(arg)
+    return [*flags, *overrides]
+
+
 def flag_value(args: Sequence[str], i: int) -> bool:
     """Whether args[i] is the value of the Hydra flag before it."""
     if i == 0:
@@ -87,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from paper_autotrain.commands.run import hydra_main
     from paper_autotrain.errors import UserError
 
-    args = rewrite_source(args)
+    args = flags_first(rewrite_source(args))
     try:
         check_overrides(args)
     except UserError as exc:

@@ -183,13 +183,17 @@ class Manifest(BaseModel):
 
 
 class ArtifactStore:
-    """Artifacts of one paper: `generated/<key>/` for the code, `results/<key>/` for everything else."""
+    """Artifacts of one paper: `generated/<key>/` for the code, `results/<key>/` for everything else; a sweep job's
+    (`job`) under `<key>/jobs/<job>/`, so the jobs of a --multirun never overwrite each other."""
 
-    def __init__(self, root: Path, generated_dir: Path, results_dir: Path, key: str):
+    def __init__(self, root: Path, generated_dir: Path, results_dir: Path, key: str, job: str | None = None):
         self.root = root.resolve()
         self.key = key
-        self.generated = (generated_dir if generated_dir.is_absolute() else self.root / generated_dir) / key
-        self.results = (results_dir if results_dir.is_absolute() else self.root / results_dir) / key
+        self.job = job
+        folder = Path(key, "jobs", job) if job else Path(key)
+        self.results_root = results_dir if results_dir.is_absolute() else self.root / results_dir
+        self.generated = (generated_dir if generated_dir.is_absolute() else self.root / generated_dir) / folder
+        self.results = self.results_root / folder
 
     def stage_dir(self, stage: str) -> Path:
         return self.results / stage
@@ -197,7 +201,8 @@ class ArtifactStore:
     @property
     def lock_path(self) -> Path:
         """Beside the paper's results, not in them: a refused run must not create the paper's folder."""
-        return self.results.parent / LOCKS_DIR / f"{self.key}.lock"
+        name = f"{self.key}.{self.job}" if self.job else self.key
+        return self.results_root / LOCKS_DIR / f"{name}.lock"
 
     @contextlib.contextmanager
     def exclusive(self, wait_s: float = 0.0) -> Iterator[None]:

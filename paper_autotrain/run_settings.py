@@ -4,6 +4,7 @@ nothing, like trainer.max_epochs=0)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ CHECKS: tuple[Check, ...] = (
     ("parse.max_mb", lambda v: _is_number(v) and v > 0, "a number of MB > 0"),
     ("lock_wait_s", lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"),
     ("seed", lambda v: _is_int(v), "an integer"),
+    ("job", lambda v: isinstance(v, str | int) and re.fullmatch(r"[\w.-]+", str(v)) is not None,
+     "a folder name (letters, digits, _ . -)"),
 )
 
 

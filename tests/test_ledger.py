@@ -102,8 +102,9 @@ def test_a_version_1_ledger_is_migrated_keeping_its_rows_and_accepts_an_approxim
                      "('x', 'p', 'p', 'now', 'approximation')")
 
     add_run(ledger, "new", "afm", 2, status="approximation", missing=["attention network"])
-    assert ledger.schema_version() == SCHEMA_VERSION == 2
+    assert ledger.schema_version() == SCHEMA_VERSION == 3
     old, new = ledger.history("bpr")[0], ledger.history("afm")[0]
+    assert (old.config, old.job) == (None, None)  # columns a later schema added are empty for old rows
     assert (old.status, old.ours, old.seeds, old.missing, old.approximation) == ("gap", 0.2, [0], None, False)
     assert [(s.stage, s.status) for s in ledger.stages("old")] == [("fetch", "ok")]  # no cascade on the rebuild
     assert (new.status, new.missing, new.approximation) == ("approximation", ["attention network"], True)
@@ -275,6 +276,8 @@ def test_the_pipeline_records_a_run_its_stages_and_a_rerun(tmp_path):
     assert first.status == second.status == "ok" and first.until_stage == "extract"
     assert first.model_name == "LightGCN" and first.main_metric == "ndcg@10" and first.seeds == [0]
     assert first.config_hash == second.config_hash and len(first.code_hash or "") == 64
+    assert first.config is not None and first.config["until"] == "parse" and "paths" not in first.config
+    assert first.config["trainer"] == second.config["trainer"] and first.job is None
     assert [(s.stage, s.status) for s in ledger.stages(first.run_id)] == [
         ("fetch", "ok"), ("parse", "ok"), ("extract", "ok")]
     assert {s.status for s in ledger.stages(second.run_id)} == {"skipped"}
@@ -331,6 +334,20 @@ def test_ledger_runs_and_history_print_tables(tmp_path, capsys):
     assert ledger_command.main(["history", "neumf", root]) == 0
     out = capsys.readouterr().out
     assert "neumf: 1 run(s)" in out and "last run: extraction: bad pdf" in out and "fetch  ok" in out
+
+
+def test_history_shows_the_settings_a_sweep_varied(tmp_path, capsys):
+    ledger = Ledger.under(tmp_path / "results")
+    for i, lr in enumerate((0.001, 0.01)):
+        add_run(ledger, f"run{i}xxxxx", "bpr", i, job=f"sweep-job{i}", ours=0.25 + i / 100,
+                config={"seed": 0, "hparams": {"learning_rate": lr}, "trainer": {"max_epochs": 5}})
+    add_run(ledger, "oldxxxxxx", "bpr", 5)  # recorded before configs were: no settings to compare
+    assert ledger_command.main(["history", "bpr", f"paths.root={tmp_path}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "settings that differ" in lines[1]
+    assert lines[3].rstrip().endswith("hparams.learning_rate=0.001") and "sweep-job0" in lines[3]
+    assert lines[4].rstrip().endswith("hparams.learning_rate=0.01") and "sweep-job1" in lines[4]
+    assert "trainer.max_epochs" not in "\n".join(lines)  # the same in every run: not a difference
 
 
 def test_ledger_command_errors_are_one_line(tmp_path, capsys):

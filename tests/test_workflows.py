@@ -121,6 +121,26 @@ def test_nightly_schedules_caches_runs_the_list_and_uploads_results(monkeypatch)
     assert upload["if"] == "${{ always() }}" and "results/" in upload["with"]["path"].split()
 
 
+def test_a_sweep_over_one_paper_keeps_each_jobs_folders_and_config(tmp_path):
+    from paper_autotrain.records.ledger import Ledger
+
+    root, sweep = tmp_path / "root", tmp_path / "multirun"
+    done = subprocess.run(
+        [sys.executable, "-m", "paper_autotrain", str(EXAMPLE), "--multirun", "+hparams.learning_rate=0.001,0.01",
+         "until=extract", f"paths.root={root}", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = sorted((root / "generated" / "tinyprop" / "jobs").iterdir())
+    assert [p.name.rsplit("-", 1)[1] for p in jobs] == ["job0", "job1"]
+    rates = [yaml.safe_load((p / "spec.yaml").read_text())["hyperparameters"]["learning_rate"] for p in jobs]
+    assert [(r["value"], r["source"]) for r in rates] == [(0.001, "user"), (0.01, "user")]  # neither overwrote
+    assert not (root / "generated" / "tinyprop" / "spec.yaml").exists()
+    rows = Ledger.under(root / "results").history("tinyprop")
+    assert sorted(r.job for r in rows) == [p.name for p in jobs]
+    assert sorted(r.config["hparams"]["learning_rate"] for r in rows) == [0.001, 0.01]
+    assert {r.status for r in rows} == {"ok"}
+
+
 def test_two_papers_run_in_parallel_through_the_joblib_launcher(tmp_path):
     for name in ("tiny_a.pdf", "tiny_b.pdf"):
         shutil.copy(EXAMPLE, tmp_path / name)
@@ -130,8 +150,9 @@ def test_two_papers_run_in_parallel_through_the_joblib_launcher(tmp_path):
          "paper=tiny_a.pdf,tiny_b.pdf", "until=extract", f"paths.root={root}", f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
-    for key in ("tiny_a", "tiny_b"):
-        spec = yaml.safe_load((root / "generated" / key / "spec.yaml").read_text())
+    for key in ("tiny_a", "tiny_b"):  # each job in its own folder: <key>/jobs/<sweep>-job<N>
+        (spec_path,) = (root / "generated" / key / "jobs").glob("*-job[01]/spec.yaml")
+        spec = yaml.safe_load(spec_path.read_text())
         assert spec["paper"]["key"] == key and spec["family"] == "graph"
     multirun = yaml.safe_load((sweep / "multirun.yaml").read_text())
     assert multirun["hydra"]["launcher"]["_target_"].endswith("JoblibLauncher")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from paper_autotrain.commands import ledger_from, table
 from paper_autotrain.commands.config import EXIT_USER, print_error
@@ -15,8 +16,8 @@ from paper_autotrain.records.ledger import Ledger, LedgerError, RunRow
 
 RUN_HEADER = ("started", "run", "paper", "status", "class", "stage", "metric", "ours", "reference", "seconds",
               "llm tokens", "batch")
-HISTORY_HEADER = ("started", "run", "status", "class", "metric", "ours", "reference", "config", "code", "seeds",
-                  "seconds")
+HISTORY_HEADER = ("started", "run", "job", "status", "class", "metric", "ours", "reference", "config", "code",
+                  "seeds", "seconds", "settings that differ")
 STAGE_HEADER = ("stage", "status", "seconds", "input hash")
 
 
@@ -54,10 +55,11 @@ def history_text(ledger: Ledger, key: str) -> str:
     if not rows:
         known = ", ".join(ledger.papers()) or "none yet"
         raise UserError(f"no runs of {key!r} in {ledger.path} (papers: {known})")
+    differ = differing_settings(rows)
     lines = [f"{key}: {len(rows)} run(s)", table(HISTORY_HEADER, [
-        (_when(r), r.run_id[:8], r.status, r.failure_class, r.main_metric, _num(r.ours), _num(r.reference),
+        (_when(r), r.run_id[:8], r.job, r.status, r.failure_class, r.main_metric, _num(r.ours), _num(r.reference),
          (r.config_hash or "")[:8], (r.code_hash or "")[:8], ",".join(map(str, r.seeds)),
-         None if r.seconds is None else f"{r.seconds:.1f}") for r in rows])]
+         None if r.seconds is None else f"{r.seconds:.1f}", text) for r, text in zip(rows, differ, strict=True)])]
     last = rows[-1]
     if last.failure_message:
         lines.append(f"\nlast run: {last.failure_class}: {last.failure_message}")
@@ -67,6 +69,26 @@ def history_text(ledger: Ledger, key: str) -> str:
             (s.stage, s.status, None if s.seconds is None else f"{s.seconds:.2f}", (s.input_hash or "")[:12])
             for s in stages])]
     return "\n".join(lines)
+
+
+def flat_settings(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    """`{trainer: {max_epochs: 5}}` -> `{"trainer.max_epochs": 5}`; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        if isinstance(value, Mapping):
+            flat |= flat_settings(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def differing_settings(rows: Sequence[RunRow]) -> list[str | None]:
+    """Per run, the settings whose values are not the same in every run that recorded its config (`key=value`,
+    comma separated): what a sweep varied. Runs from before configs were recorded get None."""
+    flats = [flat_settings(r.config) if r.config is not None else None for r in rows]
+    known = [f for f in flats if f is not None]
+    keys = sorted({k for f in known for k in f if len({repr(g.get(k)) for g in known}) > 1})
+    return [None if f is None else ", ".join(f"{k}={f.get(k)}" for k in keys) or "-" for f in flats]
 
 
 def main(argv: Sequence[str]) -> int:

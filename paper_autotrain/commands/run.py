@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +33,8 @@ def run_from_config(cfg: DictConfig) -> int:
     log = logging.getLogger("paper_autotrain")
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
+        assert isinstance(container, dict)
+        container["job"] = container.get("job") or sweep_job_id()
         outcome = pipeline.run(container)
     except UserError as exc:
         print_error(exc)
@@ -56,6 +60,19 @@ def run_from_config(cfg: DictConfig) -> int:
     if outcome.report is not None:
         print(f"report: {outcome.report}")
     return 0
+
+
+def sweep_job_id() -> str | None:
+    """In a --multirun, the job's id: its sweep folder's name and its number (`2026-12-03_19-40-02-job1`);
+    None in a single run, whose folders are the paper's own."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    sweep = "_".join(Path(str(hydra_cfg.sweep.dir)).parts[-2:])
+    return re.sub(r"[^\w.-]+", "_", f"{sweep}-job{hydra_cfg.job.num}")
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")

@@ -21,7 +21,7 @@ from typing import Any
 from paper_autotrain.schemas import APPROXIMATION, approximation_label  # noqa: F401 - re-exported
 
 LEDGER_FILE = "ledger.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0
 WAL_RETRY_S = 0.05
 RUN_STATUSES = ("running", "ok", "gap", APPROXIMATION, "failed")
@@ -115,8 +115,14 @@ ALTER TABLE runs_v2 RENAME TO runs;
 CREATE INDEX runs_by_paper ON runs (paper_key, started);
 CREATE INDEX runs_by_batch ON runs (batch_id);
 """
-MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2}  # version -> the script that brings version-1 up to it
-JSON_COLUMNS = ("seeds", "metrics", "missing")
+# config: the resolved config (JSON), so runs compare by their parameters; job: a sweep job's id (its folders are
+# <key>/jobs/<job>). SQLite keeps an added column's text in the table's schema: no comments inside it.
+SCHEMA_V3 = """
+ALTER TABLE runs ADD COLUMN config TEXT;
+ALTER TABLE runs ADD COLUMN job TEXT;
+"""
+MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}  # version -> the script that brings version-1 up to it
+JSON_COLUMNS = ("seeds", "metrics", "missing", "config")
 
 
 class LedgerError(Exception):
@@ -155,6 +161,10 @@ class RunRow:
     llm_cost_usd: float | None = None
     missing: list[str] | None = None
     """Set only when the run's spec is partial: the paper's components its model leaves out."""
+    config: dict[str, Any] | None = None
+    """The run's resolved config (paths and Hydra's own settings left out)."""
+    job: str | None = None
+    """A sweep job's id (`job=`, set per job in a --multirun): the run's folders are <key>/jobs/<job>."""
 
     @property
     def approximation(self) -> bool:

@@ -46,7 +46,12 @@ def code_hash() -> str:
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:
-    return hash_obj({k: v for k, v in cfg.items() if k not in NOT_HASHED})
+    return hash_obj(recorded_config(cfg))
+
+
+def recorded_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ledger keeps of a run's config: everything its config hash covers."""
+    return {k: v for k, v in cfg.items() if k not in NOT_HASHED}
 
 
 def seeds_of(cfg: Mapping[str, Any]) -> list[int]:
@@ -104,7 +109,8 @@ class RunRecorder:
 
     def _fill_identity(self) -> None:
         self.start_fields.update(config_hash=config_hash(self.cfg), code_hash=code_hash(),
-                                 package_version=__version__, seeds=seeds_of(self.cfg))
+                                 package_version=__version__, seeds=seeds_of(self.cfg),
+                                 config=recorded_config(self.cfg), job=self.cfg.get("job"))
 
     # --- the hooks ---------------------------------------------------------------------------------
 
