@@ -262,3 +262,111 @@ def test_metrics_named_in_words_take_the_cutoff_stated_apart():
         ["Recall@20", "NDCG@20", "HR@50", "MRR", "Recall@1", "Recall@5", "Precision@1", "Precision@5", "MAP"])
     # the word "map" is no metric; a bare HR is left out when the paper gives HR@50
     assert detect_metrics([], sentences("We use the feature map and report recall.", "We map users.")) == []
+
+
+# --- hyperparameters scoped to the paper's own method --------------------------------------------------------------
+
+from paper_autotrain.stages.extract.hparams import find_hyperparameters, find_optimizer  # noqa: E402
+from paper_autotrain.stages.extract.scope import own_sentences  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("The default number of hops is set to 2 for all datasets.", "n_layers", 2),
+        ("The number of negative samples is set to 4.", "negative_samples", 4),
+        ("For each positive pair, we randomly sample a negative instance that the user did not consume.",
+         "negative_samples", 1),
+        ("The Markov order L is 5.", "max_seq_length", 5),
+        ("The length of sequence L is set to 5 for Movielens, 3 for MovieTweetings, and 2 for all other datasets.",
+         "max_seq_length", 5),
+        ("Videos and search tokens were embedded with 256 floats each in a maximum bag size of 50 recent watches.",
+         "embedding_size", 256),
+        ("Videos and search tokens were embedded with 256 floats each in a maximum bag size of 50 recent watches.",
+         "max_seq_length", 50),
+        ("We use the MLP with a 256-dimensional hidden layer, 50% dropout, and ReLU.", "hidden_size", 256),
+        ("We use the MLP with a 256-dimensional hidden layer, 50% dropout, and ReLU.", "dropout", 0.5),
+        ("A typical number of sweeps is 10.", "epochs", 10),
+        ("Recall@50 on the test set (# dimensions r = 100).", "embedding_size", 100),
+        ("Since we adopt Adagrad, the learning rate of OurNet for all datasets is set to 0.05.", "learning_rate", 0.05),
+        ("The number of latent dimensions d of all latent vectors (U, V, X) of OurNet and all other baselines (if "
+         "exists.) is set to 100 for fair comparison.", "embedding_size", 100),
+        ("In the first pass, we use a larger embedding vector dimension for all fields, e.g. K = 16, and train it.",
+         "embedding_size", 16),
+        ("An auto-associative network with a single, k-dimensional hidden layer.", "n_layers", 1),
+        ("A Crossing Model with five layers of Residual Units.", "n_layers", 5),
+        # what is not the method's setting
+        ("For IPS based models, we fix the embedding size as 128.", "embedding_size", None),
+        ("For all baselines, the learning rate is set to 0.01.", "learning_rate", None),
+        ("We apply node dropout with the node dropout ratio of 0.1 in the ablation.", "dropout", None),
+        ("Figure 5: Performance of OurNet w.r.t. dropout ratio 0 0.1 0.2 0.3 on Gowalla.", "dropout", None),
+        ("The second term is the L2 regularization term where λ is its weight, and ∑ Φ(w, x) = w0 + x_i w_i (2) "
+         "i=1 is a linear combination.", "l2_reg", None),
+    ],
+)
+def test_more_hyperparameter_phrasings(sentence, key, value):
+    found, _ = find_hyperparameters([Sentence(page=3, text=sentence, order=0)], "OurNet")
+    assert (found[key].value if key in found else None) == value
+    if value is not None:
+        assert found[key].source == "paper" and found[key].evidence.startswith("p3: ")
+
+
+def test_a_compared_methods_statement_is_not_the_methods():
+    # the embedding size for the other models' group, then the one for ours
+    found, _ = find_hyperparameters(sentences(
+        "For IPS based models, we fix the embedding size as 128.",
+        "While for CausE and OurNet, the embedding size is fixed as 64, since they contain two sets of embeddings.",
+    ), "OurNet")
+    assert found["embedding_size"].value == 64
+
+
+def test_values_given_respectively_per_dataset_and_a_symbols_meaning():
+    found, notes = find_hyperparameters(sentences(
+        "The latent dimension d is chosen from {10, 20, 30, 50, 100}, and we use 50 and 100 for ML-1M and Gowalla "
+        "respectively.",
+        "This objective corresponds to an auto-associative neural network with a single, k-dimensional hidden layer.",
+        "All other experiments use k = 500.",
+    ), "OurNet")
+    assert found["embedding_size"].value == 50 and found["hidden_size"].value == 500
+    assert any(note.startswith("embedding_size differs by dataset in the paper (ML-1M: 50, Gowalla: 100")
+               for note in notes)
+
+
+def test_compared_method_bullets_related_work_and_cited_findings_are_left_out():
+    pages = [
+        "2 RELATED WORK\nGraph models stack layers. Prior models use a learning rate of 0.05 for all of their "
+        "experiments on the benchmark data.\n3 EXPERIMENTS",
+        "3.1 Baselines\n• NGCF [41]: It encodes the collaborative signal by propagation. We employ two graph "
+        "convolution layers as suggested in [41].\n• OurGCN: our method.\nWeston et al. proposed a procedure that "
+        "repeatedly samples a negative item until an impostor is found [50].\nWe use three layers and a learning rate "
+        "of 0.001 for OurGCN.",
+    ]
+    doc = paper(pages, sections=[Section(title="2 RELATED WORK", page=1, text=pages[0].split("\n")[1]),
+                                 Section(title="3 EXPERIMENTS", page=2, text=pages[1])])
+    from paper_autotrain.stages.extract.text import split_sentences
+
+    everything = split_sentences(doc)
+    scoped = own_sentences(doc, everything, "OurGCN")
+    assert find_hyperparameters(everything, "OurGCN")[0]["n_layers"].value == 2  # unscoped: the baseline's
+    found, _ = find_hyperparameters(scoped, "OurGCN")
+    assert found["n_layers"].value == 3 and found["learning_rate"].value == 0.001
+    assert "negative_samples" not in found
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (("We optimize the proposed approach with adaptive gradient algorithm [5].",), "adagrad"),
+        (("We found resilient propagation (RProp) [3] to be as good as L-BFGS.", "Thus, we use RProp for all "
+          "subsequent experiments."), "rprop"),
+        (("Parameters are often learnt by stochastic gradient descent; see, e.g., [7, 15, 20].",
+          "This leads to an alternating-least-squares optimization process."), "als"),
+        (("While their implementations differ, e.g. feature processing, optimizer (Adam or Adagrad), we list their "
+          "results for reference.",), None),
+        (("While MA can be scaled out, they often under perform single-GPU SGD and require different learning "
+          "rate schedules.",), None),
+    ],
+)
+def test_the_optimizer_the_paper_trains_with(texts, expected):
+    found, _ = find_optimizer(sentences(*texts), "OurNet")
+    assert (found.value if found else None) == expected

@@ -26,7 +26,7 @@ PAGES = [
     "Before scoring, an attention over the layers re-weights each user's final embed-\nding with a learned query. "
     "We employ the Bayesian Personalized Ranking (BPR) loss, a pairwise loss.\n3 EXPERIMENTS\n3.1 Settings\n"
     "We use the Gowalla and Yelp2018 datasets. The Gowalla data is large. The Yelp2018 data is sparse. "
-    "We report Recall@20 and NDCG@20. The embedding size is fixed to 64 for all baselines. "
+    "We report Recall@20 and NDCG@20. The embedding size is fixed to 64 in the first runs. "
     "For PropNet we found that an embedding size of 128 works best. We optimize PropNet with Adam and use a "
     "learning rate of 0.001. We train for 500 epochs. The mixing ratio of PropNet is set to 0.7.\n"
     "3.2 Results\nPropNet reaches a Recall@20 of 0.1830 on Gowalla, ahead of LightGCN and NGCF.",
@@ -160,7 +160,7 @@ def test_disagreement_with_the_rules_is_recorded(server, tmp_path):
     spec = run_llm(server, tmp_path)
     [disagreement] = [d for d in spec.disagreements if d.item == "hyperparameters.embedding_size"]
     assert (disagreement.rules, disagreement.llm, disagreement.kept) == ("64", "128", "llm")
-    assert disagreement.rules_evidence == "p2: The embedding size is fixed to 64 for all baselines."
+    assert disagreement.rules_evidence == "p2: The embedding size is fixed to 64 in the first runs."
     assert disagreement.llm_evidence.startswith("p2: For PropNet")
 
 

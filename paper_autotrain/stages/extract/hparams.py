@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from paper_autotrain.schemas import HyperParameter, Table
 
 from .lexicon import KNOWN_MODELS, NUMBER_WORDS, OPTIMIZERS
+from .scope import CITED_WORK
 from .text import Sentence, quote
 
 NUM = r"(?P<v>\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)"
@@ -16,7 +17,7 @@ INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
 INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
 SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as)\s+|equal to\s+)?"
-    r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|=\s*|:\s*)"
+    r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
 )
 
 
@@ -33,9 +34,17 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "embedding_size",
-        rf"(?:embedding|latent(?: vector| factor)?) (?:size|dimension(?:ality)?|dim)s?\b[^.;]{{0,30}}?\b{SETTING}{INT}",
+        rf"(?:embedding|latent)(?: vector| factor)? (?:size|dimension(?:ality)?|dim)s?\b[^.;]{{0,30}}?\b{SETTING}{INT}",
         "int",
     ),
+    # "The number of latent dimensions d of all latent vectors (U,V,X) of OurRec and all other baselines is set to 100"
+    Rule(
+        "embedding_size",
+        rf"number of latent (?:dimensions|factors)\b[^;]{{0,90}}?\b(?:is|was|are|were) (?:set|fixed) to\s+{INT}",
+        "int",
+    ),
+    Rule("embedding_size", rf"(?:#|number of)\s*(?:latent )?dimensions?(?: [a-z])?\s*=\s*{INT}", "int"),
+    Rule("embedding_size", rf"\bembedded (?:with|into|in|as) {INT}[- ](?:floats|dimensions|dimensional)", "int"),
     Rule("embedding_size", rf"\b{INT}-dimensional (?:embedding|latent)", "int"),
     Rule(
         "embedding_size",
@@ -44,6 +53,8 @@ RULES: tuple[Rule, ...] = (
         "int",
     ),
     Rule("learning_rate", rf"learning rate(?: [α-ωηa-z])?\s+{SETTING}{NUM}"),
+    # "the learning rate of OurRec for all datasets is set to 0.05"
+    Rule("learning_rate", rf"learning rate (?:of|for) [^.;,]{{1,40}}?\b(?:is|was) (?:set|fixed) (?:to|as)\s+{NUM}"),
     Rule("batch_size", rf"(?:mini-?)?batch[- ]size(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("batch_size", rf"batch(?:es)? of {INT} (?:users|examples|samples|sequences|instances)", "int"),
     Rule(
@@ -59,6 +70,10 @@ RULES: tuple[Rule, ...] = (
         context=r"\b(?:K|L) (?:is|denotes) the number of (?:[\w-]+ )?layers",
     ),
     Rule("n_layers", rf"\b{INTW} layers? of [\w ]{{1,30}}?(?:was|were|is) found to be the best", "int"),
+    # "The default number of hops is set to 2" (a memory network's hops, a GNN's layers)
+    Rule("n_layers", rf"number of (?:[\w-]+ ){{0,2}}?(?:layers|hops|blocks)\s+{SETTING}{INT}", "int"),
+    Rule("n_layers", rf"\bwith (?:a |an )?{INTW},?\s+(?:[\w-]+\s+){{0,2}}?hidden layers?\b", "int"),
+    Rule("n_layers", rf"\bwith {INTW} layers of\b", "int"),  # "A ... Model with five layers of Residual Units"
     Rule(
         "l2_reg",
         rf"(?:L2|ℓ2|l2)[- ]?(?:regulari[sz]ation|regulari[sz]er|norm|penalty)[^;]{{0,160}}?"
@@ -66,10 +81,19 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("l2_reg", rf"weight decay\s+{SETTING}{NUM}"),
     Rule("l2_reg", r"(?:do|did) not (?:apply|use) (?:any )?(?:weight decay|L2 regulari[sz]ation)", "zero"),
-    Rule("dropout", rf"dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}"),
+    # not a graph model's node, message or edge dropout (another regulariser, often an ablation's)
+    Rule(
+        "dropout",
+        rf"(?<!node )(?<!message )(?<!edge )dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}",
+    ),
     Rule("dropout", rf"dropout[^.;]{{0,40}}?with (?:a )?probability (?:of )?{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
+    Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
+    # "The length of sequence L is set to 5", "The Markov order L is 5", "a maximum bag size of 50 recent watches"
+    Rule("max_seq_length", rf"length of (?:the )?(?:input |item )?sequences?(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("max_seq_length", rf"\bMarkov order(?: \w)?\s+{SETTING}{INT}", "int"),
+    Rule("max_seq_length", rf"max(?:imum)? (?:bag|history|window) (?:size|length)(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("n_heads", rf"(?:number of (?:attention )?heads|heads)(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("n_heads", rf"\b(?:use|used|employ)\s+{INTW}\s+(?:(?:self-)?attention )?heads\b", "int"),
     Rule(
@@ -83,6 +107,7 @@ RULES: tuple[Rule, ...] = (
         rf"hidden (?:layers?|units|size|state size|dimension)(?: \w+){{0,2}}?\s+{SETTING}{INT}",
         "int",
     ),
+    Rule("hidden_size", rf"\b{INT}-dimensional hidden layer", "int"),
     Rule(
         "negative_samples",
         rf"\b(?:sample|sampled|sampling|generate|generated|draw|drew|drawn)\s+"
@@ -96,11 +121,24 @@ RULES: tuple[Rule, ...] = (
         "int",
     ),
     Rule("negative_samples", rf"negative sampling (?:ratio|rate|number)\s+{SETTING}{INT}", "int"),
+    Rule(
+        "negative_samples",
+        rf"number of negative (?:samples|instances|items|examples)(?: per [\w ]{{1,20}}?)?\s+(?:is\s+)?{SETTING}{INT}",
+        "int",
+    ),
+    # "we randomly sample a negative instance ... to pair with each positive instance"
+    Rule(
+        "negative_samples",
+        r"\b(?:sample|sampled|draw|drew|pair)\w*\s+(?:a|one)\s+(?:random\s+)?negative"
+        r" (?:instance|item|sample|example)\b",
+        "one",
+    ),
     Rule("epochs", rf"\b{INT} epochs (?:are|is|were) (?:sufficient|enough)", "int"),
     Rule("epochs", rf"\btrain(?:ed)? (?:[\w-]+ ){{0,3}}?for {INT} epochs", "int"),
     Rule(
         "epochs", rf"(?:number of )?(?:training )?epochs\s+(?:is |was )?(?:set to|fixed to|=)\s*{INT}", "int"
     ),
+    Rule("epochs", rf"number of (?:sweeps|epochs) (?:is|was)\s+{INT}", "int"),
     Rule(
         "mlp_layers",
         r"(?P<v>\d{1,4}(?:\s*(?:→|->|-)\s*\d{1,4}){2,5})(?![\d.])",
@@ -110,6 +148,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
+INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
+                      "negative_samples", "epochs"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
     "learning_rate": r"learning rate",
@@ -175,9 +215,37 @@ def _plausible(key: str, value: object) -> bool:
     return low <= value <= high
 
 
+# A clause about the methods compared with, not the paper's own: "For all baselines, ...", "For IPS based models, we
+# fix the embedding size as 128" (unless it also names the paper's method: "for CausE and DICE, ...").
+ABOUT_OTHERS = re.compile(
+    r"\b[Ff]or (?:all |the |other |these |those |each of the )*(?:baselines?|compared (?:methods|models|approaches)"
+    r"|competitors|competing (?:methods|models)|comparison methods|other (?:methods|models))\b"
+)
+NAMED_GROUP = re.compile(
+    r"\b[Ff]or (?:the )?(?P<name>[A-Z][\w-]*)(?:[- ]based)? (?:models|methods|baselines|variants)\b"
+)
+
+
+def _plain_name(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def names_own_model(text: str, model_name: str) -> bool:
+    own = _plain_name(model_name)
+    return bool(own) and any(_plain_name(word) == own for word in re.findall(r"[\w&+-]+", text)) or bool(
+        model_name and re.search(rf"(?<![\w-]){re.escape(model_name)}(?![\w-])", text)
+    )
+
+
 def about_other_model(sentence: str, model_name: str) -> bool:
-    """True when a sentence states settings for a compared method ("For BPR, FMC ..., ", "for Mult-DAE")."""
-    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    """True when a sentence states settings for a compared method ("For BPR, FMC ..., ", "for Mult-DAE", "For all
+    baselines", "For IPS based models")."""
+    own = _plain_name(model_name)
+    if not names_own_model(sentence, model_name) and (
+        ABOUT_OTHERS.search(sentence)
+        or ((group := NAMED_GROUP.search(sentence)) and _plain_name(group.group("name")) != own)
+    ):
+        return True
     for name in KNOWN_MODELS:
         plain = re.sub(r"[^a-z0-9]", "", name.lower())
         if own and (plain == own or plain in own and len(plain) >= 4):
@@ -216,12 +284,13 @@ def find_hyperparameters(
     found: dict[str, HyperParameter] = {}
     notes: list[str] = []
     for index, sentence in enumerate(sentences):
+        text = readable(sentence.text)
         for rule in RULES:
             if rule.key in found or (keys is not None and rule.key not in keys):
                 continue
-            match = re.search(rule.pattern, sentence.text, re.I if rule.kind != "list" else 0)
-            if not match:
-                continue
+            match = re.search(rule.pattern, text, re.I if rule.kind != "list" else 0)
+            if not match or EQUATION.search(match.group(0)):
+                continue  # no match, or a value read across an equation ("... term where λ ... ∑ ... i=1")
             if about_other_model(clause_at(sentence.text, match.start()), model_name):
                 continue
             if rule.kind != "list" and names_other_model(match.group(0), model_name):
@@ -232,6 +301,11 @@ def find_hyperparameters(
                 continue  # "if the factors are 8, the embedding size is 16" is an example, not the setting
             if _inside_brackets(sentence.text, match.start("v") if "v" in match.groupdict() else match.start()):
                 continue  # a member of a search grid
+            figure = FIGURE.search(sentence.text[: match.start()])
+            if (figure and SWEEP_WORDS.search(sentence.text[figure.start() : match.end()])) or (
+                "v" in match.groupdict() and AXIS.match(text, match.end("v"))
+            ):
+                continue  # a figure of results over a setting, or its axis ("dropout ratio 0 0.1 0.2"), not a setting
             value = _value(rule, match)
             if not _plausible(rule.key, value):
                 continue
@@ -245,7 +319,63 @@ def find_hyperparameters(
                 )
     if keys is None:
         found.update(find_symbol_values(sentences, model_name, set(found)))
+        for key, (entry, note) in find_respective_values(sentences, model_name, set(found)).items():
+            found[key] = entry
+            notes.append(note)
     return found, notes
+
+
+EQUATION = re.compile(r"[∑∏∫∥Φ]")
+FIGURE = re.compile(r"\bFig(?:ure|\.)\s*\d+\s*[:.]|\([xy]-axis\)", re.I)
+SWEEP_WORDS = re.compile(r"\bvs\.?|versus|w\.r\.t|effects? of|impact of|performance|varying|different|sensitivity"
+                         r"|comparison|[xy]-axis", re.I)
+AXIS = re.compile(r"(?:\s+-?\d*\.?\d+){2}\b")  # the value is the first of a run of numbers
+
+
+def readable(text: str) -> str:
+    """The sentence with "e.g." and "i.e." written without their inner stops (same length: positions hold), so a
+    phrase runs on past them: "embedding vector dimension for all fields, e.g. K= 16"."""
+    return text.replace("e.g.", "e g,").replace("i.e.", "i e,")
+
+
+# "we use 50 and 100 for ML-1M and Gowalla respectively", "d to 40, 50 and 50 for the Epinions, citeulike-a and
+# Pinterest datasets respectively": one value per dataset, in order.
+VALUE = r"\d+(?:\.\d+)?(?:[eE]-?\d+)?"
+RESPECTIVELY = (
+    r"[^;]{0,90}?\b(?:we use|use|used|set (?:it |them )?(?:to|as)|(?:is|are|was|were) (?:set|fixed) (?:to|as)|to|as)"
+    r"\s+"
+    rf"(?P<vals>{VALUE}(?:\s*,\s*{VALUE})*,?\s+and\s+{VALUE})\s+for\s+(?:the\s+)?(?P<names>[^;]{{1,90}}?)"
+    r",?\s+(?:data ?sets?\s+)?respectively"
+)
+
+
+def find_respective_values(
+    sentences: list[Sentence], model_name: str, skip: set[str]
+) -> dict[str, tuple[HyperParameter, str]]:
+    """Per-dataset values given with "respectively": the first dataset's value, and a note with all of them."""
+    found: dict[str, tuple[HyperParameter, str]] = {}
+    for sentence in sentences:
+        if "respectively" not in sentence.text:
+            continue
+        text = readable(sentence.text)
+        for key, phrase in GRID_PHRASES.items():
+            if key in skip or key in found:
+                continue
+            match = re.search(phrase + RESPECTIVELY, text, re.I)
+            if not match or about_other_model(clause_at(text, match.start()), model_name):
+                continue
+            values = [_parse_number(v) for v in re.findall(VALUE, match.group("vals"))]
+            names = [n.strip() for n in re.split(r",\s*(?:and\s+)?|\s+and\s+", match.group("names")) if n.strip()]
+            if len(values) != len(names) or not all(_plausible(key, v) for v in values):
+                continue
+            kind = int if key in INT_KEYS else float
+            evidence = quote(sentence, match.start())
+            per_dataset = ", ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+            found[key] = (
+                HyperParameter(value=kind(values[0]), source="paper", evidence=evidence),
+                f"{key} differs by dataset in the paper ({per_dataset}; {evidence}); using the first value {values[0]}",
+            )
+    return found
 
 
 # key -> what a symbol means when the paper defines it ("d is the latent dimensionality").
@@ -256,7 +386,10 @@ SYMBOL_MEANINGS: dict[str, str] = {
     "n_heads": r"number of (?:attention )?heads",
     "max_seq_length": r"maxim(?:um|al) (?:sequence )?length",
     "negative_samples": r"number of negative (?:samples|items|instances)",
+    "hidden_size": r"number of hidden (?:units|neurons)|hidden (?:layer )?(?:size|dimension(?:ality)?)",
 }
+# "a single, k-dimensional hidden layer": the symbol before "-dimensional" and what it sizes
+DIMENSIONAL = re.compile(r"(?<![\w/])(?P<s>[A-Za-zα-ω])-dimensional (?P<what>hidden|latent|embedding)")
 SYMBOL = r"(?P<s>[A-Za-zα-ω])"
 NOT_SYMBOLS = frozenset({"a", "A", "I"})
 ABOUT_ANOTHER = re.compile(r"\s*(?:in|for|of)\s+(?:\[|[A-Z][\w-]+)")  # "d = 512 in Transformer"
@@ -275,6 +408,10 @@ def symbol_meanings(sentences: list[Sentence]) -> dict[str, str]:
                 for match in re.finditer(form, sentence.text):
                     if match.group("s") not in NOT_SYMBOLS:
                         votes.setdefault(match.group("s"), Counter())[key] += 1
+        for match in DIMENSIONAL.finditer(sentence.text):
+            if match.group("s") not in NOT_SYMBOLS:
+                key = "hidden_size" if match.group("what") == "hidden" else "embedding_size"
+                votes.setdefault(match.group("s"), Counter())[key] += 1
     return {symbol: counts.most_common(1)[0][0] for symbol, counts in votes.items()}
 
 
@@ -407,17 +544,46 @@ def _per_part_optimizers(sentence: Sentence) -> list[str]:
     return names if len(names) >= 2 and len(parts) >= 2 else []
 
 
+GENERAL_PRACTICE = re.compile(r"\b(?:often|usually|typically|commonly|generally|traditionally)\b", re.I)
+FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
+MIN_OPTIMIZER_VOTES = 1.0
+
+
+def _optimizer_weight(sentence: str) -> float:
+    """What the paper says it does counts fully; what is common practice or another work's does not much."""
+    if CITED_WORK.search(sentence) or re.search(r"\bsee,? e\.g\.", sentence):
+        return 0.2
+    if GENERAL_PRACTICE.search(sentence) and not FIRST_PERSON.search(sentence):
+        return 0.2
+    return 1.0
+
+
+def _alternatives(clause: str) -> bool:
+    """'optimizer (Adam or Adagrad)': optimisers offered as alternatives, not the one used."""
+    names = [(m.start(), name) for pattern, name in OPTIMIZERS.items() for m in re.finditer(pattern, clause)]
+    names.sort()
+    return any(a != b and re.fullmatch(r"\W*\w*\W*\s+or\s+\W*", clause[i:j][len(clause[i:j].split()[0]):] + " ")
+               is not None for (i, a), (j, b) in zip(names, names[1:], strict=False)) or bool(
+        re.search(r"\b(?:or|either)\b", clause) and len({n for _, n in names}) >= 2
+        and re.search(r"\([^)]*\bor\b[^)]*\)", clause)
+    )
+
+
 def _optimizer_votes(sentences: list[Sentence], model_name: str) -> tuple[Counter[str], dict[str, str]]:
     votes: Counter[str] = Counter()
     first_quote: dict[str, str] = {}
     for sentence in sentences:
         if not OPTIMISING_VERBS.search(sentence.text):
             continue
+        weight = _optimizer_weight(sentence.text)
         for pattern, name in OPTIMIZERS.items():
             match = re.search(pattern, sentence.text)
-            if not match or about_other_model(clause_at(sentence.text, match.start()), model_name):
+            if not match:
                 continue
-            votes[name] += 2 if model_name and model_name in sentence.text else 1
+            clause = clause_at(sentence.text, match.start())
+            if about_other_model(clause, model_name) or _alternatives(clause):
+                continue
+            votes[name] += (2 if model_name and model_name in sentence.text else 1) * weight
             if re.search(rf"\bfound (?:that )?(?:{pattern})[^.]*\b(?:better|best)\b", sentence.text):
                 votes[name] += 2  # "we found adagrad to give better results" settles a comparison
             first_quote.setdefault(name, quote(sentence, match.start()))
@@ -440,7 +606,7 @@ def find_optimizer(
         if group is None:
             continue
         votes, first_quote = _optimizer_votes(group, model_name)
-        if votes:
+        if votes and votes.most_common(1)[0][1] >= MIN_OPTIMIZER_VOTES:
             name = votes.most_common(1)[0][0]
             return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []
     return None, []

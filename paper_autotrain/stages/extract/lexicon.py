@@ -350,10 +350,12 @@ GENERIC_ACRONYMS = frozenset(
 
 OPTIMIZERS: dict[str, str] = {
     r"\bAdam\b|Adaptive Moment Estimation": "adam",
-    r"\bAdaGrad\b|\badagrad\b|\bAdagrad\b": "adagrad",
+    r"\bAdaGrad\b|\badagrad\b|\bAdagrad\b|[Aa]daptive gradient (?:optimi[sz]er|algorithm|method)": "adagrad",
     r"\bRMSprop\b|\brmsprop\b|\bRMSProp\b": "rmsprop",
     r"\bSGD\b|stochastic gradient[- ]descent": "sgd",
     r"\bFTRL\b|Follow-the-regularized-leader": "ftrl",
+    r"\bR[Pp]rop\b|[Rr]esilient (?:back)?propagation": "rprop",
+    r"[Aa]lternating[- ]least[- ]squares|\bALS\b": "als",
 }
 
 NUMBER_WORDS = {

@@ -29,6 +29,7 @@ from .lexicon import (
 from .metrics import detect_metrics
 from .model_name import detect_model_name
 from .protocol import read_protocol
+from .scope import CITED_WORK, own_sentences
 from .tables import find_reported, table_label
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
 from .text_tables import text_tables
@@ -115,8 +116,6 @@ def detect_task(family: str, metrics: list[str]) -> str:
 
 # A sentence about another paper's or a compared method's training ("[12] minimizes the weighted RMSE", "They then
 # formulate ...", "BPRMF ... with Bayesian Personalized Ranking loss") counts less than one about the paper's own.
-CITED_WORK = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]\s+(?:minimi|maximi|optimi|uses?\b|adopts?\b|propos|formulat|defin)"
-                        r"|^(?:They|These (?:methods|models|works))\b")
 OWN_VOICE = re.compile(r"\b(?:we|our)\b", re.I)
 
 
@@ -312,18 +311,20 @@ def extract(doc: PaperDoc) -> MethodSpec:
     own_name = model_name or ""
     loss, loss_quote, other_loss = detect_loss(sentences, task, own_name)
     datasets = detect_datasets(doc.tables, experiments, sentences, read_back)
-    hyperparameters, unclear = find_hyperparameters(sentences, own_name)
+    scoped = own_sentences(doc, sentences, own_name)  # not related work, compared methods or cited findings
+    hyperparameters, unclear = find_hyperparameters(scoped, own_name)
     unclear = unclear_name + unclear
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
     hyperparameters.update(from_tables)
     unclear += table_notes
-    optimizer, optimizer_notes = find_optimizer(sentences, own_name, preferred=experiments)
+    scoped_experiments = [s for s in experiments if s in set(scoped)]
+    optimizer, optimizer_notes = find_optimizer(scoped, own_name, preferred=scoped_experiments)
     unclear += optimizer_notes
     if optimizer is not None:
         hyperparameters["optimizer"] = optimizer
     if "mlp_layers" in hyperparameters and family not in ("general", "context"):
         del hyperparameters["mlp_layers"]  # a tower of a compared method, not of this one
-    unclear += find_grids(sentences, set(hyperparameters))
+    unclear += find_grids(scoped, set(hyperparameters))
     if family == "context" and task == "rating":  # the context models are trained and scored as CTR models
         task = "ctr"
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "

@@ -74,14 +74,14 @@ def _value(cell: str) -> float | None:
     return float(match.group("n")) if match else None
 
 
-def _unit(table: Table, values: list[_Entry]) -> str | None:
-    """'%' when the method's numbers are printed as percentages, in their cells or by the caption or a header
-    ('Recall@20 (%)') of a table whose numbers are not fractions."""
-    if values and all(PERCENT_CELL.match(_clean(e.cell)) for e in values):
+def _unit(table: Table, values: list[tuple[str, str, float, str]]) -> str | None:
+    """'%' when the method's numbers (dataset, metric, value, cell) are printed as percentages, in their cells or by
+    the caption or a header ('Recall@20 (%)') of a table whose numbers are not fractions."""
+    if values and all(PERCENT_CELL.match(_clean(cell)) for *_, cell in values):
         return "%"
     headers = any(PERCENT_HEADER.search(cell) and re.search(METRIC_PATTERN, cell, re.I) for row in table.rows
                   for cell in row)
-    if (PERCENT_CAPTION.search(table.caption) or headers) and values and all(e.value >= 1 for e in values):
+    if (PERCENT_CAPTION.search(table.caption) or headers) and values and all(v >= 1 for _, _, v, _ in values):
         return "%"
     return None
 
@@ -468,7 +468,7 @@ def _caption_sweep(
 
 def _reported(table: Table, entries: list[_Entry], model_name: str) -> list[Reported]:
     label = table_label(table)
-    unit = _unit(table, entries)
+    unit = _unit(table, [(e.dataset, e.metric, e.value, e.cell) for e in entries])
     return [
         Reported(
             dataset=e.dataset,

@@ -1,0 +1,92 @@
+"""Which sentences speak about the paper's own method: not its related work, not the description of a compared
+method (a bullet "• NGCF [33]: ... we employ two layers as suggested in [41]"), not another paper's findings
+("Weston et al. proposed ...", "[12] minimizes ...")."""
+
+from __future__ import annotations
+
+import re
+
+from paper_autotrain.schemas import PaperDoc
+
+from .text import Sentence, flatten
+
+RELATED_HEADING = re.compile(r"related work|background|literature|previous work|prior work", re.I)
+SECTION_NUMBER = re.compile(r"^(?P<n>\d+)(?:\.\d+)*\.?\s")
+# Another work's statement: "Weston et al. proposed", "[12] minimizes", "They then formulate"
+CITED_WORK = re.compile(
+    r"\bet al\.?\s*(?:\[\d+(?:\s*[,–-]\s*\d+)*\]\s*)?(?:have |has )?(?:propos|use|used|suggest|show|found|report|appl"
+    r"|adopt|introduc|employ|formulat|defin|minimi|maximi|optimi)"
+    r"|\[\d+(?:\s*[,–-]\s*\d+)*\]\s+(?:(?:minimi|maximi|optimi)[sz]e[sd]\b|uses\b|used\b|adopts\b|adopted\b"
+    r"|propos(?:es|ed)\b|formulat(?:es|ed)\b|defin(?:es|ed)\b)"
+    r"|^(?:They|These (?:methods|models|works))\b"
+)
+# A bullet or numbered item that introduces a compared method: "• NeuMF [15]: ...", "(2) BPRMF [27]. It ...",
+# "• PopRec: A simple baseline ..."
+ITEM_MARK = r"(?:[•●▪◦∙]|\(\d{1,2}\)|\d{1,2}\))\s*"
+METHOD_ITEM = re.compile(
+    rf"(?:(?:^|\s){ITEM_MARK}(?P<a>[A-Z][\w+&/-]*(?:[ -][A-Za-z][\w+&/-]*){{0,4}})\s*(?:\([^)]{{1,30}}\)\s*)?"
+    r"(?:\[\d+(?:\s*[,–-]\s*\d+)*\]\s*)?[:.]"
+    r"|^(?P<b>[A-Z][\w+&/-]*(?:[ -][A-Z][\w+&/-]*){0,3})\s*(?:\([^)]{1,30}\)\s*)?\[\d+(?:\s*[,–-]\s*\d+)*\]\s*:)"
+)
+ITEM_ENDS = re.compile(r"^(?:We|Our|For (?:all|fair|each)|In (?:this|our) (?:paper|work)|To (?:demonstrate|show))\b")
+# A sentence that keeps to the compared method's own setting even when it says "we": "We employ two graph
+# convolution layers as suggested in [41]", "we use the settings of the original paper"
+ITS_OWN_SETTING = re.compile(
+    r"as (?:suggested|recommended|reported|used|specified) (?:in|by) (?:the original|the authors|its authors|\[\d+)"
+    r"|(?:following|as in) the original|the original (?:paper|implementation|settings?|code)|released by the authors",
+    re.I,
+)
+MAX_ITEM_SENTENCES = 4
+FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def related_work_text(doc: PaperDoc) -> list[str]:
+    """The flattened text of the related-work sections, with their numbered subsections."""
+    numbers = {m.group("n") for s in doc.sections if RELATED_HEADING.search(s.title)
+               and (m := SECTION_NUMBER.match(s.title))}
+    return [
+        flatten(section.text)
+        for section in doc.sections
+        if RELATED_HEADING.search(section.title)
+        or ((m := SECTION_NUMBER.match(section.title)) and m.group("n") in numbers)
+    ]
+
+
+def in_related_work(sentence: Sentence, related: list[str]) -> bool:
+    probe = sentence.text[:60]
+    return len(probe) >= 30 and any(probe in text for text in related)
+
+
+def describes_compared_method(sentences: list[Sentence], model_name: str) -> set[int]:
+    """Orders of the sentences of a bullet that introduces a compared method (up to a few sentences on)."""
+    own = _plain(model_name)
+    inside: set[int] = set()
+    remaining = 0
+    for sentence in sentences:
+        match = METHOD_ITEM.search(sentence.text)
+        if match:
+            name = match.group("a") or match.group("b")
+            remaining = MAX_ITEM_SENTENCES if not own or _plain(name) != own else 0
+        elif remaining and not ITS_OWN_SETTING.search(sentence.text) and (
+            ITEM_ENDS.match(sentence.text) or FIRST_PERSON.search(sentence.text)
+            or (own and own in _plain(sentence.text))
+        ):
+            remaining = 0  # the paper speaks for itself again
+        if remaining:
+            inside.add(sentence.order)
+            remaining -= 1
+    return inside
+
+
+def own_sentences(doc: PaperDoc, sentences: list[Sentence], model_name: str) -> list[Sentence]:
+    """The sentences that may state the paper's own settings."""
+    related = related_work_text(doc)
+    compared = describes_compared_method(sentences, model_name)
+    return [
+        s for s in sentences
+        if s.order not in compared and not CITED_WORK.search(s.text) and not in_related_work(s, related)
+    ]
