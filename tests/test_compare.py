@@ -339,3 +339,14 @@ def test_the_report_names_versions_and_device():
     line = next(ln for ln in md.splitlines() if ln.startswith("- Software:"))
     assert f"torch {metadata.version('torch')}" in line and f"recbole {metadata.version('recbole')}" in line
     assert line.endswith("device: cpu.")
+
+
+def test_the_summary_line_says_ours_against_the_reference_in_one_line():
+    ours = result("LightGCN", "reproduced", 0.21)
+    others = [result("Pop", "baseline", 0.10), result("LightGCN", "baseline", 0.20, reference=True)]
+    files = compare.run(spec(), ours, others, SPLIT, {"ks": [10], "main_metric": "ndcg@10"})
+    line = files[compare.SUMMARY_FILE]
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert "Reproduced LightGCN vs RecBole LightGCN" in line and "0.2100 vs 0.2000" in line and "+5.0%" in line
+    no_reference = compare.run(spec(), ours, others[:1], SPLIT, {"ks": [10]})[compare.SUMMARY_FILE]
+    assert "0.2100 vs" not in no_reference and no_reference.count("\n") == 1

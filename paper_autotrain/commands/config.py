@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -24,10 +25,22 @@ EXIT_USER, EXIT_STAGE, EXIT_INTERNAL = 2, 1, 3
 QUIET_LOGGERS = ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric", "torch", "recbole")
 
 
+CURRENT_PAPER: ContextVar[str] = ContextVar("paper", default="-")
+"""The paper key a run works on: every log line names it, so the jobs of a --multirun can be told apart."""
+LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(paper)s] %(message)s"
+
+
+class PaperKey(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.paper = CURRENT_PAPER.get()
+        return True
+
+
 def setup_logging() -> None:
     level = os.environ.get("PAPER_AUTOTRAIN_LOG", "INFO").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)-7s %(message)s",
-                        datefmt="%H:%M:%S", force=True)
+    logging.basicConfig(level=level, stream=sys.stderr, format=LOG_FORMAT, datefmt="%H:%M:%S", force=True)
+    for handler in logging.root.handlers:
+        handler.addFilter(PaperKey())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     enable_our_loggers()

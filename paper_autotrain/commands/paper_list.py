@@ -181,11 +181,12 @@ def run_job(cfg: Mapping[str, Any]) -> None:
     from omegaconf import OmegaConf
 
     from paper_autotrain import pipeline
-    from paper_autotrain.commands.config import setup_logging
+    from paper_autotrain.commands.config import CURRENT_PAPER, setup_logging
 
     setup_logging()
     batch = dict(cfg.get("batch") or {})
     source = str(cfg.get("paper"))
+    CURRENT_PAPER.set(record_key(source))
     try:
         path = Path(str(batch["list"]))
         papers = load_list(path)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from paper_autotrain.commands.config import (
     CONF_DIR,
+    CURRENT_PAPER,
     EXIT_INTERNAL,
     EXIT_STAGE,
     EXIT_USER,
@@ -23,6 +24,7 @@ from paper_autotrain.commands.config import (
     setup_logging,
 )
 from paper_autotrain.errors import StageError, UserError
+from paper_autotrain.records.run_record import record_key
 
 
 def run_from_config(cfg: DictConfig) -> int:
@@ -31,6 +33,7 @@ def run_from_config(cfg: DictConfig) -> int:
 
     setup_logging()
     log = logging.getLogger("paper_autotrain")
+    CURRENT_PAPER.set(record_key(str(cfg.get("paper") or "-")))
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(container, dict)
@@ -58,6 +61,9 @@ def run_from_config(cfg: DictConfig) -> int:
     log.info("finished %s through %s%s", outcome.key, outcome.last_stage, skipped)
     print(f"spec:   {outcome.spec}")
     if outcome.report is not None:
+        summary = outcome.report.with_name("summary.txt")  # compare's SUMMARY_FILE, beside the report
+        if summary.is_file():
+            print(f"result: {summary.read_text(encoding='utf-8').strip()}")
         print(f"report: {outcome.report}")
     return 0
 

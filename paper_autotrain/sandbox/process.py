@@ -13,6 +13,7 @@ Linux (rlimits, /proc, namespaces); where namespaces are refused, the audit hook
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -24,8 +25,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -43,6 +45,8 @@ TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CAC
                  "MPLCONFIGDIR", "TORCH_EXTENSIONS_DIR")
 OUTPUT_TAIL_CHARS = 1_000_000  # what a result keeps of a chatty child's stdout/stderr
 POLL_S = 0.05
+FOLLOW_POLL_S = 0.2  # how often live progress reads the child's stderr file
+FOLLOW_JOIN_S = 5.0
 READ_ONLY_SIGN = "Read-only file system"
 MEMORY_SIGNS = ("memoryerror", "can't allocate memory", "cannot allocate memory", "std::bad_alloc", "out of memory",
                 "unable to create type object",  # pybind11: an import out of address space
@@ -138,11 +142,13 @@ class SandboxResult:
 
 def run_sandboxed(argv: Sequence[str], *, workdir: Path, writable: Sequence[Path] = (),
                   limits: SandboxLimits = SandboxLimits(), env: Mapping[str, str] | None = None,
-                  stdout_path: Path | None = None, stderr_path: Path | None = None) -> SandboxResult:
+                  stdout_path: Path | None = None, stderr_path: Path | None = None,
+                  on_stderr_line: Callable[[str], None] | None = None) -> SandboxResult:
     """Run the Python command `argv` ([python, "-m", module, ...], [python, "-c", code, ...] or
     [python, script, ...]) in `workdir`, writing only there and under `writable`.
 
     stdout/stderr go to the given files (kept) or to private temporary ones; the result holds their tail.
+    `on_stderr_line` sees each line of the child's stderr while it runs (live progress; paper_autotrain.progress).
     Never raises for what the child does; raises ValueError when `argv` is not a Python command.
     """
     workdir = Path(workdir).resolve()
@@ -155,7 +161,7 @@ def run_sandboxed(argv: Sequence[str], *, workdir: Path, writable: Sequence[Path
     try:
         child_env = child_environment(env, tmp, sandbox_policy(limits, workdir, writable, report_fd))
         out_path, err_path = stdout_path or private / "stdout", stderr_path or private / "stderr"
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with open(out_path, "wb") as out, open(err_path, "wb") as err, following(err_path, on_stderr_line):
             returncode, seconds, cpu_seconds, timed_out = wait_with_deadline(
                 bootstrap_command(argv), workdir, child_env, out, err, report_fd, limits.wall_s)
         markers = report_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -205,6 +211,47 @@ def filesystem_isolation() -> str:
 def isolation_probe() -> SandboxResult:
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as folder:
         return run_sandboxed([sys.executable, "-c", "pass"], workdir=Path(folder), limits=SandboxLimits(wall_s=30.0))
+
+
+@contextlib.contextmanager
+def following(path: Path, on_line: Callable[[str], None] | None) -> Iterator[None]:
+    """While the block runs, a thread hands each new line of the file at `path` to `on_line` (and the last,
+    unterminated one when the block ends)."""
+    if on_line is None:
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=_follow, args=(path, on_line, stop), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=FOLLOW_JOIN_S)
+
+
+def _follow(path: Path, on_line: Callable[[str], None], stop: threading.Event) -> None:
+    pending = b""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 16)
+            if chunk:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    _deliver(on_line, line)
+            elif stop.is_set():
+                break
+            else:
+                time.sleep(FOLLOW_POLL_S)
+    if pending:
+        _deliver(on_line, pending)
+
+
+def _deliver(on_line: Callable[[str], None], line: bytes) -> None:
+    try:
+        on_line(line.decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - a broken progress callback must not stop the child's supervision
+        log.debug("progress callback failed", exc_info=True)
 
 
 # --- starting and waiting -------------------------------------------------------------------------

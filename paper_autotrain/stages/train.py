@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paper_autotrain.errors import StageError
+from paper_autotrain.progress import relay
 from paper_autotrain.sandbox.process import SandboxLimits, mentions_out_of_memory, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
 
@@ -42,7 +43,8 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     log.info("train: %s", " ".join(command))
     # generated code runs here: it may write only into out_dir (and its own TMPDIR there)
     done = run_sandboxed(command, workdir=out_dir, limits=limits, stdout_path=out_dir / "train.stdout.log",
-                         stderr_path=out_dir / "train.stderr.log")
+                         stderr_path=out_dir / "train.stderr.log",
+                         on_stderr_line=relay(log, f"train ours (seed {cfg.get('seed', 0)})"))
     if done.killed == "timeout":
         raise StageError(f"train: timed out after {timeout:g} s (raise trainer.timeout_s)")
     if not done.ok:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,8 @@ from typing import Any
 import lightning as L
 import torch
 
+from paper_autotrain.progress import epoch_line
 from paper_autotrain.runtime.module import MONITOR
-
-log = logging.getLogger("paper_autotrain.worker.train")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -66,9 +65,10 @@ class EpochHistory(L.Callback):
         })
         row = self.rows[-1]
         pl_module.log("train/loss", row["train_loss"], on_epoch=True)  # for the CSV logger; mean over batches
-        log.info(  # one line per epoch in train.stderr.log, to follow a long run
-            "epoch %d: train loss %.4f, %s %.4f (%.1f s + %.1f s eval)", row["epoch"], row["train_loss"],
-                 self.monitor, row[self.key], row["train_s"], row["eval_s"])
+        mean_epoch_s = sum(r["train_s"] + r["eval_s"] for r in self.rows) / len(self.rows)
+        # one line per epoch: in train.stderr.log, and relayed live to the terminal by the train stage
+        print(epoch_line(int(row["epoch"]), trainer.max_epochs, row["train_loss"], self.monitor, row[self.key],
+                         row["train_s"], row["eval_s"], mean_epoch_s), file=sys.stderr, flush=True)
 
     def best_epoch(self) -> int | None:
         """First epoch with the highest monitored value (ModelCheckpoint keeps the first best)."""

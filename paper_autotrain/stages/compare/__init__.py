@@ -17,20 +17,31 @@ from collections.abc import Mapping, Sequence
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare import report_html
 from paper_autotrain.stages.compare.formatting import DISPLAY, display_metric
-from paper_autotrain.stages.compare.report import Report, build, csv_report, main_metric, markdown_report
+from paper_autotrain.stages.compare.report import (
+    Report,
+    build,
+    csv_report,
+    main_metric,
+    markdown_report,
+    summary_line,
+)
 from paper_autotrain.stages.compare.seeds import History, ModelRow, PerUser, RunFiles, run_key
 
-__all__ = ["DISPLAY", "History", "ModelRow", "PerUser", "Report", "RunFiles", "build", "display_metric",
+SUMMARY_FILE = "summary.txt"  # the run in one line: what the command prints at the end
+
+__all__ = ["SUMMARY_FILE", "DISPLAY", "History", "ModelRow", "PerUser", "Report", "RunFiles", "build", "display_metric",
            "main_metric", "run", "run_key"]
 
 
 def run(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselines: Sequence[RunResult],
         split: SplitInfo, cfg: Mapping, files: RunFiles | None = None) -> dict[str, str]:
     """The report files, by name: `report.md` for people, `report.csv` (long format) for tools, `report.html`
-    (self-contained: table, charts, spec) for a browser. `reproduced` is our model's run, or one run per seed."""
+    (self-contained: table, charts, spec) for a browser, `summary.txt` (one line) for the terminal. `reproduced`
+    is our model's run, or one run per seed."""
     report = build(spec, reproduced, baselines, split, cfg, files)
     return {
         "report.md": markdown_report(report),
         "report.csv": csv_report(report),
         "report.html": report_html.render(report),
+        SUMMARY_FILE: summary_line(report) + "\n",
     }

@@ -13,7 +13,13 @@ from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare.formatting import NONE, display_metric, fmt
 from paper_autotrain.stages.compare.protocol import NOT_READ, ProtocolRow, is_read, protocol_rows
 from paper_autotrain.stages.compare.seeds import ModelRow, RunFiles, group_by_model
-from paper_autotrain.stages.compare.significance import Significance, against_best_baseline, format_p, sentence
+from paper_autotrain.stages.compare.significance import (
+    Significance,
+    against_best_baseline,
+    format_p,
+    p_equals,
+    sentence,
+)
 
 TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "precision")
 CTR_COLUMNS = ("auc", "logloss")  # one value over all test rows, no cut-off
@@ -292,6 +298,14 @@ def reference_line_text(report: Report) -> str:
     subject = "Approximation" if report.spec.approximation else "Reproduced"
     return (f"{subject} {report.ours.model} vs RecBole {reference.model} ({report.reference_terms}): "
             f"{display_metric(main)} {ours:.4f} vs {theirs:.4f}{over}, {delta:+.1f}%.")
+
+
+def summary_line(report: Report) -> str:
+    """The run in one line, for the terminal: ours against the reference on the main metric with the difference,
+    and the paired test against the best baseline when there is one."""
+    test = report.significance.test
+    tested = f" Paired t-test against {test.baseline}: {p_equals(test.t_p)}." if test else ""
+    return reference_line_text(report) + tested
 
 
 def no_reference_text(spec: MethodSpec) -> str:
