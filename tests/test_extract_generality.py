@@ -370,3 +370,59 @@ def test_compared_method_bullets_related_work_and_cited_findings_are_left_out():
 def test_the_optimizer_the_paper_trains_with(texts, expected):
     found, _ = find_optimizer(sentences(*texts), "OurNet")
     assert (found.value if found else None) == expected
+
+
+# --- numbers and datasets given only in the text -------------------------------------------------------------------
+
+from paper_autotrain.stages.extract.datasets import named_in_prose  # noqa: E402
+from paper_autotrain.stages.extract.text_numbers import reported_in_text  # noqa: E402
+
+
+def test_the_methods_numbers_in_the_text_and_never_a_baselines():
+    experiments = sentences(
+        "The popularity baseline achieved an MPR of 14.9% which is a huge improvement over a random model.",
+        "Both LogisticMF and IMF converged to a similar MPR at around 100 latent factors (6.27 for IMF and 5.99 for "
+        "LogisticMF).",
+        "For example, in using just 10 latent factors IMF achieved an MPR of 16.9%.",
+        "On the other hand, LogisticMF achieved an MPR of 8.065%.",
+        "LogisticMF improves MPR over IMF by 12.3%.",
+    )
+    reported = reported_in_text(experiments, "Logistic MF", ["Spotify"], ["MPR"])
+    assert [(r.dataset, r.metric, r.value, r.unit, r.variant, r.table) for r in reported] == [
+        ("Spotify", "MPR", 5.99, None, "at around 100 latent factors", "text"),
+        ("Spotify", "MPR", 8.065, "%", None, "text"),
+    ]
+    # two datasets and the sentence names neither: no guess
+    assert reported_in_text(experiments[3:4], "LogisticMF", ["Spotify", "Last.fm"], ["MPR"]) == []
+
+
+def test_numbers_in_the_text_only_without_a_results_table():
+    doc = paper(["TextRec: Ranking for Music\nWe propose TextRec for recommendation.",
+                 "5 EXPERIMENTS\nWe evaluate TextRec using the same Spotify listening history dataset. We report the "
+                 "Mean Percentage Ranking (MPR) of each method. TextRec achieved an MPR of 7.5% on it."],
+                title="TextRec: Ranking for Music", sections=[Section(title="5 EXPERIMENTS", page=2, text="")])
+    spec = extract.run(doc, RULES)
+    assert spec.datasets == ["Spotify"] and spec.metrics == ["MPR"]
+    assert [(r.dataset, r.metric, r.value, r.unit) for r in spec.reported] == [("Spotify", "MPR", 7.5, "%")]
+
+
+def test_dataset_names_printed_before_dataset():
+    experiments = sentences(
+        "We trained both models on the same Spotify listening history dataset from our analysis.",
+        "Unlike explicit feedback datasets, ours has no negative signal.",
+        "Perhaps the most famous case is Netflix which released a dataset of ratings.",
+        "6.1 Datasets We used the Epinions dataset and two public datasets.",
+    )
+    assert named_in_prose(experiments) == ["Spotify", "Epinions"]
+
+
+def test_a_one_row_table_in_the_text():
+    page = "\n".join([
+        "Test Data", "DSSM", "Crossing", "Production", "text cp2 tt", "98.68", "98.99", "100",
+        "Table 4: Click prediction results for task CP2 where performance is measured by relative AUC",
+        "using the production model as the baseline and all of the other models are compared with it.",
+    ])
+    tables = page_text_tables(6, page)
+    assert tables[0].rows == [["Test Data", "DSSM", "Crossing", "Production"], ["text cp2 tt", "98.68", "98.99", "100"]]
+    reported = find_reported(tables, "Crossing", ["text cp2 tt"], ["AUC"])
+    assert [(r.dataset, r.metric, r.value, r.table) for r in reported] == [("text cp2 tt", "AUC", 98.99, "Table 4")]

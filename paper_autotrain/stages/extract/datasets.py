@@ -28,6 +28,40 @@ STAT_LABEL = re.compile(
 STAT_CAPTION = re.compile(r"statistic|\bdata ?sets?\b|\bdata\b|attributes", re.I)
 SPLIT_NAME = re.compile(r"^(?:train(?:ing)?|valid(?:ation)?|dev|test(?:ing)?)(?: (?:set|data))?$", re.I)
 NUMBER = re.compile(r"\d")
+# "the same Spotify listening history dataset", "the Epinions dataset": a capitalised name, a few describing words
+# and "dataset" (not a verb between: "Netflix released a dataset")
+NAME = r"[A-Z][\w.&-]*[A-Za-z0-9](?:[ -][A-Z0-9][\w.&-]*){0,2}"
+NAMED_DATASET = re.compile(
+    rf"\b(?P<n>{NAME}(?:(?:,\s+|\s+and\s+|,\s+and\s+){NAME})*) (?P<w>(?:[a-z][a-z-]* ){{0,3}})(?:data ?sets?)\b"
+)
+NOT_NAMES = frozenset({
+    "the", "this", "that", "these", "those", "our", "each", "both", "all", "two", "three", "four", "five", "several",
+    "large", "real", "public", "benchmark", "experimental", "synthetic", "training", "test", "validation", "other",
+    "different", "same", "new", "original", "full", "small", "popular", "standard", "we", "in", "on", "for", "a", "an",
+    "table", "figure", "section", "statistics", "real-world", "such", "any", "every", "most", "many", "which",
+})
+NOT_DESCRIBING = frozenset({"a", "an", "the", "is", "was", "are", "were", "and", "or", "of", "in", "on", "to", "from"})
+
+
+def named_in_prose(experiments: list[Sentence]) -> list[str]:
+    """Dataset names the experiments print before 'dataset': 'the same Spotify listening history dataset'."""
+    found = []
+    for sentence in experiments:
+        for match in NAMED_DATASET.finditer(sentence.text):
+            words = match.group("w").split()
+            if any(w in NOT_DESCRIBING or w.endswith("ed") for w in words):
+                continue
+            names = [n for n in re.split(r",\s+and\s+|,\s+|\s+and\s+", match.group("n")) if n]
+            for k, name in enumerate(names):
+                if name.split()[0].lower() in NOT_NAMES:
+                    continue
+                if SPLIT_NAME.match(name) or STAT_LABEL.search(name) or re.search(r"data", name, re.I):
+                    continue
+                plain_word = re.fullmatch(r"[A-Z][a-z]+", name) is not None
+                if plain_word and k == 0 and not sentence.text[: match.start()].strip(" (•-–"):
+                    continue  # a sentence's first word ("Unlike explicit datasets, ...")
+                found.append(name)
+    return found
 
 
 def _name_like(cell: str) -> bool:
@@ -119,6 +153,9 @@ def detect_datasets(
 
     in_experiments = mentions(experiments)
     twice = [name for name, n in in_experiments.items() if n >= 2]
+    prose = named_in_prose(experiments)
+    if prose:
+        return ordered_unique([*prose, *twice])
     if twice or not sentences:
         return ordered_unique(twice)
     in_paper = mentions(sentences)

@@ -139,7 +139,7 @@ DATASET_PATTERNS: tuple[str, ...] = (
 # A metric as printed, with an optional cut-off. The first group is the name, the second the cut-off.
 METRIC_PATTERN = (
     r"\b(Recall|NDCG|nDCG|HR|Hit Ratio|Hit Rate|Hit|Prec|Precision|MRR|MAP|AUC|GAUC"
-    r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1)"
+    r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1|MPR)"
     r"(?:\s*@\s*(\d{1,3}))?(?![\w-])"
 )
 # Canonical spelling of metric names.
@@ -162,11 +162,12 @@ METRIC_NAMES = {
     "rmse": "RMSE",
     "mae": "MAE",
     "f1": "F1",
+    "mpr": "MPR",  # mean percentile (percentage) ranking: lower is better
 }
 # A word before a metric in a table header that names the setting it was measured in ("Offline AUC");
 # such a header is kept as printed.
 METRIC_QUALIFIER = r"(?:Offline|Online|Test|Validation|Overall)"
-LOWER_IS_BETTER = frozenset({"Logloss", "RMSE", "MAE"})
+LOWER_IS_BETTER = frozenset({"Logloss", "RMSE", "MAE", "MPR"})
 CUTOFF_METRICS = frozenset({"Recall", "NDCG", "HR", "Prec", "Precision", "MRR", "F1"})
 
 # Models a paper compares against, printed name -> RecBole class (None where RecBole has none).

@@ -16,7 +16,7 @@ from .lexicon import CUTOFF_METRICS, METRIC_PATTERN, METRIC_QUALIFIER
 from .names import canonical_metric
 from .text import Sentence
 
-UNCUT_METRICS = frozenset({"MAP", "AUC", "GAUC", "Logloss", "RMSE", "MAE", "MRR"})
+UNCUT_METRICS = frozenset({"MAP", "AUC", "GAUC", "Logloss", "RMSE", "MAE", "MRR", "MPR"})
 # Metrics named in words, and the canonical name of each.
 METRIC_WORDS: dict[str, str] = {  # acronyms as printed, words in any case
     r"(?i:\brecall\b)": "Recall",

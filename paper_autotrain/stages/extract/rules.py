@@ -32,6 +32,7 @@ from .protocol import read_protocol
 from .scope import CITED_WORK, own_sentences
 from .tables import find_reported, table_label
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
+from .text_numbers import reported_in_text
 from .text_tables import text_tables
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,8 @@ def extract(doc: PaperDoc) -> MethodSpec:
     layers = hyperparameters.get("n_layers")
     preferred = str(layers.value) if layers is not None and layers.source == "paper" else None
     reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred)
+    if not reported:  # numbers given only in the text
+        reported = reported_in_text(experiments, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
         metrics = _ordered_unique([*metrics, *(r.metric for r in reported)])

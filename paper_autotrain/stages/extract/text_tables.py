@@ -65,7 +65,14 @@ def _blocks(lines: list[str]) -> list[_Block]:
         current.end = i + 1
     if current is not None:
         blocks.append(current)
-    return [b for b in blocks if len(_runs(b.cells)) >= 3 or _headless_shape(_runs(b.cells))]
+    return [b for b in blocks if len(_runs(b.cells)) >= 3 or _headless_shape(_runs(b.cells))
+            or _one_row_shape(_runs(b.cells))]
+
+
+def _one_row_shape(runs: list[tuple[str, list[str]]]) -> bool:
+    """A header (a stub cell and one cell per column) over a single row: its label, then its numbers."""
+    return (len(runs) == 2 and runs[0][0] == "label" and runs[1][0] == "num" and len(runs[1][1]) >= 2
+            and len(runs[0][1]) == len(runs[1][1]) + 2)
 
 
 def _headless_shape(runs: list[tuple[str, list[str]]]) -> bool:
@@ -115,6 +122,9 @@ def _parse(block: _Block) -> _Parsed | None:
             rows.append((pending, texts))
         pending = []
     if len(rows) < MIN_ROWS:
+        if _one_row_shape(runs):
+            return _Parsed(header=head[:-1], rows=[([head[-1]], rows[0][1])], width=len(rows[0][1]),
+                           start=block.start, end=block.end)
         return _headless(head, runs)
     width = Counter(len(numbers) for _, numbers in rows).most_common(1)[0][0]
     if len(rows[-1][1]) > width:  # a section number ("4.3") right after the table
