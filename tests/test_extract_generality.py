@@ -426,3 +426,11 @@ def test_a_one_row_table_in_the_text():
     assert tables[0].rows == [["Test Data", "DSSM", "Crossing", "Production"], ["text cp2 tt", "98.68", "98.99", "100"]]
     reported = find_reported(tables, "Crossing", ["text cp2 tt"], ["AUC"])
     assert [(r.dataset, r.metric, r.value, r.table) for r in reported] == [("text cp2 tt", "AUC", 98.99, "Table 4")]
+
+
+def test_a_compared_methods_description_and_a_value_for_all_models():
+    found, _ = find_hyperparameters(sentences(
+        "NeuMF feeds the concatenation into an MLP with three hidden layers.",
+        "Same as NGCF, the embedding size is fixed to 64 for all models.",
+    ), "OurGCN")
+    assert "n_layers" not in found and found["embedding_size"].value == 64

@@ -295,6 +295,10 @@ def find_hyperparameters(
                 continue
             if rule.kind != "list" and names_other_model(match.group(0), model_name):
                 continue  # "the latent dimension of FM is 10" states a compared method's setting
+            clause = clause_at(sentence.text, match.start())
+            if (rule.kind != "list" and names_other_model(clause, model_name) and not ALL_METHODS.search(clause)
+                    and not names_own_model(clause, model_name) and not FIRST_PERSON.search(clause)):
+                continue  # "NeuMF feeds an MLP with three hidden layers": a description of a compared method
             if rule.context and not re.search(rule.context, _window(sentences, index), re.I):
                 continue
             if rule.kind != "list" and CONDITIONAL.search(sentence.text[: match.start()]):
@@ -546,6 +550,10 @@ def _per_part_optimizers(sentence: Sentence) -> list[str]:
 
 GENERAL_PRACTICE = re.compile(r"\b(?:often|usually|typically|commonly|generally|traditionally)\b", re.I)
 FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
+# a value stated for every method compared, the paper's included: "the embedding size is fixed to 64 for all models"
+ALL_METHODS = re.compile(
+    r"\b(?:for|of|in) all (?:the )?(?:models|methods|approaches|compared|experiments)\b|\bsame as\b", re.I
+)
 MIN_OPTIMIZER_VOTES = 1.0
 
 
