@@ -34,6 +34,8 @@ CONTEXT_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"field_embedding", "linear", "cross_product", "mlp_tower", "sum_logits"}): "WideDeep",
     frozenset({"field_embedding", "linear", "fm_interaction", "mlp_tower", "sum_logits"}): "DeepFM",
     frozenset({"field_embedding", "cross_network", "mlp_tower", "concat_head"}): "DCN",
+    frozenset({"field_embedding", "linear", "bi_interaction", "mlp_tower", "sum_logits"}): "NFM",
+    frozenset({"field_embedding", "linear", "attentional_interaction", "sum_logits"}): "AFM",
 }
 
 

@@ -23,8 +23,9 @@ RULES = {"name": "rules", "hparams": {}}
 SETTINGS = ("4 EXPERIMENTS", "We evaluate on the Criteo dataset with AUC and Logloss. Table 1 reports the results. "
             "The embedding size is 16 and we use Adam with a learning rate of 0.001.")
 
-# Known blocks (field embeddings, FM pairwise products, a linear part) plus one part no block builds: the attention
-# network that weights each pairwise interaction
+# Known blocks (field embeddings, FM pairwise products, a linear part) plus one part no block builds: a matrix per
+# pair of fields on each pairwise interaction (AFM's attention network is built since issue 19: attentional_interaction)
+MISSING_PART = "field-pair matrices on interactions (field-matrixed)"
 ATTENTIVE_FM = [
     ["AttnFM: Weighting Feature Interactions with Attention for CTR Prediction",
      "Abstract. We propose a new model named AttnFM for click-through rate (CTR) prediction. AttnFM learns how "
@@ -37,8 +38,8 @@ ATTENTIVE_FM = [
      "Wide & Deep [2] joins a linear model with a deep network.",
      "3 METHOD", "Each field is embedded into a latent vector. The first-order part is a linear regression over "
      "the sparse features. The pairwise interactions are the element-wise products of the field embeddings, as "
-     "in factorization machines. An attention network scores each pairwise interaction, and the attention "
-     "weights sum the interactions into one vector. The model is trained with the log loss on the clicks.",
+     "in factorization machines. A learned matrix for each pair of fields transforms the embeddings of the "
+     "pair before their inner product. The model is trained with the log loss on the clicks.",
      *SETTINGS],
 ]
 # The related work describes LightGCN's light propagation; the method itself keeps per-layer weight matrices,
@@ -68,15 +69,15 @@ def test_known_blocks_with_one_unknown_part_is_partial_and_names_the_part(tmp_pa
     spec = spec_of(tmp_path, ATTENTIVE_FM)
     assert spec.model_name == "AttnFM" and spec.reference is None  # RecBole has no class named AttnFM
     assert spec.fidelity.verdict == "partial"
-    assert "attention network over pairwise interactions" in spec.fidelity.missing
-    assert "attention network over pairwise interactions" in [part.name for part in spec.custom]
+    assert MISSING_PART in spec.fidelity.missing
+    assert MISSING_PART in [part.name for part in spec.custom]
     built = {c.name: c.block for c in spec.fidelity.components if c.block}
     assert built.get("factorisation-machine pairwise interactions (inner products of latent vectors)") == \
         "fm_interaction"
     # the related work's DeepFM and Wide & Deep are not read as parts of AttnFM
     assert "multi-layer perceptron" not in [c.name for c in spec.fidelity.components]
-    quote = next(c.evidence for c in spec.fidelity.components if c.name.startswith("attention network"))
-    assert quote.startswith("p2: ") and "attention network scores each pairwise interaction" in quote
+    quote = next(c.evidence for c in spec.fidelity.components if c.name == MISSING_PART)
+    assert quote.startswith("p2: ") and "matrix for each pair of fields" in quote
 
 
 def test_a_partial_spec_is_refused_at_render_with_the_missing_part_and_the_ways_forward(tmp_path):
@@ -84,7 +85,7 @@ def test_a_partial_spec_is_refused_at_render_with_the_missing_part_and_the_ways_
     with pytest.raises(StageError) as refused:
         render.run(spec, {})
     message = str(refused.value)
-    assert "\n" not in message and "attention network over pairwise interactions" in message
+    assert "\n" not in message and MISSING_PART in message
     assert "fidelity=allow_partial" in message and "llm=" in message
 
 
@@ -92,11 +93,11 @@ def test_allow_partial_builds_the_rest_and_every_file_says_approximation(tmp_pat
     spec = spec_of(tmp_path, ATTENTIVE_FM)
     files = render.run(spec, {"fidelity": "allow_partial"})
     docstring = files["model.py"].split('"""')[1]
-    assert "approximation: " in docstring and "attention network over pairwise interactions" in docstring
+    assert "approximation: " in docstring and MISSING_PART in docstring
     assert "NOT the paper's model" in docstring
     readme = files["README.md"]
     assert "(approximation)" in readme.splitlines()[0]
-    assert "**not built**" in readme and "attention network over pairwise interactions" in readme
+    assert "**not built**" in readme and MISSING_PART in readme
     with pytest.raises(StageError, match="not a mode"):
         render.run(spec, {"fidelity": "sometimes"})
 
@@ -185,7 +186,7 @@ def test_an_approximation_run_says_so_in_the_report_csv_ledger_and_leaderboard(t
             "baselines=[LR]"]), resolve=True)
     pipeline.run(cfg)
     results = tmp_path / "results" / "attnfm"
-    missing = "attention network over pairwise interactions"
+    missing = MISSING_PART
     report = (results / "report.md").read_text()
     assert report.splitlines()[0].startswith("# AttnFM: approximation: ") and missing in report.splitlines()[0]
     assert "Reproduced AttnFM" not in report

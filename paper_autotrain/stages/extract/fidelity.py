@@ -65,6 +65,7 @@ class Part:
     plumbing: bool = False
     ours: str = ""  # for a known deviation: what our block does instead
     adds: tuple[str, str] | None = None  # (block, after): the block that builds the part joins the composition
+    composes: tuple[str, ...] = ()  # the blocks of the model the part defines (NFM's Bi-Interaction pooling)
 
     def applies_to(self, family: str) -> bool:
         return not self.families or family in self.families
@@ -95,7 +96,8 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
     raw = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     parts = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=tuple(e.get("blocks") or ()),
                        families=tuple(e.get("families") or ()), plumbing=bool(e.get("plumbing")),
-                       adds=(e["adds"]["block"], e["adds"]["after"]) if e.get("adds") else None)
+                       adds=(e["adds"]["block"], e["adds"]["after"]) if e.get("adds") else None,
+                       composes=tuple(e.get("composes") or ()))
                   for e in raw["components"])
     deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"])
                        for e in raw["deviations"])
@@ -332,8 +334,14 @@ def title_area(doc: PaperDoc) -> str:
 
 
 def with_added_blocks(architecture: list[Block], found: list[Found]) -> list[Block]:
-    """The composition with the blocks that build stated parts a template composes in (Wide & Deep's crosses)."""
+    """The composition with the blocks that build stated parts a template composes in (Wide & Deep's crosses). A
+    stated part that defines its model's composition (`composes`: NFM's Bi-Interaction pooling) replaces a guessed
+    composition that does not build it, keeping the parameters of the blocks both hold."""
     blocks = list(architecture)
+    defining = next((f.part for f in found if f.part.composes), None)
+    if defining is not None and not any(block.block in defining.blocks for block in blocks):
+        guessed = {block.block: block for block in blocks}
+        blocks = [guessed.get(name) or Block(block=name) for name in defining.composes]
     for part in (f.part for f in found if f.part.adds):
         block, after = part.adds
         names = [b.block for b in blocks]
