@@ -434,3 +434,17 @@ def test_a_compared_methods_description_and_a_value_for_all_models():
         "Same as NGCF, the embedding size is fixed to 64 for all models.",
     ), "OurGCN")
     assert "n_layers" not in found and found["embedding_size"].value == 64
+
+
+def test_abbreviated_metrics_and_datasets_named_only_in_the_text():
+    table = Table(page=6, caption="Table 3: Overall comparison.", rows=[
+        ["", "Amazon-CD", "", "Tmall-Buy", ""], ["Method", "R@20", "N@20", "R@20", "N@20"],
+        ["LightGCN", "0.1012", "0.0621", "0.0512", "0.0301"], ["OurGCN", "0.1123*", "0.0701*", "0.0577*", "0.0345*"]])
+    metrics = detect_metrics([table], [])
+    assert metrics == ["R@20", "N@20"]
+    # the results table's column groups are the datasets the experiments name ("the Amazon-CD dataset")
+    assert find_reported([table], "OurGCN", [], metrics) == []
+    reported = find_reported([table], "OurGCN", [], metrics, also=["Amazon-CD", "Tmall-Buy"])
+    assert [(r.dataset, r.metric, r.value) for r in reported] == [
+        ("Amazon-CD", "R@20", 0.1123), ("Amazon-CD", "N@20", 0.0701), ("Tmall-Buy", "R@20", 0.0577),
+        ("Tmall-Buy", "N@20", 0.0345)]

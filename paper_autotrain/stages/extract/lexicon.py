@@ -139,7 +139,7 @@ DATASET_PATTERNS: tuple[str, ...] = (
 # A metric as printed, with an optional cut-off. The first group is the name, the second the cut-off.
 METRIC_PATTERN = (
     r"\b(Recall|NDCG|nDCG|HR|Hit Ratio|Hit Rate|Hit|Prec|Precision|MRR|MAP|AUC|GAUC"
-    r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1|MPR)"
+    r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1|MPR|[RNPH](?=\s*@\s*\d))"
     r"(?:\s*@\s*(\d{1,3}))?(?![\w-])"
 )
 # Canonical spelling of metric names.
@@ -163,12 +163,17 @@ METRIC_NAMES = {
     "mae": "MAE",
     "f1": "F1",
     "mpr": "MPR",  # mean percentile (percentage) ranking: lower is better
+    # a table's abbreviations, kept as printed: "R@20", "N@20", "P@10", "H@10"
+    "r": "R",
+    "n": "N",
+    "p": "P",
+    "h": "H",
 }
 # A word before a metric in a table header that names the setting it was measured in ("Offline AUC");
 # such a header is kept as printed.
 METRIC_QUALIFIER = r"(?:Offline|Online|Test|Validation|Overall)"
 LOWER_IS_BETTER = frozenset({"Logloss", "RMSE", "MAE", "MPR"})
-CUTOFF_METRICS = frozenset({"Recall", "NDCG", "HR", "Prec", "Precision", "MRR", "F1"})
+CUTOFF_METRICS = frozenset({"Recall", "NDCG", "HR", "Prec", "Precision", "MRR", "F1", "R", "N", "P", "H"})
 
 # Models a paper compares against, printed name -> RecBole class (None where RecBole has none).
 KNOWN_MODELS: dict[str, str | None] = {

@@ -16,7 +16,7 @@ from paper_autotrain.schemas import (
     Table,
 )
 
-from .datasets import detect_datasets
+from .datasets import detect_datasets, named_in_prose
 from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
 from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
@@ -347,7 +347,10 @@ def extract(doc: PaperDoc) -> MethodSpec:
         unclear.append("training loss not recognised; set `loss` by hand")
     layers = hyperparameters.get("n_layers")
     preferred = str(layers.value) if layers is not None and layers.source == "paper" else None
-    reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred)
+    # the names the experiments print before "dataset" may also label a results table's columns
+    also = [name for name in _ordered_unique(named_in_prose(experiments))
+            if not names_other_model(name, own_name) and name.lower() != own_name.lower()]
+    reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred, also)
     if not reported:  # numbers given only in the text
         reported = reported_in_text(experiments, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments

@@ -307,13 +307,14 @@ def _named_once(text: str, names: list[str], find) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _context(table: Table, datasets: list[str], metrics: list[str], panel: str | None = None) -> _Context:
+def _context(table: Table, datasets: list[str], metrics: list[str], panel: str | None = None,
+             extra: list[str] | None = None) -> _Context:
     def in_caption(name: str, text: str) -> bool:
         return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.I) is not None
 
     caption_metrics = {canonical_metric(m.group(1), m.group(2)) for m in re.finditer(METRIC_PATTERN, table.caption)}
     return _Context(
-        datasets=[panel] if panel else datasets,
+        datasets=[panel] if panel else [*datasets, *(extra or [])],
         metrics=metrics,
         caption_dataset=panel or (datasets[0] if len(datasets) == 1 else _named_once(table.caption, datasets,
                                                                                        in_caption)),
@@ -376,7 +377,8 @@ def _with_variant(entry: _Entry, label: str) -> _Entry:
 
 
 def _values_in(
-    table: Table, own: str, datasets: list[str], metrics: list[str], tier: tuple[bool, bool], preferred: str | None
+    table: Table, own: str, datasets: list[str], metrics: list[str], tier: tuple[bool, bool], preferred: str | None,
+    extra: list[str] | None = None,
 ) -> list[_Entry]:
     panels = _panels(table)
     if any(name for name, _ in panels):
@@ -388,7 +390,7 @@ def _values_in(
                                   preferred)
         ]
     positions = _positions(table, own, tier)
-    return _entries(table, positions, _context(table, datasets, metrics), preferred) if positions else []
+    return _entries(table, positions, _context(table, datasets, metrics, extra=extra), preferred) if positions else []
 
 
 def _attributed(table: Table, model_name: str) -> bool:
@@ -484,19 +486,21 @@ def _reported(table: Table, entries: list[_Entry], model_name: str) -> list[Repo
 
 
 def find_reported(
-    tables: list[Table], model_name: str, datasets: list[str], metrics: list[str], preferred: str | None = None
+    tables: list[Table], model_name: str, datasets: list[str], metrics: list[str], preferred: str | None = None,
+    also: list[str] | None = None,
 ) -> list[Reported]:
     """Numbers of the method from the first table that prints its name beside numbers, with the datasets and
     metrics later such tables add; by a variant of its name when no table prints the name itself; else its best
     numbers from the first table whose caption names it (rows are its settings). `preferred`: the mark of the
     variant the paper's stated settings point to ("2" for two layers), used when the method occurs several
-    times in a table."""
+    times in a table. `also`: other names the paper gives datasets, read in a table's cells after `datasets`."""
     own = _plain(model_name)
+    extra = [name for name in also or [] if not any(_plain(name) == _plain(d) for d in datasets)]
     for tier in TIERS:
         reported: list[Reported] = []
         seen: set[tuple[str, str]] = set()
         for table in tables:
-            entries = _values_in(table, own, datasets, metrics, tier, preferred)
+            entries = _values_in(table, own, datasets, metrics, tier, preferred, extra)
             new = [e for e in entries if (e.dataset, e.metric) not in seen]
             if not new:
                 continue
