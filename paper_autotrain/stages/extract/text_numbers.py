@@ -11,7 +11,7 @@ from paper_autotrain.schemas import Reported
 
 from .lexicon import METRIC_PATTERN
 from .names import canonical_metric
-from .text import Sentence, quote
+from .text import MAX_QUOTE_WORDS, Sentence
 
 NUMBER = r"(?P<v>\d+(?:\.\d+)?)\s*(?P<pct>%)?"
 VERB = r"(?:achiev|reach|obtain|attain|yield|get|scor|record|report)\w*"
@@ -40,6 +40,13 @@ def _dataset_in(text: str, datasets: list[str]) -> str | None:
     if len(named) == 1:
         return named.pop()
     return datasets[0] if not named and len(datasets) == 1 else None
+
+
+def _quote_from(sentence: Sentence, position: int) -> str:
+    """A quote that starts where the number's statement does (the method's name, or the number)."""
+    start = sentence.text.rfind("(", 0, position) + 1 if sentence.text[position:position + 1].isdigit() else position
+    words = sentence.text[start:].split()[:MAX_QUOTE_WORDS]
+    return f"{sentence.where or f'p{sentence.page}'}: {' '.join(words)}"
 
 
 def reported_in_text(
@@ -71,7 +78,7 @@ def reported_in_text(
                 found.append(Reported(
                     dataset=dataset, metric=metric, value=float(match.group("v")),
                     unit="%" if match.group("pct") else None, table="text",
-                    variant=setting.group(0) if setting else None, evidence=quote(sentence, match.start()),
+                    variant=setting.group(0) if setting else None, evidence=_quote_from(sentence, match.start()),
                 ))
     unique: dict[tuple[str, str, float], Reported] = {}
     for entry in found:
