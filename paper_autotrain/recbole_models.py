@@ -36,6 +36,7 @@ CONTEXT_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"field_embedding", "cross_network", "mlp_tower", "concat_head"}): "DCN",
     frozenset({"field_embedding", "linear", "bi_interaction", "mlp_tower", "sum_logits"}): "NFM",
     frozenset({"field_embedding", "linear", "attentional_interaction", "sum_logits"}): "AFM",
+    frozenset({"field_embedding", "linear", "field_weighted_interaction", "sum_logits"}): "FwFM",
 }
 
 

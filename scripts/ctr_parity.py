@@ -37,6 +37,7 @@ TOLERANCE = 0.01  # issue 19: CTR AUC within +-0.01 of RecBole's class
 RECBOLE_CHOICES: dict[str, dict[str, dict[str, Any]]] = {
     "NFM": {"mlp_tower": {"activation": "sigmoid", "batch_norm": True}},
     "AFM": {"attentional_interaction": {"bias": False, "penalty": "norm"}},
+    "FwFM": {"field_weighted_interaction": {"learned": False}},
 }
 
 

@@ -49,7 +49,8 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "batch_norm": True},
             {"block": "concat_head"}],
     # RecBole's choices where the paper's differ (its NFM: sigmoid hidden layers with batch norm; its AFM: no bias in
-    # the attention layer, ||W|| as the penalty), so the bench compares the same model on both sides
+    # the attention layer, ||W|| as the penalty; its FwFM: untrained field-pair weights), so the bench compares the
+    # same model on both sides
     "NFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "bi_interaction"},
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "activation": "sigmoid", "batch_norm": True},
             {"block": "sum_logits"}],
@@ -57,8 +58,10 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
             {"block": "attentional_interaction", "attention_size": 12, "dropout": 0.1, "reg_weight": 0.5,
              "bias": False, "penalty": "norm"},
             {"block": "sum_logits"}],
+    "FwFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"},
+             {"block": "field_weighted_interaction", "learned": False}, {"block": "sum_logits"}],
 }
-CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM")
+CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM", "FwFM")
 REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce",
                     "Caser": "bce",
                     "Mult-VAE": "multinomial", "Mult-DAE": "multinomial", "CDAE": "bce",

@@ -1,4 +1,4 @@
-"""RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM.
+"""RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM, FwFM.
 
 Where RecBole's class hard-codes a choice the paper makes otherwise (NFM's sigmoid hidden layers), our model follows
 the paper and the note says what RecBole's does instead. A block parameter that reads no hyperparameter reaches RecBole
@@ -32,6 +32,11 @@ def reference(spec: MethodSpec) -> Reference | None:
                        "Bi-Interaction output")
     if model == "AFM":
         _afm(m)
+    if model == "FwFM":
+        m.put("dropout_prob", m.model_value("field_weighted_interaction", "fw_dropout"))
+        if str(m.blocks["field_weighted_interaction"].get("learned", True)).lower() == "true":
+            m.notes.append("RecBole's FwFM never trains its field-pair weights r (a plain tensor, not a parameter: "
+                           "they keep their random N(0, 1) start); ours learns them, as the paper does")
     if model == "DCN":
         m.put("cross_layer_num", m.block_value("cross_network", "cross_layers", integral=True))
         m.put("reg_weight", m.block_value("cross_network", "cross_reg", integral=False))
