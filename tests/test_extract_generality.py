@@ -295,6 +295,11 @@ from paper_autotrain.stages.extract.scope import own_sentences  # noqa: E402
          "embedding_size", 16),
         ("An auto-associative network with a single, k-dimensional hidden layer.", "n_layers", 1),
         ("A Crossing Model with five layers of Residual Units.", "n_layers", 5),
+        ("The size of the user and item embeddings is set to 64.", "embedding_size", 64),
+        ("We train with Adam (lr = 0.0005) and early stopping.", "learning_rate", 0.0005),
+        ("The regularization coefficient λ is set to 10-4 for OurNet.", "l2_reg", 1e-4),
+        ("The L2 regularization weight is 1 × 10-5.", "l2_reg", 1e-5),
+        ("The regularization rate λ is tuned amongst {0.1, 0.01, 0.001}.", "l2_reg", None),
         # what is not the method's setting
         ("For IPS based models, we fix the embedding size as 128.", "embedding_size", None),
         ("For all baselines, the learning rate is set to 0.01.", "learning_rate", None),

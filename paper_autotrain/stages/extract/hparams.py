@@ -12,7 +12,9 @@ from .lexicon import KNOWN_MODELS, NUMBER_WORDS, OPTIMIZERS
 from .scope import CITED_WORK
 from .text import Sentence, quote
 
-NUM = r"(?P<v>\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)"
+# a number, "1e-4", or a power of ten whose superscript the text layer flattened: "10-4", "1 × 10-4", "10^-4"
+NUM = (r"(?P<v>(?:\d+(?:\.\d+)?\s?[×x]\s?)?10\s?\^?\{?[-−]\s?\d{1,2}\}?(?!\d|\.\d)"
+       r"|\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)")
 INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
 INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
 SETTING = (
@@ -45,6 +47,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("embedding_size", rf"(?:#|number of)\s*(?:latent )?dimensions?(?: [a-z])?\s*=\s*{INT}", "int"),
     Rule("embedding_size", rf"\bembedded (?:with|into|in|as) {INT}[- ](?:floats|dimensions|dimensional)", "int"),
+    Rule(
+        "embedding_size",
+        r"(?:size|dimension(?:ality)?) of (?:the |all )?(?:[\w/-]+ ){0,3}?"
+        rf"(?:embeddings?|latent (?:vectors?|factors?))(?: [a-z])?\s+{SETTING}{INT}",
+        "int",
+    ),
     Rule("embedding_size", rf"\b{INT}-dimensional (?:embedding|latent)", "int"),
     Rule(
         "embedding_size",
@@ -53,6 +61,7 @@ RULES: tuple[Rule, ...] = (
         "int",
     ),
     Rule("learning_rate", rf"learning rate(?: [α-ωηa-z])?\s+{SETTING}{NUM}"),
+    Rule("learning_rate", rf"(?<![\w-])lr\s*(?:=|:)\s*{NUM}"),
     # "the learning rate of OurRec for all datasets is set to 0.05"
     Rule("learning_rate", rf"learning rate (?:of|for) [^.;,]{{1,40}}?\b(?:is|was) (?:set|fixed) (?:to|as)\s+{NUM}"),
     Rule("batch_size", rf"(?:mini-?)?batch[- ]size(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -80,6 +89,10 @@ RULES: tuple[Rule, ...] = (
         rf"(?:optimal value is|{SETTING}){NUM}",
     ),
     Rule("l2_reg", rf"weight decay\s+{SETTING}{NUM}"),
+    Rule(
+        "l2_reg",
+        rf"regulari[sz]ation (?:coefficient|weight|strength|parameter|rate)s?(?: [λα-ω])?\s+(?:is\s+)?{SETTING}{NUM}",
+    ),
     Rule("l2_reg", r"(?:do|did) not (?:apply|use) (?:any )?(?:weight decay|L2 regulari[sz]ation)", "zero"),
     # not a graph model's node, message or edge dropout (another regulariser, often an ablation's)
     Rule(
@@ -185,6 +198,9 @@ def _parse_number(text: str) -> float | int:
     text = re.sub(r"\s", "", text)
     if text.lower() in NUMBER_WORDS:
         return NUMBER_WORDS[text.lower()]
+    power = re.fullmatch(r"(?:(\d+(?:\.\d+)?)[×x])?10\^?\{?[-−](\d{1,2})\}?", text)
+    if power:  # "1×10-4" -> 1e-4
+        return float(power.group(1) or 1) * 10 ** -int(power.group(2))
     value = float(text)
     return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
 
