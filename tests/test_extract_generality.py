@@ -453,3 +453,9 @@ def test_abbreviated_metrics_and_datasets_named_only_in_the_text():
     assert [(r.dataset, r.metric, r.value) for r in reported] == [
         ("Amazon-CD", "R@20", 0.1123), ("Amazon-CD", "N@20", 0.0701), ("Tmall-Buy", "R@20", 0.0577),
         ("Tmall-Buy", "N@20", 0.0345)]
+
+
+def test_a_sweep_down_the_methods_column_gives_no_number():
+    table = Table(page=8, caption="Table 5: Recall@20 on Gowalla with different numbers of layers.", rows=[
+        ["Layers", "NGCF", "OurGCN"], ["1", "0.1556", "0.1755"], ["2", "0.1547", "0.1777"], ["3", "0.1569", "0.1823"]])
+    assert find_reported([table], "OurGCN", ["Gowalla"], ["Recall@20"]) == []

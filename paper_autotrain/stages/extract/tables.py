@@ -281,7 +281,12 @@ def _columns_layout(table: Table, header_row: int, col: int, ctx: _Context) -> l
             continue
         dataset = inside.pop()
         out += [_Entry(dataset, metric, value, cell) for _, metric, value, cell, _ in group]
-    return out
+    # a dataset and metric read from several rows with different numbers (rows that are settings of a sweep, not
+    # told apart by a label): which one is the method's is not said
+    values: dict[tuple[str, str], set[float]] = {}
+    for entry in out:
+        values.setdefault((entry.dataset, entry.metric), set()).add(entry.value)
+    return [entry for entry in out if len(values[(entry.dataset, entry.metric)]) == 1]
 
 
 def table_label(table: Table) -> str:
