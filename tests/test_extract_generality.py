@@ -459,3 +459,16 @@ def test_a_sweep_down_the_methods_column_gives_no_number():
     table = Table(page=8, caption="Table 5: Recall@20 on Gowalla with different numbers of layers.", rows=[
         ["Layers", "NGCF", "OurGCN"], ["1", "0.1556", "0.1755"], ["2", "0.1547", "0.1777"], ["3", "0.1569", "0.1823"]])
     assert find_reported([table], "OurGCN", ["Gowalla"], ["Recall@20"]) == []
+
+
+def test_search_grids_are_noted_not_taken():
+    from paper_autotrain.stages.extract.hparams import find_grids
+
+    texts = sentences("Regularization rate λ is tuned amongst {0.1, 0.01, 0.001, 0.0001}.",
+                      "Dropout rate is tuned amongst {0, 0.3, 0.5, 0.7}.")
+    found, _ = find_hyperparameters(texts, "OurNet")
+    assert "l2_reg" not in found and "dropout" not in found
+    notes = find_grids(texts, set(found))
+    assert [note.split(" (")[0] for note in notes] == [
+        "l2_reg: the paper searches {0.1, 0.01, 0.001, 0.0001} without stating the chosen value",
+        "dropout: the paper searches {0, 0.3, 0.5, 0.7} without stating the chosen value"]

@@ -172,7 +172,8 @@ GRID_PHRASES: dict[str, str] = {
     "n_layers": r"(?:number of layers|layers|K)",
 }
 GRID_TAIL = (
-    r"[^.;]{0,50}?(?:in|from|of|among|within|over|tested|searched|tuned)\s+(?:the range of\s+)?"
+    r"[^.;]{0,50}?(?:in|from|of|among(?:st)?|within|over|tested|searched|tuned|varied|chosen|selected|∈)\s*"
+    r"(?:the range of\s+)?"
     r"(?P<g>[\[{][^\]}]{3,80}[\]}])"
 )
 
