@@ -472,3 +472,10 @@ def test_search_grids_are_noted_not_taken():
     assert [note.split(" (")[0] for note in notes] == [
         "l2_reg: the paper searches {0.1, 0.01, 0.001, 0.0001} without stating the chosen value",
         "dropout: the paper searches {0, 0.3, 0.5, 0.7} without stating the chosen value"]
+
+
+def test_column_groups_by_a_setting_that_is_not_a_dataset_give_no_number():
+    table = Table(page=7, caption="Table 4: Results on Gowalla for sparse and dense users.", rows=[
+        ["", "Sparse users", "", "Dense users", ""], ["Method", "Recall@20", "NDCG@20", "Recall@20", "NDCG@20"],
+        ["NGCF", "0.10", "0.05", "0.20", "0.12"], ["OurGCN", "0.12", "0.06", "0.22", "0.13"]])
+    assert find_reported([table], "OurGCN", ["Gowalla"], ["Recall@20", "NDCG@20"]) == []

@@ -205,15 +205,13 @@ def _rows_layout(table: Table, row_index: int, label_col: int, ctx: _Context) ->
         kept = [c for c in kept if not NOT_TEST_SPLIT.match(assigned.get(c, ""))]
     out = []
     for col in kept:
-        entry = _column_entry(labels[col], row[col], ctx, columns_total=len(kept))
+        entry = _column_entry(labels[col], row[col], ctx)
         if entry is not None:
             out.append(entry)
-    if len({(e.dataset, e.metric) for e in out}) < len(out):
-        out = _without_repeats(out, labels)
-    return out
+    return _without_repeats(out)
 
 
-def _column_entry(labels: list[str], cell: str, ctx: _Context, columns_total: int) -> _Entry | None:
+def _column_entry(labels: list[str], cell: str, ctx: _Context) -> _Entry | None:
     cutoff = next((k for label in labels if (k := _cutoff(label))), None)
     metric = next((m for label in labels if (m := _metric(label, ctx.metrics, cutoff))), None)
     dataset = next((d for label in labels if (d := _dataset(label, ctx.datasets))), None)
@@ -227,14 +225,18 @@ def _column_entry(labels: list[str], cell: str, ctx: _Context, columns_total: in
     return None if value is None else _Entry(dataset, metric, value, cell.strip())
 
 
-def _without_repeats(entries: list[_Entry], labels: dict[int, list[str]]) -> list[_Entry]:
-    """A dataset and metric read twice from one row (columns grouped by a setting that is not a dataset): the
-    first reading."""
-    seen: set[tuple[str, str]] = set()
-    out = []
+def _without_repeats(entries: list[_Entry]) -> list[_Entry]:
+    """A dataset and metric read twice from one row or column (groups of columns or rows by a setting that is not a
+    dataset: sparse and dense users, one row per layer count): kept only when the readings agree, since which one
+    is the method's result is not said."""
+    values: dict[tuple[str, str], set[float]] = {}
     for entry in entries:
-        if (entry.dataset, entry.metric) not in seen:
-            seen.add((entry.dataset, entry.metric))
+        values.setdefault((entry.dataset, entry.metric), set()).add(entry.value)
+    out, seen = [], set()
+    for entry in entries:
+        key = (entry.dataset, entry.metric)
+        if len(values[key]) == 1 and key not in seen:
+            seen.add(key)
             out.append(entry)
     return out
 
@@ -281,12 +283,7 @@ def _columns_layout(table: Table, header_row: int, col: int, ctx: _Context) -> l
             continue
         dataset = inside.pop()
         out += [_Entry(dataset, metric, value, cell) for _, metric, value, cell, _ in group]
-    # a dataset and metric read from several rows with different numbers (rows that are settings of a sweep, not
-    # told apart by a label): which one is the method's is not said
-    values: dict[tuple[str, str], set[float]] = {}
-    for entry in out:
-        values.setdefault((entry.dataset, entry.metric), set()).add(entry.value)
-    return [entry for entry in out if len(values[(entry.dataset, entry.metric)]) == 1]
+    return _without_repeats(out)
 
 
 def table_label(table: Table) -> str:
