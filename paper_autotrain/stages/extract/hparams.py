@@ -100,6 +100,9 @@ RULES: tuple[Rule, ...] = (
         rf"(?<!node )(?<!message )(?<!edge )dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}",
     ),
     Rule("dropout", rf"dropout[^.;]{{0,40}}?with (?:a )?probability (?:of )?{NUM}"),
+    # a graph model's own dropouts, read apart (NGCF's message and node dropout: the ngcf_propagation block's)
+    Rule("message_dropout", rf"message dropout(?: ratio| rate| probability)?(?: p\d)?\s*{SETTING}{NUM}"),
+    Rule("node_dropout", rf"node dropout(?: ratio| rate| probability)?(?: p\d)?\s*{SETTING}{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -168,7 +171,9 @@ GRID_PHRASES: dict[str, str] = {
     "learning_rate": r"learning rate",
     "batch_size": r"batch size",
     "l2_reg": r"(?:L2|ℓ2|regulari[sz]ation|regulari[sz]er|weight decay|λ)",
-    "dropout": r"dropout(?: ratio| rate)?",
+    "dropout": r"(?<!node )(?<!message )(?<!edge )dropout(?: ratio| rate)?",
+    "message_dropout": r"message dropout(?: ratio| rate)?",
+    "node_dropout": r"node dropout(?: ratio| rate)?",
     "n_layers": r"(?:number of layers|layers|K)",
 }
 GRID_TAIL = (
@@ -184,6 +189,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "n_layers": (0, 24),
     "l2_reg": (0, 10),
     "dropout": (0, 1),
+    "message_dropout": (0, 1),
+    "node_dropout": (0, 1),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),

@@ -1,4 +1,4 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF."""
 
 from __future__ import annotations
 
@@ -27,7 +27,32 @@ def reference(spec: MethodSpec) -> Reference | None:
         m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's BPR has no L2 term (its loss is BPR only)")
     if model == "NeuMF":
         _neumf(m, l2)
+    if model == "NGCF":
+        _ngcf(m, l2)
     return m.result(model)
+
+
+def _ngcf(m: SpecMapping, l2: int | float | None) -> None:
+    """NGCF as the paper describes it (templates/blocks/ngcf_propagation) against RecBole's NGCF: the same
+    propagation, with RecBole's (and the authors' code's) choices where the paper states none noted."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    width, layers = m.model_value("embedding", "embedding_size"), m.model_value("ngcf_propagation", "n_layers")
+    if isinstance(width, int) and isinstance(layers, int):  # every layer as wide as the embeddings, as ours
+        m.overrides["hidden_size_list"] = [width] * layers
+    m.put("message_dropout", m.block_value("ngcf_propagation", "message_dropout", integral=False))
+    node_dropout = m.model_value("ngcf_propagation", "node_dropout")
+    m.put("node_dropout", m.block_value("ngcf_propagation", "node_dropout", integral=False))
+    m.put("reg_weight", l2)
+    if str(m.blocks.get("ngcf_propagation", {}).get("normalize", "none")).lower() != "l2":
+        m.notes.append("RecBole's NGCF L2-normalises each layer's output (as the authors' code does); the paper's "
+                       "propagation, and ours, does not")
+    m.notes.append("RecBole's NGCF layers add a bias to W1 and W2; the paper's (and ours) have none")
+    if node_dropout:
+        m.notes.append("node dropout: RecBole's NGCF drops each entry of L independently, once per forward pass; "
+                       "ours drops (M + N) * node_dropout nodes' messages anew in each layer, as the paper says")
+    if l2:
+        m.notes.append("l2_reg: RecBole's NGCF penalises the norms (not squared) of the batch's final (concatenated) "
+                       "embeddings; ours the squared norms of its layer-0 embeddings, as the authors' code")
 
 
 def _neumf(m: SpecMapping, l2: int | float | None) -> None:

@@ -1,0 +1,180 @@
+"""Graph collaborative-filtering models read from fixture papers that describe them in prose (NGCF, ...): each paper
+is read into its model's blocks, comes out `faithful` with RecBole's class of it as the reference, renders, passes
+validate's gates and trains a few epochs on a synthetic split. The fixture papers are written the way papers describe
+their methods; none is a real paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from paper_autotrain.data.split import load_split
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.schemas import MethodSpec, SplitInfo
+from paper_autotrain.stages import extract, parse, render, validate
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.train import train as train_in_process
+from tests.model_fixtures import write_synthetic_split
+from tests.pdf_fixtures import bundle_for, write_pdf
+
+RULES = {"name": "rules", "hparams": {}}
+SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
+            "Table 2 reports the overall performance.")
+
+NGCF_PAPER = [
+    ["Neural Graph Collaborative Filtering",
+     "Abstract. Learning vector representations of users and items lies at the core of modern recommender "
+     "systems. We develop a new recommendation framework Neural Graph Collaborative Filtering (NGCF), which "
+     "exploits the user-item graph structure by propagating embeddings on it, injecting the collaborative signal "
+     "into the embedding process in an explicit manner.",
+     "1 INTRODUCTION",
+     "Matrix factorization projects the ID of a user or an item to an embedding vector. Graph neural networks "
+     "propagate information over the user-item graph, but existing recommenders use the interactions only to "
+     "define the objective function."],
+    ["2 METHODOLOGY",
+     "There are three components in the framework: an embedding layer that offers and initializes user "
+     "embeddings and item embeddings, multiple embedding propagation layers that refine the embeddings by "
+     "injecting high-order connectivity relations, and the prediction layer.",
+     "2.1 Embedding Propagation Layers",
+     "For a connected user-item pair (u, i), we define the message from i to u as W1 e_i + W2 (e_i * e_u), where "
+     "W1 and W2 are trainable weight matrices of each layer and * denotes the element-wise product. The "
+     "element-wise product makes the message dependent on the affinity between e_i and e_u, passing more messages "
+     "from similar items. We aggregate the messages propagated from the neighbourhood of u together with the "
+     "self-connection of u and apply the LeakyReLU activation function. In matrix form, the representations of "
+     "the l-th layer are E(l) = LeakyReLU((L + I) E(l-1) W1(l) + L E(l-1) * E(l-1) W2(l)), where "
+     "L = D^-1/2 A D^-1/2 is the Laplacian matrix of the user-item graph.",
+     "2.2 Model Prediction",
+     "After propagating with L layers, we obtain multiple representations for user u. We concatenate the "
+     "representations of all layers to constitute the final embedding of a user, and do the same for items. "
+     "Finally, we conduct the inner product to estimate the user's preference towards the target item.",
+     "2.3 Optimization",
+     "We optimize the pairwise BPR loss, which assumes that observed interactions should be assigned higher "
+     "prediction values than unobserved ones, with L2 regularization on the model parameters.",
+     "Message and Node Dropout. We adopt message dropout and node dropout to prevent overfitting. Message dropout "
+     "randomly drops out the outgoing messages with a probability p1. Node dropout randomly blocks a particular "
+     "node and discards all its outgoing messages: for the l-th propagation layer we randomly drop (M + N)p2 nodes "
+     "of the Laplacian matrix. Dropout is only used in training."],
+    ["3 EXPERIMENTS", SETTINGS,
+     "Parameter Settings. The embedding size is fixed to 64 for all models. We optimize all models with the Adam "
+     "optimizer and the batch size is 1024. The learning rate is 0.0001 and the coefficient of L2 "
+     "normalization is 1e-5. The message dropout ratio is 0.1. The node dropout ratio is tuned in "
+     "{0.0, 0.1, ..., 0.8}. The depth of NGCF is set to 3."],
+]
+
+PAPERS = {
+    "NGCF": (NGCF_PAPER, ["embedding", "ngcf_propagation", "dot_score"]),
+}
+
+
+def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle, where = bundle_for(write_pdf(folder / "paper.pdf", pages))
+    return extract.run(parse.run(bundle, where, {"max_pages": 60, "max_mb": 50}), RULES)
+
+
+def rendered(spec: MethodSpec, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in render.run(spec, {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def with_values(spec: MethodSpec, **values: object) -> MethodSpec:
+    """The spec with user overrides (small sizes for the synthetic split)."""
+    hyperparameters = {**spec.hyperparameters}
+    for key, value in values.items():
+        hyperparameters[key] = {"value": value, "source": "user"}
+    return MethodSpec.model_validate({**spec.model_dump(), "hyperparameters": hyperparameters})
+
+
+@pytest.fixture(scope="module")
+def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    folder = tmp_path_factory.mktemp("split")
+    data = write_synthetic_split(folder)
+    return SplitInfo(dataset="synthetic", split_id="graph", path=str(folder), n_users=data.n_users,
+                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+                     protocol="synthetic")
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_as_reference(model, tmp_path):
+    pages, blocks = PAPERS[model]
+    spec = spec_of(tmp_path, pages)
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("graph", "topk", "bpr", model)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert spec.reference == model == composition_class("graph", blocks, spec.loss)
+    assert not spec.custom
+    found = reference_with_notes(spec)
+    assert found is not None and found[0] == model
+
+
+def test_ngcf_reads_each_part_from_its_method_section_and_the_stated_values_reach_both_sides(tmp_path):
+    spec = spec_of(tmp_path, NGCF_PAPER)
+    built = {component.name: component.block for component in spec.fidelity.components}
+    for part in ("per-layer weight matrices (feature transformation in propagation)",
+                 "non-linear propagation (activation after each graph layer)",
+                 "layer concatenation (concatenating every layer's embeddings)",
+                 "element-wise (bi-)interaction messages between neighbours",
+                 "message, node or edge dropout"):
+        assert built[part] == "ngcf_propagation", part
+    assert built["inner-product preference score"] == "dot_score"
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values == {"embedding_size": 64, "n_layers": 3, "message_dropout": 0.1, "node_dropout": 0.0}
+    assert spec.hyperparameters["message_dropout"].source == "paper" and "dropout" not in spec.hyperparameters
+    assert spec.hyperparameters["node_dropout"].source == "default"
+    assert any(note.startswith("node_dropout: the paper searches {0.0, 0.1, ..., 0.8}") for note in spec.unclear)
+    source = render.run(spec, {})["model.py"]
+    assert "self.ngcf_activation(w1(layer + neighbours) + w2(neighbours * layer))" in source
+    assert "final = torch.cat(layers, dim=1)" in source and "normalize(" not in source
+    model, overrides, notes = reference_with_notes(spec)
+    assert model == "NGCF"
+    assert overrides["embedding_size"] == 64 and overrides["hidden_size_list"] == [64, 64, 64]
+    assert overrides["message_dropout"] == 0.1 and overrides["node_dropout"] == 0.0
+    assert overrides["reg_weight"] == 1e-5 and overrides["learning_rate"] == 0.0001
+    assert overrides["train_batch_size"] == 1024
+    assert any("L2-normalises each layer's output" in note for note in notes)
+    assert not any(note.startswith("node dropout") for note in notes)  # 0: nothing differs
+
+
+def test_ngcf_propagation_is_the_papers_matrix_form_and_node_dropout_silences_whole_nodes(split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", NGCF_PAPER), embedding_size=8, n_layers=2)
+    folder = rendered(spec, tmp_path / "model")
+    split = load_split(split_info.path)
+    model = build_model(folder, load_config(folder), split).eval()
+    laplacian = model.adjacency.to_dense()
+    ego = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    layer, layers = ego, [ego]
+    for w1, w2 in zip(model.ngcf_w1, model.ngcf_w2, strict=True):
+        eye = torch.eye(len(ego))
+        layer = torch.nn.functional.leaky_relu(
+            (laplacian + eye) @ layer @ w1.weight.T + (laplacian @ layer) * layer @ w2.weight.T, 0.2)
+        layers.append(layer)
+    expected = torch.cat(layers, dim=1)
+    with torch.no_grad():
+        users, items = model.encode()
+    assert users.shape == (split.n_users, 8 * 3)
+    torch.testing.assert_close(torch.cat([users, items]), expected, rtol=1e-4, atol=1e-5)
+    model.train()
+    model.node_dropout = 0.25
+    table = torch.ones(len(ego), 4)
+    dropped = model.drop_nodes(table)
+    silent = (dropped == 0).all(dim=1)
+    assert int(silent.sum()) == round(len(ego) * 0.25)
+    torch.testing.assert_close(dropped[~silent], torch.full_like(dropped[~silent], 1 / 0.75))
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=128,
+                       learning_rate=0.01, node_dropout=0.1)
+    folder = rendered(spec, tmp_path / "model")
+    report = validate.run(folder, split_info, {"overfit_steps": 30})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
