@@ -8,7 +8,13 @@ statically with `ast`:
 - importing `a.b.c` runs `a/__init__.py` and `a/b/__init__.py`, so every module brings its parent packages;
 - a string constant that is exactly a module's dotted name is an edge too: that is how a module starts a
   subprocess (`[python, "-m", "paper_autotrain.worker.train", ...]`, sandbox.boot, stages.baselines.runner,
-  worker.probe) or names the modules generated code may import (gates.ALLOWED_IMPORTS).
+  worker.probe) or names the modules generated code may import (gates.ALLOWED_IMPORTS);
+- so is a "package.module:attribute" string constant: how the regime table (regimes.py) names the functions
+  and classes its consumers import when they run.
+
+A stage's closure follows no "module:attribute" reference into another stage's package: the regime table
+names both the worker's code and the baselines' (regimes.py), and each stage runs only its own, so editing the
+RecBole scorers does not rerun training. Imports and `-m` launches are always followed.
 
 The data files the closure reads come with it: a package *.yaml that a closure module names in a string
 constant (`Path(__file__).with_name("components.yaml")`), and the templates of `STAGE_TEMPLATES`. The
@@ -31,17 +37,17 @@ from paper_autotrain.artifacts import hash_file, hash_obj, hash_tree
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 # The modules each stage's `run` lives in, plus what pipeline.py itself calls on the stage's behalf:
-# Context.split() prepares the split (data.split / data.ctr / data.sequential) that these stages read.
-SPLIT_MODULES = ("data.split", "data.ctr", "data.sequential")
+# Context.split() prepares the split these stages read through the regime table (each regime's prepare_split).
+SPLIT = ("regimes",)
 STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "fetch": ("stages.fetch",),
     "parse": ("stages.parse",),
     "extract": ("stages.extract",),
-    "render": ("stages.render", *SPLIT_MODULES),  # its fill and candidates, sandbox.gates: imported by render
-    "validate": ("stages.validate", *SPLIT_MODULES),
-    "train": ("stages.train", *SPLIT_MODULES),
-    "baselines": ("stages.baselines", *SPLIT_MODULES),
-    "compare": ("stages.compare", *SPLIT_MODULES),
+    "render": ("stages.render", *SPLIT),  # its fill and candidates, sandbox.gates: imported by render
+    "validate": ("stages.validate", *SPLIT),
+    "train": ("stages.train", *SPLIT),
+    "baselines": ("stages.baselines", *SPLIT),
+    "compare": ("stages.compare", *SPLIT),
 }
 # Template folders (relative to the repository root, beside the package) a stage renders from.
 STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -60,11 +66,12 @@ class Module:
     is_package: bool
     imports: frozenset[str]  # dotted names of package modules its import statements import (anywhere in it)
     launches: frozenset[str]  # package modules it names in a string: `-m` subprocesses, import allow-lists
+    references: frozenset[str]  # package modules of the "module:attribute" strings it holds (regimes.py)
     data_files: frozenset[Path]  # package *.yaml files it names
 
     @property
     def depends_on(self) -> frozenset[str]:
-        return self.imports | self.launches
+        return self.imports | self.launches | self.references
 
 
 def module_name(path: Path, package_dir: Path) -> str:
@@ -90,6 +97,7 @@ def _parse(name: str, path: Path, modules: dict[str, Path], yamls: list[Path]) -
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
     named: set[str] = set()
+    referenced: set[str] = set()
     data: set[Path] = set()
 
     def add(target: str, names: Iterable[str] = ()) -> None:
@@ -113,11 +121,22 @@ def _parse(name: str, path: Path, modules: dict[str, Path], yamls: list[Path]) -
             add(target, (alias.name for alias in node.names))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
-            if text in modules and text != name:  # `-m module` launches, import allow-lists
-                named.add(text)
+            target = named_module(text, modules)
+            if target is not None and target != name:
+                (referenced if ":" in text else named).add(target)
             if text.endswith(".yaml"):
                 data.update(_named_yaml(text, path.parent, yamls))
-    return Module(name, path, is_package, frozenset(found - {name}), frozenset(named - found), frozenset(data))
+    return Module(name, path, is_package, frozenset(found - {name}), frozenset(named - found),
+                  frozenset(referenced - found - named), frozenset(data))
+
+
+def named_module(text: str, modules: dict[str, Path]) -> str | None:
+    """The package module a string names: its dotted name (`-m module` launches, import allow-lists), or
+    "module:attribute" (the regime table's references); None for any other string."""
+    module, colon, attribute = text.partition(":")
+    if colon and not attribute.isidentifier():
+        return None
+    return module if module in modules else None
 
 
 def _named_yaml(text: str, folder: Path, yamls: list[Path]) -> list[Path]:
@@ -132,28 +151,42 @@ def parents(name: str) -> list[str]:
 
 
 @functools.cache
-def module_closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> tuple[str, ...]:
-    """The dotted names of the package modules reachable from `entries` (names below the package), sorted."""
+def module_closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR,
+                   leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The dotted names of the package modules reachable from `entries` (names below the package), sorted;
+    following no "module:attribute" reference into the packages `leave_out` names (below the package too)."""
     graph = module_graph(Path(package_dir).resolve())
     root = Path(package_dir).resolve().name
     todo = [f"{root}.{entry}" for entry in entries]
     missing = [name for name in todo if name not in graph]
     if missing:
         raise KeyError(f"code_hash: no module {', '.join(missing)} in {package_dir}")
+    fenced = tuple(f"{root}.{package}" for package in leave_out)
     seen: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen or name not in graph:
             continue
         seen.add(name)
-        todo.extend(graph[name].depends_on)
+        module = graph[name]
+        todo.extend(module.imports | module.launches)
+        todo.extend(target for target in module.references if not inside(target, fenced))
         todo.extend(parents(name))
     return tuple(sorted(seen))
 
 
+def inside(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
+def other_stages(stage: str) -> tuple[str, ...]:
+    """The packages of the stages other than `stage`: its closure follows no table reference into them."""
+    return tuple(f"stages.{other}" for other in STAGE_ENTRIES if other != stage)
+
+
 def closure(stage: str, package_dir: Path = PACKAGE_DIR) -> tuple[str, ...]:
     """The dotted names of the package modules `stage` depends on, sorted."""
-    return module_closure(STAGE_ENTRIES[stage], Path(package_dir).resolve())
+    return module_closure(STAGE_ENTRIES[stage], Path(package_dir).resolve(), other_stages(stage))
 
 
 @functools.cache

@@ -29,12 +29,10 @@ from paper_autotrain.artifacts import (
     staged_dir,
 )
 from paper_autotrain.code_hash import stage_code_version
-from paper_autotrain.data.ctr import prepare_ctr
-from paper_autotrain.data.sequential import prepare_sequences
-from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.records.run_record import RunRecorder, record_key
+from paper_autotrain.regimes import family_regime
 from paper_autotrain.run_settings import check_run_settings, run_seeds
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
@@ -50,7 +48,6 @@ STAGES = ("fetch", "parse", "extract", "render", "validate", "train", "baselines
 UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
-SEQUENCE_LENGTH_DEFAULT = 50  # RecBole's MAX_ITEM_LIST_LENGTH, when a sequential spec states none
 
 
 def code_version(stage: str) -> str:
@@ -112,20 +109,10 @@ class Context:
     def split(self) -> SplitInfo:
         """The saved split in the data regime of the spec's family (computed once, then reused)."""
         if self._split is None:
-            dataset = self.section("dataset")
-            datasets_root = resolve_path(self.cfg, "datasets")
             spec = self.spec()
-            if spec.family == "context":  # labelled CTR rows with user/item features
-                self._split = prepare_ctr(dataset, datasets_root)
-            elif spec.family == "sequential":
-                self._split = prepare_sequences(dataset, sequence_length(spec), datasets_root)
-            else:
-                self._split = prepare_split(dataset, dict(dataset.get("split") or {}), datasets_root)
+            self._split = family_regime(spec.family).prepare(self.section("dataset"),
+                                                             resolve_path(self.cfg, "datasets"), spec)
         return self._split
-
-
-def sequence_length(spec: MethodSpec) -> int:
-    return int(spec.hp("max_seq_length") or SEQUENCE_LENGTH_DEFAULT)
 
 
 def resolve_path(cfg: Mapping, name: str) -> Path:
@@ -360,10 +347,10 @@ def do_train(ctx: Context) -> None:
 def baseline_config(ctx: Context) -> dict[str, Any]:
     trainer = trainer_config(ctx)
     spec = ctx.spec()
-    regime = {**({"max_seq_length": sequence_length(spec)} if spec.family == "sequential" else {}),
-              "regime": render.base_for(spec).regime}
+    regime = family_regime(spec.family)  # the split's regime: RecBole reads the same benchmark files
     return {
-        **regime,
+        **regime.split_settings(spec),  # e.g. the sequences' max_seq_length, RecBole's history length
+        "regime": regime.name,
         "models": ctx.section("baselines"),
         "max_epochs": trainer["max_epochs"],
         "patience": int(trainer.get("patience", 10)),
@@ -479,7 +466,7 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
             check_device(cfg)
         key = fetch.paper_key_for(source)
         store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"),
-                              key, job=None if cfg.get("job") is None else str(cfg["job"]))
+                              key)
         ctx = Context(cfg=cfg, store=store, plan=plan, source=source, recorder=recorder)
         # the lock first: a refused second run must not clean up what the first one is writing
         with store.exclusive(float(cfg.get("lock_wait_s") or 0)), nothing_half_written(store):

@@ -187,3 +187,36 @@ def test_an_evaluator_edit_reruns_render_but_not_reading(copy, tmp_path, monkeyp
     append(copy / "data" / "evaluator.py")
     outcome = pipeline.run(config(root, "until=render"))
     assert outcome.skipped == list(READING) and set(outcome.timings) == {"render"}
+
+
+def test_module_attribute_strings_are_edges_fenced_at_other_stages(tmp_path):
+    """The regime table names code as "package.module:attribute": an edge, except into another stage's package
+    for a stage's closure (each stage runs its own side of the table)."""
+    pkg = tmp_path / "fakepkg"
+    files = {
+        "__init__.py": "",
+        "table.py": "PARTS = ('fakepkg.part:build', 'fakepkg.stages.b.score:run', 'fakepkg.util: not a name')\n",
+        "part.py": "",
+        "util.py": "",
+        "stages/__init__.py": "",
+        "stages/a.py": "import fakepkg.table\n",
+        "stages/b/__init__.py": "",
+        "stages/b/score.py": "",
+    }
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    assert module_graph(pkg)["fakepkg.table"].references == {"fakepkg.part", "fakepkg.stages.b.score"}
+    assert module_closure(("stages.a",), pkg) == (
+        "fakepkg", "fakepkg.part", "fakepkg.stages", "fakepkg.stages.a", "fakepkg.stages.b", "fakepkg.stages.b.score",
+        "fakepkg.table")
+    assert module_closure(("stages.a",), pkg, ("stages.b",)) == (
+        "fakepkg", "fakepkg.part", "fakepkg.stages", "fakepkg.stages.a", "fakepkg.table")
+
+
+def test_the_regime_table_brings_each_stage_its_own_side():
+    train, baselines = rel_files("train"), rel_files("baselines")
+    assert {"regimes.py", "worker/batches.py", "worker/shapes.py", "worker/leakage.py"} <= train
+    assert not {f for f in train if f.startswith("stages/baselines/")}  # the RecBole scorers the table names
+    assert {"regimes.py", "stages/baselines/runner.py", "stages/baselines/scoring.py"} <= baselines
+    assert {"data/split.py", "data/sequential.py", "data/ctr.py"} <= rel_files("compare")  # the split it prepares

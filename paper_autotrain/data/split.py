@@ -231,6 +231,11 @@ def prepare_split(dataset_cfg: Mapping, split_cfg: Mapping, datasets_root: str |
     return info
 
 
+def prepare_configured_split(dataset_cfg: Mapping, datasets_root: str | Path) -> SplitInfo:
+    """`prepare_split` with the split settings the dataset config names (`dataset.split`): the top-k regime's."""
+    return prepare_split(dataset_cfg, dict(dataset_cfg.get("split") or {}), datasets_root)
+
+
 def read_atomic_interactions(inter_file: Path) -> pd.DataFrame:
     """Read a RecBole `.inter` atomic file into columns user, item[, rating, timestamp]."""
     try:

@@ -1,7 +1,8 @@
 """The probe's leakage gate: the model never sees validation or test interactions while it builds and trains.
 
 Evaluation legitimately reads the held-out phases (the base modules rank them), so the gate looks only at
-what building and training touch. Three deterministic checks, the most specific message first:
+what building and training touch. Three deterministic checks, the most specific message first, each the data
+regime's (config data.regime; paper_autotrain/regimes.py names them):
 
 1. the training data the runtime feeds holds no held-out interaction (the epoch's batches; for sequences,
    no training target is one of the last two positions);
@@ -28,6 +29,7 @@ import torch
 from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.worker.loading import build_model
 from paper_autotrain.worker.train import load_training_data
 
@@ -41,22 +43,26 @@ Batch = dict[str, torch.Tensor]
 def check_no_leakage(model_dir: str | Path, config: Mapping[str, Any], split_dir: str | Path, split: Any,
                      batch: Batch, lr: float) -> str:
     """The gate's detail when the model never sees held-out interactions; ValueError naming the leak otherwise."""
-    regime = str((config.get("data") or {}).get("regime") or "topk")
-    found = training_data_leak(config, Path(split_dir), split, regime)
+    regime = config_regime(config)
+    found = regime_check(regime.training_data_leak, config, Path(split_dir), split)
     if found:
         raise ValueError(found)
     seed_all(0)
     model = build_model(model_dir, config, split)
-    if isinstance(split, SplitData):
-        found = structure_leak(model, split)
-        if found:
-            raise ValueError(f"{found}; build it from split.train only")
+    found = regime_check(regime.structure_leak, model, split)
+    if found:
+        raise ValueError(f"{found}; build it from split.train only")
     found = differential_leak(model_dir, config, split, model, batch, lr)
     if found:
         hint = held_out_references(Path(model_dir) / "model.py")
         raise ValueError(found + (f" ({hint})" if hint else ""))
-    return (f"no validation/test interaction in the {regime} training data or the model; the model is the same "
-            f"when they change (build + {TRAIN_STEPS} steps)")
+    return (f"no validation/test interaction in the {regime.name} training data or the model; the model is the "
+            f"same when they change (build + {TRAIN_STEPS} steps)")
+
+
+def regime_check(reference: str | None, *args: Any) -> str | None:
+    """What a regime's check finds (None: clean, or the regime has no such check)."""
+    return resolve(reference)(*args) if reference is not None else None
 
 
 # --- 1. the training data -------------------------------------------------------------------------
@@ -77,12 +83,10 @@ def count_held_out(users: np.ndarray, items: np.ndarray, held: np.ndarray, n_ite
     return int(np.isin(keys, held).sum())
 
 
-def training_data_leak(config: Mapping[str, Any], split_dir: Path, split: Any, regime: str) -> str | None:
-    if isinstance(split, SequenceSplit):
-        return sequence_target_leak(split) or sequence_batch_leak(config, split_dir, split)
-    if not isinstance(split, SplitData):  # labelled CTR rows: the loader reads the train part by construction
-        return None
-    _, loader = load_training_data(config, split_dir, 0)  # exactly as training builds it
+def interaction_batch_leak(config: Mapping[str, Any], split_dir: Path, split: SplitData) -> str | None:
+    """Held-out interactions among the training batches of a top-k split (pairs, or user rows), exactly as
+    training builds them."""
+    _, loader = load_training_data(config, split_dir, 0)
     held = held_out_keys(split)
     found = 0
     for batch in loader:
@@ -91,7 +95,13 @@ def training_data_leak(config: Mapping[str, Any], split_dir: Path, split: Any, r
             found += count_held_out(batch["users"].numpy()[rows], items, held, split.n_items)
         else:
             found += count_held_out(batch["users"].numpy(), batch["pos_items"].numpy(), held, split.n_items)
+    regime = config_regime(config).name
     return f"the {regime} training batches hold {found} validation/test interactions" if found else None
+
+
+def sequence_leak(config: Mapping[str, Any], split_dir: Path, split: SequenceSplit) -> str | None:
+    """A training target among the held-out positions, or held-out items among the training batches."""
+    return sequence_target_leak(split) or sequence_batch_leak(config, split_dir, split)
 
 
 def sequence_target_leak(split: SequenceSplit) -> str | None:
@@ -201,28 +211,32 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
 
 
-def decoy_split(split: Any) -> Any:
+def decoy_interactions(split: SplitData) -> SplitData:
     """The split with different validation/test interactions (the same sizes), train untouched."""
-    if isinstance(split, SplitData):
-        shift = split.n_items // 2 + 1
-        moved = {part: np.c_[split.part(part)[:, 0], (split.part(part)[:, 1] + shift) % split.n_items]
-                 for part in HELD_OUT}
-        return dataclasses.replace(split, **moved)
-    if isinstance(split, SequenceSplit):
-        items = split.items.copy()
-        last = split.offsets[1:][split.lengths() >= 3]
-        for held in (last - 1, last - 2):  # the test and validation targets
-            items[held] = (items[held] - 1 + split.n_items // 2 + 1) % split.n_items + 1
-        return dataclasses.replace(split, items=items)
-    if isinstance(split, CTRSplit):
-        def flip(per_part: dict) -> dict:
-            return {part: (value[::-1].copy() if part in HELD_OUT else value) for part, value in per_part.items()}
-        return dataclasses.replace(
-            split, tokens=flip(split.tokens), users=flip(split.users), items=flip(split.items),
-            labels={part: (1 - value if part in HELD_OUT else value) for part, value in split.labels.items()},
-            seqs={part: ({f: ids[::-1].copy() for f, ids in fields.items()} if part in HELD_OUT else fields)
-                  for part, fields in split.seqs.items()})
-    raise TypeError(f"no decoy for a split of type {type(split).__name__}")
+    shift = split.n_items // 2 + 1
+    moved = {part: np.c_[split.part(part)[:, 0], (split.part(part)[:, 1] + shift) % split.n_items]
+             for part in HELD_OUT}
+    return dataclasses.replace(split, **moved)
+
+
+def decoy_sequences(split: SequenceSplit) -> SequenceSplit:
+    """The sequences with different validation and test targets (the last two items of each), the rest kept."""
+    items = split.items.copy()
+    last = split.offsets[1:][split.lengths() >= 3]
+    for held in (last - 1, last - 2):  # the test and validation targets
+        items[held] = (items[held] - 1 + split.n_items // 2 + 1) % split.n_items + 1
+    return dataclasses.replace(split, items=items)
+
+
+def decoy_ctr_rows(split: CTRSplit) -> CTRSplit:
+    """The CTR rows with the validation/test rows reversed and their labels flipped, train untouched."""
+    def flip(per_part: dict) -> dict:
+        return {part: (value[::-1].copy() if part in HELD_OUT else value) for part, value in per_part.items()}
+    return dataclasses.replace(
+        split, tokens=flip(split.tokens), users=flip(split.users), items=flip(split.items),
+        labels={part: (1 - value if part in HELD_OUT else value) for part, value in split.labels.items()},
+        seqs={part: ({f: ids[::-1].copy() for f, ids in fields.items()} if part in HELD_OUT else fields)
+              for part, fields in split.seqs.items()})
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, Any]:
@@ -280,7 +294,8 @@ def differential_leak(model_dir: str | Path, config: Mapping[str, Any], split: A
                       batch: Batch, lr: float) -> str | None:
     """`model` was built on `split` after seed_all(0); build its twin on the decoy and compare them."""
     seed_all(0)
-    twin = build_model(model_dir, config, decoy_split(split))
+    decoy = resolve(config_regime(config).decoy_split)
+    twin = build_model(model_dir, config, decoy(split))
     difference = first_difference(snapshot(model), snapshot(twin))
     if difference:
         return f"the model uses validation/test interactions while it is built: {difference} changes with them"

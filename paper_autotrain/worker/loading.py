@@ -12,14 +12,7 @@ from typing import Any
 
 import yaml
 
-from paper_autotrain.runtime.autoencoder import AutoEncoderModule
-from paper_autotrain.runtime.ctr import CTRModule
-from paper_autotrain.runtime.module import TopKModule
-from paper_autotrain.runtime.sequential import SequentialModule
-
-BASE_MODULES = (TopKModule, SequentialModule, AutoEncoderModule, CTRModule)
-# base modules that apply the loss themselves
-REGIMES_WITH_LOSS = {"sequential": "ce", "user_rows": "multinomial", "context": "bce"}
+from paper_autotrain.regimes import base_modules, config_regime
 
 MODEL_META_KEYS = ("name", "class_name", "loss")
 FLOAT_PATTERN = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -61,8 +54,7 @@ def parse_value(raw: str) -> Any:
     return value
 
 
-def load_model_class(model_dir: str | Path, class_name: str
-                     ) -> type[TopKModule | SequentialModule | AutoEncoderModule]:
+def load_model_class(model_dir: str | Path, class_name: str) -> type:
     """Import model_dir/model.py by path (it is not on sys.path) and return `class_name`."""
     path = Path(model_dir).resolve() / "model.py"
     module_name = f"generated_model_{abs(hash(str(path)))}"
@@ -73,9 +65,10 @@ def load_model_class(model_dir: str | Path, class_name: str
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     cls = getattr(module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, BASE_MODULES)):
-        bases = " or ".join(base.__name__ for base in BASE_MODULES)
-        raise ImportError(f"{path} defines no {bases} subclass named {class_name!r}")
+    bases = base_modules()  # every regime's runtime base class
+    if not (isinstance(cls, type) and issubclass(cls, bases)):
+        names = " or ".join(base.__name__ for base in bases)
+        raise ImportError(f"{path} defines no {names} subclass named {class_name!r}")
     return cls
 
 
@@ -85,12 +78,12 @@ def model_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
     optim = {k: v for k, v in (config.get("optim") or {}).items() if k in OPTIM_KEYS}
     data = config.get("data") or {}
     evaluation = {k: data[k] for k in ("eval_batch_size", "ks") if k in data}
-    if data.get("regime") in REGIMES_WITH_LOSS:  # the base applies the loss the paper names itself
-        params["loss"] = config["model"].get("loss", REGIMES_WITH_LOSS[data["regime"]])
+    default_loss = config_regime(config).default_loss
+    if default_loss is not None:  # the base module applies the loss the paper names itself
+        params["loss"] = config["model"].get("loss", default_loss)
     return {**params, **optim, **evaluation}
 
 
-def build_model(model_dir: str | Path, config: Mapping[str, Any],
-                split: Any) -> TopKModule | SequentialModule | AutoEncoderModule:
+def build_model(model_dir: str | Path, config: Mapping[str, Any], split: Any) -> Any:
     cls = load_model_class(model_dir, str(config["model"]["class_name"]))
     return cls(split, **model_kwargs(config))

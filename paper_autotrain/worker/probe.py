@@ -3,7 +3,8 @@
     python -m paper_autotrain.worker.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
 
 Gates, each run only when the one before passed: build, shapes, overfit, leakage (the model never sees
-validation or test interactions: runtime/leakage.py). Prints one JSON line:
+validation or test interactions: worker/leakage.py). The split, the batch and the shape check are the data
+regime's (config data.regime; paper_autotrain/regimes.py). Prints one JSON line:
 {"gates": [{"name", "ok", "seconds", "detail"}, ...]}.
 """
 
@@ -18,14 +19,7 @@ from typing import Any
 
 import torch
 
-from paper_autotrain.data.ctr import load_ctr
-from paper_autotrain.data.sequential import SequenceSplit, load_sequences
-from paper_autotrain.data.split import SplitData, load_split
-from paper_autotrain.runtime.autoencoder import AutoEncoderModule, UserRowBatches
-from paper_autotrain.runtime.ctr import CTRModule, ctr_batch
-from paper_autotrain.runtime.data import TrainBatches, positives_per_batch
-from paper_autotrain.runtime.module import TopKModule
-from paper_autotrain.runtime.sequential import SequentialModule, training_batches
+from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.worker.leakage import adam_steps, check_no_leakage
 from paper_autotrain.worker.loading import build_model, load_config
 
@@ -43,83 +37,7 @@ def run_gate(name: str, check: Callable[[], str]) -> Gate:
     return {"name": name, "ok": ok, "seconds": round(time.perf_counter() - started, 3), "detail": detail}
 
 
-def tiny_batch(split: SplitData, config: dict[str, Any], size: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The first batch of `size` train interactions, with negatives sampled as in training."""
-    optim = config.get("optim") or {}
-    k = int(optim.get("negative_samples", 1))
-    loss = str(config["model"].get("loss", "bpr"))
-    positives = min(size, positives_per_batch(int(optim.get("batch_size", size)), loss, k), len(split.train))
-    return next(iter(TrainBatches(split.train, split.n_items, max(positives, 1), k, seed)))
-
-
-def finite_training_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The training loss on `batch`, which must be a finite scalar; leaves the model in eval mode."""
-    model.train()
-    loss = model.loss(batch)
-    if loss.dim() != 0 or not torch.isfinite(loss):
-        raise ValueError(f"loss must be a finite scalar, got shape {tuple(loss.shape)} value {loss}")
-    model.eval()
-    return loss
-
-
-def check_full_sort(scores: torch.Tensor, expected: tuple[int, int]) -> None:
-    if tuple(scores.shape) != expected:
-        raise ValueError(f"full_sort_scores gave shape {tuple(scores.shape)}, expected {expected}")
-    if not torch.isfinite(scores).all():
-        raise ValueError("full_sort_scores returned non-finite values")
-
-
-def check_shapes(model: TopKModule, batch: dict[str, torch.Tensor]) -> str:
-    loss = finite_training_loss(model, batch)
-    with torch.no_grad():
-        users = batch["users"][:8]
-        scores = model.full_sort_scores(users)
-        expected = (len(users), model.n_items)
-        check_full_sort(scores, expected)
-        pair_scores = model.score(batch["users"], batch["pos_items"])
-        if tuple(pair_scores.shape) != (len(batch["users"]),):
-            raise ValueError(f"score(users, items) gave shape {tuple(pair_scores.shape)}, "
-                             f"expected ({len(batch['users'])},)")
-    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
-
-
-def sequence_batch(sequences: SequenceSplit, config: dict[str, Any], size: int) -> dict[str, torch.Tensor]:
-    """The first `size` training positions, with negatives when the loss samples them."""
-    return next(iter(training_batches(sequences, config, size, seed=0)))
-
-
-def check_sequence_shapes(model: SequentialModule, batch: dict[str, torch.Tensor]) -> str:
-    loss = finite_training_loss(model, batch)
-    with torch.no_grad():
-        scores = model.full_sort_scores(batch["histories"][:8], batch["lengths"][:8], batch["users"][:8])
-        expected = (min(8, len(batch["lengths"])), model.n_items + 1)
-        check_full_sort(scores, expected)
-    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
-
-
-def check_row_shapes(model: AutoEncoderModule, batch: dict[str, torch.Tensor]) -> str:
-    loss = finite_training_loss(model, batch)
-    with torch.no_grad():
-        scores = model.full_sort_scores(batch["users"][:8])
-        expected = (min(8, len(batch["users"])), model.n_items)
-        check_full_sort(scores, expected)
-    return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
-
-
-def check_ctr_shapes(model: CTRModule, batch: dict[str, torch.Tensor]) -> str:
-    loss = finite_training_loss(model, batch)
-    with torch.no_grad():
-        probabilities = model.predict(batch)
-    expected = (len(batch["label"]),)
-    if tuple(probabilities.shape) != expected:
-        raise ValueError(f"predict gave shape {tuple(probabilities.shape)}, expected {expected}")
-    if not ((probabilities >= 0) & (probabilities <= 1)).all():
-        raise ValueError("predict returned values outside [0, 1]")
-    return f"loss {float(loss.detach()):.4f}; predict {expected}"
-
-
-def check_overfit(model: TopKModule | SequentialModule | AutoEncoderModule, batch: dict[str, torch.Tensor],
-                  steps: int, lr: float) -> str:
+def check_overfit(model: torch.nn.Module, batch: dict[str, torch.Tensor], steps: int, lr: float) -> str:
     """Adam at a high learning rate on one fixed batch: a correct model drives the loss down."""
     losses = adam_steps(model, batch, steps, lr)
     first, last = losses[0], sum(losses[-5:]) / len(losses[-5:])
@@ -139,21 +57,10 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
 
     def build() -> str:
         config = state["config"] = load_config(model_dir)
-        regime = (config.get("data") or {}).get("regime")
-        if regime == "context":  # the first `batch_size` labelled training rows
-            split: Any = load_ctr(split_dir)
-            rows = slice(0, min(batch_size, split.n_rows("train")))
-            state["batch"], state["shapes"] = ctr_batch(split, "train", rows), check_ctr_shapes
-        elif regime == "sequential":
-            split = load_sequences(split_dir)
-            state["batch"], state["shapes"] = sequence_batch(split, config, batch_size), check_sequence_shapes
-        elif regime == "user_rows":  # autoencoders: the first `batch_size` users' training rows
-            split = load_split(split_dir)
-            state["batch"], state["shapes"] = next(iter(UserRowBatches(split, batch_size))), check_row_shapes
-        else:
-            split = load_split(split_dir)
-            state["batch"], state["shapes"] = tiny_batch(split, config, batch_size), check_shapes
-        state["split"] = split
+        regime = config_regime(config)  # the regime's split, probe batch and shape check
+        split = state["split"] = resolve(regime.load_split)(split_dir)
+        state["batch"] = resolve(regime.probe_batch)(split, config, batch_size)
+        state["shapes"] = resolve(regime.shape_check)
         state["model"] = build_model(model_dir, config, split)
         return f"{type(state['model']).__name__}: {state['model'].n_parameters()} parameters"
 

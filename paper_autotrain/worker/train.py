@@ -26,14 +26,9 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from paper_autotrain.artifacts import save_npz
-from paper_autotrain.data.ctr import load_ctr
-from paper_autotrain.data.sequential import load_sequences
-from paper_autotrain.data.split import load_split
-from paper_autotrain.runtime.autoencoder import user_row_dataloader
-from paper_autotrain.runtime.ctr import ctr_dataloader
-from paper_autotrain.runtime.data import evaluation_trigger, train_dataloader
-from paper_autotrain.runtime.module import MONITOR, TopKModule
-from paper_autotrain.runtime.sequential import SequentialModule, sequence_dataloader
+from paper_autotrain.regimes import config_regime, resolve
+from paper_autotrain.runtime.data import evaluation_trigger
+from paper_autotrain.runtime.module import MONITOR
 from paper_autotrain.schemas import RunResult
 from paper_autotrain.worker.history import EpochHistory
 from paper_autotrain.worker.loading import apply_overrides, build_model, load_config
@@ -85,7 +80,7 @@ def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory,
     return trainer, checkpoint
 
 
-def restore_best(model: TopKModule | SequentialModule, checkpoint: ModelCheckpoint) -> None:
+def restore_best(model: L.LightningModule, checkpoint: ModelCheckpoint) -> None:
     """Load the best checkpoint's weights (we wrote it ourselves, so a full unpickling load is safe)."""
     if not checkpoint.best_model_path:
         log.warning("no checkpoint was saved; scoring the last weights")
@@ -106,21 +101,9 @@ def split_identity(split_dir: Path, config: Mapping[str, Any]) -> tuple[str, str
 
 def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) -> tuple[Any, DataLoader]:
     """The split in the model's data regime (config data.regime) and the loader of its training batches."""
-    optim = config.get("optim") or {}
-    batch_size = int(optim.get("batch_size", 2048))
-    loss = str(config["model"].get("loss", "bpr"))
-    negatives = int(optim.get("negative_samples", 1))
-    if (config.get("data") or {}).get("regime") == "context":  # labelled CTR rows, batch_size rows a batch
-        rows = load_ctr(split_dir)
-        return rows, ctr_dataloader(rows, batch_size, seed)
-    if (config.get("data") or {}).get("regime") == "sequential":
-        sequences = load_sequences(split_dir)
-        return sequences, sequence_dataloader(sequences, batch_size, loss, negatives, seed, config=dict(config))
-    split = load_split(split_dir)
-    if (config.get("data") or {}).get("regime") == "user_rows":  # autoencoders: batch_size users' rows
-        return split, user_row_dataloader(split, batch_size, seed)
-    return split, train_dataloader(split.train, split.n_items, batch_size, loss=loss, negative_samples=negatives,
-                                   seed=seed)
+    regime = config_regime(config)
+    split = resolve(regime.load_split)(split_dir)
+    return split, resolve(regime.training_batches)(split, config, seed)
 
 
 def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarray], users: np.ndarray,

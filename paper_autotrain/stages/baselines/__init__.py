@@ -19,28 +19,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from paper_autotrain.regimes import DEFAULT_REGIME, family_training_regime, regime, resolve
 from paper_autotrain.sandbox.subprocesses import last_meaningful_line, subprocess_env
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.baselines.references import recbole_reference, reference_with_notes  # noqa: F401 - re-exported
-from paper_autotrain.stages.baselines.scoring import context_config
 
 log = logging.getLogger(__name__)
 
-# `baselines=[auto]` (the default) runs the spec family's usual comparison set; the reference model joins it
-FAMILY_BASELINES: dict[str, tuple[str, ...]] = {
-    "general": ("Pop", "ItemKNN", "BPR", "LightGCN"),
-    "graph": ("Pop", "ItemKNN", "BPR", "LightGCN"),
-    "sequential": ("Pop", "GRU4Rec", "SASRec"),
-    "autoencoder": ("Pop", "ItemKNN", "MultiVAE", "EASE"),
-    "context": ("LR", "FM", "DeepFM", "WideDeep"),
-}
+# `baselines=[auto]` (the default) runs the default models of the regime the spec's family trains in
+# (paper_autotrain/regimes.py); the reference model joins them
 AUTO = "auto"
 DEFAULT_KS = (10, 20)
 RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
@@ -62,11 +56,10 @@ def sequential_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-# what a data regime changes in RecBole's config, beyond the shared top-k protocol
-REGIME_CONFIG: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "sequential": sequential_config,
-    "context": context_config,  # CTR rows with a label, AUC/LogLoss (paper_autotrain/stages/baselines/scoring.py)
-}
+def regime_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What cfg's data regime changes in RecBole's config beyond the shared top-k protocol (its recbole_config)."""
+    changes = regime(str(cfg.get("regime", DEFAULT_REGIME))).recbole_config
+    return resolve(changes)(cfg) if changes is not None else {}
 
 
 def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +87,7 @@ def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
         "save_dataloaders": False,
         "worker": 0,
     }
-    config.update(REGIME_CONFIG.get(str(cfg.get("regime", "topk")), lambda _cfg: {})(cfg))
+    config.update(regime_config(cfg))
     shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics", "load_col",
               "MAX_ITEM_LIST_LENGTH"}
     for key, value in overrides.items():
@@ -199,7 +192,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         "model": model, "dataset": split.dataset, "split_id": split.split_id,
         "split_path": str(Path(split.path).resolve()), "seed": seed,
         "ks": [int(k) for k in cfg.get("ks") or DEFAULT_KS], "device": device, "config": config,
-        "regime": str(cfg.get("regime", "topk")),
+        "regime": str(cfg.get("regime", DEFAULT_REGIME)),
     }
     try:
         check_model_name(model)
@@ -264,8 +257,7 @@ def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
         models = {str(m): {} for m in raw}
     if AUTO in models:
         family = spec.family if spec is not None else "general"
-        chosen = FAMILY_BASELINES.get(family, FAMILY_BASELINES["general"])
-        expanded = {name: {} for name in chosen}
+        expanded = {name: {} for name in family_training_regime(family).default_baselines}
         models = {**expanded, **{k: v for k, v in models.items() if k != AUTO}}
     reference = reference_with_notes(spec) if spec is not None else None
     plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
 from paper_autotrain.stages.baselines.ids import token_ids
 from paper_autotrain.stages.baselines.scoring import score_context
@@ -308,11 +309,9 @@ def score_ctr(trained: Trained, split_path: str, ks: list[int]) -> Scores:
     return Scores(*score_context(trained, split_path, ks))
 
 
-SCORERS: dict[str, Callable[[Trained, str, list[int]], Scores]] = {
-    "topk": score_topk,
-    "sequential": score_sequential,
-    "context": score_ctr,
-}
+def regime_scorer(name: str) -> Callable[[Trained, str, list[int]], Scores]:
+    """The data regime's scorer (its baseline_scorer in paper_autotrain/regimes.py); RegimeError when unknown."""
+    return resolve(regime(name).baseline_scorer)
 
 
 def write_per_user(path: Path, evaluation: Any) -> None:
@@ -323,15 +322,14 @@ def write_per_user(path: Path, evaluation: Any) -> None:
 
 def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Train, pick the best checkpoint on RecBole's valid score, score with our evaluator."""
-    regime = str(request.get("regime", "topk"))
-    if regime not in SCORERS:
-        raise ValueError(f"unknown data regime {regime!r} (known: {', '.join(SCORERS)})")
+    regime_name = str(request.get("regime", DEFAULT_REGIME))
+    scorer = regime_scorer(regime_name)  # before training: an unknown regime fails at once
     trained = train_recbole(request, workdir)
     recbole_test = _float_metrics(trained.trainer.evaluate(trained.test_data, load_best_model=False,
                                                            show_progress=False))
     ks = [int(k) for k in request.get("ks", [10, 20])]
     started = time.perf_counter()
-    scores = SCORERS[regime](trained, str(Path(request["split_path"]).resolve()), ks)
+    scores = scorer(trained, str(Path(request["split_path"]).resolve()), ks)
     eval_time = time.perf_counter() - started
     test, valid = scores.test, scores.valid
     for part, values in (("test", test), ("valid", valid)):
@@ -352,7 +350,7 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "recbole_test": recbole_test,
             "recbole_best_valid": _float_metrics(trained.trainer.best_valid_result),
             "device": str(trained.device),
-            "regime": regime,
+            "regime": regime_name,
             **scores.facts,
             "per_user": scores.per_user is not None,
             "as_shipped": as_shipped(request),
@@ -391,4 +389,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # run as `-m`, this module is __main__; the regime table names its scorers by the package path: one module
+    sys.modules.setdefault("paper_autotrain.stages.baselines.runner", sys.modules[__name__])
     sys.exit(main())

@@ -1,10 +1,10 @@
 """The context (CTR) side of the RecBole baselines: the config of the protocol and scoring with our evaluator.
 
-`context_config` is what the CTR regime changes in RecBole's config (stages/baselines REGIME_CONFIG);
-`score_context` scores a trained RecBole context model on the saved valid/test rows with our AUC and
-LogLoss (runner.py SCORERS). RecBole reads the benchmark files of the split folder, whose
-`.user` / `.item` files hold exactly the fields our model uses, so `load_col: None` (load every column)
-gives both sides the same fields.
+`context_config` is what the CTR regime changes in RecBole's config (the context entry of the regime table,
+paper_autotrain/regimes.py); `score_context` scores a trained RecBole context model on the saved valid/test rows
+with our AUC and LogLoss (runner.py score_ctr, the entry's scorer). RecBole reads the benchmark files of the
+split folder, whose `.user` / `.item` files hold exactly the fields our model uses, so `load_col: None` (load
+every column) gives both sides the same fields.
 """
 
 from __future__ import annotations
