@@ -6,6 +6,10 @@ is a template `<name>.j2` beside its manifest `<name>.yaml` (what it computes, i
 hyperparameters they read, what it needs before it, its runtime imports). The top-k scaffold is templates/ itself
 (templates/family.yaml, templates/blocks/); its family.yaml lists the other scaffolds' folders.
 
+A *slot* is where the LLM fill-in writes a custom part: `templates/slots/<slot>.yaml` (its contract: constructor
+arguments, forward inputs and outputs with symbolic shapes, what it needs and provides like a block) beside
+`<slot>.py.j2` (the model-side code that builds and calls the part, by section). A family.yaml lists its slots.
+
 Read once per templates root (cached), checked on reading: a broken manifest is one ManifestError naming its file
 and field. Torch-free and Jinja-free: extract and the RecBole references read it too.
 """
@@ -13,7 +17,7 @@ and field. Torch-free and Jinja-free: extract and the RecBole references read it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +110,73 @@ class BlockRule:
 
 
 @dataclass(frozen=True)
+class SlotArg:
+    """One constructor argument, forward input or forward output of a slot: its name, shape and meaning."""
+
+    name: str
+    about: str
+    """what it holds, for the fill-in prompt"""
+    shape: tuple[str, ...] | None = None
+    """symbolic sizes ("B", "L", "dim"; a leading "..." is any number of batch dimensions); None: not a tensor"""
+    annotation: str = "torch.Tensor"
+    """its type in the slot's signature"""
+
+
+@dataclass(frozen=True)
+class SlotRule:
+    """One fill-in slot: its manifest templates/slots/<name>.yaml, read. A custom part written into it is a block
+    whose body the LLM writes: the same contract (needs, provides, parameters) as a template block."""
+
+    name: str
+    """the slot's name, its manifest's and template's file stem"""
+    description: str
+    """what a part in it computes (starts with the name)"""
+    kind: str
+    """what the part is (representation, scorer, sequence_encoder, interaction, encoder, loss_term); a part's `slot`
+    may name the kind instead of the slot"""
+    template: str
+    """the model-side code building and calling the part, by section (slots/<name>.py.j2)"""
+    init: tuple[SlotArg, ...]
+    """__init__'s arguments before **hparams"""
+    inputs: tuple[SlotArg, ...]
+    """forward's arguments"""
+    outputs: tuple[SlotArg, ...]
+    """what forward returns (a tuple when more than one)"""
+    symbols: Mapping[str, str] = field(default_factory=dict)
+    """the shape symbols that are no constructor argument, and what they mean"""
+    notes: str = ""
+    """how the model uses the part, for the prompt (Jinja: loss, composition)"""
+    dim: str | None = None
+    """the model's config key whose value the constructor's `dim` is"""
+    cues: tuple[str, ...] = ()
+    """words of a part's name or description that choose this slot when the part names none"""
+    needs_before: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    scorer: bool = False
+    with_scorer: tuple[str, ...] = ()
+    """the scorer blocks its output works with (empty: any)"""
+    after: tuple[str, ...] = ()
+    """render places the custom block right after the last of these blocks (else before the scorer)"""
+    imports: tuple[str, ...] = ()
+    params: tuple[BlockParam, ...] = ()
+    """the model's constructor/config keys the slot's code reads (once, whatever the number of parts)"""
+    part_params: tuple[BlockParam, ...] = ()
+    """each part's own values (config.yaml's custom_params.<part>), e.g. a loss term's weight"""
+
+    @property
+    def single(self) -> bool:
+        """At most one part: it provides a role or scores."""
+        return bool(self.provides) or self.scorer
+
+    def constructor_sizes(self) -> tuple[str, ...]:
+        """Constructor arguments whose values an output's shape names and no input binds: the slot keeps them for
+        the shape gate (self.slot_sizes)."""
+        bound = {symbol for arg in self.inputs for symbol in arg.shape or ()}
+        named = {symbol for arg in self.outputs for symbol in arg.shape or ()}
+        return tuple(arg.name for arg in self.init if arg.name in named - bound)
+
+
+@dataclass(frozen=True)
 class Base:
     """A scaffold: the model a family's blocks are composed into (its family.yaml and blocks/)."""
 
@@ -133,8 +204,12 @@ class Base:
     """data.regime in config.yaml when training batches differ from `regime`"""
     tasks: tuple[str, ...] = ("topk",)
     """the spec tasks it trains and evaluates"""
-    fill_slot: bool = False
-    """whether custom parts can be written into the fixed slot by the LLM fill-in"""
+    slots: dict[str, SlotRule] = field(default_factory=dict)
+    """the fill-in slots custom parts can be written into, by name, in family.yaml's order (the first is the default)"""
+    custom_architecture: tuple[str, ...] = ()
+    """the composition custom parts act in when the spec names no block (the `custom` block among them)"""
+    candidate_metric: str | None = None
+    """the valid metric k fill-in drafts are ranked by (higher is better); None: eval.main_metric"""
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     """spec family -> its defaults for the hyperparameters a paper leaves open"""
     learning_rate_by_optimizer: dict[str, float] = field(default_factory=dict)
@@ -143,6 +218,11 @@ class Base:
     @property
     def blocks_folder(self) -> str:
         return f"{self.folder}/blocks" if self.folder else "blocks"
+
+    @property
+    def fill_slot(self) -> bool:
+        """Whether custom parts can be written by the LLM fill-in (the scaffold has at least one slot)."""
+        return bool(self.slots)
 
 
 @dataclass(frozen=True)
@@ -183,6 +263,46 @@ def read_library(root: Path) -> Library:
 def block_rule(family: str, name: str, root: Path | None = None) -> BlockRule | None:
     """The manifest of block `name` in `family`'s scaffold; None when that scaffold has no such block."""
     return load_library(root).base_for(family).blocks.get(name)
+
+
+def slot_for(base: Base, part_name: str, description: str = "", chosen: str | None = None) -> SlotRule:
+    """The slot a custom part is written into: the one it names (by slot or kind), else the first whose cue its name
+    or description holds, else the scaffold's first slot. StageError when it names none of the scaffold's."""
+    if not base.slots:
+        raise StageError(f"render: custom part {part_name!r}: the {'/'.join(base.families)} models have no fill-in "
+                         "slot")
+    if chosen:
+        found = base.slots.get(chosen) or next((s for s in base.slots.values() if s.kind == chosen), None)
+        if found is None:
+            known = ", ".join(f"{slot.name} ({slot.kind})" for slot in base.slots.values())
+            raise StageError(f"render: custom part {part_name!r} names slot {chosen!r}, which the "
+                             f"{'/'.join(base.families)} models do not have (slots: {known})")
+        return found
+    text = f"{part_name} {description}".lower()
+    return next((slot for slot in base.slots.values() if any(cue in text for cue in slot.cues)),
+                next(iter(base.slots.values())))
+
+
+def custom_rule(base: Base, slots: list[SlotRule]) -> BlockRule:
+    """The `custom` block holding parts in `slots`: its manifest joined with theirs (needs, provides, scorer,
+    parameters, imports), so render checks and composes it like any block."""
+    rule = base.blocks[CUSTOM_BLOCK]
+    params = {param.key: param for param in rule.params}
+    for slot in slots:
+        params.update({param.key: param for param in slot.params if param.key not in params})
+    provides = unique(rule.provides, *(slot.provides for slot in slots))
+    needs = unique(rule.needs_before, *(slot.needs_before for slot in slots))
+    return replace(
+        rule, params=tuple(params.values()),
+        needs_before=tuple(need for need in needs if need not in provides),  # its own parts act in order
+        provides=provides,
+        scorer=rule.scorer or any(slot.scorer for slot in slots),
+        imports=unique(rule.imports, *(slot.imports for slot in slots)),
+    )
+
+
+def unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
 # --- resolving a block parameter from a spec ---------------------------------------------------------
@@ -229,12 +349,20 @@ def from_hyperparameter(spec: MethodSpec, param: BlockParam, entry: HyperParamet
 # --- reading the files -----------------------------------------------------------------------------
 
 BASE_FIELDS = {"families", "template", "module", "regime", "split_type", "sections", "losses", "loss_template"}
-BASE_OPTIONAL = {"train_regime", "tasks", "fill_slot", "defaults", "learning_rate_by_optimizer", "scaffolds"}
+BASE_OPTIONAL = {"train_regime", "tasks", "slots", "custom_architecture", "candidate_metric", "defaults",
+                 "learning_rate_by_optimizer", "scaffolds"}
 BLOCK_FIELDS = {"description"}
 BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal",
                   "hyperparameter_defaults"}
 PARAM_FIELDS = {"key", "block_param", "hyperparameter", "default", "type"}
 PARAM_OPTIONAL = {"range", "choices", "repeat", "default_from"}
+SLOTS_FOLDER = "slots"
+SLOT_TEMPLATE_SUFFIX = ".py.j2"
+SLOT_FIELDS = {"description", "kind", "init", "inputs", "outputs"}
+SLOT_OPTIONAL = {"symbols", "notes", "dim", "cues", "needs", "provides", "scorer", "with_scorer", "after", "imports",
+                 "params", "part_params"}
+SLOT_ARG_FIELDS = {"name", "about"}
+SLOT_ARG_OPTIONAL = {"shape", "type"}
 
 
 @dataclass(frozen=True)
@@ -309,12 +437,16 @@ def read_base(root: Path, folder: str) -> ReadBase:
         loss_template=flag(raw["loss_template"], where.at("loss_template")),
         train_regime=None if raw.get("train_regime") is None else text(raw["train_regime"], where.at("train_regime")),
         tasks=required_list(raw.get("tasks", ["topk"]), where.at("tasks"), str),
-        fill_slot=flag(raw.get("fill_slot", False), where.at("fill_slot")),
+        slots=read_slots(root, optional_list(raw.get("slots"), where.at("slots"), str), where.at("slots")),
+        custom_architecture=optional_list(raw.get("custom_architecture"), where.at("custom_architecture"), str),
+        candidate_metric=(None if raw.get("candidate_metric") is None
+                          else text(raw["candidate_metric"], where.at("candidate_metric"))),
         defaults=read_defaults(raw.get("defaults"), where.at("defaults"), families),
         learning_rate_by_optimizer=dict(mapping(raw.get("learning_rate_by_optimizer"),
                                                 where.at("learning_rate_by_optimizer"), (int, float))),
     )
     check_needs(base, root)
+    check_slots(base, root, where)
     return ReadBase(base, raw, where.file)
 
 
@@ -494,6 +626,106 @@ def check_needs(base: Base, root: Path) -> None:
             if need not in known:
                 where = Where(display(root, base.blocks_folder, f"{rule.name}.yaml")).at("needs").at(position)
                 raise where.error(f"{need!r} is no block or role of this scaffold")
+
+
+def read_slots(root: Path, names: tuple[str, ...], where: Where) -> dict[str, SlotRule]:
+    for position, name in enumerate(names):
+        if not (root / SLOTS_FOLDER / f"{name}{MANIFEST_SUFFIX}").is_file():
+            raise where.at(position).error(f"no slot {name!r} ({SLOTS_FOLDER}/{name}{MANIFEST_SUFFIX} in {root.name})")
+    return {name: read_slot(root, name) for name in names}
+
+
+def read_slot(root: Path, name: str) -> SlotRule:
+    """templates/slots/<name>.yaml, beside its template <name>.py.j2 (read once per root: slots are shared)."""
+    where = Where(display(root, SLOTS_FOLDER, f"{name}{MANIFEST_SUFFIX}"))
+    if not (root / SLOTS_FOLDER / f"{name}{SLOT_TEMPLATE_SUFFIX}").is_file():
+        raise where.error(f"slot {name!r} has a manifest but no template {name}{SLOT_TEMPLATE_SUFFIX}")
+    raw = read_yaml(root / SLOTS_FOLDER / f"{name}{MANIFEST_SUFFIX}", where)
+    checked_fields(raw, where, SLOT_FIELDS, SLOT_OPTIONAL)
+    description = " ".join(text(raw["description"], where.at("description")).split())
+    if not description.startswith(name):
+        raise where.at("description").error(f"must start with the slot's name ({name})")
+    init = read_slot_args(raw["init"], where.at("init"), "int")
+    inputs = read_slot_args(raw["inputs"], where.at("inputs"), "torch.Tensor")
+    outputs = read_slot_args(raw["outputs"], where.at("outputs"), "torch.Tensor")
+    if not outputs:
+        raise where.at("outputs").error("must be a non-empty list")
+    symbols = {key: " ".join(str(value).split()) for key, value in
+               mapping(raw.get("symbols"), where.at("symbols"), str).items()}
+    known = {arg.name for arg in init} | set(symbols)
+    for group, args in (("inputs", inputs), ("outputs", outputs)):
+        for position, arg in enumerate(args):
+            unknown = [symbol for symbol in arg.shape or () if symbol not in known]
+            if unknown:
+                raise where.at(group).at(position).at("shape").error(
+                    f"{unknown[0]!r} is neither a constructor argument nor one of `symbols`")
+    params_where = where.at("params")
+    return SlotRule(
+        name=name, description=description, kind=text(raw["kind"], where.at("kind")),
+        template=f"{SLOTS_FOLDER}/{name}{SLOT_TEMPLATE_SUFFIX}", init=init, inputs=inputs, outputs=outputs,
+        symbols=symbols, notes=" ".join(str(raw.get("notes") or "").split()),
+        dim=None if raw.get("dim") is None else text(raw["dim"], where.at("dim")),
+        cues=tuple(cue.lower() for cue in optional_list(raw.get("cues"), where.at("cues"), str)),
+        needs_before=optional_list(raw.get("needs"), where.at("needs"), str),
+        provides=optional_list(raw.get("provides"), where.at("provides"), str),
+        scorer=flag(raw.get("scorer", False), where.at("scorer")),
+        with_scorer=optional_list(raw.get("with_scorer"), where.at("with_scorer"), str),
+        after=optional_list(raw.get("after"), where.at("after"), str),
+        imports=optional_list(raw.get("imports"), where.at("imports"), str),
+        params=read_params(raw.get("params"), params_where),
+        part_params=read_params(raw.get("part_params"), where.at("part_params")),
+    )
+
+
+def read_slot_args(value: Any, where: Where, annotation: str) -> tuple[SlotArg, ...]:
+    if not isinstance(value, list):
+        raise where.error("must be a list")
+    args = []
+    for position, item in enumerate(value):
+        at = where.at(position)
+        if not isinstance(item, dict):
+            raise at.error("must be a mapping (name, about, shape, type)")
+        checked_fields(item, at, SLOT_ARG_FIELDS, SLOT_ARG_OPTIONAL)
+        shape = item.get("shape")
+        if shape is not None and not (isinstance(shape, list) and all(isinstance(s, str) for s in shape)):
+            raise at.at("shape").error("must be a list of size names")
+        args.append(SlotArg(name=text(item["name"], at.at("name")), about=" ".join(str(item["about"]).split()),
+                            shape=None if shape is None else tuple(shape),
+                            annotation=text(item.get("type", annotation), at.at("type"))))
+    names = [arg.name for arg in args]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise where.error(f"{twice[0]!r} appears more than once")
+    return tuple(args)
+
+
+def read_params(value: Any, where: Where) -> tuple[BlockParam, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise where.error("must be a list")
+    return tuple(read_param(item, where.at(i)) for i, item in enumerate(value))
+
+
+def check_slots(base: Base, root: Path, where: Where) -> None:
+    """A scaffold with slots has a `custom` block; a slot's needs, after and with_scorer name its blocks or roles;
+    custom_architecture composes from its blocks."""
+    if not base.slots:
+        return
+    if CUSTOM_BLOCK not in base.blocks:
+        raise where.at("slots").error(f"a scaffold with slots needs a {CUSTOM_BLOCK} block in {base.blocks_folder}/")
+    known = (set(base.blocks) | {role for rule in base.blocks.values() for role in rule.provides}
+             | {role for slot in base.slots.values() for role in slot.provides})
+    for slot in base.slots.values():
+        slot_where = Where(display(root, SLOTS_FOLDER, f"{slot.name}{MANIFEST_SUFFIX}"))
+        for name, names in (("needs", slot.needs_before), ("after", slot.after), ("with_scorer", slot.with_scorer)):
+            for position, need in enumerate(names):
+                if need not in known:
+                    raise slot_where.at(name).at(position).error(
+                        f"{need!r} is no block or role of the {'/'.join(base.families)} scaffold")
+    for position, name in enumerate(base.custom_architecture):
+        if name not in base.blocks:
+            raise where.at("custom_architecture").at(position).error(f"{name!r} is no block of this scaffold")
 
 
 # --- small readers ---------------------------------------------------------------------------------

@@ -133,9 +133,13 @@ class Block(BaseModel):
 
 
 class CustomPart(_Strict):
+    """A part no block covers; the LLM fill-in writes it into a slot (templates/slots/<slot>.yaml)."""
+
     name: str
     description: str
     evidence: str | None = None
+    slot: str | None = None  # the slot (or its kind, e.g. loss_term); None: chosen by the slots' cues, else the first
+    params: dict[str, Any] = Field(default_factory=dict)  # the slot's part parameters, e.g. a loss term's weight
 
 
 class Reported(_Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,14 @@ def test_without_an_llm_custom_parts_are_refused_by_name():
 
 
 def test_a_family_without_a_slot_refuses_custom_parts(server, tmp_path, split):
+    """Slots are data: a family.yaml that lists none has no fill-in (every family lists some today)."""
+    root = tmp_path / "templates"
+    shutil.copytree(render.templates_dir(), root)
+    family = root / "sequential" / "family.yaml"
+    family.write_text("\n".join(line for line in family.read_text().splitlines() if not line.startswith("slots:")))
     spec = MethodSpec.model_validate({**reference_spec("SASRec").model_dump(), "custom": [PART]})
-    with pytest.raises(StageError, match="no fill-in slot"):
-        render.run(spec, {}, fill_in(server, tmp_path, split))
+    with pytest.raises(StageError, match=r"a sequential model has no fill-in slot for them \(its family.yaml lists no"):
+        render.run(spec, {"templates_dir": str(root)}, fill_in(server, tmp_path, split))
     assert server.requests == []
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from paper_autotrain.regimes import config_regime, resolve
+from paper_autotrain.worker import slot_shapes
 from paper_autotrain.worker.leakage import adam_steps, check_no_leakage
 from paper_autotrain.worker.loading import build_model, load_config
 
@@ -62,6 +63,7 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
         state["batch"] = resolve(regime.probe_batch)(split, config, batch_size)
         state["shapes"] = resolve(regime.shape_check)
         state["model"] = build_model(model_dir, config, split)
+        slot_shapes.attach(state["model"])  # every call of a custom part is checked against its slot's shapes
         return f"{type(state['model']).__name__}: {state['model'].n_parameters()} parameters"
 
     gates = [run_gate("build", build)]

@@ -7,10 +7,12 @@ hyperparameters they read, what it needs before it); each family's scaffold is i
 (:mod:`paper_autotrain.library` reads them all). The loss has a template too (templates/losses/<loss>.j2).
 Rendering is deterministic: the same spec and cfg give the same bytes.
 
-Parts no block covers (`spec.custom`) are written by an LLM into one fixed slot per part
-(templates/slots/custom_part.py.j2, top-k families only): `run(spec, cfg, fill_in)` hands them to the
-fill-in loop (:mod:`paper_autotrain.stages.render.fill`, this stage's helper), which keeps only code that passed
-every gate. Without an LLM the spec is refused, naming the parts; a part is never silently replaced.
+Parts no block covers (`spec.custom`) are written by an LLM into a slot of their family (templates/slots/<slot>.yaml:
+the contract; <slot>.py.j2: the model code that builds and calls the part; custom_part.py.j2: the part's class, its
+signatures fixed by the contract). They form the `custom` block, whose manifest is its scaffold's custom.yaml joined
+with its parts' slots. `run(spec, cfg, fill_in)` hands them to the fill-in loop
+(:mod:`paper_autotrain.stages.render.fill`, this stage's helper), which keeps only code that passed every gate.
+Without an LLM the spec is refused, naming the parts; a part is never silently replaced.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import re
 import textwrap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +36,17 @@ from paper_autotrain.library import (
     BlockParam,
     BlockRule,
     Library,
+    Resolved,
+    SlotArg,
+    SlotRule,
+    custom_rule,
     describe_range,
     in_range,
     load_library,
     resolve_param,
+    slot_for,
 )
-from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, MethodSpec
+from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, CustomPart, MethodSpec
 
 if TYPE_CHECKING:
     from paper_autotrain.stages.render.fill import FillIn, SlotFill
@@ -66,6 +73,8 @@ TRAINING_KEYS = frozenset({"optimizer", "learning_rate", "batch_size", "l2_reg",
                            "embedding_size"})
 NEEDS_FILL_IN = ("they need the LLM fill-in: choose llm=openai or llm=compatible llm.base_url=... (the parts are "
                  "written into the model's fixed slot and checked by the gates)")
+SLOT_KEY_LENGTH = 32  # a part's key (config.yaml, attribute and class names) is cut at a word to stay readable
+LINE_WIDTH = 116  # generated lines stay under ruff's 120 with room for indentation
 
 
 def template_library(cfg: Mapping | None = None) -> Library:
@@ -90,7 +99,9 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
     """
     base = base_for(spec, cfg)
     spec = fidelity_checked(spec, str(cfg.get("fidelity") or "strict"), filling=fill_in is not None)
+    check_custom(spec, base, filling=fill_in is not None)
     spec = with_custom_block(spec, base)
+    base = with_custom_rule(spec, base)
     if not (spec.custom and fill_in is not None):
         check_renderable(spec, base)
         return render_files(spec, cfg, base, {})
@@ -98,9 +109,11 @@ def run(spec: MethodSpec, cfg: Mapping, fill_in: FillIn | None = None) -> dict[s
     from paper_autotrain.stages.render.fill import SlotJob, fill_parts  # the LLM and gates load only for custom parts
 
     env = template_environment(cfg)
-    slots = custom_slots(spec)
+    slots = custom_slots(spec, base)
     jobs = [SlotJob(part=slot.name, prompt=slot_prompt(env, spec, slot, slots, base),
                     class_source=lambda fill, slot=slot: render_slot(env, slot, fill)) for slot in slots]
+    if base.candidate_metric and fill_in.candidates.count > 1:  # e.g. AUC for CTR drafts, not a ranking metric
+        fill_in = replace(fill_in, candidates=replace(fill_in.candidates, metric=base.candidate_metric))
     fills, report = fill_parts(jobs, lambda fills: render_files(spec, cfg, base, fills), fill_in)
     files = render_files(spec, cfg, base, fills)
     return {**files, "fill_report.json": json.dumps(report, indent=2) + "\n"}
@@ -110,12 +123,13 @@ def render_files(spec: MethodSpec, cfg: Mapping, base: Base, fills: Mapping[str,
     """The three files, custom parts taken from `fills` (their code as the LLM wrote it)."""
     env = template_environment(cfg)
     context = build_context(spec, cfg, base)
-    slots = custom_slots(spec)
+    slots = custom_slots(spec, base)
     context["custom_classes"] = [render_slot(env, slot, fills[slot.name]) for slot in slots]
     context["slot_imports"] = slot_imports([fills[slot.name] for slot in slots])
     sections = render_sections(env, spec.architecture, {**context, "custom_parts": slots}, base)
     init_args = sections.pop("init_args")
-    loss_method = env.get_template(f"losses/{trained_loss(spec)}.j2").render().strip("\n") if base.loss_template else ""
+    loss_method = (env.get_template(f"losses/{trained_loss(spec)}.j2").render(sections=sections).strip("\n")
+                   if base.loss_template else "")
     model_py = env.get_template(base.template).render(
         **context, sections=sections, init_args=init_args, loss_method=loss_method,
     )
@@ -169,6 +183,7 @@ def check_renderable(spec: MethodSpec, base: Base, filling: bool = False) -> Non
     `filling`: the custom parts are about to be written by the LLM fill-in, so only their slot must exist.
     """
     check_custom(spec, base, filling)
+    check_slot_composition(spec, base)
     if spec.task not in base.tasks:
         raise StageError(f"render: task {spec.task!r} has no {spec.family} template (only {', '.join(base.tasks)})")
     if trained_loss(spec) not in base.losses:
@@ -188,7 +203,7 @@ def check_custom(spec: MethodSpec, base: Base, filling: bool) -> None:
     names = ", ".join(part.name for part in spec.custom)
     if spec.custom and not base.fill_slot:
         raise StageError(f"render: spec.custom has parts no template covers ({names}); a {spec.family} model has "
-                         "no fill-in slot for them (only general, graph, knowledge and other top-k models have)")
+                         "no fill-in slot for them (its family.yaml lists no `slots`)")
     if spec.custom and not filling:
         raise StageError(f"render: spec.custom has parts no template covers ({names}); {NEEDS_FILL_IN}")
     has_block = any(block.block == CUSTOM_BLOCK for block in spec.architecture)
@@ -265,9 +280,11 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         imports.add("make_optimizer")
     for block in spec.architecture:
         imports.update(base.blocks[block.block].imports)
+    custom_args: list[str] = []
     if any(block.block == CUSTOM_BLOCK for block in spec.architecture):
-        hparams = part_hparams(spec)
-        model_params["custom_hparams"] = {slot_key(part.name): hparams for part in spec.custom}
+        custom_values, custom_args, custom_rows = custom_context(spec, base)
+        model_params.update(custom_values)
+        rows = param_rows + custom_rows + optim_rows + [epoch_row]
     context = {
         "model_name": spec.display_name, "class_name": class_name(spec.display_name), "loss": loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
@@ -279,7 +296,8 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         "runtime_import": from_import("paper_autotrain.runtime", imports),
         "activation_module": activation_module(spec),
         "head": spec.architecture[-1].block if spec.architecture else "",  # how a context model combines parts
-        "slot_imports": slot_imports([]), "custom_classes": [],
+        "slot_imports": slot_imports([]), "custom_classes": [], "custom_args": custom_args,
+        "custom_part_params": "custom_params" in model_params,
         "approximation": spec.fidelity.label if spec.approximation and spec.fidelity else "",
         "components": [c.model_dump() for c in spec.fidelity.components] if spec.fidelity else [],
         "deviations": [d.model_dump() for d in spec.fidelity.deviations] if spec.fidelity else [],
@@ -295,6 +313,8 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
 def trains_every_position(spec: MethodSpec, base: Base) -> bool:
     """A sequential model with a causal encoder read at the last position: it can score every position at once."""
     names = {block.block for block in spec.architecture}
+    if CUSTOM_BLOCK in names:  # an LLM-written part need not be causal: it trains on prefixes
+        return False
     return base.regime == "sequential" and LAST_POSITION in names and any(base.blocks[name].causal for name in names)
 
 
@@ -440,50 +460,148 @@ def import_sort_key(name: str) -> tuple[int, str]:
     return (1, name) if name[:1].isupper() else (2, name)
 
 
-# --- custom parts: the fill-in slot ----------------------------------------------------------------
+# --- custom parts: the fill-in slots ---------------------------------------------------------------
 
 @dataclass(frozen=True)
 class CustomSlot:
-    """One custom part as the model code names it."""
+    """One custom part as the model code names it, and the slot it is written into."""
 
     name: str  # the spec's name of the part
-    key: str  # its key in config.yaml's custom_hparams
+    key: str  # its key in config.yaml's custom_hparams (and custom_params)
     attribute: str  # self.<attribute> in the model
     class_name: str
     description: str
     evidence: str
+    slot: SlotRule  # its contract (templates/slots/<slot>.yaml)
+    params: tuple[tuple[str, Any, dict[str, Any]], ...] = ()  # (config key, value, provenance row) of part_params
+
+    @property
+    def template(self) -> str:
+        """The slot's model-side template, included by the scaffold's custom block for each part."""
+        return self.slot.template
+
+
+def part_slots(spec: MethodSpec, base: Base) -> list[SlotRule]:
+    """The slot of each custom part (the one it names, else by the slots' cues, else the family's first)."""
+    return [slot_for(base, part.name, part.description, part.slot) for part in spec.custom]
 
 
 def with_custom_block(spec: MethodSpec, base: Base) -> MethodSpec:
-    """The spec with a `custom` block where its custom parts act: as written, else before the scoring block
-    (an empty architecture becomes embedding -> custom -> dot_score)."""
+    """The spec with a `custom` block where its custom parts act: as written; else right after the blocks a part's
+    slot names in `after`, else before the scoring block; the family's custom_architecture when the spec names no
+    block. When a part scores (a scorer slot), the custom block is the scorer: last, in place of the template one."""
     names = [block.block for block in spec.architecture]
-    if not spec.custom or not base.fill_slot or CUSTOM_BLOCK in names:
+    if not spec.custom or not base.fill_slot:
         return spec
-    if not names:
-        architecture = [Block(block="embedding"), Block(block=CUSTOM_BLOCK), Block(block="dot_score")]
+    slots = part_slots(spec, base)
+    architecture = list(spec.architecture)
+    if CUSTOM_BLOCK in names:
+        pass
+    elif not names:
+        architecture = [Block(block=name) for name in base.custom_architecture]
     else:
-        architecture = [*spec.architecture[:-1], Block(block=CUSTOM_BLOCK), spec.architecture[-1]]
+        after = [names.index(name) for slot in slots for name in slot.after if name in names]
+        position = max(after) + 1 if after else len(names) - 1
+        architecture.insert(position, Block(block=CUSTOM_BLOCK))
+    if any(slot.scorer for slot in slots):
+        rules = base.blocks
+        custom = next((block for block in architecture if block.block == CUSTOM_BLOCK), Block(block=CUSTOM_BLOCK))
+        architecture = [block for block in architecture if block.block != CUSTOM_BLOCK
+                        and not (block.block in rules and rules[block.block].scorer)] + [custom]
     return spec.model_copy(update={"architecture": architecture})
 
 
+def with_custom_rule(spec: MethodSpec, base: Base) -> Base:
+    """The scaffold with its `custom` block's manifest joined with the slots of the spec's parts."""
+    if not spec.custom or CUSTOM_BLOCK not in base.blocks:
+        return base
+    return replace(base, blocks={**base.blocks, CUSTOM_BLOCK: custom_rule(base, part_slots(spec, base))})
+
+
+def check_slot_composition(spec: MethodSpec, base: Base) -> None:
+    """One part at most in a slot that scores or provides a role; a slot's output fits the model's scorer."""
+    if not spec.custom or not base.fill_slot:
+        return
+    slots = part_slots(spec, base)
+    for slot in {slot.name: slot for slot in slots}.values():
+        parts = [part.name for part, of in zip(spec.custom, slots, strict=True) if of.name == slot.name]
+        if slot.single and len(parts) > 1:
+            raise StageError(f"render: custom parts {', '.join(parts)} are all in slot {slot.name}, which takes one "
+                             f"part (it {'scores' if slot.scorer else 'provides the ' + ', '.join(slot.provides)})")
+        scorer = spec.architecture[-1].block if spec.architecture else ""
+        if slot.with_scorer and scorer not in slot.with_scorer:
+            raise StageError(f"render: custom part {parts[0]!r} (slot {slot.name}) gives a term the "
+                             f"{' or '.join(slot.with_scorer)} scorer sums; this model ends in {scorer!r}")
+
+
 def slot_key(name: str) -> str:
-    """A Python identifier for a part's name: "Layer attention" -> "layer_attention"."""
+    """A Python identifier for a part's name: "Layer attention" -> "layer_attention" (cut at a word when long)."""
     key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "part"
+    if len(key) > SLOT_KEY_LENGTH:
+        key = key[:SLOT_KEY_LENGTH + 1].rsplit("_", 1)[0] or key[:SLOT_KEY_LENGTH]
     return f"part_{key}" if key[0].isdigit() else key
 
 
-def custom_slots(spec: MethodSpec) -> list[CustomSlot]:
+def custom_slots(spec: MethodSpec, base: Base) -> list[CustomSlot]:
     model_class = class_name(spec.display_name)
     slots = []
-    for part in spec.custom:
-        name = f"Custom{class_name(part.name)}"
+    for part, slot in zip(spec.custom, part_slots(spec, base), strict=True):
+        key = slot_key(part.name)
+        name = f"Custom{class_name(key)}"
         slots.append(CustomSlot(
-            name=part.name, key=slot_key(part.name), attribute=f"custom_{slot_key(part.name)}",
+            name=part.name, key=key, attribute=f"custom_{key}",
             class_name=f"{name}Part" if name == model_class else name, description=part.description,
-            evidence=part.evidence or "",
+            evidence=part.evidence or "", slot=slot, params=part_param_values(spec, part, key, slot),
         ))
     return slots
+
+
+def part_param_values(spec: MethodSpec, part: CustomPart, key: str, slot: SlotRule
+                      ) -> tuple[tuple[str, Any, dict[str, Any]], ...]:
+    """Each of the slot's part parameters for this part: the part's own value, else the hyperparameter it reads,
+    else the manifest default; coerced and range-checked like a block parameter."""
+    values = []
+    for param in slot.part_params:
+        what = f"custom part {part.name!r}: {param.block_param}"
+        entry = spec.hyperparameters.get(param.hyperparameter) if param.hyperparameter else None
+        if param.block_param in part.params:
+            found = Resolved(part.params[param.block_param], "spec custom part parameter, no quote", "")
+        elif entry is not None:
+            found = Resolved(entry.value, entry.source, entry.evidence or "")
+        else:
+            found = Resolved(param.default, f"default (slot {slot.name}; not in spec)", "")
+        value = coerce(found.value, param.kind, what)
+        if param.range is not None and not in_range(value, param.range):
+            raise StageError(f"render: {what}={found.value!r} is out of range ({describe_range(param.range)}); "
+                             "fix it in spec.yaml")
+        row = {"name": f"custom_params.{key}.{param.key}", "value": value, "source": found.source,
+               "evidence": found.evidence}
+        values.append((param.key, value, row))
+    unknown = sorted(set(part.params) - {param.block_param for param in slot.part_params})
+    if unknown:
+        raise StageError(f"render: custom part {part.name!r} sets {unknown[0]!r}, which its slot {slot.name} does not "
+                         f"read (its parameters: {', '.join(p.block_param for p in slot.part_params) or 'none'})")
+    return tuple(values)
+
+
+def custom_context(spec: MethodSpec, base: Base) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
+    """config.yaml's custom_hparams (and custom_params), the custom block's constructor arguments, and the
+    provenance rows of the parts' parameters."""
+    slots = custom_slots(spec, base)
+    hparams = part_hparams(spec)
+    values: dict[str, Any] = {"custom_hparams": {slot.key: hparams for slot in slots}}
+    args = ["custom_hparams: dict[str, dict[str, Any]]"]
+    if any(slot.params for slot in slots):
+        values["custom_params"] = {slot.key: {name: value for name, value, _ in slot.params}
+                                   for slot in slots if slot.params}
+        args.append("custom_params: dict[str, dict[str, Any]]")
+    rule = base.blocks[CUSTOM_BLOCK]
+    args += [f"{param.key}: {ANNOTATIONS[param.kind]}" for param in rule.params]
+    rows = [row for slot in slots for _, _, row in slot.params]
+    return values, args, rows
+
+
+ANNOTATIONS: dict[type | str, str] = {int: "int", float: "float", str: "str", bool: "bool", "int_list": "list[int]"}
 
 
 def part_hparams(spec: MethodSpec) -> dict[str, Any]:
@@ -493,19 +611,65 @@ def part_hparams(spec: MethodSpec) -> dict[str, Any]:
 
 
 def render_slot(env: jinja2.Environment, slot: CustomSlot, fill: SlotFill) -> str:
-    """The class of one custom part: the fixed slot around the LLM's two bodies."""
+    """The class of one custom part: its slot's fixed class around the LLM's two bodies."""
+    contract = slot.slot
+    init = [f"{arg.name}: {arg.annotation}" for arg in contract.init]
+    inputs = [f"{arg.name}: {arg.annotation}" for arg in contract.inputs]
+    returns = ("torch.Tensor" if len(contract.outputs) == 1
+               else f"tuple[{', '.join('torch.Tensor' for _ in contract.outputs)}]")
+    sizes = contract.constructor_sizes()
     text = env.get_template(SLOT_TEMPLATE).render(
-        part=slot, doc_lines=slot_docstring(slot), init_body=indented_body(fill.init_body, allow_empty=True),
-        forward_body=indented_body(fill.forward_body),
+        part=slot, doc_lines=slot_docstring(slot), contract_lines=contract_lines(contract),
+        init_args=signature_lines(["self", *init, "**hparams: Any"]), forward_args=signature_lines(["self", *inputs]),
+        returns=returns, forward_doc=forward_docstring(contract),
+        sizes="{" + ", ".join(f'"{name}": {name}' for name in sizes) + "}" if sizes else "",
+        init_body=indented_body(fill.init_body, allow_empty=True), forward_body=indented_body(fill.forward_body),
     )
     return normalise_text(text).rstrip("\n")
+
+
+def signature_lines(args: list[str]) -> list[str]:
+    """A signature's arguments on one line (8 spaces in), or one a line when that is too long."""
+    line = ", ".join(args)
+    return [line] if len(line) + 8 <= LINE_WIDTH else [f"{arg}," for arg in args]
+
+
+def shape_text(arg: SlotArg) -> str:
+    return "[" + ", ".join(arg.shape or ()) + "]"
+
+
+def forward_docstring(contract: SlotRule) -> list[str]:
+    """forward's docstring lines: its inputs' and outputs' shapes."""
+    def listed(args: tuple[SlotArg, ...]) -> str:
+        return ", ".join(f"{arg.name} {shape_text(arg)}" if arg.shape is not None else arg.name for arg in args)
+    lines = wrap(f"{listed(contract.inputs)} -> {listed(contract.outputs)}.")
+    body = safe_docstring_text("\n".join(lines)).splitlines()
+    body[0] = '"""' + body[0]
+    body[-1] += '"""' if len(body) == 1 else ""
+    return body if len(body) == 1 else [*body, '"""']
+
+
+def contract_lines(contract: SlotRule) -> list[str]:
+    """The class attributes the shape gate reads (worker/slot_shapes.py): the slot, its inputs' and outputs' shapes."""
+    def shape_literal(shape: tuple[str, ...] | None) -> str:
+        if shape is None:
+            return "None"
+        return "(" + ", ".join(json.dumps(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+
+    lines = [f'SLOT = "{contract.name}"  # its contract: templates/slots/{contract.name}.yaml (checked on each call)']
+    for name, args in (("INPUTS", contract.inputs), ("OUTPUTS", contract.outputs)):
+        entries = [f"{json.dumps(arg.name)}: {shape_literal(arg.shape)}" for arg in args]
+        line = f"{name} = {{{', '.join(entries)}}}"
+        lines += [line] if len(line) + 4 <= LINE_WIDTH else [f"{name} = {{", *(f"    {e}," for e in entries), "}"]
+    return lines
 
 
 def slot_docstring(slot: CustomSlot) -> list[str]:
     lines = wrap(f"Custom part `{slot.name}`: {slot.description}")
     if slot.evidence:
         lines += [""] + wrap(f"Paper: {slot.evidence}")
-    lines += ["", "Written by the LLM fill-in into the fixed slot; the gates it passed are in fill_report.json."]
+    lines += [""] + wrap(f"Written by the LLM fill-in into the fixed slot `{slot.slot.name}`; the gates it passed are "
+                         "in fill_report.json.")
     body = safe_docstring_text("\n".join(lines)).splitlines()
     body[0] = '"""' + body[0]
     return [*body, '"""']
@@ -527,19 +691,31 @@ def slot_imports(fills: list[SlotFill]) -> dict[str, bool]:
 
 def slot_prompt(env: jinja2.Environment, spec: MethodSpec, slot: CustomSlot, slots: list[CustomSlot], base: Base
                 ) -> dict[str, Any]:
-    """What the fill-in prompts are told about the part, the model around it and the slot's contract."""
+    """What the fill-in prompts are told about the part, the model around it and its slot's contract (from the
+    slot's manifest)."""
     from paper_autotrain.stages.render.fill import SlotFill
 
     placeholder = SlotFill(init_body="# <init_body: your code>", forward_body="# <forward_body: your code>")
     params, _, _ = resolve_block_params(spec, base.blocks)
+    contract = slot.slot
+    composition = " -> ".join(block.block for block in spec.architecture)
+    notes = env.from_string(contract.notes).render(loss=trained_loss(spec), composition=composition)
+
+    def args(items: tuple[SlotArg, ...]) -> list[dict[str, Any]]:
+        return [{"name": arg.name, "about": arg.about, "shape": None if arg.shape is None else shape_text(arg)}
+                for arg in items]
     return {
         "model_name": spec.display_name, "paper_title": spec.paper.title, "family": spec.family,
-        "composition": " -> ".join(block.block for block in spec.architecture),
+        "composition": composition,
         "part": {"name": slot.name, "description": slot.description, "evidence": slot.evidence,
                  "class_name": slot.class_name},
         "other_parts": [{"name": other.name, "description": other.description} for other in slots
                         if other.name != slot.name],
-        "slot": render_slot(env, slot, placeholder), "dim": params.get("embedding_size"),
+        "slot": render_slot(env, slot, placeholder), "dim": params.get(contract.dim) if contract.dim else None,
+        "contract": {"name": contract.name, "kind": contract.kind, "description": contract.description,
+                     "init": args(contract.init), "inputs": args(contract.inputs), "outputs": args(contract.outputs),
+                     "symbols": dict(contract.symbols), "notes": notes,
+                     "weight": dict((name, value) for name, value, _ in slot.params).get("weight")},
         "hparams": part_hparams(spec), "loss": trained_loss(spec),
     }
 

@@ -1,13 +1,15 @@
 """The render stage's code fill-in loop (not a stage of its own: only render calls it).
 
-For each custom part of a spec the LLM writes the two bodies of the part's fixed slot
-(templates/slots/custom_part.py.j2: `__init__` and `forward`, signatures and tensor shapes fixed). Each draft
-goes through the deterministic gates, in order, stopping at the first that fails:
+For each custom part of a spec the LLM writes the two bodies of the part's class in its slot (`__init__` and
+`forward`; signatures and tensor shapes fixed by the slot's manifest, templates/slots/<slot>.yaml, the same loop
+for every slot of every family). Each draft goes through the deterministic gates, in order, stopping at the first
+that fails:
 
 1. the part alone (`gates.check_snippet`): it parses, imports only allowed modules, calls nothing forbidden;
 2. the whole rendered model (`gates.static_gates`): the same on model.py, and config.yaml names its class;
 3. in a sandboxed subprocess on the real split (`gates.dynamic_gates`): it builds, shapes are right on a tiny
-   batch, the loss of one batch falls when overfitted, and the model never sees valid/test interactions.
+   batch (the model's, and every call of the part against its slot's shapes: worker/slot_shapes.py), the loss of
+   one batch falls when overfitted, and the model never sees valid/test interactions.
 
 Code is never run before the static gates passed. A failing gate's message goes back to the LLM
 (templates/prompts/fill_repair.j2) for the next attempt, up to `attempts`; then the part is reported as failed
