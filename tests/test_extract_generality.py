@@ -479,3 +479,21 @@ def test_column_groups_by_a_setting_that_is_not_a_dataset_give_no_number():
         ["", "Sparse users", "", "Dense users", ""], ["Method", "Recall@20", "NDCG@20", "Recall@20", "NDCG@20"],
         ["NGCF", "0.10", "0.05", "0.20", "0.12"], ["OurGCN", "0.12", "0.06", "0.22", "0.13"]])
     assert find_reported([table], "OurGCN", ["Gowalla"], ["Recall@20", "NDCG@20"]) == []
+
+
+def test_the_methods_a_results_table_compares_with_scope_the_settings():
+    from paper_autotrain.stages.extract.tables import compared_methods
+
+    table = Table(page=7, caption="Table 2: Performance comparison on Gowalla.", rows=[
+        ["Method", "Recall@20", "NDCG@20"], ["HOP-Rec", "0.1399", "0.1214"], ["WalkRank", "0.1420", "0.1230"],
+        ["None", "0.1500", "0.1300"], ["OurGCN", "0.1830*", "0.1554*"], ["Improv.", "3.2%", "2.1%"]])
+    assert compared_methods([table], "OurGCN") == ["HOP-Rec", "WalkRank"]
+    doc = paper(["OurGCN: Graph Recommendation\nWe propose OurGCN, a graph convolution network for recommendation.",
+                 "4 EXPERIMENTS\nWe use the Gowalla dataset and report Recall@20 and NDCG@20. For HOP-Rec, we set the "
+                 "embedding size to 32. The embedding size of OurGCN is set to 64."],
+                title="OurGCN: Graph Recommendation", tables=[table],
+                sections=[Section(title="4 EXPERIMENTS", page=2, text="")])
+    spec = extract.run(doc, RULES)
+    assert spec.hyperparameters["embedding_size"].value == 64
+    assert [(r.dataset, r.metric, r.value) for r in spec.reported] == [("Gowalla", "Recall@20", 0.183),
+                                                                         ("Gowalla", "NDCG@20", 0.1554)]

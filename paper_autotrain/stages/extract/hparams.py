@@ -261,16 +261,17 @@ def names_own_model(text: str, model_name: str) -> bool:
     )
 
 
-def about_other_model(sentence: str, model_name: str) -> bool:
+def about_other_model(sentence: str, model_name: str, others: tuple[str, ...] = ()) -> bool:
     """True when a sentence states settings for a compared method ("For BPR, FMC ..., ", "for Mult-DAE", "For all
     baselines", "For IPS based models")."""
     own = _plain_name(model_name)
-    if not names_own_model(sentence, model_name) and (
-        ABOUT_OTHERS.search(sentence)
-        or ((group := NAMED_GROUP.search(sentence)) and _plain_name(group.group("name")) != own)
+    if names_own_model(sentence, model_name):
+        return False  # "for CausE and DICE, the embedding size is fixed as 64": the method's too
+    if ABOUT_OTHERS.search(sentence) or (
+        (group := NAMED_GROUP.search(sentence)) and _plain_name(group.group("name")) != own
     ):
         return True
-    for name in KNOWN_MODELS:
+    for name in (*KNOWN_MODELS, *others):
         plain = re.sub(r"[^a-z0-9]", "", name.lower())
         if own and (plain == own or plain in own and len(plain) >= 4):
             continue
@@ -280,13 +281,14 @@ def about_other_model(sentence: str, model_name: str) -> bool:
     return False
 
 
-def names_other_model(text: str, model_name: str) -> bool:
-    """True when `text` ("latent dimension of FM is 10") names a compared method other than the paper's own."""
+def names_other_model(text: str, model_name: str, others: tuple[str, ...] = ()) -> bool:
+    """True when `text` ("latent dimension of FM is 10") names a compared method other than the paper's own: one the
+    lexicon knows, or one of `others` (the methods the paper's results tables compare with)."""
     own = re.sub(r"[^a-z0-9]", "", model_name.lower())
     return any(
         re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
         and re.sub(r"[^a-z0-9]", "", name.lower()) != own
-        for name in KNOWN_MODELS
+        for name in (*KNOWN_MODELS, *others)
     )
 
 
@@ -302,7 +304,7 @@ def _window(sentences: list[Sentence], index: int) -> str:
 
 
 def find_hyperparameters(
-    sentences: list[Sentence], model_name: str, keys: set[str] | None = None
+    sentences: list[Sentence], model_name: str, keys: set[str] | None = None, others: tuple[str, ...] = ()
 ) -> tuple[dict[str, HyperParameter], list[str]]:
     """The first plausible statement of each hyperparameter, and notes about per-dataset values."""
     found: dict[str, HyperParameter] = {}
@@ -315,12 +317,12 @@ def find_hyperparameters(
             match = re.search(rule.pattern, text, re.I if rule.kind != "list" else 0)
             if not match or EQUATION.search(match.group(0)):
                 continue  # no match, or a value read across an equation ("... term where λ ... ∑ ... i=1")
-            if about_other_model(clause_at(sentence.text, match.start()), model_name):
+            if about_other_model(clause_at(sentence.text, match.start()), model_name, others):
                 continue
-            if rule.kind != "list" and names_other_model(match.group(0), model_name):
+            if rule.kind != "list" and names_other_model(match.group(0), model_name, others):
                 continue  # "the latent dimension of FM is 10" states a compared method's setting
             clause = clause_at(sentence.text, match.start())
-            if (rule.kind != "list" and names_other_model(clause, model_name) and not ALL_METHODS.search(clause)
+            if (rule.kind != "list" and names_other_model(clause, model_name, others) and not ALL_METHODS.search(clause)
                     and not names_own_model(clause, model_name) and not FIRST_PERSON.search(clause)):
                 continue  # "NeuMF feeds an MLP with three hidden layers": a description of a compared method
             if rule.context and not re.search(rule.context, _window(sentences, index), re.I):
@@ -346,8 +348,8 @@ def find_hyperparameters(
                     f"using the first value {value}"
                 )
     if keys is None:
-        found.update(find_symbol_values(sentences, model_name, set(found)))
-        for key, (entry, note) in find_respective_values(sentences, model_name, set(found)).items():
+        found.update(find_symbol_values(sentences, model_name, set(found), others))
+        for key, (entry, note) in find_respective_values(sentences, model_name, set(found), others).items():
             found[key] = entry
             notes.append(note)
     return found, notes
@@ -378,7 +380,7 @@ RESPECTIVELY = (
 
 
 def find_respective_values(
-    sentences: list[Sentence], model_name: str, skip: set[str]
+    sentences: list[Sentence], model_name: str, skip: set[str], others: tuple[str, ...] = ()
 ) -> dict[str, tuple[HyperParameter, str]]:
     """Per-dataset values given with "respectively": the first dataset's value, and a note with all of them."""
     found: dict[str, tuple[HyperParameter, str]] = {}
@@ -390,7 +392,7 @@ def find_respective_values(
             if key in skip or key in found:
                 continue
             match = re.search(phrase + RESPECTIVELY, text, re.I)
-            if not match or about_other_model(clause_at(text, match.start()), model_name):
+            if not match or about_other_model(clause_at(text, match.start()), model_name, others):
                 continue
             values = [_parse_number(v) for v in re.findall(VALUE, match.group("vals"))]
             names = [n.strip() for n in re.split(r",\s*(?:and\s+)?|\s+and\s+", match.group("names")) if n.strip()]
@@ -444,7 +446,7 @@ def symbol_meanings(sentences: list[Sentence]) -> dict[str, str]:
 
 
 def find_symbol_values(
-    sentences: list[Sentence], model_name: str, skip: set[str]
+    sentences: list[Sentence], model_name: str, skip: set[str], others: tuple[str, ...] = ()
 ) -> dict[str, HyperParameter]:
     """Values given to a defined symbol ('with d = 50'), when the sentence gives the symbol one value only."""
     found: dict[str, HyperParameter] = {}
@@ -461,7 +463,7 @@ def find_symbol_values(
                 _inside_brackets(sentence.text, match.start())
                 or CONDITIONAL.search(sentence.text[: match.start()])
                 or ABOUT_ANOTHER.match(sentence.text, match.end())
-                or about_other_model(clause_at(sentence.text, match.start()), model_name)
+                or about_other_model(clause_at(sentence.text, match.start()), model_name, others)
             ):
                 continue
             value = int(match.group("v"))
@@ -547,7 +549,7 @@ def find_table_hyperparameters(
     return found, notes
 
 
-def find_grids(sentences: list[Sentence], stated: set[str]) -> list[str]:
+def find_grids(sentences: list[Sentence], stated: set[str], others: tuple[str, ...] = ()) -> list[str]:
     """Search grids for hyperparameters whose chosen value the paper does not state."""
     notes = []
     seen: set[str] = set()
@@ -556,7 +558,7 @@ def find_grids(sentences: list[Sentence], stated: set[str]) -> list[str]:
             if key in stated or key in seen:
                 continue
             match = re.search(phrase + GRID_TAIL, sentence.text, re.I)
-            if match and not about_other_model(sentence.text, ""):
+            if match and not about_other_model(sentence.text, "", others):
                 seen.add(key)
                 notes.append(
                     f"{key}: the paper searches {match.group('g')} without stating the chosen value "
@@ -601,7 +603,9 @@ def _alternatives(clause: str) -> bool:
     )
 
 
-def _optimizer_votes(sentences: list[Sentence], model_name: str) -> tuple[Counter[str], dict[str, str]]:
+def _optimizer_votes(
+    sentences: list[Sentence], model_name: str, others: tuple[str, ...] = ()
+) -> tuple[Counter[str], dict[str, str]]:
     votes: Counter[str] = Counter()
     first_quote: dict[str, str] = {}
     for sentence in sentences:
@@ -613,7 +617,7 @@ def _optimizer_votes(sentences: list[Sentence], model_name: str) -> tuple[Counte
             if not match:
                 continue
             clause = clause_at(sentence.text, match.start())
-            if about_other_model(clause, model_name) or _alternatives(clause):
+            if about_other_model(clause, model_name, others) or _alternatives(clause):
                 continue
             votes[name] += (2 if model_name and model_name in sentence.text else 1) * weight
             if re.search(rf"\bfound (?:that )?(?:{pattern})[^.]*\b(?:better|best)\b", sentence.text):
@@ -623,7 +627,7 @@ def _optimizer_votes(sentences: list[Sentence], model_name: str) -> tuple[Counte
 
 
 def find_optimizer(
-    sentences: list[Sentence], model_name: str, preferred: list[Sentence] | None = None
+    sentences: list[Sentence], model_name: str, preferred: list[Sentence] | None = None, others: tuple[str, ...] = ()
 ) -> tuple[HyperParameter | None, list[str]]:
     """The optimiser named most often about training the paper's own model (`preferred` sentences first),
     or none and a note when the paper trains different parts with different optimisers."""
@@ -637,7 +641,7 @@ def find_optimizer(
     for group in (preferred, sentences):
         if group is None:
             continue
-        votes, first_quote = _optimizer_votes(group, model_name)
+        votes, first_quote = _optimizer_votes(group, model_name, others)
         if votes and votes.most_common(1)[0][1] >= MIN_OPTIMIZER_VOTES:
             name = votes.most_common(1)[0][0]
             return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []

@@ -30,7 +30,7 @@ from .metrics import detect_metrics
 from .model_name import detect_model_name
 from .protocol import read_protocol
 from .scope import CITED_WORK, own_sentences
-from .tables import find_reported, table_label
+from .tables import compared_methods, find_reported, table_label
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
 from .text_numbers import reported_in_text
 from .text_tables import text_tables
@@ -120,15 +120,17 @@ def detect_task(family: str, metrics: list[str]) -> str:
 OWN_VOICE = re.compile(r"\b(?:we|our)\b", re.I)
 
 
-def _loss_weight(sentence: str, model_name: str) -> float:
+def _loss_weight(sentence: str, model_name: str, others: tuple[str, ...] = ()) -> float:
     if CITED_WORK.search(sentence):
         return 0.2
-    if names_other_model(sentence, model_name) and not OWN_VOICE.search(sentence):
+    if names_other_model(sentence, model_name, others) and not OWN_VOICE.search(sentence):
         return 0.5  # a compared method's description
     return 1.0
 
 
-def detect_loss(sentences: list[Sentence], task: str, model_name: str = "") -> tuple[str, str | None, str | None]:
+def detect_loss(
+    sentences: list[Sentence], task: str, model_name: str = "", others: tuple[str, ...] = ()
+) -> tuple[str, str | None, str | None]:
     """The loss with the strongest cues, a quote for it, and the name of a loss outside the spec's vocabulary
     (hinge, sampled softmax, ...) when that is the paper's: the spec then says "other" and names it."""
     scores: Counter[str] = Counter()
@@ -140,7 +142,7 @@ def detect_loss(sentences: list[Sentence], task: str, model_name: str = "") -> t
             for pattern, cue_weight in cues:
                 match = re.search(pattern, sentence.text, re.I)
                 if match:
-                    weight = _loss_weight(sentence.text, model_name) if weight is None else weight
+                    weight = _loss_weight(sentence.text, model_name, others) if weight is None else weight
                     scores[loss] += cue_weight * weight
                     quotes.setdefault(loss, quote(sentence, match.start()))
     if task == "rating" and scores["mse"]:
@@ -310,22 +312,23 @@ def extract(doc: PaperDoc) -> MethodSpec:
     else:
         unclear_name = []
     own_name = model_name or ""
-    loss, loss_quote, other_loss = detect_loss(sentences, task, own_name)
+    others = tuple(compared_methods([*doc.tables, *read_back], own_name))  # the methods its tables compare with
+    loss, loss_quote, other_loss = detect_loss(sentences, task, own_name, others)
     datasets = detect_datasets(doc.tables, experiments, sentences, read_back)
     scoped = own_sentences(doc, sentences, own_name)  # not related work, compared methods or cited findings
-    hyperparameters, unclear = find_hyperparameters(scoped, own_name)
+    hyperparameters, unclear = find_hyperparameters(scoped, own_name, others=others)
     unclear = unclear_name + unclear
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
     hyperparameters.update(from_tables)
     unclear += table_notes
     scoped_experiments = [s for s in experiments if s in set(scoped)]
-    optimizer, optimizer_notes = find_optimizer(scoped, own_name, preferred=scoped_experiments)
+    optimizer, optimizer_notes = find_optimizer(scoped, own_name, preferred=scoped_experiments, others=others)
     unclear += optimizer_notes
     if optimizer is not None:
         hyperparameters["optimizer"] = optimizer
     if "mlp_layers" in hyperparameters and family not in ("general", "context"):
         del hyperparameters["mlp_layers"]  # a tower of a compared method, not of this one
-    unclear += find_grids(scoped, set(hyperparameters))
+    unclear += find_grids(scoped, set(hyperparameters), others)
     if family == "context" and task == "rating":  # the context models are trained and scored as CTR models
         task = "ctr"
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "

@@ -487,6 +487,37 @@ def _reported(table: Table, entries: list[_Entry], model_name: str) -> list[Repo
     ]
 
 
+NOT_A_METHOD = re.compile(
+    r"improv|gain|\bimpr\b|%|\bbest\b|average|\bavg\b|\bdelta\b|^\W*$"
+    r"|^(?:none|all|mean|sum|max|min|default|full|random|base|baseline|proposed|model|method)$", re.I
+)
+
+
+def compared_methods(tables: list[Table], model_name: str) -> list[str]:
+    """The other methods of the tables that print the paper's method: the labels beside its row (down its column)
+    or beside its column (along its header row) that carry numbers too. They name the baselines the paper
+    describes, whether or not the lexicon knows them."""
+    own = _plain(model_name)
+    names: list[str] = []
+    for table in tables:
+        positions = next((found for tier in TIERS if (found := _positions(table, own, tier))), [])
+        for r, c in positions[:1]:
+            if _numeric_row(table.rows[r], c):  # the method is a row: the other rows' labels in its column
+                labels = [row[c] for k, row in enumerate(table.rows)
+                          if k != r and c < len(row) and _numeric_row(row, c)]
+            else:  # the method is a column: the other columns' headers in its row
+                below = table.rows[r + 1 :]
+                labels = [cell for k, cell in enumerate(table.rows[r]) if k != c and any(
+                    k < len(row) and _value(row[k]) is not None for row in below)]
+            for label in labels:
+                name = OWN_SUFFIX.sub("", label.strip()).rstrip(MARKS)
+                if (re.match(r"[A-Za-z]", name) and len(name) <= 30 and not NOT_A_METHOD.search(name)
+                        and not _is_own(name, own) and not _variant_of(name, own)
+                        and re.fullmatch(METRIC_PATTERN, name, re.I) is None):
+                    names.append(name)
+    return list(dict.fromkeys(names))
+
+
 def find_reported(
     tables: list[Table], model_name: str, datasets: list[str], metrics: list[str], preferred: str | None = None,
     also: list[str] | None = None,
