@@ -23,6 +23,7 @@ TOPK_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"gmf", "mlp_tower", "neumf_fusion"}): "NeuMF",
     frozenset({"embedding", "light_propagation", "dot_score"}): "LightGCN",
     frozenset({"embedding", "ngcf_propagation", "dot_score"}): "NGCF",
+    frozenset({"embedding", "behaviour_aggregation", "cosine_score"}): "SimpleX",
 }
 TOPK_BPR = frozenset({"embedding", "dot_score"})  # matrix factorisation: BPR only when trained with the BPR loss
 SEQUENTIAL_ENCODERS = {"self_attention_encoder": "SASRec", "gru_encoder": "GRU4Rec", "caser_encoder": "Caser"}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Family = Literal["general", "graph", "sequential", "context", "autoencoder", "knowledge", "other"]
 Task = Literal["topk", "ctr", "rating"]
-Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "other"]
+Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "ccl", "other"]
 ValueSource = Literal["paper", "default", "user"]
 # What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. GRU4Rec's
 # TOP1): a stand-in the spec keeps saying is not the paper's, and the README and report name.

@@ -17,13 +17,14 @@ from paper_autotrain.runtime.autoencoder import (
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.lookup import lookup
-from paper_autotrain.runtime.losses import bce_loss, bpr_loss, make_optimizer, squared_norm_penalty
+from paper_autotrain.runtime.losses import bce_loss, bpr_loss, ccl_loss, make_optimizer, squared_norm_penalty
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
     "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding",
-    "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "lookup",
+    "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
+    "lookup",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
 ]

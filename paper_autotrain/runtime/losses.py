@@ -26,6 +26,13 @@ def bce_loss(pos_logits: torch.Tensor, neg_logits: torch.Tensor) -> torch.Tensor
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def ccl_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float,
+             negative_weight: float) -> torch.Tensor:
+    """SimpleX's cosine contrastive loss: (1 - s_pos) + negative_weight * mean_j max(0, s_neg_j - margin), mean over
+    the batch. `pos_scores` is [B] and `neg_scores` [B, k], both cosine similarities."""
+    return ((1.0 - pos_scores) + negative_weight * torch.relu(neg_scores - margin).mean(-1)).mean()
+
+
 def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch.Tensor:
     """(sum of ||e||^2 over the given embedding rows) / 2 / batch_size (LightGCN's L2 term)."""
     total = sum(row.pow(2).sum() for row in rows)

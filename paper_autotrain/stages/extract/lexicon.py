@@ -73,6 +73,7 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"softmax over (?:all )?(?:the )?(?:items|item set|catalog)", 2),
     ),
     "multinomial": ((r"multinomial (?:log-)?likelihood", 3), (r"multinomial distribution", 1)),
+    "ccl": ((r"cosine contrastive loss", 4), (r"\bCCL\b", 2)),  # SimpleX's, on cosine similarities
     "mse": (
         (r"squared (?:error )?loss", 2),
         (r"least[- ]squares?(?: error)?", 2),

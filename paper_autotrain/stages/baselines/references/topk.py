@@ -1,4 +1,4 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX."""
 
 from __future__ import annotations
 
@@ -29,7 +29,26 @@ def reference(spec: MethodSpec) -> Reference | None:
         _neumf(m, l2)
     if model == "NGCF":
         _ngcf(m, l2)
+    if model == "SimpleX":
+        _simplex(m, l2)
     return m.result(model)
+
+
+def _simplex(m: SpecMapping, l2: int | float | None) -> None:
+    """SimpleX (behaviour_aggregation -> cosine_score, the ccl loss) against RecBole's SimpleX."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("history_len", m.block_value("behaviour_aggregation", "history_len", integral=True))
+    m.put("gamma", m.block_value("behaviour_aggregation", "fusion_weight", integral=False))
+    m.put("dropout_prob", m.block_value("behaviour_aggregation", "dropout", integral=False))
+    m.overrides["aggregator"] = str(m.blocks.get("behaviour_aggregation", {}).get("aggregator", "mean")).lower()
+    m.put("margin", m.block_value("cosine_score", "margin", integral=False))
+    m.put("negative_weight", m.block_value("cosine_score", "negative_weight", integral=False))
+    m.put("reg_weight", l2)
+    if m.spec.loss != "ccl":
+        m.notes.append(f"loss {m.spec.loss} not mapped: RecBole's SimpleX trains its cosine contrastive loss")
+    if l2:
+        m.notes.append("l2_reg: RecBole's SimpleX penalises the norms (not squared) of the batch's user, positive, "
+                       "history and negative embeddings; ours the squared norms of the user, positive and negatives")
 
 
 def _ngcf(m: SpecMapping, l2: int | float | None) -> None:
