@@ -39,6 +39,15 @@ CONTEXT_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"field_embedding", "linear", "bi_interaction", "mlp_tower", "sum_logits"}): "NFM",
     frozenset({"field_embedding", "linear", "attentional_interaction", "sum_logits"}): "AFM",
     frozenset({"field_embedding", "linear", "field_weighted_interaction", "sum_logits"}): "FwFM",
+    frozenset({"field_embedding", "linear", "compressed_interaction", "mlp_tower", "sum_logits"}): "xDeepFM",
+    # the paper's AutoInt, AutoInt+ (with a DNN) and RecBole's (a first-order part and a DNN besides)
+    frozenset({"field_embedding", "interacting_layer", "sum_logits"}): "AutoInt",
+    frozenset({"field_embedding", "interacting_layer", "mlp_tower", "sum_logits"}): "AutoInt",
+    frozenset({"field_embedding", "linear", "interacting_layer", "mlp_tower", "sum_logits"}): "AutoInt",
+    frozenset({"field_embedding", "matrix_cross_network", "mlp_tower", "sum_logits"}): "DCNV2",
+    frozenset({"field_embedding", "product_layer", "mlp_tower", "sum_logits"}): "PNN",
+    frozenset({"field_aware_interaction", "sum_logits"}): "FFM",
+    frozenset({"field_aware_interaction", "linear", "sum_logits"}): "FFM",
 }
 
 

@@ -38,6 +38,7 @@ RECBOLE_CHOICES: dict[str, dict[str, dict[str, Any]]] = {
     "NFM": {"mlp_tower": {"activation": "sigmoid", "batch_norm": True}},
     "AFM": {"attentional_interaction": {"bias": False, "penalty": "norm"}},
     "FwFM": {"field_weighted_interaction": {"learned": False}},
+    "xDeepFM": {"compressed_interaction": {"activation": "relu", "split_half": True, "bias": True}},
 }
 
 

@@ -49,8 +49,8 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "batch_norm": True},
             {"block": "concat_head"}],
     # RecBole's choices where the paper's differ (its NFM: sigmoid hidden layers with batch norm; its AFM: no bias in
-    # the attention layer, ||W|| as the penalty; its FwFM: untrained field-pair weights), so the bench compares the
-    # same model on both sides
+    # the attention layer, ||W|| as the penalty; its FwFM: untrained field-pair weights; its xDeepFM: ReLU, split-half
+    # CIN with biases), so the bench compares the same model on both sides
     "NFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "bi_interaction"},
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "activation": "sigmoid", "batch_norm": True},
             {"block": "sum_logits"}],
@@ -60,8 +60,23 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
             {"block": "sum_logits"}],
     "FwFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"},
              {"block": "field_weighted_interaction", "learned": False}, {"block": "sum_logits"}],
+    "xDeepFM": [{"block": "field_embedding", "dim": 8}, {"block": "linear"},
+                {"block": "compressed_interaction", "layers": [16, 16], "activation": "relu", "split_half": True,
+                 "bias": True},
+                {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
+    # RecBole's AutoInt has a first-order part and a DNN beside the interacting layers (the paper's AutoInt has neither)
+    "AutoInt": [{"block": "field_embedding", "dim": 8}, {"block": "linear"},
+                {"block": "interacting_layer", "layers": 2, "heads": 2, "head_size": 4, "dropout": 0.1},
+                {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
+    "DCNV2": [{"block": "field_embedding", "dim": 8},
+              {"block": "matrix_cross_network", "layers": 2, "reg_weight": 0.1, "penalty": "norm"},
+              {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "batch_norm": True}, {"block": "sum_logits"}],
+    "PNN": [{"block": "field_embedding", "dim": 8}, {"block": "product_layer", "inner": True},
+            {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
+    "FFM": [{"block": "field_aware_interaction", "dim": 8}, {"block": "linear"}, {"block": "sum_logits"}],
 }
-CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM", "FwFM")
+CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM", "FwFM", "xDeepFM", "AutoInt", "DCNV2", "PNN",
+                  "FFM")
 REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce",
                     "Caser": "bce",
                     "Mult-VAE": "multinomial", "Mult-DAE": "multinomial", "CDAE": "bce",

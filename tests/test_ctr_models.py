@@ -36,7 +36,7 @@ def rendered(model_name: str, folder: Path, **hyperparameters) -> Path:
 def test_rendered_context_model_is_ruff_clean_and_uses_the_ctr_base(model_name, tmp_path):
     folder = rendered(model_name, tmp_path)
     source = (folder / "model.py").read_text()
-    assert f"class {model_name}(CTRModule):" in source
+    assert f"class {render.class_name(model_name)}(CTRModule):" in source  # xDeepFM -> XDeepFM
     assert 'regime: "context"' in (folder / "config.yaml").read_text()
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--line-length", "120",
                            str(folder / "model.py")], capture_output=True, text=True)

@@ -1,4 +1,5 @@
-"""RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM, FwFM.
+"""RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM, FwFM, xDeepFM,
+AutoInt, DCNV2, PNN, FFM.
 
 Where RecBole's class hard-codes a choice the paper makes otherwise (NFM's sigmoid hidden layers), our model follows
 the paper and the note says what RecBole's does instead. A block parameter that reads no hyperparameter reaches RecBole
@@ -23,7 +24,12 @@ def reference(spec: MethodSpec) -> Reference | None:
     m = SpecMapping(spec)
     m.optimisation(negatives=False)  # labelled rows: nothing is sampled
     m.put("weight_decay", m.scalar("l2_reg", integral=False))  # our base applies L2 as weight decay too
-    if model != "LR":  # LR has no embeddings beyond its first-order weights
+    if model == "FFM":  # its field-aware vectors are its embeddings
+        m.put("embedding_size", m.model_value("field_aware_interaction", "field_aware_size"))
+        if "linear" not in m.blocks:
+            m.notes.append("RecBole's FFM always adds the linear terms and a bias; the paper's model (as built) has "
+                           "the field-aware pairwise interactions only")
+    elif model != "LR":  # LR has no embeddings beyond its first-order weights
         m.put("embedding_size", m.block_value("field_embedding", "embedding_size", integral=True))
     if "mlp_tower" in m.blocks:
         _tower(m, model)
@@ -32,6 +38,14 @@ def reference(spec: MethodSpec) -> Reference | None:
                        "Bi-Interaction output")
     if model == "AFM":
         _afm(m)
+    if model == "xDeepFM":
+        _xdeepfm(m)
+    if model == "AutoInt":
+        _autoint(m)
+    if model == "DCNV2":
+        _dcnv2(m)
+    if model == "PNN":
+        _pnn(m)
     if model == "FwFM":
         m.put("dropout_prob", m.model_value("field_weighted_interaction", "fw_dropout"))
         if str(m.blocks["field_weighted_interaction"].get("learned", True)).lower() == "true":
@@ -49,7 +63,8 @@ def reference(spec: MethodSpec) -> Reference | None:
 
 
 # What RecBole's classes hard-code in their MLP: (activation, batch norm of the hidden layers); others: relu, none
-RECBOLE_TOWERS: dict[str, tuple[str, bool]] = {"DCN": ("relu", True), "NFM": ("sigmoid", True)}
+RECBOLE_TOWERS: dict[str, tuple[str, bool]] = {"DCN": ("relu", True), "DCNV2": ("relu", True),
+                                              "NFM": ("sigmoid", True)}
 
 
 def _tower(m: SpecMapping, model: str) -> None:
@@ -77,3 +92,65 @@ def _afm(m: SpecMapping) -> None:
     if str(block.get("bias", True)).lower() == "true":
         m.notes.append("attentional_interaction bias=True not mapped: RecBole's AFM attention layer has no bias b in "
                        "h^T ReLU(W x + b)")
+
+
+def _xdeepfm(m: SpecMapping) -> None:
+    block = m.blocks["compressed_interaction"]
+    split_half = str(block.get("split_half", False)).lower() == "true"
+    m.put("cin_layer_size", m.model_value("compressed_interaction", "cin_layers"))
+    m.put("direct", not split_half)
+    m.put("reg_weight", 0.0)  # the paper's lambda ||Theta|| is l2_reg (weight decay) on both sides
+    m.notes.append("RecBole's xDeepFM reg_weight (its norm penalty on the MLP, first-order and CIN weights) set to 0: "
+                   "the paper's L2 term is l2_reg, weight decay on both sides")
+    m.notes.append("RecBole's xDeepFM passes its DNN's output logit through a ReLU (its MLPLayers end in the "
+                   "activation); ours, as the paper, adds w_dnn^T x_dnn as it is")
+    if str(block.get("activation", "identity")).lower() != "relu":
+        m.notes.append("compressed_interaction activation='identity' not mapped: RecBole's CIN applies ReLU to every "
+                       "feature map")
+    if str(block.get("bias", False)).lower() != "true":
+        m.notes.append("compressed_interaction bias=False not mapped: RecBole's CIN has a bias per feature map")
+
+
+def _autoint(m: SpecMapping) -> None:
+    heads = m.model_value("interacting_layer", "attention_heads")
+    m.put("attention_size", heads * m.model_value("interacting_layer", "head_size"))
+    m.put("num_heads", heads)
+    m.put("n_layers", m.model_value("interacting_layer", "interacting_layers"))
+    m.put("has_residual", bool(m.model_value("interacting_layer", "residual")))
+    deep = m.model_value("mlp_tower", "dropout") if "mlp_tower" in m.blocks else 0.0
+    m.put("dropout_probs", [m.model_value("interacting_layer", "attention_dropout"), deep, 0.0])
+    m.notes.append("RecBole's AutoInt first projects the field embeddings to attention_size, uses torch's "
+                   "MultiheadAttention (scaled dot products, biased projections, an output projection) and adds the "
+                   "residual and the ReLU once, after the last layer; the paper's (and ours) apply W_Q, W_K, W_V to "
+                   "the embeddings and e^Res = ReLU(heads + W_Res e) in every interacting layer")
+    missing = [part for part, block in (("a first-order linear part", "linear"), ("a DNN", "mlp_tower"))
+               if block not in m.blocks]
+    if missing:
+        m.notes.append(f"RecBole's AutoInt always adds {' and '.join(missing)} (RecBole's defaults) to the "
+                       "interacting layers; the paper's AutoInt has none")
+
+
+def _dcnv2(m: SpecMapping) -> None:
+    block = m.blocks["matrix_cross_network"]
+    mixture = str(block.get("mixture", False)).lower() == "true"
+    m.put("structure", str(block.get("structure", "stacked")).lower())
+    m.put("mixed", mixture)
+    m.put("cross_layer_num", m.model_value("matrix_cross_network", "matrix_cross_layers"))
+    m.put("reg_weight", m.model_value("matrix_cross_network", "matrix_cross_reg"))
+    if mixture:
+        m.put("expert_num", m.model_value("matrix_cross_network", "cross_experts"))
+        m.put("low_rank", m.model_value("matrix_cross_network", "cross_rank"))
+    if str(block.get("penalty", "squared")).lower() == "squared":
+        m.notes.append("matrix_cross_network penalty='squared' not mapped: RecBole's DCNV2 penalises the cross "
+                       "weights' norms ||W||, not the paper's ||W||^2")
+
+
+def _pnn(m: SpecMapping) -> None:
+    block = m.blocks["product_layer"]
+    outer = str(block.get("outer", False)).lower() == "true"
+    m.put("use_inner", str(block.get("inner", True)).lower() == "true")
+    m.put("use_outer", outer)
+    m.put("reg_weight", 0.0)  # the paper's L2 is l2_reg (weight decay) on both sides
+    if outer:
+        m.notes.append("RecBole's PNN outer product is a kernel product f_i^T K_ij f_j per pair (the authors' "
+                       "later KPNN), not the paper's superposition f_S f_S^T of the outer products")
