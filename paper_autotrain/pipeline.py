@@ -466,7 +466,7 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
             check_device(cfg)
         key = fetch.paper_key_for(source)
         store = ArtifactStore(resolve_path(cfg, "root"), resolve_path(cfg, "generated"), resolve_path(cfg, "results"),
-                              key)
+                              key, job=None if cfg.get("job") is None else str(cfg["job"]))
         ctx = Context(cfg=cfg, store=store, plan=plan, source=source, recorder=recorder)
         # the lock first: a refused second run must not clean up what the first one is writing
         with store.exclusive(float(cfg.get("lock_wait_s") or 0)), nothing_half_written(store):
