@@ -59,7 +59,8 @@ TRAINER_CFG = REPO / "conf" / "trainer" / "cpu.yaml"
 MODELS: dict[str, str] = {
     "BPR": "MF-BPR", "NeuMF": "NeuMF", "LightGCN": "LightGCN",
     "MultiVAE": "Mult-VAE", "MultiDAE": "Mult-DAE", "CDAE": "CDAE",
-    "LR": "LR", "FM": "FM", "WideDeep": "WideDeep", "DeepFM": "DeepFM", "DCN": "DCN", "NFM": "NFM", "AFM": "AFM", "FwFM": "FwFM",
+    "LR": "LR", "FM": "FM", "WideDeep": "WideDeep", "DeepFM": "DeepFM", "DCN": "DCN", "NFM": "NFM", "AFM": "AFM",
+    "FwFM": "FwFM",
     "xDeepFM": "xDeepFM", "AutoInt": "AutoInt", "DCNV2": "DCNV2", "PNN": "PNN", "FFM": "FFM",
     "GRU4Rec": "GRU4Rec", "Caser": "Caser", "SASRec": "SASRec",
 }
