@@ -48,6 +48,7 @@ CONTEXT_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"field_embedding", "product_layer", "mlp_tower", "sum_logits"}): "PNN",
     frozenset({"field_aware_interaction", "sum_logits"}): "FFM",
     frozenset({"field_aware_interaction", "linear", "sum_logits"}): "FFM",
+    frozenset({"field_embedding", "fm_pretraining", "mlp_tower", "sum_logits"}): "FNN",
 }
 
 

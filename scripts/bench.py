@@ -62,6 +62,7 @@ MODELS: dict[str, str] = {
     "LR": "LR", "FM": "FM", "WideDeep": "WideDeep", "DeepFM": "DeepFM", "DCN": "DCN", "NFM": "NFM", "AFM": "AFM",
     "FwFM": "FwFM",
     "xDeepFM": "xDeepFM", "AutoInt": "AutoInt", "DCNV2": "DCNV2", "PNN": "PNN", "FFM": "FFM",
+    "FNN": "FNN",
     "GRU4Rec": "GRU4Rec", "Caser": "Caser", "SASRec": "SASRec",
 }
 SEQUENCE_LENGTH = 50  # pipeline.SEQUENCE_LENGTH_DEFAULT: RecBole's MAX_ITEM_LIST_LENGTH, as the pipeline uses it

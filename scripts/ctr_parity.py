@@ -39,6 +39,7 @@ RECBOLE_CHOICES: dict[str, dict[str, dict[str, Any]]] = {
     "AFM": {"attentional_interaction": {"bias": False, "penalty": "norm"}},
     "FwFM": {"field_weighted_interaction": {"learned": False}},
     "xDeepFM": {"compressed_interaction": {"activation": "relu", "split_half": True, "bias": True}},
+    "FNN": {"fm_pretraining": {"pretrain_epochs": 0, "first_order": False}, "mlp_tower": {"activation": "tanh"}},
 }
 
 

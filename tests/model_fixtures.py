@@ -74,9 +74,13 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "PNN": [{"block": "field_embedding", "dim": 8}, {"block": "product_layer", "inner": True},
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}],
     "FFM": [{"block": "field_aware_interaction", "dim": 8}, {"block": "linear"}, {"block": "sum_logits"}],
+    # RecBole's FNN: no pre-training, the embeddings alone into a tanh MLP
+    "FNN": [{"block": "field_embedding", "dim": 8},
+            {"block": "fm_pretraining", "pretrain_epochs": 0, "first_order": False},
+            {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "activation": "tanh"}, {"block": "sum_logits"}],
 }
 CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM", "FwFM", "xDeepFM", "AutoInt", "DCNV2", "PNN",
-                  "FFM")
+                  "FFM", "FNN")
 REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce",
                     "Caser": "bce",
                     "Mult-VAE": "multinomial", "Mult-DAE": "multinomial", "CDAE": "bce",

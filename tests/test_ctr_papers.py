@@ -1,5 +1,5 @@
 """CTR interaction models read from fixture papers that describe them in prose (NFM, AFM, FwFM, xDeepFM, AutoInt,
-DCN-V2, PNN, FFM, ...): each
+DCN-V2, PNN, FFM, FNN): each
 paper is read into its model's blocks, comes out `faithful` with RecBole's class of it as the reference, renders,
 passes validate's gates and trains a few epochs on the tiny CTR rows."""
 
@@ -195,6 +195,25 @@ FFM_PAPER = [
     ["4 EXPERIMENTS", SETTINGS, "Settings. The latent dimension is set to 8. All models are optimised with Adam."],
 ]
 
+FNN_PAPER = [
+    ["Deep Learning over Multi-field Categorical Data",
+     "Abstract. Predicting user responses such as click-through rate (CTR) works on multi-field categorical data. "
+     "We propose the Factorisation Machine supported Neural Network (FNN), a deep network whose bottom layer is "
+     "initialised by a factorisation machine, so that high-order feature interactions are learned efficiently.",
+     "1 INTRODUCTION", "Linear models and factorization machines model low-order interactions only; deep networks "
+     "over sparse one-hot inputs are expensive to train."],
+    ["2 DNNS FOR CTR ESTIMATION",
+     "Each field is embedded: the dense real layer holds, for every field, the first-order weight and the latent "
+     "vector of its active feature, plus a global bias. We pre-train a factorization machine on the training data "
+     "and initialise the dense layer with the FM's weights and latent vectors.",
+     "Above the dense layer, fully connected hidden layers with the tanh activation learn high-order interactions, "
+     "and the output unit applies the sigmoid function. The hidden layers are pre-trained layer-wise with "
+     "contrastive divergence, and the whole network is then fine-tuned by back-propagation on the log loss."],
+    ["4 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is set to 10. The network structure is 200-300-100 for the hidden layers. The "
+     "dropout rate is 0.2. All models are optimised with Adam."],
+]
+
 PAPERS = {
     "NFM": (NFM_PAPER, ["field_embedding", "linear", "bi_interaction", "mlp_tower", "sum_logits"]),
     "AFM": (AFM_PAPER, ["field_embedding", "linear", "attentional_interaction", "sum_logits"]),
@@ -204,6 +223,7 @@ PAPERS = {
     "DCNV2": (DCNV2_PAPER, ["field_embedding", "matrix_cross_network", "mlp_tower", "sum_logits"]),
     "PNN": (PNN_PAPER, ["field_embedding", "product_layer", "mlp_tower", "sum_logits"]),
     "FFM": (FFM_PAPER, ["field_aware_interaction", "linear", "sum_logits"]),
+    "FNN": (FNN_PAPER, ["field_embedding", "fm_pretraining", "mlp_tower", "sum_logits"]),
 }
 
 
@@ -452,7 +472,7 @@ def test_the_blocks_that_feed_the_deep_tower_are_the_ones_its_template_reads():
     base = load_library().base_for("context")
     feeders = {name for name, rule in base.blocks.items() if "tower_input" in rule.provides}
     template = (Path(render.templates_dir()) / base.blocks_folder / "mlp_tower.j2").read_text()
-    assert feeders == {"bi_interaction", "product_layer"}
+    assert feeders == {"bi_interaction", "product_layer", "fm_pretraining"}
     assert all(f'"{name}" in before' in template for name in feeders)
 
 
@@ -471,3 +491,38 @@ def test_ffm_holds_a_vector_per_feature_and_field_and_the_linear_terms_only_when
     assert [block.block for block in spec.architecture] == ["field_aware_interaction", "sum_logits"]
     assert spec.fidelity.verdict == "faithful" and spec.reference == "FFM"
     assert any("always adds the linear terms" in note for note in reference_with_notes(spec)[2])
+
+
+def test_fnn_pretrains_a_factorization_machine_first_and_lists_the_rbm_stage_as_a_deviation(tmp_path):
+    spec = spec_of(tmp_path, FNN_PAPER)
+    parts = built(spec)
+    assert parts["factorization machine pre-training of the embedding layer (FNN)"] == "fm_pretraining"
+    deviation = next(d for d in spec.fidelity.deviations if d.component.startswith("layer-wise pre-training"))
+    assert "contrastive divergence" in deviation.paper and "Xavier-normal" in deviation.ours
+    assert "pre-training of the model's parts before joint training" not in parts  # NeuMF's, not a context part
+    tower = next(block for block in spec.architecture if block.block == "mlp_tower")
+    assert tower.params["activation"] == "tanh" and parts["tanh activation of the hidden layers"] == "mlp_tower"
+    source = render.run(spec, {})["model.py"]
+    assert "pretrain_fm(self.split, self.field_embedding, self.fm_first_order, self.fm_bias," in source
+    assert "tower_width = 1 + self.n_fields * (embedding_size + 1)" in source
+    model, overrides, notes = reference_with_notes(spec)
+    assert model == "FNN" and overrides["mlp_hidden_size"] == [200, 300, 100]
+    assert any("no pre-training stage" in note for note in notes)
+
+
+def test_fm_pretraining_fits_the_fm_on_the_training_rows_once_and_the_model_starts_from_it(rows, tmp_path):
+    spec = spec_of(tmp_path / "paper", FNN_PAPER)
+    folder = rendered(with_block_params(spec, "fm_pretraining", pretrain_epochs=2), tmp_path / "model")
+    split = load_ctr(rows.path)
+    torch.manual_seed(0)
+    model = build_model(folder, load_config(folder), split)
+    assert not bool(model.fm_pretrained)
+    before = model.field_embedding.tokens.weight.detach().clone()
+    batch = ctr_batch(split, "valid", slice(0, 32))
+    with torch.inference_mode():  # the first forward pass may be an evaluation
+        model.logit(batch)
+    after = model.field_embedding.tokens.weight.detach().clone()
+    assert bool(model.fm_pretrained) and not torch.equal(before, after)
+    model.logit(batch)  # no second fit
+    assert torch.equal(after, model.field_embedding.tokens.weight.detach())
+    assert "fm_pretrained" in model.state_dict()  # a reloaded model is not fitted again

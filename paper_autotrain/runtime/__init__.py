@@ -14,7 +14,7 @@ from paper_autotrain.runtime.autoencoder import (
     mlp_stack,
     normalize_rows,
 )
-from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding
+from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import bce_loss, bpr_loss, ccl_loss, make_optimizer, squared_norm_penalty
@@ -23,7 +23,7 @@ from paper_autotrain.runtime.sequential import SequentialModule
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
-    "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding",
+    "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "lookup",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",

@@ -145,6 +145,37 @@ class FieldCrossProducts(nn.Module):
         return lookup(self.weights.weight, self.index(tokens)).sum(dim=(1, 2))
 
 
+def pretrain_fm(split: CTRSplit, embedding: FieldEmbedding, first_order: FieldEmbedding, bias: nn.Parameter, *,
+                epochs: int, learning_rate: float, batch_size: int, seed: int = 0) -> list[float]:
+    """Fit a factorization machine on the training rows, in place (FNN's pre-training stage, Zhang et al. 2016).
+
+    The logit is bias + the first-order weights + the pairwise inner products of the `embedding` vectors; Adam on the
+    log loss for `epochs` passes over split's train rows (never the valid or test rows), in the order of
+    `CTRBatches(split, batch_size, seed)`. The fitted tables then start the model that owns them. Returns the mean
+    loss of each epoch.
+    """
+    parameters = [*embedding.parameters(), *first_order.parameters(), bias]
+    device = bias.device
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    losses = []
+    with torch.inference_mode(False), torch.enable_grad():  # also when the first forward pass is an evaluation
+        for _ in range(int(epochs)):
+            total, rows = 0.0, 0
+            for batch in CTRBatches(split, batch_size, seed):
+                batch = {key: value.to(device) for key, value in batch.items()}
+                fields = embedding(batch)
+                summed = fields.sum(dim=1)
+                logit = (bias + first_order(batch).sum(dim=(1, 2))
+                         + 0.5 * (summed.pow(2) - fields.pow(2).sum(dim=1)).sum(dim=1))
+                loss = F.binary_cross_entropy_with_logits(logit, batch["label"].float())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total, rows = total + float(loss.detach()) * len(logit), rows + len(logit)
+            losses.append(total / max(rows, 1))
+    return losses
+
+
 class CTRModule(EvaluatedPhases, L.LightningModule):
     """Click-through-rate model over categorical fields, scored by AUC (monitored) and LogLoss."""
 

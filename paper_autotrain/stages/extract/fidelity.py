@@ -99,7 +99,8 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                        adds=(e["adds"]["block"], e["adds"]["after"]) if e.get("adds") else None,
                        composes=tuple(e.get("composes") or ()))
                   for e in raw["components"])
-    deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"])
+    deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"],
+                            families=tuple(e.get("families") or ()))
                        for e in raw["deviations"])
     structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
@@ -277,7 +278,7 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
         if found.part.plumbing and block is None:
             continue  # a generic part (embeddings) says nothing about which model this is
         components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
-    for found in find_parts(known_deviations, method, own):
+    for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own):
         block = found.part.blocks[0]
         if block in built:
             deviations.append(Deviation(component=found.part.name, paper=found.evidence, ours=found.part.ours))

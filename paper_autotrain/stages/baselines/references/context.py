@@ -1,5 +1,5 @@
 """RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM, FwFM, xDeepFM,
-AutoInt, DCNV2, PNN, FFM.
+AutoInt, DCNV2, PNN, FFM, FNN.
 
 Where RecBole's class hard-codes a choice the paper makes otherwise (NFM's sigmoid hidden layers), our model follows
 the paper and the note says what RecBole's does instead. A block parameter that reads no hyperparameter reaches RecBole
@@ -46,6 +46,13 @@ def reference(spec: MethodSpec) -> Reference | None:
         _dcnv2(m)
     if model == "PNN":
         _pnn(m)
+    if model == "FNN":
+        if m.model_value("fm_pretraining", "fm_pretrain_epochs"):
+            m.notes.append("RecBole's FNN has no pre-training stage: its embeddings start random, not from a fitted "
+                           "factorization machine")
+        if str(m.blocks["fm_pretraining"].get("first_order", True)).lower() == "true":
+            m.notes.append("RecBole's FNN feeds only the field embeddings to its MLP, not the FM's bias and "
+                           "first-order weights (z = (w_0, (w_i, v_i)))")
     if model == "FwFM":
         m.put("dropout_prob", m.model_value("field_weighted_interaction", "fw_dropout"))
         if str(m.blocks["field_weighted_interaction"].get("learned", True)).lower() == "true":
@@ -64,7 +71,7 @@ def reference(spec: MethodSpec) -> Reference | None:
 
 # What RecBole's classes hard-code in their MLP: (activation, batch norm of the hidden layers); others: relu, none
 RECBOLE_TOWERS: dict[str, tuple[str, bool]] = {"DCN": ("relu", True), "DCNV2": ("relu", True),
-                                              "NFM": ("sigmoid", True)}
+                                              "NFM": ("sigmoid", True), "FNN": ("tanh", False)}
 
 
 def _tower(m: SpecMapping, model: str) -> None:
