@@ -24,6 +24,7 @@ TOPK_COMPOSITIONS: dict[frozenset[str], str] = {
     frozenset({"embedding", "light_propagation", "dot_score"}): "LightGCN",
     frozenset({"embedding", "ngcf_propagation", "dot_score"}): "NGCF",
     frozenset({"embedding", "behaviour_aggregation", "cosine_score"}): "SimpleX",
+    frozenset({"embedding", "light_propagation", "graph_view_contrast", "dot_score"}): "SGL",
 }
 TOPK_BPR = frozenset({"embedding", "dot_score"})  # matrix factorisation: BPR only when trained with the BPR loss
 SEQUENTIAL_ENCODERS = {"self_attention_encoder": "SASRec", "gru_encoder": "GRU4Rec", "caser_encoder": "Caser"}

@@ -1,4 +1,4 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL."""
 
 from __future__ import annotations
 
@@ -31,7 +31,30 @@ def reference(spec: MethodSpec) -> Reference | None:
         _ngcf(m, l2)
     if model == "SimpleX":
         _simplex(m, l2)
+    if model == "SGL":
+        _sgl(m, l2)
     return m.result(model)
+
+
+SGL_VIEW_TYPES = {"edge_dropout": "ED", "node_dropout": "ND", "random_walk": "RW"}
+
+
+def _sgl(m: SpecMapping, l2: int | float | None) -> None:
+    """SGL (light_propagation with graph_view_contrast's InfoNCE on two augmented views) against RecBole's SGL."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("light_propagation", "n_layers", integral=True))
+    m.put("reg_weight", l2)
+    m.put("ssl_weight", m.block_value("graph_view_contrast", "ssl_weight", integral=False))
+    m.put("ssl_tau", m.block_value("graph_view_contrast", "ssl_temperature", integral=False))
+    m.put("drop_ratio", m.block_value("graph_view_contrast", "drop_ratio", integral=False))
+    view = str(m.blocks.get("graph_view_contrast", {}).get("augmentation", "edge_dropout")).lower()
+    m.overrides["type"] = SGL_VIEW_TYPES.get(view, "ED")
+    m.notes.append("RecBole's SGL sums its BPR and InfoNCE terms over the batch where ours averages both (the same "
+                   "ratio between them, ssl_weight)")
+    if l2:
+        m.notes.append("l2_reg: RecBole's SGL adds reg_weight times the norms (not squared) of the batch's layer-0 "
+                       "embeddings over the batch size to its summed terms; ours l2_reg times their squared norms / 2 "
+                       "over the batch size to its averaged ones")
 
 
 def _simplex(m: SpecMapping, l2: int | float | None) -> None:
