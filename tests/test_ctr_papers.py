@@ -16,7 +16,7 @@ import torch
 from paper_autotrain.data.ctr import load_ctr, prepare_ctr
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.ctr import ctr_batch
-from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
+from paper_autotrain.schemas import Block, HyperParameter, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
@@ -295,11 +295,11 @@ def test_nfm_reads_its_parts_and_the_stated_values_reach_the_blocks(tmp_path):
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, rows, tmp_path):
     spec = spec_of(tmp_path / "paper", PAPERS[model][0])
+    user = {"batch_size": 64, "learning_rate": 0.01, "mlp_layers": [32, 16]}  # small and quick on the tiny rows
     spec = spec.model_copy(update={"hyperparameters": {
-        **spec.hyperparameters,
-        "batch_size": spec.hyperparameters["batch_size"].model_copy(update={"value": 64, "source": "user"}),
-        "learning_rate": spec.hyperparameters["learning_rate"].model_copy(update={"value": 0.01, "source": "user"}),
-    }})
+        **spec.hyperparameters, **{key: HyperParameter(value=value, source="user") for key, value in user.items()}}})
+    if model == "xDeepFM":
+        spec = with_block_params(spec, "compressed_interaction", layers=[16, 16])
     folder = rendered(spec, tmp_path / "model")
     report = validate.run(folder, rows, {"overfit_steps": 30})
     assert report["ok"], report
