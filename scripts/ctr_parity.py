@@ -17,7 +17,6 @@ edit spec.yaml, and the run goes on from render: the same model on both sides, t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from parity import REPO, fixture_pdf, pipeline_command, run_all, run_and_read
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the fixture papers live in tests/
-from tests.pdf_fixtures import write_pdf  # noqa: E402
-from tests.test_ctr_papers import PAPERS  # noqa: E402
+from tests.test_ctr_papers import PAPERS
 
 TOLERANCE = 0.01  # issue 19: CTR AUC within +-0.01 of RecBole's class
 # What RecBole's class hard-codes where the paper's model differs: block -> parameters to give our blocks
@@ -52,12 +49,11 @@ def with_recbole_choices(spec_file: Path, model: str) -> None:
 
 
 def run_model(model: str, out: Path, epochs: int, extra: list[str], recbole_choices: bool) -> dict[str, Any]:
-    papers = out / "papers"
-    papers.mkdir(parents=True, exist_ok=True)
-    pdf = write_pdf(papers / f"{model.lower()}.pdf", PAPERS[model][0])
+    pdf = fixture_pdf(out, model, PAPERS[model][0])
     root = out / ("runs-recbole-choices" if recbole_choices else "runs")
-    command = [sys.executable, "-m", "paper_autotrain", str(pdf), f"trainer.max_epochs={epochs}",
-               f"baselines=[{model}]", f"paths.root={root}", *extra]
+    command = pipeline_command(pdf, root, epochs, f"baselines=[{model}]", *extra)
+    row: dict[str, Any] = {"model": model, "epochs": epochs,
+                           "variant": "RecBole's choices" if recbole_choices else "paper"}
     started = time.perf_counter()
     if recbole_choices:
         subprocess.run([*command, "until=parse", "force=true"], cwd=REPO, capture_output=True, check=True)
@@ -65,26 +61,16 @@ def run_model(model: str, out: Path, epochs: int, extra: list[str], recbole_choi
         command.append("from_stage=render")
     else:
         command.append("force=true")
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    row: dict[str, Any] = {"model": model, "epochs": epochs, "wall_s": round(time.perf_counter() - started, 1),
-                           "variant": "RecBole's choices" if recbole_choices else "paper",
-                           "command": " ".join(command[2:]), "exit": proc.returncode}
-    results = root / "results" / model.lower()
-    try:
-        ours = json.loads((results / "train" / "result.json").read_text())
-        theirs = next(r for r in json.loads((results / "baselines" / "results.json").read_text())
-                      if r["config"].get("reference"))
-    except (OSError, ValueError, StopIteration):
-        row["error"] = (proc.stderr or proc.stdout).strip()[-500:]
+    runs = run_and_read(command, root, model, row)
+    row["wall_s"] = round(time.perf_counter() - started, 1)  # the spec-reading run included
+    if runs is None:
         return row
-    spec_text = (root / "generated" / model.lower() / "spec.yaml").read_text()
+    ours, theirs = runs
     row.update({
-        "verdict": "faithful" if "verdict: faithful" in spec_text else "partial",
         "ours_auc": ours["test"]["auc"], "recbole_auc": theirs["test"]["auc"],
         "delta": ours["test"]["auc"] - theirs["test"]["auc"],
         "ours_train_s": ours.get("train_time_s"), "recbole_train_s": theirs.get("train_time_s"),
         "ours_params": ours.get("n_params"), "recbole_params": theirs.get("n_params"),
-        "notes": theirs["config"].get("reference_notes", []),
     })
     row["within"] = abs(row["delta"]) <= TOLERANCE
     return row
@@ -118,17 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    name = "parity-recbole-choices" if args.recbole_choices else "parity"
     out = args.out.resolve()
-    rows = []
-    for model in [name.strip() for name in args.models.split(",") if name.strip()]:
-        rows.append(run_model(model, out, args.epochs, args.overrides, args.recbole_choices))
-        out.mkdir(parents=True, exist_ok=True)
-        name = "parity-recbole-choices" if args.recbole_choices else "parity"
-        (out / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
-        (out / f"{name}.md").write_text(markdown(rows))
-        print(markdown(rows[-1:]).splitlines()[2], flush=True)
-    return 0 if all(r.get("within") for r in rows) else 1
-
+    return run_all(args.models, out, name,
+                   lambda model: run_model(model, out, args.epochs, args.overrides, args.recbole_choices), markdown)
 
 if __name__ == "__main__":
     sys.exit(main())

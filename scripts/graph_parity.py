@@ -14,51 +14,33 @@ epochs, parameter counts, the reference notes), rewritten after every model.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the fixture papers live in tests/
-from tests.pdf_fixtures import write_pdf  # noqa: E402
-from tests.test_graph_papers import PAPERS  # noqa: E402
+from parity import fixture_pdf, pipeline_command, run_all, run_and_read
+
+from tests.test_graph_papers import PAPERS
 
 TOLERANCE = 0.05  # issue 20: NDCG@10 within +-5% (relative) of RecBole's class
 METRIC = "ndcg@10"
 
 
 def run_model(model: str, out: Path, epochs: int, extra: list[str]) -> dict[str, Any]:
-    papers = out / "papers"
-    papers.mkdir(parents=True, exist_ok=True)
-    pdf = write_pdf(papers / f"{model.lower()}.pdf", PAPERS[model][0])
+    pdf = fixture_pdf(out, model, PAPERS[model][0])
     root = out / "runs"
-    command = [sys.executable, "-m", "paper_autotrain", str(pdf), f"trainer.max_epochs={epochs}", "baselines=[Pop]",
-               f"paths.root={root}", "force=true", *extra]
-    started = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    row: dict[str, Any] = {"model": model, "epochs": epochs, "wall_s": round(time.perf_counter() - started, 1),
-                           "command": " ".join(command[2:]), "exit": proc.returncode}
-    results = root / "results" / model.lower()
-    try:
-        ours = json.loads((results / "train" / "result.json").read_text())
-        theirs = next(r for r in json.loads((results / "baselines" / "results.json").read_text())
-                      if r["config"].get("reference"))
-    except (OSError, ValueError, StopIteration):
-        row["error"] = (proc.stderr or proc.stdout).strip()[-500:]
+    row: dict[str, Any] = {"model": model, "epochs": epochs}
+    runs = run_and_read(pipeline_command(pdf, root, epochs, "baselines=[Pop]", "force=true", *extra), root, model, row)
+    if runs is None:
         return row
-    spec_text = (root / "generated" / model.lower() / "spec.yaml").read_text()
+    ours, theirs = runs
     row.update({
-        "verdict": "faithful" if "verdict: faithful" in spec_text else "partial",
         "ours": ours["test"][METRIC], "recbole": theirs["test"][METRIC],
         "ours_train_s": ours.get("train_time_s"), "recbole_train_s": theirs.get("train_time_s"),
         "ours_epochs": [ours.get("epochs_run"), ours.get("best_epoch")],
         "recbole_epochs": [theirs.get("epochs_run"), theirs.get("best_epoch")],
         "ours_params": ours.get("n_params"), "recbole_params": theirs.get("n_params"),
-        "notes": theirs["config"].get("reference_notes", []),
     })
     row["relative"] = row["ours"] / row["recbole"] - 1.0
     row["within"] = abs(row["relative"]) <= TOLERANCE
@@ -93,15 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:  # both sides' training processes inherit it
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     out = args.out.resolve()
-    rows = []
-    for model in [name.strip() for name in args.models.split(",") if name.strip()]:
-        rows.append(run_model(model, out, args.epochs, args.overrides))
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "parity.json").write_text(json.dumps(rows, indent=1) + "\n")
-        (out / "parity.md").write_text(markdown(rows))
-        print(markdown(rows[-1:]).splitlines()[2], flush=True)
-    return 0 if all(r.get("within") for r in rows) else 1
-
+    return run_all(args.models, out, "parity", lambda model: run_model(model, out, args.epochs, args.overrides),
+                   markdown)
 
 if __name__ == "__main__":
     sys.exit(main())
