@@ -439,6 +439,7 @@ class Outcome:
     timings: dict[str, float]
     report: Path | None
     spec: Path
+    summary: Path | None = None  # the run in one line (compare's SUMMARY_FILE), when it went through compare
 
 
 def check_device(cfg: Mapping) -> None:
@@ -479,8 +480,10 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
         raise
     recorder.succeeded(store)
     report = store.results / "report.md"
+    finished = plan.until == len(STAGES) - 1
     return Outcome(key=key, last_stage=STAGES[plan.until], skipped=ctx.skipped, timings=ctx.timings,
-                   report=report if plan.until == len(STAGES) - 1 else None, spec=ctx.spec_path)
+                   report=report if finished else None, spec=ctx.spec_path,
+                   summary=store.results / compare.SUMMARY_FILE if finished else None)
 
 
 def check_finished(store: ArtifactStore) -> None:

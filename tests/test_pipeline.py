@@ -40,6 +40,9 @@ def full_run(tmp_path_factory):
 def test_full_run_writes_spec_code_and_report(full_run):
     root, outcome = full_run
     assert outcome.key == "tinyprop" and outcome.skipped == []
+    assert outcome.summary == root / "results" / "tinyprop" / "summary.txt"
+    summary = outcome.summary.read_text()
+    assert summary.count("\n") == 1 and "vs RecBole LightGCN" in summary and "NDCG@10" in summary
     generated = root / "generated" / "tinyprop"
     assert {"spec.yaml", "model.py", "config.yaml", "README.md"} <= {p.name for p in generated.iterdir()}
     spec = yaml.safe_load((generated / "spec.yaml").read_text())
@@ -81,7 +84,7 @@ def test_a_changed_budget_reruns_train_but_not_reading(full_run):
 
 def test_until_parse_stops_at_the_spec(tmp_path):
     outcome = pipeline.run(config(tmp_path, "until=parse"))
-    assert outcome.last_stage == "extract" and outcome.report is None
+    assert outcome.last_stage == "extract" and outcome.report is None and outcome.summary is None
     assert (tmp_path / "generated" / "tinyprop" / "spec.yaml").exists()
     assert not (tmp_path / "generated" / "tinyprop" / "model.py").exists()
 

@@ -60,10 +60,9 @@ def run_from_config(cfg: DictConfig) -> int:
     skipped = f" (skipped, up to date: {', '.join(outcome.skipped)})" if outcome.skipped else ""
     log.info("finished %s through %s%s", outcome.key, outcome.last_stage, skipped)
     print(f"spec:   {outcome.spec}")
+    if outcome.summary is not None and outcome.summary.is_file():
+        print(f"result: {outcome.summary.read_text(encoding='utf-8').strip()}")
     if outcome.report is not None:
-        summary = outcome.report.with_name("summary.txt")  # compare's SUMMARY_FILE, beside the report
-        if summary.is_file():
-            print(f"result: {summary.read_text(encoding='utf-8').strip()}")
         print(f"report: {outcome.report}")
     return 0
 
