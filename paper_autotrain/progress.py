@@ -8,6 +8,7 @@ estimate of the time left at most (early stopping may end the run sooner).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 from collections.abc import Callable
@@ -27,9 +28,16 @@ def epoch_line(epoch: int, max_epochs: int | None, loss: float, metric: str, val
 
 
 def relay(log: logging.Logger, who: str) -> Callable[[str], None]:
-    """A callback for the child's stderr lines: its progress lines, logged as `<who>: epoch ...`."""
+    """A callback for the child's stderr lines: its progress lines, logged as `<who>: epoch ...`.
+
+    It logs in the context it was made in (a fresh copy per line), so a line relayed by the thread that follows
+    the child's stderr names the paper its caller works on (commands/config.py CURRENT_PAPER): a new thread
+    would otherwise start with an empty context.
+    """
+    context = contextvars.copy_context()
+
     def forward(line: str) -> None:
         at = line.find(MARKER)
         if at >= 0:
-            log.info("%s: %s", who, line[at + len(MARKER):].strip())
+            context.copy().run(log.info, "%s: %s", who, line[at + len(MARKER):].strip())
     return forward

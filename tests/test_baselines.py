@@ -12,6 +12,7 @@ import pytest
 from paper_autotrain.data.split import SplitData, load_split, write_split
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages import baselines
+from paper_autotrain.stages.compare import History
 
 N_USERS, N_ITEMS = 60, 80
 CFG = {"models": {"Pop": {}, "BPR": {}, "NeuMF": {}}, "max_epochs": 2, "patience": 5, "seed": 0,
@@ -49,9 +50,15 @@ def split(tmp_path_factory) -> SplitInfo:
 
 
 @pytest.fixture(scope="module")
-def first_run(split, tmp_path_factory):
+def stage_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("stage")
+
+
+@pytest.fixture(scope="module")
+def first_run(split, tmp_path_factory, stage_folder):
     cache = tmp_path_factory.mktemp("cache")
-    return baselines.run(None, split, CFG, cache), cache
+    return baselines.run(None, split, CFG, cache, history_dir=stage_folder / "history",
+                         log_dir=stage_folder / "logs"), cache
 
 
 def by_model(results: list[RunResult]) -> dict[str, RunResult]:
@@ -70,7 +77,7 @@ def test_pop_and_bpr_train_and_score(first_run, split):
         assert result.train_time_s is not None and result.eval_time_s is not None
         assert result.config["recbole"]["epochs"] == 2 and result.config["reference"] is False
     bpr = results["BPR"]
-    assert bpr.epochs_run == 2 and bpr.best_epoch in (0, 1)
+    assert bpr.epochs_run == 2 and bpr.best_epoch in (1, 2)  # counted from 1, as ours
     data = load_split(split.path)
     seen_items = len(np.unique(np.concatenate([data.train, data.valid, data.test])[:, 1]))
     assert bpr.n_params == (N_USERS + 1 + seen_items + 1) * 64  # RecBole adds a padding id to both
@@ -161,7 +168,7 @@ def test_per_user_test_values_are_kept_beside_the_cached_result(first_run, split
 
 def fake_runner(calls: list[tuple[str, int]]):
     """run_model without RecBole: a result whose test mean is the mean of the per-user values it writes."""
-    def run_model(model, config, split, cfg, extra=None, per_user_out=None):
+    def run_model(model, config, split, cfg, extra=None, per_user_out=None, **files_and_threads):
         seed = int(config["seed"])
         calls.append((model, seed))
         values = np.full(4, 0.1 * (seed + 1))
@@ -304,3 +311,69 @@ def test_sequential_regime_reads_history_files():
     assert config["alias_of_item_id"] == ["item_id_list"]
     assert config["MAX_ITEM_LIST_LENGTH"] == 20  # the split's length wins: both sides see the same histories
     assert config["loss_type"] == "CE"
+
+
+# --- per-epoch history, live progress, concurrent runs -----------------------------------------------------
+
+def test_each_epoch_is_recorded_counted_from_1_and_kept_with_the_result(first_run, split, stage_folder):
+    """history.csv in our layout (epoch from 1, loss, the valid metric RecBole stops on, seconds), in the cache and
+    the stage folder; the runner's stderr with one progress line per epoch in the stage's logs/."""
+    results, cache = first_run
+    for result in results:
+        config = baselines.recbole_config(CFG["models"][result.model], CFG)
+        cached = baselines.history_cache_file(cache / f"{baselines.cache_key(split, result.model, config, 'cpu')}.json")
+        staged = stage_folder / "history" / baselines.history_name(result.model, 0)
+        assert result.config["history"] is True and cached.read_text() == staged.read_text()
+        history = History.read(staged)
+        assert history.monitor == "valid_ndcg@10"
+        assert history.epochs == list(range(1, result.epochs_run + 1))  # Pop: RecBole trains it for one epoch
+        assert result.best_epoch in history.epochs
+        best = history.valid[history.epochs.index(result.best_epoch)]
+        assert best == pytest.approx(max(history.valid)) == pytest.approx(
+            result.config["recbole_best_valid"]["ndcg@10"], abs=1e-5)
+        log = (stage_folder / "logs" / baselines.log_name(result.model, 0)).read_text()
+        budget = 1 if result.model == "Pop" else 2
+        assert [ln.split(":")[0] for ln in log.splitlines() if ln.startswith("progress| ")] == [
+            f"progress| epoch {e}/{budget}" for e in range(1, result.epochs_run + 1)]
+
+
+def test_n_jobs_auto_is_one_job_per_two_cores_and_a_number_is_capped_by_the_runs():
+    assert baselines.n_jobs_of("auto", 10, cores=2) == (1, None)  # alone: torch's own thread count
+    assert baselines.n_jobs_of("auto", 10, cores=16) == (4, 4)
+    assert baselines.n_jobs_of("auto", 10, device="cuda", cores=16) == (1, None)
+    assert baselines.n_jobs_of(3, 2, cores=8) == (2, 4)
+    assert baselines.n_jobs_of("2", 5, cores=2) == (2, 1)
+    for bad in (0, "many"):
+        with pytest.raises(baselines.UserError, match="baselines.n_jobs"):
+            baselines.n_jobs_of(bad, 4)
+    assert [name for name, _, _ in baselines._plan(None, {"models": {"Pop": {}, "n_jobs": 2}})] == ["Pop"]
+
+
+def test_two_jobs_at_once_give_the_numbers_of_one_at_a_time_with_live_labelled_progress(split, tmp_path, caplog):
+    """Pop and BPR for one epoch, sequentially and two at a time: the same results and histories; each progress
+    line reaches the log while the runs go, labelled with its model and with the paper key of the caller."""
+    import logging
+
+    from paper_autotrain.commands.config import CURRENT_PAPER, PaperKey
+
+    cfg = {**CFG, "models": {"Pop": {}, "BPR": {}}, "max_epochs": 1}
+    one = baselines.run(None, split, cfg, tmp_path / "one", history_dir=tmp_path / "h1", n_jobs=1)
+    caplog.handler.addFilter(PaperKey())
+    token = CURRENT_PAPER.set("tinyprop")
+    try:
+        with caplog.at_level(logging.INFO, logger="paper_autotrain"):
+            two = baselines.run(None, split, cfg, tmp_path / "two", history_dir=tmp_path / "h2", n_jobs=2)
+    finally:
+        CURRENT_PAPER.reset(token)
+    assert [r.model for r in two] == ["Pop", "BPR"]  # the plan's order, whichever finished first
+    for a, b in zip(one, two, strict=True):
+        assert a.status == b.status == "ok", (a.error, b.error)
+        assert (a.test, a.valid, a.best_epoch, a.epochs_run) == (b.test, b.valid, b.best_epoch, b.epochs_run)
+        assert a.config["recbole_best_valid"] == b.config["recbole_best_valid"]
+    histories = [[(h.epochs, h.valid, h.train_loss) for h in map(History.read, sorted(folder.glob("*.csv")))]
+                 for folder in (tmp_path / "h1", tmp_path / "h2")]
+    assert len(histories[0]) == 2 and histories[0] == histories[1]
+    progress = [r for r in caplog.records if ": epoch 1/1: loss " in r.getMessage()]
+    assert sorted(r.getMessage().split(":")[0] for r in progress) == ["baseline BPR (seed 0)", "baseline Pop (seed 0)"]
+    assert {r.paper for r in progress} == {"tinyprop"}  # relayed from other threads, still naming the paper
+    assert any("2 at a time" in r.getMessage() for r in caplog.records)

@@ -54,3 +54,23 @@ def test_a_failing_progress_callback_does_not_stop_the_run(tmp_path):
     result = run_sandboxed([sys.executable, "-c", "import sys; print('x', file=sys.stderr)"], workdir=tmp_path,
                            on_stderr_line=broken)
     assert result.ok and result.stderr.strip() == "x"
+
+
+def test_a_line_relayed_from_the_follower_thread_names_the_paper(caplog):
+    """The follower thread starts with an empty context: the relay logs in its maker's, so the paper key shows."""
+    import threading
+
+    from paper_autotrain.commands.config import CURRENT_PAPER, PaperKey
+
+    caplog.handler.addFilter(PaperKey())
+    token = CURRENT_PAPER.set("tinyprop")
+    try:
+        forward = progress.relay(logging.getLogger("paper_autotrain.test_progress"), "baseline BPR (seed 0)")
+    finally:
+        CURRENT_PAPER.reset(token)
+    with caplog.at_level(logging.INFO, logger="paper_autotrain.test_progress"):
+        thread = threading.Thread(target=forward, args=("progress| epoch 1/2: loss 0.5",))
+        thread.start()
+        thread.join()
+    assert [(r.paper, r.getMessage()) for r in caplog.records] == [
+        ("tinyprop", "baseline BPR (seed 0): epoch 1/2: loss 0.5")]

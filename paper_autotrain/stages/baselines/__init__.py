@@ -3,13 +3,23 @@
 Each model runs in its own subprocess (`paper_autotrain.stages.baselines.runner`) with an explicit
 RecBole config dict, a wall-clock limit and a scratch working directory, once per seed (`seeds`). Results
 are cached per (dataset, split, model, config with its seed, RecBole version), with the test values per
-user beside them (`<key>.npz`, for the paired significance test); failures are reported, never cached.
+user (`<key>.npz`, for the paired significance test) and the per-epoch history (`<key>.history.csv`, for the
+report's curves) beside them; failures are reported, never cached.
+
+While a model trains, its runner prints one progress line per epoch on stderr; the stage relays each to the
+log as `baseline <model> (seed N): epoch 3/20: loss ..., valid_ndcg@10 ..., seconds, time left at most`, and
+keeps the runner's whole stderr in `log_dir` (the stage folder's `logs/<model>-seed<N>.stderr.log`).
+
+`n_jobs` runs several models (or seeds) at once, each in its own subprocess with its share of the cores
+(torch threads and OMP/MKL threads = cores // n_jobs); `auto` is one job per two cores, at most four, and
+one on a GPU. Concurrent runs give the same numbers as sequential ones (same configs, same seeds).
 
 The spec's reference model (`stages/references`) always runs beside the configured baselines.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.util
 import json
@@ -20,13 +30,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from paper_autotrain.errors import UserError
+from paper_autotrain.progress import relay
 from paper_autotrain.regimes import DEFAULT_REGIME, family_training_regime, regime, resolve
+from paper_autotrain.sandbox.process import following
 from paper_autotrain.sandbox.subprocesses import last_meaningful_line, subprocess_env
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.baselines.references import recbole_reference, reference_with_notes  # noqa: F401 - re-exported
@@ -38,9 +52,13 @@ log = logging.getLogger(__name__)
 AUTO = "auto"
 DEFAULT_KS = (10, 20)
 RECBOLE_METRICS = ["Recall", "NDCG", "Hit", "MRR", "Precision"]
-CACHE_VERSION = 3  # 2: non-parametric models report 0 parameters; 3: per-user test values kept beside
+CACHE_VERSION = 4  # 2: non-parametric models report 0 parameters; 3: per-user test values kept beside;
+# 4: best_epoch counted from 1 (as ours), the per-epoch history kept beside
 PER_USER_FILE = "per_user_test.npz"  # what the runner writes beside its result (RunResult.config["per_user"])
+HISTORY_FILE = "history.csv"  # the runner's epochs, in our history.csv layout (RunResult.config["history"])
 REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
+STAGE_KEYS = ("n_jobs",)  # settings of the stage in the `baselines` config section, not models
+AUTO_MAX_JOBS = 4  # n_jobs=auto: one job per two cores, at most this many (each RecBole process holds its data)
 
 
 # --- config and cache --------------------------------------------------------------------------------
@@ -146,9 +164,24 @@ def per_user_cache_file(cache_file: Path) -> Path:
     return cache_file.with_suffix(".npz")
 
 
+def history_cache_file(cache_file: Path) -> Path:
+    """Where a cached result keeps its per-epoch history: beside it, same key."""
+    return cache_file.with_suffix(".history.csv")
+
+
 def per_user_name(model: str, seed: int) -> str:
     """A baseline run's per-user file in the stage folder (`per_user/<model>-seed<N>.npz`)."""
     return f"{model}-seed{seed}.npz"
+
+
+def history_name(model: str, seed: int) -> str:
+    """A baseline run's per-epoch history in the stage folder (`history/<model>-seed<N>.csv`)."""
+    return f"{model}-seed{seed}.csv"
+
+
+def log_name(model: str, seed: int) -> str:
+    """A baseline run's stderr (its progress lines among RecBole's output) in the stage folder's `logs/`."""
+    return f"{model}-seed{seed}.stderr.log"
 
 
 # --- running one model --------------------------------------------------------------------------------
@@ -179,10 +212,14 @@ def _failed(model: str, split: SplitInfo, seed: int, error: str, config: dict[st
 
 
 def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any],
-              extra: Mapping[str, Any] | None = None, per_user_out: Path | None = None) -> RunResult:
+              extra: Mapping[str, Any] | None = None, per_user_out: Path | None = None,
+              history_out: Path | None = None, log_path: Path | None = None, threads: int | None = None
+              ) -> RunResult:
     """Train and score one RecBole model in a subprocess; never raises for a model's failure.
 
-    The runner's per-user test values, when it writes them, are copied to `per_user_out`.
+    The runner's per-user test values and per-epoch history, when it writes them, are copied to `per_user_out`
+    and `history_out`; its stderr goes to `log_path` (else a scratch file), its progress lines to the log as they
+    come. `threads` caps its torch/OpenMP threads (its share of the cores when several run at once).
     """
     seed = int(config.get("seed", 0))
     device = str(cfg.get("device", "cpu"))
@@ -193,38 +230,46 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         "split_path": str(Path(split.path).resolve()), "seed": seed,
         "ks": [int(k) for k in cfg.get("ks") or DEFAULT_KS], "device": device, "config": config,
         "regime": str(cfg.get("regime", DEFAULT_REGIME)),
+        **({"threads": int(threads)} if threads else {}),
     }
     try:
         check_model_name(model)
     except ValueError as exc:
         return _failed(model, split, seed, str(exc), record)
-    env = subprocess_env(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")  # RecBole's checkpoint load under torch>=2.6
+    env = subprocess_env(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",  # RecBole's checkpoint load under torch>=2.6
+                         **({name: str(threads) for name in THREAD_VARIABLES} if threads else {}))
     with tempfile.TemporaryDirectory(prefix=f"baseline-{model}-") as tmp:
         workdir = Path(tmp)
         req_path, res_path = workdir / "request.json", workdir / "result.json"
         req_path.write_text(json.dumps(request, indent=1))
+        err_path = Path(log_path) if log_path is not None else workdir / "runner.stderr.log"
+        err_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "paper_autotrain.stages.baselines.runner", str(req_path), str(res_path)],
-                cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-            )
+            with open(err_path, "wb") as err, open(workdir / "runner.stdout.log", "wb") as out, \
+                    following(err_path, relay(log, f"baseline {model} (seed {seed})")):
+                proc = subprocess.run(
+                    [sys.executable, "-m", "paper_autotrain.stages.baselines.runner", str(req_path), str(res_path)],
+                    cwd=workdir, env=env, stdout=out, stderr=err, timeout=timeout, check=False,
+                )
         except subprocess.TimeoutExpired:
             return _failed(model, split, seed, f"timed out after {timeout:g}s (timeout_s)", record)
         except OSError as exc:
             return _failed(model, split, seed, f"could not start the RecBole runner: {exc}", record)
         elapsed = time.perf_counter() - started
+        stderr = read_tail(err_path)
         try:
             payload = json.loads(res_path.read_text())
         except (OSError, ValueError):
-            reason = last_meaningful_line(proc.stderr) if proc.stderr.strip() else f"exit status {proc.returncode}"
+            reason = last_meaningful_line(stderr) if stderr.strip() else f"exit status {proc.returncode}"
             return _failed(model, split, seed, f"runner produced no result: {reason}", record)
-        per_user = workdir / PER_USER_FILE
-        if per_user_out is not None and payload.get("status") == "ok" and per_user.is_file():
-            _copy_atomic(per_user, per_user_out)
+        if payload.get("status") == "ok":
+            for name, target in ((PER_USER_FILE, per_user_out), (HISTORY_FILE, history_out)):
+                if target is not None and (workdir / name).is_file():
+                    _copy_atomic(workdir / name, target)
     if payload.get("status") != "ok":
-        log.debug("%s runner stderr:\n%s", model, proc.stderr[-4000:])
-        record = {**record, "stderr_tail": proc.stderr[-2000:]}
+        log.debug("%s runner stderr:\n%s", model, stderr[-4000:])
+        record = {**record, "stderr_tail": stderr[-2000:]}
         return _failed(model, split, seed, str(payload.get("error") or "runner failed"), record)
     payload["config"] = {**payload.get("config", {}), **record, "wall_time_s": round(elapsed, 3)}
     try:
@@ -232,6 +277,20 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
         return _failed(model, split, seed, f"runner result does not validate: {reason}", record)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+TAIL_BYTES = 64 * 1024
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes of a log file, as text ('' when it is missing)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - limit))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _plain(value: Any) -> Any:
@@ -252,7 +311,7 @@ def _plan(spec: MethodSpec | None, cfg: Mapping[str, Any]) -> Plan:
     if raw is None:
         models: dict[str, Any] = {AUTO: {}}
     elif isinstance(raw, Mapping):
-        models = _plain(raw)
+        models = {k: v for k, v in _plain(raw).items() if k not in STAGE_KEYS}
     else:  # a plain list of names, e.g. baselines=[BPR,LightGCN]
         models = {str(m): {} for m in raw}
     if AUTO in models:
@@ -280,49 +339,97 @@ def seeds_of(cfg: Mapping[str, Any]) -> list[int]:
 
 
 def _cached(cache_file: Path) -> RunResult | None:
-    """A cached ok result; a miss when the per-user values it was written with are gone."""
+    """A cached ok result; a miss when the per-user values or the history it was written with are gone."""
     cached = _read_cache(cache_file)
     if cached is not None and cached.config.get("per_user") and not per_user_cache_file(cache_file).is_file():
+        return None
+    if cached is not None and cached.config.get("history") and not history_cache_file(cache_file).is_file():
         return None
     return cached
 
 
 def run_one(name: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any], extra: dict[str, Any],
-            cache_dir: Path) -> tuple[RunResult, Path]:
-    """One model with one seed, from the cache when it holds the result: (result, its per-user cache file)."""
+            cache_dir: Path, log_dir: Path | None = None, threads: int | None = None) -> tuple[RunResult, Path]:
+    """One model with one seed, from the cache when it holds the result: (result, its cache file)."""
     cache_file = cache_dir / f"{cache_key(split, name, config, str(cfg.get('device', 'cpu')))}.json"
-    per_user = per_user_cache_file(cache_file)
     cached = _cached(cache_file)
     if cached is not None:
         log.info("%s (seed %s): cached result %s", name, config["seed"], cache_file.name)
         for key in REFERENCE_KEYS:
             cached.config.pop(key, None)
         cached.config.update(extra)
-        return cached, per_user
+        return cached, cache_file
     log.info("%s (seed %s): training on %s (%s)%s", name, config["seed"], split.dataset, split.split_id,
              " [reference]" if extra.get("reference") else "")
-    result = run_model(name, config, split, cfg, extra, per_user_out=per_user)
+    log_path = None if log_dir is None else Path(log_dir) / log_name(name, int(config["seed"]))
+    result = run_model(name, config, split, cfg, extra, per_user_out=per_user_cache_file(cache_file),
+                       history_out=history_cache_file(cache_file), log_path=log_path, threads=threads)
     if result.status == "ok":
         _write_atomic(cache_file, result.model_dump_json(indent=1))
         log.info("%s: %s", name, ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.test.items())))
     else:
         log.warning("%s failed: %s", name, result.error)
-    return result, per_user
+    return result, cache_file
 
 
-def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any],
-        cache_dir: Path, per_user_dir: Path | None = None) -> list[RunResult]:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. a container's or taskset's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def n_jobs_of(value: Any, n_runs: int, device: str = "cpu", cores: int | None = None) -> tuple[int, int | None]:
+    """(models trained at once, torch/OpenMP threads of each; None = torch's default) for `baselines.n_jobs`:
+    a number, or `auto` = one job per two cores, at most AUTO_MAX_JOBS, and one on a GPU."""
+    cores = cores or usable_cores()
+    if value is None or str(value).strip().lower() == AUTO:
+        jobs = 1 if device != "cpu" else min(AUTO_MAX_JOBS, cores // 2)
+    else:
+        try:
+            jobs = int(value)
+        except (TypeError, ValueError):
+            raise UserError(f"baselines.n_jobs={value!r}: a number of models trained at once, or auto") from None
+        if jobs < 1:
+            raise UserError(f"baselines.n_jobs={value!r}: at least 1 (or auto)")
+    jobs = max(1, min(jobs, n_runs))
+    return jobs, (None if jobs == 1 else max(1, cores // jobs))
+
+
+def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache_dir: Path,
+        per_user_dir: Path | None = None, history_dir: Path | None = None, log_dir: Path | None = None,
+        n_jobs: int | str | None = 1) -> list[RunResult]:
     """Train every configured RecBole model (and the spec's reference model) on `split`, once per seed.
 
-    With `per_user_dir`, each ok run's per-user test values are copied there as `per_user_name(model, seed)`.
+    With `per_user_dir` / `history_dir`, each ok run's per-user test values and per-epoch history are copied there
+    as `per_user_name(model, seed)` / `history_name(model, seed)`; with `log_dir` each runner's stderr is kept
+    there (`log_name`). `n_jobs` models train at once (`n_jobs_of`); the results keep the plan's order.
     """
     cache_dir = Path(cache_dir)
-    results: list[RunResult] = []
-    for name, overrides, extra in _plan(spec, cfg):
-        for seed in seeds_of(cfg):
-            config = recbole_config(overrides, {**cfg, "seed": seed})
-            result, per_user = run_one(name, config, split, cfg, extra, cache_dir)
-            if per_user_dir is not None and result.status == "ok" and per_user.is_file():
-                _copy_atomic(per_user, Path(per_user_dir) / per_user_name(name, seed))
-            results.append(result)
+    runs = [(name, recbole_config(overrides, {**cfg, "seed": seed}), extra)
+            for name, overrides, extra in _plan(spec, cfg) for seed in seeds_of(cfg)]
+    jobs, threads = n_jobs_of(n_jobs, len(runs), str(cfg.get("device", "cpu")))
+    if jobs > 1:
+        log.info("baselines: %d runs, %d at a time, %d threads each", len(runs), jobs, threads)
+
+    def one(planned: tuple[str, dict[str, Any], dict[str, Any]]) -> tuple[RunResult, Path]:
+        name, config, extra = planned
+        return run_one(name, config, split, cfg, extra, cache_dir, log_dir=log_dir, threads=threads)
+
+    if jobs == 1:
+        done = [one(planned) for planned in runs]
+    else:  # the threads only wait on subprocesses; each keeps the caller's context (the paper key of its log lines)
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="baseline") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, one, planned) for planned in runs]
+            done = [future.result() for future in futures]
+    results = []
+    for result, cache_file in done:
+        if result.status == "ok":
+            for folder, source, target in (
+                    (per_user_dir, per_user_cache_file(cache_file), per_user_name(result.model, result.seed)),
+                    (history_dir, history_cache_file(cache_file), history_name(result.model, result.seed))):
+                if folder is not None and source.is_file():
+                    _copy_atomic(source, Path(folder) / target)
+        results.append(result)
     return results

@@ -8,7 +8,14 @@ RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one l
 the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`) and the
 process's peak resident memory (`peak_rss_mb`), for `scripts/bench.py`. Beside it, in the working directory,
 `per_user_test.npz` holds the test values per user in the layout of our own run's file (top-k and sequential
-regimes; config `per_user` says whether it was written), for the paired significance test in the report.
+regimes; config `per_user` says whether it was written), for the paired significance test in the report, and
+`history.csv` the epochs as our model's history.csv has them (epoch counted from 1, train loss, the valid metric
+RecBole stops on, train and eval seconds, then RecBole's other valid metrics), for the report's curves.
+
+While it trains, each epoch is one progress line on stderr (paper_autotrain.progress, as our trainer writes it),
+which the stage relays to the terminal. Epochs count from 1 everywhere it reports them: `best_epoch` is RecBole's
+epoch index + 1, as ours. `"threads": N` in the request sets torch's intra-op threads (the stage's share of the
+cores per concurrent job, baselines.n_jobs).
 
 By default RecBole runs at its fair best: torch's anomaly detection, which RecBole's SINE module switches on
 for the whole process when it is imported, is switched off again, and denormal floats are flushed to zero as
@@ -23,6 +30,7 @@ checkpoints hold its Config object and torch >= 2.6 loads weights only by defaul
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -40,6 +48,7 @@ import numpy as np
 import torch
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.progress import epoch_line
 from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
 from paper_autotrain.stages.baselines.ids import token_ids
@@ -178,30 +187,80 @@ class Trained:
     n_params: int
     train_time: float
     epochs_run: int
-    best_epoch: int | None
-    epoch_train_s: list[float]
-    epoch_valid_s: list[float]
+    best_epoch: int | None  # counted from 1, as ours
+    epochs: EpochRecorder
     anomaly_detection: bool
 
 
-def _timed(method: Callable[..., Any], seconds: list[float]) -> Callable[..., Any]:
-    """`method` that appends its wall-clock seconds to `seconds` on every call."""
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            seconds.append(time.perf_counter() - started)
-    return wrapper
+HISTORY_FILE = "history.csv"
+HISTORY_FIXED = ("epoch", "train_loss", "train_s", "eval_s")  # as worker/history.py; the monitor column follows
 
 
-def time_epochs(trainer: Any) -> tuple[list[float], list[float]]:
-    """Per-epoch (train, valid) seconds, collected as `trainer.fit` calls its `_train_epoch` and `_valid_epoch`."""
-    train_s: list[float] = []
-    valid_s: list[float] = []
-    trainer._train_epoch = _timed(trainer._train_epoch, train_s)
-    trainer._valid_epoch = _timed(trainer._valid_epoch, valid_s)
-    return train_s, valid_s
+def _loss_value(loss: Any) -> float:
+    """RecBole's epoch loss: a float, or a tuple of loss terms (summed, as RecBole's train_loss_dict does)."""
+    try:
+        return float(sum(loss)) if isinstance(loss, tuple | list) else float(loss)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class EpochRecorder:
+    """Every epoch of `trainer.fit`, recorded as it calls `_train_epoch` and `_valid_epoch`: seconds of each (for
+    scripts/bench.py), a history row per epoch (epoch from 1, as ours), and a progress line on stderr after each
+    validation (or after a training epoch that has none)."""
+
+    def __init__(self, trainer: Any, monitor: str, max_epochs: int | None, stream: Any = None) -> None:
+        self.monitor = f"valid_{monitor.lower()}"  # `valid_ndcg@10`, `valid_auc`: our history's column names
+        self.max_epochs = max_epochs
+        self.stream = stream
+        self.train_s: list[float] = []
+        self.valid_s: list[float] = []
+        self.rows: list[dict[str, float]] = []
+        self._open: dict[str, float] | None = None  # the epoch trained, its validation still to come
+        train_epoch, valid_epoch = trainer._train_epoch, trainer._valid_epoch
+
+        def timed_train(train_data: Any, epoch_idx: int, *args: Any, **kwargs: Any) -> Any:
+            self.close()  # the previous epoch had no validation pass
+            started = time.perf_counter()
+            loss = train_epoch(train_data, epoch_idx, *args, **kwargs)
+            self.train_s.append(time.perf_counter() - started)
+            self._open = {"epoch": int(epoch_idx) + 1, "train_loss": _loss_value(loss), "train_s": self.train_s[-1]}
+            return loss
+
+        def timed_valid(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            out = valid_epoch(*args, **kwargs)
+            self.valid_s.append(time.perf_counter() - started)
+            score, result = out if isinstance(out, tuple) and len(out) == 2 else (out, None)
+            self.close(self.valid_s[-1], score, result)
+            return out
+
+        trainer._train_epoch, trainer._valid_epoch = timed_train, timed_valid
+
+    def close(self, eval_s: float = 0.0, score: Any = None, result: Any = None) -> None:
+        """Finish the open epoch's row (with its validation, when it had one) and print its progress line."""
+        if self._open is None:
+            return
+        row, self._open = self._open, None
+        valid = _float_metrics(result)
+        row[self.monitor] = float(score) if score is not None else valid.get(self.monitor[6:], math.nan)
+        row["eval_s"] = eval_s
+        row.update({f"valid_{name}": value for name, value in valid.items() if f"valid_{name}" != self.monitor})
+        self.rows.append(row)
+        if self.stream is not None:
+            mean_epoch_s = sum(r["train_s"] + r["eval_s"] for r in self.rows) / len(self.rows)
+            print(epoch_line(int(row["epoch"]), self.max_epochs, row["train_loss"], self.monitor, row[self.monitor],
+                             row["train_s"], row["eval_s"], mean_epoch_s), file=self.stream, flush=True)
+
+    def write_csv(self, path: Path) -> None:
+        """history.csv in our layout: epoch, train_loss, the monitored metric, train_s, eval_s, other valid metrics."""
+        extra = sorted({key for row in self.rows for key in row} - {*HISTORY_FIXED, self.monitor})
+        fields = ["epoch", "train_loss", self.monitor, "train_s", "eval_s", *extra]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def peak_rss_mb() -> float:
@@ -241,11 +300,12 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     # RecBole gives its non-parametric models (Pop, ItemKNN, EASE) a one-element `fake_loss` to satisfy its trainer
     n_params = int(sum(p.numel() for pname, p in model.named_parameters() if pname != "fake_loss"))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    epoch_train_s, epoch_valid_s = time_epochs(trainer)
+    epochs = EpochRecorder(trainer, str(config["valid_metric"]), int(trainer.epochs), stream=sys.stderr)
 
     started = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
     train_time = time.perf_counter() - started
+    epochs.close()
 
     best_epoch = None
     checkpoint_file = Path(trainer.saved_model_file)
@@ -253,14 +313,15 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
         checkpoint = torch.load(checkpoint_file, map_location=config["device"], weights_only=False)
         model.load_state_dict(checkpoint["state_dict"])
         model.load_other_parameter(checkpoint.get("other_parameter"))
-        best_epoch = int(checkpoint["epoch"]) if checkpoint.get("epoch", -1) >= 0 else None
+        # RecBole's epoch index counts from 0; ours (and the report's "Epochs (best)") from 1
+        best_epoch = int(checkpoint["epoch"]) + 1 if checkpoint.get("epoch", -1) >= 0 else None
     else:
         log.warning("%s: no checkpoint was saved; scoring the final weights", name)
     model.eval()
     return Trained(name=name, config=config, dataset=dataset, model=model, trainer=trainer, test_data=test_data,
                    device=torch.device(config["device"]), n_params=n_params, train_time=train_time,
                    epochs_run=len(trainer.train_loss_dict), best_epoch=best_epoch,
-                   epoch_train_s=epoch_train_s, epoch_valid_s=epoch_valid_s,
+                   epochs=epochs,
                    anomaly_detection=torch.is_anomaly_enabled())
 
 
@@ -324,6 +385,8 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Train, pick the best checkpoint on RecBole's valid score, score with our evaluator."""
     regime_name = str(request.get("regime", DEFAULT_REGIME))
     scorer = regime_scorer(regime_name)  # before training: an unknown regime fails at once
+    if request.get("threads"):  # this job's share of the cores when several baselines train at once
+        torch.set_num_threads(max(1, int(request["threads"])))
     trained = train_recbole(request, workdir)
     recbole_test = _float_metrics(trained.trainer.evaluate(trained.test_data, load_best_model=False,
                                                            show_progress=False))
@@ -338,6 +401,8 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             raise ValueError(f"non-finite {part} metrics {bad}")
     if scores.per_user is not None:  # kept beside the result for the paired significance test in compare
         write_per_user(workdir / PER_USER_FILE, scores.per_user)
+    if trained.epochs.rows:  # the valid curve, for the report's chart beside ours
+        trained.epochs.write_csv(workdir / HISTORY_FILE)
 
     return {
         "model": trained.name, "role": "baseline", "dataset": request["dataset"], "split_id": request["split_id"],
@@ -355,8 +420,9 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "per_user": scores.per_user is not None,
             "as_shipped": as_shipped(request),
             "anomaly_detection": trained.anomaly_detection,
-            "epoch_train_s": [round(s, 4) for s in trained.epoch_train_s],
-            "epoch_valid_s": [round(s, 4) for s in trained.epoch_valid_s],
+            "epoch_train_s": [round(s, 4) for s in trained.epochs.train_s],
+            "epoch_valid_s": [round(s, 4) for s in trained.epochs.valid_s],
+            "history": bool(trained.epochs.rows),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         },
         "status": "ok",
