@@ -49,7 +49,7 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "baselines": ("stages.baselines", *SPLIT),
     "compare": ("stages.compare", *SPLIT),
 }
-# Template folders (relative to the repository root, beside the package) a stage renders from.
+# Template folders (relative to the package: its templates/ package data) a stage renders from.
 STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
     # the block library (descriptions, manifests) the extractor composes from; not the report's templates
     "extract": ("templates/family.yaml", "templates/blocks", "templates/sequential", "templates/autoencoder",
@@ -57,6 +57,9 @@ STAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "render": ("templates",),
     "compare": ("templates/report",),
 }
+# Package data folders that are no module's data file: the templates come in through STAGE_TEMPLATES, the Hydra
+# configs through each stage's config (a `"config.yaml"` string must not name conf/config.yaml).
+DATA_FOLDERS = ("conf", "templates")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ def module_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, Module]:
     package_dir = Path(package_dir).resolve()
     paths = {module_name(p, package_dir): p for p in sorted(package_dir.rglob("*.py"))
              if "__pycache__" not in p.parts}
-    yamls = sorted(p for p in package_dir.rglob("*.yaml") if "__pycache__" not in p.parts)
+    data = tuple(package_dir / folder for folder in DATA_FOLDERS)
+    yamls = sorted(p for p in package_dir.rglob("*.yaml")
+                   if "__pycache__" not in p.parts and not any(p.is_relative_to(d) for d in data))
     return {name: _parse(name, path, paths, yamls) for name, path in paths.items()}
 
 
@@ -211,5 +216,5 @@ def stage_code_version(stage: str, package_dir: Path = PACKAGE_DIR) -> str:
     package_dir = Path(package_dir).resolve()
     repo = package_dir.parent
     files = [(p.relative_to(repo).as_posix(), hash_file(p)) for p in closure_files(stage, package_dir)]
-    templates = [(rel, template_hash(repo / rel)) for rel in STAGE_TEMPLATES.get(stage, ())]
+    templates = [(rel, template_hash(package_dir / rel)) for rel in STAGE_TEMPLATES.get(stage, ())]
     return hash_obj([__version__, files, templates])

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from paper_autotrain.errors import StageError
+from paper_autotrain.paths import TEMPLATES_DIR
 
 if TYPE_CHECKING:
     from paper_autotrain.schemas import Block, HyperParameter, MethodSpec
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 FAMILY_FILE = "family.yaml"
 # a block is <name>.j2 + <name>.yaml; suffixes, not "*.yaml" globs, which code_hash would read as naming package files
 TEMPLATE_SUFFIX, MANIFEST_SUFFIX = ".j2", ".yaml"

@@ -31,6 +31,7 @@ from paper_autotrain.artifacts import (
 from paper_autotrain.code_hash import stage_code_version
 from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
+from paper_autotrain.paths import PACKAGE_DIR, TEMPLATES_DIR
 from paper_autotrain.records.run_record import RunRecorder, record_key
 from paper_autotrain.regimes import family_regime
 from paper_autotrain.run_settings import check_run_settings, run_seeds
@@ -46,8 +47,6 @@ log = logging.getLogger("paper_autotrain")
 STAGES = ("fetch", "parse", "extract", "render", "validate", "train", "baselines", "compare")
 # `until=parse` means "read the paper through to spec.yaml" (the design card's wording)
 UNTIL_ALIASES = {"parse": "extract", "spec": "extract"}
-PACKAGE_DIR = Path(__file__).resolve().parent
-TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 
 
 def code_version(stage: str) -> str:

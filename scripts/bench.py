@@ -53,8 +53,8 @@ from tests.model_fixtures import REFERENCE_FAMILIES, reference_spec  # noqa: E40
 log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET_CFG = REPO / "conf" / "dataset" / "ml-100k.yaml"
-TRAINER_CFG = REPO / "conf" / "trainer" / "cpu.yaml"
+DATASET_CFG = REPO / "paper_autotrain" / "conf" / "dataset" / "ml-100k.yaml"
+TRAINER_CFG = REPO / "paper_autotrain" / "conf" / "trainer" / "cpu.yaml"
 # RecBole's name -> the reference architecture our side renders, in bench order (sequential last: slowest)
 MODELS: dict[str, str] = {
     "BPR": "MF-BPR", "NeuMF": "NeuMF", "LightGCN": "LightGCN",

@@ -26,10 +26,8 @@ def versions(package_dir: Path) -> dict[str, str]:
 
 @pytest.fixture
 def copy(tmp_path) -> Path:
-    """A copy of the package, its templates and conf: the package dir the hasher reads in these tests."""
-    ignore = shutil.ignore_patterns("__pycache__")
-    for name in ("paper_autotrain", "templates", "conf"):
-        shutil.copytree(REPO / name, tmp_path / name, ignore=ignore)
+    """A copy of the package, its templates and conf inside it: the package dir the hasher reads in these tests."""
+    shutil.copytree(PACKAGE, tmp_path / "paper_autotrain", ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path / "paper_autotrain"
 
 
@@ -72,8 +70,10 @@ def test_reading_stages_do_not_reach_the_training_code():
 
 def test_every_package_yaml_is_read_by_some_stage():
     read = set().union(*(rel_files(stage) for stage in pipeline.STAGES))
-    shipped = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.yaml")}
+    shipped = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.yaml")
+               if p.relative_to(PACKAGE).parts[0] not in code_hash.DATA_FOLDERS}  # templates: STAGE_TEMPLATES
     assert shipped and shipped <= read  # a yaml no string names (read by a glob?) would go unhashed
+    assert not {f for f in read if f.startswith(("conf/", "templates/"))}  # no "config.yaml" string names conf/'s
 
 
 def test_modules_outside_every_stage_are_left_out():
@@ -159,12 +159,12 @@ def test_yaml_and_templates_reach_the_stages_that_read_them(copy):
     again = versions(copy)
     assert {s for s in pipeline.STAGES if after[s] != again[s]} == {"extract", "baselines"}
 
-    append(copy.parent / "templates" / "report" / next(p.name for p in (copy.parent / "templates" / "report").iterdir()
-                                                        if p.is_file()))
+    append(copy / "templates" / "report" / next(p.name for p in (copy / "templates" / "report").iterdir()
+                                                 if p.is_file()))
     last = versions(copy)
     assert {s for s in pipeline.STAGES if again[s] != last[s]} == {"render", "compare"}
 
-    append(copy.parent / "templates" / "blocks" / "dot_score.j2")  # the block library: read by extract too
+    append(copy / "templates" / "blocks" / "dot_score.j2")  # the block library: read by extract too
     block = versions(copy)
     assert {s for s in pipeline.STAGES if last[s] != block[s]} == {"extract", "render"}
 
@@ -173,7 +173,7 @@ def test_yaml_and_templates_reach_the_stages_that_read_them(copy):
 
 
 def config(root: Path, *overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(PACKAGE / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"paper={EXAMPLE}", f"paths.root={root}", *overrides])
         return OmegaConf.to_container(cfg, resolve=True)
 

@@ -179,7 +179,7 @@ def test_an_approximation_run_says_so_in_the_report_csv_ledger_and_leaderboard(t
     from paper_autotrain.records.ledger import Ledger
 
     pdf = write_pdf(tmp_path / "attnfm.pdf", ATTENTIVE_FM)
-    conf = Path(__file__).resolve().parents[1] / "conf"
+    conf = Path(__file__).resolve().parents[1] / "paper_autotrain" / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = OmegaConf.to_container(compose(config_name="config", overrides=[
             f"paper={pdf}", f"paths.root={tmp_path}", "fidelity=allow_partial", "trainer.max_epochs=1",

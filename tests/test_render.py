@@ -114,7 +114,7 @@ def test_unsupported_loss_is_refused() -> None:
 
 def test_templates_dir_is_configurable(tmp_path: Path) -> None:
     spec = reference_spec("MF-BPR")
-    assert render.run(spec, {"templates_dir": str(REPO / "templates")}) == render.run(spec, {})
+    assert render.run(spec, {"templates_dir": str(REPO / "paper_autotrain" / "templates")}) == render.run(spec, {})
     with pytest.raises(StageError, match="no templates"):
         render.run(spec, {"templates_dir": str(tmp_path)})
 

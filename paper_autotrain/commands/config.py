@@ -18,9 +18,10 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from paper_autotrain import paths
 from paper_autotrain.errors import UserError
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+CONF_DIR = str(paths.CONF_DIR)
 EXIT_USER, EXIT_STAGE, EXIT_INTERNAL = 2, 1, 3
 QUIET_LOGGERS = ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric", "torch", "recbole")
 

@@ -15,14 +15,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
+from paper_autotrain.paths import CONF_DIR, PACKAGE_DIR, checkout_root
 from paper_autotrain.records.run_record import record_key
 
 log = logging.getLogger("paper_autotrain")
 
-PAPERS_DIR = Path(CONF_DIR) / "papers"
-REPO_ROOT = Path(CONF_DIR).parent
+PAPERS_DIR = CONF_DIR / "papers"
 LIST_ARG = re.compile(r"^papers=(?P<name>.+)$")
 BARE_VALUE = re.compile(r"^[\w.@/-]+$")  # an override value Hydra reads as it is, without quotes
 DEFAULT_TOLERANCE = 0.05
@@ -33,8 +32,9 @@ class PaperEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     source: str = Field(min_length=1)
-    """arxiv:ID[vN], a URL, or a local PDF / LaTeX folder (a relative path is relative to the repository root for
-    a list in conf/papers/, else to the list file's folder)."""
+    """arxiv:ID[vN], a URL, or a local PDF / LaTeX folder (a relative path is relative to the source checkout's
+    root for a list in the package's conf/papers/, or the current folder when the package is installed; else to
+    the list file's folder)."""
     overrides: dict[str, Any] | list[str] = Field(default_factory=dict)
     """Hydra overrides for this paper only: {trainer.max_epochs: 20, baselines: [BPR]} or ["seed=1"]."""
 
@@ -74,14 +74,17 @@ def list_path(name: str) -> tuple[Path, Path]:
     path = given.resolve() if given.suffix in (".yaml", ".yml") and given.is_file() else PAPERS_DIR / f"{name}.yaml"
     if not path.is_file():
         choices = ", ".join(sorted(p.stem for p in PAPERS_DIR.glob("*.yaml"))) or "none"
-        raise UserError(f"papers={name}: no list {path.relative_to(REPO_ROOT)} (choose from {choices}) and no "
+        raise UserError(f"papers={name}: no list {path.relative_to(PACKAGE_DIR)} (choose from {choices}) and no "
                         "such .yaml file")
     return path, list_base(path)
 
 
 def list_base(path: Path) -> Path:
-    """Where a list's relative paths start: the repository root for conf/papers/, else the list's folder."""
-    return REPO_ROOT if path.parent == PAPERS_DIR else path.parent
+    """Where a list's relative paths start: for the package's conf/papers/, the source checkout's root (the current
+    folder when the package is installed); else the list's folder."""
+    if path.parent == PAPERS_DIR:
+        return checkout_root() or Path.cwd()
+    return path.parent
 
 
 def load_list(path: Path) -> PaperList:

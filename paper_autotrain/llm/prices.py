@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from paper_autotrain.paths import PRICES_FILE
+
 log = logging.getLogger(__name__)
 
-PRICES_FILE = Path(__file__).resolve().parents[2] / "conf" / "llm_prices.yaml"
 DATED_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # gpt-4o-mini-2024-07-18 is priced as gpt-4o-mini
 
 

@@ -12,8 +12,8 @@ import jinja2
 
 from paper_autotrain.artifacts import hash_tree
 from paper_autotrain.errors import StageError
+from paper_autotrain.paths import PROMPTS_DIR
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
 PARTS = ("system", "user")
 
 

@@ -21,10 +21,10 @@ import jinja2
 
 from paper_autotrain import __version__
 from paper_autotrain.artifacts import atomic_write_text
+from paper_autotrain.paths import LEADERBOARD_TEMPLATES_DIR
 from paper_autotrain.records.failures import relative_change
 from paper_autotrain.records.ledger import APPROXIMATION, Ledger, RunRow, approximation_label
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "leaderboard"
 OUTPUTS = ("leaderboard.md", "leaderboard.html")
 FINISHED = ("ok", "gap", APPROXIMATION)  # runs that went through compare and have our number
 
@@ -103,9 +103,9 @@ def _number(value: float | None) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(LEADERBOARD_TEMPLATES_DIR),
+                             undefined=jinja2.StrictUndefined, autoescape=jinja2.select_autoescape(["html.j2"]),
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(percent=_percent, number=_number, cell=lambda v: "–" if v in (None, "") else
                        str(v).replace("|", "\\|").replace("\n", " "))
     return env

@@ -25,6 +25,7 @@ from paper_autotrain import __version__
 from paper_autotrain.artifacts import ArtifactStore, hash_obj, hash_tree
 from paper_autotrain.errors import UserError, stage_of
 from paper_autotrain.llm.records import read_log
+from paper_autotrain.paths import PACKAGE_DIR
 from paper_autotrain.records.failures import INFRASTRUCTURE, REPRODUCTION_GAP, classify, reproduction_gap
 from paper_autotrain.records.ledger import APPROXIMATION, Ledger, StageRow
 from paper_autotrain.schemas import MethodSpec, RunResult
@@ -32,8 +33,6 @@ from paper_autotrain.sources.refs import paper_key, parse_source
 
 log = logging.getLogger("paper_autotrain")
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 DEFAULT_GAP_TOLERANCE = 0.05
 # Config sections that say where files go, not what is computed: left out of the config hash.
 NOT_HASHED = ("paths", "batch", "hydra")
@@ -41,8 +40,9 @@ NOT_HASHED = ("paths", "batch", "hydra")
 
 @functools.cache
 def code_hash() -> str:
-    """The package's code and templates (once per process: the code does not change under a run)."""
-    return hash_obj([__version__, hash_tree(PACKAGE_DIR), hash_tree(TEMPLATES_DIR)])
+    """The package's code, templates and configs (all package data; once per process: the code does not change
+    under a run)."""
+    return hash_obj([__version__, hash_tree(PACKAGE_DIR)])
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

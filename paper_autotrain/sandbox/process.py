@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from paper_autotrain.paths import child_pythonpath
 from paper_autotrain.sandbox.boot import BLOCKED_PREFIX, FILESYSTEM_MARKER, MEMORY_MARKER, NETWORK_MARKER, SANDBOX_ENV
-from paper_autotrain.sandbox.subprocesses import REPO_ROOT, last_meaningful_line
+from paper_autotrain.sandbox.subprocesses import last_meaningful_line
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ def child_environment(env: Mapping[str, str] | None, tmp: Path, policy: dict) ->
     policy."""
     child = {name: value for name, value in (os.environ if env is None else env).items()
              if not SECRET_NAME.search(name)}
-    child["PYTHONPATH"] = os.pathsep.join(part for part in (str(REPO_ROOT), child.get("PYTHONPATH", "")) if part)
+    child["PYTHONPATH"] = child_pythonpath(child.get("PYTHONPATH"))
     child.update({name: str(tmp) for name in TMP_VARIABLES})
     child.update({"PYTHONDONTWRITEBYTECODE": "1", SANDBOX_ENV: json.dumps(policy)})
     return child

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from paper_autotrain.paths import child_pythonpath
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """Our environment with the repository root importable (the package may not be installed)."""
+    """Our environment with the package importable (from a source checkout too: paths.child_pythonpath)."""
     env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = child_pythonpath(env.get("PYTHONPATH"))
     return env
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from paper_autotrain import __version__
+from paper_autotrain.paths import REPORT_TEMPLATES_DIR as REPORT_TEMPLATES
 from paper_autotrain.stages.compare.formatting import display_metric
 from paper_autotrain.stages.compare.protocol import NOT_READ
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from paper_autotrain.stages.compare.report import Report
     from paper_autotrain.stages.compare.seeds import History
 
-REPORT_TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "report"
 PAGE = "report.html.j2"
 OURS_COLOR = "#d95f02"
 REFERENCE_COLOR = "#1b9e77"

@@ -46,6 +46,7 @@ from paper_autotrain.library import (
     resolve_param,
     slot_for,
 )
+from paper_autotrain.paths import TEMPLATES_DIR
 from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, CustomPart, MethodSpec
 
 if TYPE_CHECKING:
@@ -141,9 +142,9 @@ def render_files(spec: MethodSpec, cfg: Mapping, base: Base, fills: Mapping[str,
 
 
 def templates_dir(cfg: Mapping | None = None) -> Path:
-    """cfg["templates_dir"] when set, else templates/ at the repository root."""
+    """cfg["templates_dir"] when set, else the package's templates/ (paths.TEMPLATES_DIR)."""
     configured = (cfg or {}).get("templates_dir")
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "templates"
+    return Path(configured) if configured else TEMPLATES_DIR
 
 
 def templates_fingerprint(cfg: Mapping | None = None) -> str:
