@@ -176,6 +176,29 @@ class SlotRule:
         return tuple(arg.name for arg in self.init if arg.name in named - bound)
 
 
+MATCHES = ("exact", "contains", "telltale")
+
+
+@dataclass(frozen=True)
+class RecBoleClass:
+    """A RecBole class that a composition of a scaffold's blocks amounts to (family.yaml `recbole_classes`)."""
+
+    name: str
+    """the RecBole model class"""
+    blocks: frozenset[str]
+    """the blocks that make it"""
+    match: str = "exact"
+    """exact: the composition is these blocks; contains: it holds them, and may hold more; telltale: it holds this
+    one block and no other entry's telltale block"""
+    loss: str | None = None
+    """the class only when trained with this loss (matrix factorisation is BPR only with the BPR loss)"""
+
+    def matches(self, kinds: frozenset[str], loss: str) -> bool:
+        if self.loss is not None and self.loss != loss:
+            return False
+        return self.blocks <= kinds if self.match != "exact" else self.blocks == kinds
+
+
 @dataclass(frozen=True)
 class Base:
     """A scaffold: the model a family's blocks are composed into (its family.yaml and blocks/)."""
@@ -214,6 +237,23 @@ class Base:
     """spec family -> its defaults for the hyperparameters a paper leaves open"""
     learning_rate_by_optimizer: dict[str, float] = field(default_factory=dict)
     """the learning rate left open, by optimizer, where the general table does not carry over"""
+    recbole_classes: tuple[RecBoleClass, ...] = ()
+    """the RecBole classes compositions of its blocks amount to, first match first (the reference's starting
+    point)"""
+
+    def recbole_class(self, blocks: frozenset[str], loss: str) -> str | None:
+        """The RecBole class this composition amounts to with this loss: the one telltale block it holds, else the
+        first entry it matches; None for none (or for two telltales)."""
+        telltales = [entry.name for entry in self.recbole_classes
+                     if entry.match == "telltale" and entry.matches(blocks, loss)]
+        if telltales:
+            return telltales[0] if len(telltales) == 1 else None
+        return next((entry.name for entry in self.recbole_classes
+                     if entry.match != "telltale" and entry.matches(blocks, loss)), None)
+
+    def recbole_blocks(self, model: str) -> frozenset[str]:
+        """The blocks of the first entry naming RecBole class `model` (empty when none names it)."""
+        return next((entry.blocks for entry in self.recbole_classes if entry.name == model), frozenset())
 
     @property
     def blocks_folder(self) -> str:
@@ -350,7 +390,8 @@ def from_hyperparameter(spec: MethodSpec, param: BlockParam, entry: HyperParamet
 
 BASE_FIELDS = {"families", "template", "module", "regime", "split_type", "sections", "losses", "loss_template"}
 BASE_OPTIONAL = {"train_regime", "tasks", "slots", "custom_architecture", "candidate_metric", "defaults",
-                 "learning_rate_by_optimizer", "scaffolds"}
+                 "learning_rate_by_optimizer", "recbole_classes", "scaffolds"}
+RECBOLE_CLASS_FIELDS, RECBOLE_CLASS_OPTIONAL = {"class", "blocks"}, {"match", "loss"}
 BLOCK_FIELDS = {"description"}
 BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal",
                   "hyperparameter_defaults"}
@@ -444,10 +485,30 @@ def read_base(root: Path, folder: str) -> ReadBase:
         defaults=read_defaults(raw.get("defaults"), where.at("defaults"), families),
         learning_rate_by_optimizer=dict(mapping(raw.get("learning_rate_by_optimizer"),
                                                 where.at("learning_rate_by_optimizer"), (int, float))),
+        recbole_classes=read_recbole_classes(raw.get("recbole_classes"), where.at("recbole_classes"), blocks),
     )
     check_needs(base, root)
     check_slots(base, root, where)
     return ReadBase(base, raw, where.file)
+
+
+def read_recbole_classes(value: Any, where: Where, blocks: Mapping[str, BlockRule]) -> tuple[RecBoleClass, ...]:
+    entries = []
+    for index, raw in enumerate(optional_list(value, where, dict)):
+        at = where.at(index)
+        checked_fields(raw, at, RECBOLE_CLASS_FIELDS, RECBOLE_CLASS_OPTIONAL)
+        names = required_list(raw["blocks"], at.at("blocks"), str)
+        unknown = [name for name in names if name not in blocks]
+        if unknown:
+            raise at.at("blocks").error(f"{unknown[0]!r} is not a block of this scaffold")
+        match = text(raw.get("match", "exact"), at.at("match"))
+        if match not in MATCHES:
+            raise at.at("match").error(f"{match!r} is not one of {', '.join(MATCHES)}")
+        if match == "telltale" and len(names) != 1:
+            raise at.at("blocks").error("a telltale entry names exactly one block")
+        loss = None if raw.get("loss") is None else text(raw["loss"], at.at("loss"))
+        entries.append(RecBoleClass(text(raw["class"], at.at("class")), frozenset(names), match, loss))
+    return tuple(entries)
 
 
 def read_losses(value: Any, where: Where) -> dict[str, tuple[str, ...]]:

@@ -46,7 +46,7 @@ def reference(*, optional: bool = False) -> Any:
     return field(default=None, metadata=metadata) if optional else field(metadata=metadata)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Regime:
     """One data regime: every decision that depends on it, each named once."""
 
@@ -83,6 +83,17 @@ class Regime:
     None: the regime has no user x item structure to inspect"""
     recbole_config: str | None = reference(optional=True)
     """(baselines cfg) -> what the regime changes in RecBole's config beyond the shared top-k protocol"""
+    reference_mapping: str = reference()
+    """(spec) -> (model, overrides, notes) | None: RecBole's class that the spec's blocks build, with every stated
+    hyperparameter mapped onto its config (notes name what the class has no place for)"""
+    negative_sampling: bool = False
+    """the regime's models train on sampled negatives: a reference's train_neg_sample_args follow the spec's
+    negative_samples"""
+    our_protocol: str = reference()
+    """(split, run) -> Ours: the evaluation protocol our run followed, item by item, for the report's comparison"""
+    ranking: str | None = reference(optional=True)
+    """(model, split) -> how a trained model of this regime ranks every item for a user (trained.py's load,
+    recommend and export); None: its models score labelled rows and rank nothing"""
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
@@ -139,6 +150,10 @@ TOPK = Regime(
     default_baselines=("Pop", "ItemKNN", "BPR", "LightGCN"),
     training_data_leak="paper_autotrain.worker.leakage:interaction_batch_leak",
     structure_leak="paper_autotrain.worker.leakage:structure_leak",
+    reference_mapping="paper_autotrain.stages.baselines.references.topk:reference",
+    negative_sampling=True,
+    our_protocol="paper_autotrain.stages.compare.protocol:ratio_split_protocol",
+    ranking="paper_autotrain.trained:PairRanking",
 )
 SEQUENTIAL = Regime(
     name="sequential",
@@ -155,6 +170,9 @@ SEQUENTIAL = Regime(
     default_loss="ce",
     training_data_leak="paper_autotrain.worker.leakage:sequence_leak",
     recbole_config="paper_autotrain.stages.baselines:sequential_config",
+    reference_mapping="paper_autotrain.stages.baselines.references.sequential:reference",
+    our_protocol="paper_autotrain.stages.compare.protocol:leave_one_out_protocol",
+    ranking="paper_autotrain.trained:SequenceRanking",
 )
 # autoencoders: the top-k split, evaluation and scorer, trained on whole user rows of the interaction matrix
 USER_ROWS = dataclasses.replace(
@@ -166,6 +184,9 @@ USER_ROWS = dataclasses.replace(
     shape_check="paper_autotrain.worker.shapes:check_row_shapes",
     default_baselines=("Pop", "ItemKNN", "MultiVAE", "EASE"),
     default_loss="multinomial",
+    reference_mapping="paper_autotrain.stages.baselines.references.autoencoder:reference",
+    negative_sampling=False,
+    ranking="paper_autotrain.trained:UserRanking",
 )
 CONTEXT = Regime(
     name="context",
@@ -180,6 +201,8 @@ CONTEXT = Regime(
     default_baselines=("LR", "FM", "DeepFM", "WideDeep"),
     default_loss="bce",
     recbole_config="paper_autotrain.stages.baselines.scoring:context_config",
+    reference_mapping="paper_autotrain.stages.baselines.references.context:reference",
+    our_protocol="paper_autotrain.stages.compare.protocol:labelled_rows_protocol",
 )
 # by name; consumers look an entry up when they run, so a test can add one (monkeypatch.setitem)
 REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT)}

@@ -20,19 +20,74 @@ import torch
 from torch import nn
 
 from paper_autotrain.errors import UserError
+from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.schemas import RunResult, SplitInfo
 from paper_autotrain.stages.train import KEPT_MODEL_FILE as MODEL_FILE
 from paper_autotrain.stages.train import SPLIT_FILE
 
 RESULT_FILE = "result.json"
-# the data regimes whose models rank every item for a user (context models score labelled rows instead)
-RANKING_REGIMES = ("topk", "user_rows", "sequential")
 
 
 @dataclass
 class Recommendation:
     item: str  # the item's token in the dataset's atomic files
     score: float
+
+
+# --- how a model of each data regime ranks items (regimes.py `ranking` names one of these) -------------------
+
+
+class UserRanking:
+    """Models that score every item from the user's index alone (autoencoders: the user's row is in the model)."""
+
+    never_recommended: tuple[int, ...] = ()  # item indices that are not items (padding)
+
+    def __init__(self, model: Any, split: Any) -> None:
+        self.model, self.split = model, split
+
+    def inputs(self, users: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The full-sort scorer's inputs for these user indices."""
+        return (users,)
+
+    def seen(self, index: int) -> np.ndarray:
+        """The item indices the user interacted with anywhere in the split (train, valid and test)."""
+        pairs = np.concatenate([self.split.train, self.split.valid, self.split.test])
+        return np.unique(pairs[pairs[:, 0] == index, 1])
+
+    def scorer(self) -> nn.Module:
+        """A module of plain tensors in, scores out."""
+        return UserScorer(self.model)
+
+
+class PairRanking(UserRanking):
+    """Top-k models: the export keeps the encoded state (propagated tables and the like), as evaluation does."""
+
+    def scorer(self) -> nn.Module:
+        return FrozenStateScorer(self.model)
+
+
+class SequenceRanking(UserRanking):
+    """Sequential models score every item from the user's whole history (its last max_seq_length items)."""
+
+    never_recommended = (0,)  # the padding id
+
+    def inputs(self, users: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        histories, lengths = zip(*(self.history_of(int(u)) for u in users), strict=True)
+        return torch.cat(histories), torch.cat(lengths), users
+
+    def seen(self, index: int) -> np.ndarray:
+        return np.unique(self.split.sequence(index))
+
+    def history_of(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The user's sequence, left-aligned and zero-padded."""
+        length = int(self.split.max_seq_length)
+        recent = self.split.sequence(index)[-length:]
+        history = np.zeros((1, length), dtype=np.int64)
+        history[0, : len(recent)] = recent
+        return torch.from_numpy(history), torch.tensor([len(recent)])
+
+    def scorer(self) -> nn.Module:
+        return SequenceScorer(self.model)
 
 
 @dataclass
@@ -46,7 +101,16 @@ class TrainedModel:
 
     @property
     def regime(self) -> str:
-        return str((self.config.get("data") or {}).get("regime") or "topk")
+        return config_regime(self.config).name
+
+    @property
+    def ranking(self) -> UserRanking:
+        """How this model ranks items for a user; UserError for a model that ranks nothing (CTR rows)."""
+        adapter = config_regime(self.config).ranking
+        if adapter is None:
+            raise UserError(f"a {self.regime} model scores labelled rows, it does not rank items for a user: "
+                            "use load(...).model.predict(batch) on rows built like the split's")
+        return resolve(adapter)(self.model, self.split)
 
     def user_index(self, user: str) -> int:
         tokens = [str(t) for t in self.split.user_tokens]
@@ -58,23 +122,14 @@ class TrainedModel:
 
     def scores(self, user: str) -> np.ndarray:
         """Scores of every item for `user` (one per item token of the split), seen items not yet masked."""
-        self.check_ranking()
-        index = self.user_index(user)
+        ranking = self.ranking
         with torch.no_grad():
-            if self.regime == "sequential":
-                histories, lengths = self.history_of(index)
-                row = self.model.full_sort_scores(histories, lengths, torch.tensor([index]))[0]
-            else:
-                row = self.model.full_sort_scores(torch.tensor([index]))[0]
+            row = self.model.full_sort_scores(*ranking.inputs(torch.tensor([self.user_index(user)])))[0]
         return row.detach().cpu().numpy().astype(np.float64)
 
     def seen_items(self, user: str) -> np.ndarray:
         """The item indices `user` interacted with anywhere in the split (train, valid and test)."""
-        index = self.user_index(user)
-        if self.regime == "sequential":
-            return np.unique(self.split.sequence(index))
-        pairs = np.concatenate([self.split.train, self.split.valid, self.split.test])
-        return np.unique(pairs[pairs[:, 0] == index, 1])
+        return self.ranking.seen(self.user_index(user))
 
     def recommend(self, user: str, k: int = 10) -> list[Recommendation]:
         """The top-k items for `user` among the items they have not interacted with, best first."""
@@ -82,31 +137,17 @@ class TrainedModel:
             raise UserError(f"k must be a positive integer, got {k}")
         scores = self.scores(user)
         scores[self.seen_items(user)] = -np.inf
-        if self.regime == "sequential":
-            scores[0] = -np.inf  # the padding id is not an item
+        scores[list(self.ranking.never_recommended)] = -np.inf
         ranked = np.argsort(-scores, kind="stable")[: min(k, int(np.isfinite(scores).sum()))]
         return [Recommendation(str(self.split.item_tokens[i]), float(scores[i])) for i in ranked]
-
-    def history_of(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The user's whole sequence (its last max_seq_length items), left-aligned and zero-padded."""
-        length = int(self.split.max_seq_length)
-        recent = self.split.sequence(index)[-length:]
-        history = np.zeros((1, length), dtype=np.int64)
-        history[0, : len(recent)] = recent
-        return torch.from_numpy(history), torch.tensor([len(recent)])
-
-    def check_ranking(self) -> None:
-        if self.regime not in RANKING_REGIMES:
-            raise UserError(f"a {self.regime} model scores labelled rows, it does not rank items for a user: "
-                            "use load(...).model.predict(batch) on rows built like the split's")
 
     def export(self, path: str | Path) -> Path:
         """A TorchScript file that scores every item: `scores = torch.jit.load(path)(users)` (sequential models:
         `(histories, lengths, users)`). Checked before writing: the exported scores equal the model's on two
         inputs of different sizes (a trace that fixed a size or a branch is refused, not written)."""
-        self.check_ranking()
-        scorer = self.scorer()
-        small, large = self.example_input(2), self.example_input(5)
+        ranking = self.ranking
+        scorer = ranking.scorer()
+        small, large = (ranking.inputs(torch.arange(min(n, int(self.split.n_users)))) for n in (2, 5))
         self.model._jit_is_scripting = True  # as Lightning's to_torchscript: no Trainer is attached here
         try:
             with torch.no_grad():
@@ -127,21 +168,6 @@ class TrainedModel:
         partial.replace(path)
         return path
 
-    def example_input(self, n: int) -> tuple[torch.Tensor, ...]:
-        users = torch.arange(min(n, int(self.split.n_users)))
-        if self.regime != "sequential":
-            return (users,)
-        histories, lengths = zip(*(self.history_of(int(u)) for u in users), strict=True)
-        return torch.cat(histories), torch.cat(lengths), users
-
-    def scorer(self) -> nn.Module:
-        """A module of plain tensors in, scores out."""
-        if self.regime == "sequential":
-            return SequenceScorer(self.model)
-        if self.regime == "topk":
-            return FrozenStateScorer(self.model)
-        return UserScorer(self.model)
-
 
 class UserScorer(nn.Module):
     def __init__(self, model: Any) -> None:
@@ -153,8 +179,8 @@ class UserScorer(nn.Module):
 
 
 class FrozenStateScorer(UserScorer):
-    """A top-k model's scores with its encoded state (propagated tables and the like) computed once: the export
-    holds the trained representations, as the evaluation does."""
+    """A top-k model's scores with its encoded state computed once: the export holds the trained
+    representations, as the evaluation does."""
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)

@@ -14,7 +14,7 @@ import yaml
 
 import paper_autotrain.runtime as runtime
 from paper_autotrain.errors import StageError
-from paper_autotrain.library import TEMPLATES_DIR, Base, ManifestError, in_range, load_library
+from paper_autotrain.library import TEMPLATES_DIR, Base, ManifestError, in_range, load_library, read_library
 from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, MethodSpec, PaperBundle, PaperMeta
 from paper_autotrain.stages import extract, parse, render
 from paper_autotrain.stages.baselines.references import reference_with_notes
@@ -130,6 +130,10 @@ def edit_yaml(path: Path, change) -> None:
     ("autoencoder/family.yaml", lambda d: d.pop("losses"), "templates/autoencoder/family.yaml: losses: missing"),
     ("family.yaml", lambda d: d.update(scaffolds=["sequential", "graph"]),
      "templates/family.yaml: scaffolds: no folder 'graph' in templates"),
+    ("family.yaml", lambda d: d["recbole_classes"][1].update(blocks=["embedding", "light_propagaton"]),
+     "templates/family.yaml: recbole_classes[1].blocks: 'light_propagaton' is not a block of this scaffold"),
+    ("sequential/family.yaml", lambda d: d["recbole_classes"][0].update(match="similar"),
+     "templates/sequential/family.yaml: recbole_classes[0].match: 'similar' is not one of exact, contains, telltale"),
 ])
 def test_a_broken_manifest_is_one_line_naming_file_and_field(tmp_path: Path, file: str, change, message: str) -> None:
     root = copied_templates(tmp_path)
@@ -251,4 +255,9 @@ def test_a_new_block_is_picked_up_with_no_python_edit(tmp_path: Path) -> None:
     with torch.no_grad():
         assert model.full_sort_scores(torch.tensor([0, 1])).shape == (2, 60)
     assert "scaled_dot_score" in {block.name for block in library_blocks("general", root)}  # the LLM prompt's list
+    edit_yaml(root / "family.yaml", lambda d: d["recbole_classes"].append(
+        {"class": "ScaledMF", "blocks": ["embedding", "scaled_dot_score"]}))  # its RecBole class: a family.yaml line
+    read_library.cache_clear()
+    general = load_library(root).base_for("general")
+    assert general.recbole_class(frozenset({"embedding", "scaled_dot_score"}), "bce") == "ScaledMF"
 

@@ -224,8 +224,8 @@ def sequential_split() -> SplitInfo:
                      "items; full ranking over all items, history not masked")
 
 
-def test_ours_follows_the_regime_of_the_split():
-    spec = report_fixtures.protocol_spec()
+def test_ours_follows_the_data_regime_of_the_spec():
+    spec = report_fixtures.protocol_spec().model_copy(update={"family": "sequential"})
     run = RunResult(model="m", role="reproduced", dataset="d", split_id="s", test={},
                     config={"trainer": {"patience": 5}})
     sequential = our_protocol(sequential_split(), spec, run)
@@ -237,12 +237,12 @@ def test_ours_follows_the_regime_of_the_split():
     ctr = SplitInfo(dataset="ml-100k", split_id="ctr-abc", path="/x", n_users=10, n_items=20, n_train=80, n_valid=10,
                     n_test=10, protocol="CTR: label = rating >= 4, random 0.8/0.1/0.1 split of all rows (seed 2020); "
                     "fields user_id, item_id; AUC and LogLoss")
-    ours = our_protocol(ctr, report_fixtures.partial_spec(), None)
+    ours = our_protocol(ctr, report_fixtures.partial_spec().model_copy(update={"family": "context"}), None)
     assert ours.split == "random 80/10/10 split of all rows" and ours.filters.startswith("label = rating >= 4")
     assert "patience not recorded" in ours.early_stopping and "AUC" in ours.early_stopping
     temporal = report_fixtures.SPLIT.model_copy(update={"protocol": "per-user 0.8/0.1/0.1 split, time order; full "
                                                         "ranking over all items, seen items masked"})
-    assert our_protocol(temporal, spec, None).split == "temporal 80/10/10 per user"
+    assert our_protocol(temporal, report_fixtures.protocol_spec(), None).split == "temporal 80/10/10 per user"
 
 
 def test_truncated_recall_and_rating_threshold_differ_from_ours():

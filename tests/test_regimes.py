@@ -1,5 +1,6 @@
 """The regime table (paper_autotrain/regimes.py): every entry resolves, every family's regime has one, and a new
-entry reaches the split, the worker and the baselines without editing them."""
+entry reaches the split, the worker, the baselines, the references, the report's protocol and the trained-model
+API without editing them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ import pytest
 import torch
 
 from paper_autotrain import regimes
+from paper_autotrain.errors import UserError
 from paper_autotrain.library import load_library
 from paper_autotrain.regimes import REGIMES, TOPK, Regime, RegimeError, regime, resolve
 from paper_autotrain.stages import baselines
 from paper_autotrain.stages.baselines import runner
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.stages.compare.protocol import our_protocol
+from paper_autotrain.trained import TrainedModel
 from paper_autotrain.worker import loading
 from paper_autotrain.worker.train import load_training_data
+from tests import report_fixtures
+from tests.model_fixtures import reference_spec
 
 FAMILIES = ("general", "graph", "knowledge", "other", "sequential", "autoencoder", "context")
 
@@ -146,3 +153,35 @@ def test_a_new_entry_reaches_the_baselines(fake_regime):
     assert runner.regime_scorer("fake") is fake_scorer
     with pytest.raises(RegimeError, match="known: context, fake, sequential"):
         runner.regime_scorer("missing")
+
+
+def fake_reference(spec):
+    return ("FakeClass", {"fake": spec.family}, ["mapped by the fake entry"])
+
+
+def fake_protocol(split, run):
+    return ("our protocol", split.split_id)
+
+
+class FakeRanking:
+    def __init__(self, model, split):
+        self.model, self.split = model, split
+
+
+def test_an_entry_s_reference_protocol_and_ranking_reach_their_consumers(monkeypatch):
+    here = __name__
+    changed = dataclasses.replace(TOPK, reference_mapping=f"{here}:fake_reference",
+                                  our_protocol=f"{here}:fake_protocol", ranking=f"{here}:FakeRanking")
+    monkeypatch.setitem(REGIMES, "topk", changed)
+    assert reference_with_notes(reference_spec("LightGCN")) == ("FakeClass", {"fake": "graph"},
+                                                                 ["mapped by the fake entry"])
+    split = report_fixtures.SPLIT
+    assert our_protocol(split, report_fixtures.spec(), None) == ("our protocol", split.split_id)
+    trained = TrainedModel(model="m", split="s", config={"data": {"regime": "topk"}}, folder=None)
+    assert isinstance(trained.ranking, FakeRanking) and trained.ranking.split == "s"
+
+
+def test_a_regime_that_ranks_nothing_refuses_recommendations_in_one_line():
+    trained = TrainedModel(model="m", split="s", config={"data": {"regime": "context"}}, folder=None)
+    with pytest.raises(UserError, match=r"^a context model scores labelled rows"):
+        trained.recommend("1")

@@ -129,8 +129,7 @@ def test_sequential_model_recommends_after_the_whole_history(sequences, tmp_path
     assert len(top) == 5 and not {rec.item for rec in top} & seen
     assert str(trained.split.item_tokens[0]) not in {rec.item for rec in top}  # padding is not an item
     path = trained.export(tmp_path / "seq.pt")
-    histories, lengths = trained.history_of(4)
-    users = torch.tensor([4])
+    histories, lengths, users = trained.ranking.inputs(torch.tensor([4]))
     with torch.no_grad():
         assert torch.allclose(torch.jit.load(str(path))(histories, lengths, users),
                               trained.model.full_sort_scores(histories, lengths, users), atol=1e-5)

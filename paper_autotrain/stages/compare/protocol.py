@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from paper_autotrain.regimes import family_regime, resolve
 from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo
 
 ITEMS = (("split", "Split"), ("ranking", "Ranking"), ("filters", "Filters"),
@@ -29,10 +30,10 @@ TOPK_METRICS = ("RecBole's: Hit@K whether any test item is in the top-K; Recall@
 
 @dataclass(frozen=True)
 class Ours:
-    """What our run did, item by item, and the regime it ran in: topk (per-user ratio split), sequential
-    (leave-one-out) or ctr (labelled rows)."""
+    """What our run did, item by item, and the kind of test it ran: each user's last item held out
+    (`leave_one_out`), a share of each user's items, or labelled rows scored without ranking (`ranks_items`
+    False)."""
 
-    regime: str
     split: str
     ranking: str
     filters: str
@@ -40,6 +41,8 @@ class Ours:
     early_stopping: str
     ratios: tuple[float, ...] = ()  # percent, train/valid/test
     temporal: bool = False  # the ratio split follows time order
+    leave_one_out: bool = False  # each user's last item is the test target
+    ranks_items: bool = True  # False: labelled rows are scored (CTR), nothing is ranked
 
 
 @dataclass(frozen=True)
@@ -61,15 +64,6 @@ class ProtocolRow:
 
 
 # --- ours ------------------------------------------------------------------------------------------------
-
-
-def regime_of(split: SplitInfo, spec: MethodSpec) -> str:
-    """The data regime the split was made for, as its protocol line says it (the split ids agree: seq-, ctr-)."""
-    if split.protocol.startswith("CTR") or split.split_id.startswith("ctr-") or spec.task == "ctr":
-        return "ctr"
-    if "leave-one-out" in split.protocol or split.split_id.startswith("seq-"):
-        return "sequential"
-    return "topk"
 
 
 def percent_ratios(text: str) -> tuple[float, ...]:
@@ -94,37 +88,49 @@ def early_stopping_line(run: RunResult | None, monitor: str) -> str:
 
 
 def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> Ours:
-    """Ours, stated from the split the run used and the settings recorded with our run."""
-    regime = regime_of(split, spec)
-    if regime == "sequential":
-        return Ours(
-            regime=regime,
-            split="leave-one-out by time: each user's last item is the test target, the one before it the "
-                  "validation target",
-            ranking="full: every item is ranked for the target, the history not masked",
-            filters="none: every user and interaction of the dataset file, each interaction a positive whatever "
-                    "its rating (users with fewer than 3 interactions only train)",
-            metric_definition=TOPK_METRICS,
-            early_stopping=early_stopping_line(run, "NDCG@10"),
-        )
+    """Ours, stated by the spec's data regime (regimes.py `our_protocol`) from the split the run used and the
+    settings recorded with our run."""
+    return resolve(family_regime(spec.family).our_protocol)(split, run)
+
+
+def leave_one_out_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
+    """The sequential regime: each user's last item is tested, full ranking (data/sequential.py)."""
+    return Ours(
+        split="leave-one-out by time: each user's last item is the test target, the one before it the validation "
+              "target",
+        ranking="full: every item is ranked for the target, the history not masked",
+        filters="none: every user and interaction of the dataset file, each interaction a positive whatever its "
+                "rating (users with fewer than 3 interactions only train)",
+        metric_definition=TOPK_METRICS,
+        early_stopping=early_stopping_line(run, "NDCG@10"),
+        leave_one_out=True,
+    )
+
+
+def labelled_rows_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
+    """The context regime: labelled rows split at random, scored by AUC and LogLoss (data/ctr.py)."""
     ratios = percent_ratios(split.protocol)
-    if regime == "ctr":
-        threshold = THRESHOLD.search(split.protocol)
-        label = f"label = rating >= {threshold.group(1)}" if threshold else "labelled rows"
-        return Ours(
-            regime=regime,
-            split=f"random {show_ratios(ratios)} split of all rows" if ratios else split.protocol,
-            ranking="none: each test row is scored (CTR), nothing is ranked",
-            filters=f"{label}; no k-core: every row of the dataset file",
-            metric_definition="AUC and LogLoss over all test rows",
-            early_stopping=early_stopping_line(run, "AUC"),
-            ratios=ratios,
-        )
+    threshold = THRESHOLD.search(split.protocol)
+    label = f"label = rating >= {threshold.group(1)}" if threshold else "labelled rows"
+    return Ours(
+        split=f"random {show_ratios(ratios)} split of all rows" if ratios else split.protocol,
+        ranking="none: each test row is scored (CTR), nothing is ranked",
+        filters=f"{label}; no k-core: every row of the dataset file",
+        metric_definition="AUC and LogLoss over all test rows",
+        early_stopping=early_stopping_line(run, "AUC"),
+        ratios=ratios,
+        ranks_items=False,
+    )
+
+
+def ratio_split_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
+    """The top-k regime: a share of each user's items held out, full ranking with seen items masked
+    (data/split.py)."""
+    ratios = percent_ratios(split.protocol)
     temporal = "time order" in split.protocol
     order = "temporal" if temporal else "random" if "random" in split.protocol else ""
     shown = " ".join(filter(None, [order, show_ratios(ratios)])) + " per user" if ratios else split.protocol
     return Ours(
-        regime=regime,
         split=shown,
         ranking="full: all items, the user's training (and validation) items masked",
         filters="none: every user and interaction of the dataset file, each interaction a positive whatever its "
@@ -136,16 +142,15 @@ def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> O
     )
 
 
-
 # --- the comparison, item by item ---------------------------------------------------------------------------
 
 
 def split_difference(paper: str, ours: Ours) -> str | None:
     """Why the paper's split differs from ours (None: it does not)."""
     if paper.startswith("leave-one-out"):
-        if ours.regime == "sequential":
+        if ours.leave_one_out:
             return None
-        share = "a random share of all rows" if ours.regime == "ctr" else "a share of each user's items"
+        share = "a share of each user's items" if ours.ranks_items else "a random share of all rows"
         return (f"the paper tests one held-out item per user, ours {share}: Hit and Recall mean different things, "
                 "so the numbers are not comparable")
     if paper.startswith("held-out users"):
@@ -154,10 +159,10 @@ def split_difference(paper: str, ours: Ours) -> str | None:
     if "as test" in paper:
         return ("the paper tests on a later period of time, usually harder than held-out interactions of the same "
                 "period: expect lower numbers from it")
-    if ours.regime == "sequential" and not percent_ratios(paper):
+    if ours.leave_one_out and not percent_ratios(paper):
         return ("the paper splits by time over all interactions, ours holds out each user's last item: the test sets "
                 "differ")
-    if ours.regime == "sequential":
+    if ours.leave_one_out:
         return ("the paper holds out a share of each user's items, ours only the last one (leave-one-out): Hit and "
                 "Recall mean different things, so the numbers are not comparable")
     reasons = []
@@ -175,7 +180,7 @@ def split_difference(paper: str, ours: Ours) -> str | None:
 
 
 def ranking_difference(paper: str, ours: Ours) -> str | None:
-    if ours.regime == "ctr":
+    if not ours.ranks_items:
         return "the paper ranks items; ours scores CTR rows by AUC and LogLoss, so there is no ranking to compare"
     sampled = SAMPLED.search(paper)
     if sampled:
@@ -190,9 +195,9 @@ def filters_difference(paper: str, ours: Ours) -> str | None:
         reasons.append("dropping users and items with few interactions removes the hardest cases and usually raises "
                        "the numbers; ours keeps them all")
     threshold = THRESHOLD.search(paper)
-    if threshold and ours.regime != "ctr":
+    if threshold and ours.ranks_items:
         reasons.append("only high ratings are positives in the paper, every rating in ours, so the test items differ")
-    if threshold and ours.regime == "ctr":
+    if threshold and not ours.ranks_items:
         our_threshold = THRESHOLD.search(ours.filters)
         if our_threshold is None or float(our_threshold.group(1)) != float(threshold.group(1)):
             reasons.append("a different rating threshold changes which rows are clicks")
@@ -200,7 +205,7 @@ def filters_difference(paper: str, ours: Ours) -> str | None:
 
 
 def metric_difference(paper: str, ours: Ours) -> str | None:
-    if ours.regime == "ctr":
+    if not ours.ranks_items:
         return "ours reports AUC and LogLoss, not the paper's ranking metrics"
     if "min(K" in paper:
         return ("the paper divides Recall@K by min(K, the user's test items), ours by all of them: its Recall is "

@@ -2,28 +2,18 @@
 
 The reference is the paper's model, never what the rendered blocks happen to resemble: a spec read from a paper
 names it (`reference`, from the model's name or the paper's title). When the blocks build that very class, the
-family module maps every hyperparameter (`reference(spec) -> (model, overrides, notes) | None`, notes naming
-each stated value RecBole's class has no place for); otherwise (an approximation) the class is trained with the
-settings every class reads, and a note says so. A spec written by hand without a fidelity inventory claims no
-paper: its reference is the class its blocks make.
+mapping its data regime names (regimes.py `reference_mapping`: `reference(spec) -> (model, overrides, notes)`)
+maps every hyperparameter, notes naming each stated value RecBole's class has no place for; otherwise (an
+approximation) the class is trained with the settings every class reads, and a note says so. A spec written by
+hand without a fidelity inventory claims no paper: its reference is the class its blocks make.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.regimes import family_training_regime, resolve
 from paper_autotrain.schemas import MethodSpec
-from paper_autotrain.stages.baselines.references import autoencoder, context, sequential, topk
 from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping
-
-FAMILY_REFERENCES: dict[str, Callable[[MethodSpec], Reference | None]] = {
-    "general": topk.reference,
-    "graph": topk.reference,
-    "sequential": sequential.reference,
-    "autoencoder": autoencoder.reference,
-    "context": context.reference,
-}
 
 
 def reference_with_notes(spec: MethodSpec) -> Reference | None:
@@ -33,14 +23,14 @@ def reference_with_notes(spec: MethodSpec) -> Reference | None:
     if target is None:
         return None
     if target == built:
-        return FAMILY_REFERENCES.get(spec.family, topk.reference)(spec)
+        return resolve(family_training_regime(spec.family).reference_mapping)(spec)
     return paper_class(spec, target, built)
 
 
 def paper_class(spec: MethodSpec, model: str, built: str | None) -> Reference:
     """RecBole's class of the paper's model when our blocks build something else: the shared settings only."""
     m = SpecMapping(spec)
-    m.optimisation(negatives=spec.family not in ("context", "autoencoder", "sequential"))
+    m.optimisation(negatives=family_training_regime(spec.family).negative_sampling)
     m.put("embedding_size", m.scalar("embedding_size", integral=True))
     ours = f"RecBole's {built}" if built else "no RecBole class"
     m.notes.append(f"our model is an approximation of {spec.display_name} (its blocks make {ours}); RecBole's "

@@ -6,7 +6,8 @@ AutoEncoderModule does, so the top-k baselines path scores them with our evaluat
 
 from __future__ import annotations
 
-from paper_autotrain.recbole_models import AUTOENCODER_ENCODERS, composition_class
+from paper_autotrain.library import load_library
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping, int_list, number
 
@@ -22,7 +23,7 @@ def reference(spec: MethodSpec) -> Reference | None:
     model = architecture_model(spec)
     if model is None:
         return None
-    encoder = next(block for block, name in AUTOENCODER_ENCODERS.items() if name == model)
+    (encoder,) = load_library().base_for("autoencoder").recbole_blocks(model)  # its telltale encoder block
     m = SpecMapping(spec)
     m.optimisation(negatives=False)
     m.put("weight_decay", m.scalar("l2_reg", integral=False))  # our l2_reg is the optimiser's weight decay
