@@ -18,7 +18,7 @@ from paper_autotrain.library import TEMPLATES_DIR, Base, ManifestError, in_range
 from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, MethodSpec, PaperBundle, PaperMeta
 from paper_autotrain.stages import extract, parse, render
 from paper_autotrain.stages.baselines.references import reference_with_notes
-from paper_autotrain.stages.extract.defaults import needed_defaults, sync_blocks
+from paper_autotrain.stages.extract.defaults import drop_copied_hyperparameters, needed_defaults
 from paper_autotrain.stages.extract.library import TOPK_FAMILIES, library_blocks
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.model_fixtures import reference_spec, synthetic_split
@@ -197,7 +197,7 @@ def test_extract_drops_block_parameters_that_copy_a_hyperparameter() -> None:
         {"block": "user_row_input", "norm": "none", "dropout": 0.3},
         {"block": "cdae_encoder", "latent": 32, "activation": "sigmoid", "width": 3},
         {"block": "item_decoder"}])
-    assert [block.model_dump() for block in sync_blocks(spec).architecture] == [
+    assert [block.model_dump() for block in drop_copied_hyperparameters(spec).architecture] == [
         {"block": "user_row_input", "norm": "none"},
         {"block": "cdae_encoder", "activation": "sigmoid", "width": 3},  # an unknown word is render's to report
         {"block": "item_decoder"}]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import MethodSpec, PaperDoc
 
-from .defaults import apply_overrides, fill_defaults, sync_blocks
+from .defaults import apply_overrides, drop_copied_hyperparameters, fill_defaults
 from .rules import extract as extract_with_rules
 from .topic import check_topic
 
@@ -41,7 +41,7 @@ def run(doc: PaperDoc, cfg: Mapping, client: LLMClient | None = None) -> MethodS
         spec = extract_with_rules(doc)
     spec = apply_overrides(spec, cfg.get("hparams") or {})
     spec = fill_defaults(spec)  # after the overrides: a default may depend on them (learning rate on optimizer)
-    return sync_blocks(spec)
+    return drop_copied_hyperparameters(spec)
 
 
 __all__ = ["run"]

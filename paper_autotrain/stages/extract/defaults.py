@@ -118,7 +118,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def sync_blocks(spec: MethodSpec) -> MethodSpec:
+def drop_copied_hyperparameters(spec: MethodSpec) -> MethodSpec:
     """Each value once: a block parameter that reads a hyperparameter (its manifest's `hyperparameter` link) is
     dropped from the block, so the hyperparameter (after defaults and overrides) is the one place it is set.
 
