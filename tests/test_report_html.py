@@ -25,9 +25,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LEAD_COPY = Path("/tmp/report_screenshot.png")  # where the lead looks at the screenshot after a run
 
 
-def write_report(folder: Path) -> tuple[Path, list, list]:
-    ours, baselines, files = report_fixtures.runs(folder / "runs", SEEDS)
+def write_report(folder: Path, baseline_curves: bool = True) -> tuple[Path, list, list]:
+    ours, baselines, files = report_fixtures.runs(folder / "runs", SEEDS, baseline_curves=baseline_curves)
     html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.html"
     path.write_text(html, encoding="utf-8")
     return path, ours, baselines
@@ -51,7 +52,9 @@ def test_report_is_self_contained_and_escapes_quotes(tmp_path):
     assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # the quote, as text
     assert html.count('<rect class="bar"') == 3  # TinyProp, LightGCN, Pop; the failed NGCF has no bar
     assert html.count('class="whisker"') == 3 * 3  # a ± std whisker with two end caps per bar
-    assert html.count("<polyline") == 2 * len(SEEDS)  # valid metric and train loss, one line per seed
+    assert html.count('class="curve seed"') == 2 * len(SEEDS)  # ours: valid metric and train loss, per seed
+    for kind in ("ours", "reference", "baseline"):  # and the reproduction chart: ours, LightGCN, Pop
+        assert html.count(f'class="curve {kind}"') == 1, kind
     assert mean_std(ours, "TinyProp") in html
 
 
@@ -67,7 +70,42 @@ def test_one_seed_report_has_no_whiskers(tmp_path):
     ours, baselines, files = report_fixtures.runs(tmp_path, [4], with_failure=False)
     html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]
     assert 'class="whisker"' not in html and "±" not in html.split('id="charts"')[0]
-    assert html.count("<polyline") == 2 and "one seed" in html
+    assert html.count('class="curve seed"') == 2 and "one seed" in html
+    assert html.count('<polyline class="curve') == 2 + 3  # ours per seed, then ours, LightGCN and Pop overlaid
+
+
+def reproduction_svg(html: str) -> str:
+    return html.split('<svg class="chart lines reproduction"')[1].split("</svg>")[0]
+
+
+def polyline_points(svg: str, kind: str) -> list[tuple[float, float]]:
+    points = re.search(rf'<polyline class="curve {kind}"[^>]* points="([^"]*)"', svg).group(1)
+    return [tuple(map(float, p.split(","))) for p in points.split()]
+
+
+def test_the_reproduction_chart_overlays_ours_and_the_references_valid_curves(tmp_path):
+    """Known curves (tests/report_fixtures.valid_curve): ours 8 epochs near 0.30, the reference 12 epochs below
+    it, Pop one epoch; one x axis (epoch 1 at the same pixel), one y axis (higher value = higher on the page)."""
+    ours, baselines, files = report_fixtures.runs(tmp_path, SEEDS)
+    pages = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)
+    html = pages["report.html"]
+    assert "- LightGCN (RecBole, reference): best 0.2652 at epoch 12 of 12\n" in pages["report.md"]
+    svg = reproduction_svg(html)
+    assert "Valid NDCG@10 per epoch, seed 0: ours and RecBole&#39;s" in svg
+    mine, theirs, pop = (polyline_points(svg, kind) for kind in ("ours", "reference", "baseline"))
+    assert (len(mine), len(theirs), len(pop)) == (8, 12, 1)
+    assert mine[0][0] == theirs[0][0] == pop[0][0]  # epoch 1, counted alike on both sides
+    assert theirs[-1][0] > mine[-1][0]  # the reference ran 12 epochs, ours 8: one shared epoch axis
+    assert all(m[1] < t[1] for m, t in zip(mine, theirs, strict=False))  # ours above the reference at every epoch
+    assert f'stroke="{report_html.OURS_COLOR}"' in svg and f'stroke="{report_html.REFERENCE_COLOR}"' in svg
+    assert 'stroke-dasharray="5 4"' in svg  # the other baselines dashed
+    legend = re.findall(r'<text class="small" x="[\d.]+" y="[\d.]+">([^<]*)</text>', svg)[-3:]
+    assert legend == ["TinyProp (ours)", "LightGCN (reference)", "Pop (RecBole)"]
+    assert "LightGCN (RecBole, reference): best 0.2652 at epoch 12 of 12" in html
+
+    ours, baselines, files = report_fixtures.runs(tmp_path / "none", SEEDS, baseline_curves=False)
+    html = compare.run(report_fixtures.spec(), ours, baselines, report_fixtures.SPLIT, EVAL, files)["report.html"]
+    assert 'class="curve reference"' not in html and html.count('class="curve ours"') == 1  # ours alone
 
 
 def test_the_bar_axis_starts_near_the_values_so_a_small_difference_shows():
@@ -135,3 +173,25 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert (width, height) == (1280, 2000)
     assert non_white > 0.03, f"the page looks blank: {non_white:.1%} non-white pixels"
     assert ours_pixels > 200, "our model's orange bar and curve are not on the screenshot"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary: `make browser` installs Debian's chromium")
+def test_headless_chromium_draws_ours_and_the_references_curves_overlaid(tmp_path):
+    """The same report with and without the baselines' histories: as the browser parsed it, the reproduction chart
+    holds both polylines with all their points; on the screenshot, the reference's green curve adds its pixels
+    (its bar and table mark are on both pages; our orange is on both too, so the DOM check covers ours)."""
+    shots = {}
+    for name, baseline_curves in (("with", True), ("without", False)):
+        path, _, _ = write_report(tmp_path / name, baseline_curves=baseline_curves)
+        dom = chromium("--dump-dom", path.as_uri(), profile=tmp_path / "profile")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        if baseline_curves:
+            svg = reproduction_svg(dom.stdout)
+            assert len(polyline_points(svg, "ours")) == 8 and len(polyline_points(svg, "reference")) == 12
+        shots[name] = tmp_path / f"{name}.png"
+        done = chromium(f"--screenshot={shots[name]}", "--window-size=1280,2000", "--hide-scrollbars", path.as_uri(),
+                        profile=tmp_path / "profile")
+        assert done.returncode == 0 and shots[name].is_file(), done.stderr[-2000:]
+    shutil.copyfile(shots["with"], LEAD_COPY.with_name("report_curves_screenshot.png"))
+    green = {name: pixel_stats(shot, hex_rgb(report_html.REFERENCE_COLOR))[3] for name, shot in shots.items()}
+    assert green["with"] - green["without"] > 60, f"the reference's curve is not drawn: {green}"

@@ -12,7 +12,7 @@ from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare.formatting import NONE, display_metric, fmt
 from paper_autotrain.stages.compare.protocol import NOT_READ, ProtocolRow, is_read, protocol_rows
-from paper_autotrain.stages.compare.seeds import ModelRow, RunFiles, group_by_model
+from paper_autotrain.stages.compare.seeds import History, ModelRow, RunFiles, group_by_model
 from paper_autotrain.stages.compare.significance import (
     Significance,
     against_best_baseline,
@@ -330,6 +330,46 @@ def reference_notes(report: Report) -> list[str]:
     return list((reference.runs[0].config or {}).get("reference_notes") or []) if reference else []
 
 
+def curve_runs(report: Report) -> list[tuple[ModelRow, RunResult, History]]:
+    """The runs whose validation curves are set side by side, one seed each: ours, the reference, the other
+    baselines (report order), at our first seed with a history; a model without a history of that seed (or
+    with another valid metric) is left out. Epochs count from 1 on both sides."""
+    files = report.files
+    seed = next((s for s in report.seeds if s in files.histories), report.seeds[0])
+    found = []
+    for row in report.rows:
+        run = next((r for r in row.runs if r.seed == seed), None)
+        if run is None:
+            continue
+        history = files.histories.get(seed) if row is report.ours else files.baseline_histories.get(
+            (run.role, run.model, int(run.seed)))
+        if history is not None and any(v == v for v in history.valid):  # not all NaN
+            found.append((row, run, history))
+    monitor = found[0][2].monitor if found else None
+    return [(row, run, history) for row, run, history in found if history.monitor == monitor]
+
+
+def curve_lines(report: Report) -> list[str]:
+    """Each curve in words: its best valid value, at which epoch, of how many run."""
+    lines = []
+    for row, _, history in curve_runs(report):
+        scored = [(v, e) for e, v in zip(history.epochs, history.valid, strict=False) if v == v]
+        best, epoch = max(scored, key=lambda pair: (pair[0], -pair[1]))
+        who = "ours" if row is report.ours else "RecBole, reference" if row.is_reference else "RecBole"
+        lines.append(f"{row.model} ({who}): best {best:.4f} at epoch {epoch} of {history.epochs[-1]}")
+    return lines
+
+
+def curves_block(report: Report) -> str:
+    runs = curve_runs(report)
+    if not runs:
+        return ""
+    metric = display_metric(runs[0][2].monitor.removeprefix("valid_"))
+    head = (f"\nValid {metric} per epoch (seed {runs[0][1].seed}, epochs counted from 1 on both sides; "
+            "report.html draws the curves):\n\n")
+    return head + "\n".join(f"- {line}" for line in curve_lines(report)) + "\n"
+
+
 def failure_lines(report: Report) -> list[str]:
     several = report.n_seeds > 1 or len({r.seed for r in report.failed}) > 1
     return [f"{b.model}{f' (seed {b.seed})' if several else ''}: {b.error or 'failed'}" for b in report.failed]
@@ -455,7 +495,7 @@ and scored by the same evaluator.
 {report.significance_line()}
 
 {reference_line(report)}
-{failures_block(report)}{fidelity_block(spec)}
+{curves_block(report)}{failures_block(report)}{fidelity_block(spec)}
 ## Protocol: the paper's and ours
 
 {protocol_block(report)}

@@ -28,6 +28,7 @@ OURS_COLOR = "#d95f02"
 REFERENCE_COLOR = "#1b9e77"
 BASELINE_COLOR = "#7570b3"
 SEED_COLORS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+OTHER_COLORS = ("#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")  # the other baselines' curves
 
 
 # --- axes ------------------------------------------------------------------------------------------------
@@ -157,6 +158,9 @@ class Series:
     label: str
     color: str
     points: list[tuple[float, float]] = field(default_factory=list)
+    dash: str = ""  # an SVG stroke-dasharray ("" = solid)
+    width: float = 2.0
+    kind: str = "seed"  # what the line is (ours, reference, baseline, seed): a class of its polyline
 
     @property
     def polyline(self) -> str:
@@ -176,32 +180,47 @@ class LineChart:
     series: list[Series]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
+    legend_x: float = 0.0  # where the legend's swatches start
+    legend: list[Series] = field(default_factory=list)  # in legend order (default: the drawing order)
+    kind: str = "seeds"  # a class of the chart's svg: seeds (ours per seed) or reproduction (ours and RecBole's)
 
 
 LINE_BOX = (64, 380, 36, 236)  # left, right, top, bottom of the plot area
+WIDE_WIDTH, WIDE_RIGHT = 640, 430  # the reproduction chart: the legend (model names) right of the plot area
+Style = tuple[str, str, float, str]  # color, dash, width, kind
 
 
-def line_chart(title: str, y_label: str, curves: Sequence[tuple[str, list[int], list[float]]]) -> LineChart | None:
-    """One line per (label, epochs, values); NaN values (an epoch without a score) are left out."""
-    finite = [(label, [(e, v) for e, v in zip(epochs, values, strict=False) if math.isfinite(v)])
-              for label, epochs, values in curves]
-    finite = [(label, points) for label, points in finite if points]
+def line_chart(title: str, y_label: str, curves: Sequence[tuple[str, list[int], list[float]]],
+               styles: Sequence[Style] | None = None, wide: bool = False) -> LineChart | None:
+    """One line per (label, epochs, values); NaN values (an epoch without a score) are left out. `styles` gives
+    each curve its colour, dash, width and kind (default: the seed palette, solid); `wide` leaves room for a
+    legend of model names right of the plot."""
+    styles = list(styles) if styles is not None else [
+        (SEED_COLORS[i % len(SEED_COLORS)], "", 2.0, "seed") for i in range(len(curves))]
+    finite = [(label, style, [(e, v) for e, v in zip(epochs, values, strict=False) if math.isfinite(v)])
+              for (label, epochs, values), style in zip(curves, styles, strict=True)]
+    finite = [(label, style, points) for label, style, points in finite if points]
     if not finite:
         return None
     left, right, top, bottom = LINE_BOX
-    all_points = [p for _, points in finite for p in points]
+    width = 400
+    if wide:
+        right, width = WIDE_RIGHT, WIDE_WIDTH
+    all_points = [p for _, _, points in finite for p in points]
     last_epoch = max(e for e, _ in all_points)
     x_low, x_high, x_step = 1.0, float(max(last_epoch, 2)), max(1.0, nice_step(max(last_epoch - 1, 1), 6))
     y_low, y_high, y_step = nice_range(min(v for _, v in all_points), max(v for _, v in all_points), 4)
-    series = [Series(label=label, color=SEED_COLORS[i % len(SEED_COLORS)],
+    series = [Series(label=label, color=color, dash=dash, width=line_width, kind=kind,
                      points=[(scale(e, x_low, x_high, left, right), scale(v, y_low, y_high, bottom, top))
                              for e, v in points])
-              for i, (label, points) in enumerate(finite)]
+              for label, (color, dash, line_width, kind), points in finite]
     x_values = [x_low + i * x_step for i in range(int((x_high - x_low) // x_step) + 1)]
     x_ticks = [Tick(round(scale(x, x_low, x_high, left, right), 1), f"{x:.0f}") for x in x_values]
-    return LineChart(title=title, y_label=y_label, width=400, height=280, left=left, right=right, top=top,
+    return LineChart(title=title, y_label=y_label, width=width, height=280, left=left, right=right, top=top,
                      bottom=bottom, series=series, x_ticks=x_ticks,
-                     y_ticks=ticks(y_low, y_high, y_step, bottom, top))
+                     y_ticks=ticks(y_low, y_high, y_step, bottom, top),
+                     legend_x=right + 12 if wide else right - 70, kind="reproduction" if wide else "seeds",
+                     legend=series)
 
 
 def history_charts(histories: dict[int, History]) -> list[LineChart]:
@@ -219,6 +238,36 @@ def history_charts(histories: dict[int, History]) -> list[LineChart]:
     return [chart for chart in charts if chart is not None]
 
 
+def reproduction_chart(report: Report) -> LineChart | None:
+    """Ours and the reference's valid metric per epoch on one chart (solid, bold), the other baselines' dashed
+    behind them: the run of one seed each (report.curve_runs), epochs counted from 1 on both sides. None when
+    no run has a history."""
+    from paper_autotrain.stages.compare.report import curve_runs
+
+    runs = curve_runs(report)
+    if not runs:
+        return None
+    others = iter(OTHER_COLORS * 4)
+    curves, styles = [], []
+    for row, _, history in runs:
+        if row is report.ours:
+            style: Style = (OURS_COLOR, "", 2.5, "ours")
+        elif row.is_reference:
+            style = (REFERENCE_COLOR, "", 2.5, "reference")
+        else:
+            style = (next(others), "5 4", 1.5, "baseline")
+        who = "ours" if row is report.ours else "reference" if row.is_reference else "RecBole"
+        curves.append((f"{row.model} ({who})", history.epochs, history.valid))
+        styles.append(style)
+    metric = display_metric(runs[0][2].monitor.removeprefix("valid_"))
+    # drawn in reverse: the other baselines first, the reference, ours last (on top); the legend lists ours first
+    chart = line_chart(f"Valid {metric} per epoch, seed {runs[0][1].seed}: ours and RecBole's", metric,
+                       curves[::-1], styles[::-1], wide=True)
+    if chart is not None:
+        chart.legend = chart.series[::-1]
+    return chart
+
+
 # --- the page ---------------------------------------------------------------------------------------------
 
 
@@ -234,6 +283,7 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
     from paper_autotrain.stages.compare.report import (  # the Markdown report's sentences, said the same way here
         approximation_note,
         budget_line,
+        curve_lines,
         environment_line,
         failure_lines,
         heading,
@@ -255,5 +305,6 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
         failures=failure_lines(report), reported=[(r, reported_value(r)) for r in report.spec.reported],
         protocol=report.protocol(), protocol_read=report.protocol_read, protocol_not_read=NOT_READ,
         bar_chart=bar_chart(report), curves=history_charts(report.files.histories),
+        reproduction=reproduction_chart(report), curve_lines=curve_lines(report),
         colors={"ours": OURS_COLOR, "reference": REFERENCE_COLOR, "baseline": BASELINE_COLOR},
     )

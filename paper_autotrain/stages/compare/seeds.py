@@ -1,8 +1,9 @@
 """Runs grouped by model over seeds, and the files beside them (per-user test values, training history).
 
 A row of the report is one model: the mean over its seeds, the sample standard deviation (ddof=1) when it
-has more than one, and the seeds it ran with. The per-user values and our history are read from the train
-and baselines stages' folders; a missing file is simply absent (the report then says what it lacks).
+has more than one, and the seeds it ran with. The per-user values and the per-epoch histories (ours, and the
+baselines' as their runner records them, in the same layout) are read from the train and baselines stages'
+folders; a missing file is simply absent (the report then says what it lacks).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ HISTORY_FIXED = ("epoch", "train_loss", "train_s", "eval_s")  # the other column
 
 @dataclass
 class History:
-    """Our model's epochs from history.csv (paper_autotrain/worker/history.py)."""
+    """A run's epochs from its history.csv: ours (paper_autotrain/worker/history.py) or a RecBole baseline's
+    (stages/baselines/runner.py, same columns, epochs counted from 1 on both sides)."""
 
     monitor: str  # e.g. "valid_ndcg@10"
     epochs: list[int]
@@ -124,13 +126,18 @@ def _number(text: str | None) -> float:
 
 @dataclass
 class RunFiles:
-    """What the report reads beside the RunResults: per-user test values by run, our history by seed."""
+    """What the report reads beside the RunResults: per-user test values by run, our history by seed, the
+    baselines' histories by run."""
 
     per_user: dict[RunKey, PerUser] = field(default_factory=dict)
     histories: dict[int, History] = field(default_factory=dict)
+    baseline_histories: dict[RunKey, History] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, per_user: Mapping[RunKey, Path], histories: Mapping[int, Path]) -> RunFiles:
+    def read(cls, per_user: Mapping[RunKey, Path], histories: Mapping[int, Path],
+             baseline_histories: Mapping[RunKey, Path] | None = None) -> RunFiles:
         """Read the files that exist; a missing one is left out."""
         return cls(per_user={key: PerUser.read(path) for key, path in per_user.items() if Path(path).is_file()},
-                   histories={seed: History.read(path) for seed, path in histories.items() if Path(path).is_file()})
+                   histories={seed: History.read(path) for seed, path in histories.items() if Path(path).is_file()},
+                   baseline_histories={key: History.read(path) for key, path in (baseline_histories or {}).items()
+                                       if Path(path).is_file()})
