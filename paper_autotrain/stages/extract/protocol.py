@@ -5,14 +5,21 @@ Only what the paper does itself counts: a statement about another paper's setup 
 negatives") is skipped, one that adopts it ("following [12], we ...") is kept, and a phrase the sentence turns
 down ("instead of ranking all items", "ranking all items is too time-consuming") is not read as done.
 Where the paper's statements disagree (leave-one-out and a ratio split, sampled and full ranking), the item
-stays None: the report then says the paper's protocol on that point was not read, instead of guessing.
+stays None: the report then says the paper's protocol on that point was not read, instead of guessing; splits
+that differ because each names its own dataset ("1) Criteo Dataset: ... randomly ... 90%/10%", "2) Company
+Dataset: ... the next 1 day for testing") are kept, one per dataset.
+
+CTR, rating and industrial papers state their protocol differently from top-K ones: a random split of rows, a
+later period as test ("the single week following the training period", "next-day holdout data"), train and test
+periods that do not overlap, an online A/B test the paper ran itself, and the measure they evaluate by (AUC,
+LogLoss, RMSE, MAE, MAP, the expected percentile rank), which is the metric definition that matters for them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paper_autotrain.schemas import PaperDoc, Protocol, ProtocolItem
 
@@ -40,7 +47,8 @@ ADOPTING = re.compile(r"\b(?:following|follow(?:ed|s)?|as in|in line with|consis
 CLAUSE_BREAK = re.compile(r";|,?\s+\b(?:while|whereas|but|although|however)\b", re.I)
 # a phrase just before a match that says it is not done
 NEGATED = re.compile(
-    r"(?:\bnot\b|\bno\b|\bnever\b|\binstead of|\brather than|\bunlike|\bas opposed to|\bwithout|\binfeasible"
+    r"(?:\bnot\b|\bno\b|\bnever\b|\bcannot\b|\bunable\b|\binstead of|\brather than|\bunlike|\bas opposed to"
+    r"|\bwithout|\binfeasible"
     r"|\bimpractical|\bprohibitive\w*|\btoo\s+(?:\w+[- ])?(?:time[- ]consuming|expensive|costly|slow))[^.;,]{0,40}$",
     re.I,
 )
@@ -83,9 +91,43 @@ TEMPORAL_ORDER = re.compile(
     re.I,
 )
 # a test period that follows the training data ("the last 2 days for testing", "the sessions of the next day")
-TEST_PERIOD = re.compile(rf"\b(?P<when>last|final|next|following|subsequent|most\s+recent)\s+(?:(?P<n>{COUNT})\s+)?"
-                         r"(?P<unit>days?|weeks?|months?|years?)\b", re.I)
+TEST_PERIOD = re.compile(
+    rf"\b(?P<when>last|final|next|following|subsequent|succeeding|ensuing|most\s+recent)[\s-]+(?:(?P<n>{COUNT})[\s-]+)?"
+    r"(?P<unit>days?|weeks?|months?|years?)\b"
+    # "the single week following a 4-week training period", "the two days after the training period"
+    rf"|\b(?:(?P<n2>{COUNT})|single|one)[\s-]+(?P<unit2>days?|weeks?|months?|years?)\s+(?:immediately\s+)?"
+    r"(?:following|after|succeeding)\s+(?:the|a|an|this|that)\b[^.;]{0,30}?\btrain\w*",
+    re.I,
+)
 TEST_WORD = re.compile(r"\btest\w*", re.I)
+HOLDOUT_WORD = re.compile(r"\bhold[- ]?out\b|\bheld[- ]?out\b", re.I)  # the test data, where no validation is named
+# train, validation and test data from periods that do not overlap ("there is no overlap in time")
+DISJOINT_PERIODS = re.compile(
+    r"\bno\s+(?:\w+\s+)?overlap\s+in\s+time\b|\b(?:non-?overlapping|disjoint)\s+(?:time\s+)?(?:periods|time\s+spans?"
+    r"|time\s+windows?|date\s+ranges?)\b|\bdo\s+not\s+overlap\s+in\s+time\b",
+    re.I,
+)
+# an online A/B test on live traffic, what the paper ran itself (its own voice, not a plan)
+ONLINE_TEST = re.compile(
+    r"\bA\s?/\s?B[- ]?(?:test\w*|experiments?|results?)\b"
+    r"|\b(?:online|live)\s+(?:A\s?/\s?B\s+)?(?:experiments?|tests?|testing|evaluations?|traffic\s+experiments?)\b",
+    re.I,
+)
+PLANNED = re.compile(r"\b(?:will|plan\w*|intend\w*|would\s+like|future\s+work|leave\s+\w+\s+(?:for|to)\s+(?:the\s+)?"
+                     r"future|hope)\b", re.I)
+# a section heading glued to the sentence before it ("... (cross entropy). 4.3 Online Evaluation")
+HEADING_BEFORE = re.compile(r"(?:^|[.!?:]\s+)\d+(?:\.\d+)*\.?\s+(?:[A-Z][\w&/-]*\s+){0,4}$")
+CITATION = re.compile(r"\[\d|\bet\s+al\b", re.I)
+PASSIVE_RUN = re.compile(r"\b(?:was|were|is|are|been)\s+(?:conducted|performed|run|carried\s+out|deployed)\b", re.I)
+# a dataset named just before a statement ("1) Criteo Dataset: ... we split ..."): whose split it is
+DATASET_NAMED = re.compile(r"(?P<name>[A-Z][\w*+.-]*?(?:[ -][A-Z0-9][\w*+.-]*?){0,2})\s*"
+                           r"(?:[Dd]ata\s?[Ss]ets?|DATA\s?SETS?)\b")
+NOT_A_NAME = {"the", "this", "that", "these", "those", "each", "every", "all", "both", "our", "two", "three", "four",
+              "public", "real", "large", "small", "benchmark", "other", "different", "same", "whole", "full",
+              "training", "test", "testing", "validation", "evaluation", "experimental", "original", "raw",
+              "several", "a", "an", "in", "on", "for", "of", "from", "with", "and", "we", "statistics", "table",
+              "description"}
+DATASET_LOOKBACK = 3  # sentences before a split statement searched for the dataset it is about
 PERCENT = re.compile(r"(?<![\d.])(?P<v>\d{1,2}(?:\.\d+)?)\s?%")
 # "8:1:1", "80/20", "80%/10%/10%", "90%–10%"
 RATIO = re.compile(r"(?<![\d.:/])(?P<a>\d{1,2}(?:\.\d+)?)\s?(?P<pa>%?)\s?(?P<sep>[:/–-])\s?(?P<b>\d{1,2}(?:\.\d+)?)"
@@ -96,6 +138,10 @@ ROLE_WORDS = {
     "test": re.compile(r"\btest(?:ing)?\b", re.I),
 }
 REST = re.compile(r"\b(?:the\s+)?(?:rest|remaining|remainder|others?)\b", re.I)
+# "split the rest into validation and test sets with equal size", "... evenly", "half for validation"
+EQUAL_PARTS = re.compile(r"\b(?:equal(?:ly)?|same)[\s-]+(?:sizes?|parts|halves|proportions?|shares?)\b|\bequally\b"
+                         r"|\bevenly\b|\b(?:in|into)\s+(?:two\s+)?halves\b|\bhalf\s+(?:of\s+(?:it|them)\s+)?(?:for|as)\b",
+                         re.I)
 RANDOM = re.compile(r"\brandom(?:ly)?\b", re.I)
 PER_USER = re.compile(r"\b(?:for|of|from)\s+(?:each|every)\s+user\b|\bper\s+user\b|\beach\s+user's\b", re.I)
 PARTS = ("train", "valid", "test")
@@ -114,7 +160,9 @@ FULL_RANKING = re.compile(
     r"|\ball\s+(?:the\s+)?(?:un-?interacted|non-?interacted|unobserved|uninteracted|unseen)\s+items\b"
     rf"|\b(?:among|against|over)\s+(?:all|the\s+(?:whole|entire|full))\s+(?:the\s+)?(?:{ITEM_ADJECTIVE})?"
     r"(?:set\s+of\s+)?items\b"
-    r"|\b(?:scores?|predictions?)\s+(?:for|of|over)\s+all\s+(?:the\s+)?(?:user[- ]item\s+pairs|items)\b",
+    r"|\b(?:scores?|predictions?)\s+(?:for|of|over)\s+all\s+(?:the\s+)?(?:user[- ]item\s+pairs|items)\b"
+    rf"|\b(?:ordered|ranked|sorted|ranking)\s+(?:list|order)\s+of\s+all\s+(?:the\s+)?(?:{ITEM_ADJECTIVE})?"
+    r"(?:items|products|programs|programmes|shows|movies|videos|songs|artists|tracks|books|pois|venues|candidates)\b",
     re.I,
 )
 NEGATIVES = (r"(?:negative|non-?interacted|un-?interacted|unobserved|irrelevant|unseen|un-?rated)"
@@ -163,6 +211,16 @@ RATING_THRESHOLD = re.compile(
     re.I,
 )
 STRICT_OPERATORS = re.compile(r"^(?:>|larger than|greater than|higher than|above)$", re.I)
+SEEN = (r"(?:watched|seen|interacted|consumed|purchased|bought|rated|clicked|listened|visited|appear\w*|occur\w*"
+        r"|present)")
+REPEATS_REMOVED = re.compile(
+    r"\b(?:remov|exclud|discard|filter|drop|eliminat)\w*(?:\s+out)?\b[^.;]{0,80}?\bfrom\s+(?:the\s+|each\s+user's\s+)?"
+    rf"test(?:ing)?\s+(?:sets?|data|period)\b[^.;]{{0,80}}?\b{SEEN}\b[^.;]{{0,60}}?\btrain\w*"
+    rf"|(?:\b(?:not|never)\s+)?\b{SEEN}\b[^.;]{{0,40}}?\b(?:in|during)\s+(?:the\s+)?train\w*[^.;]{{0,40}}?\b(?:are|were|is|was)\s+"
+    r"(?:\w+\s+)?(?:remov|exclud|discard|filter|drop|eliminat)\w*(?:\s+out)?\s+from\s+(?:the\s+)?test",
+    re.I,
+)
+UNSEEN = re.compile(r"\b(?:not|never|unseen|absent|new)\b", re.I)  # items the training data lacks, not repeats
 TO_IMPLICIT = re.compile(
     r"\b(?:convert\w*|transform\w*|binari[sz]\w*|treat\w*|regard\w*|view\w*)\b[^.;]{0,60}?"
     r"\b(?:implicit(?:\s+feedback|\s+data)?|binary|positive\s+(?:feedback|instances?|interactions?|samples?))\b",
@@ -182,6 +240,29 @@ TRUNCATED_RECALL = re.compile(r"\bmin\s*\(\s*[KRNMk]\s*,|\bminimum\s+of\s+(?:[KR
 RECALL = re.compile(r"\brecall\b", re.I)
 NDCG_POSITION = re.compile(r"\bNDCG\b[^.]{0,120}?\b(?:position|higher\s+scores?\s+to|discount\w*|ranked\s+higher"
                            r"|top\s+ranks?|rank\s+of\s+the|larger\s+weights?)", re.I)
+# the measure a CTR, rating or industrial paper reports, named where the paper says how it evaluates
+MEASURE_CONTEXT = re.compile(
+    r"\b(?:metrics?|measur\w*|evaluat\w*|in\s+terms\s+of|report\w*|assess\w*)\b"
+    r"|\b(?:error|loss|precision|curve|ranking)\s*\(\s*[A-Z]{2,5}\s*\)",  # the measure defined: "Error (RMSE)"
+    re.I,
+)
+# ... or only the data it is measured on ("AUC on a holdout set"): taken when nothing says more
+WEAK_MEASURE_CONTEXT = re.compile(
+    r"\b(?:hold-?out|held-?out|test(?:ing)?\s+(?:sets?|data)|validation\s+(?:sets?|data))\b", re.I)
+MEASURE_WINDOW = 100  # characters before the measure, and half as many after, that say how it is used
+# the measure as the training objective ("minimises RMSE", "Log Loss Objective") is no evaluation measure
+OBJECTIVE = re.compile(r"\b(?:objective|loss\s+function|optimi[sz]\w*|minimi[sz]\w*|maximi[sz]\w*)\b", re.I)
+GAIN = re.compile(r"\s*(?:improvement|gain|increase|lift|impr)", re.I)  # "relative AUC improvement": plain AUC
+MEASURES = (
+    ("auc", "AUC", re.compile(r"\b(?P<rel>relative\s+)?(?:AUC|area\s+under\s+(?:the\s+)?(?:ROC|receiver\s+operat\w*"
+                              r"\s+characteristic)(?:\s+curve)?)\b", re.I)),
+    ("logloss", "LogLoss", re.compile(r"\b(?P<rel>relative\s+)?(?:log\s?-?loss|logarithmic\s+loss)\b", re.I)),
+    ("rmse", "RMSE", re.compile(r"\b(?P<rel>relative\s+)?(?:RMSE|root[- ]mean[- ]squared?[- ]error)\b", re.I)),
+    ("mae", "MAE", re.compile(r"\b(?P<rel>[Rr]elative\s+)?(?:MAE|[Mm]ean\s+[Aa]bsolute\s+[Ee]rror)\b")),
+    ("map", "MAP: mean average precision", re.compile(r"\b(?P<rel>relative\s+)?mean\s+average\s+precision\b", re.I)),
+    ("percentile", "MPR: expected percentile rank of the test items (lower is better)",
+     re.compile(r"\b(?P<rel>relative\s+)?(?:(?:expected|mean|average)\s+percent(?:ile|age)[- ]?rank\w*|MPR)\b", re.I)),
+)
 EARLY_STOPPING = re.compile(r"\bearly[- ]?stop\w*|\bstop\w*\s+(?:the\s+)?training\s+(?:process\s+)?(?:if|when|once)",
                             re.I)
 PATIENCE = re.compile(
@@ -206,6 +287,8 @@ class Finding:
     kind: str
     evidence: str
     key: str = ""  # what a filter applies to ("users"), so that two datasets' different minimums are told apart
+    at: int = 0  # where in its clause it is stated (a split: the dataset named before it is the one it is about)
+    dataset: str = ""  # the dataset the statement is about, when one is named just before it
 
 
 # --- scope ---------------------------------------------------------------------------------------------------
@@ -256,15 +339,18 @@ def read_split(clause: str, quote_at: QuoteAt, before: tuple[str, QuoteAt] | Non
     """Leave-one-out, held-out users, a ratio (random or temporal) or a temporal test period. `before` is the
     clause before (and its quotes) when it left its percentages unfinished ("the first 70% ... training, the next
     10% ..."; "The remaining 20% ... test")."""
+    online = online_test(clause)
+    if online is not None:
+        return [Finding("online A/B test", "online", quote_at(online), at=online)]
     loo = positive_matches(LEAVE_ONE_OUT, clause)
     if not loo and not SPLIT_CONTEXT.search(clause):
         return []
     if loo:
         latest = " (latest interaction per user)" if LATEST.search(clause) else ""
-        return [Finding(f"leave-one-out{latest}", "leave-one-out", quote_at(loo[0].start()))]
+        return [Finding(f"leave-one-out{latest}", "leave-one-out", quote_at(loo[0].start()), at=loo[0].start())]
     held_out = positive_matches(HELD_OUT_USERS, clause)
     if held_out:
-        return [Finding("held-out users", "held-out users", quote_at(held_out[0].start()))]
+        return [Finding("held-out users", "held-out users", quote_at(held_out[0].start()), at=held_out[0].start())]
     text, evidence = clause, quote_at
     joined_ratio = split_ratio(f"{before[0]} {clause}") if before else None
     if before and joined_ratio:
@@ -276,13 +362,35 @@ def read_split(clause: str, quote_at: QuoteAt, before: tuple[str, QuoteAt] | Non
     if ratio is not None:
         how = "temporal" if order else "random" if RANDOM.search(text) else ""
         scope = " per user" if PER_USER.search(text) else ""
-        return [Finding(" ".join(filter(None, [how, ratio[0]])) + scope, "ratio", evidence(ratio[1]))]
+        at = 0 if text is not clause else ratio[1]  # a ratio begun in the clause before: its dataset is before both
+        return [Finding(" ".join(filter(None, [how, ratio[0]])) + scope, "ratio", evidence(ratio[1]), at=at)]
     period = test_period(clause)
     if period is not None:
-        return [Finding(period[0], "temporal period", quote_at(period[1]))]
+        return [Finding(period[0], "temporal period", quote_at(period[1]), at=period[1])]
     if order:
-        return [Finding("temporal", "temporal", quote_at(order[0].start()))]
+        return [Finding("temporal", "temporal", quote_at(order[0].start()), at=order[0].start())]
+    disjoint = positive_matches(DISJOINT_PERIODS, clause)
+    if disjoint:
+        return [Finding("temporal (train, validation and test periods do not overlap)", "temporal",
+                        quote_at(disjoint[0].start()), at=disjoint[0].start())]
     return []
+
+
+def online_test(clause: str) -> int | None:
+    """Where the clause says the paper ran an online A/B test itself ('we conducted live online experiments in an
+    A/B testing framework', 'performed better in A/B testing' in the paper's voice); not another paper's, not one
+    it plans or could not run."""
+    for match in positive_matches(ONLINE_TEST, clause):
+        before = clause[: match.start()]
+        heading = HEADING_BEFORE.search(before) and all(w[0].isupper() for w in match.group(0).split())
+        if PLANNED.search(before) or heading:
+            continue
+        own = [m.end() for m in OWN_VOICE.finditer(before)]
+        if own and not CITATION.search(before[own[-1]:]):
+            return match.start()  # "we conducted live online experiments in an A/B testing framework"
+        if PASSIVE_RUN.search(clause) and not CITATION.search(clause):
+            return match.start()  # "an online A/B test was conducted for two weeks"
+    return None
 
 
 def spanning(before: tuple[str, QuoteAt], quote_at: QuoteAt) -> QuoteAt:
@@ -299,11 +407,12 @@ def spanning(before: tuple[str, QuoteAt], quote_at: QuoteAt) -> QuoteAt:
 def test_period(clause: str) -> tuple[str, int] | None:
     """'temporal (the last 2 days as test)' when the clause names a later period as the test data ('the sessions of
     the subsequent day' too: the test period is the last one of the data)."""
-    if not TEST_WORD.search(clause):
+    if not TEST_WORD.search(clause) and not (HOLDOUT_WORD.search(clause) and not ROLE_WORDS["valid"].search(clause)):
         return None
     for match in positive_matches(TEST_PERIOD, clause):
-        amount = f"{match.group('n')} " if match.group("n") else ""
-        return f"temporal (the last {amount}{match.group('unit').lower()} as test)", match.start()
+        n, unit = match.group("n") or match.group("n2"), match.group("unit") or match.group("unit2")
+        amount = f"{n} " if n else ""
+        return f"temporal (the last {amount}{unit.lower()} as test)", match.start()
     return None
 
 
@@ -346,13 +455,16 @@ def shares(clause: str) -> tuple[dict[str, float], int] | None:
     for i, match in enumerate(matches):
         after = clause[match.end(): matches[i + 1].start() if i + 1 < len(matches) else match.end() + 60]
         before = clause[matches[i - 1].end() if i else max(0, match.start() - 40): match.start()]
-        role = first_role(after) or last_role(before)
+        in_brackets = re.search(r"\(\s*$", clause[: match.start()]) is not None  # "training (80%), validation (10%)"
+        role = (last_role(before) or first_role(after)) if in_brackets else (first_role(after) or last_role(before))
         if role is None or role in found:
             return None
         found[role] = float(match.group("v"))
     missing = [part for part in PARTS if part not in found]
     rest = REST.search(clause)
-    if rest and missing and sum(found.values()) < 100:
+    if rest and missing == ["valid", "test"] and EQUAL_PARTS.search(clause[rest.end():]):
+        found.update({part: (100 - sum(found.values())) / 2 for part in missing})  # "the rest ... with equal size"
+    elif rest and missing and sum(found.values()) < 100:
         role = first_role(clause[rest.end():])
         fill = role if role in missing else "train" if "train" in missing else None
         if fill is not None:
@@ -414,6 +526,12 @@ def read_filters(clause: str, quote_at: QuoteAt) -> list[Finding]:
         found += minimum_counts(clause, quote_at)
     if RATING_CONTEXT.search(clause):
         found += rating_filters(clause, quote_at)
+    repeats = positive_matches(REPEATS_REMOVED, clause)
+    if repeats:
+        unseen = UNSEEN.search(repeats[0].group(0)) is not None
+        value = ("test interactions with items absent from the training data removed" if unseen
+                 else "test items the user already had in training removed from the test set")
+        found.append(Finding(value, "unseen" if unseen else "repeats", quote_at(repeats[0].start())))
     return found
 
 
@@ -493,7 +611,37 @@ def read_metric_definitions(clause: str, quote_at: QuoteAt) -> list[Finding]:
             continue  # a min(...) in a clause about something else
         if match and kind not in {f.kind for f in found}:
             found.append(Finding(value, kind, quote_at(match.start())))
+    return found + measures(clause, quote_at)
+
+
+def measures(clause: str, quote_at: QuoteAt) -> list[Finding]:
+    """The measure itself where the paper says it evaluates by it ('We use two evaluation metrics: AUC and Logloss',
+    'performance is measured by relative AUC', 'report average RMSE'): AUC, LogLoss, RMSE, MAE, MAP or the expected
+    percentile rank; 'relative X' when the paper reports it against a reference model. Where only the data it is
+    measured on is said ('AUC on a holdout set') the finding is weak: taken when no clause says more."""
+    found = []
+    for kind, value, pattern in MEASURES:
+        for match in positive_matches(pattern, clause):
+            start = max(0, match.start() - MEASURE_WINDOW)
+            window = clause[start: match.end() + MEASURE_WINDOW // 2]
+            at = (match.start() - start, match.end() - start)
+            objective = nearest(OBJECTIVE, window, at)
+            if objective is not None and objective <= min(nearest(MEASURE_CONTEXT, window, at) or 10**6,
+                                                          nearest(WEAK_MEASURE_CONTEXT, window, at) or 10**6):
+                continue  # "trained with the log loss as the objective" (but "... and evaluated by AUC" counts)
+            strong = MEASURE_CONTEXT.search(window) is not None
+            if strong or WEAK_MEASURE_CONTEXT.search(window):
+                relative = match.group("rel") and not GAIN.match(clause[match.end():])
+                shown = f"relative {value} (against a reference model)" if relative else value
+                found.append(Finding(shown, kind, quote_at(match.start()), key="" if strong else "weak"))
+                break
     return found
+
+
+def nearest(pattern: re.Pattern[str], text: str, at: tuple[int, int]) -> int | None:
+    """How far the pattern's closest match in `text` is from the span `at` (None: no match)."""
+    distances = [max(at[0] - m.end(), m.start() - at[1], 0) for m in pattern.finditer(text)]
+    return min(distances) if distances else None
 
 
 def read_early_stopping(clause: str, quote_at: QuoteAt) -> list[Finding]:
@@ -519,12 +667,16 @@ def findings(sentences: list[Sentence]) -> dict[str, list[Finding]]:
     found: dict[str, list[Finding]] = {name: [] for name in
                                        ("split", "ranking", "filters", "metric_definition", "early_stopping")}
     before: tuple[str, QuoteAt] | None = None  # a clause whose percentages the next clause finishes
-    for sentence in sentences:
+    for index, sentence in enumerate(sentences):
         for clause, offset in clauses(sentence):
             def quote_at(position: int, sentence: Sentence = sentence, offset: int = offset) -> str:
                 return quote(sentence, offset + position)
 
-            found["split"] += read_split(clause, quote_at, before)
+            earlier = [s.text for s in sentences[max(0, index - DATASET_LOOKBACK): index]]
+            found["split"] += [
+                replace(f, dataset=dataset_before(" ".join([*earlier, sentence.text[: offset + f.at]])))
+                for f in read_split(clause, quote_at, before)
+            ]
             found["ranking"] += read_ranking(clause, quote_at)
             found["filters"] += read_filters(clause, quote_at)
             found["metric_definition"] += read_metric_definitions(clause, quote_at)
@@ -546,14 +698,27 @@ def joined(found: list[Finding]) -> ProtocolItem | None:
 
 
 def choose_split(found: list[Finding]) -> ProtocolItem | None:
-    """One split kind, stated consistently. A time order stated apart from a ratio makes it temporal, and beside a
-    leave-one-out is part of it; two different kinds (leave-one-out and a ratio, a ratio and a test period: often
-    one per dataset) or two different ratios are ambiguous: None."""
+    """One split kind, stated consistently, and '; online A/B test' after it when the paper also ran one (alone when
+    that is all it states)."""
+    online = [f for f in found if f.kind == "online"]
+    offline = offline_split([f for f in found if f.kind != "online"])
+    if not online:
+        return offline
+    if offline is None:
+        return item(online[0])
+    return ProtocolItem(value=f"{offline.value}; {online[0].value}",
+                        evidence=" | ".join([offline.evidence or "", online[0].evidence]).strip(" |"))
+
+
+def offline_split(found: list[Finding]) -> ProtocolItem | None:
+    """A time order stated apart from a ratio makes it temporal, and beside a leave-one-out is part of it; two
+    different kinds (leave-one-out and a ratio, a ratio and a test period) or two different ratios are one per
+    dataset when each statement names its own, else ambiguous: None."""
     kinds = {f.kind for f in found} - {"temporal"}
     if len(kinds) > 1 or len({SPLIT_NUMBERS.findall(f.value)[0] for f in found if f.kind == "ratio"}) > 1:
-        return None
+        return by_dataset(found)
     if len({f.value for f in found if f.kind == "temporal period"}) > 1:
-        return None
+        return by_dataset(found)
     order = [f for f in found if f.kind == "temporal"]
     if not kinds:
         return item(order[0]) if order else None
@@ -565,6 +730,35 @@ def choose_split(found: list[Finding]) -> ProtocolItem | None:
         value = "temporal " + same_kind[0].value.removeprefix("random ")
         return item(Finding(value, "ratio", same_kind[0].evidence), order[0])
     return item(same_kind[0])
+
+
+def dataset_before(text: str) -> str:
+    """The dataset the text names last ('1) Criteo Dataset: ...', 'on the Yelp2018 dataset'), '' when none."""
+    for match in reversed(list(DATASET_NAMED.finditer(text))):
+        words = match.group("name").split()
+        while words and words[0].lower() in NOT_A_NAME:
+            words = words[1:]
+        if words and words[0][0].isupper():
+            return " ".join(words)
+    return ""
+
+
+def by_dataset(found: list[Finding]) -> ProtocolItem | None:
+    """Splits that differ because each dataset has its own ('random 90/10 (Criteo); temporal (the last 1 day as test)
+    (Company*)'): only when every statement names its dataset, one split for each, and two datasets or more; else
+    the statements disagree and the split stays None."""
+    stated_splits = [f for f in found if f.kind != "temporal"]
+    if not stated_splits or any(not f.dataset for f in stated_splits):
+        return None
+    each: dict[str, list[Finding]] = {}
+    for finding in stated_splits:
+        each.setdefault(finding.dataset, []).append(finding)
+    if len(each) < 2 or any(len({f.value for f in group}) > 1 for group in each.values()):
+        return None
+    if len({group[0].value for group in each.values()}) < 2:
+        return None
+    return ProtocolItem(value="; ".join(f"{group[0].value} ({name})" for name, group in each.items()),
+                        evidence=" | ".join(dict.fromkeys(group[0].evidence for group in each.values())))
 
 
 def choose_ranking(found: list[Finding]) -> ProtocolItem | None:
@@ -584,7 +778,8 @@ def choose_filters(found: list[Finding]) -> ProtocolItem | None:
     ratings = unique([f for f in found if f.kind == "threshold"]) or unique([f for f in found if f.kind == "implicit"])
     if len(ratings) > 1:
         ratings = [either(ratings)]
-    return joined(kept + ratings)
+    repeats = unique([f for f in found if f.kind in ("repeats", "unseen")])
+    return joined(kept + ratings + repeats)
 
 
 def either(found: list[Finding]) -> Finding:
@@ -598,7 +793,9 @@ def either(found: list[Finding]) -> Finding:
 
 
 def choose_metric_definition(found: list[Finding]) -> ProtocolItem | None:
-    return joined(unique(found, key=lambda f: f.kind))
+    """One definition of each kind, the first clause that says how the measure is used before one that only names
+    the data it is measured on."""
+    return joined(unique(sorted(found, key=lambda f: f.key == "weak"), key=lambda f: f.kind))
 
 
 def choose_early_stopping(found: list[Finding]) -> ProtocolItem | None:
