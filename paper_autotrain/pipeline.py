@@ -322,7 +322,8 @@ def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
     seeds = run_seeds(ctx.cfg)
-    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds}
+    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds,
+            "logger": ctx.section("logger")}  # our model's Lightning logger (logger=csv|tensorboard|mlflow)
 
 
 def do_train(ctx: Context) -> None:

@@ -63,9 +63,19 @@ def check_run_settings(cfg: Mapping[str, Any]) -> None:
     check_eval(dict(cfg.get("eval") or {}))
     run_seeds(cfg)
     check_trainer_keys(dict(cfg.get("trainer") or {}))
+    check_logger(cfg.get("logger"))
     fidelity = cfg.get("fidelity", "strict")
     if fidelity not in FIDELITY_MODES:
         raise UserError(f"fidelity={fidelity!r}: must be one of {', '.join(FIDELITY_MODES)}")
+
+
+def check_logger(options: Mapping[str, Any] | None) -> None:
+    """logger=csv|tensorboard|mlflow, with its package installed (mlflow is optional: `pip install mlflow`)."""
+    from paper_autotrain.worker.loggers import check_logger as problem_with
+
+    problem = problem_with(options)
+    if problem:
+        raise UserError(problem)
 
 
 def check_trainer_keys(trainer: Mapping[str, Any]) -> None:

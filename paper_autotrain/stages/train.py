@@ -90,6 +90,9 @@ def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: P
     for key in TRAINER_KEYS:
         if cfg.get(key) is not None:
             command += ["--set", f"trainer.{key}={cfg[key]}"]
+    for key, value in dict(cfg.get("logger") or {}).items():  # logger=csv|tensorboard|mlflow (worker/loggers.py)
+        if value is not None:
+            command += ["--set", f"logger.{key}={value}"]
     for override in cfg.get("overrides") or ():
         command += ["--set", str(override)]
     return command

@@ -22,7 +22,6 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from paper_autotrain.artifacts import save_npz
@@ -32,6 +31,7 @@ from paper_autotrain.runtime.module import MONITOR
 from paper_autotrain.schemas import RunResult
 from paper_autotrain.worker.history import EpochHistory
 from paper_autotrain.worker.loading import apply_overrides, build_model, load_config
+from paper_autotrain.worker.loggers import logger_name, make_logger
 
 log = logging.getLogger("paper_autotrain.worker.train")
 
@@ -63,13 +63,16 @@ def trainer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**TRAINER_DEFAULTS, **(config.get("trainer") or {})}
 
 
-def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory,
-                 monitor: str = MONITOR) -> tuple[L.Trainer, ModelCheckpoint]:
+def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory, monitor: str = MONITOR,
+                 logger_options: Mapping[str, Any] | None = None,
+                 run_name: str | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Trainer; its logger is the config's `logger` section's (csv by default, none when
+    trainer.csv_logger=false: the candidates' short runs log nothing)."""
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch}", monitor=monitor,
                                  mode="max", save_top_k=1, save_weights_only=True,
                                  auto_insert_metric_name=False)
     stopper = EarlyStopping(monitor=monitor, mode="max", patience=int(settings["patience"]))
-    logger = CSVLogger(save_dir=str(out), name="logs", version="") if settings["csv_logger"] else False
+    logger = make_logger(logger_options, out, run_name or out.name) if settings["csv_logger"] else False
     trainer = L.Trainer(
         max_epochs=int(settings["max_epochs"]), accelerator=settings["accelerator"],
         devices=settings["devices"], strategy=settings["strategy"], precision=settings["precision"],
@@ -119,6 +122,7 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     config = apply_overrides(load_config(model_dir), overrides)
     settings = trainer_settings(config)
     config["trainer"] = settings
+    config["logger"] = {**dict(config.get("logger") or {}), "name": logger_name(config.get("logger"))}
     out.mkdir(parents=True, exist_ok=True)
     torch.set_flush_denormal(True)  # tiny (std 0.01) embeddings otherwise hit slow denormal floats on CPU
     L.seed_everything(int(settings["seed"]), workers=True)
@@ -126,7 +130,8 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     model = build_model(model_dir, config, split)
     monitor = str(getattr(model, "monitor", MONITOR))  # each base module names the valid metric it is judged on
     history = EpochHistory(monitor)
-    trainer, checkpoint = make_trainer(settings, out, history, monitor)
+    run_name = f"{config['model'].get('name', config['model'].get('class_name', 'model'))} seed{settings['seed']}"
+    trainer, checkpoint = make_trainer(settings, out, history, monitor, config["logger"], run_name)
 
     started = time.perf_counter()
     trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
