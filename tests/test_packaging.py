@@ -53,7 +53,8 @@ def test_the_wheel_carries_conf_and_templates(tmp_path):
 def test_pip_install_into_a_fresh_venv_runs_from_any_folder(tmp_path):
     """A fresh venv with only the wheel installed (dependencies: this venv's site-packages through a .pth file,
     added after the install so pip never sees the editable install); `paper-autotrain` run from a folder with no
-    checkout reads the example paper through render, writing generated/ and results/ there."""
+    checkout reads the example paper through render, then validate (a sandboxed child), writing generated/ and
+    results/ there."""
     wheel = build_wheel(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -84,3 +85,8 @@ def test_pip_install_into_a_fresh_venv_runs_from_any_folder(tmp_path):
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert (work / "generated" / "tinyprop" / "model.py").is_file()
     assert (work / "generated" / "tinyprop" / "spec.yaml").is_file()
+
+    # the gates train the model briefly in a sandboxed child: it imports the installed package too
+    gates = run(str(venv / "bin" / "paper-autotrain"), str(EXAMPLE), "until=validate")
+    assert gates.returncode == 0, (gates.stdout + gates.stderr)[-3000:]
+    assert sorted(p.name for p in (work / "results" / "tinyprop" / "validate").iterdir())
