@@ -322,8 +322,7 @@ def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
     seeds = run_seeds(ctx.cfg)
-    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds,
-            "logger": ctx.section("logger")}  # our model's Lightning logger (logger=csv|tensorboard|mlflow)
+    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds}
 
 
 def do_train(ctx: Context) -> None:
@@ -351,7 +350,7 @@ def baseline_config(ctx: Context) -> dict[str, Any]:
     return {
         **regime.split_settings(spec),  # e.g. the sequences' max_seq_length, RecBole's history length
         "regime": regime.name,
-        "models": ctx.section("baselines"),
+        "models": baseline_models(ctx),
         "max_epochs": trainer["max_epochs"],
         "patience": int(trainer.get("patience", 10)),
         "seed": trainer["seed"],
@@ -363,16 +362,25 @@ def baseline_config(ctx: Context) -> dict[str, Any]:
     }
 
 
+def baseline_models(ctx: Context) -> dict[str, Any]:
+    """The `baselines` section's models (name -> RecBole overrides), without the stage's own settings (n_jobs)."""
+    return {name: value for name, value in ctx.section("baselines").items() if name not in baselines.STAGE_KEYS}
+
+
 def do_baselines(ctx: Context) -> None:
     final = ctx.store.stage_dir("baselines")
-    bcfg = baseline_config(ctx)
+    bcfg = baseline_config(ctx)  # n_jobs is not in it: the numbers do not depend on it, nor does the stage's hash
+    n_jobs = ctx.section("baselines").get("n_jobs", 1)
 
     def produce() -> list[Path]:
-        with staged_dir(final) as staging:
+        with staged_dir(final) as staging:  # each runner's stderr in logs/ while it runs (and after)
             results = baselines.run(ctx.spec(), ctx.split(), bcfg, resolve_path(ctx.cfg, "cache") / "baselines",
-                                    per_user_dir=staging / "per_user")  # per-user test values, for the paired test
+                                    per_user_dir=staging / "per_user",  # per-user test values, for the paired test
+                                    history_dir=staging / "history",  # per-epoch history, for the report's curves
+                                    log_dir=staging / "logs", n_jobs=n_jobs)
             atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
-        return [final / "results.json", *sorted((final / "per_user").glob("*.npz"))]
+        return [final / "results.json", *sorted((final / "per_user").glob("*.npz")),
+                *sorted((final / "history").glob("*.csv"))]
 
     inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("baselines")]
     step(ctx, "baselines", hash_obj(inputs), produce)
@@ -387,12 +395,14 @@ def trained_runs(train_dir: Path) -> list[RunResult]:
 
 
 def run_files(train_dir: Path, baselines_dir: Path, ours: list[RunResult], others: list[RunResult]) -> compare.RunFiles:
-    """The per-user test values and our training histories beside the runs (missing ones are left out)."""
+    """The per-user test values and the training histories (ours, the baselines') beside the runs (missing ones
+    are left out)."""
     per_user = {compare.run_key(r): train.seed_dir(train_dir, r.seed) / "per_user_test.npz" for r in ours}
     per_user |= {compare.run_key(r): baselines_dir / "per_user" / baselines.per_user_name(r.model, r.seed)
                  for r in others}
     histories = {r.seed: train.seed_dir(train_dir, r.seed) / "history.csv" for r in ours}
-    return compare.RunFiles.read(per_user, histories)
+    curves = {compare.run_key(r): baselines_dir / "history" / baselines.history_name(r.model, r.seed) for r in others}
+    return compare.RunFiles.read(per_user, histories, curves)
 
 
 def do_compare(ctx: Context) -> None:

@@ -18,8 +18,12 @@ MARKER = "progress| "
 
 def epoch_line(epoch: int, max_epochs: int | None, loss: float, metric: str, value: float, train_s: float,
                eval_s: float, mean_epoch_s: float | None = None) -> str:
-    """`progress| epoch 3/20: loss 0.3120, valid ndcg@10 0.2511, 4.1 s + 0.8 s eval, at most 70 s left`."""
+    """`progress| epoch 3/20: loss 0.3120, valid ndcg@10 0.2511, 4.1 s + 0.8 s eval, at most 70 s left`.
+
+    `metric` is said alike for both sides: our monitor `valid/ndcg@10` and RecBole's `valid_ndcg@10` both read
+    `valid ndcg@10`."""
     of = f"/{max_epochs}" if max_epochs else ""
+    metric = metric.replace("valid/", "valid ", 1).replace("valid_", "valid ", 1)
     score = f"{value:.4f}" if math.isfinite(value) else "n/a"
     left = ""
     if max_epochs and mean_epoch_s is not None:
