@@ -260,6 +260,11 @@ def test_truncated_recall_and_rating_threshold_differ_from_ours():
     ("temporal 70/10/20 per user", True, "later interactions"),
     ("held-out users", True, "unseen in training"),
     ("temporal (the last day as test)", True, "later period"),
+    ("temporal (train, validation and test periods do not overlap)", True, "later period"),
+    ("online A/B test", True, "live-traffic gains"),
+    ("random 80/10/10 per user; online A/B test", False, ""),  # the offline split is ours; the online part aside
+    ("temporal (the last day as test) (Criteo); random 80/10/10 per user (MovieLens-100K)", False, ""),
+    ("random 80/10/10 per user (Criteo); random 80/20 (Yelp)", True, "none of them ours (ml-100k)"),
 ])
 def test_split_differences(paper_split, differs, why):
     spec = report_fixtures.spec().model_copy(update={"protocol": Protocol(split=ProtocolItem(
@@ -269,3 +274,27 @@ def test_split_differences(paper_split, differs, why):
     row = protocol_rows(spec, split, None)[0]
     assert (row.item, row.ours, row.differs) == ("Split", "random 80/10/10 per user", differs)
     assert why in row.why
+
+
+CTR_SPLIT = SplitInfo(dataset="ml-100k", split_id="ctr-abc", path="/x", n_users=10, n_items=20, n_train=80, n_valid=10,
+                      n_test=10, protocol="CTR: label = rating >= 4, random 0.8/0.1/0.1 split of all rows (seed 2020); "
+                      "fields user_id, item_id; AUC and LogLoss")
+
+
+@pytest.mark.parametrize("family, split, item, paper, differs, why", [
+    ("context", CTR_SPLIT, "metric_definition", "AUC; LogLoss", False, ""),
+    ("context", CTR_SPLIT, "metric_definition", "AUC; RMSE", True, "measures RMSE"),
+    ("context", CTR_SPLIT, "metric_definition", "relative AUC (against a reference model)", True, "relative"),
+    ("context", CTR_SPLIT, "split", "random 90/10", True, "share of rows"),
+    ("context", CTR_SPLIT, "split", "random 80/10/10", False, ""),
+    ("graph", report_fixtures.SPLIT, "metric_definition", "MAP: mean average precision", True, "measures MAP"),
+    ("graph", report_fixtures.SPLIT, "metric_definition", "AUC", True, "not comparable"),
+])
+def test_ctr_and_top_k_measures_and_shares_are_compared_as_each_regime_reads_them(family, split, item, paper, differs,
+                                                                                    why):
+    spec = report_fixtures.spec().model_copy(update={"family": family, "task": "ctr" if family == "context" else
+                                                     "topk", "protocol": Protocol(**{item: ProtocolItem(
+                                                         value=paper, evidence="p5: quoted")})})
+    label = {"split": "Split", "metric_definition": "Metric definition"}[item]
+    row = next(r for r in protocol_rows(spec, split, None) if r.item == label)
+    assert row.differs is differs and why in row.why

@@ -8,6 +8,7 @@ the trainer settings recorded with our run (early stopping on the monitored vali
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ class Ours:
     temporal: bool = False  # the ratio split follows time order
     leave_one_out: bool = False  # each user's last item is the test target
     ranks_items: bool = True  # False: labelled rows are scored (CTR), nothing is ranked
+    dataset: str = ""  # the dataset our run used (a paper's per-dataset split is compared on the matching one)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def early_stopping_line(run: RunResult | None, monitor: str) -> str:
 def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> Ours:
     """Ours, stated by the spec's data regime (regimes.py `our_protocol`) from the split the run used and the
     settings recorded with our run."""
-    return resolve(family_regime(spec.family).our_protocol)(split, run)
+    ours = resolve(family_regime(spec.family).our_protocol)(split, run)
+    return dataclasses.replace(ours, dataset=split.dataset)
 
 
 def leave_one_out_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
@@ -146,7 +149,47 @@ def ratio_split_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
 
 
 def split_difference(paper: str, ours: Ours) -> str | None:
-    """Why the paper's split differs from ours (None: it does not)."""
+    """Why the paper's split differs from ours (None: it does not). The paper's value may join several splits
+    with "; ": an online A/B test beside the offline split, or one split per dataset, each ending "(Dataset)"."""
+    parts = [part.strip() for part in paper.split("; ") if part.strip()]
+    offline = [part for part in parts if not part.startswith(ONLINE)]
+    if not offline:
+        return ONLINE_ONLY
+    if len(offline) == 1:
+        return offline_split_difference(offline[0], ours)
+    named = {dataset_of(part): part for part in offline}
+    mine = next((part for name, part in named.items() if same_dataset(name, ours.dataset)), None)
+    if mine is not None:
+        return offline_split_difference(strip_dataset(mine), ours)
+    reasons = [why for part in offline if (why := offline_split_difference(strip_dataset(part), ours))]
+    listed = ", ".join(name for name in named if name)
+    return (f"the paper splits each dataset its own way ({listed}), none of them ours ({ours.dataset or 'unknown'})"
+            + (f": {reasons[0]}" if reasons else ""))
+
+
+ONLINE = "online A/B test"
+ONLINE_ONLY = ("the paper reports an online A/B test (live-traffic gains against a control), not an offline split: "
+               "its numbers are not comparable with any offline number")
+DATASET_SUFFIX = re.compile(r"\s*\(([^()]*)\)\s*$")
+
+
+def dataset_of(part: str) -> str:
+    found = DATASET_SUFFIX.search(part)
+    return found.group(1) if found else ""
+
+
+def strip_dataset(part: str) -> str:
+    return DATASET_SUFFIX.sub("", part)
+
+
+def same_dataset(paper_name: str, ours: str) -> bool:
+    """'MovieLens-100K' and 'ml-100k', 'Criteo' and 'criteo': the same dataset."""
+    def key(name: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", name.lower().replace("movielens", "ml"))
+    return bool(paper_name and ours) and (key(paper_name) == key(ours))
+
+
+def offline_split_difference(paper: str, ours: Ours) -> str | None:
     if paper.startswith("leave-one-out"):
         if ours.leave_one_out:
             return None
@@ -156,7 +199,7 @@ def split_difference(paper: str, ours: Ours) -> str | None:
     if paper.startswith("held-out users"):
         return ("the paper tests on users unseen in training (folding in part of their history); ours tests held-out "
                 "interactions of users it trained on")
-    if "as test" in paper:
+    if "as test" in paper or (paper.startswith("temporal") and "overlap" in paper):
         return ("the paper tests on a later period of time, usually harder than held-out interactions of the same "
                 "period: expect lower numbers from it")
     if ours.leave_one_out and not percent_ratios(paper):
@@ -175,7 +218,9 @@ def split_difference(paper: str, ours: Ours) -> str | None:
     paper_ratios = percent_ratios(paper)
     if paper_ratios and ours.ratios and paper_ratios != ours.ratios:
         reasons.append("a different share of test items changes Recall and NDCG: the numbers are not directly "
-                       "comparable")
+                       "comparable" if ours.ranks_items else
+                       "a different share of rows is tested: AUC and LogLoss move little with it, but the test rows "
+                       "differ")
     return "; ".join(reasons) or None
 
 
@@ -204,12 +249,28 @@ def filters_difference(paper: str, ours: Ours) -> str | None:
     return "; ".join(reasons) or None
 
 
+# the measures a paper may define (stages/extract/protocol.py MEASURES), by the name its value starts with
+CTR_MEASURES = ("AUC", "LogLoss")
+
+
 def metric_difference(paper: str, ours: Ours) -> str | None:
+    measures = [part.strip() for part in paper.split(";") if part.strip()]
+    if any(m.startswith("relative") for m in measures):
+        return ("the paper reports its numbers relative to a reference model, not as absolute values: they cannot be "
+                "set beside ours")
+    names = [re.split(r"[:\s]", m, maxsplit=1)[0] for m in measures]
     if not ours.ranks_items:
-        return "ours reports AUC and LogLoss, not the paper's ranking metrics"
+        other = [name for name in names if name not in CTR_MEASURES]
+        if not other:
+            return None
+        return f"ours reports AUC and LogLoss; the paper measures {', '.join(other)}, another quantity"
     if "min(K" in paper:
         return ("the paper divides Recall@K by min(K, the user's test items), ours by all of them: its Recall is "
                 "higher for users with more than K test items")
+    other = [name for name in names if name in (*CTR_MEASURES, "RMSE", "MAE", "MAP", "MPR")]
+    if other:
+        return (f"the paper measures {', '.join(other)}, ours Recall, NDCG and Hit at K over a full ranking: the "
+                "numbers are not comparable")
     return None
 
 
