@@ -327,6 +327,11 @@ def test_a_run_still_improving_at_its_last_epoch_is_flagged_as_under_trained():
     assert "LightGCN (ours, seed 0): best validation epoch is the last of its 20" in md
     assert "LightGCN (RecBole, seed 0): best validation epoch is the last of its 20" in md
     assert "Pop (" not in md.split("**Under-training warning.**")[1].split("\n\n")[1]
+    recbole = result("LightGCN", "baseline", 0.20, reference=True).model_copy(update={  # as the runner records it
+        "best_epoch": 20, "epochs_run": 20, "config": {"reference": True, "recbole": {"epochs": 20}}})
+    md = compare.run(spec(), with_epochs(ours, best=12, ran=20, budget=20), [recbole], SPLIT,
+                     {"ks": [10], "main_metric": "ndcg@10"})["report.md"]
+    assert "LightGCN (RecBole, seed 0): best validation epoch is the last of its 20" in md
     calm = compare.run(spec(), with_epochs(ours, best=12, ran=20, budget=20), [stopped], SPLIT,
                        {"ks": [10], "main_metric": "ndcg@10"})["report.md"]
     assert "Under-training" not in calm

@@ -234,12 +234,20 @@ def under_training_lines(report: Report) -> list[str]:
     lines = []
     for row in report.rows:
         for run in row.runs:
-            budget = ((run.config or {}).get("trainer") or {}).get("max_epochs")
+            budget = epoch_budget_of(run)
             if run.best_epoch is not None and run.best_epoch == run.epochs_run and run.epochs_run == budget:
                 who = f"{row.model} ({'ours' if row is report.ours else 'RecBole'}, seed {run.seed})"
                 lines.append(f"{who}: best validation epoch is the last of its {budget}: it may be under-trained "
                              "(raise trainer.max_epochs to see where it levels off)")
     return lines
+
+
+def epoch_budget_of(run: RunResult) -> int | None:
+    """The epochs a run was allowed: ours from its trainer settings, a RecBole baseline's from its config (both
+    count epochs from 1, so `best_epoch == epochs_run == budget` means the same on both sides)."""
+    config = run.config or {}
+    budget = (config.get("trainer") or {}).get("max_epochs") or (config.get("recbole") or {}).get("epochs")
+    return int(budget) if budget is not None else None
 
 
 def under_training_block(report: Report) -> str:
