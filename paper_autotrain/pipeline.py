@@ -227,6 +227,8 @@ def llm_inputs(ctx: Context) -> list[Any]:
 def do_extract(ctx: Context) -> None:
     doc_path = ctx.store.stage_dir("parse") / "paperdoc.json"
     extractor_cfg = {**ctx.section("extractor"), "hparams": ctx.section("hparams")}
+    if ctx.section("search").get("open_only"):  # a search over what the paper leaves open: stated values stay
+        extractor_cfg["hparams_open_only"] = True
     uses_llm = extractor_cfg.get("name") == "llm"
 
     def produce() -> list[Path]:
@@ -322,7 +324,8 @@ def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
     seeds = run_seeds(ctx.cfg)
-    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds}
+    return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds,
+            "logger": ctx.section("logger")}  # our model's Lightning logger (logger=csv|tensorboard|mlflow)
 
 
 def do_train(ctx: Context) -> None:
@@ -334,6 +337,7 @@ def do_train(ctx: Context) -> None:
             results = train.run_seeds(ctx.store.generated, ctx.split(), trainer, trainer["seeds"], staging)
             atomic_write_json(staging / "results.json", [r.model_dump(mode="json") for r in results])
             atomic_write_json(staging / "result.json", results[0])  # the first seed's run, as with a single seed
+        train.record_in_mlflow(trainer, final, results)  # logger=mlflow: outside the sandbox, in the final folder
         per_seed = [train.seed_dir(final, seed) / name for seed in trainer["seeds"]
                     for name in ("result.json", "per_user_test.npz", "history.csv")]
         return [final / "result.json", final / "results.json", *(p for p in per_seed if p.is_file())]
@@ -450,6 +454,7 @@ class Outcome:
     report: Path | None
     spec: Path
     summary: Path | None = None  # the run in one line (compare's SUMMARY_FILE), when it went through compare
+    valid_main: float | None = None  # our model's validation main metric, mean over seeds (a search's objective)
 
 
 def check_device(cfg: Mapping) -> None:
@@ -493,7 +498,20 @@ def run(cfg: Mapping[str, Any]) -> Outcome:
     finished = plan.until == len(STAGES) - 1
     return Outcome(key=key, last_stage=STAGES[plan.until], skipped=ctx.skipped, timings=ctx.timings,
                    report=report if finished else None, spec=ctx.spec_path,
-                   summary=store.results / compare.SUMMARY_FILE if finished else None)
+                   summary=store.results / compare.SUMMARY_FILE if finished else None,
+                   valid_main=valid_main(ctx) if plan.until >= STAGES.index("train") else None)
+
+
+def valid_main(ctx: Context) -> float | None:
+    """Our model's validation main metric (the one the comparison judges: AUC for CTR, else eval.main_metric),
+    mean over its seeds: what a hyperparameter search maximises. Never the test metric. None when no seed has it."""
+    metric = compare.main_metric(ctx.spec(), ctx.section("eval"))
+    values = []
+    for run in trained_runs(ctx.store.stage_dir("train")):
+        value = run.valid.get(metric)
+        if value is not None and math.isfinite(value):
+            values.append(float(value))
+    return sum(values) / len(values) if values else None
 
 
 def check_finished(store: ArtifactStore) -> None:

@@ -1,12 +1,16 @@
-"""`python -m paper_autotrain ledger runs [--paper KEY] [--limit N]` and `ledger history KEY`: the run ledger as
-tables."""
+"""`python -m paper_autotrain ledger runs [--paper KEY] [--limit N]`, `ledger history KEY` and `ledger search KEY`:
+the run ledger as tables."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from paper_autotrain.commands import ledger_from, table
@@ -19,6 +23,9 @@ RUN_HEADER = ("started", "run", "paper", "status", "class", "stage", "metric", "
 HISTORY_HEADER = ("started", "run", "job", "status", "class", "metric", "ours", "reference", "config", "code",
                   "seeds", "seconds", "settings that differ")
 STAGE_HEADER = ("stage", "status", "seconds", "input hash")
+SEARCH_HEADER = ("model", "role", "trials", "best trial", "valid", "test", "settings of the best trial")
+FINISHED = ("ok", "gap", "approximation")  # run statuses whose jobs trained and compared
+OURS = "ours"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,7 +37,11 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
     history = commands.add_parser("history", help="every run of one paper, oldest first, and its last run's stages")
     history.add_argument("key", help="the paper key")
-    for sub in (runs, history):
+    search = commands.add_parser("search", help="a hyperparameter search (hparams_search=optuna): each model at its "
+                                 "best trial by validation, with that trial's test number")
+    search.add_argument("key", help="the paper key")
+    search.add_argument("--sweep", help="only the jobs of this sweep (their job ids start with it; default: all)")
+    for sub in (runs, history, search):
         sub.add_argument("overrides", nargs="*", help="paths.root=DIR / paths.results=DIR: where the ledger is")
     return root
 
@@ -91,6 +102,72 @@ def differing_settings(rows: Sequence[RunRow]) -> list[str | None]:
     return [None if f is None else ", ".join(f"{k}={f.get(k)}" for k in keys) or "-" for f in flats]
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One model in one finished sweep job: its validation and test main metric (means over seeds)."""
+
+    job: str
+    model: str
+    role: str
+    valid: float
+    test: float | None
+    settings: str
+
+
+def mean(values: Sequence[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
+
+
+def job_trials(folder: Path, row: RunRow, settings: str) -> list[Trial]:
+    """Every model's main metric in one job's folder: ours (train/) and each RecBole model (baselines/)."""
+    metric = row.main_metric or "ndcg@10"
+    by_model: dict[tuple[str, str], list[dict]] = {}
+    for stage, file in (("train", "results.json"), ("baselines", "results.json")):
+        path = folder / stage / file
+        if not path.is_file():
+            continue
+        for run in json.loads(path.read_text(encoding="utf-8")):
+            ours = stage == "train"
+            role = "ours" if ours else ("reference" if (run.get("config") or {}).get("reference") else "baseline")
+            by_model.setdefault((OURS if ours else str(run["model"]), role), []).append(run)
+    trials = []
+    for (model, role), runs in by_model.items():
+        valid = mean([(r.get("valid") or {}).get(metric) for r in runs])
+        if valid is not None:
+            trials.append(Trial(row.job or "", model, role, valid,
+                                mean([(r.get("test") or {}).get(metric) for r in runs]), settings))
+    return trials
+
+
+def search_text(ledger: Ledger, key: str, sweep: str | None = None) -> str:
+    """Each model at its best trial by validation (the test number of that trial beside it): ours and the
+    reference searched over the same trials' values, the other baselines at their fixed settings."""
+    rows = [r for r in ledger.history(key) if r.job and (sweep is None or r.job.startswith(sweep))]
+    if not rows:
+        raise UserError(f"no sweep jobs of {key!r} in {ledger.path}: run `python -m paper_autotrain PAPER "
+                        "hparams_search=optuna` first")
+    settings = dict(zip((r.run_id for r in rows), differing_settings(rows), strict=True))
+    finished = [r for r in rows if r.status in FINISHED]
+    trials = [t for r in finished
+              for t in job_trials(ledger.path.parent / key / "jobs" / str(r.job), r, settings[r.run_id] or "-")]
+    if not trials:
+        raise UserError(f"none of the {len(rows)} sweep job(s) of {key!r} finished with results to compare")
+    best: dict[str, Trial] = {}
+    count: dict[str, int] = {}
+    for trial in trials:
+        count[trial.model] = count.get(trial.model, 0) + 1
+        if trial.model not in best or trial.valid > best[trial.model].valid:
+            best[trial.model] = trial
+    order = sorted(best.values(), key=lambda t: ({"ours": 0, "reference": 1}.get(t.role, 2), t.model))
+    metric = finished[0].main_metric or "ndcg@10"
+    lines = [f"{key}: {len(finished)} finished trial(s) of {len(rows)}; each model at its best trial by valid "
+             f"{metric} (test of that trial beside it)",
+             table(SEARCH_HEADER, [(t.model, t.role, count[t.model], t.job, _num(t.valid), _num(t.test), t.settings)
+                                   for t in order])]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     try:
@@ -98,6 +175,8 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "runs":
             rows = ledger.runs(paper=args.paper, limit=max(args.limit, 1))
             print(runs_table(rows) if rows else f"no runs{f' of {args.paper}' if args.paper else ''} in {ledger.path}")
+        elif args.command == "search":
+            print(search_text(ledger, args.key, args.sweep))
         else:
             print(history_text(ledger, args.key))
     except (UserError, LedgerError, sqlite3.Error) as exc:

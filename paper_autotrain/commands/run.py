@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -27,8 +28,14 @@ from paper_autotrain.errors import StageError, UserError
 from paper_autotrain.records.run_record import record_key
 
 
-def run_from_config(cfg: DictConfig) -> int:
-    """Run the pipeline for a composed config; return the exit status."""
+@dataclass(frozen=True)
+class Finished:
+    status: int  # the exit status
+    valid_main: float | None = None  # our model's validation main metric (a hyperparameter search's objective)
+
+
+def run_from_config(cfg: DictConfig) -> Finished:
+    """Run the pipeline for a composed config: its exit status and our validation main metric."""
     from paper_autotrain import pipeline  # heavy imports (torch) only once the config is known to be good
 
     setup_logging()
@@ -41,22 +48,22 @@ def run_from_config(cfg: DictConfig) -> int:
         outcome = pipeline.run(container)
     except UserError as exc:
         print_error(exc)
-        return EXIT_USER
+        return Finished(EXIT_USER)
     except StageError as exc:
         print(f"failed: {exc}", file=sys.stderr)
-        return EXIT_STAGE
+        return Finished(EXIT_STAGE)
     except KeyboardInterrupt:
         print("interrupted; completed stages are kept, rerun to resume", file=sys.stderr)
-        return 130
+        return Finished(130)
     except OSError as exc:  # a full disk, a read-only folder: which file, and what to do
         print(f"failed: {describe_os_error(exc)}", file=sys.stderr)
-        return EXIT_STAGE
+        return Finished(EXIT_STAGE)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, and a way to see more
         if os.environ.get("PAPER_AUTOTRAIN_DEBUG"):
             raise
         print(f"internal error: {exc.__class__.__name__}: {one_line(exc)} "
               "(rerun with PAPER_AUTOTRAIN_DEBUG=1 for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return Finished(EXIT_INTERNAL)
     skipped = f" (skipped, up to date: {', '.join(outcome.skipped)})" if outcome.skipped else ""
     log.info("finished %s through %s%s", outcome.key, outcome.last_stage, skipped)
     print(f"spec:   {outcome.spec}")
@@ -64,7 +71,7 @@ def run_from_config(cfg: DictConfig) -> int:
         print(f"result: {outcome.summary.read_text(encoding='utf-8').strip()}")
     if outcome.report is not None:
         print(f"report: {outcome.report}")
-    return 0
+    return Finished(0, outcome.valid_main)
 
 
 def sweep_job_id() -> str | None:
@@ -81,12 +88,21 @@ def sweep_job_id() -> str | None:
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def hydra_main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> float | None:
     if cfg.get("batch") is not None:  # one paper of a list (batch.py): it never exits, the batch judges at the end
         from paper_autotrain.commands.paper_list import run_job
 
         run_job(cfg)
-        return
-    status = run_from_config(cfg)
-    if status:
-        sys.exit(status)
+        return None
+    finished = run_from_config(cfg)
+    if search_objective(cfg):
+        # a trial of hparams_search=optuna: the sweeper maximises the returned value; a failed trial scores worst
+        # instead of ending the study (its one-line error is printed above)
+        return finished.valid_main if finished.status == 0 and finished.valid_main is not None else float("-inf")
+    if finished.status:
+        sys.exit(finished.status)
+    return None
+
+
+def search_objective(cfg: DictConfig) -> bool:
+    return bool((cfg.get("search") or {}).get("objective"))

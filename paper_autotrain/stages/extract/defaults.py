@@ -7,6 +7,7 @@ stage's own (family_defaults.yaml).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,8 @@ import yaml
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
 from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, Block, HyperParameter, MethodSpec
+
+log = logging.getLogger(__name__)
 
 DEFAULTS_FILE = Path(__file__).with_name("family_defaults.yaml")
 
@@ -90,10 +93,12 @@ def fill_defaults(spec: MethodSpec) -> MethodSpec:
     return spec.model_copy(update={"hyperparameters": hyperparameters, "unclear": unclear})
 
 
-def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any]) -> MethodSpec:
+def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated: bool = False) -> MethodSpec:
     """User values win over the paper and the defaults (source: user).
 
     Besides the canonical keys, a spec's own keys (e.g. an autoencoder's total_anneal_steps) may be set.
+    `keep_stated` (a hyperparameter search over what the paper leaves open): a value the paper states stays, the
+    override is dropped and logged.
     """
     known = [*CANONICAL_HYPERPARAMETERS, *sorted((set(spec.hyperparameters) | set(needed_defaults(spec)))
                                                  - set(CANONICAL_HYPERPARAMETERS))]
@@ -105,6 +110,11 @@ def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any]) -> MethodSpe
         )
     hyperparameters = dict(spec.hyperparameters)
     for key, value in overrides.items():
+        stated = hyperparameters.get(key)
+        if keep_stated and stated is not None and stated.source == "paper":
+            log.info("hparams.%s=%s not used: the paper states %s=%s (search.open_only)", key, value, key,
+                     stated.value)
+            continue
         hyperparameters[key] = HyperParameter(value=_plain(value), source="user", evidence=None)
     return spec.model_copy(update={"hyperparameters": hyperparameters})
 
