@@ -36,7 +36,8 @@ def test_every_option_of_every_group_composes(group):
 
 def test_default_config_has_the_documented_groups_and_budget():
     cfg = composed([])
-    assert set(cfg["baselines"]) == {"auto"}  # the family's usual set, chosen once the spec is known
+    assert set(cfg["baselines"]) == {"auto", "n_jobs"}  # the family's usual set, chosen once the spec is known
+    assert cfg["baselines"]["n_jobs"] == "auto"  # the stage's own setting beside the models
     assert cfg["dataset"]["name"] == "ml-100k"
     assert cfg["trainer"]["accelerator"] == "cpu"
     assert cfg["until"] == "compare" and cfg["force"] is False
@@ -45,7 +46,7 @@ def test_default_config_has_the_documented_groups_and_budget():
 def test_design_card_overrides():
     cfg = composed(["baselines=[BPR,LightGCN]", "trainer.accelerator=gpu", "trainer.devices=4", "until=parse",
                     "from_stage=render", "force=true", "+hparams.learning_rate=0.01"])
-    assert list(cfg["baselines"]) == ["BPR", "LightGCN"]
+    assert [name for name in cfg["baselines"] if name != "n_jobs"] == ["BPR", "LightGCN"]
     assert cfg["trainer"]["devices"] == 4
     assert cfg["hparams"] == {"learning_rate": 0.01}
     assert composed(["trainer=gpu"])["trainer"]["accelerator"] == "gpu"
