@@ -21,6 +21,7 @@ from paper_autotrain.errors import StageError
 from paper_autotrain.progress import relay
 from paper_autotrain.sandbox.process import SandboxLimits, mentions_out_of_memory, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
+from paper_autotrain.worker.loggers import logger_name
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,25 @@ def run_seeds(model_dir: Path, split: SplitInfo, cfg: Mapping, seeds: Sequence[i
     return [run(model_dir, split, {**dict(cfg or {}), "seed": int(seed)}, seed_dir(out_dir, seed)) for seed in seeds]
 
 
+def record_in_mlflow(cfg: Mapping, train_dir: Path, results: Sequence[RunResult]) -> None:
+    """logger=mlflow: one MLflow run per seed from its logs/metrics.csv, written here, outside the sandbox
+    (records/mlflow_runs.py), once the seeds' folders are in `train_dir`. A store that refuses (a tracking
+    server down) costs the record, not the training: a warning says so."""
+    options = dict(cfg.get("logger") or {})
+    if logger_name(options) != "mlflow":
+        return
+    from paper_autotrain.records.mlflow_runs import record_runs
+
+    try:
+        uri = record_runs(options, train_dir, [(result, seed_dir(train_dir, result.seed)) for result in results])
+    except Exception as exc:  # any client or server error: the trained runs stay as they are
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        log.warning("train: the MLflow runs were not recorded: %s", reason)
+        return
+    log.info("train: MLflow runs recorded in %s (experiment %s)", uri,
+             options.get("experiment_name") or "paper_autotrain")
+
+
 def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> list[str]:
     command = [
         sys.executable, "-m", "paper_autotrain.worker.train", "--model-dir", str(model_dir.resolve()),
@@ -90,9 +110,8 @@ def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: P
     for key in TRAINER_KEYS:
         if cfg.get(key) is not None:
             command += ["--set", f"trainer.{key}={cfg[key]}"]
-    for key, value in dict(cfg.get("logger") or {}).items():  # logger=csv|tensorboard|mlflow (worker/loggers.py)
-        if value is not None:
-            command += ["--set", f"logger.{key}={value}"]
+    if cfg.get("logger"):  # logger=csv|tensorboard|mlflow: the worker needs its name only (worker/loggers.py)
+        command += ["--set", f"logger.name={logger_name(cfg['logger'])}"]
     for override in cfg.get("overrides") or ():
         command += ["--set", str(override)]
     return command
