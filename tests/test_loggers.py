@@ -111,3 +111,22 @@ def test_tensorboard_in_the_sandboxed_train_stage(model_dir, split_info, tmp_pat
     events = list((out / "logs").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
     assert result.config["logger"]["name"] == "tensorboard"
+
+
+def test_mlflow_runs_are_recorded_from_metrics_csv_outside_the_sandbox(model_dir, split_info, tmp_path):
+    """Needs mlflow (the `mlflow` extra): skipped without it. One run per seed in a local SQLite store beside the
+    seeds, with the per-epoch validation metrics, the test metrics, the settings as params."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    cfg = {"max_epochs": 2, "timeout_s": 300, "logger": {"name": "mlflow", "experiment_name": "t"}}
+    results = train_stage.run_seeds(model_dir, split_info, cfg, [0, 1], tmp_path)
+    assert (tmp_path / "seed0" / "logs" / "metrics.csv").is_file()  # the sandboxed worker logs as csv
+    train_stage.record_in_mlflow(cfg, tmp_path, results)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("t").experiment_id])
+    assert sorted(run.info.run_name for run in runs) == ["MF-BPR seed0", "MF-BPR seed1"]
+    for run in runs:
+        assert "test/ndcg_at_10" in run.data.metrics and run.data.params["trainer.max_epochs"] == "2"
+        history = client.get_metric_history(run.info.run_id, "valid/ndcg_at_10")
+        assert sorted(m.step for m in history) == [1, 2]

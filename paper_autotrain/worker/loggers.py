@@ -1,11 +1,13 @@
 """The experiment logger of our model's Lightning Trainer: `logger=csv|tensorboard|mlflow` (conf/logger/).
 
-Each writes a local file store into the training run's own folder, `<seed dir>/logs/` (the only folder the
-sandboxed training may write, and it has no network, so nothing leaves the machine):
+Each writes local files into the training run's own folder, `<seed dir>/logs/` (the only folder the sandboxed
+training may write; it has no network, so nothing leaves the machine from there):
 
 - csv: Lightning's CSVLogger, `logs/metrics.csv` (the default);
 - tensorboard: TensorBoardLogger, event files in `logs/` (`tensorboard --logdir results/`);
-- mlflow: MLFlowLogger, a file store `logs/mlruns/` (`mlflow ui --backend-store-uri <seed dir>/logs/mlruns`).
+- mlflow: `logs/metrics.csv` as csv, from which the train stage, in the pipeline's own process, records one
+  MLflow run per seed once training is done (records/mlflow_runs.py): the MLflow client cannot work inside the
+  sandbox (on import it probes the network and looks for git).
 
 mlflow is an optional package (the `mlflow` extra; tensorboard is a dependency): `missing_package` names what to
 install, which the run's settings check reports before any work starts (run_settings.check_logger).
@@ -20,8 +22,7 @@ from typing import Any
 
 LOGGERS = ("csv", "tensorboard", "mlflow")
 DEFAULT_LOGGER = "csv"
-LOG_DIR = "logs"  # below the run's folder: metrics.csv, the event files, mlruns/
-DEFAULT_EXPERIMENT = "paper_autotrain"
+LOG_DIR = "logs"  # below the run's folder: metrics.csv or the event files
 # the modules a logger needs (any one of them) and what to install for it
 PACKAGES = {"tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard"),
             "mlflow": (("mlflow",), "pip install mlflow  (or pip install 'paper_autotrain[mlflow]')")}
@@ -50,22 +51,15 @@ def check_logger(options: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def make_logger(options: Mapping[str, Any] | None, out: Path, run_name: str) -> Any:
+def make_logger(options: Mapping[str, Any] | None, out: Path) -> Any:
     """The Lightning logger `options` (the config's `logger` section) choose, writing below `out`/logs."""
-    problem = check_logger(options)
-    if problem:
-        raise ValueError(problem)
     name = logger_name(options)
+    if name not in LOGGERS:
+        raise ValueError(f"logger={name}: not a logger; choose one of {', '.join(LOGGERS)}")
     if name == "tensorboard":
         from lightning.pytorch.loggers import TensorBoardLogger
 
         return TensorBoardLogger(save_dir=str(out), name=LOG_DIR, version="", default_hp_metric=False)
-    if name == "mlflow":
-        from lightning.pytorch.loggers import MLFlowLogger
-
-        experiment = str((options or {}).get("experiment_name") or DEFAULT_EXPERIMENT)
-        return MLFlowLogger(experiment_name=experiment, run_name=run_name,
-                            tracking_uri=(Path(out).resolve() / LOG_DIR / "mlruns").as_uri())
-    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers import CSVLogger  # csv, and mlflow's metrics.csv (recorded by the train stage)
 
     return CSVLogger(save_dir=str(out), name=LOG_DIR, version="")

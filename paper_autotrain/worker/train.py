@@ -64,15 +64,14 @@ def trainer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_trainer(settings: Mapping[str, Any], out: Path, history: EpochHistory, monitor: str = MONITOR,
-                 logger_options: Mapping[str, Any] | None = None,
-                 run_name: str | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
+                 logger_options: Mapping[str, Any] | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Trainer; its logger is the config's `logger` section's (csv by default, none when
     trainer.csv_logger=false: the candidates' short runs log nothing)."""
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch}", monitor=monitor,
                                  mode="max", save_top_k=1, save_weights_only=True,
                                  auto_insert_metric_name=False)
     stopper = EarlyStopping(monitor=monitor, mode="max", patience=int(settings["patience"]))
-    logger = make_logger(logger_options, out, run_name or out.name) if settings["csv_logger"] else False
+    logger = make_logger(logger_options, out) if settings["csv_logger"] else False
     trainer = L.Trainer(
         max_epochs=int(settings["max_epochs"]), accelerator=settings["accelerator"],
         devices=settings["devices"], strategy=settings["strategy"], precision=settings["precision"],
@@ -130,8 +129,7 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     model = build_model(model_dir, config, split)
     monitor = str(getattr(model, "monitor", MONITOR))  # each base module names the valid metric it is judged on
     history = EpochHistory(monitor)
-    run_name = f"{config['model'].get('name', config['model'].get('class_name', 'model'))} seed{settings['seed']}"
-    trainer, checkpoint = make_trainer(settings, out, history, monitor, config["logger"], run_name)
+    trainer, checkpoint = make_trainer(settings, out, history, monitor, config["logger"])
 
     started = time.perf_counter()
     trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
