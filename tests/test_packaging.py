@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from paper_autotrain import paths
 from paper_autotrain.paths import CONF_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +48,16 @@ def test_the_wheel_carries_conf_and_templates(tmp_path):
     shipped = {f"paper_autotrain/{p.relative_to(PACKAGE_DIR).as_posix()}" for root in (CONF_DIR, TEMPLATES_DIR)
                for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped and not shipped - names  # every config and template, none left behind
+
+
+def test_a_child_imports_the_package_from_a_checkout_and_from_site_packages(monkeypatch):
+    """A checkout's root goes first on a child's PYTHONPATH; site-packages (an installed wheel) never does: it
+    is on the child's path already, and on PYTHONPATH it would come before the standard library."""
+    assert paths.child_pythonpath("/x").split(os.pathsep) == [str(REPO), "/x"]
+    assert paths.checkout_root() == REPO
+    monkeypatch.setattr(paths, "IMPORT_ROOT", Path(sysconfig.get_paths()["purelib"]).resolve())
+    assert paths.child_pythonpath("/x") == "/x" and paths.child_pythonpath(None) == ""
+    assert paths.checkout_root() is None
 
 
 @pytest.mark.slow
