@@ -103,7 +103,19 @@ class Context:
         return self.store.generated / "spec.yaml"
 
     def spec(self) -> MethodSpec:
-        return load_spec(self.spec_path)
+        """spec.yaml as this run uses it: a value the paper states per dataset is the run's dataset's."""
+        return load_spec(self.spec_path).for_dataset(self.dataset_name)
+
+    @property
+    def dataset_name(self) -> str:
+        return str(self.section("dataset").get("name") or "")
+
+    def spec_inputs(self) -> list[Any]:
+        """What the spec contributes to a stage's input hash: the file, and the dataset when the spec holds
+        per-dataset values (another dataset may bind other values)."""
+        if not self.spec_path.exists():
+            return [""]
+        return [hash_file(self.spec_path), *([self.dataset_name] if load_spec(self.spec_path).per_dataset else [])]
 
     def split(self) -> SplitInfo:
         """The saved split in the data regime of the spec's family (computed once, then reused)."""
@@ -288,7 +300,7 @@ def do_render(ctx: Context) -> None:
             atomic_write_text(folder / name, text)
         return [folder / name for name in files]
 
-    inputs = [hash_file(ctx.spec_path) if ctx.spec_path.exists() else "", render_config(ctx)["fidelity"],
+    inputs = [*ctx.spec_inputs(), render_config(ctx)["fidelity"],
               code_version("render"),
               *([*llm_inputs(ctx), ctx.section("validate"), fill_attempts(ctx), ctx.split().split_id,
                  candidate_settings(ctx).as_dict()] if fills else [])]
@@ -386,7 +398,7 @@ def do_baselines(ctx: Context) -> None:
         return [final / "results.json", *sorted((final / "per_user").glob("*.npz")),
                 *sorted((final / "history").glob("*.csv"))]
 
-    inputs = [hash_file(ctx.spec_path), ctx.split().split_id, bcfg, code_version("baselines")]
+    inputs = [*ctx.spec_inputs(), ctx.split().split_id, bcfg, code_version("baselines")]
     step(ctx, "baselines", hash_obj(inputs), produce)
 
 
@@ -422,7 +434,7 @@ def do_compare(ctx: Context) -> None:
             atomic_write_text(results_dir / name, text)
         return [results_dir / name for name in files]
 
-    inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), hash_file(ctx.spec_path),
+    inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), *ctx.spec_inputs(),
               ctx.section("eval"), code_version("compare")]
     step(ctx, "compare", hash_obj(inputs), produce)
 

@@ -6,6 +6,7 @@ written by :mod:`paper_autotrain.artifacts`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -108,11 +109,18 @@ class PaperDoc(_Strict):
 # --- extract: the MethodSpec IR --------------------------------------------------------------------
 
 class HyperParameter(_Strict):
-    """One value with its provenance. A value without evidence is never `paper`."""
+    """One value with its provenance. A value without evidence is never `paper`.
+
+    A paper that states one value per dataset gives a mapping `{dataset: value}` (names as printed); a run uses the
+    value of its own dataset (`MethodSpec.for_dataset`)."""
 
     value: Any
     source: ValueSource = "paper"
     evidence: str | None = None
+
+    @property
+    def per_dataset(self) -> bool:
+        return isinstance(self.value, dict) and bool(self.value)
 
     @model_validator(mode="after")
     def _paper_needs_evidence(self) -> HyperParameter:
@@ -274,9 +282,45 @@ class MethodSpec(_Strict):
         return self.model_name or self.paper.key
 
     def hp(self, name: str, default: Any = None) -> Any:
-        """The value of a hyperparameter, or `default` when the spec has none."""
+        """The value of a hyperparameter, or `default` when the spec has none (of a per-dataset value not yet
+        bound to a dataset, the first dataset's)."""
         entry = self.hyperparameters.get(name)
-        return default if entry is None else entry.value
+        if entry is None:
+            return default
+        return next(iter(entry.value.values())) if entry.per_dataset else entry.value
+
+    @property
+    def per_dataset(self) -> list[str]:
+        """The hyperparameters whose value the paper states per dataset."""
+        return [key for key, entry in self.hyperparameters.items() if entry.per_dataset]
+
+    def for_dataset(self, dataset: str) -> MethodSpec:
+        """The spec a run on `dataset` uses: each per-dataset value resolved to that dataset's (names compared
+        without case and punctuation, MovieLens as ml), else the first dataset's, noted in `unclear`."""
+        if not self.per_dataset:
+            return self
+        hyperparameters = dict(self.hyperparameters)
+        notes = list(self.unclear)
+        for key in self.per_dataset:
+            entry = hyperparameters[key]
+            values: dict[str, Any] = entry.value
+            name = next((n for n in values if same_dataset_name(n, dataset)), None)
+            stated = ", ".join(f"{n}: {v}" for n, v in values.items())
+            if name is None:
+                name = next(iter(values))
+                notes.append(f"{key} is stated per dataset ({stated}), none of them {dataset}: the {name} value "
+                             f"{values[name]} is used")
+            hyperparameters[key] = entry.model_copy(update={"value": values[name]})
+        return self.model_copy(update={"hyperparameters": hyperparameters, "unclear": notes})
+
+
+def dataset_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower().replace("movielens", "ml"))
+
+
+def same_dataset_name(printed: str, ours: str) -> bool:
+    """'MovieLens-100K' (as a paper prints it) and 'ml-100k' (our dataset config) name the same dataset."""
+    return bool(dataset_key(printed)) and dataset_key(printed) == dataset_key(ours)
 
 
 # --- data, train, baselines -------------------------------------------------------------------------

@@ -244,6 +244,14 @@ def test_settings_table_and_dataset_column():
     spec = extract.run(_doc("SeqNet: Sessions", [text, "Results are in the tables."], [stats, settings]), RULES)
     assert spec.datasets == ["CLIPS", "SHOP"]
     assert (spec.hp("batch_size"), spec.hp("dropout"), spec.hp("learning_rate")) == (50, 0.5, 0.01)
+    assert spec.hyperparameters["dropout"].value == {"CLIPS": 0.5, "SHOP": 0.4}  # one per dataset, as printed
+    assert spec.hyperparameters["batch_size"].value == 50  # the same for every dataset: one value
+    run = spec.for_dataset("shop")  # a run on SHOP uses SHOP's values
+    assert (run.hp("dropout"), run.hp("learning_rate")) == (0.4, 0.05) and run.per_dataset == []
+    other = spec.for_dataset("ml-100k")  # none of the paper's: the first dataset's, said so
+    assert other.hp("dropout") == 0.5
+    assert any(note.startswith("dropout is stated per dataset (CLIPS: 0.5, SHOP: 0.4), none of them ml-100k")
+               for note in other.unclear)
     assert spec.hyperparameters["dropout"].evidence.startswith("p2: Table 2, Dropout: CLIPS 0.5, SHOP 0.4")
     assert any(note.startswith("dropout differs by dataset") for note in spec.unclear)
     assert any("several rows per dataset; the first row" in note for note in spec.unclear)

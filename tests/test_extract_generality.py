@@ -332,7 +332,7 @@ def test_values_given_respectively_per_dataset_and_a_symbols_meaning():
         "This objective corresponds to an auto-associative neural network with a single, k-dimensional hidden layer.",
         "All other experiments use k = 500.",
     ), "OurNet")
-    assert found["embedding_size"].value == 50 and found["hidden_size"].value == 500
+    assert found["embedding_size"].value == {"ML-1M": 50, "Gowalla": 100} and found["hidden_size"].value == 500
     assert any(note.startswith("embedding_size differs by dataset in the paper (ML-1M: 50, Gowalla: 100")
                for note in notes)
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from paper_autotrain.regimes import family_regime, resolve
-from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo
+from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo, same_dataset_name
 
 ITEMS = (("split", "Split"), ("ranking", "Ranking"), ("filters", "Filters"),
          ("metric_definition", "Metric definition"), ("early_stopping", "Early stopping"))
@@ -158,7 +158,7 @@ def split_difference(paper: str, ours: Ours) -> str | None:
     if len(offline) == 1:
         return offline_split_difference(offline[0], ours)
     named = {dataset_of(part): part for part in offline}
-    mine = next((part for name, part in named.items() if same_dataset(name, ours.dataset)), None)
+    mine = next((part for name, part in named.items() if same_dataset_name(name, ours.dataset)), None)
     if mine is not None:
         return offline_split_difference(strip_dataset(mine), ours)
     reasons = [why for part in offline if (why := offline_split_difference(strip_dataset(part), ours))]
@@ -180,13 +180,6 @@ def dataset_of(part: str) -> str:
 
 def strip_dataset(part: str) -> str:
     return DATASET_SUFFIX.sub("", part)
-
-
-def same_dataset(paper_name: str, ours: str) -> bool:
-    """'MovieLens-100K' and 'ml-100k', 'Criteo' and 'criteo': the same dataset."""
-    def key(name: str) -> str:
-        return re.sub(r"[^a-z0-9]", "", name.lower().replace("movielens", "ml"))
-    return bool(paper_name and ours) and (key(paper_name) == key(ours))
 
 
 def offline_split_difference(paper: str, ours: Ours) -> str | None:

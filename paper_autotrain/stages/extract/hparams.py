@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from paper_autotrain.schemas import HyperParameter, Table
 
@@ -402,8 +403,9 @@ def find_respective_values(
             evidence = quote(sentence, match.start())
             per_dataset = ", ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
             found[key] = (
-                HyperParameter(value=kind(values[0]), source="paper", evidence=evidence),
-                f"{key} differs by dataset in the paper ({per_dataset}; {evidence}); using the first value {values[0]}",
+                HyperParameter(value=by_dataset(names, [kind(v) for v in values]), source="paper", evidence=evidence),
+                f"{key} differs by dataset in the paper ({per_dataset}; {evidence}); a run uses its dataset's value "
+                "(the first where none is its dataset)",
             )
     return found
 
@@ -504,6 +506,11 @@ def _table_number(cell: str) -> float | int | None:
     return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
+def by_dataset(names: list[str], values: list[Any]) -> Any:
+    """One value when every dataset has the same, else `{dataset: value}` in the paper's order."""
+    return values[0] if len(set(values)) == 1 else dict(zip(names, values, strict=True))
+
+
 def find_table_hyperparameters(
     tables: list[Table], datasets: list[str], skip: set[str]
 ) -> tuple[dict[str, HyperParameter], list[str]]:
@@ -535,12 +542,13 @@ def find_table_hyperparameters(
                 continue
             if not all(_plausible(key, v) for v in values.values()):
                 continue
-            first = next(iter(values))
             cells = ", ".join(f"{name} {row[col].strip()}" for name, row in first_rows.items())
             evidence = f"{where}, {header[col]}: {cells}"
-            found[key] = HyperParameter(value=values[first], source="paper", evidence=evidence)
+            found[key] = HyperParameter(value=by_dataset(list(values), list(values.values())), source="paper",
+                                        evidence=evidence)
             if len(set(values.values())) > 1:
-                notes.append(f"{key} differs by dataset in the paper ({evidence}); using the {first} value")
+                notes.append(f"{key} differs by dataset in the paper ({evidence}); a run uses its dataset's value "
+                             "(the first where none is its dataset)")
         if len(first_rows) < len(data) and columns:
             notes.append(
                 f"{where} lists several rows per dataset; the first row of each dataset was taken "
