@@ -421,6 +421,12 @@ def run_files(train_dir: Path, baselines_dir: Path, ours: list[RunResult], other
     return compare.RunFiles.read(per_user, histories, curves)
 
 
+def compare_config(ctx: Context) -> dict[str, Any]:
+    """The evaluation settings, and the command line that reproduces the run (the report prints it)."""
+    command = ctx.cfg.get("command")
+    return {**ctx.section("eval"), **({"command": str(command)} if command else {})}
+
+
 def do_compare(ctx: Context) -> None:
     results_dir = ctx.store.results
     train_dir, baselines_dir = ctx.store.stage_dir("train"), ctx.store.stage_dir("baselines")
@@ -428,14 +434,14 @@ def do_compare(ctx: Context) -> None:
     def produce() -> list[Path]:
         reproduced = trained_runs(train_dir)
         others = [RunResult.model_validate(r) for r in json.loads((baselines_dir / "results.json").read_text())]
-        files = compare.run(ctx.spec(), reproduced, others, ctx.split(), ctx.section("eval"),
+        files = compare.run(ctx.spec(), reproduced, others, ctx.split(), compare_config(ctx),
                             run_files(train_dir, baselines_dir, reproduced, others))
         for name, text in files.items():
             atomic_write_text(results_dir / name, text)
         return [results_dir / name for name in files]
 
     inputs = [ctx.store.output_hash("train"), ctx.store.output_hash("baselines"), *ctx.spec_inputs(),
-              ctx.section("eval"), code_version("compare")]
+              compare_config(ctx), code_version("compare")]
     step(ctx, "compare", hash_obj(inputs), produce)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import html
 import io
 import json
 import statistics
@@ -344,6 +345,11 @@ def test_the_report_names_versions_and_device():
     line = next(ln for ln in md.splitlines() if ln.startswith("- Software:"))
     assert f"torch {metadata.version('torch')}" in line and f"recbole {metadata.version('recbole')}" in line
     assert line.endswith("device: cpu.")
+    assert "Reproduce:" not in md  # not run from the command line: no command to show
+    typed = "python -m paper_autotrain paper.pdf 'baselines=[Pop]'"
+    files = compare.run(spec(), result("LightGCN", "reproduced", 0.21), [], SPLIT, {"ks": [10], "command": typed})
+    assert f"- Reproduce: `{typed}`" in files["report.md"]
+    assert f'class="command">{html.escape(typed)}</code>' in files["report.html"]
 
 
 def test_the_summary_line_says_ours_against_the_reference_in_one_line():

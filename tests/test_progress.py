@@ -127,3 +127,9 @@ def test_the_command_prints_each_epoch_of_ours_and_of_recbole_then_the_result(tm
     assert "progress| epoch 1/1" in (stage / "logs" / "LightGCN-seed0.stderr.log").read_text()
     report = (root / "results" / "tinyprop" / "report.html").read_text()
     assert 'class="curve ours"' in report and 'class="curve reference"' in report
+    # the exact command that reproduces the run, in both reports, with the overrides as typed
+    md = (root / "results" / "tinyprop" / "report.md").read_text()
+    (command,) = [line for line in md.splitlines() if line.startswith("- Reproduce: ")]
+    typed = f"python -m paper_autotrain {EXAMPLE} trainer.max_epochs=1 'baselines=[Pop]'"
+    assert command.startswith(f"- Reproduce: `{typed}")
+    assert "dataset.name=tiny" in command and 'class="command">python -m paper_autotrain' in report

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ def run_from_config(cfg: DictConfig) -> Finished:
         container = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(container, dict)
         container["job"] = container.get("job") or sweep_job_id()
+        container["command"] = reproduce_command(cfg)
         outcome = pipeline.run(container)
     except UserError as exc:
         print_error(exc)
@@ -72,6 +74,20 @@ def run_from_config(cfg: DictConfig) -> Finished:
     if outcome.report is not None:
         print(f"report: {outcome.report}")
     return Finished(0, outcome.valid_main)
+
+
+def reproduce_command(cfg: DictConfig) -> str | None:
+    """`python -m paper_autotrain SOURCE overrides...`: this run (a sweep's job with its own values) from the
+    command line, quoted for a POSIX shell; None outside Hydra (a run from Python)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    overrides = [o for o in HydraConfig.get().overrides.task
+                 if not o.startswith(("paper=", "hparams_search=", "job="))]
+    if (cfg.get("search") or {}).get("open_only"):  # a search's trial: the paper's stated values stayed
+        overrides.append("+search.open_only=true")
+    return shlex.join(["python", "-m", "paper_autotrain", str(cfg.get("paper") or ""), *overrides])
 
 
 def sweep_job_id() -> str | None:

@@ -34,8 +34,9 @@ from paper_autotrain.sources.refs import paper_key, parse_source
 log = logging.getLogger("paper_autotrain")
 
 DEFAULT_GAP_TOLERANCE = 0.05
-# Config sections that say where files go, not what is computed: left out of the config hash.
-NOT_HASHED = ("paths", "batch", "hydra")
+# Config sections that say where files go or how the run was typed, not what is computed: left out of the config
+# hash (`command` restates the other settings as a command line).
+NOT_HASHED = ("paths", "batch", "hydra", "command")
 
 
 @functools.cache

@@ -76,6 +76,7 @@ class Report:
     significance: Significance
     failed: list[RunResult]
     files: RunFiles = field(default_factory=RunFiles)
+    command: str | None = None  # the command line that reproduces this run (None: not run from the command line)
 
     @property
     def n_seeds(self) -> int:
@@ -208,7 +209,8 @@ def build(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselin
     columns = table_columns([r for row in rows for r in row.runs], list(cfg.get("ks", (10, 20))))
     return Report(spec=spec, split=split, main=main, ours=ours, rows=rows, columns=columns,
                   significance=against_best_baseline(ours, others, files, main),
-                  failed=[b for b in baselines if b.status != "ok"], files=files)
+                  failed=[b for b in baselines if b.status != "ok"], files=files,
+                  command=cfg.get("command") or None)
 
 
 # --- Markdown ------------------------------------------------------------------------------------------
@@ -260,6 +262,11 @@ def environment_line(report: Report) -> str:
     trainer = (report.ours.runs[0].config or {}).get("trainer") or {}
     device = str(trainer.get("accelerator", "cpu"))
     return f"Software: {software_versions()}; device: {device}."
+
+
+def command_line(report: Report) -> str:
+    """The Markdown item with the exact command that reproduces this run ("" when there is none)."""
+    return f"\n- Reproduce: `{report.command}`" if report.command else ""
 
 
 def software_versions() -> str:
@@ -496,7 +503,7 @@ train/valid/test interactions.
 - Split `{split.split_id}`, {seeds_line(report)}: every model below was trained on the same benchmark files \
 and scored by the same evaluator.
 {budget_line(spec, report.ours.runs[0], report.monitor)}
-- {environment_line(report)}
+- {environment_line(report)}{command_line(report)}
 
 {results_table(report)}
 {under_training_block(report)}

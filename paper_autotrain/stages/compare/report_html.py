@@ -300,7 +300,7 @@ def render(report: Report, templates: Path = REPORT_TEMPLATES) -> str:
         heading=heading(report.spec), approximation=approximation_note(report.spec),
         table=report.table(), significance=report.significance_line(),
         seeds_line=seeds_line(report), budget=budget_line(report.spec, report.ours.runs[0], report.monitor)[2:],
-        environment=environment_line(report), under_training=under_training_lines(report),
+        environment=environment_line(report), command=report.command, under_training=under_training_lines(report),
         reference=reference_line_text(report), reference_notes=reference_notes(report),
         failures=failure_lines(report), reported=[(r, reported_value(r)) for r in report.spec.reported],
         protocol=report.protocol(), protocol_read=report.protocol_read, protocol_not_read=NOT_READ,
