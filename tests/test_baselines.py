@@ -337,9 +337,10 @@ def test_each_epoch_is_recorded_counted_from_1_and_kept_with_the_result(first_ru
             f"progress| epoch {e}/{budget}" for e in range(1, result.epochs_run + 1)]
 
 
-def test_n_jobs_auto_is_one_job_per_two_cores_and_a_number_is_capped_by_the_runs():
-    assert baselines.n_jobs_of("auto", 10, cores=2) == (1, None)  # alone: torch's own thread count
+def test_n_jobs_auto_is_one_job_per_core_and_a_number_is_capped_by_the_runs():
+    assert baselines.n_jobs_of("auto", 10, cores=2) == (2, 1)
     assert baselines.n_jobs_of("auto", 10, cores=16) == (4, 4)
+    assert baselines.n_jobs_of("auto", 1, cores=16) == (1, None)  # alone: torch's own thread count
     assert baselines.n_jobs_of("auto", 10, device="cuda", cores=16) == (1, None)
     assert baselines.n_jobs_of(3, 2, cores=8) == (2, 4)
     assert baselines.n_jobs_of("2", 5, cores=2) == (2, 1)
@@ -377,3 +378,14 @@ def test_two_jobs_at_once_give_the_numbers_of_one_at_a_time_with_live_labelled_p
     assert sorted(r.getMessage().split(":")[0] for r in progress) == ["baseline BPR (seed 0)", "baseline Pop (seed 0)"]
     assert {r.paper for r in progress} == {"tinyprop"}  # relayed from other threads, still naming the paper
     assert any("2 at a time" in r.getMessage() for r in caplog.records)
+
+
+def test_concurrent_runs_start_with_the_reference_and_keep_the_plans_order(split, tmp_path, monkeypatch):
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(baselines, "run_model", fake_runner(calls))
+    monkeypatch.setattr(baselines, "_plan", lambda spec, cfg: [
+        ("Pop", {}, {"reference": False}), ("BPR", {}, {"reference": False}), ("LightGCN", {}, {"reference": True})])
+    results = baselines.run(None, split, CFG, tmp_path / "cache", n_jobs=2)
+    assert sorted(calls) == [("BPR", 0), ("LightGCN", 0), ("Pop", 0)]
+    assert [r.model for r in results] == ["Pop", "BPR", "LightGCN"]  # whichever finished first
+    assert baselines.start_order(baselines._plan(None, {})) == [2, 0, 1]  # LightGCN submitted first

@@ -11,8 +11,12 @@ log as `baseline <model> (seed N): epoch 3/20: loss ..., valid_ndcg@10 ..., seco
 keeps the runner's whole stderr in `log_dir` (the stage folder's `logs/<model>-seed<N>.stderr.log`).
 
 `n_jobs` runs several models (or seeds) at once, each in its own subprocess with its share of the cores
-(torch threads and OMP/MKL threads = cores // n_jobs); `auto` is one job per two cores, at most four, and
-one on a GPU. Concurrent runs give the same numbers as sequential ones (same configs, same seeds).
+(torch threads and OMP/MKL threads = cores // n_jobs); `auto` is one job per core, at most four, and one on a
+GPU. RecBole's models on data of this size gain little from a second thread and lose much when the cores are
+shared (the baselines stage of tinyprop.pdf, Pop, ItemKNN, BPR and LightGCN for 10 epochs, on 2 cores at a
+load average of 2.3-3.6 from other work: 165 s one at a time with torch's two threads, 69 s one at a time with
+one thread, 52 s two at a time with one thread each). Concurrent runs give the same numbers as
+sequential ones (same configs, same seeds); the reference, usually the longest, starts first.
 
 The spec's reference model (`stages/references`) always runs beside the configured baselines.
 """
@@ -58,7 +62,7 @@ PER_USER_FILE = "per_user_test.npz"  # what the runner writes beside its result 
 HISTORY_FILE = "history.csv"  # the runner's epochs, in our history.csv layout (RunResult.config["history"])
 REFERENCE_KEYS = ("reference", "reference_of", "reference_notes")
 STAGE_KEYS = ("n_jobs",)  # settings of the stage in the `baselines` config section, not models
-AUTO_MAX_JOBS = 4  # n_jobs=auto: one job per two cores, at most this many (each RecBole process holds its data)
+AUTO_MAX_JOBS = 4  # n_jobs=auto: one job per core, at most this many (each RecBole process holds its data)
 
 
 # --- config and cache --------------------------------------------------------------------------------
@@ -382,10 +386,10 @@ def usable_cores() -> int:
 
 def n_jobs_of(value: Any, n_runs: int, device: str = "cpu", cores: int | None = None) -> tuple[int, int | None]:
     """(models trained at once, torch/OpenMP threads of each; None = torch's default) for `baselines.n_jobs`:
-    a number, or `auto` = one job per two cores, at most AUTO_MAX_JOBS, and one on a GPU."""
+    a number, or `auto` = one job per core, at most AUTO_MAX_JOBS, and one on a GPU."""
     cores = cores or usable_cores()
     if value is None or str(value).strip().lower() == AUTO:
-        jobs = 1 if device != "cpu" else min(AUTO_MAX_JOBS, cores // 2)
+        jobs = 1 if device != "cpu" else min(AUTO_MAX_JOBS, cores)
     else:
         try:
             jobs = int(value)
@@ -395,6 +399,11 @@ def n_jobs_of(value: Any, n_runs: int, device: str = "cpu", cores: int | None = 
             raise UserError(f"baselines.n_jobs={value!r}: at least 1 (or auto)")
     jobs = max(1, min(jobs, n_runs))
     return jobs, (None if jobs == 1 else max(1, cores // jobs))
+
+
+def start_order(runs: Sequence[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[int]:
+    """The order concurrent runs start in: the reference's first (usually the longest), then the plan's order."""
+    return sorted(range(len(runs)), key=lambda i: not runs[i][2].get("reference"))
 
 
 def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache_dir: Path,
@@ -411,7 +420,8 @@ def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache
             for name, overrides, extra in _plan(spec, cfg) for seed in seeds_of(cfg)]
     jobs, threads = n_jobs_of(n_jobs, len(runs), str(cfg.get("device", "cpu")))
     if jobs > 1:
-        log.info("baselines: %d runs, %d at a time, %d threads each", len(runs), jobs, threads)
+        log.info("baselines: %d runs, %d at a time, %d thread%s each", len(runs), jobs, threads,
+                 "" if threads == 1 else "s")
 
     def one(planned: tuple[str, dict[str, Any], dict[str, Any]]) -> tuple[RunResult, Path]:
         name, config, extra = planned
@@ -421,8 +431,8 @@ def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache
         done = [one(planned) for planned in runs]
     else:  # the threads only wait on subprocesses; each keeps the caller's context (the paper key of its log lines)
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="baseline") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, one, planned) for planned in runs]
-            done = [future.result() for future in futures]
+            futures = {i: pool.submit(contextvars.copy_context().run, one, runs[i]) for i in start_order(runs)}
+            done = [futures[i].result() for i in range(len(runs))]
     results = []
     for result, cache_file in done:
         if result.status == "ok":
