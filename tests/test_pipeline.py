@@ -107,6 +107,20 @@ def test_hand_edited_spec_is_kept_and_flows_into_the_code(tmp_path):
     assert yaml.safe_load(spec_path.read_text())["hyperparameters"]["embedding_size"]["value"] == 32
 
 
+def test_a_value_stated_per_dataset_is_the_run_dataset_s(tmp_path):
+    pipeline.run(config(tmp_path, "until=render"))
+    spec_path = tmp_path / "generated" / "tinyprop" / "spec.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["hyperparameters"]["embedding_size"].update(value={"Yelp": 48, "MovieLens-100K": 24})
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    outcome = pipeline.run(config(tmp_path, "until=render"))
+    assert "render" in outcome.timings  # the edit reran render
+    rendered = yaml.safe_load((tmp_path / "generated" / "tinyprop" / "config.yaml").read_text())
+    assert rendered["model"]["embedding_size"] == 24  # ml-100k's, not the first dataset's
+    assert yaml.safe_load(spec_path.read_text())["hyperparameters"]["embedding_size"]["value"] == {
+        "Yelp": 48, "MovieLens-100K": 24}  # the file keeps the paper's map
+
+
 def test_broken_hand_edit_is_a_one_line_error(tmp_path):
     pipeline.run(config(tmp_path, "until=parse"))
     spec_path = tmp_path / "generated" / "tinyprop" / "spec.yaml"
