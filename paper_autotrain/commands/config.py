@@ -38,13 +38,30 @@ class PaperKey(logging.Filter):
 
 
 def setup_logging() -> None:
+    """Log lines on stderr, each naming its paper: rich's coloured columns on a terminal, plain lines otherwise
+    (a pipe, a file, CI, NO_COLOR set), so logs and greps see the same text."""
     level = os.environ.get("PAPER_AUTOTRAIN_LOG", "INFO").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format=LOG_FORMAT, datefmt="%H:%M:%S", force=True)
+    if on_terminal(sys.stderr):
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=Console(file=sys.stderr), show_path=False,
+                                               log_time_format="%H:%M:%S", markup=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("[%(paper)s] %(message)s"))
+        logging.basicConfig(level=level, handlers=[handler], force=True)
+    else:
+        logging.basicConfig(level=level, stream=sys.stderr, format=LOG_FORMAT, datefmt="%H:%M:%S", force=True)
     for handler in logging.root.handlers:
         handler.addFilter(PaperKey())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     enable_our_loggers()
+
+
+def on_terminal(stream: object) -> bool:
+    """Whether log lines go to a person's terminal (not a pipe or file; NO_COLOR and TERM=dumb opt out)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def enable_our_loggers() -> None:
