@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Family = Literal["general", "graph", "sequential", "context", "autoencoder", "knowledge", "other"]
 Task = Literal["topk", "ctr", "rating"]
-Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "ccl", "other"]
+Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "ccl", "top1", "bpr_max", "other"]
 ValueSource = Literal["paper", "default", "user"]
-# What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. GRU4Rec's
-# TOP1): a stand-in the spec keeps saying is not the paper's, and the README and report name.
+# What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. a hinge loss
+# in a sequential paper): a stand-in the spec keeps saying is not the paper's, and the README and report name.
 STAND_IN_LOSSES: dict[str, str] = {"sequential": "ce"}
 # `approximation`: our model, built from a spec whose fidelity verdict is partial (fidelity=allow_partial); it never
 # counts as a reproduction

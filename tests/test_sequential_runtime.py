@@ -52,7 +52,7 @@ def test_batches_cover_every_training_position_and_negatives_avoid_the_target():
         assert batch["neg_items"].min() >= 1 and batch["neg_items"].max() <= split.n_items
 
 
-@pytest.mark.parametrize("loss", ["ce", "bce"])
+@pytest.mark.parametrize("loss", ["ce", "bce", "top1"])
 def test_a_gru_learns_the_cycle_and_is_scored_on_the_test_targets(loss):
     split = cyclic_split()
     L.seed_everything(0)
@@ -68,7 +68,7 @@ def test_a_gru_learns_the_cycle_and_is_scored_on_the_test_targets(loss):
 
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="sequential loss"):
-        TinyGRU(cyclic_split(), loss="bpr")
+        TinyGRU(cyclic_split(), loss="hinge")
 
 
 class TinyCausalGRU(TinyGRU):

@@ -33,6 +33,34 @@ def ccl_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float,
     return ((1.0 - pos_scores) + negative_weight * torch.relu(neg_scores - margin).mean(-1)).mean()
 
 
+def top1_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """GRU4Rec's TOP1 (Hidasi et al., 2016): mean_j sigmoid(r_j - r_i) + sigmoid(r_j^2) over the negatives j of each
+    positive i (the relative rank's sigmoid approximation plus the term that keeps negative scores near zero), mean
+    over the positives. `pos_scores` [N], `neg_scores` [N, k]; `mask` [N, k] is True where j is a negative of row i
+    (a row with none adds nothing)."""
+    terms = torch.sigmoid(neg_scores - pos_scores.unsqueeze(-1)) + torch.sigmoid(neg_scores.pow(2))
+    if mask is None:
+        return terms.mean()
+    weights = mask.to(terms.dtype)
+    return ((terms * weights).sum(-1) / weights.sum(-1).clamp_min(1.0)).mean()
+
+
+def bpr_max_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, reg: float,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """BPR-max with score regularisation (Hidasi & Karatzoglou, 2018): -log sum_j s_j sigmoid(r_i - r_j)
+    + reg * sum_j s_j r_j^2, s_j = softmax of the negatives' scores r_j, mean over the positives. Shapes as
+    top1_loss; a row without negatives adds nothing (as GRU4Rec's code, 1e-24 inside the log)."""
+    if mask is not None:
+        rows = mask.any(-1)
+        pos_scores, neg_scores, mask = pos_scores[rows], neg_scores[rows], mask[rows]
+        if not len(pos_scores):
+            return neg_scores.sum() * 0.0
+    logits = neg_scores if mask is None else neg_scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    ranked = (weights * torch.sigmoid(pos_scores.unsqueeze(-1) - neg_scores)).sum(-1)
+    return (-torch.log(ranked + 1e-24) + reg * (weights * neg_scores.pow(2)).sum(-1)).mean()
+
+
 def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch.Tensor:
     """(sum of ||e||^2 over the given embedding rows) / 2 / batch_size (LightGCN's L2 term)."""
     total = sum(row.pow(2).sum() for row in rows)

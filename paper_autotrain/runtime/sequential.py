@@ -10,9 +10,15 @@ A generated sequential model fills a small contract:
   a loss at every position (config ``data.train_positions: windows``), as SASRec and GRU4Rec are trained in their
   papers, instead of one pass per prefix.
 
-This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items,
-or BCE with sampled negatives), and validation/test by full ranking of the next item with the
-project's evaluator, exactly as RecBole's sequential models are scored on the same sequences.
+This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items; BCE or BPR with
+uniformly sampled negatives, one draw per target and position; GRU4Rec's TOP1 and BPR-max over in-batch negatives),
+and validation/test by full ranking of the next item with the project's evaluator, exactly as RecBole's sequential
+models are scored on the same sequences.
+
+In-batch negatives (top1, bpr_max) are as GRU4Rec samples them: the negatives of a target are the other targets of
+the same mini-batch (so popular items are drawn more often, and a batch of B targets gives each about B - 1), except
+those that are the same item as the target. GRU4Rec's batches are session-parallel; ours are the prefixes or
+windows below, so the mini-batch the negatives come from is a different random set of targets.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from paper_autotrain.data.evaluator import EvalResult
 from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
 from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.lookup import lookup
-from paper_autotrain.runtime.losses import make_optimizer
+from paper_autotrain.runtime.losses import bpr_loss, bpr_max_loss, make_optimizer, top1_loss
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
-SEQUENCE_LOSSES = ("ce", "bce")
+SEQUENCE_LOSSES = ("ce", "bce", "bpr", "top1", "bpr_max")
+SAMPLED_LOSSES = ("bce", "bpr")  # uniformly drawn negatives (optim.negative_samples per target)
+IN_BATCH_LOSSES = ("top1", "bpr_max")  # the mini-batch's other targets are the negatives
 Batch = dict[str, torch.Tensor]
 
 
@@ -104,7 +112,7 @@ def training_batches(split: SequenceSplit, config: dict, batch_size: int | None 
     data, optim = config.get("data") or {}, config.get("optim") or {}
     size = int(batch_size or optim.get("batch_size", 2048))
     loss = str(config["model"].get("loss", "ce"))
-    negatives = int(optim.get("negative_samples", 1)) if loss == "bce" else 0
+    negatives = int(optim.get("negative_samples", 1)) if loss in SAMPLED_LOSSES else 0
     positions = str(data.get("train_positions", "prefixes"))
     if positions not in TRAIN_POSITIONS:
         raise ValueError(f"data.train_positions must be one of {TRAIN_POSITIONS}, got {positions!r}")
@@ -125,7 +133,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
 
     def __init__(self, split: SequenceSplit, *, loss: str = "ce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
                  negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
-                 eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
+                 bpr_max_reg: float = 1.0, eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
         super().__init__()
         if loss not in SEQUENCE_LOSSES:
             raise ValueError(f"sequential loss must be one of {SEQUENCE_LOSSES}, got {loss!r}")
@@ -136,6 +144,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         self.learning_rate = float(learning_rate)
         self.l2_reg = float(l2_reg)
         self.negative_samples = int(negative_samples)
+        self.bpr_max_reg = float(bpr_max_reg)  # BPR-max's score regularisation weight (lambda)
         self.optimizer_name = str(optimizer)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
@@ -177,9 +186,26 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         table = self.item_table()
         if self.loss_name == "ce":
             return F.cross_entropy(seq @ table.T, targets)
+        if self.loss_name in IN_BATCH_LOSSES:
+            scores = seq @ lookup(table, targets).T  # [N, N]: every state against every target of the batch
+            mask = targets.unsqueeze(0) != targets.unsqueeze(1)  # the other targets, not the row's own item
+            if self.loss_name == "top1":
+                return top1_loss(scores.diagonal(), scores, mask)
+            return bpr_max_loss(scores.diagonal(), scores, self.bpr_max_reg, mask)
         pos = (seq * lookup(table, targets)).sum(-1)
         neg = (seq.unsqueeze(1) * lookup(table, negatives)).sum(-1)
+        if self.loss_name == "bpr":  # RecBole's BPR for sequences: -log sigmoid(r_i - r_j), mean over the pairs
+            return bpr_loss(pos, neg)
         return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())
+
+    def loss_floor(self, batch: Batch) -> float:
+        """The least the loss can be on this batch (validate's overfit gate measures the fall towards it): TOP1's
+        sigmoid(r_j^2) is at least 1/2 for every negative, so rows with a negative cannot go below 0.5; 0 else."""
+        if self.loss_name != "top1":
+            return 0.0
+        targets = batch["targets"][batch["targets"] > 0]
+        with_negatives = (targets.unsqueeze(0) != targets.unsqueeze(1)).any(-1)
+        return 0.5 * float(with_negatives.float().mean()) if len(targets) else 0.0
 
     def evaluate(self, phase: str) -> EvalResult:
         with self.eval_mode():

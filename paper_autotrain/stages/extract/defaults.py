@@ -11,13 +11,13 @@ import logging
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
-from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, Block, HyperParameter, MethodSpec
+from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, Block, Deviation, HyperParameter, Loss, MethodSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,13 @@ def defaults_with_origin(spec: MethodSpec) -> tuple[dict[str, Any], dict[str, tu
 
 
 def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
-    """The family's defaults, then each block's (they win: a block knows its own needs), the learning rate by
-    the optimizer."""
+    """The family's defaults, then each block's (they win: a block knows its own needs), the loss's own (BPR-max's
+    regularisation weight), the learning rate by the optimizer."""
     base = load_library().base_for(spec.family)
     needed = dict(base.defaults.get(spec.family, {}))
     for rule in block_rules(spec, base):
         needed.update(block_defaults(rule))
+    needed.update((load_defaults().get("loss_defaults") or {}).get(spec.loss, {}))
     optimizer = spec.hp("optimizer", needed.get("optimizer"))
     by_optimizer = {**load_defaults()["learning_rate_by_optimizer"], **base.learning_rate_by_optimizer}
     if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
@@ -96,12 +97,16 @@ def fill_defaults(spec: MethodSpec) -> MethodSpec:
 def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated: bool = False) -> MethodSpec:
     """User values win over the paper and the defaults (source: user).
 
-    Besides the canonical keys, a spec's own keys (e.g. an autoencoder's total_anneal_steps) may be set.
+    Besides the canonical keys, a spec's own keys (e.g. an autoencoder's total_anneal_steps) may be set, and `loss`
+    (with_loss: another loss than the paper's, e.g. RecBole's BPR beside a reference that cannot train the paper's).
     `keep_stated` (a hyperparameter search over what the paper leaves open): a value the paper states stays, the
     override is dropped and logged.
     """
+    overrides = dict(overrides)
+    if LOSS_OVERRIDE in overrides:
+        spec = with_loss(spec, str(overrides.pop(LOSS_OVERRIDE)))
     known = [*CANONICAL_HYPERPARAMETERS, *sorted((set(spec.hyperparameters) | set(needed_defaults(spec)))
-                                                 - set(CANONICAL_HYPERPARAMETERS))]
+                                                 - set(CANONICAL_HYPERPARAMETERS)), LOSS_OVERRIDE]
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise UserError(
@@ -117,6 +122,26 @@ def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated:
             continue
         hyperparameters[key] = HyperParameter(value=_plain(value), source="user", evidence=None)
     return spec.model_copy(update={"hyperparameters": hyperparameters})
+
+
+LOSS_OVERRIDE = "loss"  # +hparams.loss=bpr: train another loss than the paper's (RecBole's, to compare like with like)
+
+
+def with_loss(spec: MethodSpec, loss: str) -> MethodSpec:
+    """The spec training `loss` instead of the one read from the paper; unclear and the fidelity deviations say so
+    (the report then never calls it the paper's loss)."""
+    known = get_args(Loss)
+    if loss not in known:
+        raise UserError(f"hparams.loss={loss!r} is not a loss; choose from {', '.join(known)}")
+    if loss == spec.loss:
+        return spec
+    said = f"loss: {loss} set by the user (hparams.loss); the loss read from the paper is {spec.loss}"
+    update: dict[str, Any] = {"loss": loss, "unclear": [*spec.unclear, said]}
+    if spec.fidelity is not None:
+        deviation = Deviation(component="the paper's training loss", paper=f"loss: {spec.loss}",
+                              ours=f"{loss}, set by the user (hparams.loss)")
+        update["fidelity"] = spec.fidelity.model_copy(update={"deviations": [*spec.fidelity.deviations, deviation]})
+    return spec.model_copy(update=update)
 
 
 def _plain(value: Any) -> Any:

@@ -66,6 +66,7 @@ class Part:
     ours: str = ""  # for a known deviation: what our block does instead
     adds: tuple[str, str] | None = None  # (block, after): the block that builds the part joins the composition
     composes: tuple[str, ...] = ()  # the blocks of the model the part defines (NFM's Bi-Interaction pooling)
+    losses: tuple[str, ...] = ()  # a deviation: the spec losses with which the block builds the part as the paper does
 
     def applies_to(self, family: str) -> bool:
         return not self.families or family in self.families
@@ -100,7 +101,7 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                        composes=tuple(e.get("composes") or ()))
                   for e in raw["components"])
     deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"],
-                            families=tuple(e.get("families") or ()))
+                            families=tuple(e.get("families") or ()), losses=tuple(e.get("losses") or ()))
                        for e in raw["deviations"])
     structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
@@ -281,7 +282,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own):
         block = found.part.blocks[0]
         if block in built:
-            deviations.append(Deviation(component=found.part.name, paper=found.evidence, ours=found.part.ours))
+            if loss not in found.part.losses:
+                deviations.append(Deviation(component=found.part.name, paper=found.evidence, ours=found.part.ours))
             components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
         else:
             components.append(Component(name=found.part.name, evidence=found.evidence, block=None))

@@ -74,6 +74,19 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "multinomial": ((r"multinomial (?:log-)?likelihood", 3), (r"multinomial distribution", 1)),
     "ccl": ((r"cosine contrastive loss", 4), (r"\bCCL\b", 2)),  # SimpleX's, on cosine similarities
+    # GRU4Rec's ranking losses. TOP1 is the loss its paper "devised by us" (that cue alone would say `other`): named,
+    # or described as the regularised approximation of the relevant item's relative rank, it is TOP1. TOP1-max is
+    # not TOP1; BPR-max is the later paper's (Hidasi & Karatzoglou, 2018), with its score regularisation.
+    "top1": (
+        (r"\bTOP1\b(?!-max)", 2),
+        (r"\bTOP1\b(?!-max)[^.]{0,80}(?:devised|designed|proposed|introduced) by us", 25),
+        (r"regulari[sz]ed approximation of the relative rank", 25),
+    ),
+    "bpr_max": (
+        (r"\bBPR-max\b", 4),
+        (r"\bBPR-max\b[^.]{0,80}(?:score )?regulari[sz]ation", 25),
+        (r"(?:\bwe\b|\bour\b|train\w*|optimi[sz]\w*|minimi[sz]\w*)[^.]{0,60}\bBPR-max\b", 25),
+    ),
     "mse": (
         (r"squared (?:error )?loss", 2),
         (r"least[- ]squares?(?: error)?", 2),

@@ -345,7 +345,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
         hyperparameters.update({k: v for k, v in annealing.items() if k not in hyperparameters})
     if other_loss:
         unclear.append(f"loss: the paper trains with a {other_loss}, which the spec's losses (bpr, bce, ce, "
-                       f"multinomial, mse) do not include; `other` ({loss_quote})")
+                       f"multinomial, mse, ccl, top1, bpr_max) do not include; `other` ({loss_quote})")
     elif loss == "other":
         unclear.append("training loss not recognised; set `loss` by hand")
     layers = hyperparameters.get("n_layers")

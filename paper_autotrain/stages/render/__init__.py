@@ -60,6 +60,8 @@ OPTIM_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("optimizer", "adam"), ("learning_rate", 0.001), ("batch_size", 2048), ("l2_reg", 0.0),
     ("negative_samples", 1),
 )
+# a loss's own hyperparameter, its optim key and default (extract's default too: stages/extract/family_defaults.yaml)
+LOSS_HYPERPARAMETERS: dict[str, tuple[str, float]] = {"bpr_max": ("bpr_max_reg", 1.0)}
 DEFAULT_MAX_EPOCHS = 300
 TRAINER_DEFAULTS: dict[str, Any] = {
     "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32, "seed": 0, "deterministic": "warn",
@@ -368,6 +370,11 @@ def resolve_optim(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, Any]
                 raise StageError(f"render: optimizer {raw!r} has no template (adam, sgd, adagrad)")
         values[name] = value
         rows.append(hp_row(name, value, entry))
+    if spec.loss in LOSS_HYPERPARAMETERS:  # a loss's own weight (BPR-max's score regularisation)
+        name, default = LOSS_HYPERPARAMETERS[spec.loss]
+        entry = spec.hyperparameters.get(name)
+        values[name] = coerce(default if entry is None else entry.value, float, name)
+        rows.append(hp_row(name, values[name], entry))
     return values, rows
 
 

@@ -41,8 +41,19 @@ def reference(spec: MethodSpec) -> Reference | None:
     return m.result(model)
 
 
+# The paper's loss, where RecBole's sequential classes have none (they offer CE or BPR): what the reference trains
+# instead is BPR with sampled negatives, the nearest pairwise loss, and the note says what differs
+NO_RECBOLE_LOSS = {
+    "bce": "sampled BCE (log sigmoid of the positive's score and of each sampled negative's)",
+    "top1": "TOP1 (mean over in-batch negatives of sigmoid(r_j - r_i) + sigmoid(r_j^2))",
+    "bpr_max": "BPR-max (-log sum_j softmax(r_j) sigmoid(r_i - r_j) over in-batch negatives, + lambda * "
+               "sum_j softmax(r_j) r_j^2)",
+}
+
+
 def _loss(m: SpecMapping, model: str) -> None:
-    """CE over all items maps as is; sampled BCE has no RecBole counterpart but BPR with as many negatives.
+    """CE over all items and BPR map as they are; sampled BCE, TOP1 and BPR-max have no RecBole counterpart, so the
+    reference trains BPR with sampled negatives (the note says so: it is not the paper's loss).
 
     An "other" loss is trained with the family's stand-in on our side, so RecBole's reference gets the same one.
     """
@@ -52,11 +63,18 @@ def _loss(m: SpecMapping, model: str) -> None:
         if m.spec.loss == "other":
             m.notes.append(f"the paper's loss has no template; both sides train the stand-in CE ({model}'s default)")
         return
-    negatives = m.scalar("negative_samples", integral=True) or 1
+    # TOP1 and BPR-max take their negatives from the mini-batch; RecBole samples one uniform negative per target
+    in_batch = loss in ("top1", "bpr_max")
+    negatives = 1 if in_batch else m.scalar("negative_samples", integral=True) or 1
     m.overrides.update({"loss_type": "BPR",
                         "train_neg_sample_args": {"distribution": "uniform", "sample_num": negatives}})
-    m.notes.append(f"loss={loss} with sampled negatives: RecBole's {model} offers only CE or BPR; "
-                   f"BPR with {negatives} sampled negative(s) stands in")
+    if loss in NO_RECBOLE_LOSS:
+        where = ("the other targets of each mini-batch are the negatives on our side" if in_batch
+                 else f"{negatives} sampled negative(s) per target on both sides")
+        m.notes.append(f"loss: the paper trains {NO_RECBOLE_LOSS[loss]}, which RecBole's {model} does not offer "
+                       f"(CE or BPR only); the reference trains BPR with {negatives} uniformly sampled negative(s) "
+                       f"per target instead, not the paper's loss ({where}). To compare like with like, run ours "
+                       "with `loss: bpr` in spec.yaml (from_stage=render)")
 
 
 def _sasrec_layout(m: SpecMapping) -> None:
