@@ -104,6 +104,12 @@ class BlockRule:
     """a sequence encoder whose output at t reads items 0..t only: trainable at every position at once"""
     hyperparameter_defaults: Mapping[str, Any] = field(default_factory=dict)
     """hyperparameters the block needs that no param of it reads, with their defaults (Caser's window length)"""
+    trains: str | None = None
+    """the loss template (templates/losses/<trains>.j2) of the paper's own objective the block belongs to (CML's
+    WARP-weighted metric hinge): the model trains with it when the spec's loss is one of `trains_for`"""
+    trains_for: tuple[str, ...] = ()
+    """the spec losses the block's own loss stands for (`other` for a loss no kind names; `bce` for a weighted
+    likelihood that is still a log loss)"""
 
     def param(self, key: str) -> BlockParam | None:
         return next((param for param in self.params if param.key == key), None)
@@ -393,7 +399,7 @@ BASE_OPTIONAL = {"train_regime", "tasks", "slots", "custom_architecture", "candi
                  "learning_rate_by_optimizer", "recbole_classes", "scaffolds"}
 RECBOLE_CLASS_FIELDS, RECBOLE_CLASS_OPTIONAL = {"class", "blocks"}, {"match", "loss"}
 BLOCK_FIELDS = {"description"}
-BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal",
+BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal", "trains",
                   "hyperparameter_defaults"}
 PARAM_FIELDS = {"key", "block_param", "hyperparameter", "default", "type"}
 PARAM_OPTIONAL = {"range", "choices", "repeat", "default_from"}
@@ -489,6 +495,9 @@ def read_base(root: Path, folder: str) -> ReadBase:
     )
     check_needs(base, root)
     check_slots(base, root, where)
+    for name, rule in blocks.items():
+        if rule.trains and rule.trains not in base.losses:
+            raise where.at("losses").error(f"names no loss {rule.trains!r} (block {name} trains it)")
     return ReadBase(base, raw, where.file)
 
 
@@ -568,7 +577,17 @@ def read_block(path: Path, where: Where) -> BlockRule:
         causal=flag(raw.get("causal", False), where.at("causal")),
         hyperparameter_defaults=dict(mapping(raw.get("hyperparameter_defaults"),
                                              where.at("hyperparameter_defaults"), object)),
+        **read_trains(raw.get("trains"), where.at("trains")),
     )
+
+
+def read_trains(value: Any, where: Where) -> dict[str, Any]:
+    """`trains: {loss: warp_hinge, for: [other]}`: the block's own loss and the spec losses it stands for."""
+    if value is None:
+        return {}
+    checked_fields(mapping(value, where, object), where, {"loss", "for"}, set())
+    return {"trains": text(value["loss"], where.at("loss")),
+            "trains_for": optional_list(value["for"], where.at("for"), str)}
 
 
 def read_words(words: Mapping[str, Any], where: Where) -> dict[str, tuple[str, ...]]:

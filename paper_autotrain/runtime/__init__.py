@@ -17,7 +17,17 @@ from paper_autotrain.runtime.autoencoder import (
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.lookup import lookup
-from paper_autotrain.runtime.losses import bce_loss, bpr_loss, ccl_loss, make_optimizer, squared_norm_penalty
+from paper_autotrain.runtime.losses import (
+    bce_loss,
+    bpr_loss,
+    ccl_loss,
+    covariance_penalty,
+    logistic_mf_loss,
+    make_optimizer,
+    squared_norm_penalty,
+    warp_hinge_loss,
+    warp_weights,
+)
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 
@@ -25,6 +35,6 @@ __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
     "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
-    "lookup",
+    "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
 ]

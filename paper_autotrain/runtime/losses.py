@@ -61,6 +61,50 @@ def bpr_max_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, reg: float,
     return (-torch.log(ranked + 1e-24) + reg * (weights * neg_scores.pow(2)).sum(-1)).mean()
 
 
+def warp_hinge_loss(pos_distances: torch.Tensor, neg_distances: torch.Tensor, margin: float,
+                    n_items: int) -> torch.Tensor:
+    """CML's metric loss (Hsieh et al. 2017, Eq. 1 with its WARP weights), summed over the batch.
+
+    `pos_distances` [B] are the squared Euclidean distances d(i, j)^2 of the batch's positive pairs, `neg_distances`
+    [B, U] those of U sampled negatives per pair. Per pair: the hinge [m + d(i, j)^2 - d(i, k)^2]_+ of each negative
+    k; M = the number of impostors (negatives with a non-zero hinge); rank_d(i, j) ~ floor(J * M / U) with J the
+    number of items; the weight w_ij = log(rank_d(i, j) + 1), a constant of the step; the loss keeps the negative
+    with the largest hinge: w_ij * max_k [m + d(i, j)^2 - d(i, k)^2]_+."""
+    hinge = torch.relu(margin + pos_distances.unsqueeze(-1) - neg_distances)
+    return (warp_weights(pos_distances, neg_distances, margin, n_items) * hinge.max(-1).values).sum()
+
+
+def warp_weights(pos_distances: torch.Tensor, neg_distances: torch.Tensor, margin: float,
+                 n_items: int) -> torch.Tensor:
+    """CML's w_ij = log(floor(J * M / U) + 1) per pair, M the impostors among its U negatives (no gradient)."""
+    with torch.no_grad():
+        impostors = (margin + pos_distances.unsqueeze(-1) - neg_distances > 0).sum(-1).to(pos_distances.dtype)
+        return torch.log(torch.floor(n_items * impostors / max(neg_distances.shape[-1], 1)) + 1.0)
+
+
+def covariance_penalty(rows: torch.Tensor) -> torch.Tensor:
+    """CML's covariance regulariser over a batch's N latent vectors `rows` [N, r] (Cogswell et al.'s DeCov, which
+    CML cites): C = (1/N) sum_n (y_n - mu)(y_n - mu)^T, L_c = (||C||_F^2 - ||diag(C)||_2^2) / N, the squared
+    off-diagonal covariances (the paper prints ||C||_f unsquared beside the squared diagonal norm)."""
+    centred = rows - rows.mean(0, keepdim=True)
+    covariance = centred.T @ centred / max(len(rows), 1)
+    return (covariance.pow(2).sum() - covariance.diagonal().pow(2).sum()) / max(len(rows), 1)
+
+
+def logistic_mf_loss(pos_logits: torch.Tensor, row_logits: torch.Tensor, row_weights: torch.Tensor,
+                     alpha: float) -> torch.Tensor:
+    """Logistic MF's negative log-likelihood (Johnson 2014, Eq. 2-3) of a batch of positive pairs, summed.
+
+    `pos_logits` [B] are s_ui = x_u y_i + b_u + b_i of the batch's observed pairs (r_ui = 1: binary interactions),
+    `row_logits` [B, n_items] the user's s_uj over every item, `row_weights` [B] = 1 / (the user's number of
+    observed pairs). Each entry of R adds one negative observation, -log(1 - p) = log(1 + exp(s_uj)); an observed
+    one adds alpha * r_ui positive observations, -alpha * r_ui * log p = alpha * r_ui * log(1 + exp(-s_ui)):
+    together the entry's -[alpha r s - (1 + alpha r) log(1 + exp(s))]. A user's row is counted once over the user's
+    positive pairs (row_weights), so an epoch sums to the objective over the whole matrix."""
+    negatives = F.softplus(row_logits).sum(-1) * row_weights
+    return (negatives + alpha * F.softplus(-pos_logits)).sum()
+
+
 def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch.Tensor:
     """(sum of ||e||^2 over the given embedding rows) / 2 / batch_size (LightGCN's L2 term)."""
     total = sum(row.pow(2).sum() for row in rows)

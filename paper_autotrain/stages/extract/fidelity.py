@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from paper_autotrain.library import load_library
 from paper_autotrain.recbole_models import class_names, composition_class, recbole_class
 from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
 
@@ -40,6 +41,7 @@ OURS = re.compile(r"\b(?:we|our|us)\b", re.I)
 CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)|et al)")
 # "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
 ATTRIBUTED = re.compile(r"^\s*As (?:stated|shown|reported|suggested|noted|discussed|observed|argued) (?:in|by)\b")
+PROPOSED_BY = re.compile(r"\b(?:proposed|introduced|developed) (?:by|in)\b[^.;]{0,60}?(?:\[\d+(?:,\s*\d+)*\]|et al\.?)")
 ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also)\b", re.I)
 SECTION_NUMBER = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
 # "Reduction to Existing Models:", "Relation with SGCN." -- a paragraph heading inside a section
@@ -49,6 +51,9 @@ INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|a
 NUMBERED_HEADING = re.compile(r"^(?:[A-Z]|\d+(?:\.\d+)*)\.?\s+(?P<title>(?:[A-Z][\w-]*\s*){1,5})")
 OTHER_WORK_HEADING = re.compile(NOT_METHOD_HEADING.pattern + r"|reduction|existing|versus|\bvs\b|differen", re.I)
 UNRECOGNISED = "unrecognised part of the method"
+# "We also compared CML with item features (denoted as CML+F)": a variant the paper names apart, by what it adds
+NAMED_VARIANT = re.compile(r"\b(?P<model>[A-Z][\w-]{1,20}) with (?:the |its )?(?P<adds>(?:[\w-]+ ){0,3}[\w-]+)\s*"
+                           r"\((?:denoted (?:as|by) |called |named )?(?P<variant>(?P=model)\s*\+\s*[A-Z]\w{0,10})\)")
 METHOD_OPENING_SENTENCES = 3
 TITLE_AREA_CHARS = 300
 PAGE_PROBE_CHARS = 40
@@ -137,14 +142,16 @@ def page_of(sentence: str, pages: list[tuple[int, str, str]]) -> tuple[int, str]
 
 
 def method_section_texts(doc: PaperDoc) -> list[str]:
-    """The method sections' texts; a subsection of an excluded section ("2.1" under "2 Related Work") is out too."""
+    """The method sections' texts; a subsection of an excluded section ("2.1" under "2 Related Work") is out too,
+    and so is one that describes a variant the paper names apart (`variant_sections`)."""
     texts, excluded = [], set()
+    variants = {title for title, _ in variant_sections(doc)}
     for section in doc.sections[1:]:  # the first section is the introduction (or the abstract)
         if EXPERIMENT_HEADING.search(section.title):
             break
         number = SECTION_NUMBER.match(section.title)
         parents = number.group(1).split(".") if number else []
-        if NOT_METHOD_HEADING.search(section.title):
+        if NOT_METHOD_HEADING.search(section.title) or section.title in variants:
             if number:
                 excluded.add(number.group(1))
             continue
@@ -152,6 +159,21 @@ def method_section_texts(doc: PaperDoc) -> list[str]:
             continue
         texts.append(flatten(section.text))
     return texts
+
+
+def variant_sections(doc: PaperDoc) -> list[tuple[str, str]]:
+    """(section title, variant) of each method subsection that describes what a variant the paper names apart adds
+    ("CML with item features (denoted as CML+F)" and a subsection "3.3 Integrating Item Features"): the variant's
+    part, not the model's. A subsection heading holds the words of what the variant adds."""
+    text = " ".join(flatten(page.text) for page in doc.pages)
+    found = []
+    for match in NAMED_VARIANT.finditer(text):
+        adds = match.group("adds").lower()
+        for section in doc.sections[1:]:
+            if SECTION_NUMBER.match(section.title) and "." in SECTION_NUMBER.match(section.title).group(1) \
+                    and adds in section.title.lower():
+                found.append((section.title, match.group("variant").replace(" ", "")))
+    return found
 
 
 def without_other_work_paragraphs(sentences: list[Sentence]) -> list[Sentence]:
@@ -226,8 +248,17 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
             continue
         if offered_or_cited(sentence.text, match, clause):
             continue
+        if where_cited_work_was_used(sentence.text[start:match.start()]):
+            continue
         return match.start()
     return None
+
+
+def where_cited_work_was_used(before: str) -> bool:
+    """The part names where a cited technique came from: "covariance regularization recently proposed by Cogswell
+    et al. [9] used to reduce the correlation between activations in a deep neural network" (no `we` after)."""
+    cited = PROPOSED_BY.search(before)
+    return bool(cited) and not OURS.search(before[cited.end():])
 
 
 def offered_or_cited(text: str, match: re.Match[str], clause: str) -> bool:
@@ -287,8 +318,13 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
             components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
         else:
             components.append(Component(name=found.part.name, evidence=found.evidence, block=None))
-    notes: list[str] = []
-    if loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
+    notes = [f"fidelity: section '{title}' describes the variant {variant}, not read as the model's own"
+             for title, variant in variant_sections(doc)]
+    owner = loss_owner(family, loss, built, components)
+    if owner:  # a block's own loss is the paper's (CML's metric hinge: metric_score, losses/warp_hinge.j2)
+        components.append(Component(name=f"the paper's training loss (the {owner} block's own)", evidence=None,
+                                    block=owner))
+    elif loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
         components.append(Component(name="the paper's training loss (none of the loss templates)",
                                     evidence=None, block=None))
     architecture, links, stated_structure = apply_structure(architecture, structures, method, own)
@@ -310,6 +346,20 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
                          evidence=c.evidence) for c in missing]
     return Assessment(Fidelity(verdict=verdict, components=components, deviations=deviations), reference, custom,
                       architecture, links, notes)
+
+
+def loss_owner(family: str, loss: str, built: list[str], components: list[Component]) -> str | None:
+    """The block of the composition whose own loss (its manifest's `trains`) stands for the spec's `loss`, when the
+    method states a loss part that block builds (a hinge loss for metric_score, a confidence-weighted likelihood
+    for logistic_score); None otherwise."""
+    blocks = load_library().base_for(family).blocks
+    for name in built:
+        rule = blocks.get(name)
+        if rule is None or not rule.trains or loss not in rule.trains_for:
+            continue
+        if any(component.block == name and re.search(r"loss|likelihood", component.name) for component in components):
+            return name
+    return None
 
 
 def reconcile(fidelity: Fidelity, architecture: list[Block], custom: list[CustomPart]) -> Fidelity:

@@ -104,6 +104,11 @@ RULES: tuple[Rule, ...] = (
     # a graph model's own dropouts, read apart (NGCF's message and node dropout: the ngcf_propagation block's)
     Rule("message_dropout", rf"message dropout(?: ratio| rate| probability)?(?: p\d)?\s*{SETTING}{NUM}"),
     Rule("node_dropout", rf"node dropout(?: ratio| rate| probability)?(?: p\d)?\s*{SETTING}{NUM}"),
+    # a metric loss's margin and CML's covariance weight: "We set m = 0.5, λf = 1 and λc = 10" (a bare `m` only
+    # beside another λ setting or the word margin)
+    Rule("margin", rf"\b(?:safety )?margin(?: size)?(?: m)?\s+{SETTING}{NUM}"),
+    Rule("margin", rf"(?<![\w.])m\s*=\s*{NUM}", context=r"\bmargin|λ\s*_?[a-z]?\s*="),
+    Rule("covariance_weight", rf"(?:λ|\\?lambda)\s*_?\{{?c\}}?\s*=\s*{NUM}", context=r"covariance|λ\s*_?[a-z]?\s*="),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -192,6 +197,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "dropout": (0, 1),
     "message_dropout": (0, 1),
     "node_dropout": (0, 1),
+    "margin": (-1, 100),
+    "covariance_weight": (0, 10**4),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),

@@ -264,8 +264,23 @@ def template_environment(cfg: Mapping) -> jinja2.Environment:
 
 
 def trained_loss(spec: MethodSpec) -> str:
-    """The loss the generated model trains with: the paper's, or the family's stand-in for an "other" loss."""
+    """The loss the generated model trains with: a block's own loss where it stands for the spec's (CML's metric
+    hinge for `other`), else the paper's, or the family's stand-in for an "other" loss."""
+    owned = block_loss(spec)
+    if owned:
+        return owned
     return STAND_IN_LOSSES.get(spec.family, spec.loss) if spec.loss == "other" else spec.loss
+
+
+def block_loss(spec: MethodSpec) -> str | None:
+    """The loss template a block of the architecture trains when the spec's loss is one it stands for (`trains`
+    in its manifest), else None."""
+    try:
+        blocks = base_for(spec).blocks
+    except (StageError, KeyError):
+        return None
+    rules = [blocks[block.block] for block in spec.architecture if block.block in blocks]
+    return next((rule.trains for rule in rules if rule.trains and spec.loss in rule.trains_for), None)
 
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
@@ -275,7 +290,10 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     rows = param_rows + optim_rows + [epoch_row]
     composition = " -> ".join(block.block for block in spec.architecture)
     loss = trained_loss(spec)
-    if loss != spec.loss:
+    if loss == block_loss(spec):
+        owner = next(block.block for block in spec.architecture if base.blocks[block.block].trains == loss)
+        notes = [*notes, f"the paper's own objective (spec loss: {spec.loss}) is the {owner} block's `{loss}` loss"]
+    elif loss != spec.loss:
         notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
                          f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
     imports = {base.module, base.split_type, *base.losses[loss]}
