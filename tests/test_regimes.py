@@ -18,7 +18,7 @@ from paper_autotrain.regimes import REGIMES, TOPK, Regime, RegimeError, regime, 
 from paper_autotrain.stages import baselines
 from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references import reference_with_notes
-from paper_autotrain.stages.compare.protocol import our_protocol
+from paper_autotrain.stages.compare.protocol import Ours, our_protocol
 from paper_autotrain.trained import TrainedModel
 from paper_autotrain.worker import loading
 from paper_autotrain.worker.train import load_training_data
@@ -160,7 +160,8 @@ def fake_reference(spec):
 
 
 def fake_protocol(split, run):
-    return ("our protocol", split.split_id)
+    return Ours(split=f"our protocol on {split.split_id}", ranking="-", filters="-", metric_definition="-",
+                early_stopping="-")
 
 
 class FakeRanking:
@@ -176,7 +177,8 @@ def test_an_entry_s_reference_protocol_and_ranking_reach_their_consumers(monkeyp
     assert reference_with_notes(reference_spec("LightGCN")) == ("FakeClass", {"fake": "graph"},
                                                                  ["mapped by the fake entry"])
     split = report_fixtures.SPLIT
-    assert our_protocol(split, report_fixtures.spec(), None) == ("our protocol", split.split_id)
+    ours = our_protocol(split, report_fixtures.spec(), None)
+    assert ours.split == f"our protocol on {split.split_id}" and ours.dataset == split.dataset
     trained = TrainedModel(model="m", split="s", config={"data": {"regime": "topk"}}, folder=None)
     assert isinstance(trained.ranking, FakeRanking) and trained.ranking.split == "s"
 
