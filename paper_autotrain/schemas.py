@@ -7,13 +7,19 @@ written by :mod:`paper_autotrain.artifacts`.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Family = Literal["general", "graph", "sequential", "context", "autoencoder", "knowledge", "other"]
 Task = Literal["topk", "ctr", "rating"]
-Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "ccl", "top1", "bpr_max", "other"]
+# The spec's `loss` is DESIGN.md's vocabulary (what annotations and tools score against); a loss a template trains
+# that the vocabulary has no word for is `loss: other` with its name in `loss_name` (SimpleX's cosine contrastive
+# loss, GRU4Rec's TOP1 and BPR-max).
+CanonicalLoss = Literal["bpr", "bce", "ce", "multinomial", "mse", "other"]
+NamedLoss = Literal["ccl", "top1", "bpr_max"]
+Loss = Literal["bpr", "bce", "ce", "multinomial", "mse", "ccl", "top1", "bpr_max", "other"]  # any loss, by name
+NAMED_LOSSES: tuple[str, ...] = get_args(NamedLoss)
 ValueSource = Literal["paper", "default", "user"]
 # What is trained, and what RecBole's reference uses, when a paper's loss is "other" (no template, e.g. a hinge loss
 # in a sequential paper): a stand-in the spec keeps saying is not the paper's, and the README and report name.
@@ -243,7 +249,8 @@ class MethodSpec(_Strict):
     family: Family
     task: Task = "topk"
     model_name: str | None = None  # the name the paper gives its own method; None when it gives none (see unclear)
-    loss: Loss
+    loss: CanonicalLoss
+    loss_name: NamedLoss | None = None  # the paper's loss by name when `loss` is `other` and a template trains it
     architecture: list[Block] = Field(default_factory=list)
     custom: list[CustomPart] = Field(default_factory=list)
     hyperparameters: dict[str, HyperParameter] = Field(default_factory=dict)
@@ -258,6 +265,31 @@ class MethodSpec(_Strict):
     fidelity: Fidelity | None = None
     reference: str | None = None  # the RecBole 1.2.1 class implementing the paper's own model; None: none
     protocol: Protocol = Field(default_factory=Protocol)  # the paper's evaluation protocol, each item quoted
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_loss_is_other(cls, data: Any) -> Any:
+        """`loss: top1` (an older spec, an LLM's answer) is `loss: other, loss_name: top1`."""
+        if isinstance(data, dict) and data.get("loss") in NAMED_LOSSES:
+            data = {**data, "loss": "other", "loss_name": data.get("loss_name") or data["loss"]}
+        return data
+
+    @model_validator(mode="after")
+    def _loss_name_only_for_other(self) -> MethodSpec:
+        if self.loss_name is not None and self.loss != "other":
+            raise ValueError(f"loss_name {self.loss_name!r} names a loss the vocabulary lacks: loss must be 'other', "
+                             f"not {self.loss!r}")
+        return self
+
+    @property
+    def trained_loss(self) -> str:
+        """The loss our model trains: the named one (top1, ccl, ...) or the vocabulary's."""
+        return self.loss_name or self.loss
+
+    def with_trained_loss(self, loss: str) -> MethodSpec:
+        """This spec training `loss` (any name), written the vocabulary's way."""
+        named = loss in NAMED_LOSSES
+        return self.model_copy(update={"loss": "other" if named else loss, "loss_name": loss if named else None})
 
     @model_validator(mode="after")
     def _components_name_built_blocks(self) -> MethodSpec:

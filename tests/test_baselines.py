@@ -293,7 +293,7 @@ def test_sequential_reference_maps_encoder_and_loss():
     assert overrides["hidden_dropout_prob"] == overrides["attn_dropout_prob"] == 0.2
     assert "MAX_ITEM_LIST_LENGTH" not in overrides  # the saved split's length governs both sides
     assert overrides["loss_type"] == "BPR" and overrides["train_neg_sample_args"]["sample_num"] == 1
-    assert any("bce" in n and "BPR" in n for n in notes) and not any("l2_reg" in n for n in notes)
+    assert any("sampled BCE" in n and "trains BPR" in n for n in notes) and not any("l2_reg" in n for n in notes)
 
     gru = make_spec([{"block": "item_embedding"}, {"block": "gru_encoder", "hidden_size": 100},
                      {"block": "last_position"}, {"block": "item_dot_score"}], loss="ce", embedding_size=64,

@@ -171,10 +171,10 @@ def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
 def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_as_reference(model, tmp_path):
     pages, blocks, family, loss = PAPERS[model]
     spec = spec_of(tmp_path, pages)
-    assert (spec.family, spec.task, spec.loss, spec.model_name) == (family, "topk", loss, model)
+    assert (spec.family, spec.task, spec.trained_loss, spec.model_name) == (family, "topk", loss, model)
     assert [block.block for block in spec.architecture] == blocks
     assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
-    assert spec.reference == model == composition_class(family, blocks, spec.loss)
+    assert spec.reference == model == composition_class(family, blocks, spec.trained_loss)
     assert not spec.custom
     found = reference_with_notes(spec)
     assert found is not None and found[0] == model
@@ -253,7 +253,7 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info,
 
 def test_simplex_reads_its_loss_and_aggregation_and_the_values_reach_both_sides(tmp_path):
     spec = spec_of(tmp_path, SIMPLEX_PAPER)
-    assert spec.loss == "ccl"
+    assert (spec.loss, spec.loss_name) == ("other", "ccl")  # the vocabulary's word, and the loss by name
     built = {component.name: component.block for component in spec.fidelity.components}
     assert built["behaviour aggregation of the user's interacted items, fused with its embedding"] == \
         "behaviour_aggregation"

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.errors import UserError
@@ -20,6 +21,7 @@ from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
+from tests.model_fixtures import reference_spec
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
@@ -204,7 +206,7 @@ def small(spec: MethodSpec, loss: str | None = None) -> MethodSpec:
     hyperparameters = {**spec.hyperparameters}
     for key, value in {"batch_size": 64, "embedding_size": 16, "hidden_size": 16, "max_seq_length": 20}.items():
         hyperparameters[key] = {"value": value, "source": "user"}
-    data = {**spec.model_dump(), "hyperparameters": hyperparameters, "loss": loss or spec.loss}
+    data = {**spec.model_dump(), "hyperparameters": hyperparameters, "loss": loss or spec.trained_loss}
     return MethodSpec.model_validate(data)
 
 
@@ -219,7 +221,8 @@ def rendered(spec: MethodSpec, folder: Path) -> Path:
 def test_the_paper_is_read_to_its_loss_and_the_reference_says_it_trains_bpr_instead(loss, tmp_path):
     pages, blocks, reference = FIXTURES[loss]
     spec = spec_of(tmp_path, pages)
-    assert (spec.family, spec.loss) == ("sequential", loss)
+    assert (spec.family, spec.trained_loss) == ("sequential", loss)
+    assert spec.loss == ("other" if loss in ("top1", "bpr_max") else loss)  # DESIGN's vocabulary, the name apart
     assert [block.block for block in spec.architecture] == blocks
     assert spec.reference == reference
     assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
@@ -271,3 +274,12 @@ def test_the_papers_loss_trains(loss, sequences, tmp_path):
     folder = rendered(small(spec_of(tmp_path / "paper", pages)), tmp_path / "model")
     result = train_stage.run(folder, sequences, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
     assert result.status == "ok" and result.epochs_run == 2 and 0.0 < result.test["hit@20"] <= 1.0
+
+
+def test_a_named_loss_is_written_in_the_designs_vocabulary_with_its_name_apart():
+    spec = MethodSpec.model_validate({**reference_spec("GRU4Rec").model_dump(), "loss": "top1"})
+    assert (spec.loss, spec.loss_name, spec.trained_loss) == ("other", "top1", "top1")
+    assert yaml.safe_load(yaml.safe_dump(spec.model_dump()))["loss"] == "other"  # what spec.yaml says
+    assert spec.with_trained_loss("ce").model_dump()["loss_name"] is None
+    with pytest.raises(ValueError, match="loss must be 'other'"):
+        MethodSpec.model_validate({**spec.model_dump(), "loss": "bce", "loss_name": "top1"})

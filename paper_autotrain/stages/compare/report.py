@@ -483,7 +483,8 @@ def paper_lines(spec: MethodSpec) -> str:
     """What was read, and for an approximation what it leaves out."""
     title = spec.paper.title or spec.paper.key
     lines = [f"- Paper: {title} (`{spec.paper.key}`, {spec.paper.source or 'local file'})",
-             f"- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`."]
+             f"- Read as: family `{spec.family}`, task `{spec.task}`, loss `{spec.loss}`"
+             f"{f' ({spec.loss_name})' if spec.loss_name else ''}."]
     note = approximation_note(spec)
     return "\n".join([*lines, *([f"- {note}"] if note else [])])
 

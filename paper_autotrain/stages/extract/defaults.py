@@ -48,7 +48,7 @@ def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
     needed = dict(base.defaults.get(spec.family, {}))
     for rule in block_rules(spec, base):
         needed.update(block_defaults(rule))
-    needed.update((load_defaults().get("loss_defaults") or {}).get(spec.loss, {}))
+    needed.update((load_defaults().get("loss_defaults") or {}).get(spec.trained_loss, {}))
     optimizer = spec.hp("optimizer", needed.get("optimizer"))
     by_optimizer = {**load_defaults()["learning_rate_by_optimizer"], **base.learning_rate_by_optimizer}
     if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
@@ -133,15 +133,15 @@ def with_loss(spec: MethodSpec, loss: str) -> MethodSpec:
     known = get_args(Loss)
     if loss not in known:
         raise UserError(f"hparams.loss={loss!r} is not a loss; choose from {', '.join(known)}")
-    if loss == spec.loss:
+    if loss == spec.trained_loss:
         return spec
-    said = f"loss: {loss} set by the user (hparams.loss); the loss read from the paper is {spec.loss}"
-    update: dict[str, Any] = {"loss": loss, "unclear": [*spec.unclear, said]}
+    said = f"loss: {loss} set by the user (hparams.loss); the loss read from the paper is {spec.trained_loss}"
+    update: dict[str, Any] = {"unclear": [*spec.unclear, said]}
     if spec.fidelity is not None:
-        deviation = Deviation(component="the paper's training loss", paper=f"loss: {spec.loss}",
+        deviation = Deviation(component="the paper's training loss", paper=f"loss: {spec.trained_loss}",
                               ours=f"{loss}, set by the user (hparams.loss)")
         update["fidelity"] = spec.fidelity.model_copy(update={"deviations": [*spec.fidelity.deviations, deviation]})
-    return spec.model_copy(update=update)
+    return spec.with_trained_loss(loss).model_copy(update=update)
 
 
 def _plain(value: Any) -> Any:

@@ -18,7 +18,7 @@ from paper_autotrain.stages.baselines.references.common import Reference, SpecMa
 
 def reference_with_notes(spec: MethodSpec) -> Reference | None:
     """The RecBole class of the paper's model, its config overrides, and what was not mapped (None: no class)."""
-    built = composition_class(spec.family, [b.block for b in spec.architecture], spec.loss)
+    built = composition_class(spec.family, [b.block for b in spec.architecture], spec.trained_loss)
     target = built if spec.fidelity is None else spec.reference
     if target is None:
         return None

@@ -16,7 +16,7 @@ RECBOLE_NOISE_STD = 0.01  # RecBole's MultiVAE draws eps ~ N(0, 0.01^2) (the pap
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return composition_class("autoencoder", [b.block for b in spec.architecture], spec.loss)
+    return composition_class("autoencoder", [b.block for b in spec.architecture], spec.trained_loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -61,8 +61,8 @@ def _mult(m: SpecMapping, model: str, encoder: str, latent: int | float | None) 
     activation = str(m.model_value(encoder, "activation")).lower()
     if activation != "tanh":
         m.notes.append(f"{encoder} activation={activation!r} not mapped: RecBole's {model} uses tanh")
-    if m.spec.loss != "multinomial":
-        m.notes.append(f"loss={m.spec.loss!r} not mapped: RecBole's {model} uses the multinomial likelihood")
+    if m.spec.trained_loss != "multinomial":
+        m.notes.append(f"loss={m.spec.trained_loss!r} not mapped: RecBole's {model} uses the multinomial likelihood")
 
 
 def _cdae(m: SpecMapping, latent: int | float | None) -> None:
@@ -76,5 +76,5 @@ def _cdae(m: SpecMapping, latent: int | float | None) -> None:
     # our L2 is weight decay on every weight; RecBole's own L1/L2 terms (on two weight tables) are switched off
     m.overrides.update({"reg_weight_1": 0.0, "reg_weight_2": 0.0})
     m.overrides["loss_type"] = "BCE"
-    if m.spec.loss != "bce":
-        m.notes.append(f"loss={m.spec.loss!r} not mapped: RecBole's CDAE offers BCE or MSE; BCE stands in")
+    if m.spec.trained_loss != "bce":
+        m.notes.append(f"loss={m.spec.trained_loss!r} not mapped: RecBole's CDAE offers BCE or MSE; BCE stands in")

@@ -14,7 +14,7 @@ from paper_autotrain.stages.baselines.references.common import Reference, SpecMa
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return composition_class("context", [b.block for b in spec.architecture], spec.loss)
+    return composition_class("context", [b.block for b in spec.architecture], spec.trained_loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -64,8 +64,8 @@ def reference(spec: MethodSpec) -> Reference | None:
     if "cross_product" in m.blocks:  # the paper's crossed features have no RecBole counterpart: said, not dropped
         m.notes.append(f"RecBole's {model} has no cross-product features (its wide part is linear over the raw "
                        "fields)")
-    if spec.loss != "bce":
-        m.notes.append(f"loss={spec.loss!r}: RecBole's {model} trains with log loss (BCE) on the label")
+    if spec.trained_loss != "bce":
+        m.notes.append(f"loss={spec.trained_loss!r}: RecBole's {model} trains with log loss (BCE) on the label")
     return m.result(model)
 
 

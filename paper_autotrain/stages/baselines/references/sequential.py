@@ -8,7 +8,7 @@ from paper_autotrain.stages.baselines.references.common import Reference, SpecMa
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return composition_class("sequential", [b.block for b in spec.architecture], spec.loss)
+    return composition_class("sequential", [b.block for b in spec.architecture], spec.trained_loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -57,10 +57,10 @@ def _loss(m: SpecMapping, model: str) -> None:
 
     An "other" loss is trained with the family's stand-in on our side, so RecBole's reference gets the same one.
     """
-    loss = STAND_IN_LOSSES["sequential"] if m.spec.loss == "other" else m.spec.loss
+    loss = STAND_IN_LOSSES["sequential"] if m.spec.trained_loss == "other" else m.spec.trained_loss
     if loss == "ce":
         m.overrides.update({"loss_type": "CE", "train_neg_sample_args": None})
-        if m.spec.loss == "other":
+        if m.spec.trained_loss == "other":
             m.notes.append(f"the paper's loss has no template; both sides train the stand-in CE ({model}'s default)")
         return
     # TOP1 and BPR-max take their negatives from the mini-batch; RecBole samples one uniform negative per target

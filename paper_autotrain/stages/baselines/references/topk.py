@@ -8,7 +8,7 @@ from paper_autotrain.stages.baselines.references.common import Reference, SpecMa
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
-    return composition_class(spec.family, [b.block for b in spec.architecture], spec.loss)
+    return composition_class(spec.family, [b.block for b in spec.architecture], spec.trained_loss)
 
 
 def reference(spec: MethodSpec) -> Reference | None:
@@ -67,8 +67,8 @@ def _simplex(m: SpecMapping, l2: int | float | None) -> None:
     m.put("margin", m.block_value("cosine_score", "margin", integral=False))
     m.put("negative_weight", m.block_value("cosine_score", "negative_weight", integral=False))
     m.put("reg_weight", l2)
-    if m.spec.loss != "ccl":
-        m.notes.append(f"loss {m.spec.loss} not mapped: RecBole's SimpleX trains its cosine contrastive loss")
+    if m.spec.trained_loss != "ccl":
+        m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's SimpleX trains its cosine contrastive loss")
     if l2:
         m.notes.append("l2_reg: RecBole's SimpleX penalises the norms (not squared) of the batch's user, positive, "
                        "history and negative embeddings; ours the squared norms of the user, positive and negatives")
