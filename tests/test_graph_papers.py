@@ -12,15 +12,13 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
-from paper_autotrain.schemas import MethodSpec, SplitInfo
-from paper_autotrain.stages import extract, parse, render, validate
+from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
-from tests.model_fixtures import write_synthetic_split
-from tests.pdf_fixtures import bundle_for, write_pdf
+from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
 
-RULES = {"name": "rules", "hparams": {}}
 SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
 
@@ -137,34 +135,9 @@ PAPERS = {
 }
 
 
-def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
-    folder.mkdir(parents=True, exist_ok=True)
-    bundle, where = bundle_for(write_pdf(folder / "paper.pdf", pages))
-    return extract.run(parse.run(bundle, where, {"max_pages": 60, "max_mb": 50}), RULES)
-
-
-def rendered(spec: MethodSpec, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render.run(spec, {}).items():
-        (folder / name).write_text(text)
-    return folder
-
-
-def with_values(spec: MethodSpec, **values: object) -> MethodSpec:
-    """The spec with user overrides (small sizes for the synthetic split)."""
-    hyperparameters = {**spec.hyperparameters}
-    for key, value in values.items():
-        hyperparameters[key] = {"value": value, "source": "user"}
-    return MethodSpec.model_validate({**spec.model_dump(), "hyperparameters": hyperparameters})
-
-
 @pytest.fixture(scope="module")
 def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    folder = tmp_path_factory.mktemp("split")
-    data = write_synthetic_split(folder)
-    return SplitInfo(dataset="synthetic", split_id="graph", path=str(folder), n_users=data.n_users,
-                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
-                     protocol="synthetic")
+    return synthetic_split_info(tmp_path_factory.mktemp("split"), "graph")
 
 
 @pytest.mark.parametrize("model", PAPERS)

@@ -16,14 +16,11 @@ import torch
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import covariance_penalty, logistic_mf_loss, warp_hinge_loss
-from paper_autotrain.schemas import MethodSpec, SplitInfo
-from paper_autotrain.stages import extract, parse, render, validate
+from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages import render, validate
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
-from tests.model_fixtures import write_synthetic_split
-from tests.pdf_fixtures import bundle_for, write_pdf
-
-RULES = {"name": "rules", "hparams": {}}
+from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
 
 CML_PAPER = [
     ["Collaborative Metric Learning",
@@ -92,33 +89,9 @@ PAPERS = {
 }
 
 
-def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
-    folder.mkdir(parents=True, exist_ok=True)
-    bundle, where = bundle_for(write_pdf(folder / "paper.pdf", pages))
-    return extract.run(parse.run(bundle, where, {"max_pages": 60, "max_mb": 50}), RULES)
-
-
-def rendered(spec: MethodSpec, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render.run(spec, {}).items():
-        (folder / name).write_text(text)
-    return folder
-
-
-def with_values(spec: MethodSpec, **values: object) -> MethodSpec:
-    hyperparameters = {**spec.hyperparameters}
-    for key, value in values.items():
-        hyperparameters[key] = {"value": value, "source": "user"}
-    return MethodSpec.model_validate({**spec.model_dump(), "hyperparameters": hyperparameters})
-
-
 @pytest.fixture(scope="module")
 def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    folder = tmp_path_factory.mktemp("split")
-    data = write_synthetic_split(folder)
-    return SplitInfo(dataset="synthetic", split_id="metric", path=str(folder), n_users=data.n_users,
-                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
-                     protocol="synthetic")
+    return synthetic_split_info(tmp_path_factory.mktemp("split"), "metric")
 
 
 @pytest.mark.parametrize("model", PAPERS)

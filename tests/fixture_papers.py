@@ -1,0 +1,45 @@
+"""A fixture paper (pages of prose) read, rendered and given small values: shared by the tests that read a model's
+paper end to end (graph, CTR, metric-learning papers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paper_autotrain.schemas import MethodSpec, SplitInfo
+from paper_autotrain.stages import extract, parse, render
+from tests.model_fixtures import write_synthetic_split
+from tests.pdf_fixtures import bundle_for, write_pdf
+
+RULES = {"name": "rules", "hparams": {}}
+PARSE = {"max_pages": 60, "max_mb": 50}
+
+
+def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
+    """The spec the rules extractor reads from a PDF written with these pages."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle, where = bundle_for(write_pdf(folder / "paper.pdf", pages))
+    return extract.run(parse.run(bundle, where, PARSE), RULES)
+
+
+def rendered(spec: MethodSpec, folder: Path) -> Path:
+    """The model folder render writes for `spec` (model.py, config.yaml, README.md)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in render.run(spec, {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def with_values(spec: MethodSpec, **values: object) -> MethodSpec:
+    """The spec with user overrides (small sizes for the synthetic split)."""
+    hyperparameters = {**spec.hyperparameters}
+    for key, value in values.items():
+        hyperparameters[key] = {"value": value, "source": "user"}
+    return MethodSpec.model_validate({**spec.model_dump(), "hyperparameters": hyperparameters})
+
+
+def synthetic_split_info(folder: Path, split_id: str) -> SplitInfo:
+    """A small synthetic top-k split saved in `folder`, described as the pipeline describes a split."""
+    data = write_synthetic_split(folder)
+    return SplitInfo(dataset="synthetic", split_id=split_id, path=str(folder), n_users=data.n_users,
+                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+                     protocol="synthetic")
