@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paper_autotrain.artifacts import ArtifactStore
 from paper_autotrain.commands import ledger_from, table
 from paper_autotrain.commands.config import EXIT_USER, print_error
 from paper_autotrain.errors import UserError
@@ -140,6 +141,12 @@ def job_trials(folder: Path, row: RunRow, settings: str) -> list[Trial]:
     return trials
 
 
+def job_folder(ledger: Ledger, key: str, job: str) -> Path:
+    """A sweep job's results folder, as the artifact store lays it out beside the ledger."""
+    results = ledger.path.parent
+    return ArtifactStore(results, results, results, key, job=job).results
+
+
 def search_text(ledger: Ledger, key: str, sweep: str | None = None) -> str:
     """Each model at its best trial by validation (the test number of that trial beside it): ours and the
     reference searched over the same trials' values, the other baselines at their fixed settings."""
@@ -150,7 +157,7 @@ def search_text(ledger: Ledger, key: str, sweep: str | None = None) -> str:
     settings = dict(zip((r.run_id for r in rows), differing_settings(rows), strict=True))
     finished = [r for r in rows if r.status in FINISHED]
     trials = [t for r in finished
-              for t in job_trials(ledger.path.parent / key / "jobs" / str(r.job), r, settings[r.run_id] or "-")]
+              for t in job_trials(job_folder(ledger, key, str(r.job)), r, settings[r.run_id] or "-")]
     if not trials:
         raise UserError(f"none of the {len(rows)} sweep job(s) of {key!r} finished with results to compare")
     best: dict[str, Trial] = {}
