@@ -7,6 +7,7 @@ import pytest
 
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.schemas import SplitInfo
+from tests.model_fixtures import write_synthetic_split
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +23,15 @@ def sequences(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
             lines.append(f"u{user}\ti{item}\t{t}")
     (folder / "walks.inter").write_text("\n".join(lines) + "\n")
     return prepare_sequences({"name": "walks", "path": str(folder)}, 5, tmp_path_factory.mktemp("datasets"))
+
+
+@pytest.fixture(scope="module")
+def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    """A saved synthetic top-k split with its split.json (train and logger tests; a module may define its own)."""
+    folder = tmp_path_factory.mktemp("split")
+    data = write_synthetic_split(folder)
+    (folder / "split.json").write_text(SplitInfo(
+        dataset="synthetic", split_id="abc123", path=str(folder), n_users=data.n_users,
+        n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+        protocol="synthetic").model_dump_json())
+    return SplitInfo.model_validate_json((folder / "split.json").read_text())

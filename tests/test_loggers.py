@@ -14,29 +14,17 @@ from paper_autotrain.commands.config import CONF_DIR
 from paper_autotrain.errors import UserError
 from paper_autotrain.records.run_record import recorded_config
 from paper_autotrain.run_settings import check_run_settings
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages import train as train_stage
 from paper_autotrain.worker import loggers
 from paper_autotrain.worker.train import train as train_in_process
-from tests.model_fixtures import reference_spec, write_synthetic_split
+from tests.model_fixtures import reference_spec
 
 
 def composed(*overrides: str) -> dict:
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return OmegaConf.to_container(compose(config_name="config", overrides=["paper=x.pdf", *overrides]),
                                       resolve=True)
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    folder = tmp_path_factory.mktemp("split")
-    data = write_synthetic_split(folder)
-    (folder / "split.json").write_text(SplitInfo(
-        dataset="synthetic", split_id="abc123", path=str(folder), n_users=data.n_users,
-        n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
-        protocol="synthetic").model_dump_json())
-    return SplitInfo.model_validate_json((folder / "split.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,7 @@ from paper_autotrain.schemas import RunResult, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages import train as train_stage
 from paper_autotrain.worker.train import train as train_in_process
-from tests.model_fixtures import reference_spec, write_synthetic_split
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    folder = tmp_path_factory.mktemp("split")
-    data = write_synthetic_split(folder)
-    (folder / "split.json").write_text(SplitInfo(
-        dataset="synthetic", split_id="abc123", path=str(folder), n_users=data.n_users,
-        n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
-        protocol="synthetic").model_dump_json())
-    return SplitInfo.model_validate_json((folder / "split.json").read_text())
+from tests.model_fixtures import reference_spec
 
 
 def rendered(model_name: str, folder: Path, **hyperparameters: object) -> Path:
