@@ -24,12 +24,14 @@ from paper_autotrain.runtime.losses import (
     covariance_penalty,
     logistic_mf_loss,
     make_optimizer,
+    squared_error_loss,
     squared_norm_penalty,
     warp_hinge_loss,
     warp_weights,
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
+from paper_autotrain.runtime.similarity import history_sums, in_history, padded_history, train_pairs
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
@@ -37,4 +39,5 @@ __all__ = [
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+    "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
 ]

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from paper_autotrain.runtime.sampling import UniformNegativeSampler
 
 Batch = dict[str, torch.Tensor]
-POINTWISE_LOSSES = ("bce",)
+POINTWISE_LOSSES = ("bce", "mse")
 
 
 def positives_per_batch(batch_size: int, loss: str, negative_samples: int) -> int:

@@ -26,6 +26,14 @@ def bce_loss(pos_logits: torch.Tensor, neg_logits: torch.Tensor) -> torch.Tensor
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def squared_error_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
+    """Pointwise squared error on implicit feedback (FISMrmse): positives' target 1, sampled negatives' (the sampled
+    zero entries) 0, mean over all of them of (r - r_hat)^2."""
+    scores = torch.cat([pos_scores.reshape(-1), neg_scores.reshape(-1)])
+    targets = torch.cat([torch.ones_like(pos_scores.reshape(-1)), torch.zeros_like(neg_scores.reshape(-1))])
+    return F.mse_loss(scores, targets)
+
+
 def ccl_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float,
              negative_weight: float) -> torch.Tensor:
     """SimpleX's cosine contrastive loss: (1 - s_pos) + negative_weight * mean_j max(0, s_neg_j - margin), mean over

@@ -1,4 +1,4 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM."""
 
 from __future__ import annotations
 
@@ -33,7 +33,25 @@ def reference(spec: MethodSpec) -> Reference | None:
         _simplex(m, l2)
     if model == "SGL":
         _sgl(m, l2)
+    if model == "FISM":
+        _fism(m, l2)
     return m.result(model)
+
+
+def _fism(m: SpecMapping, l2: int | float | None) -> None:
+    """FISM (item_similarity) against RecBole's FISM."""
+    m.put("embedding_size", m.block_value("item_similarity", "embedding_size", integral=True))
+    m.put("alpha", m.block_value("item_similarity", "alpha", integral=False))
+    m.overrides["reg_weights"] = [l2 or 0.0, l2 or 0.0]
+    m.notes.append("RecBole's FISM trains BCE with logits on scores it has already passed through a sigmoid "
+                   f"(sigmoid applied twice); ours trains the paper's loss ({m.spec.trained_loss}) on the raw score")
+    m.notes.append("RecBole's FISM keeps the item being estimated in its own estimate while training (the positive "
+                   "is in the user's history: its p_i q_i counted, n_u not less one); ours leaves it out, as the "
+                   "paper does")
+    if l2:
+        m.notes.append("l2_reg: RecBole's FISM adds reg_weights times the norms (not squared) of both whole item "
+                       "tables to every batch and leaves the biases free; ours l2_reg times the squared norms / 2 "
+                       "over the batch size of the batch's q_i, its users' history p_j and the biases")
 
 
 SGL_VIEW_TYPES = {"edge_dropout": "ED", "node_dropout": "ND", "random_walk": "RW"}

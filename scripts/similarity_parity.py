@@ -1,0 +1,60 @@
+"""Item-similarity parity runs: each model read from its fixture paper (tests/test_similarity_papers.py), end to
+end, against RecBole's class of it, as scripts/graph_parity.py does for the graph models.
+
+usage: python scripts/similarity_parity.py [--models FISM] [--epochs 10] [--out results/similarity_parity]
+                                          [--threads 1] [hydra overrides for every run, e.g. +hparams.loss=bce]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from graph_parity import TOLERANCE, markdown
+from parity import fixture_pdf, pipeline_command, run_all, run_and_read
+
+from tests.test_similarity_papers import PAPERS
+
+METRIC = "ndcg@10"
+
+
+def run_model(model: str, out: Path, epochs: int, extra: list[str]) -> dict[str, Any]:
+    pdf = fixture_pdf(out, model, PAPERS[model][0])
+    root = out / "runs"
+    row: dict[str, Any] = {"model": model, "epochs": epochs}
+    runs = run_and_read(pipeline_command(pdf, root, epochs, "baselines=[Pop]", "force=true", *extra), root, model, row)
+    if runs is None:
+        return row
+    ours, theirs = runs
+    row.update({
+        "ours": ours["test"][METRIC], "recbole": theirs["test"][METRIC],
+        "ours_train_s": ours.get("train_time_s"), "recbole_train_s": theirs.get("train_time_s"),
+        "ours_epochs": [ours.get("epochs_run"), ours.get("best_epoch")],
+        "recbole_epochs": [theirs.get("epochs_run"), theirs.get("best_epoch")],
+        "ours_params": ours.get("n_params"), "recbole_params": theirs.get("n_params"),
+    })
+    row["relative"] = row["ours"] / row["recbole"] - 1.0
+    row["within"] = abs(row["relative"]) <= TOLERANCE
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(PAPERS))
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("results/similarity_parity"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every training process")
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every run (e.g. +hparams.x=1)")
+    args = parser.parse_args(argv)
+    if args.threads:  # both sides' training processes inherit it
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    out = args.out.resolve()
+    return run_all(args.models, out, "parity", lambda model: run_model(model, out, args.epochs, args.overrides),
+                   markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Item-similarity models read from fixture papers that describe them in prose: FISM (a user is the sum of its train
+items' vectors p_j, normalised by n_u^-alpha, scored against the item's q_i, with user and item biases; the item
+being estimated left out of its own estimate; squared error on sampled zeros). Each paper is read into its blocks,
+comes out `faithful` with RecBole's class as the reference, renders, passes validate's gates and trains; the block
+equals the paper's equation on a tiny input. None of the fixture papers is a real paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from paper_autotrain.data.split import load_split
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages import render, validate
+from paper_autotrain.stages.baselines.references.topk import reference
+from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.train import train as train_in_process
+from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+
+FISM_PAPER = [
+    ["FISM: Factored Item Similarity Models for Top-N Recommender Systems",
+     "Abstract. The effectiveness of existing top-N recommendation methods decreases as the sparsity of the datasets "
+     "increases. We propose a factored item similarity based method (FISM), which learns the item-item similarity "
+     "matrix as the product of two low-dimensional latent factor matrices.",
+     "1 INTRODUCTION",
+     "Neighborhood-based methods compute item-item similarities from co-rated items, which fails on sparse data. "
+     "Latent factor methods such as PureSVD factorize the user-item matrix."],
+    ["3 FISM - FACTORED ITEM SIMILARITY METHODS",
+     "3.1 Model",
+     "In FISM the similarity between two items is the inner product of their latent vectors from two matrices P and "
+     "Q. The recommendation score of user u for an unrated item i is the sum of the similarities between i and the "
+     "items the user has rated: r_ui = b_u + b_i + (n_u^+)^-alpha sum over j in R_u^+ of p_j q_i^T, where R_u^+ "
+     "is the set of items rated by u, n_u^+ is its size, and b_u and b_i are the user and item biases. The "
+     "normalization constant (n_u^+)^-alpha controls the degree of agreement between the rated items that the score "
+     "needs, with alpha a user specified parameter between 0 and 1.",
+     "When the rating of a rated item is estimated during learning, the item itself is excluded from the sum, so "
+     "that the value being estimated is not used for its own estimation: the score uses R_u^+ without i and "
+     "(n_u^+ - 1)^-alpha.",
+     "3.2 Learning",
+     "We minimize the squared error loss 1/2 sum (r_ui - r_hat_ui)^2 over the rated items and a sample of the zero "
+     "entries of the matrix, regularized by beta/2 (||P||^2 + ||Q||^2) and the squared norms of the biases. For every "
+     "rated item we sample 3 negative items as zero entries. The matrices are learned with stochastic gradient "
+     "descent."],
+    ["4 EXPERIMENTS",
+     "We evaluate on the ML100K, Netflix and Yahoo Music datasets with the hit rate (HR) and the average reciprocal "
+     "hit rank (ARHR), against ItemKNN, PureSVD and BPRMF.",
+     "The dimension of the latent factors is 32 and the learning rate is set to 0.0001. The normalization "
+     "exponent alpha is set to 0.5."],
+]
+
+PAPERS = {
+    "FISM": (FISM_PAPER, ["item_similarity"], "mse", "FISM"),
+}
+
+
+@pytest.fixture(scope="module")
+def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    return synthetic_split_info(tmp_path_factory.mktemp("split"), "similarity")
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_reference(model, tmp_path):
+    pages, blocks, loss, recbole = PAPERS[model]
+    spec = spec_of(tmp_path, pages)
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("general", "topk", loss, model)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert composition_class("general", blocks, spec.loss) == recbole
+    assert reference(spec)[0] == recbole
+    assert not spec.custom
+
+
+def test_fism_maps_its_stated_values_to_the_block_and_to_recboles_fism(tmp_path):
+    spec = spec_of(tmp_path, FISM_PAPER)
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values == {"embedding_size": 32, "alpha": 0.5}
+    assert spec.hp("negative_samples") == 3 and spec.hp("optimizer") == "sgd"
+    model, overrides, notes = reference(spec)
+    assert overrides["embedding_size"] == 32 and overrides["alpha"] == 0.5 and overrides["reg_weights"] == [0.0, 0.0]
+    assert overrides["train_neg_sample_args"]["sample_num"] == 3 and overrides["learner"] == "sgd"
+    assert any("sigmoid applied twice" in note for note in notes)
+    assert any("leaves it out" in note for note in notes)
+
+
+def test_a_paper_without_the_factored_item_similarity_is_not_read_as_fism(tmp_path):
+    """The same paper with user vectors in place of the history's item vectors: matrix factorisation, not FISM."""
+    pages = [[text.replace("the item-item similarity matrix as the product of two low-dimensional latent factor "
+                           "matrices", "user and item latent vectors")
+              .replace("In FISM the similarity between two items is the inner product of their latent vectors from "
+                       "two matrices P and Q. The recommendation score of user u for an unrated item i is the sum of "
+                       "the similarities between i and the items the user has rated",
+                       "The score of user u for item i is the inner product of the user's and the item's latent "
+                       "vectors")
+              .replace("item-item similarities from co-rated items", "similarities from co-rated items")
+              .replace("FISM - FACTORED ITEM SIMILARITY METHODS", "FISM - FACTORED MODELS")
+              for text in page] for page in FISM_PAPER]
+    spec = spec_of(tmp_path, pages)
+    blocks = [block.block for block in spec.architecture]
+    assert "item_similarity" not in blocks
+    assert composition_class("general", blocks, spec.loss) != "FISM"
+
+
+def fism_model(split_info: SplitInfo, folder: Path, **values: object) -> torch.nn.Module:
+    spec = with_values(spec_of(folder / "paper", FISM_PAPER), embedding_size=8, **values)
+    model_folder = rendered(spec, folder / "model")
+    return build_model(model_folder, load_config(model_folder), load_split(split_info.path))
+
+
+def fism_by_hand(model: torch.nn.Module, train: torch.Tensor, user: int, item: int) -> torch.Tensor:
+    """b_u + b_i + |R_u \\ {i}|^-alpha * sum over j in R_u \\ {i} of p_j . q_i, the paper's equation term by term."""
+    history = [int(j) for j in train[train[:, 0] == user, 1].unique() if int(j) != item]
+    p, q = model.history_embedding.weight, model.target_embedding.weight
+    total = sum((p[j] * q[item]).sum() for j in history) if history else torch.tensor(0.0)
+    return model.user_bias[user] + model.item_bias[item] + max(len(history), 1) ** -model.alpha * total
+
+
+def test_fism_scores_are_the_papers_equation_with_the_estimated_item_left_out(split_info, tmp_path):
+    model = fism_model(split_info, tmp_path, alpha=0.5)
+    with torch.no_grad():
+        for table in (model.history_embedding.weight, model.target_embedding.weight):
+            table.normal_()
+        model.user_bias.normal_()
+        model.item_bias.normal_()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    user = int(train[0, 0])
+    rated = int(train[0, 1])
+    unrated = next(i for i in range(model.n_items) if i not in set(train[train[:, 0] == user, 1].tolist()))
+    with torch.no_grad():
+        pair = model.score(torch.tensor([user, user]), torch.tensor([rated, unrated]))
+        row = model.full_sort_scores(torch.tensor([user]))[0]
+        for got, item in ((pair[0], rated), (pair[1], unrated), (row[rated], rated), (row[unrated], unrated)):
+            torch.testing.assert_close(got, fism_by_hand(model, train, user, item), rtol=1e-4, atol=1e-4)
+        # the rated item's own p_i q_i is not in its estimate: changing p_i leaves its score alone
+        model.history_embedding.weight[rated] += 10.0
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([rated]))[0], pair[0],
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_fism_trains_the_papers_squared_error_on_sampled_zeros(split_info, tmp_path):
+    model = fism_model(split_info, tmp_path / "plain")
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, pos = train[:16, 0], train[:16, 1]
+    neg = torch.randint(0, model.n_items, (16, 3), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss = model.loss({"users": users, "pos_items": pos, "neg_items": neg})
+        scores = model.score(users.unsqueeze(1), torch.cat([pos.unsqueeze(1), neg], 1))
+    targets = torch.zeros_like(scores)
+    targets[:, 0] = 1.0
+    torch.testing.assert_close(loss, ((scores - targets) ** 2).mean())
+    assert render.trained_loss(spec_of(tmp_path / "paper", FISM_PAPER)) == "mse"
+
+
+def test_a_few_steps_of_fism_lower_its_loss_on_one_batch(split_info, tmp_path):
+    model = fism_model(split_info, tmp_path, alpha=0.5)
+    train = torch.as_tensor(load_split(split_info.path).train)
+    batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
+             "neg_items": torch.randint(0, model.n_items, (64, 3), generator=torch.Generator().manual_seed(1))}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=256,
+                       learning_rate=0.01, optimizer="adam")
+    folder = rendered(spec, tmp_path / "model")
+    report = validate.run(folder, split_info, {"overfit_steps": 40})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
