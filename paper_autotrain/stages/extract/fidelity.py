@@ -105,14 +105,20 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                        adds=(e["adds"]["block"], e["adds"]["after"]) if e.get("adds") else None,
                        composes=tuple(e.get("composes") or ()))
                   for e in raw["components"])
-    deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=(e["block"],), ours=e["ours"],
-                            families=tuple(e.get("families") or ()), losses=tuple(e.get("losses") or ()))
+    deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=deviation_blocks(e["block"]),
+                            ours=e["ours"], families=tuple(e.get("families") or ()),
+                            losses=tuple(e.get("losses") or ()))
                        for e in raw["deviations"])
     structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
                                 hyperparameter=tuple((e.get("hyperparameter") or {}).items()))
                       for e in raw["structure"])
     return parts, deviations, structure
+
+
+def deviation_blocks(block: str | list[str]) -> tuple[str, ...]:
+    """A known deviation's block, or the blocks that each deviate the same way (NeuMF's and NAIS's pre-training)."""
+    return tuple(block) if isinstance(block, list) else (block,)
 
 
 # --- where the method is described ----------------------------------------------------------------------------
@@ -311,8 +317,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
             continue  # a generic part (embeddings) says nothing about which model this is
         components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
     for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own):
-        block = found.part.blocks[0]
-        if block in built:
+        block = next((name for name in found.part.blocks if name in built), None)
+        if block is not None:
             if loss not in found.part.losses:
                 deviations.append(Deviation(component=found.part.name, paper=found.evidence, ours=found.part.ours))
             components.append(Component(name=found.part.name, evidence=found.evidence, block=block))

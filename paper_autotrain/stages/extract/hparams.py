@@ -111,6 +111,9 @@ RULES: tuple[Rule, ...] = (
     Rule("covariance_weight", rf"(?:λ|\\?lambda)\s*_?\{{?c\}}?\s*=\s*{NUM}", context=r"covariance|λ\s*_?[a-z]?\s*="),
     # an item-similarity model's normalisation exponent: "the normalization exponent α is set to 0.5" (FISM, NAIS)
     Rule("alpha", rf"(?<!\w)(?:α|\\?alpha)\s*{SETTING}{NUM}", context=r"normali[sz]|agreement"),
+    # NAIS's attention: "the smoothing exponent β is set to 0.5", "the attention factor is 16"
+    Rule("beta", rf"(?<!\w)(?:β|\\?beta)\s*{SETTING}{NUM}", context=r"smooth"),
+    Rule("attention_size", rf"attention (?:factor|size)(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -202,6 +205,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "margin": (-1, 100),
     "covariance_weight": (0, 10**4),
     "alpha": (0, 1),
+    "beta": (0, 1),
+    "attention_size": (1, 4096),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),

@@ -1,4 +1,4 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM, NAIS."""
 
 from __future__ import annotations
 
@@ -35,7 +35,30 @@ def reference(spec: MethodSpec) -> Reference | None:
         _sgl(m, l2)
     if model == "FISM":
         _fism(m, l2)
+    if model == "NAIS":
+        _nais(m, l2)
     return m.result(model)
+
+
+def _nais(m: SpecMapping, l2: int | float | None) -> None:
+    """NAIS (attentive_item_similarity) against RecBole's NAIS."""
+    block = "attentive_item_similarity"
+    m.put("embedding_size", m.block_value(block, "embedding_size", integral=True))
+    m.put("weight_size", m.block_value(block, "attention_size", integral=True))
+    m.put("beta", m.block_value(block, "beta", integral=False))
+    m.put("alpha", m.block_value(block, "alpha", integral=False))
+    m.overrides["algorithm"] = str(m.blocks.get(block, {}).get("attention", "prod")).lower()
+    m.overrides["reg_weights"] = [l2 or 0.0, l2 or 0.0, 0.0]
+    m.notes.append("RecBole's NAIS adds an item bias b_i to the score (the authors' code); the paper's (and ours) "
+                   "has none")
+    m.notes.append("RecBole's NAIS keeps the item being estimated in its own history while training and counts it in "
+                   "n_u; ours leaves it out (R_u^+ without i), as the paper does")
+    m.notes.append("RecBole's NAIS trains BCE with logits on the raw score (its sigmoid only in predict), ours the "
+                   f"spec's {m.spec.trained_loss}; neither pre-trains from FISM unless RecBole's pretrain_path is set")
+    if l2:
+        m.notes.append("l2_reg: RecBole's NAIS adds reg_weights times the norms (not squared) of both whole item "
+                       "tables to every batch (its attention weights' term set to 0); ours l2_reg times the squared "
+                       "norms / 2 over the batch size of the batch's p_i and its users' history q_j")
 
 
 def _fism(m: SpecMapping, l2: int | float | None) -> None:
