@@ -67,7 +67,7 @@ def _fism(m: SpecMapping, l2: int | float | None) -> None:
     m.put("alpha", m.block_value("item_similarity", "alpha", integral=False))
     m.overrides["reg_weights"] = [l2 or 0.0, l2 or 0.0]
     m.notes.append("RecBole's FISM trains BCE with logits on scores it has already passed through a sigmoid "
-                   f"(sigmoid applied twice); ours trains the paper's loss ({m.spec.trained_loss}) on the raw score")
+                   f"(sigmoid applied twice); ours trains {m.spec.trained_loss} on the raw score")
     m.notes.append("RecBole's FISM keeps the item being estimated in its own estimate while training (the positive "
                    "is in the user's history: its p_i q_i counted, n_u not less one); ours leaves it out, as the "
                    "paper does")
