@@ -2,7 +2,9 @@
 an item-based autoencoder (AutoRec's I-AutoRec: each item's column of ratings over the users is encoded by one
 hidden layer h = g(V r + mu) and reconstructed as f(W h + b), the squared error counted on observed entries only);
 a self-attentive metric model (AttRec: self-attention over the latest L items averaged into a short-term intent m,
-the score omega ||U_u - V_i||^2 + (1 - omega) ||m - X_i||^2, a margin hinge over sampled negatives).
+the score omega ||U_u - V_i||^2 + (1 - omega) ||m - X_i||^2, a margin hinge over sampled negatives); a pairwise 2-D
+CNN (CosRec: the previous L items as an L x L x 2d tensor of item pairs [e_i; e_j], 1 x 1 and 3 x 3 convolution
+blocks, a fully connected layer, the user embedding beside it and an output layer with a node per item).
 Each paper is read into its blocks, comes out `faithful` with no reference, renders, passes validate's gates and
 trains; the blocks equal the paper's equations on tiny inputs; a paper lacking the part is not read as it."""
 
@@ -254,6 +256,93 @@ def test_the_hinge_is_the_papers_on_the_distances(sequences, tmp_path):
 @pytest.mark.slow
 def test_the_short_term_metric_model_passes_the_gates_and_trains(sequences, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", SHORT_TERM_METRIC_PAPER), embedding_size=16, batch_size=64)
+    folder = rendered(spec, tmp_path / "model")
+    report = validate.run(folder, sequences, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(sequences.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2 and 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+PAIR_CNN_PAPER = [
+    ["PairConv: Next-Item Recommendation with Convolutions over Item Pairs",
+     "Abstract. We propose PairConv, a sequential recommender that applies a two-dimensional convolutional "
+     "network to every pair of the recently consumed items.",
+     "1 INTRODUCTION",
+     "Markov chains and recurrent networks model sequences of items. Convolutional sequence embeddings slide "
+     "filters over the matrix of recent item embeddings."],
+    ["3 METHOD",
+     "3.1 Embeddings",
+     "Users and items are embedded into d-dimensional vectors, and for user u at step t we look up the embeddings "
+     "of the previous L items.",
+     "3.2 Pair Tensor",
+     "Every ordered pair of the L items is represented by the concatenation of its two item embeddings, which "
+     "gives an L x L x 2d tensor that we treat as an image feature map.",
+     "3.3 Convolutional Network",
+     "The tensor is fed to a small 2D CNN of two blocks: each block applies a 1 x 1 convolution and then a 3 x 3 "
+     "convolution without padding, each followed by batch normalization and ReLU. A fully-connected layer with "
+     "dropout maps the result to a sequence vector v, which is concatenated with the user embedding and projected "
+     "to an output layer with one node per item.",
+     "3.4 Training",
+     "We adopt the binary cross-entropy loss with sampled negative items for each target, optimized by Adam."],
+    ["4 EXPERIMENTS",
+     "We use the MovieLens 1M dataset and report MAP, Precision@10 and Recall@10. The embedding size is set to "
+     "16, the number of negative samples is set to 3 and the sequence length L is set to 5."],
+]
+# convolutions over the embedding matrix itself (horizontal and vertical filters): no pairs of items
+MATRIX_CNN_PAPER = [[text.replace("Every ordered pair of the L items is represented by the concatenation of its two "
+                                  "item embeddings, which gives an L x L x 2d tensor that we treat as an image "
+                                  "feature map.",
+                                  "The L item embeddings form an L x d matrix that we treat as an image.")
+                     .replace("The tensor is fed to a small 2D CNN of two blocks: each block applies a 1 x 1 "
+                              "convolution and then a 3 x 3 convolution without padding, each followed by batch "
+                              "normalization and ReLU.",
+                              "Horizontal convolutional filters slide over rows of the matrix and vertical "
+                              "convolutional filters over its columns.")
+                     .replace("a two-dimensional convolutional network to every pair of the recently consumed "
+                              "items", "convolutional filters to the recently consumed items")
+                     for text in page] for page in PAIR_CNN_PAPER]
+PAIR_CNN = ["item_embedding", "pairwise_convolution", "item_output_layer"]
+
+
+def test_a_pair_cnn_paper_is_read_into_its_blocks_and_is_faithful(tmp_path):
+    spec = spec_of(tmp_path, PAIR_CNN_PAPER)
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("sequential", "topk", "bce", "PairConv")
+    assert [block.block for block in spec.architecture] == PAIR_CNN
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    built = {component.name: component.block for component in spec.fidelity.components}
+    assert built["pairwise encoding of the previous items with a 2-D convolutional network"] == "pairwise_convolution"
+    assert spec.reference is None and composition_class("sequential", PAIR_CNN, spec.loss) is None
+    assert render.trained_loss(spec) == "bce" and not spec.custom
+    assert (spec.hp("embedding_size"), spec.hp("negative_samples"), spec.hp("max_seq_length")) == (16, 3, 5)
+
+
+def test_a_matrix_convolution_paper_is_not_read_as_the_pair_cnn(tmp_path):
+    spec = spec_of(tmp_path, MATRIX_CNN_PAPER)
+    assert "pairwise_convolution" not in [block.block for block in spec.architecture]
+
+
+def test_the_pair_cnn_scores_an_output_layer_over_the_cnn_of_the_pair_tensor_and_the_user(sequences, tmp_path):
+    """y = W [v; e_u] + b with v = Dropout(ReLU(FC(CNN(T)))), T[:, i, j] = [e_i; e_j], built by hand."""
+    spec = with_values(spec_of(tmp_path / "paper", PAIR_CNN_PAPER), embedding_size=4, hidden_size=3)
+    folder = rendered(spec, tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+    histories, lengths, users = torch.tensor([[3, 7, 2, 9, 0]]), torch.tensor([4]), torch.tensor([5])
+    e = model.item_embedding.weight[histories[0]]
+    pairs = torch.stack([torch.stack([torch.cat([e[i], e[j]]) for j in range(5)], dim=-1) for i in range(5)],
+                        dim=-2)  # [2d, L, L]
+    with torch.no_grad():
+        v = torch.relu(model.sequence_layer(model.pair_convolutions(pairs[None]).flatten(1)))
+        state = torch.cat([v[0], model.user_embedding.weight[5]])
+        expected = model.output_layer.weight @ state + model.output_layer.bias
+        torch.testing.assert_close(model.full_sort_scores(histories, lengths, users)[0], expected)
+    kernels = [layer.kernel_size for layer in model.pair_convolutions if isinstance(layer, torch.nn.Conv2d)]
+    assert kernels == [(1, 1), (3, 3), (1, 1), (3, 3)]  # two blocks of a 1 x 1 and a 3 x 3 convolution
+
+
+@pytest.mark.slow
+def test_the_pair_cnn_passes_the_gates_and_trains(sequences, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", PAIR_CNN_PAPER), embedding_size=8, hidden_size=8, batch_size=64)
     folder = rendered(spec, tmp_path / "model")
     report = validate.run(folder, sequences, {"timeout_s": 300})
     assert report["ok"], report
