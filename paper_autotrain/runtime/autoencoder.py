@@ -29,7 +29,8 @@ from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.losses import make_optimizer
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
-AUTOENCODER_LOSSES = ("multinomial", "bce")
+AUTOENCODER_LOSSES = ("multinomial", "bce", "mse")
+ROW_AXES = ("users", "items")  # a batch row is a user's items, or an item's users (item-based AutoRec)
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
                "gelu": nn.GELU, "identity": nn.Identity}
 ROW_NORMS = ("l2", "none")
@@ -42,11 +43,15 @@ def dense_rows(matrix: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
 
 
 class UserRowBatches(IterableDataset):
-    """Every user's training row once per epoch, users shuffled, `batch_size` users a batch."""
+    """Every user's training row once per epoch, users shuffled, `batch_size` users a batch. With
+    `axis="items"`, every item's column instead (its users), keyed "items" instead of "users"."""
 
-    def __init__(self, split: SplitData, batch_size: int, seed: int = 0) -> None:
+    def __init__(self, split: SplitData, batch_size: int, seed: int = 0, axis: str = "users") -> None:
         super().__init__()
-        self.matrix = split.matrix("train")
+        if axis not in ROW_AXES:
+            raise ValueError(f"unknown row_axis {axis!r}; expected one of {ROW_AXES}")
+        self.matrix = split.matrix("train") if axis == "users" else split.matrix("train").T.tocsr()
+        self.key = axis
         self.batch_size = max(int(batch_size), 1)
         self.rng = np.random.default_rng(seed)
 
@@ -56,12 +61,12 @@ class UserRowBatches(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         order = self.rng.permutation(self.matrix.shape[0])
         for start in range(0, len(order), self.batch_size):
-            users = order[start:start + self.batch_size]
-            yield {"users": torch.from_numpy(users), "rows": dense_rows(self.matrix, users)}
+            ids = order[start:start + self.batch_size]
+            yield {self.key: torch.from_numpy(ids), "rows": dense_rows(self.matrix, ids)}
 
 
-def user_row_dataloader(split: SplitData, batch_size: int, seed: int = 0) -> DataLoader:
-    return batch_loader(UserRowBatches(split, batch_size, seed))
+def user_row_dataloader(split: SplitData, batch_size: int, seed: int = 0, axis: str = "users") -> DataLoader:
+    return batch_loader(UserRowBatches(split, batch_size, seed, axis))
 
 
 # --- layers the generated models compose ------------------------------------------------------------
@@ -115,6 +120,18 @@ def row_bce(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, rows, reduction="none").sum(dim=1).mean()
 
 
+def observed_squared_error(logits: torch.Tensor, rows: torch.Tensor, negatives: int) -> torch.Tensor:
+    """Squared error over the observed entries of each row only (AutoRec's ||r - h(r)||^2_O), summed over the row,
+    mean over rows. Implicit rows observe only their 1s, which a constant output reconstructs: `negatives`
+    unobserved entries per observed one, drawn uniformly each step, are observed as 0s."""
+    observed = rows > 0
+    if negatives > 0:
+        unobserved = (~observed).sum(dim=1, keepdim=True).clamp(min=1)
+        rate = (negatives * observed.sum(dim=1, keepdim=True) / unobserved).clamp(max=1.0)
+        observed = observed | (torch.rand_like(rows) < rate)
+    return ((logits - rows).pow(2) * observed).sum(dim=1).mean()
+
+
 RECONSTRUCTION = {"multinomial": multinomial_nll, "bce": row_bce}
 
 
@@ -135,7 +152,10 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
         self.learning_rate = float(learning_rate)
         self.l2_reg = float(l2_reg)
         self.optimizer_name = str(optimizer)
-        self.batch_size = int(batch_size)  # users per batch; negative_samples has no use: every item is scored
+        self.batch_size = int(batch_size)  # users (or items) per batch
+        self.negative_samples = int(negative_samples)  # mse: unobserved entries observed as 0s per observed one
+        self.row_axis = "users"  # item_row_input sets "items": rows are items' columns (n_users wide)
+        self.row_width = self.n_items
         self.eval_batch_size = int(eval_batch_size)
         self.ks = tuple(sorted({int(k) for k in ks} | {10}))
         self.last_results: dict[str, EvalResult] = {}
@@ -152,13 +172,21 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
         return dense_rows(self.train_matrix, users.cpu().numpy()).to(self.device)
 
     def full_sort_scores(self, users: torch.Tensor) -> torch.Tensor:
-        """[B, n_items] scores: the decoder's logits for each user's training row."""
+        """[B, n_items] scores: the decoder's logits for each user's training row; for item rows, the users'
+        entries of every item's reconstructed column (I-AutoRec's R_ui = h(r(i))_u)."""
         users = users.to(self.device)
+        if self.row_axis == "items":
+            items = torch.arange(self.n_items)
+            columns = dense_rows(self.train_matrix.T.tocsr(), items.numpy()).to(self.device)
+            logits, _ = self(columns, items.to(self.device))
+            return logits[:, users].T
         logits, _ = self(self.user_rows(users), users)
         return logits
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        logits, penalty = self(batch["rows"], batch["users"])
+        logits, penalty = self(batch["rows"], batch[self.row_axis])
+        if self.loss_name == "mse":
+            return observed_squared_error(logits, batch["rows"], self.negative_samples) + penalty
         return RECONSTRUCTION[self.loss_name](logits, batch["rows"]) + penalty
 
     def loss_floor(self, batch: Batch) -> torch.Tensor:

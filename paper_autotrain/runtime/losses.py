@@ -7,8 +7,25 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}
+
+def rprop(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Resilient propagation (AutoRec's RProp: sign-based steps of per-weight size); torch's Rprop has no weight
+    decay, so the L2 gradient weight_decay * w joins each weight's gradient before the step."""
+    params = list(params)
+    if weight_decay:
+        for param in params:
+            param.register_hook(lambda grad, param=param: grad + weight_decay * param.detach())
+    return torch.optim.Rprop(params, lr=lr)
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rprop": rprop}
 FUSED_OPTIMIZERS = ("adam", "sgd", "adagrad")  # torch has fused CPU and CUDA kernels for these
+
+
+def hinge_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float) -> torch.Tensor:
+    """[margin - s_pos + s_neg]_+ over every (positive, negative) pair, mean: with scores s = -distance, AttRec's
+    margin hinge [y_pos + margin - y_neg]_+ on the distances y. `pos_scores` is [B], `neg_scores` [B, k]."""
+    return torch.relu(margin - pos_scores.unsqueeze(-1) + neg_scores).mean()
 
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
@@ -121,7 +138,7 @@ def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The optimiser the paper names (adam, sgd or adagrad); weight decay where the paper's L2 lives there."""
+    """The optimiser the paper names (adam, sgd, adagrad or rprop); weight decay where the paper's L2 lives there."""
     key = str(name).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")

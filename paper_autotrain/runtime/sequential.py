@@ -35,11 +35,11 @@ from paper_autotrain.data.evaluator import EvalResult
 from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
 from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.lookup import lookup
-from paper_autotrain.runtime.losses import bpr_loss, bpr_max_loss, make_optimizer, top1_loss
+from paper_autotrain.runtime.losses import bpr_loss, bpr_max_loss, hinge_loss, make_optimizer, top1_loss
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
-SEQUENCE_LOSSES = ("ce", "bce", "bpr", "top1", "bpr_max")
-SAMPLED_LOSSES = ("bce", "bpr")  # uniformly drawn negatives (optim.negative_samples per target)
+SEQUENCE_LOSSES = ("ce", "bce", "bpr", "top1", "bpr_max", "hinge")
+SAMPLED_LOSSES = ("bce", "bpr", "hinge")  # uniformly drawn negatives (optim.negative_samples per target)
 IN_BATCH_LOSSES = ("top1", "bpr_max")  # the mini-batch's other targets are the negatives
 Batch = dict[str, torch.Tensor]
 
@@ -145,6 +145,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         self.l2_reg = float(l2_reg)
         self.negative_samples = int(negative_samples)
         self.bpr_max_reg = float(bpr_max_reg)  # BPR-max's score regularisation weight (lambda)
+        self.margin = 0.5  # hinge: the margin; a scorer holding the loss (AttRec's metric score) sets its own
         self.optimizer_name = str(optimizer)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
@@ -196,6 +197,8 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         neg = (seq.unsqueeze(1) * lookup(table, negatives)).sum(-1)
         if self.loss_name == "bpr":  # RecBole's BPR for sequences: -log sigmoid(r_i - r_j), mean over the pairs
             return bpr_loss(pos, neg)
+        if self.loss_name == "hinge":  # AttRec: [y_pos + margin - y_neg]_+ on distances y = -score
+            return hinge_loss(pos, neg, self.margin)
         return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())
 
     def loss_floor(self, batch: Batch) -> float:

@@ -45,9 +45,14 @@ def pair_batches(split: SplitData, config: Mapping[str, Any], seed: int) -> Data
                             negative_samples=negatives(config), seed=seed)
 
 
+def row_axis(config: Mapping[str, Any]) -> str:
+    """Whose rows an autoencoder trains on: "users", or "items" (item_row_input's row_axis in config.yaml)."""
+    return str((config.get("model") or {}).get("row_axis", "users"))
+
+
 def user_row_batches(split: SplitData, config: Mapping[str, Any], seed: int) -> DataLoader:
-    """Autoencoders: `batch_size` users' training rows a batch."""
-    return user_row_dataloader(split, batch_size(config), seed)
+    """Autoencoders: `batch_size` users' training rows a batch (items' columns for item-based models)."""
+    return user_row_dataloader(split, batch_size(config), seed, row_axis(config))
 
 
 def sequence_batches(split: SequenceSplit, config: Mapping[str, Any], seed: int) -> DataLoader:
@@ -72,8 +77,8 @@ def first_pair_batch(split: SplitData, config: Mapping[str, Any], size: int) -> 
 
 
 def first_user_rows(split: SplitData, config: Mapping[str, Any], size: int) -> Batch:
-    """The first `size` users' training rows."""
-    return next(iter(UserRowBatches(split, size)))
+    """The first `size` users' training rows (items' columns for item-based models)."""
+    return next(iter(UserRowBatches(split, size, axis=row_axis(config))))
 
 
 def first_sequence_positions(split: SequenceSplit, config: Mapping[str, Any], size: int) -> Batch:

@@ -90,7 +90,10 @@ def interaction_batch_leak(config: Mapping[str, Any], split_dir: Path, split: Sp
     held = held_out_keys(split)
     found = 0
     for batch in loader:
-        if "rows" in batch:  # user rows: every clicked item of the batch's users
+        if "rows" in batch and "items" in batch:  # item rows: every user who clicked the batch's items
+            rows, users = np.nonzero(batch["rows"].numpy())
+            found += count_held_out(users, batch["items"].numpy()[rows], held, split.n_items)
+        elif "rows" in batch:  # user rows: every clicked item of the batch's users
             rows, items = np.nonzero(batch["rows"].numpy())
             found += count_held_out(batch["users"].numpy()[rows], items, held, split.n_items)
         else:

@@ -56,8 +56,9 @@ def check_sequence_shapes(model: SequentialModule, batch: Batch) -> str:
 def check_row_shapes(model: AutoEncoderModule, batch: Batch) -> str:
     loss = finite_training_loss(model, batch)
     with torch.no_grad():
-        scores = model.full_sort_scores(batch["users"][:8])
-        expected = (min(8, len(batch["users"])), model.n_items)
+        users = batch["users"][:8] if "users" in batch else torch.arange(min(8, model.n_users))  # item rows
+        scores = model.full_sort_scores(users)
+        expected = (len(users), model.n_items)
         check_full_sort(scores, expected)
     return f"loss {float(loss.detach()):.4f}; full_sort_scores {expected}"
 

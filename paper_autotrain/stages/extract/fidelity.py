@@ -42,7 +42,9 @@ CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)
 # "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
 ATTRIBUTED = re.compile(r"^\s*As (?:stated|shown|reported|suggested|noted|discussed|observed|argued) (?:in|by)\b")
 PROPOSED_BY = re.compile(r"\b(?:proposed|introduced|developed) (?:by|in)\b[^.;]{0,60}?(?:\[\d+(?:,\s*\d+)*\]|et al\.?)")
-ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also)\b", re.I)
+# "... could also ...", "We could use dot product ... However, ... we adopt the Euclidean distance": an option
+ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also"
+                         r"|we could (?:use|adopt|apply))\b", re.I)
 SECTION_NUMBER = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
 # "Reduction to Existing Models:", "Relation with SGCN." -- a paragraph heading inside a section
 INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|and|with|the|for|on|in|an?|vs\.?)){0,6})"
@@ -54,6 +56,9 @@ UNRECOGNISED = "unrecognised part of the method"
 # "We also compared CML with item features (denoted as CML+F)": a variant the paper names apart, by what it adds
 NAMED_VARIANT = re.compile(r"\b(?P<model>[A-Z][\w-]{1,20}) with (?:the |its )?(?P<adds>(?:[\w-]+ ){0,3}[\w-]+)\s*"
                            r"\((?:denoted (?:as|by) |called |named )?(?P<variant>(?P=model)\s*\+\s*[A-Z]\w{0,10})\)")
+# "recent studies [20, 30] suggest that dot product violate ...": a cited finding about the part, not our method
+CITED_FINDING = re.compile(r"(?:\[\d[\d,\s–-]*\]|et al\.?)\s*(?:have |has )?(?:suggest|show|argue|find|found|report"
+                           r"|demonstrate|observe|point)\w*\s+(?:out\s+)?(?:that\s+)?[^.;]{0,40}$")
 METHOD_OPENING_SENTENCES = 3
 TITLE_AREA_CHARS = 300
 PAGE_PROBE_CHARS = 40
@@ -255,6 +260,8 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
         if offered_or_cited(sentence.text, match, clause):
             continue
         if where_cited_work_was_used(sentence.text[start:match.start()]):
+            continue
+        if CITED_FINDING.search(sentence.text[:match.start()]):
             continue
         return match.start()
     return None

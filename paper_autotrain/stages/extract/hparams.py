@@ -107,6 +107,7 @@ RULES: tuple[Rule, ...] = (
     # a metric loss's margin and CML's covariance weight: "We set m = 0.5, λf = 1 and λc = 10" (a bare `m` only
     # beside another λ setting or the word margin)
     Rule("margin", rf"\b(?:safety )?margin(?: size)?(?: m)?\s+{SETTING}{NUM}"),
+    Rule("margin", rf"\bmargin (?:γ|gamma|m) of (?:the )?(?:[\w-]+ )?loss\s+{SETTING}{NUM}"),  # "γ of hinge loss is"
     Rule("margin", rf"(?<![\w.])m\s*=\s*{NUM}", context=r"\bmargin|λ\s*_?[a-z]?\s*="),
     Rule("covariance_weight", rf"(?:λ|\\?lambda)\s*_?\{{?c\}}?\s*=\s*{NUM}", context=r"covariance|λ\s*_?[a-z]?\s*="),
     # an item-similarity model's normalisation exponent: "the normalization exponent α is set to 0.5" (FISM, NAIS)

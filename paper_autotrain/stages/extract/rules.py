@@ -333,6 +333,10 @@ def extract(doc: PaperDoc) -> MethodSpec:
         task = "ctr"
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "
                        f"rating >= threshold, AUC and LogLoss) so the context models can run it; loss {loss} is kept")
+    if family == "autoencoder" and task == "rating":  # the autoencoders are trained and scored on the top-k protocol
+        task = "topk"
+        unclear.append("task: the paper's experiments predict ratings; the spec targets the top-k protocol (full "
+                       "ranking of the implicit split) so the autoencoder runs it; the paper's RMSE is not measured")
     text = doc.full_text
     blocks, notes = detect_architecture(family, loss, text, own_name)
     unclear += notes

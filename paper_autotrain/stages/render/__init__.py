@@ -384,8 +384,8 @@ def resolve_optim(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, Any]
         value = coerce(raw, kinds[name], name)
         if name == "optimizer":
             value = value.lower()
-            if value not in ("adam", "sgd", "adagrad"):
-                raise StageError(f"render: optimizer {raw!r} has no template (adam, sgd, adagrad)")
+            if value not in ("adam", "sgd", "adagrad", "rprop"):
+                raise StageError(f"render: optimizer {raw!r} has no template (adam, sgd, adagrad, rprop)")
         values[name] = value
         rows.append(hp_row(name, value, entry))
     if spec.trained_loss in LOSS_HYPERPARAMETERS:  # a loss's own weight (BPR-max's score regularisation)
