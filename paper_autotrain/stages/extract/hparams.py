@@ -110,7 +110,7 @@ RULES: tuple[Rule, ...] = (
     Rule("margin", rf"(?<![\w.])m\s*=\s*{NUM}", context=r"\bmargin|λ\s*_?[a-z]?\s*="),
     Rule("covariance_weight", rf"(?:λ|\\?lambda)\s*_?\{{?c\}}?\s*=\s*{NUM}", context=r"covariance|λ\s*_?[a-z]?\s*="),
     # knowledge-aware models: the relation space's size (CKE's TransR), KGCN's receptive field and neighbour sample
-    Rule("kg_embedding_size",
+    Rule("relation_embedding_size",
          rf"(?:dimension(?:ality)?|size) of (?:the )?relation (?:space|embeddings?)(?: k)?\s+{SETTING}{INT}", "int"),
     Rule("n_iter", rf"depth of (?:the )?receptive field(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("n_iter", rf"number of (?:aggregation )?iterations(?: H)?\s+{SETTING}{INT}", "int"),
@@ -178,7 +178,7 @@ RULES: tuple[Rule, ...] = (
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
-                      "negative_samples", "epochs", "kg_embedding_size", "n_iter", "neighbor_sample_size"})
+                      "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
     "learning_rate": r"learning rate",
@@ -211,7 +211,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "hidden_size": (2, 10**5),
     "negative_samples": (1, 10**4),
     "epochs": (1, 10**5),
-    "kg_embedding_size": (2, 4096),
+    "relation_embedding_size": (2, 4096),
     "n_iter": (1, 8),
     "neighbor_sample_size": (1, 1024),
 }
