@@ -16,6 +16,7 @@ next to `<name>.inter`; RecBole's wheel ships them for ml-100k) and saved twice 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def prepare_knowledge_split(dataset_cfg: Mapping[str, Any], datasets_root: str |
     frames = {suffix: read_kg_file(path, suffix) for suffix, path in files.items()}
     for suffix, path in files.items():  # RecBole's KnowledgeBasedDataset reads them beside the benchmark files
         target = folder / name / f"{name}.{suffix}"
-        staging = target.with_name(f".{target.name}.{digest}")
+        staging = target.with_name(f".{target.name}.{os.getpid()}")  # another run may be writing the same file
         shutil.copyfile(path, staging)
         staging.replace(target)
     save_npz(folder / KNOWLEDGE_FILE, kg_digest=np.array(digest), **link_triples(split, frames["kg"], frames["link"]))
