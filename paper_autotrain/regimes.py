@@ -204,8 +204,19 @@ CONTEXT = Regime(
     reference_mapping="paper_autotrain.stages.baselines.references.context:reference",
     our_protocol="paper_autotrain.stages.compare.protocol:labelled_rows_protocol",
 )
+# knowledge-aware models: the top-k split (the same split id: the baselines compare on the same data), evaluation,
+# training batches and scorer, with the dataset's knowledge graph linked onto the items (data/knowledge.py)
+KNOWLEDGE = dataclasses.replace(
+    TOPK,
+    name="knowledge",
+    prepare_split="paper_autotrain.data.knowledge:prepare_knowledge_split",
+    load_split="paper_autotrain.data.knowledge:load_knowledge_split",
+    default_baselines=("Pop", "ItemKNN", "BPR", "CKE"),
+    recbole_config="paper_autotrain.data.knowledge:knowledge_config",
+    reference_mapping="paper_autotrain.stages.baselines.references.knowledge:reference",
+)
 # by name; consumers look an entry up when they run, so a test can add one (monkeypatch.setitem)
-REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT)}
+REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE)}
 
 
 # --- looking an entry up -------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Graph parity runs: each graph CF model read from its fixture paper, end to end, against RecBole's class of it.
 
 usage: python scripts/graph_parity.py [--models NGCF] [--epochs 30] [--out results/graph_parity] [--threads 1]
+                                     [--papers tests.test_graph_papers]
                                      [hydra overrides for every run, e.g. +hparams.learning_rate=0.001]
+
+`--papers tests.test_knowledge_papers` runs the knowledge-aware models' fixture papers the same way (CKE, CFKG,
+KGCN: ML-100K with the KG files RecBole ships, the same split).
 
 For every model: write the fixture paper of tests/test_graph_papers.py (the model described in prose) as a PDF, run
 `python -m paper_autotrain PAPER trainer.max_epochs=E baselines=[Pop]` on MovieLens-100K (the default split, one
@@ -14,6 +18,7 @@ epochs, parameter counts, the reference notes), rewritten after every model.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -21,14 +26,13 @@ from typing import Any
 
 from parity import fixture_pdf, pipeline_command, run_all, run_and_read
 
-from tests.test_graph_papers import PAPERS
-
+DEFAULT_PAPERS = "tests.test_graph_papers"  # a test module whose PAPERS maps model -> (fixture pages, ...)
 TOLERANCE = 0.05  # issue 20: NDCG@10 within +-5% (relative) of RecBole's class
 METRIC = "ndcg@10"
 
 
-def run_model(model: str, out: Path, epochs: int, extra: list[str]) -> dict[str, Any]:
-    pdf = fixture_pdf(out, model, PAPERS[model][0])
+def run_model(model: str, pages: list[list[str]], out: Path, epochs: int, extra: list[str]) -> dict[str, Any]:
+    pdf = fixture_pdf(out, model, pages)
     root = out / "runs"
     row: dict[str, Any] = {"model": model, "epochs": epochs}
     runs = run_and_read(pipeline_command(pdf, root, epochs, "baselines=[Pop]", "force=true", *extra), root, model, row)
@@ -66,17 +70,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(PAPERS))
+    parser.add_argument("--papers", default=DEFAULT_PAPERS, help="the test module holding the fixture PAPERS")
+    parser.add_argument("--models", default=None, help="comma-separated (default: every model of --papers)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("results/graph_parity"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every training process")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every run (e.g. +hparams.x=1)")
     args = parser.parse_args(argv)
+    papers = importlib.import_module(args.papers).PAPERS
     if args.threads:  # both sides' training processes inherit it
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     out = args.out.resolve()
-    return run_all(args.models, out, "parity", lambda model: run_model(model, out, args.epochs, args.overrides),
-                   markdown)
+    return run_all(args.models or ",".join(papers), out, "parity",
+                   lambda model: run_model(model, papers[model][0], out, args.epochs, args.overrides), markdown)
 
 if __name__ == "__main__":
     sys.exit(main())

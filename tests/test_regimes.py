@@ -52,22 +52,23 @@ def test_every_family_yaml_regime_has_an_entry_that_agrees_with_it():
 
 def test_families_keep_their_regimes_and_default_baselines():
     """The mapping the if-chains used to spell out: context and sequential split their own way, the rest top-k;
-    autoencoders train on user rows and compare with MultiVAE/EASE."""
+    autoencoders train on user rows and compare with MultiVAE/EASE; knowledge models add the KG to the top-k split."""
     split = {family: regimes.family_regime(family).name for family in FAMILIES}
-    assert split == {**dict.fromkeys(FAMILIES, "topk"), "sequential": "sequential", "context": "context"}
+    assert split == {**dict.fromkeys(FAMILIES, "topk"), "sequential": "sequential", "context": "context",
+                     "knowledge": "knowledge"}
     trained = {family: regimes.family_training_regime(family).name for family in FAMILIES}
     assert trained == {**split, "autoencoder": "user_rows"}
     general = ("Pop", "ItemKNN", "BPR", "LightGCN")
     defaults = {family: regimes.family_training_regime(family).default_baselines for family in FAMILIES}
     assert defaults == {**dict.fromkeys(FAMILIES, general), "sequential": ("Pop", "GRU4Rec", "SASRec"),
                         "autoencoder": ("Pop", "ItemKNN", "MultiVAE", "EASE"),
-                        "context": ("LR", "FM", "DeepFM", "WideDeep")}
+                        "context": ("LR", "FM", "DeepFM", "WideDeep"), "knowledge": ("Pop", "ItemKNN", "BPR", "CKE")}
 
 
 def test_an_unknown_regime_is_one_line_naming_the_known_ones():
     with pytest.raises(RegimeError) as caught:
         regimes.config_regime({"data": {"regime": "graphs"}})
-    assert str(caught.value) == "unknown data regime 'graphs' (known: context, sequential, topk, user_rows)"
+    assert str(caught.value) == "unknown data regime 'graphs' (known: context, knowledge, sequential, topk, user_rows)"
     assert isinstance(caught.value, ValueError)  # the runner and the probe report it as any bad value
 
 
@@ -151,7 +152,7 @@ def test_a_new_entry_reaches_the_baselines(fake_regime):
     config = baselines.recbole_config({}, {"regime": "fake", "window": 9})
     assert config["FAKE_FIELD"] == 9 and config["eval_args"]["mode"] == "full"  # the shared protocol, then its own
     assert runner.regime_scorer("fake") is fake_scorer
-    with pytest.raises(RegimeError, match="known: context, fake, sequential"):
+    with pytest.raises(RegimeError, match="known: context, fake, knowledge, sequential"):
         runner.regime_scorer("missing")
 
 

@@ -16,6 +16,7 @@ from paper_autotrain.runtime.autoencoder import (
 )
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
+from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
     bce_loss,
@@ -40,4 +41,5 @@ __all__ = [
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
+    "corrupted_triples", "sampled_neighbourhoods",
 ]

@@ -115,6 +115,13 @@ RULES: tuple[Rule, ...] = (
     # NAIS's attention: "the smoothing exponent β is set to 0.5", "the attention factor is 16"
     Rule("beta", rf"(?<!\w)(?:β|\\?beta)\s*{SETTING}{NUM}", context=r"smooth"),
     Rule("attention_size", rf"attention (?:factor|size)(?: \w)?\s+{SETTING}{INT}", "int"),
+    # knowledge-aware models: the relation space's size (CKE's TransR), KGCN's receptive field and neighbour sample
+    Rule("relation_embedding_size",
+         rf"(?:dimension(?:ality)?|size) of (?:the )?relation (?:space|embeddings?)(?: k)?\s+{SETTING}{INT}", "int"),
+    Rule("n_iter", rf"depth of (?:the )?receptive field(?: H)?\s+{SETTING}{INT}", "int"),
+    Rule("n_iter", rf"number of (?:aggregation )?iterations(?: H)?\s+{SETTING}{INT}", "int"),
+    Rule("neighbor_sample_size", rf"neighbou?r sampl(?:e|ing) size(?: K)?\s+{SETTING}{INT}", "int"),
+    Rule("neighbor_sample_size", rf"\bsample {INTW} neighbou?rs\b", "int"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -177,7 +184,7 @@ RULES: tuple[Rule, ...] = (
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
-                      "negative_samples", "epochs"})
+                      "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
     "learning_rate": r"learning rate",
@@ -213,6 +220,9 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "hidden_size": (2, 10**5),
     "negative_samples": (1, 10**4),
     "epochs": (1, 10**5),
+    "relation_embedding_size": (2, 4096),
+    "n_iter": (1, 8),
+    "neighbor_sample_size": (1, 1024),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)

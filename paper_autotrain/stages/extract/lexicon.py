@@ -39,7 +39,7 @@ FAMILY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"\bVAEs?\b", 2),
         (r"denoising", 1),
     ),
-    "knowledge": ((r"knowledge graph", 3), (r"knowledge-aware", 2)),
+    "knowledge": ((r"knowledge graph", 3), (r"knowledge-aware", 2), (r"knowledge base", 2)),
     "general": (
         (r"collaborative filtering", 1),
         (r"matrix factori[sz]ation", 1),
@@ -65,6 +65,8 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"pointwise log loss", 2),
         (r"negative logarithm of (?:the )?likelihood", 1),
         (r"probability [^.;]{0,60}?(?:by|with|as) a (?:logistic|sigmoid) function", 2),
+        # "J is cross-entropy loss, P is a negative sampling distribution" (KGCN): sampled negatives labelled 0
+        (r"negative sampl\w*[^.;]{0,60}cross[- ]entropy|cross[- ]entropy[^.;]{0,60}negative sampl", 2),
     ),
     "ce": (
         (r"softmax cross[- ]entropy", 3),
