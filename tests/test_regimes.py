@@ -67,7 +67,7 @@ def test_families_keep_their_regimes_and_default_baselines():
 def test_an_unknown_regime_is_one_line_naming_the_known_ones():
     with pytest.raises(RegimeError) as caught:
         regimes.config_regime({"data": {"regime": "graphs"}})
-    assert str(caught.value) == "unknown data regime 'graphs' (known: context, sequential, topk, user_rows)"
+    assert str(caught.value) == "unknown data regime 'graphs' (known: context, fit, sequential, topk, user_rows)"
     assert isinstance(caught.value, ValueError)  # the runner and the probe report it as any bad value
 
 
@@ -151,7 +151,7 @@ def test_a_new_entry_reaches_the_baselines(fake_regime):
     config = baselines.recbole_config({}, {"regime": "fake", "window": 9})
     assert config["FAKE_FIELD"] == 9 and config["eval_args"]["mode"] == "full"  # the shared protocol, then its own
     assert runner.regime_scorer("fake") is fake_scorer
-    with pytest.raises(RegimeError, match="known: context, fake, sequential"):
+    with pytest.raises(RegimeError, match="known: context, fake, fit, sequential"):
         runner.regime_scorer("missing")
 
 

@@ -14,6 +14,7 @@ from paper_autotrain.runtime.autoencoder import (
     mlp_stack,
     normalize_rows,
 )
+from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.lookup import lookup
@@ -37,4 +38,5 @@ __all__ = [
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+    "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
 ]
