@@ -292,6 +292,9 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    # values RecBole averages over users (SLIMElastic's alpha: references/topk.py) divided by them, now counted
+    for key, value in dict(config_dict.get("per_user_values") or {}).items():
+        config[key] = float(value) / dataset.user_num
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     if not as_shipped(request):

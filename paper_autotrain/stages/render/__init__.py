@@ -281,7 +281,9 @@ def block_loss(spec: MethodSpec) -> str | None:
     except (StageError, KeyError):
         return None
     rules = [blocks[block.block] for block in spec.architecture if block.block in blocks]
-    return next((rule.trains for rule in rules if rule.trains and spec.trained_loss in rule.trains_for), None)
+    # a block fitted once (rule.regime: EASE) trains no loss whatever the spec's: its fit is its objective
+    return next((rule.trains for rule in rules
+                 if rule.trains and (spec.trained_loss in rule.trains_for or rule.regime)), None)
 
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
