@@ -234,5 +234,8 @@ def test_the_report_says_fit_for_a_fitted_run():
                        config={"data": {"regime": "fit"}, "trainer": {"max_epochs": 7}})
     trained_by_epochs = RunResult(model="BPR", role="baseline", dataset="d", split_id="s", seed=0, test={},
                                   config={"epochs": 7}, epochs_run=7, best_epoch=5)
-    assert fitted_once(fitted) and not fitted_once(trained_by_epochs)
+    recbole_fitted = trained_by_epochs.model_copy(update={"model": "EASE", "config": {"fitted": True},
+                                                         "epochs_run": 1, "best_epoch": 1})  # as the runner says
+    assert fitted_once(fitted) and fitted_once(recbole_fitted) and not fitted_once(trained_by_epochs)
+    assert _epochs(ModelRow([recbole_fitted])) == "fit"
     assert _epochs(ModelRow([fitted])) == "fit" and _epochs(ModelRow([trained_by_epochs])) == "7 (5)"

@@ -179,7 +179,10 @@ def _params(row: ModelRow) -> str:
 
 
 def fitted_once(run: RunResult) -> bool:
-    """Whether our run was fitted once on the train split (its regime's `fit`: EASE, SLIM, ItemKNN), not by epochs."""
+    """Whether the run was fitted once on the train split, not by epochs: ours in a regime with `fit` (EASE, SLIM,
+    ItemKNN), RecBole's traditional models (the runner's `fitted`: Pop, ItemKNN, EASE, SLIMElastic)."""
+    if (run.config or {}).get("fitted"):
+        return True
     try:
         return config_regime(run.config or {}).fit is not None
     except RegimeError:  # a RecBole baseline's config names no regime of ours
@@ -252,6 +255,8 @@ def under_training_lines(report: Report) -> list[str]:
     for row in report.rows:
         for run in row.runs:
             budget = epoch_budget_of(run)
+            if fitted_once(run):  # no epochs to under-train
+                continue
             if run.best_epoch is not None and run.best_epoch == run.epochs_run and run.epochs_run == budget:
                 who = f"{row.model} ({'ours' if row is report.ours else 'RecBole'}, seed {run.seed})"
                 lines.append(f"{who}: best validation epoch is the last of its {budget}: it may be under-trained "
