@@ -120,7 +120,7 @@ def cosine_knn_weights(matrix: sp.spmatrix, k: int, shrink: float) -> torch.Tens
     return torch.from_numpy(weights)
 
 
-def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 100, tol: float = 1e-4,
+def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 100, tol: float = 1e-5,
                  nonnegative: bool = True) -> torch.Tensor:
     """SLIM (Ning & Karypis 2011, Eq. 4): for every item column j, min_w 1/2 ||a_j - A w_j||^2 + beta/2 ||w_j||^2
     + lambda ||w_j||_1 subject to w_j >= 0 and w_jj = 0, by cyclic coordinate descent, every column at once.
@@ -128,15 +128,16 @@ def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 10
     With the Gram matrix G = A^T A and each column's residual correlations G[:, j] - G w_j, coordinate k of every
     column moves to S(corr_k + G_kk w_kj, lambda) / (G_kk + beta) (S: the soft threshold, clipped at 0 when
     `nonnegative`), w_jj stays 0, and the correlations take the rank-one change of the columns that moved. Stops
-    when a sweep moves no weight by more than `tol` times the largest weight, or after `max_sweeps` sweeps."""
+    when a sweep lowers the objective (every column's, summed) by less than `tol` times its value, or after
+    `max_sweeps` sweeps."""
     if l1 < 0 or l2 < 0:
         raise ValueError(f"SLIM's penalties must be >= 0, got lambda={l1}, beta={l2}")
     g = gram(matrix)
     diagonal = np.diag(g).copy()
     weights = np.zeros_like(g)  # transposed: weights[j] is column j of W, so a column's update is one row
     residual = g.copy()  # residual[j, k] = (G[:, j] - G w_j)[k] (G is symmetric)
+    objective = slim_objective(g, weights, residual, l1, l2)
     for _ in range(max(int(max_sweeps), 1)):
-        largest_move = 0.0
         for k in np.flatnonzero(diagonal > 0):  # an item no user has keeps every coordinate at 0
             rho = residual[:, k] + diagonal[k] * weights[:, k]
             if nonnegative:
@@ -151,7 +152,14 @@ def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 10
                 continue
             residual[moved] -= np.outer(delta[moved], g[k])
             weights[moved, k] = new[moved]
-            largest_move = max(largest_move, float(np.abs(delta[moved]).max()))
-        if largest_move <= tol * max(float(np.abs(weights).max()), 1e-12):
+        previous, objective = objective, slim_objective(g, weights, residual, l1, l2)
+        if previous - objective <= tol * objective:
             break
     return torch.from_numpy(weights.T.copy())
+
+
+def slim_objective(g: np.ndarray, weights: np.ndarray, residual: np.ndarray, l1: float, l2: float) -> float:
+    """SLIM's objective summed over the columns, from the Gram matrix G, the weights (transposed: row j is w_j) and
+    the residual correlations r_j = G[:, j] - G w_j: 1/2 ||a_j - A w_j||^2 = 1/2 (G_jj - G_j . w_j - w_j . r_j)."""
+    squared = 0.5 * (np.trace(g) - np.sum(g.T * weights) - np.sum(weights * residual))
+    return float(squared + 0.5 * l2 * np.sum(weights ** 2) + l1 * np.abs(weights).sum())
