@@ -110,6 +110,9 @@ class BlockRule:
     trains_for: tuple[str, ...] = ()
     """the spec losses the block's own loss stands for (`other` for a loss no kind names; `bce` for a weighted
     likelihood that is still a log loss)"""
+    regime: str | None = None
+    """the data regime a model holding the block trains in when it is not its scaffold's (`fit`: EASE's closed
+    form, fitted once on the train split instead of by epochs; paper_autotrain/regimes.py)"""
 
     def param(self, key: str) -> BlockParam | None:
         return next((param for param in self.params if param.key == key), None)
@@ -400,7 +403,7 @@ BASE_OPTIONAL = {"train_regime", "tasks", "slots", "custom_architecture", "candi
 RECBOLE_CLASS_FIELDS, RECBOLE_CLASS_OPTIONAL = {"class", "blocks"}, {"match", "loss"}
 BLOCK_FIELDS = {"description"}
 BLOCK_OPTIONAL = {"params", "allowed_extra", "needs", "provides", "imports", "scorer", "causal", "trains",
-                  "hyperparameter_defaults"}
+                  "hyperparameter_defaults", "regime"}
 PARAM_FIELDS = {"key", "block_param", "hyperparameter", "default", "type"}
 PARAM_OPTIONAL = {"range", "choices", "repeat", "default_from"}
 SLOTS_FOLDER = "slots"
@@ -578,6 +581,7 @@ def read_block(path: Path, where: Where) -> BlockRule:
         hyperparameter_defaults=dict(mapping(raw.get("hyperparameter_defaults"),
                                              where.at("hyperparameter_defaults"), object)),
         **read_trains(raw.get("trains"), where.at("trains")),
+        regime=None if raw.get("regime") is None else text(raw["regime"], where.at("regime")),
     )
 
 

@@ -2,7 +2,8 @@
 
 A data regime is how a model meets the data: `topk` (interaction pairs, full ranking), `user_rows` (the top-k
 split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out) and
-`context` (labelled CTR rows). Every place that used to branch on the regime reads its `Regime` entry instead:
+`context` (labelled CTR rows) and `fit` (the top-k split, item-item models fitted once on it: EASE, SLIM,
+ItemKNN). Every place that used to branch on the regime reads its `Regime` entry instead:
 the pipeline's split and baselines config, the worker's training batches, model loading, probe and leakage
 gate, the baselines' RecBole config, default models and scorer. Adding a regime is one entry here (plus the
 functions it names); adding a family is a templates folder whose family.yaml names a regime of this table.
@@ -94,6 +95,9 @@ class Regime:
     ranking: str | None = reference(optional=True)
     """(model, split) -> how a trained model of this regime ranks every item for a user (trained.py's load,
     recommend and export); None: its models score labelled rows and rank nothing"""
+    fit: str | None = reference(optional=True)
+    """(model) -> None: fits the model once on its train split (closed form, coordinate descent) instead of
+    training it by epochs; None: Lightning trains it by epochs on `training_batches`"""
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
@@ -188,6 +192,18 @@ USER_ROWS = dataclasses.replace(
     negative_sampling=False,
     ranking="paper_autotrain.trained:UserRanking",
 )
+# item-item models fitted once on the train split (EASE, SLIM, ItemKNN): the top-k split, evaluation and scorer,
+# no epochs; the probe's rows are user rows (the shapes and leakage gates), its overfit gate the fit itself
+FIT = dataclasses.replace(
+    TOPK,
+    name="fit",
+    base_module="paper_autotrain.runtime.closed_form:ClosedFormModule",
+    training_batches="paper_autotrain.worker.batches:user_row_batches",
+    probe_batch="paper_autotrain.worker.batches:first_user_rows",
+    shape_check="paper_autotrain.worker.shapes:check_row_shapes",
+    negative_sampling=False,
+    fit="paper_autotrain.runtime.closed_form:fit_on_train",
+)
 CONTEXT = Regime(
     name="context",
     prepare_split="paper_autotrain.data.ctr:prepare_ctr",
@@ -216,7 +232,7 @@ KNOWLEDGE = dataclasses.replace(
     reference_mapping="paper_autotrain.stages.baselines.references.knowledge:reference",
 )
 # by name; consumers look an entry up when they run, so a test can add one (monkeypatch.setitem)
-REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE)}
+REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE, FIT)}
 
 
 # --- looking an entry up -------------------------------------------------------------------------------

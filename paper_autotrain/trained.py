@@ -3,8 +3,9 @@ a user has already seen masked, and a TorchScript export.
 
 The train stage keeps, in each seed's folder (`results/<key>/train/seed<N>/`), the model as it trained
 (`model.py`), its resolved config (in `result.json`), the split it trained on (`split.json`) and the best
-checkpoint (`checkpoints/best-epoch<E>.ckpt`). Loading runs the generated `model.py` in this process: it is the
-code the gates passed and the sandbox trained, now run without the sandbox.
+checkpoint (`checkpoints/best-epoch<E>.ckpt`; `best-fit.ckpt` for a model fitted once). Loading runs the
+generated `model.py` in this process: it is the code the gates passed and the sandbox trained, now run without
+the sandbox.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def seed_folder(path: str | Path, seed: int | None = None) -> Path:
 
 
 def best_checkpoint(folder: Path) -> Path:
-    found = sorted((folder / "checkpoints").glob("best-epoch*.ckpt"))
+    found = sorted((folder / "checkpoints").glob("best-*.ckpt"))  # best-epoch<E>, or best-fit for a fitted model
     if not found:
         raise UserError(f"{folder}: no checkpoint in checkpoints/ (the run saved none)")
     return found[-1]

@@ -78,13 +78,15 @@ REFERENCE_ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "FNN": [{"block": "field_embedding", "dim": 8},
             {"block": "fm_pretraining", "pretrain_epochs": 0, "first_order": False},
             {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1, "activation": "tanh"}, {"block": "sum_logits"}],
+    # fitted once on the train split (the fit regime), with the manifests' defaults
+    "EASE": [{"block": "ease"}], "ItemKNN": [{"block": "item_knn"}], "SLIM": [{"block": "slim"}],
 }
 CONTEXT_MODELS = ("LR", "FM", "WideDeep", "DeepFM", "DCN", "NFM", "AFM", "FwFM", "xDeepFM", "AutoInt", "DCNV2", "PNN",
                   "FFM", "FNN")
 REFERENCE_LOSSES = {"MF-BPR": "bpr", "LightGCN": "bpr", "NeuMF": "bce", "SASRec": "bce", "GRU4Rec": "ce",
                     "Caser": "bce",
                     "Mult-VAE": "multinomial", "Mult-DAE": "multinomial", "CDAE": "bce",
-                    **{name: "bce" for name in CONTEXT_MODELS}}
+                    **{name: "bce" for name in CONTEXT_MODELS}, "EASE": "mse", "ItemKNN": "other", "SLIM": "mse"}
 REFERENCE_FAMILIES = {"LightGCN": "graph", **{name: "sequential" for name in ("SASRec", "GRU4Rec", "Caser")},
                       "Mult-VAE": "autoencoder", "Mult-DAE": "autoencoder", "CDAE": "autoencoder",
                       **{name: "context" for name in CONTEXT_MODELS}}

@@ -14,6 +14,7 @@ from paper_autotrain.runtime.autoencoder import (
     mlp_stack,
     normalize_rows,
 )
+from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
@@ -42,4 +43,5 @@ __all__ = [
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods",
+    "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
 ]

@@ -56,8 +56,9 @@ def check_no_leakage(model_dir: str | Path, config: Mapping[str, Any], split_dir
     if found:
         hint = held_out_references(Path(model_dir) / "model.py")
         raise ValueError(found + (f" ({hint})" if hint else ""))
+    trained = "fit" if regime.fit is not None else f"{TRAIN_STEPS} steps"
     return (f"no validation/test interaction in the {regime.name} training data or the model; the model is the "
-            f"same when they change (build + {TRAIN_STEPS} steps)")
+            f"same when they change (build + {trained})")
 
 
 def regime_check(reference: str | None, *args: Any) -> str | None:
@@ -302,6 +303,12 @@ def differential_leak(model_dir: str | Path, config: Mapping[str, Any], split: A
     difference = first_difference(snapshot(model), snapshot(twin))
     if difference:
         return f"the model uses validation/test interactions while it is built: {difference} changes with them"
+    fit = config_regime(config).fit
+    if fit is not None:  # fitted once: the fit is its training
+        resolve(fit)(model), resolve(fit)(twin)
+        difference = first_difference(snapshot(model), snapshot(twin))
+        return f"the model uses validation/test interactions in its fit: {difference} changes with them" \
+            if difference else None
     losses, twin_losses = train_steps(model, batch, lr), train_steps(twin, batch, lr)
     if not np.allclose(losses, twin_losses, rtol=RTOL, atol=ATOL):
         return (f"the model uses validation/test interactions while it trains: the loss of the same batch is "

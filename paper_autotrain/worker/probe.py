@@ -2,9 +2,9 @@
 
     python -m paper_autotrain.worker.probe --model-dir D --split-dir S [--steps 40] [--lr 0.01]
 
-Gates, each run only when the one before passed: build, shapes, overfit, leakage (the model never sees
-validation or test interactions: worker/leakage.py). The split, the batch and the shape check are the data
-regime's (config data.regime; paper_autotrain/regimes.py). Prints one JSON line:
+Gates, each run only when the one before passed: build, shapes, overfit (fit, for a model fitted once), leakage
+(the model never sees validation or test interactions: worker/leakage.py). The split, the batch and the shape
+check are the data regime's (config data.regime; paper_autotrain/regimes.py). Prints one JSON line:
 {"gates": [{"name", "ok", "seconds", "detail"}, ...]}.
 """
 
@@ -51,6 +51,24 @@ def check_overfit(model: torch.nn.Module, batch: dict[str, torch.Tensor], steps:
     return f"loss {first:.4f} -> {last:.4f} in {steps} steps at lr {lr:g}"
 
 
+def check_fit(model: torch.nn.Module, config: dict[str, Any], batch: dict[str, torch.Tensor]) -> str:
+    """A model fitted once (its regime's `fit`) fits the train rows: finite weights, and the batch users' own train
+    items scored above their other items on average (what a fitted item-item model reproduces)."""
+    started = time.perf_counter()
+    resolve(config_regime(config).fit)(model)
+    seconds = time.perf_counter() - started
+    with torch.no_grad():
+        scores = model.full_sort_scores(batch["users"])
+    if not torch.isfinite(scores).all():
+        raise ValueError("the fitted model's scores are not finite")
+    rows = batch["rows"].to(scores.device) > 0
+    own, other = scores[rows].mean(), scores[~rows].mean()
+    if not own > other:
+        raise ValueError(f"the fit does not reproduce the train rows: their items score {own:.4f} on average, "
+                         f"the others {other:.4f}")
+    return f"fitted in {seconds:.2f} s; train items score {own:.4f} on average, the others {other:.4f}"
+
+
 def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int) -> list[Gate]:
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
@@ -69,7 +87,9 @@ def probe(model_dir: str, split_dir: str, steps: int, lr: float, batch_size: int
     gates = [run_gate("build", build)]
     if gates[-1]["ok"]:
         gates.append(run_gate("shapes", lambda: state["shapes"](state["model"], state["batch"])))
-    if gates[-1]["ok"]:
+    if gates[-1]["ok"] and config_regime(state["config"]).fit is not None:  # fitted once: no steps to overfit
+        gates.append(run_gate("fit", lambda: check_fit(state["model"], state["config"], state["batch"])))
+    elif gates[-1]["ok"]:
         gates.append(run_gate("overfit", lambda: check_overfit(state["model"], state["batch"], steps, lr)))
     if gates[-1]["ok"]:
         gates.append(run_gate("leakage", lambda: check_no_leakage(model_dir, state["config"], split_dir,

@@ -2,8 +2,9 @@
 
     python -m paper_autotrain.worker.train --model-dir D --split-dir S --out O [--set key=value ...]
 
-Fits with early stopping on valid NDCG@10 (checked every epoch), restores the best checkpoint,
-scores valid and test with the project's evaluator and writes O/result.json (a RunResult),
+Fits with early stopping on valid NDCG@10 (checked every epoch), restores the best checkpoint (a model of a
+regime with `fit`, paper_autotrain/regimes.py, is fitted once on the train split instead: no epochs), scores
+valid and test with the project's evaluator and writes O/result.json (a RunResult),
 O/per_user_test.npz and O/history.csv.
 """
 
@@ -14,7 +15,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from paper_autotrain.worker.loggers import logger_name, make_logger
 
 log = logging.getLogger("paper_autotrain.worker.train")
 
+FIT_CHECKPOINT = "best-fit.ckpt"  # a fitted model's one checkpoint (trained.py loads best-*.ckpt)
 TRAINER_DEFAULTS: dict[str, Any] = {
     "max_epochs": 300, "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32,
     "seed": 0, "deterministic": "warn", "csv_logger": True, "strategy": "auto",
@@ -108,6 +110,17 @@ def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) ->
     return split, resolve(regime.training_batches)(split, config, seed)
 
 
+def fit_once(fit: Callable[[Any], None], model: Any, out: Path) -> float:
+    """Fit the model once (its regime's `fit`) and keep the weights as the run's checkpoint, as trained.load
+    reads it; the seconds the fit took."""
+    started = time.perf_counter()
+    fit(model)
+    seconds = time.perf_counter() - started
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "fitted": True}, out / "checkpoints" / FIT_CHECKPOINT)
+    return seconds
+
+
 def write_outputs(out: Path, result: RunResult, per_user: Mapping[str, np.ndarray], users: np.ndarray,
                   history: EpochHistory) -> None:
     (out / "result.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
@@ -129,15 +142,17 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     model = build_model(model_dir, config, split)
     monitor = str(getattr(model, "monitor", MONITOR))  # each base module names the valid metric it is judged on
     history = EpochHistory(monitor)
-    trainer, checkpoint = make_trainer(settings, out, history, monitor, config["logger"])
-
-    started = time.perf_counter()
-    trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
-    train_time = time.perf_counter() - started
-
-    if not trainer.is_global_zero:  # under DDP, rank 0 alone scores the best checkpoint and writes the result
-        return None
-    restore_best(model, checkpoint)
+    fit = config_regime(config).fit
+    if fit is not None:  # fitted once (closed form, coordinate descent): no epochs, no trainer
+        train_time = fit_once(resolve(fit), model, out)
+    else:
+        trainer, checkpoint = make_trainer(settings, out, history, monitor, config["logger"])
+        started = time.perf_counter()
+        trainer.fit(model, train_dataloaders=loader, val_dataloaders=evaluation_trigger())
+        train_time = time.perf_counter() - started
+        if not trainer.is_global_zero:  # under DDP, rank 0 alone scores the best checkpoint and writes the result
+            return None
+        restore_best(model, checkpoint)
     started = time.perf_counter()
     valid = model.evaluate("valid")
     test = model.evaluate("test")
@@ -147,13 +162,17 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     result = RunResult(
         model=str(config["model"].get("name", config["model"]["class_name"])), role="reproduced",
         dataset=dataset, split_id=split_id, seed=int(settings["seed"]), test=test.mean, valid=valid.mean,
-        best_epoch=history.best_epoch(), epochs_run=len(history.rows), train_time_s=round(train_time, 3),
+        best_epoch=history.best_epoch(), epochs_run=len(history.rows) if fit is None else None,
+        train_time_s=round(train_time, 3),
         eval_time_s=round(eval_time, 3), n_params=model.n_parameters(), config=config,
     )
     write_outputs(out, result, test.per_user, test.users, history)
     main = monitor.split("/", 1)[-1]
-    log.info("test %s %.4f after %d epochs (best %s)", main, test.mean.get(main, float("nan")),
-             result.epochs_run, result.best_epoch)
+    if fit is not None:
+        log.info("test %s %.4f after one fit (%.1f s)", main, test.mean.get(main, float("nan")), train_time)
+    else:
+        log.info("test %s %.4f after %d epochs (best %s)", main, test.mean.get(main, float("nan")),
+                 result.epochs_run, result.best_epoch)
     return result
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from paper_autotrain.records.ledger import approximation_label
+from paper_autotrain.regimes import RegimeError, config_regime
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
 from paper_autotrain.stages.compare.formatting import NONE, display_metric, fmt
 from paper_autotrain.stages.compare.protocol import NOT_READ, ProtocolRow, is_read, protocol_rows
@@ -177,8 +178,21 @@ def _params(row: ModelRow) -> str:
     return NONE if n_params is None else f"{n_params:,}"
 
 
+def fitted_once(run: RunResult) -> bool:
+    """Whether the run was fitted once on the train split, not by epochs: ours in a regime with `fit` (EASE, SLIM,
+    ItemKNN), RecBole's traditional models (the runner's `fitted`: Pop, ItemKNN, EASE, SLIMElastic)."""
+    if (run.config or {}).get("fitted"):
+        return True
+    try:
+        return config_regime(run.config or {}).fit is not None
+    except RegimeError:  # a RecBole baseline's config names no regime of ours
+        return False
+
+
 def _epochs(row: ModelRow) -> str:
-    """`epochs run (best epoch)`, listed per seed when there are several."""
+    """`epochs run (best epoch)`, listed per seed when there are several; `fit` for a model fitted once."""
+    if all(fitted_once(r) for r in row.runs):
+        return "fit"
     if all(r.epochs_run is None for r in row.runs):
         return NONE
     ran = ", ".join(NONE if r.epochs_run is None else str(r.epochs_run) for r in row.runs)
@@ -219,6 +233,10 @@ def build(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselin
 def budget_line(spec: MethodSpec, reproduced: RunResult, monitor: str = "NDCG@10") -> str:
     """The epoch budget every model had, and how it relates to the paper's own epoch count."""
     budget = ((reproduced.config or {}).get("trainer") or {}).get("max_epochs")
+    if fitted_once(reproduced):
+        others = f"the baselines' epoch budget {budget}" if budget is not None else "the baselines' budget unrecorded"
+        return (f"- Training: ours fitted once on the train split (no epochs); {others}, early stopping on valid "
+                f"{monitor}.")
     if budget is None:
         return "- Epoch budget: not recorded."
     stated = spec.hyperparameters.get("epochs")
@@ -237,6 +255,8 @@ def under_training_lines(report: Report) -> list[str]:
     for row in report.rows:
         for run in row.runs:
             budget = epoch_budget_of(run)
+            if fitted_once(run):  # no epochs to under-train
+                continue
             if run.best_epoch is not None and run.best_epoch == run.epochs_run and run.epochs_run == budget:
                 who = f"{row.model} ({'ours' if row is report.ours else 'RecBole'}, seed {run.seed})"
                 lines.append(f"{who}: best validation epoch is the last of its {budget}: it may be under-trained "

@@ -370,6 +370,8 @@ def loss_owner(family: str, loss: str, built: list[str], components: list[Compon
         rule = blocks.get(name)
         if rule is None or not rule.trains or loss not in rule.trains_for:
             continue
+        if rule.regime is not None:  # fitted once (EASE, SLIM, ItemKNN): its fit solves the paper's own objective
+            return name
         if any(component.block == name and re.search(r"loss|likelihood", component.name) for component in components):
             return name
     return None

@@ -22,6 +22,7 @@ SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as)\s+|equal to\s+)?"
     r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
 )
+SPARSE_LINEAR = r"elastic[- ]net|(?:ℓ1|l1|L1)[- ]?norm|sparse linear"  # where a bare β or λ is SLIM's
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,16 @@ RULES: tuple[Rule, ...] = (
     Rule("n_iter", rf"number of (?:aggregation )?iterations(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("neighbor_sample_size", rf"neighbou?r sampl(?:e|ing) size(?: K)?\s+{SETTING}{INT}", "int"),
     Rule("neighbor_sample_size", rf"\bsample {INTW} neighbou?rs\b", "int"),
+    # item-item models fitted once: the L2 weight of the weight matrix (EASE's lambda, SLIM's beta), SLIM's L1 weight
+    # (its lambda), ItemKNN's neighbourhood size and shrinkage; a bare λ or β only beside what it weighs
+    Rule("l2_weight", rf"(?:λ|\\?lambda)\s*{SETTING}{NUM}",
+         context=r"closed[- ]form|zero diagonal|diag(?:onal)?\s*\(\s*B|Gram matrix"),
+    Rule("l2_weight", rf"(?:β|\\?beta)\s*{SETTING}{NUM}", context=SPARSE_LINEAR),
+    Rule("l1_weight", rf"(?:λ|\\?lambda)\s*{SETTING}{NUM}", context=SPARSE_LINEAR),
+    Rule("neighbors", rf"(?:number|size) of (?:the )?(?:nearest )?neighbo(?:u)?r(?:s|hood)(?: size)?(?: [kK])?"
+                      rf"\s+{SETTING}{INT}", "int"),
+    Rule("neighbors", rf"\b[kK]\s*=\s*{INT}(?=[^.;]{{0,40}}(?:most similar|nearest|neighbo))", "int"),
+    Rule("shrink", rf"shrink(?:age)?(?: term| parameter| factor| constant)?(?: [a-zα-ω])?\s+{SETTING}{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -184,7 +195,8 @@ RULES: tuple[Rule, ...] = (
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
-                      "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size"})
+                      "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size",
+                      "neighbors"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
     "learning_rate": r"learning rate",
@@ -215,6 +227,10 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "alpha": (0, 1),
     "beta": (0, 1),
     "attention_size": (1, 4096),
+    "l2_weight": (0, 10**7),
+    "l1_weight": (0, 10**7),
+    "neighbors": (1, 10**6),
+    "shrink": (0, 10**6),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),

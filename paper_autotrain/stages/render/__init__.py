@@ -47,6 +47,7 @@ from paper_autotrain.library import (
     slot_for,
 )
 from paper_autotrain.paths import TEMPLATES_DIR
+from paper_autotrain.regimes import regime
 from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, CustomPart, MethodSpec
 
 if TYPE_CHECKING:
@@ -280,7 +281,9 @@ def block_loss(spec: MethodSpec) -> str | None:
     except (StageError, KeyError):
         return None
     rules = [blocks[block.block] for block in spec.architecture if block.block in blocks]
-    return next((rule.trains for rule in rules if rule.trains and spec.trained_loss in rule.trains_for), None)
+    # a block fitted once (rule.regime: EASE) trains no loss whatever the spec's: its fit is its objective
+    return next((rule.trains for rule in rules
+                 if rule.trains and (spec.trained_loss in rule.trains_for or rule.regime)), None)
 
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
@@ -296,8 +299,12 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     elif loss != spec.trained_loss:
         notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
                          f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
-    imports = {base.module, base.split_type, *base.losses[loss]}
-    if base.loss_template:
+    block_regime = own_regime(spec, base)  # a block fitted once (EASE): its regime's base class, no optimiser
+    base_class = regime(block_regime).base_module.partition(":")[2] if block_regime else base.module
+    if block_regime:
+        optim, rows = {}, param_rows  # no optimiser, batches or epochs: fitted once on the train split
+    imports = {base_class, base.split_type, *base.losses[loss]}
+    if base.loss_template and not block_regime:
         imports.add("make_optimizer")
     for block in spec.architecture:
         imports.update(base.blocks[block.block].imports)
@@ -311,7 +318,8 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
         "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
         "trainer": trainer, "base_module": base.module, "split_type": base.split_type,
-        "data": {"regime": base.train_regime or base.regime, **DATA_DEFAULTS,
+        "base_class": base_class, "fitted": bool(block_regime),
+        "data": {"regime": block_regime or base.train_regime or base.regime, **DATA_DEFAULTS,
                  **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
         "hp_rows": [markdown_row(row) for row in rows], "notes": notes,
         "runtime_import": from_import("paper_autotrain.runtime", imports),
@@ -329,6 +337,12 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         context["data"] = {**context["data"], "train_positions": "prefixes"}  # (0.0507 vs 0.0630): opt in
     context["docstring"] = module_docstring(spec, composition, rows, notes)
     return context
+
+
+def own_regime(spec: MethodSpec, base: Base) -> str | None:
+    """The data regime a block of the architecture trains in when it is not the scaffold's (manifest `regime`)."""
+    return next((base.blocks[block.block].regime for block in spec.architecture
+                 if block.block in base.blocks and base.blocks[block.block].regime), None)
 
 
 def trains_every_position(spec: MethodSpec, base: Base) -> bool:
@@ -762,7 +776,8 @@ def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mappi
                 sections[section].extend(line.strip() for line in text.splitlines() if line.strip())
             else:
                 sections[section].append(text.rstrip())
-    if not sections["score" if "score" in sections else "table"]:
+    # a block fitted once scores through its base class (x_u W), its template writing only the fit
+    if not sections["score" if "score" in sections else "table"] and not context.get("fitted"):
         raise StageError("render: no block provides a score")
     return {"init_args": sections.pop("args"), **sections}
 

@@ -1,6 +1,9 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM, NAIS."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM, NAIS, and the
+models fitted once (EASE, SLIMElastic, ItemKNN)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
@@ -16,6 +19,8 @@ def reference(spec: MethodSpec) -> Reference | None:
     if model is None:
         return None
     m = SpecMapping(spec)
+    if model in FITTED:  # fitted once on both sides: no optimiser, batches or negatives to map
+        return FITTED[model](m).result(model)
     m.optimisation()
     l2 = m.scalar("l2_reg", integral=False)
     if model in ("BPR", "LightGCN"):
@@ -149,3 +154,47 @@ def _neumf(m: SpecMapping, l2: int | float | None) -> None:
     m.put("dropout_prob", m.block_value("mlp_tower", "dropout", integral=False))
     if l2 is not None:
         m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's NeuMF has no L2 term")
+
+
+# --- models fitted once (the fit regime): the values our model uses, manifest defaults included, so both sides fit
+# the same problem -----------------------------------------------------------------------------------------------
+
+PER_USER_VALUES = "per_user_values"  # RecBole keys the runner divides by the dataset's users (RecBole's user_num)
+
+
+def _ease(m: SpecMapping) -> SpecMapping:
+    m.put("reg_weight", m.model_value("ease", "l2_weight"))
+    m.notes.append("RecBole's EASE fits B in its constructor and passes one epoch of a zero fake loss through its "
+                   "trainer; its item 0 (padding) is an empty column, which leaves the other weights unchanged")
+    return m
+
+
+def _item_knn(m: SpecMapping) -> SpecMapping:
+    m.put("k", m.model_value("item_knn", "neighbors"))
+    m.put("shrink", m.model_value("item_knn", "shrink"))
+    m.overrides["knn_method"] = "item"
+    m.notes.append("RecBole's ItemKNN computes the same shrunk cosine in float32 (ours float64): ties among a column's "
+                   "k-th neighbours may keep a different item")
+    return m
+
+
+def _slim(m: SpecMapping) -> SpecMapping:
+    """SLIM's lambda ||w||_1 + beta/2 ||w||^2 beside 1/2 ||a_j - A w_j||^2 is sklearn's ElasticNet objective times
+    its n_samples (the users): alpha = (lambda + beta) / users, l1_ratio = lambda / (lambda + beta)."""
+    l1, l2 = float(m.model_value("slim", "l1_weight")), float(m.model_value("slim", "l2_weight"))
+    total = l1 + l2
+    m.overrides["l1_ratio"] = l1 / total if total > 0 else 0.0
+    m.overrides[PER_USER_VALUES] = {"alpha": total}
+    m.overrides["positive_only"] = True
+    m.overrides["hide_item"] = True  # w_jj = 0: item j's own column is left out of its regression
+    m.notes.append(f"SLIM's lambda={l1:g} (L1) and beta={l2:g} (L2) are RecBole's alpha = (lambda + beta) / users "
+                   f"and l1_ratio = lambda / (lambda + beta): sklearn's ElasticNet averages the squared error over "
+                   f"the users")
+    m.notes.append("RecBole's SLIMElastic stops sklearn's coordinate descent at 100 sweeps or its duality-gap "
+                   "tolerance 1e-4, in random order; ours sweeps in item order until no weight moves by more than "
+                   "1e-4 of the largest")
+    return m
+
+
+FITTED: dict[str, Callable[[SpecMapping], SpecMapping]] = {"EASE": _ease, "ItemKNN": _item_knn,
+                                                           "SLIMElastic": _slim}
