@@ -14,6 +14,7 @@ from paper_autotrain.runtime.autoencoder import (
     mlp_stack,
     normalize_rows,
 )
+from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.lookup import lookup
@@ -30,6 +31,7 @@ from paper_autotrain.runtime.losses import (
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
+from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, session_graph
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
@@ -37,4 +39,5 @@ __all__ = [
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+    "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
 ]

@@ -109,6 +109,8 @@ RULES: tuple[Rule, ...] = (
     Rule("margin", rf"\b(?:safety )?margin(?: size)?(?: m)?\s+{SETTING}{NUM}"),
     Rule("margin", rf"(?<![\w.])m\s*=\s*{NUM}", context=r"\bmargin|λ\s*_?[a-z]?\s*="),
     Rule("covariance_weight", rf"(?:λ|\\?lambda)\s*_?\{{?c\}}?\s*=\s*{NUM}", context=r"covariance|λ\s*_?[a-z]?\s*="),
+    # the cloze task's mask proportion: "the mask proportion ρ is set to 0.2", "masking ratio of 0.4"
+    Rule("mask_ratio", rf"mask(?:ing)? (?:proportion|ratio|probability|rate)(?: (?:ρ|rho|p))?\s+{SETTING}{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -199,6 +201,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "node_dropout": (0, 1),
     "margin": (-1, 100),
     "covariance_weight": (0, 10**4),
+    "mask_ratio": (0, 1),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),
