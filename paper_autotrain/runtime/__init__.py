@@ -15,6 +15,7 @@ from paper_autotrain.runtime.autoencoder import (
     normalize_rows,
 )
 from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
+from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
 from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
@@ -33,6 +34,7 @@ from paper_autotrain.runtime.losses import (
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
+from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, session_graph
 from paper_autotrain.runtime.similarity import history_sums, in_history, padded_history, train_pairs
 
 __all__ = [
@@ -44,4 +46,5 @@ __all__ = [
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
+    "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
 ]

@@ -133,6 +133,8 @@ RULES: tuple[Rule, ...] = (
                       rf"\s+{SETTING}{INT}", "int"),
     Rule("neighbors", rf"\b[kK]\s*=\s*{INT}(?=[^.;]{{0,40}}(?:most similar|nearest|neighbo))", "int"),
     Rule("shrink", rf"shrink(?:age)?(?: term| parameter| factor| constant)?(?: [a-zα-ω])?\s+{SETTING}{NUM}"),
+    # the cloze task's mask proportion: "the mask proportion ρ is set to 0.2", "masking ratio of 0.4"
+    Rule("mask_ratio", rf"mask(?:ing)? (?:proportion|ratio|probability|rate)(?: (?:ρ|rho|p))?\s+{SETTING}{NUM}"),
     Rule("dropout", r"dropout[^.;]{0,40}?with (?P<v>\d{1,2})% drop", "percent"),
     Rule("dropout", r"(?<![\d.])(?P<v>\d{1,2})% dropout\b", "percent"),
     Rule("max_seq_length", rf"max(?:imum)? (?:sequence )?length(?: \w)?\s+{SETTING}{INT}", "int"),
@@ -231,6 +233,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "l1_weight": (0, 10**7),
     "neighbors": (1, 10**6),
     "shrink": (0, 10**6),
+    "mask_ratio": (0, 1),
     "max_seq_length": (2, 10**5),
     "n_heads": (1, 64),
     "hidden_size": (2, 10**5),

@@ -73,6 +73,7 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"categorical cross[- ]entropy", 3),
         (r"cross[- ]entropy (?:loss )?over (?:all )?(?:the )?(?:items|item set|catalog)", 3),
         (r"softmax over (?:all )?(?:the )?(?:items|item set|catalog)", 2),
+        (r"negative log-?likelihood of the masked (?:targets?|items?)", 3),  # the cloze task's (BERT4Rec)
     ),
     "multinomial": ((r"multinomial (?:log-)?likelihood", 3), (r"multinomial distribution", 1)),
     "ccl": ((r"cosine contrastive loss", 4), (r"\bCCL\b", 2)),  # SimpleX's, on cosine similarities

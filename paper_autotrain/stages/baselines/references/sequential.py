@@ -1,4 +1,5 @@
-"""RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions)."""
+"""RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions),
+BERT4Rec (bidirectional self-attention, cloze training), SRGNN and GCSAN (session graphs)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ def reference(spec: MethodSpec) -> Reference | None:
     m.optimisation(negatives=False)
     _loss(m, model)
     embedding = m.block_value("item_embedding", "embedding_size", integral=True)
-    if model == "SASRec":
+    if model == "BERT4Rec":
+        _bert4rec(m, embedding)
+    elif model == "SRGNN":
+        _srgnn(m, embedding)
+    elif model == "GCSAN":
+        _gcsan(m, embedding)
+    elif model == "SASRec":
         encoder = "self_attention_encoder"
         m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
         m.put("inner_size", m.block_value(encoder, "inner_size", integral=True))
@@ -87,6 +94,65 @@ def _sasrec_layout(m: SpecMapping) -> None:
         m.notes.append("RecBole's SASRec blocks are post-norm (LayerNorm after each residual, and on the input); "
                        "the paper's are pre-norm (LayerNorm on each sub-layer's input, x + Dropout(f(LayerNorm(x))), "
                        "and a last LayerNorm on the output)")
+
+
+def _bert4rec(m: SpecMapping, embedding: int | float | None) -> None:
+    """BERT4Rec's sizes, dropout and cloze settings, and the notes on where RecBole's class differs from the paper."""
+    encoder = "bidirectional_encoder"
+    m.put("hidden_size", embedding)  # RecBole's BERT4Rec calls the embedding width hidden_size
+    for key in ("n_layers", "n_heads"):
+        m.put(key, m.block_value(encoder, key, integral=True))
+    m.put("inner_size", m.model_value(encoder, "inner_size"))  # ours reads no hyperparameter: its value as built
+    dropout = m.block_value(encoder, "dropout", integral=False)
+    m.put("hidden_dropout_prob", dropout)
+    m.put("attn_dropout_prob", dropout)
+    m.put("mask_ratio", m.block_value(encoder, "mask_ratio", integral=False))
+    m.put("ft_ratio", m.model_value(encoder, "last_item_share"))
+    m.notes.extend([
+        "RecBole's BERT4Rec adds a LayerNorm after the output layer's GELU (the authors' BERT code); the paper's "
+        "output is GELU(h W_P + b_P) E^T + b_O",
+        "RecBole's BERT4Rec masks the items of each prefix's history (the target itself is never an input) and "
+        "draws a whole batch of last-item samples with probability ft_ratio; ours masks each prefix with its "
+        "target appended and mixes last-item samples within a batch (the same share)",
+        "RecBole's BERT4Rec drops the oldest item of every history at inference (it shifts the history left to "
+        "append [mask], even when the history is shorter than max_seq_length); ours drops it only from a full "
+        "history",
+    ])
+
+
+def _srgnn(m: SpecMapping, embedding: int | float | None) -> None:
+    """SR-GNN's width and steps, and the notes on where RecBole's class differs from the paper."""
+    m.put("embedding_size", embedding)
+    m.put("step", m.model_value("session_graph_encoder", "step"))  # the paper states none: ours as built
+    m.notes.extend([
+        "RecBole's SRGNN weighs every edge of the session graph 1 however often the transition occurs; the paper "
+        "(and ours) weighs it by its occurrences, over the node's degree",
+        "RecBole's SRGNN gates its candidate state as PyTorch's GRU does, tanh(W_o a + r * (U_o v + b)) (the "
+        "authors' code); the paper's (and ours) is tanh(W_o a + U_o (r * v))",
+    ])
+
+
+def _gcsan(m: SpecMapping, embedding: int | float | None) -> None:
+    """GC-SAN's sizes, steps, dropout and omega, and the notes on where RecBole's class differs from the paper."""
+    attention = "graph_self_attention"
+    m.put("hidden_size", embedding)  # RecBole's GCSAN calls the embedding width hidden_size
+    m.put("inner_size", embedding)  # the paper's feed-forward is d x d
+    m.put("hidden_act", "relu")
+    m.put("step", m.model_value("session_graph_encoder", "step"))
+    for key in ("n_layers", "n_heads"):
+        m.put(key, m.block_value(attention, key, integral=True))
+    dropout = m.block_value(attention, "dropout", integral=False)
+    m.put("hidden_dropout_prob", dropout)
+    m.put("attn_dropout_prob", dropout)
+    m.put("weight", m.model_value(attention, "omega"))
+    m.put("reg_weight", 0.0)  # RecBole's own embedding-norm term; the spec's l2_reg is weight decay on our side
+    m.notes.extend([
+        "RecBole's GCSAN stacks its Transformer layers (a residual and LayerNorm around the attention and the "
+        "feed-forward, a causal mask); the paper's (and ours) are F = Attention(E) and E' = FFN(F) + F over all "
+        "the session's positions, with no LayerNorm",
+        "RecBole's GCSAN weighs every edge of the session graph 1 and gates the candidate state as PyTorch's GRU "
+        "does (as its SRGNN); ours weighs edges by their occurrences and uses the paper's U_o (r * v)",
+    ])
 
 
 def _caser(m: SpecMapping, embedding: int | float | None) -> None:

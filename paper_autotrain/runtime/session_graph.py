@@ -1,0 +1,62 @@
+"""Session graphs and the gated graph network over them (SR-GNN, Wu et al. 2019; GC-SAN builds on it).
+
+A session (a history) is a directed graph whose nodes are its distinct items and whose edges are its consecutive
+clicks v_i -> v_{i+1}. Each edge weighs its occurrences divided by the degree of its node (the paper's normalised
+connection matrices): the incoming matrix by the in-degree of the receiving node, the outgoing one by the
+out-degree of the sending node. Nodes are numbered per session; `alias` maps every position to its node.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def session_graph(histories: torch.Tensor, lengths: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left-aligned histories [B, L] -> (alias [B, L]: each position's node, node_items [B, L]: each node's item
+    (0 where a session has fewer nodes), incoming [B, L, L], outgoing [B, L, L]): incoming[b, v, u] is the weight
+    of edge u -> v over v's in-degree, outgoing[b, u, v] the same edge's over u's out-degree."""
+    batch, length = histories.shape
+    ordered, order = histories.sort(dim=1)
+    first = torch.ones_like(ordered, dtype=torch.bool)
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    node_of_ordered = first.long().cumsum(dim=1) - 1
+    alias = torch.empty_like(histories).scatter_(1, order, node_of_ordered)
+    node_items = torch.zeros_like(histories).scatter_(1, node_of_ordered, ordered)
+    counts = torch.zeros(batch, length * length, device=histories.device)
+    positions = torch.arange(1, length, device=histories.device)
+    clicked = (positions[None, :] < lengths[:, None]).float()  # position i + 1 is a real click after i
+    counts.scatter_add_(1, alias[:, :-1] * length + alias[:, 1:], clicked)
+    counts = counts.view(batch, length, length)  # counts[b, u, v]: occurrences of u -> v
+    outgoing = counts / counts.sum(dim=2, keepdim=True).clamp(min=1)
+    incoming = counts.transpose(1, 2) / counts.sum(dim=1).unsqueeze(2).clamp(min=1)
+    return alias, node_items, incoming, outgoing
+
+
+class GatedGraphCell(nn.Module):
+    """One step of the gated graph network (the paper's Eq. 1-5) on the node vectors v [B, n, d]:
+    a = [A_in (v W_in + b_in), A_out (v W_out + b_out)], z = sigma(W_z a + U_z v), r = sigma(W_r a + U_r v),
+    v~ = tanh(W_o a + U_o (r * v)), v' = (1 - z) * v + z * v~."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.edge_in = nn.Linear(dim, dim)
+        self.edge_out = nn.Linear(dim, dim)
+        self.from_messages = nn.Linear(2 * dim, 3 * dim)  # W_z, W_r, W_o (with their biases)
+        self.from_state = nn.Linear(dim, 2 * dim, bias=False)  # U_z, U_r
+        self.candidate_state = nn.Linear(dim, dim, bias=False)  # U_o, applied to r * v
+
+    def forward(self, nodes: torch.Tensor, incoming: torch.Tensor, outgoing: torch.Tensor) -> torch.Tensor:
+        messages = torch.cat([incoming @ self.edge_in(nodes), outgoing @ self.edge_out(nodes)], dim=-1)
+        update_in, reset_in, candidate_in = self.from_messages(messages).chunk(3, dim=-1)
+        update_state, reset_state = self.from_state(nodes).chunk(2, dim=-1)
+        update = torch.sigmoid(update_in + update_state)
+        reset = torch.sigmoid(reset_in + reset_state)
+        candidate = torch.tanh(candidate_in + self.candidate_state(reset * nodes))
+        return (1 - update) * nodes + update * candidate
+
+
+def node_states_at_positions(nodes: torch.Tensor, alias: torch.Tensor) -> torch.Tensor:
+    """[B, n, d] node vectors -> [B, L, d]: each position's node vector."""
+    return nodes.gather(1, alias.unsqueeze(-1).expand(-1, -1, nodes.shape[-1]))

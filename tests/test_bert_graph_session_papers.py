@@ -1,0 +1,481 @@
+"""Sequential models with their own training machinery, read from fixture papers that describe them in prose:
+BERT4Rec (a bidirectional Transformer trained by the cloze task) and SR-GNN (a gated graph network over the session
+graph, attention readout). Each paper is read into its blocks, comes out `faithful` with RecBole's class as the
+reference, renders, passes validate's gates and trains; the models equal the papers' equations on tiny inputs (and
+BERT4Rec's encoder is bidirectional: a later item changes an earlier position's output); a causal self-attention
+paper is not read as BERT4Rec, a recurrent session paper not as SR-GNN. None of the fixture papers is a real paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from paper_autotrain.data.sequential import load_sequences
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
+from paper_autotrain.runtime.session_graph import session_graph
+from paper_autotrain.stages import baselines, validate
+from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.train import train as train_in_process
+from tests.fixture_papers import rendered, spec_of, with_values
+
+BERT4REC_PAPER = [
+    ["BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from Transformer",
+     "Abstract. Modeling users' dynamic preferences from their historical behaviors is challenging. Previous "
+     "methods encode a user's sequence from left to right with a unidirectional model, which restricts the power "
+     "of the hidden representations. We propose BERT4Rec, which employs a deep bidirectional self-attention to "
+     "model user behavior sequences.",
+     "1 INTRODUCTION",
+     "In a unidirectional architecture each item can only encode the information from the items before it. To "
+     "avoid information leakage and train the bidirectional model efficiently, we adopt the Cloze objective."],
+    ["3 BERT4REC",
+     "3.1 Model Architecture",
+     "BERT4Rec is a stack of L bidirectional Transformer layers. At each layer it revises the representation of "
+     "every position by exchanging information across all positions with the Transformer layer, in parallel. "
+     "Instead of passing information step by step from left to right, the self-attention lets every item attend "
+     "to the items from both sides.",
+     "3.2 Transformer Layer",
+     "Each Transformer layer contains two sub-layers, a multi-head self-attention sub-layer and a position-wise "
+     "feed-forward network. We employ a residual connection around each of the two sub-layers, followed by layer "
+     "normalization, LN(x + Dropout(sublayer(x))). The feed-forward network is FFN(x) = GELU(x W1 + b1) W2 + b2 "
+     "with the Gaussian Error Linear Unit activation.",
+     "3.3 Embedding Layer",
+     "Without any recurrence, the Transformer layer is not aware of the order of the input sequence, so we inject "
+     "learnable positional embeddings: the input representation of item v_i at position i is the sum of its item "
+     "embedding and its positional embedding.",
+     "3.4 Output Layer",
+     "After L layers we predict the masked item v_t from its final hidden state h_t with a two-layer feed-forward "
+     "network with GELU activation in between, P(v) = softmax(GELU(h_t W_P + b_P) E^T + b_O), where E is the "
+     "shared item embedding matrix and b_O is the output bias of each item.",
+     "3.5 Model Learning",
+     "Training. We apply the Cloze task to sequential recommendation: at each training step we randomly mask a "
+     "proportion rho of all items in the input sequence, replacing them with the special token [mask], and "
+     "predict the original ids of the masked items based only on their left and right context. The loss for "
+     "each masked input sequence is the negative log-likelihood of the masked targets.",
+     "Test. At test time we append the special token [mask] to the end of the user's behavior sequence and "
+     "predict the next item from its final hidden representation. To better match this task, we also produce "
+     "samples that only mask the last item in the input sequences during training."],
+    ["4 EXPERIMENTS",
+     "We evaluate on MovieLens and report HR@10 and NDCG@10 with the leave-one-out protocol, against GRU4Rec and "
+     "SASRec. Table 2 reports the results.",
+     "Settings. The embedding size is set to 64, we stack two layers with two heads, the dropout ratio is set to "
+     "0.1 and the mask proportion rho is set to 0.4. The maximum sequence length is 50."],
+]
+
+# A causal self-attention paper (SASRec-like): attention only to earlier items, no cloze task
+CAUSAL_PAPER = [
+    ["Self-Attentive Next-Item Recommendation",
+     "Abstract. We propose CAttRec, a self-attention based sequential model that predicts the next item from the "
+     "items a user consumed before.",
+     "1 INTRODUCTION",
+     "Self-attention models long sequences in parallel. Unlike BERT4Rec, whose bidirectional encoder reads the "
+     "items on both sides, our model is causal."],
+    ["3 METHOD",
+     "3.1 Embedding Layer",
+     "We add learnable positional embeddings to the item embeddings of the input sequence.",
+     "3.2 Self-Attention Blocks",
+     "We stack self-attention blocks, each a self-attention layer and a point-wise feed-forward network with a "
+     "residual connection around each. To respect causality, the attention of position t only reads positions up "
+     "to t: we forbid all links between the query at t and keys after t.",
+     "3.3 Prediction",
+     "The relevance of an item is the dot product of its embedding with the self-attention output at the last "
+     "position, and we train with the softmax cross-entropy over all items."],
+    ["4 EXPERIMENTS",
+     "We evaluate on MovieLens with NDCG@10 against GRU4Rec. The embedding size is set to 64 and the maximum "
+     "sequence length is 50. The self-attention layers use two heads."],
+]
+
+SRGNN_PAPER = [
+    ["Session-based Recommendation with Graph Neural Networks",
+     "Abstract. Session-based recommendation predicts a user's next click from an anonymous session. Previous "
+     "methods model a session as a sequence and ignore complex transitions of items. We propose SR-GNN, which "
+     "models session sequences as graph structured data.",
+     "1 Introduction",
+     "Recurrent models such as GRU4Rec estimate a user representation from the sequence alone. In SR-GNN every "
+     "session sequence is modeled as a session graph, and a graph neural network captures the transitions."],
+    ["3 The Proposed Method",
+     "3.1 Constructing Session Graphs",
+     "Each session sequence s is modeled as a directed graph G_s whose nodes are the distinct items of the session "
+     "and where each edge (v_i, v_{i+1}) means that the user clicked item v_{i+1} after v_i. Each edge is assigned "
+     "a normalized weight, the occurrence of the edge divided by the outdegree of its start node, which gives the "
+     "outgoing connection matrix; the incoming matrix is normalized by the indegree in the same way.",
+     "3.2 Learning Item Embeddings on Session Graphs",
+     "We use gated graph neural networks to obtain the latent vectors of the nodes. For node v_i the messages "
+     "a_i = A_s,i [v_1, ..., v_n] H + b come from its incoming and outgoing neighbours, and the node is updated "
+     "with gates as in gated recurrent units: z_i = sigma(W_z a_i + U_z v_i), r_i = sigma(W_r a_i + U_r v_i), "
+     "the candidate state is tanh(W_o a_i + U_o (r_i * v_i)) and the final state is "
+     "(1 - z_i) * v_i + z_i * candidate.",
+     "3.3 Generating Session Embeddings",
+     "The local embedding s_l of a session is the vector of its last clicked item. For the global embedding we "
+     "use a soft-attention mechanism: s_g = sum_i alpha_i v_i with alpha_i = q^T sigma(W_1 v_n + W_2 v_i + c). "
+     "The hybrid embedding is a linear transformation of the concatenation of the local and global embeddings, "
+     "s_h = W_3 [s_l; s_g].",
+     "3.4 Making Recommendation",
+     "The score of every candidate item is the inner product of its embedding with the session embedding, and a "
+     "softmax over all items gives the output probabilities. The loss function is the cross-entropy of the "
+     "prediction and the ground truth, which we train with back-propagation through time."],
+    ["4 Experiments",
+     "We evaluate on Yoochoose and Diginetica with P@20 and MRR@20 against GRU4Rec and NARM. Table 2 reports the "
+     "results. The embedding size is set to 100, the batch size is 100, the learning rate is set to 0.001 and the "
+     "L2 penalty is set to 0.00001."],
+]
+
+GCSAN_PAPER = [
+    ["Graph Contextualized Self-Attention Network for Session-based Recommendation",
+     "Abstract. Session-based recommendation predicts the next click of an anonymous user. We propose GC-SAN, a "
+     "graph contextualized self-attention model, which uses both graph neural network and self-attention "
+     "mechanism for session-based recommendation.",
+     "1 Introduction",
+     "Recurrent models capture only sequential transitions; SR-GNN models sessions as graphs. In GC-SAN the graph "
+     "neural network captures local dependencies and the self-attention captures long-range ones."],
+    ["3 The Proposed Model",
+     "3.1 Dynamic Graph Structure",
+     "Each session sequence is modeled as a session graph whose nodes are the distinct items and whose edges link "
+     "consecutive clicks. The incoming and outgoing connection matrices are normalized by the indegree and the "
+     "outdegree of the nodes.",
+     "3.2 Node Vector Updating",
+     "We feed the item embeddings to a gated graph neural network: the messages of the incoming and outgoing "
+     "neighbours update every node with gates as in gated recurrent units, for a few steps, which gives the "
+     "latent vectors H = [h_1, ..., h_n].",
+     "3.3 Self-Attention Layers",
+     "The latent vectors of the graph neural network are fed into self-attention layers: "
+     "F = softmax((H W_Q)(H W_K)^T / sqrt(d))(H W_V). We then apply a point-wise feed-forward network with a "
+     "residual connection, E = ReLU(F W_1 + b_1) W_2 + b_2 + F, and stack k such self-attention blocks.",
+     "3.4 Prediction Layer",
+     "The final session representation is a weighted sum of the last clicked item's self-attention output and "
+     "its graph vector, S_f = omega E_n + (1 - omega) h_n, where the weight factor omega balances the two. Every "
+     "item is scored by the inner product of its embedding with S_f, followed by a softmax over all items, and "
+     "we train with the cross-entropy of the prediction and the ground truth."],
+    ["4 Experiments",
+     "We evaluate on Diginetica and Retailrocket with P@10 and MRR@10 against GRU4Rec, NARM and SR-GNN. Table 2 "
+     "reports the results. The embedding size is set to 120, the number of heads is set to 1 and the number of "
+     "self-attention blocks is set to 1."],
+]
+
+BERT4REC_BLOCKS = ["item_embedding", "bidirectional_encoder", "item_bias_score"]
+SRGNN_BLOCKS = ["item_embedding", "session_graph_encoder", "session_attention_readout", "item_dot_score"]
+GCSAN_BLOCKS = ["item_embedding", "session_graph_encoder", "graph_self_attention", "item_dot_score"]
+# the fixture papers scripts/session_parity.py runs end to end, by model
+PAPERS = {"BERT4Rec": (BERT4REC_PAPER, BERT4REC_BLOCKS), "SRGNN": (SRGNN_PAPER, SRGNN_BLOCKS),
+          "GCSAN": (GCSAN_PAPER, GCSAN_BLOCKS)}
+
+
+@pytest.fixture(scope="module")
+def bert4rec_spec(tmp_path_factory: pytest.TempPathFactory):
+    return spec_of(tmp_path_factory.mktemp("bert4rec"), BERT4REC_PAPER)
+
+
+@pytest.fixture(scope="module")
+def bert4rec_model(bert4rec_spec, sequences, tmp_path_factory: pytest.TempPathFactory):
+    spec = with_values(bert4rec_spec, embedding_size=16, batch_size=64, dropout=0.0)
+    folder = rendered(spec, tmp_path_factory.mktemp("bert4rec_model"))
+    return folder, build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+
+
+def test_bert4rec_is_read_into_its_blocks_faithful_with_recboles_class(bert4rec_spec):
+    spec = bert4rec_spec
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("sequential", "topk", "ce", "BERT4Rec")
+    assert [block.block for block in spec.architecture] == BERT4REC_BLOCKS
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    built = {component.name: component.block for component in spec.fidelity.components}
+    for part in ("bidirectional self-attention (Transformer) encoder, no causal mask",
+                 "cloze task (masked item prediction) training", "learned positional embeddings",
+                 "self-attention over the item sequence"):
+        assert built[part] == "bidirectional_encoder", part
+    assert built["item bias in the output layer"] == "item_bias_score"
+    assert composition_class("sequential", BERT4REC_BLOCKS, "ce") == "BERT4Rec"
+    assert spec.hp("mask_ratio") == 0.4 and spec.hp("dropout") == 0.1 and spec.hp("embedding_size") == 64
+
+
+def test_bert4rec_reference_maps_the_cloze_settings_and_notes_recboles_differences(bert4rec_spec):
+    name, overrides, notes = baselines.reference_with_notes(bert4rec_spec)
+    assert name == "BERT4Rec"
+    assert overrides["mask_ratio"] == 0.4 and overrides["hidden_size"] == 64 and overrides["n_heads"] == 2
+    assert overrides["hidden_dropout_prob"] == overrides["attn_dropout_prob"] == 0.1
+    assert overrides["loss_type"] == "CE"
+    assert any("LayerNorm" in note for note in notes) and any("oldest item" in note for note in notes)
+
+
+def test_a_causal_self_attention_paper_is_not_read_as_bert4rec(tmp_path):
+    spec = spec_of(tmp_path, CAUSAL_PAPER)
+    blocks = [block.block for block in spec.architecture]
+    assert "bidirectional_encoder" not in blocks and "self_attention_encoder" in blocks
+    assert spec.reference != "BERT4Rec"
+    built = {component.name for component in spec.fidelity.components}
+    assert "cloze task (masked item prediction) training" not in built
+
+
+def test_the_encoder_is_bidirectional_a_later_item_changes_an_earlier_output(bert4rec_model):
+    _, model = bert4rec_model
+    tokens = torch.tensor([[3, 7, 2, 9, 5]])
+    changed = tokens.clone()
+    changed[0, 4] = 11  # only the last item differs
+    with torch.no_grad():
+        before, after = model.encode_tokens(tokens), model.encode_tokens(changed)
+    assert not torch.allclose(before[0, 0], after[0, 0], atol=1e-6)  # position 0 reads position 4
+
+
+def test_the_encoder_and_output_equal_the_papers_equations_on_a_tiny_input(bert4rec_model):
+    """Eval mode (no dropout): h0 = LN(v + p); per layer LN(x + MH(x)) then LN(x + GELU(x W1 + b1) W2 + b2) with
+    every position attending to every real one; the score is GELU(h W_P + b_P) E^T + b_O; [mask] is appended."""
+    _, model = bert4rec_model
+    histories, lengths = torch.tensor([[4, 8, 1, 0, 0], [2, 6, 9, 3, 7]]), torch.tensor([3, 5])
+    with torch.no_grad():
+        model.item_bias.normal_()
+        scores = model.full_sort_scores(histories, lengths, torch.arange(2))
+        for row, (history, length) in enumerate(zip(histories, lengths, strict=True)):
+            items = history[:length].tolist()
+            tokens = (items + [model.mask_id])[-model.max_seq_length:]  # a full history drops its oldest item
+            expected = paper_scores(model, tokens)
+            torch.testing.assert_close(scores[row], expected, rtol=1e-4, atol=1e-5)
+
+
+def paper_scores(model: torch.nn.Module, tokens: list[int]) -> torch.Tensor:
+    """The paper's equations written out for one unpadded sequence, read at its last position ([mask])."""
+    ids = torch.tensor(tokens)
+    embedded = torch.stack([model.mask_embedding if t == model.mask_id else model.item_embedding.weight[t]
+                            for t in tokens])
+    x = model.input_norm(embedded + model.position_embedding.weight[: len(tokens)])
+    for layer in model.bidirectional.layers:
+        attention = layer.self_attn(x[None], x[None], x[None], need_weights=False)[0][0]  # no mask at all
+        x = layer.norm1(x + attention)
+        x = layer.norm2(x + layer.linear2(torch.nn.functional.gelu(layer.linear1(x))))
+    h = torch.nn.functional.gelu(model.output_projection(x[len(ids) - 1]))
+    return h @ model.item_embedding.weight[: model.n_items + 1].T + model.item_bias
+
+
+def test_cloze_masks_hide_items_behind_the_mask_token_and_label_them():
+    histories, lengths = torch.tensor([[5, 6, 7, 0], [1, 2, 3, 4]]), torch.tensor([3, 4])
+    sequences, new_lengths = append_item(histories, lengths, torch.tensor([8, 9]))
+    assert sequences.tolist() == [[5, 6, 7, 8], [2, 3, 4, 9]] and new_lengths.tolist() == [4, 4]
+    generator = torch.Generator().manual_seed(0)
+    tokens, labels = mask_items(sequences, new_lengths, 0.5, 99, 0.0, generator)
+    hidden = labels > 0
+    assert hidden.any(dim=1).all()  # every sequence restores at least one item
+    assert (tokens[hidden] == 99).all() and torch.equal(labels[hidden], sequences[hidden])
+    assert torch.equal(tokens[~hidden], sequences[~hidden])
+    last_only, last_labels = mask_items(sequences, new_lengths, 0.5, 99, 1.0, generator)
+    assert last_only[:, :3].tolist() == sequences[:, :3].tolist() and last_only[:, 3].tolist() == [99, 99]
+    assert last_labels[:, 3].tolist() == [8, 9]
+
+
+def test_the_cloze_loss_is_the_masked_items_cross_entropy(bert4rec_model):
+    _, model = bert4rec_model
+    batch = {"histories": torch.tensor([[4, 8, 1, 0, 0], [2, 6, 9, 3, 7]]), "lengths": torch.tensor([3, 5]),
+             "targets": torch.tensor([6, 5]), "users": torch.arange(2)}
+    with torch.no_grad():
+        loss = model.loss(batch)
+        assert torch.equal(loss, model.loss(batch))  # the same batch draws the same masks
+        sequences, lengths = append_item(batch["histories"], batch["lengths"], batch["targets"])
+        tokens, labels = mask_items(sequences, lengths, model.mask_ratio, model.mask_id, model.last_item_share,
+                                    batch_generator(sequences))
+        terms = [-torch.log_softmax(paper_scores_at(model, tokens[row, : lengths[row]].tolist(), position), 0)[item]
+                 for row in range(2) for position, item in enumerate(labels[row].tolist()) if item > 0]
+    torch.testing.assert_close(loss, torch.stack(terms).mean(), rtol=1e-4, atol=1e-5)
+
+
+def paper_scores_at(model: torch.nn.Module, tokens: list[int], position: int) -> torch.Tensor:
+    """paper_scores read at `position` instead of the last one."""
+    embedded = torch.stack([model.mask_embedding if t == model.mask_id else model.item_embedding.weight[t]
+                            for t in tokens])
+    x = model.input_norm(embedded + model.position_embedding.weight[: len(tokens)])
+    for layer in model.bidirectional.layers:
+        x = layer.norm1(x + layer.self_attn(x[None], x[None], x[None], need_weights=False)[0][0])
+        x = layer.norm2(x + layer.linear2(torch.nn.functional.gelu(layer.linear1(x))))
+    h = torch.nn.functional.gelu(model.output_projection(x[position]))
+    return h @ model.item_embedding.weight[: model.n_items + 1].T + model.item_bias
+
+
+@pytest.mark.slow  # ~40 s: the gates' sandboxed probe and two epochs
+def test_bert4rec_from_the_paper_passes_the_gates_and_trains(bert4rec_model, sequences, tmp_path):
+    folder, _ = bert4rec_model
+    report = validate.run(folder, sequences, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(sequences.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+# --- SR-GNN ---------------------------------------------------------------------------------------------------
+
+# A recurrent session model (GRU4Rec-like): no session graph, no attention readout
+GRU_SESSION_PAPER = [
+    ["Recurrent Networks for Session Clicks",
+     "Abstract. We propose SessRNN, which models the clicks of a session with a recurrent network.",
+     "1 Introduction",
+     "Sessions are short; item-to-item methods only use the last click."],
+    ["3 Method",
+     "We feed the item embeddings of the session's clicks to gated recurrent units (GRU) and score every item by "
+     "the inner product of its embedding with the last hidden state of the GRU. We train with the softmax "
+     "cross-entropy over all items."],
+    ["4 Experiments",
+     "We evaluate on Yoochoose with Recall@20 against Pop and Item-KNN. The embedding size is set to 100."],
+]
+
+
+@pytest.fixture(scope="module")
+def srgnn_spec(tmp_path_factory: pytest.TempPathFactory):
+    return spec_of(tmp_path_factory.mktemp("srgnn"), SRGNN_PAPER)
+
+
+@pytest.fixture(scope="module")
+def srgnn_model(srgnn_spec, sequences, tmp_path_factory: pytest.TempPathFactory):
+    spec = with_values(srgnn_spec, embedding_size=8, batch_size=64)
+    folder = rendered(spec, tmp_path_factory.mktemp("srgnn_model"))
+    return folder, build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+
+
+def test_srgnn_is_read_into_its_blocks_faithful_with_recboles_class(srgnn_spec):
+    spec = srgnn_spec
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("sequential", "topk", "ce", "SR-GNN")
+    assert [block.block for block in spec.architecture] == SRGNN_BLOCKS
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    built = {component.name: component.block for component in spec.fidelity.components}
+    assert built["session graph with a gated graph network"] == "session_graph_encoder"
+    assert built["gated recurrent unit over the sequence"] == "session_graph_encoder"
+    assert built["soft-attention session readout (the last item's local embedding, an attention-weighted global "
+                 "one)"] == "session_attention_readout"
+    assert spec.reference == "SRGNN" and spec.hp("embedding_size") == 100 and spec.hp("l2_reg") == 1e-5
+    name, overrides, notes = baselines.reference_with_notes(spec)
+    assert name == "SRGNN" and overrides["embedding_size"] == 100 and overrides["step"] == 1
+    assert any("occurrences" in note for note in notes) and any("candidate state" in note for note in notes)
+
+
+def test_a_recurrent_session_paper_is_not_read_as_srgnn(tmp_path):
+    spec = spec_of(tmp_path, GRU_SESSION_PAPER)
+    blocks = [block.block for block in spec.architecture]
+    assert "session_graph_encoder" not in blocks and "session_attention_readout" not in blocks
+    assert spec.reference != "SRGNN"
+
+
+def test_the_session_graph_weighs_edges_by_occurrences_over_degrees():
+    # clicks 5 6 5 7 5 6: edges 5->6 twice, 6->5, 5->7, 7->5; node order is the items' (5, 6, 7), then padding
+    histories, lengths = torch.tensor([[5, 6, 5, 7, 5, 6, 0]]), torch.tensor([6])
+    alias, node_items, incoming, outgoing = session_graph(histories, lengths)
+    nodes = node_items[0].tolist()
+    index = {item: nodes.index(item) for item in (5, 6, 7)}
+    assert [nodes[a] for a in alias[0, :6].tolist()] == [5, 6, 5, 7, 5, 6]
+    expected_out = {(5, 6): 2 / 3, (5, 7): 1 / 3, (6, 5): 1.0, (7, 5): 1.0}
+    expected_in = {(6, 5): 1.0, (5, 6): 1 / 2, (5, 7): 1 / 2, (7, 5): 1.0}  # (receiver, sender)
+    for u in (5, 6, 7):
+        for v in (5, 6, 7):
+            assert outgoing[0, index[u], index[v]].item() == pytest.approx(expected_out.get((u, v), 0.0))
+            assert incoming[0, index[u], index[v]].item() == pytest.approx(expected_in.get((u, v), 0.0))
+    padding = nodes.index(0)  # the padding is a node with no edge
+    assert outgoing[0, padding].sum() == incoming[0, padding].sum() == outgoing[0, :, padding].sum() == 0
+
+
+def test_srgnn_scores_equal_the_papers_equations_on_a_tiny_session(srgnn_model):
+    """Eq. 1-5 on the nodes for `step` steps, then s_l, s_g, s_h = W_3 [s_l; s_g] and s_h^T v_i, written out."""
+    _, model = srgnn_model
+    histories, lengths = torch.tensor([[3, 4, 3, 9, 0]]), torch.tensor([4])
+    with torch.no_grad():
+        got = model.full_sort_scores(histories, lengths, torch.arange(1))[0]
+        items = [3, 4, 9]  # nodes; edges 3->4, 4->3, 3->9
+        v = {item: model.item_embedding.weight[item] for item in items}
+        senders = {3: [4], 4: [3], 9: [3]}  # incoming edges
+        receivers = {3: [4, 9], 4: [3], 9: []}  # outgoing edges
+        cell = model.graph_cell
+        for _ in range(model.graph_steps):
+            new = {}
+            for item in items:
+                a_in = sum((cell.edge_in(v[u]) for u in senders[item]), torch.zeros(8)) / max(len(senders[item]), 1)
+                a_out = (sum((cell.edge_out(v[w]) for w in receivers[item]), torch.zeros(8))
+                         / max(len(receivers[item]), 1))
+                if not senders[item]:
+                    a_in = torch.zeros(8)
+                if not receivers[item]:
+                    a_out = torch.zeros(8)
+                a = torch.cat([a_in, a_out])
+                w_z, w_r, w_o = cell.from_messages(a).chunk(3)
+                u_z, u_r = cell.from_state(v[item]).chunk(2)
+                z, r = torch.sigmoid(w_z + u_z), torch.sigmoid(w_r + u_r)
+                candidate = torch.tanh(w_o + cell.candidate_state(r * v[item]))
+                new[item] = (1 - z) * v[item] + z * candidate
+            v = new
+        clicks = [v[item] for item in (3, 4, 3, 9)]
+        s_l = clicks[-1]
+        alphas = [model.attention_query(torch.sigmoid(model.attention_last(s_l) + model.attention_item(x)))
+                  for x in clicks]
+        s_g = sum(alpha * x for alpha, x in zip(alphas, clicks, strict=True))
+        s_h = model.hybrid(torch.cat([s_l, s_g]))
+        expected = s_h @ model.item_embedding.weight.T
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs
+def test_srgnn_from_the_paper_passes_the_gates_and_trains(srgnn_model, sequences, tmp_path):
+    folder, _ = srgnn_model
+    report = validate.run(folder, sequences, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(sequences.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
+
+
+# --- GC-SAN ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gcsan_spec(tmp_path_factory: pytest.TempPathFactory):
+    return spec_of(tmp_path_factory.mktemp("gcsan"), GCSAN_PAPER)
+
+
+@pytest.fixture(scope="module")
+def gcsan_model(gcsan_spec, sequences, tmp_path_factory: pytest.TempPathFactory):
+    spec = with_values(gcsan_spec, embedding_size=8, batch_size=64, dropout=0.0)
+    folder = rendered(spec, tmp_path_factory.mktemp("gcsan_model"))
+    return folder, build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+
+
+def test_gcsan_is_read_into_its_blocks_faithful_with_recboles_class(gcsan_spec):
+    spec = gcsan_spec
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("sequential", "topk", "ce", "GC-SAN")
+    assert [block.block for block in spec.architecture] == GCSAN_BLOCKS
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    built = {component.name: component.block for component in spec.fidelity.components}
+    assert built["session graph with a gated graph network"] == "session_graph_encoder"
+    assert built["weighted sum of the self-attention output and the last item's graph vector"] == \
+        "graph_self_attention"
+    assert spec.reference == "GCSAN" and spec.hp("embedding_size") == 120
+    assert spec.hp("n_heads") == 1 and spec.hp("n_layers") == 1
+    name, overrides, notes = baselines.reference_with_notes(spec)
+    assert name == "GCSAN" and overrides["hidden_size"] == overrides["inner_size"] == 120
+    assert overrides["n_heads"] == 1 and overrides["weight"] == 0.6 and overrides["hidden_act"] == "relu"
+    assert any("LayerNorm" in note for note in notes)
+
+
+def test_neither_session_graph_paper_is_read_as_the_other(srgnn_spec, gcsan_spec):
+    assert "graph_self_attention" not in [block.block for block in srgnn_spec.architecture]
+    assert "session_attention_readout" not in [block.block for block in gcsan_spec.architecture]
+
+
+def test_gcsan_readout_equals_the_papers_equations_on_a_tiny_session(gcsan_model):
+    """F = Attention(E), E' = FFN(F) + F per layer over the real positions, S_f = omega E_n + (1 - omega) h_n."""
+    _, model = gcsan_model
+    histories, lengths = torch.tensor([[3, 4, 3, 9, 0]]), torch.tensor([4])
+    with torch.no_grad():
+        got = model.encode_sequence(histories, lengths, torch.arange(1))[0]
+        alias, node_items, incoming, outgoing = session_graph(histories, lengths)
+        nodes = model.item_embedding(node_items)
+        for _ in range(model.graph_steps):
+            nodes = model.graph_cell(nodes, incoming, outgoing)
+        h = nodes[0, alias[0, :4]]  # the four real positions' graph vectors
+        e = h
+        for attention, feed_forward in zip(model.graph_attention, model.graph_feed_forward, strict=True):
+            f = attention(e[None], e[None], e[None], need_weights=False)[0][0]  # the padding is simply absent
+            e = feed_forward[2](torch.relu(feed_forward[0](f))) + f
+        expected = model.omega * e[-1] + (1 - model.omega) * h[-1]
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs
+def test_gcsan_from_the_paper_passes_the_gates_and_trains(gcsan_model, sequences, tmp_path):
+    folder, _ = gcsan_model
+    report = validate.run(folder, sequences, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(sequences.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
