@@ -3,7 +3,8 @@
 usage: python scripts/graph_parity.py [--models NGCF] [--epochs 30] [--out results/graph_parity] [--threads 1]
                                      [hydra overrides for every run, e.g. +hparams.learning_rate=0.001]
 
-For every model: write the fixture paper of tests/test_graph_papers.py (the model described in prose) as a PDF, run
+For every model: write the fixture paper of tests/test_graph_papers.py or tests/test_graph_ssl_papers.py (the model
+described in prose) as a PDF, run
 `python -m paper_autotrain PAPER trainer.max_epochs=E baselines=[Pop]` on MovieLens-100K (the default split, one
 seed; RecBole's class of the paper's model always trains as the reference), so our model and RecBole's class train
 with the spec's hyperparameters on the same split for the same epoch budget, both scored by our evaluator. Writes
@@ -21,7 +22,10 @@ from typing import Any
 
 from parity import fixture_pdf, pipeline_command, run_all, run_and_read
 
-from tests.test_graph_papers import PAPERS
+from tests.test_graph_papers import PAPERS as FIRST_WAVE
+from tests.test_graph_ssl_papers import PAPERS as SECOND_WAVE
+
+PAPERS = {**FIRST_WAVE, **SECOND_WAVE}
 
 TOLERANCE = 0.05  # issue 20: NDCG@10 within +-5% (relative) of RecBole's class
 METRIC = "ndcg@10"

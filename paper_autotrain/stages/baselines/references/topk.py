@@ -1,4 +1,5 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, NCL,
+DGCF."""
 
 from __future__ import annotations
 
@@ -33,7 +34,53 @@ def reference(spec: MethodSpec) -> Reference | None:
         _simplex(m, l2)
     if model == "SGL":
         _sgl(m, l2)
+    if model == "NCL":
+        _ncl(m, l2)
+    if model == "DGCF":
+        _dgcf(m, l2)
     return m.result(model)
+
+
+def _dgcf(m: SpecMapping, l2: int | float | None) -> None:
+    """DGCF (disentangled_propagation: intent chunks, iterative routing, the distance-correlation regulariser) against
+    RecBole's DGCF, a port of the authors' code."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("disentangled_propagation", "n_layers", integral=True))
+    m.put("n_factors", m.block_value("disentangled_propagation", "n_factors", integral=True))
+    m.put("n_iterations", m.block_value("disentangled_propagation", "n_iterations", integral=True))
+    m.put("cor_weight", m.block_value("disentangled_propagation", "independence_weight", integral=False))
+    m.put("reg_weight", l2)
+    words = m.blocks.get("disentangled_propagation", {})
+    if str(words.get("independence", "all_pairs")).lower() != "consecutive":
+        m.notes.append("independence: RecBole's DGCF (as the authors' code) takes the distance correlation of "
+                       "consecutive intents only, over (K + 1) K / 2; ours sums it over every pair, as the paper")
+    if str(words.get("combine", "sum")).lower() != "mean":
+        m.notes.append("layers: RecBole's DGCF averages the layers' outputs; ours sums them, as the paper")
+    if l2:
+        m.notes.append("l2_reg: RecBole's DGCF adds reg_weight times the norms (not squared) of the batch's layer-0 "
+                       "embeddings over the batch size; ours l2_reg times their squared norms / 2 over the batch size")
+
+
+NCL_KEYS = {"structure_weight": "ssl_reg", "prototype_weight": "proto_reg", "contrast_temperature": "ssl_temp",
+            "num_prototypes": "num_clusters", "structure_hops": "hyper_layers", "item_contrast_weight": "alpha"}
+NCL_INTEGRAL = {"num_prototypes", "structure_hops"}
+
+
+def _ncl(m: SpecMapping, l2: int | float | None) -> None:
+    """NCL (light_propagation with neighbour_contrast's structural and prototype InfoNCE terms) against RecBole's
+    NCL, whose trainer runs the E-step (k-means) every m_step epochs."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("light_propagation", "n_layers", integral=True))
+    m.put("reg_weight", l2)
+    for ours, theirs in NCL_KEYS.items():
+        m.put(theirs, m.block_value("neighbour_contrast", ours, integral=ours in NCL_INTEGRAL))
+    m.overrides["m_step"] = 1  # the paper's E-step: new prototypes every epoch, as ours
+    m.notes.append("prototypes: RecBole's NCL runs faiss's k-means (it needs the faiss package); ours a torch "
+                   "k-means (Lloyd, 25 rounds as faiss, seeded by k-means++ where faiss draws random rows); the "
+                   "clusters differ by chance")
+    if l2:
+        m.notes.append("l2_reg: RecBole's NCL adds reg_weight times the norms (not squared) of the batch's layer-0 "
+                       "embeddings over the batch size; ours l2_reg times their squared norms / 2 over the batch size")
 
 
 SGL_VIEW_TYPES = {"edge_dropout": "ED", "node_dropout": "ND", "random_walk": "RW"}
