@@ -15,7 +15,13 @@ from paper_autotrain.runtime.autoencoder import (
     normalize_rows,
 )
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
-from paper_autotrain.runtime.graph import distance_correlation, kmeans, normalized_adjacency, symmetric_sparse_mm
+from paper_autotrain.runtime.graph import (
+    distance_correlation,
+    kmeans,
+    normalized_adjacency,
+    orthogonal_matrix,
+    symmetric_sparse_mm,
+)
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
     bce_loss,
@@ -37,5 +43,5 @@ __all__ = [
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
-    "distance_correlation", "kmeans",
+    "distance_correlation", "kmeans", "orthogonal_matrix",
 ]

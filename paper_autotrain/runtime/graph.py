@@ -99,3 +99,10 @@ def distance_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Ten
 
     a, b = centred(first), centred(second)
     return covariance(a, b) / ((covariance(a, a) * covariance(b, b)).clamp(min=0.0).sqrt() + 1e-10)
+
+
+def orthogonal_matrix(size: int, scale: float = 1.0) -> torch.Tensor:
+    """A random size x size orthogonal matrix times `scale` (Saxe et al.; GC-MC's decoder init), from torch's
+    generator."""
+    q, r = torch.linalg.qr(torch.randn(size, size))
+    return scale * q * torch.sign(torch.diagonal(r))

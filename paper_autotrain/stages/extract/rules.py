@@ -333,6 +333,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
         task = "ctr"
         unclear.append("task: the paper's experiments predict ratings; the spec targets the CTR protocol (label = "
                        f"rating >= threshold, AUC and LogLoss) so the context models can run it; loss {loss} is kept")
+    if family == "graph" and task == "rating":  # GC-MC: matrix completion run as RecBole runs it on implicit data
+        task = "topk"
+        unclear.append("task: the paper's experiments predict ratings; the spec targets the top-k protocol on the "
+                       "implicit split (one rating level, the observed interaction; sampled non-interactions the "
+                       "other class), as RecBole runs its graph models")
     text = doc.full_text
     blocks, notes = detect_architecture(family, loss, text, own_name)
     unclear += notes

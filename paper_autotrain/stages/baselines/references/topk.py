@@ -1,5 +1,5 @@
 """RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, NCL,
-DGCF."""
+DGCF, GCMC."""
 
 from __future__ import annotations
 
@@ -38,7 +38,24 @@ def reference(spec: MethodSpec) -> Reference | None:
         _ncl(m, l2)
     if model == "DGCF":
         _dgcf(m, l2)
+    if model == "GCMC":
+        _gcmc(m, l2)
     return m.result(model)
+
+
+def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
+    """GC-MC (rating_graph_convolution -> bilinear_decoder, the two classes' cross entropy) against RecBole's GCMC,
+    which on implicit data also has one rating level and the classes observed / sampled non-interaction."""
+    m.put("gcn_output_dim", m.block_value("rating_graph_convolution", "gcn_output_dim", integral=True))
+    m.put("embedding_size", m.block_value("rating_graph_convolution", "embedding_size", integral=True))
+    m.put("dropout_prob", m.block_value("rating_graph_convolution", "dropout", integral=False))
+    m.put("num_basis_functions", m.block_value("bilinear_decoder", "num_basis", integral=True))
+    m.overrides["accum"] = str(m.blocks.get("rating_graph_convolution", {}).get("accumulation", "stack")).lower()
+    m.overrides["class_num"] = 2
+    m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by the "
+                   "expected rating, p(observed) = softmax over both classes (the log-odds u^T (Q_1 - Q_0) v)")
+    if l2:
+        m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's GCMC has no L2 term")
 
 
 def _dgcf(m: SpecMapping, l2: int | float | None) -> None:
