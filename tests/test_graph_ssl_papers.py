@@ -12,7 +12,7 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class, recbole_class
-from paper_autotrain.runtime import distance_correlation, kmeans
+from paper_autotrain.runtime import distance_correlation, identity_plus_laplacian, kmeans
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
@@ -127,10 +127,41 @@ GCMC_PAPER = [
      "500 hidden units and the dense layer 75 units, and the decoder uses 2 basis weight matrices."],
 ]
 
+SPECTRALCF_PAPER = [
+    ["Spectral Collaborative Filtering",
+     "Abstract. Despite the popularity of collaborative filtering, cold-start remains hard: a user with few "
+     "interactions has little to learn from. We propose SpectralCF, a deep recommendation model that learns from "
+     "the spectral domain of the user-item bipartite graph, revealing the connectivity information of the graph "
+     "with a spectral convolution operation that works directly on it.",
+     "1 INTRODUCTION",
+     "Graph signal processing defines convolution on graphs through the graph Fourier transform."],
+    ["2 METHOD",
+     "2.1 Spectral Convolution on the Bipartite Graph",
+     "The user-item bipartite graph has the adjacency matrix A and the random walk Laplacian matrix "
+     "L = I - D^-1 A. Its eigen-decomposition is L = U Lambda U^-1, where U holds the eigenvectors and Lambda the "
+     "eigenvalues. A convolution filter g(Lambda) in the spectral domain is approximated by a first-order "
+     "polynomial of the eigenvalues with shared coefficients, which gives the spectral convolution "
+     "X_new = sigmoid((U U^T + U Lambda U^T) X Theta), where X holds the C-dimensional vectors of the users and "
+     "items and Theta is a C x C filter matrix, followed by a logistic sigmoid activation.",
+     "2.2 Multi-layer Model",
+     "We stack K spectral convolution layers, each with its own filter matrix. The user and item embeddings of "
+     "all layers are concatenated into the final representations, and the preference score is the inner "
+     "product of the final user and item representations.",
+     "2.3 Optimization",
+     "We optimize the pairwise BPR loss with L2 regularization on the parameters."],
+    ["3 EXPERIMENTS",
+     "We use the MovieLens-1M, HetRec and Amazon Instant Video datasets and report Recall@20 and MAP@20. Table 2 "
+     "reports the overall performance.",
+     "Settings. The dimension of the embeddings C is 16 and the number of layers K is set to 3. We optimize "
+     "SpectralCF with Adam, the learning rate is 0.001 and the batch size is 1024. The regularization "
+     "coefficient is 0.001."],
+]
+
 PAPERS = {
     "NCL": (NCL_PAPER, ["embedding", "light_propagation", "neighbour_contrast", "dot_score"], "graph", "bpr"),
     "DGCF": (DGCF_PAPER, ["embedding", "disentangled_propagation", "dot_score"], "graph", "bpr"),
     "GCMC": (GCMC_PAPER, ["rating_graph_convolution", "bilinear_decoder"], "graph", "other"),
+    "SpectralCF": (SPECTRALCF_PAPER, ["embedding", "spectral_convolution", "dot_score"], "graph", "bpr"),
 }
 
 
@@ -153,7 +184,8 @@ def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_a
     assert found is not None and found[0] == model
 
 
-GATE_VALUES = {"NCL": {"num_prototypes": 5}, "DGCF": {}, "GCMC": {"gcn_output_dim": 32, "dropout": 0.1}}
+GATE_VALUES = {"NCL": {"num_prototypes": 5}, "DGCF": {}, "GCMC": {"gcn_output_dim": 32, "dropout": 0.1},
+               "SpectralCF": {}}
 
 
 @pytest.mark.slow  # ~20 s a model on the loaded 2-core machine
@@ -392,3 +424,48 @@ def test_gcmc_encoder_and_decoder_are_the_papers_equations(split_info, tmp_path)
         torch.testing.assert_close(torch.sigmoid(scores), probability, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(model.score_with(state, torch.tensor([3]), torch.tensor([5])),
                                    scores[5:6], rtol=1e-4, atol=1e-5)
+
+
+def test_spectralcf_reads_its_spectral_convolution_and_maps_to_recboles_spectralcf(tmp_path):
+    spec = spec_of(tmp_path, SPECTRALCF_PAPER)
+    built = {component.name: component.block for component in spec.fidelity.components}
+    assert built["spectral graph convolution"] == "spectral_convolution"
+    assert built["spectral filter from the eigenvectors of the graph Laplacian (U U^T + U Lambda U^T)"] == \
+        "spectral_convolution"
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values["n_layers"] == 3
+    assert spec.hp("l2_reg") == 1e-3 and spec.hp("batch_size") == 1024
+    model, overrides, notes = reference_with_notes(spec)
+    assert model == "SpectralCF" and overrides["n_layers"] == 3 and overrides["reg_weight"] == 1e-3
+    assert any(note.startswith("operator: RecBole's SpectralCF propagates with I + L") for note in notes)
+
+
+def test_spectralcf_filter_is_the_papers_eigen_operator_and_recboles_is_i_plus_l(split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", SPECTRALCF_PAPER), embedding_size=4, n_layers=2)
+    folder = rendered(spec, tmp_path / "model")
+    split = load_split(split_info.path)
+    model = build_model(folder, load_config(folder), split).eval()
+    n_nodes = split.n_users + split.n_items
+    adjacency = torch.zeros(n_nodes, n_nodes, dtype=torch.float64)
+    for user, item in torch.as_tensor(split.train).tolist():
+        adjacency[user, split.n_users + item] = adjacency[split.n_users + item, user] = 1.0
+    degree = adjacency.sum(1)
+    laplacian = torch.eye(n_nodes, dtype=torch.float64) - adjacency / degree.clamp(min=1)[:, None]
+    values, vectors = torch.linalg.eig(laplacian)
+    # U Lambda U^-1 is L (the decomposition the operator is built from)
+    torch.testing.assert_close((vectors @ torch.diag(values) @ torch.linalg.inv(vectors)).real, laplacian,
+                               atol=1e-6, rtol=0)
+    u = vectors.real / vectors.real.norm(dim=0, keepdim=True)
+    operator = (u @ u.T + u @ torch.diag(values.real) @ u.T).float()
+    torch.testing.assert_close(model.spectral_operator, operator, atol=1e-4, rtol=1e-4)
+    ego = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    layer, layers = ego, [ego]
+    for theta in model.spectral_filters:
+        layer = torch.sigmoid(operator @ layer @ theta.detach())
+        layers.append(layer)
+    with torch.no_grad():
+        users, items = model.encode()
+    torch.testing.assert_close(torch.cat([users, items]), torch.cat(layers, dim=1), rtol=1e-3, atol=1e-4)
+    # RecBole's substitute, the block's `operator: identity_plus_laplacian`
+    recbole = identity_plus_laplacian(split.train, split.n_users, split.n_items).to_dense().double()
+    torch.testing.assert_close(recbole, torch.eye(n_nodes, dtype=torch.float64) + laplacian, atol=1e-6, rtol=0)

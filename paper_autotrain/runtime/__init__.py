@@ -17,9 +17,11 @@ from paper_autotrain.runtime.autoencoder import (
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import (
     distance_correlation,
+    identity_plus_laplacian,
     kmeans,
     normalized_adjacency,
     orthogonal_matrix,
+    spectral_filter,
     symmetric_sparse_mm,
 )
 from paper_autotrain.runtime.lookup import lookup
@@ -43,5 +45,5 @@ __all__ = [
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
-    "distance_correlation", "kmeans", "orthogonal_matrix",
+    "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",
 ]

@@ -106,3 +106,38 @@ def orthogonal_matrix(size: int, scale: float = 1.0) -> torch.Tensor:
     generator."""
     q, r = torch.linalg.qr(torch.randn(size, size))
     return scale * q * torch.sign(torch.diagonal(r))
+
+
+def random_walk_laplacian(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """L = I - D^-1 A of the bipartite graph A = [[0, R], [R^T, 0]] (isolated nodes: L's row is I's)."""
+    train = np.asarray(train, dtype=np.int64).reshape(-1, 2)
+    n_nodes = n_users + n_items
+    rows = np.concatenate([train[:, 0], train[:, 1] + n_users])
+    cols = np.concatenate([train[:, 1] + n_users, train[:, 0]])
+    adjacency = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+    adjacency.data[:] = 1.0
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inverse = np.zeros_like(degree)
+    inverse[degree > 0] = 1.0 / degree[degree > 0]
+    return (sp.identity(n_nodes, format="csr") - sp.diags(inverse) @ adjacency).tocsr()
+
+
+def spectral_filter(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """SpectralCF's dense operator U U^T + U Lambda U^T from the eigendecomposition L = U Lambda U^-1 of the
+    random-walk Laplacian (its eigenvalues and eigenvectors are real: L is similar to a symmetric matrix; each
+    eigenvector has unit norm, as numpy's and the authors' code's eig gives them)."""
+    laplacian = torch.from_numpy(random_walk_laplacian(train, n_users, n_items).toarray())
+    values, vectors = torch.linalg.eig(laplacian)
+    values, vectors = values.real, vectors.real
+    vectors = vectors / vectors.norm(dim=0, keepdim=True).clamp(min=1e-12)
+    return (vectors @ vectors.T + (vectors * values) @ vectors.T).float()
+
+
+def identity_plus_laplacian(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """RecBole's substitute for SpectralCF's operator: I + L, sparse."""
+    operator = (sp.identity(n_users + n_items, format="csr")
+                + random_walk_laplacian(train, n_users, n_items)).tocoo()
+    indices = torch.from_numpy(np.vstack([operator.row, operator.col]).astype(np.int64))
+    with torch.sparse.check_sparse_tensor_invariants(enable=True):
+        return torch.sparse_coo_tensor(indices, torch.from_numpy(operator.data.astype(np.float32)),
+                                       operator.shape).coalesce()

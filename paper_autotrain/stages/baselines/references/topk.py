@@ -1,5 +1,5 @@
 """RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, NCL,
-DGCF, GCMC."""
+DGCF, GCMC, SpectralCF."""
 
 from __future__ import annotations
 
@@ -40,7 +40,25 @@ def reference(spec: MethodSpec) -> Reference | None:
         _dgcf(m, l2)
     if model == "GCMC":
         _gcmc(m, l2)
+    if model == "SpectralCF":
+        _spectralcf(m, l2)
     return m.result(model)
+
+
+def _spectralcf(m: SpecMapping, l2: int | float | None) -> None:
+    """SpectralCF (spectral_convolution: the dense filter U U^T + U Lambda U^T of the random-walk Laplacian) against
+    RecBole's SpectralCF, which propagates with the sparse I + L instead."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("spectral_convolution", "n_layers", integral=True))
+    m.put("reg_weight", l2)
+    if str(m.blocks.get("spectral_convolution", {}).get("operator", "eigen")).lower() == "eigen":
+        m.notes.append("operator: RecBole's SpectralCF propagates with I + L, L = I - D^-1 A (its comment: equivalent "
+                       "to U U^T + U Lambda U^T); ours with the paper's U U^T + U Lambda U^T from the dense "
+                       "eigendecomposition of L, whose unit-norm eigenvectors are not orthonormal (L is not "
+                       "symmetric), so the two differ; `operator: identity_plus_laplacian` gives RecBole's")
+    if l2:
+        m.notes.append("l2_reg: RecBole's SpectralCF penalises the norms (not squared) of the batch's final "
+                       "(concatenated) embeddings; ours the squared norms of its layer-0 embeddings")
 
 
 def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
