@@ -90,7 +90,8 @@ DGCF_PAPER = [
      "regularization."],
     ["3 EXPERIMENTS", SETTINGS,
      "Settings. The embedding size is fixed to 64. We optimize DGCF with Adam, the learning rate is 0.001 and the "
-     "batch size is 2048. The regularization coefficient is 1e-3. The number of intents K is 4 and the number of "
+     "batch size is 2048. The number of layers is set to 1. The regularization coefficient is 1e-3. The number of "
+     "intents K is 4 and the number of "
      "iterations T is 2; the weight lambda is tuned on the validation data."],
 ]
 
