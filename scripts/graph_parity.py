@@ -7,7 +7,8 @@ usage: python scripts/graph_parity.py [--models NGCF] [--epochs 30] [--out resul
 `--papers tests.test_knowledge_papers` runs the knowledge-aware models' fixture papers the same way (CKE, CFKG,
 KGCN: ML-100K with the KG files RecBole ships, the same split).
 
-For every model: write the fixture paper of tests/test_graph_papers.py (the model described in prose) as a PDF, run
+For every model: write the fixture paper of tests/test_graph_papers.py or tests/test_graph_ssl_papers.py (the model
+described in prose) as a PDF, run
 `python -m paper_autotrain PAPER trainer.max_epochs=E baselines=[Pop]` on MovieLens-100K (the default split, one
 seed; RecBole's class of the paper's model always trains as the reference), so our model and RecBole's class train
 with the spec's hyperparameters on the same split for the same epoch budget, both scored by our evaluator. Writes
@@ -26,7 +27,7 @@ from typing import Any
 
 from parity import fixture_pdf, pipeline_command, run_all, run_and_read
 
-DEFAULT_PAPERS = "tests.test_graph_papers"  # a test module whose PAPERS maps model -> (fixture pages, ...)
+DEFAULT_PAPERS = "tests.test_graph_papers,tests.test_graph_ssl_papers"  # modules whose PAPERS: model -> (pages, ...)
 TOLERANCE = 0.05  # issue 20: NDCG@10 within +-5% (relative) of RecBole's class
 METRIC = "ndcg@10"
 
@@ -70,14 +71,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--papers", default=DEFAULT_PAPERS, help="the test module holding the fixture PAPERS")
+    parser.add_argument("--papers", default=DEFAULT_PAPERS, help="test modules holding fixture PAPERS, comma-separated")
     parser.add_argument("--models", default=None, help="comma-separated (default: every model of --papers)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("results/graph_parity"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every training process")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every run (e.g. +hparams.x=1)")
     args = parser.parse_args(argv)
-    papers = importlib.import_module(args.papers).PAPERS
+    papers = {model: paper for module in args.papers.split(",")
+              for model, paper in importlib.import_module(module).PAPERS.items()}
     if args.threads:  # both sides' training processes inherit it
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     out = args.out.resolve()

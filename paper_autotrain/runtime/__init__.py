@@ -17,7 +17,15 @@ from paper_autotrain.runtime.autoencoder import (
 from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
 from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
-from paper_autotrain.runtime.graph import normalized_adjacency, symmetric_sparse_mm
+from paper_autotrain.runtime.graph import (
+    distance_correlation,
+    identity_plus_laplacian,
+    kmeans,
+    normalized_adjacency,
+    orthogonal_matrix,
+    spectral_filter,
+    symmetric_sparse_mm,
+)
 from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
@@ -47,4 +55,5 @@ __all__ = [
     "corrupted_triples", "sampled_neighbourhoods",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
+    "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",
 ]

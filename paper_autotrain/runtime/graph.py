@@ -57,3 +57,87 @@ class _SymmetricSparseMM(torch.autograd.Function):
 def symmetric_sparse_mm(adjacency: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     """torch.sparse.mm(adjacency, dense) for a symmetric, constant adjacency (fast backward)."""
     return _SymmetricSparseMM.apply(adjacency, dense)
+
+
+def kmeans(points: torch.Tensor, k: int, iterations: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lloyd's k-means on the rows of `points` (Euclidean), NCL's prototypes (RecBole runs faiss.Kmeans): k-means++
+    seeding (torch's generator, so the run's seed fixes it), then `iterations` rounds of assign-and-average; an
+    emptied cluster keeps its centroid. k is capped at the number of rows.
+    Returns (centroids [k, d], each row's nearest centroid [n])."""
+    points = points.detach()
+    centroids = kmeans_plus_plus(points, max(1, min(k, len(points))))
+    for _ in range(iterations):
+        assigned = torch.cdist(points, centroids).argmin(dim=1)
+        sums = torch.zeros_like(centroids).index_add_(0, assigned, points)
+        counts = torch.bincount(assigned, minlength=len(centroids)).unsqueeze(1)
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+    return centroids, torch.cdist(points, centroids).argmin(dim=1)
+
+
+def kmeans_plus_plus(points: torch.Tensor, k: int) -> torch.Tensor:
+    """k seeds: the first a random row, each next one drawn with probability proportional to its squared distance
+    to the nearest seed so far (a uniform draw once every row is a seed's copy)."""
+    chosen = [int(torch.randint(len(points), (1,), device=points.device))]
+    nearest = ((points - points[chosen[0]]) ** 2).sum(dim=1)
+    for _ in range(k - 1):
+        weights = nearest if float(nearest.sum()) > 0 else torch.ones_like(nearest)
+        chosen.append(int(torch.multinomial(weights, 1)))
+        nearest = torch.minimum(nearest, ((points - points[chosen[-1]]) ** 2).sum(dim=1))
+    return points[chosen].clone()
+
+
+def distance_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """dCor(X, Y) = dCov(X, Y) / sqrt(dCov(X, X) dCov(Y, Y)) of two [n, d] samples (Székely et al.), with the
+    double-centred pairwise distance matrices; DGCF's independence regulariser between two intents' chunks."""
+    def centred(table: torch.Tensor) -> torch.Tensor:
+        squared = (table * table).sum(1, keepdim=True)
+        distances = (squared - 2 * table @ table.T + squared.T).clamp(min=0.0).add(1e-8).sqrt()
+        return distances - distances.mean(0, keepdim=True) - distances.mean(1, keepdim=True) + distances.mean()
+
+    def covariance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return ((a * b).sum() / (len(a) ** 2)).clamp(min=0.0).add(1e-8).sqrt()
+
+    a, b = centred(first), centred(second)
+    return covariance(a, b) / ((covariance(a, a) * covariance(b, b)).clamp(min=0.0).sqrt() + 1e-10)
+
+
+def orthogonal_matrix(size: int, scale: float = 1.0) -> torch.Tensor:
+    """A random size x size orthogonal matrix times `scale` (Saxe et al.; GC-MC's decoder init), from torch's
+    generator."""
+    q, r = torch.linalg.qr(torch.randn(size, size))
+    return scale * q * torch.sign(torch.diagonal(r))
+
+
+def random_walk_laplacian(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """L = I - D^-1 A of the bipartite graph A = [[0, R], [R^T, 0]] (isolated nodes: L's row is I's)."""
+    train = np.asarray(train, dtype=np.int64).reshape(-1, 2)
+    n_nodes = n_users + n_items
+    rows = np.concatenate([train[:, 0], train[:, 1] + n_users])
+    cols = np.concatenate([train[:, 1] + n_users, train[:, 0]])
+    adjacency = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+    adjacency.data[:] = 1.0
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inverse = np.zeros_like(degree)
+    inverse[degree > 0] = 1.0 / degree[degree > 0]
+    return (sp.identity(n_nodes, format="csr") - sp.diags(inverse) @ adjacency).tocsr()
+
+
+def spectral_filter(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """SpectralCF's dense operator U U^T + U Lambda U^T from the eigendecomposition L = U Lambda U^-1 of the
+    random-walk Laplacian (its eigenvalues and eigenvectors are real: L is similar to a symmetric matrix; each
+    eigenvector has unit norm, as numpy's and the authors' code's eig gives them)."""
+    laplacian = torch.from_numpy(random_walk_laplacian(train, n_users, n_items).toarray())
+    values, vectors = torch.linalg.eig(laplacian)
+    values, vectors = values.real, vectors.real
+    vectors = vectors / vectors.norm(dim=0, keepdim=True).clamp(min=1e-12)
+    return (vectors @ vectors.T + (vectors * values) @ vectors.T).float()
+
+
+def identity_plus_laplacian(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """RecBole's substitute for SpectralCF's operator: I + L, sparse."""
+    operator = (sp.identity(n_users + n_items, format="csr")
+                + random_walk_laplacian(train, n_users, n_items)).tocoo()
+    indices = torch.from_numpy(np.vstack([operator.row, operator.col]).astype(np.int64))
+    with torch.sparse.check_sparse_tensor_invariants(enable=True):
+        return torch.sparse_coo_tensor(indices, torch.from_numpy(operator.data.astype(np.float32)),
+                                       operator.shape).coalesce()

@@ -337,6 +337,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
         task = "topk"
         unclear.append("task: the paper's experiments predict ratings; the spec targets the top-k protocol (full "
                        "ranking of the implicit split) so the autoencoder runs it; the paper's RMSE is not measured")
+    if family == "graph" and task == "rating":  # GC-MC: matrix completion run as RecBole runs it on implicit data
+        task = "topk"
+        unclear.append("task: the paper's experiments predict ratings; the spec targets the top-k protocol on the "
+                       "implicit split (one rating level, the observed interaction; sampled non-interactions the "
+                       "other class), as RecBole runs its graph models")
     text = doc.full_text
     blocks, notes = detect_architecture(family, loss, text, own_name)
     unclear += notes

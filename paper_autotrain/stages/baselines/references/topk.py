@@ -1,5 +1,5 @@
-"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM, NAIS, and the
-models fitted once (EASE, SLIMElastic, ItemKNN)."""
+"""RecBole references of the general and graph families: BPR, NeuMF, LightGCN, NGCF, SimpleX, SGL, FISM, NAIS, NCL,
+DGCF, GCMC, SpectralCF, and the models fitted once (EASE, SLIMElastic, ItemKNN)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def reference(spec: MethodSpec) -> Reference | None:
         _fism(m, l2)
     if model == "NAIS":
         _nais(m, l2)
+    if model == "NCL":
+        _ncl(m, l2)
+    if model == "DGCF":
+        _dgcf(m, l2)
+    if model == "GCMC":
+        _gcmc(m, l2)
+    if model == "SpectralCF":
+        _spectralcf(m, l2)
     return m.result(model)
 
 
@@ -80,6 +88,79 @@ def _fism(m: SpecMapping, l2: int | float | None) -> None:
         m.notes.append("l2_reg: RecBole's FISM adds reg_weights times the norms (not squared) of both whole item "
                        "tables to every batch and leaves the biases free; ours l2_reg times the squared norms / 2 "
                        "over the batch size of the batch's q_i, its users' history p_j and the biases")
+
+
+def _spectralcf(m: SpecMapping, l2: int | float | None) -> None:
+    """SpectralCF (spectral_convolution: the dense filter U U^T + U Lambda U^T of the random-walk Laplacian) against
+    RecBole's SpectralCF, which propagates with the sparse I + L instead."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("spectral_convolution", "n_layers", integral=True))
+    m.put("reg_weight", l2)
+    if str(m.blocks.get("spectral_convolution", {}).get("operator", "eigen")).lower() == "eigen":
+        m.notes.append("operator: RecBole's SpectralCF propagates with I + L, L = I - D^-1 A (its comment: equivalent "
+                       "to U U^T + U Lambda U^T); ours with the paper's U U^T + U Lambda U^T from the dense "
+                       "eigendecomposition of L, whose unit-norm eigenvectors are not orthonormal (L is not "
+                       "symmetric), so the two differ; `operator: identity_plus_laplacian` gives RecBole's")
+    if l2:
+        m.notes.append("l2_reg: RecBole's SpectralCF penalises the norms (not squared) of the batch's final "
+                       "(concatenated) embeddings; ours the squared norms of its layer-0 embeddings")
+
+
+def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
+    """GC-MC (rating_graph_convolution -> bilinear_decoder, the two classes' cross entropy) against RecBole's GCMC,
+    which on implicit data also has one rating level and the classes observed / sampled non-interaction."""
+    m.put("gcn_output_dim", m.block_value("rating_graph_convolution", "gcn_output_dim", integral=True))
+    m.put("embedding_size", m.block_value("rating_graph_convolution", "embedding_size", integral=True))
+    m.put("dropout_prob", m.block_value("rating_graph_convolution", "dropout", integral=False))
+    m.put("num_basis_functions", m.block_value("bilinear_decoder", "num_basis", integral=True))
+    m.overrides["accum"] = str(m.blocks.get("rating_graph_convolution", {}).get("accumulation", "stack")).lower()
+    m.overrides["class_num"] = 2
+    m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by the "
+                   "expected rating, p(observed) = softmax over both classes (the log-odds u^T (Q_1 - Q_0) v)")
+    if l2:
+        m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's GCMC has no L2 term")
+
+
+def _dgcf(m: SpecMapping, l2: int | float | None) -> None:
+    """DGCF (disentangled_propagation: intent chunks, iterative routing, the distance-correlation regulariser) against
+    RecBole's DGCF, a port of the authors' code."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("disentangled_propagation", "n_layers", integral=True))
+    m.put("n_factors", m.block_value("disentangled_propagation", "n_factors", integral=True))
+    m.put("n_iterations", m.block_value("disentangled_propagation", "n_iterations", integral=True))
+    m.put("cor_weight", m.block_value("disentangled_propagation", "independence_weight", integral=False))
+    m.put("reg_weight", l2)
+    words = m.blocks.get("disentangled_propagation", {})
+    if str(words.get("independence", "all_pairs")).lower() != "consecutive":
+        m.notes.append("independence: RecBole's DGCF (as the authors' code) takes the distance correlation of "
+                       "consecutive intents only, over (K + 1) K / 2; ours sums it over every pair, as the paper")
+    if str(words.get("combine", "sum")).lower() != "mean":
+        m.notes.append("layers: RecBole's DGCF averages the layers' outputs; ours sums them, as the paper")
+    if l2:
+        m.notes.append("l2_reg: RecBole's DGCF adds reg_weight times the norms (not squared) of the batch's layer-0 "
+                       "embeddings over the batch size; ours l2_reg times their squared norms / 2 over the batch size")
+
+
+NCL_KEYS = {"structure_weight": "ssl_reg", "prototype_weight": "proto_reg", "contrast_temperature": "ssl_temp",
+            "num_prototypes": "num_clusters", "structure_hops": "hyper_layers", "item_contrast_weight": "alpha"}
+NCL_INTEGRAL = {"num_prototypes", "structure_hops"}
+
+
+def _ncl(m: SpecMapping, l2: int | float | None) -> None:
+    """NCL (light_propagation with neighbour_contrast's structural and prototype InfoNCE terms) against RecBole's
+    NCL, whose trainer runs the E-step (k-means) every m_step epochs."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("n_layers", m.block_value("light_propagation", "n_layers", integral=True))
+    m.put("reg_weight", l2)
+    for ours, theirs in NCL_KEYS.items():
+        m.put(theirs, m.block_value("neighbour_contrast", ours, integral=ours in NCL_INTEGRAL))
+    m.overrides["m_step"] = 1  # the paper's E-step: new prototypes every epoch, as ours
+    m.notes.append("prototypes: RecBole's NCL runs faiss's k-means (it needs the faiss package); ours a torch "
+                   "k-means (Lloyd, 25 rounds as faiss, seeded by k-means++ where faiss draws random rows); the "
+                   "clusters differ by chance")
+    if l2:
+        m.notes.append("l2_reg: RecBole's NCL adds reg_weight times the norms (not squared) of the batch's layer-0 "
+                       "embeddings over the batch size; ours l2_reg times their squared norms / 2 over the batch size")
 
 
 SGL_VIEW_TYPES = {"edge_dropout": "ED", "node_dropout": "ND", "random_walk": "RW"}
