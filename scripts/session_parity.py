@@ -1,11 +1,12 @@
-"""Session and cloze parity runs: the sequential models of tests/test_bert_graph_session_papers.py (BERT4Rec), each
-read from its fixture paper and run end to end against RecBole's class of it, by scripts/graph_parity.py's runner.
+"""Sequential and session parity runs: the models of tests/test_session_papers.py (NARM, STAMP, NextItNet, FPMC)
+and tests/test_bert_graph_session_papers.py (BERT4Rec, SR-GNN, GC-SAN), each read from its fixture paper and run end
+to end against RecBole's class of it, by scripts/graph_parity.py's runner.
 
-usage: python scripts/session_parity.py [--models BERT4Rec] [--epochs 2] [--out results/session_parity]
+usage: python scripts/session_parity.py [--models NARM,BERT4Rec] [--epochs 3] [--out results/session_parity]
                                        [--threads 1] [hydra overrides for every run]
 
 Same table and tolerance as graph_parity.py (OUT/parity.json and OUT/parity.md, ours vs RecBole's test NDCG@10 on
-MovieLens-100K's leave-one-out split, the same epoch budget on both sides).
+MovieLens-100K's leave-one-out split, the same capped epoch budget on both sides).
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ import sys
 
 import graph_parity
 
-from tests.test_bert_graph_session_papers import PAPERS
+SESSION_PAPERS = "tests.test_session_papers,tests.test_bert_graph_session_papers"
+DEFAULTS = ["--papers", SESSION_PAPERS, "--epochs", "3", "--out", "results/session_parity"]
+
+
+def main(argv: list[str]) -> int:
+    return graph_parity.main(DEFAULTS + argv)  # a flag given again on the command line wins (argparse keeps the last)
+
 
 if __name__ == "__main__":
-    graph_parity.PAPERS = PAPERS  # the graph runner over this file's fixture papers
-    sys.exit(graph_parity.main(sys.argv[1:] or ["--epochs", "2", "--out", "results/session_parity"]))
+    sys.exit(main(sys.argv[1:]))

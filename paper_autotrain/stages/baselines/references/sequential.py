@@ -1,11 +1,12 @@
 """RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions),
-BERT4Rec (bidirectional self-attention, cloze training), SRGNN and GCSAN (session graphs)."""
+BERT4Rec (bidirectional self-attention, cloze training), SRGNN and GCSAN (session graphs), NARM, STAMP,
+NextItNet and FPMC."""
 
 from __future__ import annotations
 
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
-from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping
+from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping, int_list
 
 
 def architecture_model(spec: MethodSpec) -> str | None:
@@ -41,9 +42,11 @@ def reference(spec: MethodSpec) -> Reference | None:
         m.put("hidden_size", m.block_value("gru_encoder", "hidden_size", integral=True))
         m.put("num_layers", m.block_value("gru_encoder", "n_layers", integral=True))
         m.put("dropout_prob", m.block_value("gru_encoder", "dropout", integral=False))
+    elif model in SESSION_MODELS:
+        SESSION_MODELS[model](m, embedding)
     else:
         _caser(m, embedding)
-    if model != "Caser":
+    if model not in ("Caser", "NextItNet"):
         m.not_mapped("l2_reg", f"RecBole's {model} has no L2 term in its loss")
     return m.result(model)
 
@@ -162,3 +165,43 @@ def _caser(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("nh", m.block_value("caser_encoder", "n_h", integral=True))
     m.put("dropout_prob", m.block_value("caser_encoder", "dropout", integral=False))
     m.put("reg_weight", m.scalar("l2_reg", integral=False))
+
+
+def _narm(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", embedding)
+    m.put("hidden_size", m.block_value("narm_encoder", "hidden_size", integral=True))
+    m.put("n_layers", m.block_value("narm_encoder", "n_layers", integral=True))
+    # RecBole's NARM takes both dropouts as one list: [on the embeddings, before the bilinear map B]
+    m.put("dropout_probs", [m.block_value("narm_encoder", "embedding_dropout", integral=False),
+                            m.block_value("narm_encoder", "dropout", integral=False)])
+
+
+def _stamp(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", embedding)
+    m.notes.append("RecBole's STAMP adds the session mean to the attention's memory (m_a = sum_i alpha_i x_i + m_s); "
+                   "the paper's memory is the attention's weighted sum alone")
+
+
+def _nextitnet(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", embedding)
+    m.put("kernel_size", m.block_value("nextitnet_encoder", "kernel_size", integral=True))
+    m.put("block_num", m.block_value("nextitnet_encoder", "n_stacks", integral=True))
+    # RecBole's residual block takes a dilation d and convolves with d then 2d: the first of each pair
+    dilations = int_list(m.model_value("nextitnet_encoder", "dilations"))
+    if dilations:
+        m.put("dilations", dilations[::2])
+        if any(second != 2 * first for first, second in zip(dilations[::2], dilations[1::2], strict=False)):
+            m.notes.append(f"RecBole's NextItNet doubles the dilation inside each residual block; the spec's "
+                           f"dilations {dilations} do not pair that way")
+    m.put("reg_weight", m.scalar("l2_reg", integral=False))
+    m.notes.append("RecBole's NextItNet scores the output at the last column of the padded sequence (past the "
+                   "history's end for short histories), ours at the last real item; its reg_weight is an L2 term "
+                   "in the loss (squared norms of the embeddings and the final layer, plain norms of the "
+                   "residual blocks' weights), ours the optimiser's weight decay")
+
+
+def _fpmc(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", m.block_value("fpmc_score", "embedding_size", integral=True))
+
+
+SESSION_MODELS = {"NARM": _narm, "STAMP": _stamp, "NextItNet": _nextitnet, "FPMC": _fpmc}

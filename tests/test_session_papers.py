@@ -1,0 +1,312 @@
+"""Session and sequential models read from fixture papers that describe them in prose (NARM, STAMP, NextItNet, FPMC):
+each paper is read into its model's blocks, comes out `faithful` with RecBole's class of it as the reference,
+renders, passes validate's gates and trains; each block equals its paper's equation computed by hand on a tiny
+input; a paper lacking the defining part (STAMP's ablation STMP, without attention) is not read as the model. The
+fixture papers are written the way papers describe their methods; none is a real paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from paper_autotrain.data.sequential import load_sequences
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.stages import render, validate
+from paper_autotrain.stages import train as train_stage
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.worker.loading import build_model, load_config
+from tests.fixture_papers import rendered, spec_of, with_values
+
+SESSION_SETTINGS = ("We use the YOOCHOOSE and DIGINETICA datasets and report Recall@20 and MRR@20. Table 2 reports "
+                    "the results.")
+
+NARM_PAPER = [
+    ["Neural Attentive Session-based Recommendation",
+     "Abstract. Given e-commerce scenarios where user profiles are invisible, session-based recommendation predicts "
+     "the next item from the clicks of the current session. We propose a neural attentive recommendation machine "
+     "(NARM) with an encoder-decoder architecture that captures both the user's sequential behaviour and the "
+     "user's main purpose in the current session.",
+     "1 INTRODUCTION",
+     "Recurrent neural networks model the whole session as a sequence, but they ignore the user's main purpose, "
+     "which attention mechanisms can catch."],
+    ["2 METHOD",
+     "2.1 Global Encoder",
+     "Each item of the session is mapped to an item embedding, and a recurrent network with gated recurrent units "
+     "(GRU) reads the sequence. The global encoder summarises the whole sequential behaviour by the final hidden "
+     "state h_t of the GRU.",
+     "2.2 Local Encoder",
+     "The local encoder uses an attention mechanism over the hidden states to capture the main purpose of the "
+     "session: the weight of each previous hidden state h_j with respect to the last one is "
+     "alpha_tj = v^T sigmoid(A1 h_t + A2 h_j), and the local representation is the weighted sum of the hidden "
+     "states, c_t^l = sum_j alpha_tj h_j.",
+     "2.3 Decoder",
+     "The unified sequence representation c_t is the concatenation of the outputs of the global encoder and the "
+     "local encoder. Instead of a fully connected decoder, we use a bi-linear decoding scheme: the similarity "
+     "score of item i is S_i = emb_i^T B c_t, where B is a matrix that maps the representation into the item "
+     "embedding space. A softmax over all the items gives the probability of the next item, and the model is "
+     "trained with the cross-entropy loss over all items."],
+    ["3 EXPERIMENTS", SESSION_SETTINGS,
+     "Settings. The item embedding size is 50 and the number of hidden units is 100. We use the Adam optimizer "
+     "with a learning rate of 0.001 and a mini-batch size of 512."],
+]
+
+STAMP_SECTIONS = {
+    "attention": "2.2 Attention Net. The attention net attends over the items of the session with respect to the "
+                 "last click and the general interest of the session: for each item x_i, "
+                 "alpha_i = W0 sigmoid(W1 x_i + W2 x_t + W3 m_s + b_a), where x_t is the last click and m_s is the "
+                 "average of the item embeddings of the session. The attention weights give the memory "
+                 "m_a = sum_i alpha_i x_i, which captures the user's general interest.",
+    "mean": "2.2 Session Memory. The general interest of the session is represented by the average of the item "
+            "embeddings of the session, m_s, and the current interest by the last click m_t = x_t.",
+}
+
+
+def stamp_paper(memory: str, title: str) -> list[list[str]]:
+    return [
+        [title,
+         "Abstract. Session-based recommendation predicts the next click from the anonymous clicks of the current "
+         "session. Users' general interests and their current interests both matter for the next click.",
+         "1 INTRODUCTION",
+         "Recurrent networks model the whole session and may miss the user's current interest, which the last "
+         "click reflects."],
+        ["2 METHOD",
+         "2.1 Embedding",
+         "Each item is mapped to a d-dimensional item embedding x_i.",
+         STAMP_SECTIONS[memory],
+         "2.3 Scoring",
+         "Two MLPs, each a single layer with tanh, abstract the memory into h_s and the last click into h_t. The "
+         "score of a candidate item i is the trilinear composition z_i = <h_s, h_t, x_i>, the sum over dimensions "
+         "of the product of the three vectors. A softmax over all the items gives the probability of the next "
+         "click, and the model is trained with the cross-entropy loss over all items."],
+        ["3 EXPERIMENTS", SESSION_SETTINGS,
+         "Settings. The embedding dimension is 100 and the learning rate is 0.005 with the Adam optimizer. The "
+         "mini-batch size is 512."],
+    ]
+
+
+NEXTITNET_PAPER = [
+    ["A Simple Convolutional Generative Network for Next Item Recommendation",
+     "Abstract. Convolutional neural networks have been used for session-based and sequential recommendation. We "
+     "propose NextItNet, a convolutional generative model for next item recommendation that learns long-range "
+     "dependencies with a stack of holed convolutional layers.",
+     "1 INTRODUCTION",
+     "Caser treats the sequence of items as an image and uses max pooling, which loses sequential information."],
+    ["2 MODEL",
+     "2.1 Dilated Convolutions",
+     "Each item of the input sequence is mapped to an item embedding. We stack one-dimensional dilated causal "
+     "convolutions, so that the output at each position only depends on the items before it: the dilation "
+     "doubles from layer to layer, with dilation factors 1, 2, 4 and 8, and the stack is repeated to enlarge the "
+     "receptive field.",
+     "2.2 Residual Learning",
+     "The dilated convolutional layers are wrapped by residual blocks: each residual block holds two dilated "
+     "convolutions, each followed by layer normalization and ReLU, and adds its input to its output.",
+     "2.3 Final Layer and Training",
+     "The output of the last layer is mapped to the item space and a softmax over all the items gives the "
+     "distribution of the next item. The model is trained with the cross-entropy loss over all items, and the "
+     "next item is predicted at every position of the sequence, so one pass trains on all the sub-sequences."],
+    ["3 EXPERIMENTS",
+     "We use the MovieLens and Last.fm datasets and report MRR@5 and HR@5. Table 2 reports the results.",
+     "Settings. The embedding size is 64 and the kernel size is 3. We use the Adam optimizer with a learning "
+     "rate of 0.001 and a batch size of 256."],
+]
+
+FPMC_PAPER = [
+    ["Factorizing Personalized Markov Chains for Next-Basket Recommendation",
+     "Abstract. Recommender systems are an important component of many websites. Matrix factorization captures "
+     "the user's taste, Markov chains capture sequential behaviour from the last transactions. We bring both "
+     "together: a personalized transition cube over users and items is factorized, which subsumes both a common "
+     "Markov chain and the normal matrix factorization model. We call the model Factorized Personalized Markov "
+     "Chains (FPMC).",
+     "1 INTRODUCTION",
+     "Next-basket recommendation predicts the items a user will buy next from the sequence of baskets."],
+    ["2 FACTORIZING PERSONALIZED MARKOV CHAINS",
+     "2.1 Model",
+     "Each user has her own transition matrix, and all of them form a transition cube. We model the cube with a "
+     "pairwise factorization: the score of item i for user u after last item l is "
+     "x(u, l, i) = <v_u^{U,I}, v_i^{I,U}> + <v_i^{I,L}, v_l^{L,I}>, the inner product of user and item latent "
+     "factors plus the inner product of the factors of the next item and the last item.",
+     "2.2 Learning",
+     "We optimize the sequential Bayesian personalized ranking criterion (S-BPR): for each observed next item i "
+     "and sampled negative item j the model maximizes ln sigmoid(x(u, l, i) - x(u, l, j)), with L2 "
+     "regularization, learned by stochastic gradient descent with bootstrap sampling."],
+    ["3 EXPERIMENTS",
+     "We use an online drug store dataset and report the F-measure and AUC. Table 2 reports the results.",
+     "Settings. The embedding size is 64. We learn FPMC with a learning rate of 0.01 and the L2 "
+     "regularization coefficient is 0.001."],
+]
+
+PAPERS = {
+    "NARM": (NARM_PAPER, ["item_embedding", "narm_encoder", "item_dot_score"], "ce"),
+    "STAMP": (stamp_paper("attention", "STAMP: Short-Term Attention/Memory Priority Model for Session-based "
+                                       "Recommendation"),
+              ["item_embedding", "stamp_encoder", "item_dot_score"], "ce"),
+    "NextItNet": (NEXTITNET_PAPER, ["item_embedding", "nextitnet_encoder", "last_position", "item_dot_score"], "ce"),
+    "FPMC": (FPMC_PAPER, ["fpmc_score"], "bpr"),
+}
+
+
+def small(spec, **values):
+    """The spec at sizes the synthetic sequences train in seconds."""
+    return with_values(spec, **{"batch_size": 64, "embedding_size": 8, "hidden_size": 8, "max_seq_length": 10,
+                                **values})
+
+
+def built_model(pages, sequences, tmp_path: Path, **values):
+    """Our model rendered from the paper at small sizes, built on the synthetic sequences, in eval mode."""
+    folder = rendered(small(spec_of(tmp_path / "paper", pages), **values), tmp_path / "model")
+    split = load_sequences(sequences.path)
+    return build_model(folder, load_config(folder), split).eval(), split
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_as_reference(model, tmp_path):
+    pages, blocks, loss = PAPERS[model]
+    spec = spec_of(tmp_path, pages)
+    assert (spec.family, spec.task, spec.trained_loss, spec.model_name) == ("sequential", "topk", loss, model)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert spec.reference == model == composition_class("sequential", blocks, spec.trained_loss)
+    assert not spec.custom
+    found = reference_with_notes(spec)
+    assert found is not None and found[0] == model
+
+
+def test_each_papers_stated_parts_are_built_by_its_block_and_its_values_reach_recbole(tmp_path):
+    expected = {
+        "NARM": {"recurrent network with attention over its states (global and local encoders)": "narm_encoder",
+                 "gated recurrent unit over the sequence": "narm_encoder",
+                 "bilinear decoding of the session representation against the item embeddings": "narm_encoder"},
+        "STAMP": {"attention over the session's items with respect to the last click and the session's general "
+                  "interest": "stamp_encoder",
+                  "trilinear composition of the session, last-click and item vectors": "stamp_encoder"},
+        "NextItNet": {"dilated or causal 1-D convolutions": "nextitnet_encoder", "residual units": "nextitnet_encoder"},
+        "FPMC": {"factorised personalised Markov chain (user-item MF plus factorised item-to-item transitions)":
+                 "fpmc_score"},
+    }
+    overrides = {}
+    for model, parts in expected.items():
+        spec = spec_of(tmp_path / model, PAPERS[model][0])
+        built = {component.name: component.block for component in spec.fidelity.components}
+        assert {name: built.get(name) for name in parts} == parts, model
+        overrides[model] = reference_with_notes(spec)
+    name, narm, _ = overrides["NARM"]
+    assert (narm["embedding_size"], narm["hidden_size"], narm["n_layers"]) == (50, 100, 1)
+    assert narm["dropout_probs"] == [0.25, 0.5] and narm["loss_type"] == "CE"
+    _, stamp, notes = overrides["STAMP"]
+    assert stamp["embedding_size"] == 100 and stamp["learning_rate"] == 0.005
+    assert any("adds the session mean" in note for note in notes)
+    _, nextitnet, notes = overrides["NextItNet"]
+    # 1, 2, 4, 8 five times: RecBole's residual blocks take d and convolve with d then 2d
+    assert (nextitnet["dilations"], nextitnet["block_num"], nextitnet["kernel_size"]) == ([1, 4], 5, 3)
+    assert any("last column of the padded sequence" in note for note in notes)
+    _, fpmc, notes = overrides["FPMC"]
+    assert fpmc["loss_type"] == "BPR" and fpmc["train_neg_sample_args"] == {"distribution": "uniform",
+                                                                             "sample_num": 1}
+    assert fpmc["embedding_size"] == 64 and fpmc["learner"] == "sgd"
+    assert any(note.startswith("l2_reg=0.001 not mapped") for note in notes)
+
+
+def test_stamps_ablation_without_attention_is_not_read_as_stamp(tmp_path):
+    # STMP (the session mean m_s in place of the attention's memory) is the paper's ablation, not the model
+    spec = spec_of(tmp_path, stamp_paper("mean", "Short-Term Memory Priority for Session-based Recommendation"))
+    assert "stamp_encoder" not in [block.block for block in spec.architecture]
+    assert spec.fidelity.verdict == "partial"
+    assert "trilinear composition of the session, last-click and item vectors" in spec.fidelity.missing
+    with pytest.raises(Exception, match="not fully built"):
+        render.run(spec, {})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_model_from_the_paper_passes_the_gates_and_trains(model, sequences, tmp_path):
+    # STAMP's paper initialisation (embeddings N(0, 0.002)) makes its trilinear score start tiny: wider vectors
+    # let the one-batch loss fall by the overfit gate's 30% within its 40 steps
+    values = {"NextItNet": {"n_stacks": 1}, "STAMP": {"embedding_size": 32}}.get(model, {})
+    folder = rendered(small(spec_of(tmp_path / "paper", PAPERS[model][0]), **values), tmp_path / "model")
+    report = validate.run(folder, sequences, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_stage.run(folder, sequences, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+# --- each block against its paper's equation, by hand ------------------------------------------------------------
+
+HISTORIES = torch.tensor([[3, 5, 2, 0], [7, 0, 0, 0]])
+LENGTHS = torch.tensor([3, 1])
+USERS = torch.tensor([4, 9])
+
+
+def test_narm_is_the_global_and_local_encoders_through_the_bilinear_decoder(sequences, tmp_path):
+    model, _ = built_model(NARM_PAPER, sequences, tmp_path)
+    with torch.no_grad():
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        for row in range(2):
+            n = int(LENGTHS[row])
+            states, _ = model.gru(model.item_embedding(HISTORIES[row:row + 1, :n]))
+            h = states[0]  # h_1..h_t
+            a1, a2, v = model.attention_a1.weight, model.attention_a2.weight, model.attention_v.weight
+            alpha = [float(v @ torch.sigmoid(a1 @ h[-1] + a2 @ h[j])) for j in range(n)]
+            local = sum(alpha[j] * h[j] for j in range(n))
+            c = torch.cat([h[-1], local])  # [c_g; c_l]
+            by_hand = model.item_embedding.weight @ (model.bilinear.weight @ c)  # S_i = emb_i^T B c_t
+            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_stamp_is_the_attention_memory_two_mlps_and_the_trilinear_score(sequences, tmp_path):
+    model, _ = built_model(PAPERS["STAMP"][0], sequences, tmp_path)
+    with torch.no_grad():
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        for row in range(2):
+            x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
+            last, mean = x[-1], x.mean(dim=0)
+            w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
+                              model.attention_w3.weight)
+            alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
+            memory = sum(a * xi for a, xi in zip(alpha, x, strict=True))
+            h_s = torch.tanh(model.mlp_session(memory))
+            h_t = torch.tanh(model.mlp_last(last))
+            by_hand = torch.stack([(h_s * h_t * item).sum() for item in model.item_embedding.weight])
+            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_nextitnet_residual_blocks_are_dilated_causal_convolutions(sequences, tmp_path):
+    model, _ = built_model(NEXTITNET_PAPER, sequences, tmp_path, n_stacks=1, dilations=[1, 2], kernel_size=2)
+    with torch.no_grad():
+        outputs = model.encode_positions(HISTORIES, LENGTHS, USERS)
+        x = model.item_embedding(HISTORIES[0])  # [L, d]
+
+        def causal_conv(inputs, layer):  # y_t = b + sum_k W_k x_{t - (K - 1 - k) * dilation}, zeros before the start
+            conv, dilation = model.convolutions[layer], model.dilations[layer]
+            out = []
+            for t in range(len(inputs)):
+                total = conv.bias.clone()
+                for k in range(conv.kernel_size[0]):
+                    source = t - (conv.kernel_size[0] - 1 - k) * dilation
+                    if source >= 0:
+                        total += conv.weight[:, :, k] @ inputs[source]
+                out.append(total)
+            return torch.relu(model.conv_norms[layer](torch.stack(out)))
+
+        by_hand = model.final_layer(causal_conv(causal_conv(x, 0), 1) + x)
+        torch.testing.assert_close(outputs[0], by_hand, rtol=1e-4, atol=1e-5)
+        # causal: position 1 does not see what follows it
+        changed = HISTORIES.clone()
+        changed[0, 2] = 9
+        torch.testing.assert_close(model.encode_positions(changed, LENGTHS, USERS)[0, :2], outputs[0, :2])
+        # the next item is scored from the last real position
+        torch.testing.assert_close(model.encode_sequence(HISTORIES, LENGTHS, USERS)[0], outputs[0, 2])
+
+
+def test_fpmc_is_user_item_mf_plus_the_factorised_transition_from_the_last_item(sequences, tmp_path):
+    model, split = built_model(FPMC_PAPER, sequences, tmp_path)
+    with torch.no_grad():
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        for row, last in ((0, 2), (1, 7)):
+            user = int(USERS[row])
+            for item in (1, 4, split.n_items):
+                by_hand = (model.user_item.weight[user] @ model.item_user.weight[item]
+                           + model.item_last.weight[item] @ model.last_item.weight[last])
+                assert float(scores[row, item]) == pytest.approx(float(by_hand), abs=1e-5)
