@@ -146,7 +146,7 @@ def rendered(spec: MethodSpec, fill: dict[str, str], folder: Path) -> Path:
     return write(files, folder)
 
 
-SLOTS = {name: base for base in load_library().bases for name in base.slots}
+SLOTS = {name: base for base in reversed(load_library().bases) for name in base.slots}  # the first scaffold using it
 
 
 def test_every_family_has_slots_and_every_slot_an_example():
@@ -156,6 +156,8 @@ def test_every_family_has_slots_and_every_slot_an_example():
         assert example.spec().family in SLOTS[name].families, name
         kinds = {slot.kind for slot in SLOTS[name].slots.values()}
         assert "loss_term" in kinds, SLOTS[name].families  # every family takes an extra loss term
+    for base in load_library().bases:  # a scaffold sharing another's slots shares its slot examples too
+        assert set(base.slots) <= set(EXAMPLES), base.families
 
 
 @pytest.mark.parametrize("slot", sorted(EXAMPLES))

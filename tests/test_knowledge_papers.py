@@ -20,7 +20,7 @@ from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import family_regime, regime
-from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.baselines import recbole_config
 from paper_autotrain.stages.baselines.references import reference_with_notes
@@ -325,3 +325,22 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info,
                               ["trainer.max_epochs=2", "trainer.csv_logger=false"])
     assert result.status == "ok" and result.epochs_run == 2
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+def test_a_custom_part_of_a_knowledge_paper_is_written_into_a_topk_slot(split_info, tmp_path):
+    """The knowledge models are the top-k model underneath: a part the paper adds goes into the same fill-in slots,
+    and the rendered model holds it, trains it and still scores every item."""
+    from tests.test_fill_families import EXAMPLES
+    from tests.test_fill_families import rendered as rendered_with_fill
+
+    spec = with_values(spec_of(tmp_path / "paper", CKE_PAPER), embedding_size=8)
+    gate = {"name": "layer_gate", "description": "a learned gate re-weights each dimension",
+            "evidence": "p3: a learned gate re-weights each dimension", "slot": None, "params": {}}
+    spec = MethodSpec.model_validate({**spec.model_dump(), "custom": [gate]})
+    folder = rendered_with_fill(spec, EXAMPLES["representation"].fill, tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path))
+    gates = [parameter for name, parameter in model.named_parameters() if name.endswith("gate")]
+    assert len(gates) == 1
+    model.full_sort_scores(torch.tensor([1, 2])).sum().backward()
+    assert gates[0].grad is not None and gates[0].grad.abs().sum() > 0
+    assert model.full_sort_scores(torch.tensor([1])).shape == (1, split_info.n_items)

@@ -68,7 +68,7 @@ def test_a_gru_learns_the_cycle_and_is_scored_on_the_test_targets(loss):
 
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="sequential loss"):
-        TinyGRU(cyclic_split(), loss="hinge")
+        TinyGRU(cyclic_split(), loss="focal")
 
 
 class TinyCausalGRU(TinyGRU):
