@@ -126,10 +126,56 @@ KGCN_PAPER = [
 ]
 
 
+KGAT_PAPER = [
+    ["KGAT: Knowledge Graph Attention Network for Recommendation",
+     "Abstract. To provide more accurate, diverse and explainable recommendation, it is compulsory to go beyond "
+     "modeling user-item interactions and take side information into account. We propose the Knowledge Graph "
+     "Attention Network (KGAT), which explicitly models the high-order connectivities in a knowledge graph in an "
+     "end-to-end fashion.",
+     "1 INTRODUCTION",
+     "Supervised learning methods treat each interaction as an independent instance with side information "
+     "encoded, and fail to capture the relations among instances. A knowledge graph links the items by their "
+     "attributes."],
+    ["2 METHODOLOGY",
+     "2.1 Collaborative Knowledge Graph",
+     "We represent each user behaviour as a triplet (u, Interact, i), where Interact is an additional relation "
+     "between users and items. The user-item graph is then seamlessly integrated with the knowledge graph as a "
+     "unified graph, which we call the collaborative knowledge graph (CKG).",
+     "2.2 Embedding Layer",
+     "We employ TransR on the CKG: it learns the embeddings of entities and relations by optimising the "
+     "translation principle W_r e_h + e_r = W_r e_t, where W_r projects the entities into the space of relation "
+     "r. The plausibility score is g(h, r, t) = ||W_r e_h + e_r - W_r e_t||^2, and the training encourages the "
+     "discrimination between valid triplets and broken ones through a pairwise ranking loss.",
+     "2.3 Attentive Embedding Propagation Layers",
+     "An entity h can participate in multiple triplets, and the ego-network of h is the set of triplets where h "
+     "is the head. We compute the linear combination of the ego-network, e_N = sum pi(h, r, t) e_t, where the "
+     "knowledge-aware attention pi(h, r, t) = (W_r e_t)^T tanh(W_r e_h + e_r) decides how much information is "
+     "propagated from t to h conditioned on relation r. We normalise the coefficients across all triplets "
+     "connected with h with the softmax function. The final phase aggregates the entity representation e_h and "
+     "its ego-network representation e_N as the new representation of entity h with the Bi-Interaction "
+     "aggregator, LeakyReLU(W1 (e_h + e_N)) + LeakyReLU(W2 (e_h * e_N)); we also consider the GCN aggregator and "
+     "the GraphSage aggregator. We further stack more propagation layers to explore the high-order "
+     "connectivity information.",
+     "2.4 Model Prediction",
+     "After performing L layers, we obtain multiple representations for the user node and the item node. We "
+     "concatenate the representations at each layer into a single vector, and conduct the inner product of the "
+     "user and item representations to predict their matching score.",
+     "2.5 Optimization",
+     "To optimise the recommendation model, we opt for the BPR loss, which assumes that the observed "
+     "interactions should be assigned higher prediction values than unobserved ones. We alternatively optimise "
+     "the TransR loss and the BPR loss, with L2 regularization on the parameters."],
+    ["3 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is 64 for all models and the number of propagation layers is 3. We use the "
+     "Bi-Interaction aggregator and a message dropout ratio of 0.1. We optimize KGAT with Adam, the learning rate "
+     "is 0.0001 and the batch size is 1024."],
+]
+
+
 PAPERS = {
     "CKE": (CKE_PAPER, ["embedding", "transr_kg", "dot_score"], "bpr"),
     "CFKG": (CFKG_PAPER, ["embedding", "translation_kg"], "bce"),
     "KGCN": (KGCN_PAPER, ["embedding", "kgcn_aggregation"], "bce"),
+    "KGAT": (KGAT_PAPER, ["embedding", "kgat_propagation", "dot_score"], "bpr"),
 }
 
 
@@ -255,6 +301,13 @@ def test_the_stated_values_reach_the_blocks_and_recboles_config(tmp_path):
     assert any("inner product" in note for note in notes)
     model, overrides, _ = reference_with_notes(spec_of(tmp_path / "cfkg", CFKG_PAPER))
     assert model == "CFKG" and overrides["loss_function"] == "inner_product"
+    kgat = spec_of(tmp_path / "kgat", KGAT_PAPER)
+    assert render.resolve_block_params(kgat, render.base_for(kgat).blocks)[0] == {
+        "embedding_size": 64, "n_layers": 3, "kg_embedding_size": 64, "message_dropout": 0.1, "kg_weight": 1.0}
+    model, overrides, notes = reference_with_notes(kgat)
+    assert model == "KGAT" and overrides["learning_rate"] == 0.0001 and overrides["train_batch_size"] == 1024
+    assert (overrides["layers"], overrides["mess_dropout"], overrides["aggregator_type"]) == ([64, 64, 64], 0.1, "bi")
+    assert any("once per epoch" in note for note in notes)
 
 
 # --- the blocks against their papers' equations ----------------------------------------------------------------
@@ -310,6 +363,45 @@ def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(
         torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v_u).reshape(1))
         full = model.full_sort_scores(torch.tensor([user]))
         torch.testing.assert_close(full[0, item], u @ v_u)
+
+
+def test_kgat_propagates_over_the_collaborative_knowledge_graph_with_knowledge_aware_attention(split_info, tmp_path):
+    model = model_of(KGAT_PAPER, split_info, tmp_path, n_layers=1, relation_embedding_size=4)
+    split = load_knowledge_split(split_info.path)
+    n_users, n_relations = split.n_users, split.n_relations
+    # the CKG: every train interaction (u, interact, i) and KG triple, each with its inverse
+    triples = {tuple(row) for row in model.ckg_triples.tolist()}
+    interact = 2 * n_relations
+    assert {(u, interact, n_users + i) for u, i in split.train.tolist()} <= triples
+    assert {(n_users + i, interact + 1, u) for u, i in split.train.tolist()} <= triples
+    assert {(n_users + h, r, n_users + t) for h, r, t in split.triples.tolist()} <= triples
+    assert {(n_users + t, r + n_relations, n_users + h) for h, r, t in split.triples.tolist()} <= triples
+    assert len(triples) == len(model.ckg_triples)
+    with torch.no_grad():
+        nodes = torch.cat([model.user_embedding.weight, model.item_embedding.weight,
+                           model.other_entity_embedding.weight])
+        w_r, e_r = model.relation_projection, model.relation_embedding.weight
+
+        def propagated(node: int) -> torch.Tensor:
+            """e_h || f(e_h, e_N) with e_N = sum pi(h, r, t) e_t, pi softmax-normalised over h's triples."""
+            mine = [(r, t) for h, r, t in triples if h == node]
+            scores = torch.stack([(nodes[t] @ w_r[r]) @ torch.tanh(nodes[node] @ w_r[r] + e_r[r]) for r, t in mine])
+            pi = torch.softmax(scores, 0)
+            e_n = sum(p * nodes[t] for p, (_, t) in zip(pi, mine, strict=True))
+            act = torch.nn.functional.leaky_relu
+            bi = (act(model.kgat_w1[0].weight @ (nodes[node] + e_n), 0.2)
+                  + act(model.kgat_w2[0].weight @ (nodes[node] * e_n), 0.2))  # the Bi-Interaction aggregator
+            return torch.cat([nodes[node], bi])
+
+        user, item = 2, 4
+        expected = propagated(user) @ propagated(n_users + item)
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), expected.reshape(1))
+        torch.testing.assert_close(model.full_sort_scores(torch.tensor([user]))[0, item], expected)
+        heads, relations, tails = torch.tensor([2, n_users + 7]), torch.tensor([interact, 1]), torch.tensor([50, 9])
+        h = torch.einsum("bd,bdk->bk", nodes[heads], w_r[relations])
+        t = torch.einsum("bd,bdk->bk", nodes[tails], w_r[relations])
+        torch.testing.assert_close(model.transr_plausibility(heads, relations, tails),
+                                   ((h + e_r[relations] - t) ** 2).sum(-1))
 
 
 @pytest.mark.slow  # ~15 s each on an idle core (48 s measured at a load average of 15)
