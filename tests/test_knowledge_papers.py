@@ -171,11 +171,48 @@ KGAT_PAPER = [
 ]
 
 
+RIPPLENET_PAPER = [
+    ["RippleNet: Propagating User Preferences on the Knowledge Graph for Recommender Systems",
+     "Abstract. To address the sparsity and cold start problem of collaborative filtering, researchers usually "
+     "make use of side information, such as a knowledge graph. We propose RippleNet, an end-to-end framework that "
+     "naturally incorporates the knowledge graph into recommender systems. Similar to actual ripples propagating "
+     "on the water, RippleNet stimulates the propagation of user preferences over the set of knowledge entities.",
+     "1 INTRODUCTION",
+     "Embedding-based methods pre-process a knowledge graph with knowledge graph embedding algorithms, and "
+     "path-based methods explore the connections among items along meta-paths."],
+    ["2 RIPPLENET",
+     "2.1 Ripple Set",
+     "Given the knowledge graph, the set of k-hop relevant entities for user u is the set of tails of the triples "
+     "whose heads are the (k-1)-hop relevant entities, starting from the items the user clicked in the past. The "
+     "k-hop ripple set of user u is the set of knowledge triples starting from the (k-1)-hop relevant entities. "
+     "We sample a fixed-size set of triples in each ripple set.",
+     "2.2 Preference Propagation",
+     "Each item v is associated with an item embedding v. Given the item embedding v and the 1-hop ripple set of "
+     "user u, each triple (h_i, r_i, t_i) is assigned a relevance probability by comparing the item v to the head "
+     "h_i and the relation r_i in this triple, p_i = softmax(v^T R_i h_i), where R_i is the embedding matrix of "
+     "the relation. The user's 1-order response is the sum of the tails weighted by the relevance probabilities, "
+     "o^1 = sum p_i t_i. Through preference propagation, a user's interests spread from the history set along "
+     "the links in the knowledge graph. We repeat the procedure on the 2-hop ripple set by replacing v with o^1, "
+     "and so on up to the maximal hop H. The embedding of user u is the sum of the responses of all orders, "
+     "u = o^1 + o^2 + ... + o^H, and the predicted click probability is sigma(u^T v).",
+     "2.3 Learning Algorithm",
+     "We maximise the posterior probability of the model parameters given the knowledge graph and the implicit "
+     "feedback: the loss is the cross-entropy between the predicted probabilities and the observed clicks, with "
+     "negative sampling, plus the knowledge graph embedding term that measures the squared error between the "
+     "indicator tensor of the knowledge graph and its reconstruction by the entity and relation embeddings, and "
+     "an L2 regularization term on the embeddings."],
+    ["3 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is 16, the maximal hop number H is 2 and the size of the ripple set in each "
+     "hop is 32. We train RippleNet with Adam, the learning rate is 0.02 and the batch size is 1024."],
+]
+
+
 PAPERS = {
     "CKE": (CKE_PAPER, ["embedding", "transr_kg", "dot_score"], "bpr"),
     "CFKG": (CFKG_PAPER, ["embedding", "translation_kg"], "bce"),
     "KGCN": (KGCN_PAPER, ["embedding", "kgcn_aggregation"], "bce"),
     "KGAT": (KGAT_PAPER, ["embedding", "kgat_propagation", "dot_score"], "bpr"),
+    "RippleNet": (RIPPLENET_PAPER, ["embedding", "ripple_propagation"], "bce"),
 }
 
 
@@ -274,16 +311,26 @@ def test_a_paper_without_a_knowledge_graph_is_not_read_as_a_knowledge_model(tmp_
 
 
 def test_a_knowledge_graph_paper_with_another_method_builds_none_of_these_models(tmp_path):
-    pages = [["Propagating User Preferences on the Knowledge Graph",
-              "Abstract. We propose a knowledge-aware recommender that propagates user preferences over the "
-              "knowledge graph."],
-             ["2 METHOD", "The ripple sets of a user are the knowledge triples reached from the items the user "
-              "clicked. We propagate the user's preferences over the ripple sets hop by hop, and the item "
-              "embedding attends to each ripple set."]]
+    pages = [["Multi-Task Feature Learning for Knowledge Graph Enhanced Recommendation",
+              "Abstract. We propose a multi-task framework that uses the knowledge graph embedding task to assist "
+              "the recommendation task."],
+             ["2 METHOD", "The two tasks are associated by cross&compress units, which learn the high-order "
+              "interactions between the item embeddings and the entity embeddings. The latent features of items "
+              "and their entities are shared between the recommendation module and the knowledge graph "
+              "embedding module."]]
     spec = spec_of(tmp_path, pages)
     assert spec.family == "knowledge" and spec.fidelity.verdict != "faithful"
-    assert "preference propagation over ripple sets" in spec.fidelity.missing
-    assert not {"transr_kg", "translation_kg", "kgcn_aggregation"} & {b.block for b in spec.architecture}
+    assert "cross-and-compress units sharing item and entity features between the tasks" in spec.fidelity.missing
+    assert not ({"transr_kg", "translation_kg", "kgcn_aggregation", "kgat_propagation", "ripple_propagation"}
+                & {b.block for b in spec.architecture})
+
+
+def test_a_kgat_paper_is_not_read_as_cke_nor_a_ripplenet_paper_as_kgat(tmp_path):
+    """KGAT states TransR (CKE's part) too; RippleNet's attention is not KGAT's: each comes out as itself."""
+    kgat = spec_of(tmp_path / "kgat", KGAT_PAPER)
+    assert "transr_kg" not in {b.block for b in kgat.architecture} and kgat.reference == "KGAT"
+    ripple = spec_of(tmp_path / "ripple", RIPPLENET_PAPER)
+    assert "kgat_propagation" not in {b.block for b in ripple.architecture} and ripple.reference == "RippleNet"
 
 
 def test_the_stated_values_reach_the_blocks_and_recboles_config(tmp_path):
@@ -308,6 +355,13 @@ def test_the_stated_values_reach_the_blocks_and_recboles_config(tmp_path):
     assert model == "KGAT" and overrides["learning_rate"] == 0.0001 and overrides["train_batch_size"] == 1024
     assert (overrides["layers"], overrides["mess_dropout"], overrides["aggregator_type"]) == ([64, 64, 64], 0.1, "bi")
     assert any("once per epoch" in note for note in notes)
+    ripple = spec_of(tmp_path / "ripple", RIPPLENET_PAPER)
+    assert render.resolve_block_params(ripple, render.base_for(ripple).blocks)[0] == {
+        "embedding_size": 16, "n_hop": 2, "n_memory": 32, "kg_weight": 0.01}
+    model, overrides, notes = reference_with_notes(ripple)
+    assert model == "RippleNet" and overrides["learning_rate"] == 0.02 and overrides["embedding_size"] == 16
+    assert (overrides["n_hop"], overrides["n_memory"], overrides["kg_weight"]) == (2, 32, 0.01)
+    assert any("u^T v" in note for note in notes)
 
 
 # --- the blocks against their papers' equations ----------------------------------------------------------------
@@ -402,6 +456,40 @@ def test_kgat_propagates_over_the_collaborative_knowledge_graph_with_knowledge_a
         t = torch.einsum("bd,bdk->bk", nodes[tails], w_r[relations])
         torch.testing.assert_close(model.transr_plausibility(heads, relations, tails),
                                    ((h + e_r[relations] - t) ** 2).sum(-1))
+
+
+def test_ripplenet_propagates_the_users_preferences_over_their_ripple_sets(split_info, tmp_path):
+    model = model_of(RIPPLENET_PAPER, split_info, tmp_path, n_hop=2, n_memory=3)
+    split = load_knowledge_split(split_info.path)
+    facts = {tuple(row) for row in split.triples.tolist()}
+    for user in range(split.n_users):  # hop 1 starts from the user's history, hop 2 from hop 1's tails
+        history = {int(item) for u, item in split.train.tolist() if u == user}
+        heads, relations, tails = (part[user].tolist() for part in
+                                   (model.ripple_heads, model.ripple_relations, model.ripple_tails))
+        hop1 = list(zip(heads[0], relations[0], tails[0], strict=True))
+        if not any(h in history for h, _, _ in facts):
+            assert hop1 == [(0, 0, 0)] * 3
+            continue
+        assert all(triple in facts and triple[0] in history for triple in hop1)
+        hop2 = list(zip(heads[1], relations[1], tails[1], strict=True))
+        assert all(triple in facts and triple[0] in {t for _, _, t in hop1} for triple in hop2) or hop2 == hop1
+    user, item = 2, 4
+    with torch.no_grad():
+        entities = torch.cat([model.item_embedding.weight, model.other_entity_embedding.weight])
+        v = entities[item]
+        current, u = v, torch.zeros_like(v)
+        for hop in range(2):
+            h, t = entities[model.ripple_heads[user, hop]], entities[model.ripple_tails[user, hop]]
+            r = model.relation_matrix[model.ripple_relations[user, hop]]
+            p = torch.softmax(torch.stack([current @ (r[i] @ h[i]) for i in range(3)]), 0)  # v^T R_i h_i
+            o = (p[:, None] * t).sum(0)
+            u, current = u + o, o  # the next hop replaces v with o
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v).reshape(1))
+        torch.testing.assert_close(model.full_sort_scores(torch.tensor([user]))[0, item], u @ v)
+        h, t = entities[model.ripple_heads[user]], entities[model.ripple_tails[user]]
+        r = model.relation_matrix[model.ripple_relations[user]]
+        expected = -torch.sigmoid(torch.einsum("hmd,hmde,hme->hm", h, r, t)).mean(1).sum()  # h^T R t
+        torch.testing.assert_close(model.knowledge_loss(entities, torch.tensor([user])), expected)
 
 
 @pytest.mark.slow  # ~15 s each on an idle core (48 s measured at a load average of 15)

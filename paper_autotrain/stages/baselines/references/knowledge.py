@@ -1,5 +1,5 @@
 """RecBole references of the knowledge family: CKE (transr_kg), CFKG (translation_kg), KGCN (kgcn_aggregation),
-KGAT (kgat_propagation).
+KGAT (kgat_propagation), RippleNet (ripple_propagation).
 
 RecBole's KnowledgeBasedDataset reads the same `.kg` and `.link` files beside the benchmark split
 (data/knowledge.py), its items are entities as ours, and its KG models score every item by full_sort_predict (or
@@ -25,7 +25,7 @@ def reference(spec: MethodSpec) -> Reference | None:
     m.optimisation()
     m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
     l2 = m.scalar("l2_reg", integral=False)
-    {"CKE": _cke, "CFKG": _cfkg, "KGCN": _kgcn, "KGAT": _kgat}[model](m, l2)
+    {"CKE": _cke, "CFKG": _cfkg, "KGCN": _kgcn, "KGAT": _kgat, "RippleNet": _ripplenet}[model](m, l2)
     return m.result(model)
 
 
@@ -108,3 +108,24 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
     if m.spec.trained_loss != "bpr":
         m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's KGAT trains BPR")
 
+
+def _ripplenet(m: SpecMapping, l2: float | None) -> None:
+    """RippleNet as the paper describes it (embedding -> ripple_propagation, the log loss) against RecBole's."""
+    m.put("n_hop", m.model_value("ripple_propagation", "n_hop"))
+    m.put("n_memory", m.model_value("ripple_propagation", "n_memory"))
+    m.put("kg_weight", m.model_value("ripple_propagation", "kg_weight"))  # ours defaults to RecBole's 0.01
+    m.put("reg_weight", l2)
+    update = str(m.blocks.get("ripple_propagation", {}).get("item_update", "replace")).lower()
+    m.notes.append("item update: RecBole's RippleNet (the authors' code's default mode) updates the item vector "
+                   "as v <- W (v + o^h) after each hop and scores the user against the last updated v; ours "
+                   f"updates it by {update}" + (" (o^h takes v's place, the paper's)" if update == "replace" else "")
+                   + " and scores against the item's own embedding, the paper's u^T v")
+    m.notes.append("ripple sets: both draw n_memory triples per hop once, with repeats only when a hop has fewer, "
+                   "from the KG triples as the file holds them; the draws differ (RecBole's numpy global seed, "
+                   "ours seed 0)")
+    if l2:
+        m.notes.append("l2_reg: RecBole's reg_weight multiplies the norms (not squared) of the batch's ripple "
+                       "vectors, relation matrices and transform matrix; ours the squared norms of the ripple "
+                       "vectors and relation matrices per triple and of the ID embeddings")
+    if m.spec.trained_loss != "bce":
+        m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's RippleNet trains the log loss")
