@@ -492,6 +492,28 @@ def test_ripplenet_propagates_the_users_preferences_over_their_ripple_sets(split
         torch.testing.assert_close(model.knowledge_loss(entities, torch.tensor([user])), expected)
 
 
+def test_ripplenets_code_mode_updates_the_item_by_a_transform_and_scores_against_the_updated_item(split_info,
+                                                                                                   tmp_path):
+    """item_update: plus_transform (the authors' code's default, RecBole's): v <- W (v + o^h), scored u^T v_H."""
+    spec = with_values(spec_of(tmp_path / "paper", RIPPLENET_PAPER), embedding_size=8, n_hop=2, n_memory=3)
+    data = spec.model_dump()
+    data["architecture"][1]["item_update"] = "plus_transform"
+    folder = rendered(MethodSpec.model_validate(data), tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).eval()
+    user, item = 5, 7
+    with torch.no_grad():
+        entities = torch.cat([model.item_embedding.weight, model.other_entity_embedding.weight])
+        current, u = entities[item], 0
+        for hop in range(2):
+            h, t = entities[model.ripple_heads[user, hop]], entities[model.ripple_tails[user, hop]]
+            r = model.relation_matrix[model.ripple_relations[user, hop]]
+            p = torch.softmax(torch.einsum("d,mde,me->m", current, r, h), 0)
+            o = (p[:, None] * t).sum(0)
+            u, current = u + o, model.item_transform.weight @ (current + o)
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])),
+                                   (u @ current).reshape(1))
+
+
 @pytest.mark.slow  # ~15 s each on an idle core (48 s measured at a load average of 15)
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):

@@ -117,9 +117,10 @@ def _ripplenet(m: SpecMapping, l2: float | None) -> None:
     m.put("reg_weight", l2)
     update = str(m.blocks.get("ripple_propagation", {}).get("item_update", "replace")).lower()
     m.notes.append("item update: RecBole's RippleNet (the authors' code's default mode) updates the item vector "
-                   "as v <- W (v + o^h) after each hop and scores the user against the last updated v; ours "
-                   f"updates it by {update}" + (" (o^h takes v's place, the paper's)" if update == "replace" else "")
-                   + " and scores against the item's own embedding, the paper's u^T v")
+                   "as v <- W (v + o^h) after each hop and scores the user against the last updated v; ours updates it "
+                   + ("by replace (o^h takes v's place, the paper's) and scores against the item's own embedding, "
+                      "the paper's u^T v" if update == "replace" else f"by {update} and scores, as the code does, "
+                      "against the last updated item vector"))
     m.notes.append("ripple sets: both draw n_memory triples per hop once, with repeats only when a hop has fewer, "
                    "from the KG triples as the file holds them; the draws differ (RecBole's numpy global seed, "
                    "ours seed 0)")
