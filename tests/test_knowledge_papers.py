@@ -126,10 +126,93 @@ KGCN_PAPER = [
 ]
 
 
+KGAT_PAPER = [
+    ["KGAT: Knowledge Graph Attention Network for Recommendation",
+     "Abstract. To provide more accurate, diverse and explainable recommendation, it is compulsory to go beyond "
+     "modeling user-item interactions and take side information into account. We propose the Knowledge Graph "
+     "Attention Network (KGAT), which explicitly models the high-order connectivities in a knowledge graph in an "
+     "end-to-end fashion.",
+     "1 INTRODUCTION",
+     "Supervised learning methods treat each interaction as an independent instance with side information "
+     "encoded, and fail to capture the relations among instances. A knowledge graph links the items by their "
+     "attributes."],
+    ["2 METHODOLOGY",
+     "2.1 Collaborative Knowledge Graph",
+     "We represent each user behaviour as a triplet (u, Interact, i), where Interact is an additional relation "
+     "between users and items. The user-item graph is then seamlessly integrated with the knowledge graph as a "
+     "unified graph, which we call the collaborative knowledge graph (CKG).",
+     "2.2 Embedding Layer",
+     "We employ TransR on the CKG: it learns the embeddings of entities and relations by optimising the "
+     "translation principle W_r e_h + e_r = W_r e_t, where W_r projects the entities into the space of relation "
+     "r. The plausibility score is g(h, r, t) = ||W_r e_h + e_r - W_r e_t||^2, and the training encourages the "
+     "discrimination between valid triplets and broken ones through a pairwise ranking loss.",
+     "2.3 Attentive Embedding Propagation Layers",
+     "An entity h can participate in multiple triplets, and the ego-network of h is the set of triplets where h "
+     "is the head. We compute the linear combination of the ego-network, e_N = sum pi(h, r, t) e_t, where the "
+     "knowledge-aware attention pi(h, r, t) = (W_r e_t)^T tanh(W_r e_h + e_r) decides how much information is "
+     "propagated from t to h conditioned on relation r. We normalise the coefficients across all triplets "
+     "connected with h with the softmax function. The final phase aggregates the entity representation e_h and "
+     "its ego-network representation e_N as the new representation of entity h with the Bi-Interaction "
+     "aggregator, LeakyReLU(W1 (e_h + e_N)) + LeakyReLU(W2 (e_h * e_N)); we also consider the GCN aggregator and "
+     "the GraphSage aggregator. We further stack more propagation layers to explore the high-order "
+     "connectivity information.",
+     "2.4 Model Prediction",
+     "After performing L layers, we obtain multiple representations for the user node and the item node. We "
+     "concatenate the representations at each layer into a single vector, and conduct the inner product of the "
+     "user and item representations to predict their matching score.",
+     "2.5 Optimization",
+     "To optimise the recommendation model, we opt for the BPR loss, which assumes that the observed "
+     "interactions should be assigned higher prediction values than unobserved ones. We alternatively optimise "
+     "the TransR loss and the BPR loss, with L2 regularization on the parameters."],
+    ["3 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is 64 for all models and the number of propagation layers is 3. We use the "
+     "Bi-Interaction aggregator and a message dropout ratio of 0.1. We optimize KGAT with Adam, the learning rate "
+     "is 0.0001 and the batch size is 1024."],
+]
+
+
+RIPPLENET_PAPER = [
+    ["RippleNet: Propagating User Preferences on the Knowledge Graph for Recommender Systems",
+     "Abstract. To address the sparsity and cold start problem of collaborative filtering, researchers usually "
+     "make use of side information, such as a knowledge graph. We propose RippleNet, an end-to-end framework that "
+     "naturally incorporates the knowledge graph into recommender systems. Similar to actual ripples propagating "
+     "on the water, RippleNet stimulates the propagation of user preferences over the set of knowledge entities.",
+     "1 INTRODUCTION",
+     "Embedding-based methods pre-process a knowledge graph with knowledge graph embedding algorithms, and "
+     "path-based methods explore the connections among items along meta-paths."],
+    ["2 RIPPLENET",
+     "2.1 Ripple Set",
+     "Given the knowledge graph, the set of k-hop relevant entities for user u is the set of tails of the triples "
+     "whose heads are the (k-1)-hop relevant entities, starting from the items the user clicked in the past. The "
+     "k-hop ripple set of user u is the set of knowledge triples starting from the (k-1)-hop relevant entities. "
+     "We sample a fixed-size set of triples in each ripple set.",
+     "2.2 Preference Propagation",
+     "Each item v is associated with an item embedding v. Given the item embedding v and the 1-hop ripple set of "
+     "user u, each triple (h_i, r_i, t_i) is assigned a relevance probability by comparing the item v to the head "
+     "h_i and the relation r_i in this triple, p_i = softmax(v^T R_i h_i), where R_i is the embedding matrix of "
+     "the relation. The user's 1-order response is the sum of the tails weighted by the relevance probabilities, "
+     "o^1 = sum p_i t_i. Through preference propagation, a user's interests spread from the history set along "
+     "the links in the knowledge graph. We repeat the procedure on the 2-hop ripple set by replacing v with o^1, "
+     "and so on up to the maximal hop H. The embedding of user u is the sum of the responses of all orders, "
+     "u = o^1 + o^2 + ... + o^H, and the predicted click probability is sigma(u^T v).",
+     "2.3 Learning Algorithm",
+     "We maximise the posterior probability of the model parameters given the knowledge graph and the implicit "
+     "feedback: the loss is the cross-entropy between the predicted probabilities and the observed clicks, with "
+     "negative sampling, plus the knowledge graph embedding term that measures the squared error between the "
+     "indicator tensor of the knowledge graph and its reconstruction by the entity and relation embeddings, and "
+     "an L2 regularization term on the embeddings."],
+    ["3 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is 16, the maximal hop number H is 2 and the size of the ripple set in each "
+     "hop is 32. We train RippleNet with Adam, the learning rate is 0.02 and the batch size is 1024."],
+]
+
+
 PAPERS = {
     "CKE": (CKE_PAPER, ["embedding", "transr_kg", "dot_score"], "bpr"),
     "CFKG": (CFKG_PAPER, ["embedding", "translation_kg"], "bce"),
     "KGCN": (KGCN_PAPER, ["embedding", "kgcn_aggregation"], "bce"),
+    "KGAT": (KGAT_PAPER, ["embedding", "kgat_propagation", "dot_score"], "bpr"),
+    "RippleNet": (RIPPLENET_PAPER, ["embedding", "ripple_propagation"], "bce"),
 }
 
 
@@ -228,16 +311,26 @@ def test_a_paper_without_a_knowledge_graph_is_not_read_as_a_knowledge_model(tmp_
 
 
 def test_a_knowledge_graph_paper_with_another_method_builds_none_of_these_models(tmp_path):
-    pages = [["Propagating User Preferences on the Knowledge Graph",
-              "Abstract. We propose a knowledge-aware recommender that propagates user preferences over the "
-              "knowledge graph."],
-             ["2 METHOD", "The ripple sets of a user are the knowledge triples reached from the items the user "
-              "clicked. We propagate the user's preferences over the ripple sets hop by hop, and the item "
-              "embedding attends to each ripple set."]]
+    pages = [["Multi-Task Feature Learning for Knowledge Graph Enhanced Recommendation",
+              "Abstract. We propose a multi-task framework that uses the knowledge graph embedding task to assist "
+              "the recommendation task."],
+             ["2 METHOD", "The two tasks are associated by cross&compress units, which learn the high-order "
+              "interactions between the item embeddings and the entity embeddings. The latent features of items "
+              "and their entities are shared between the recommendation module and the knowledge graph "
+              "embedding module."]]
     spec = spec_of(tmp_path, pages)
     assert spec.family == "knowledge" and spec.fidelity.verdict != "faithful"
-    assert "preference propagation over ripple sets" in spec.fidelity.missing
-    assert not {"transr_kg", "translation_kg", "kgcn_aggregation"} & {b.block for b in spec.architecture}
+    assert "cross-and-compress units sharing item and entity features between the tasks" in spec.fidelity.missing
+    assert not ({"transr_kg", "translation_kg", "kgcn_aggregation", "kgat_propagation", "ripple_propagation"}
+                & {b.block for b in spec.architecture})
+
+
+def test_a_kgat_paper_is_not_read_as_cke_nor_a_ripplenet_paper_as_kgat(tmp_path):
+    """KGAT states TransR (CKE's part) too; RippleNet's attention is not KGAT's: each comes out as itself."""
+    kgat = spec_of(tmp_path / "kgat", KGAT_PAPER)
+    assert "transr_kg" not in {b.block for b in kgat.architecture} and kgat.reference == "KGAT"
+    ripple = spec_of(tmp_path / "ripple", RIPPLENET_PAPER)
+    assert "kgat_propagation" not in {b.block for b in ripple.architecture} and ripple.reference == "RippleNet"
 
 
 def test_the_stated_values_reach_the_blocks_and_recboles_config(tmp_path):
@@ -255,6 +348,20 @@ def test_the_stated_values_reach_the_blocks_and_recboles_config(tmp_path):
     assert any("inner product" in note for note in notes)
     model, overrides, _ = reference_with_notes(spec_of(tmp_path / "cfkg", CFKG_PAPER))
     assert model == "CFKG" and overrides["loss_function"] == "inner_product"
+    kgat = spec_of(tmp_path / "kgat", KGAT_PAPER)
+    assert render.resolve_block_params(kgat, render.base_for(kgat).blocks)[0] == {
+        "embedding_size": 64, "n_layers": 3, "kg_embedding_size": 64, "message_dropout": 0.1, "kg_weight": 1.0}
+    model, overrides, notes = reference_with_notes(kgat)
+    assert model == "KGAT" and overrides["learning_rate"] == 0.0001 and overrides["train_batch_size"] == 1024
+    assert (overrides["layers"], overrides["mess_dropout"], overrides["aggregator_type"]) == ([64, 64, 64], 0.1, "bi")
+    assert any("once per epoch" in note for note in notes)
+    ripple = spec_of(tmp_path / "ripple", RIPPLENET_PAPER)
+    assert render.resolve_block_params(ripple, render.base_for(ripple).blocks)[0] == {
+        "embedding_size": 16, "n_hop": 2, "n_memory": 32, "kg_weight": 0.01}
+    model, overrides, notes = reference_with_notes(ripple)
+    assert model == "RippleNet" and overrides["learning_rate"] == 0.02 and overrides["embedding_size"] == 16
+    assert (overrides["n_hop"], overrides["n_memory"], overrides["kg_weight"]) == (2, 32, 0.01)
+    assert any("u^T v" in note for note in notes)
 
 
 # --- the blocks against their papers' equations ----------------------------------------------------------------
@@ -310,6 +417,101 @@ def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(
         torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v_u).reshape(1))
         full = model.full_sort_scores(torch.tensor([user]))
         torch.testing.assert_close(full[0, item], u @ v_u)
+
+
+def test_kgat_propagates_over_the_collaborative_knowledge_graph_with_knowledge_aware_attention(split_info, tmp_path):
+    model = model_of(KGAT_PAPER, split_info, tmp_path, n_layers=1, relation_embedding_size=4)
+    split = load_knowledge_split(split_info.path)
+    n_users, n_relations = split.n_users, split.n_relations
+    # the CKG: every train interaction (u, interact, i) and KG triple, each with its inverse
+    triples = {tuple(row) for row in model.ckg_triples.tolist()}
+    interact = 2 * n_relations
+    assert {(u, interact, n_users + i) for u, i in split.train.tolist()} <= triples
+    assert {(n_users + i, interact + 1, u) for u, i in split.train.tolist()} <= triples
+    assert {(n_users + h, r, n_users + t) for h, r, t in split.triples.tolist()} <= triples
+    assert {(n_users + t, r + n_relations, n_users + h) for h, r, t in split.triples.tolist()} <= triples
+    assert len(triples) == len(model.ckg_triples)
+    with torch.no_grad():
+        nodes = torch.cat([model.user_embedding.weight, model.item_embedding.weight,
+                           model.other_entity_embedding.weight])
+        w_r, e_r = model.relation_projection, model.relation_embedding.weight
+
+        def propagated(node: int) -> torch.Tensor:
+            """e_h || f(e_h, e_N) with e_N = sum pi(h, r, t) e_t, pi softmax-normalised over h's triples."""
+            mine = [(r, t) for h, r, t in triples if h == node]
+            scores = torch.stack([(nodes[t] @ w_r[r]) @ torch.tanh(nodes[node] @ w_r[r] + e_r[r]) for r, t in mine])
+            pi = torch.softmax(scores, 0)
+            e_n = sum(p * nodes[t] for p, (_, t) in zip(pi, mine, strict=True))
+            act = torch.nn.functional.leaky_relu
+            bi = (act(model.kgat_w1[0].weight @ (nodes[node] + e_n), 0.2)
+                  + act(model.kgat_w2[0].weight @ (nodes[node] * e_n), 0.2))  # the Bi-Interaction aggregator
+            return torch.cat([nodes[node], bi])
+
+        user, item = 2, 4
+        expected = propagated(user) @ propagated(n_users + item)
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), expected.reshape(1))
+        torch.testing.assert_close(model.full_sort_scores(torch.tensor([user]))[0, item], expected)
+        heads, relations, tails = torch.tensor([2, n_users + 7]), torch.tensor([interact, 1]), torch.tensor([50, 9])
+        h = torch.einsum("bd,bdk->bk", nodes[heads], w_r[relations])
+        t = torch.einsum("bd,bdk->bk", nodes[tails], w_r[relations])
+        torch.testing.assert_close(model.transr_plausibility(heads, relations, tails),
+                                   ((h + e_r[relations] - t) ** 2).sum(-1))
+
+
+def test_ripplenet_propagates_the_users_preferences_over_their_ripple_sets(split_info, tmp_path):
+    model = model_of(RIPPLENET_PAPER, split_info, tmp_path, n_hop=2, n_memory=3)
+    split = load_knowledge_split(split_info.path)
+    facts = {tuple(row) for row in split.triples.tolist()}
+    for user in range(split.n_users):  # hop 1 starts from the user's history, hop 2 from hop 1's tails
+        history = {int(item) for u, item in split.train.tolist() if u == user}
+        heads, relations, tails = (part[user].tolist() for part in
+                                   (model.ripple_heads, model.ripple_relations, model.ripple_tails))
+        hop1 = list(zip(heads[0], relations[0], tails[0], strict=True))
+        if not any(h in history for h, _, _ in facts):
+            assert hop1 == [(0, 0, 0)] * 3
+            continue
+        assert all(triple in facts and triple[0] in history for triple in hop1)
+        hop2 = list(zip(heads[1], relations[1], tails[1], strict=True))
+        assert all(triple in facts and triple[0] in {t for _, _, t in hop1} for triple in hop2) or hop2 == hop1
+    user, item = 2, 4
+    with torch.no_grad():
+        entities = torch.cat([model.item_embedding.weight, model.other_entity_embedding.weight])
+        v = entities[item]
+        current, u = v, torch.zeros_like(v)
+        for hop in range(2):
+            h, t = entities[model.ripple_heads[user, hop]], entities[model.ripple_tails[user, hop]]
+            r = model.relation_matrix[model.ripple_relations[user, hop]]
+            p = torch.softmax(torch.stack([current @ (r[i] @ h[i]) for i in range(3)]), 0)  # v^T R_i h_i
+            o = (p[:, None] * t).sum(0)
+            u, current = u + o, o  # the next hop replaces v with o
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v).reshape(1))
+        torch.testing.assert_close(model.full_sort_scores(torch.tensor([user]))[0, item], u @ v)
+        h, t = entities[model.ripple_heads[user]], entities[model.ripple_tails[user]]
+        r = model.relation_matrix[model.ripple_relations[user]]
+        expected = -torch.sigmoid(torch.einsum("hmd,hmde,hme->hm", h, r, t)).mean(1).sum()  # h^T R t
+        torch.testing.assert_close(model.knowledge_loss(entities, torch.tensor([user])), expected)
+
+
+def test_ripplenets_code_mode_updates_the_item_by_a_transform_and_scores_against_the_updated_item(split_info,
+                                                                                                   tmp_path):
+    """item_update: plus_transform (the authors' code's default, RecBole's): v <- W (v + o^h), scored u^T v_H."""
+    spec = with_values(spec_of(tmp_path / "paper", RIPPLENET_PAPER), embedding_size=8, n_hop=2, n_memory=3)
+    data = spec.model_dump()
+    data["architecture"][1]["item_update"] = "plus_transform"
+    folder = rendered(MethodSpec.model_validate(data), tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).eval()
+    user, item = 5, 7
+    with torch.no_grad():
+        entities = torch.cat([model.item_embedding.weight, model.other_entity_embedding.weight])
+        current, u = entities[item], 0
+        for hop in range(2):
+            h, t = entities[model.ripple_heads[user, hop]], entities[model.ripple_tails[user, hop]]
+            r = model.relation_matrix[model.ripple_relations[user, hop]]
+            p = torch.softmax(torch.einsum("d,mde,me->m", current, r, h), 0)
+            o = (p[:, None] * t).sum(0)
+            u, current = u + o, model.item_transform.weight @ (current + o)
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])),
+                                   (u @ current).reshape(1))
 
 
 @pytest.mark.slow  # ~15 s each on an idle core (48 s measured at a load average of 15)

@@ -26,7 +26,13 @@ from paper_autotrain.runtime.graph import (
     spectral_filter,
     symmetric_sparse_mm,
 )
-from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
+from paper_autotrain.runtime.knowledge import (
+    collaborative_knowledge_graph,
+    corrupted_triples,
+    ripple_sets,
+    sampled_neighbourhoods,
+    softmax_by_head,
+)
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
     bce_loss,
@@ -52,7 +58,8 @@ __all__ = [
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
-    "corrupted_triples", "sampled_neighbourhoods",
+    "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
+    "ripple_sets",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",

@@ -35,3 +35,63 @@ def sampled_neighbourhoods(split: KnowledgeSplit, size: int, seed: int = 0) -> t
         picked = starts[entity] + rng.choice(counts[entity], size=size, replace=bool(counts[entity] < size))
         adjacent[entity], via[entity] = neighbours[picked], relations[picked]
     return torch.as_tensor(adjacent, dtype=torch.long), torch.as_tensor(via, dtype=torch.long)
+
+
+def collaborative_knowledge_graph(split: KnowledgeSplit) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """KGAT's collaborative knowledge graph over the nodes users 0..n_users-1 then entities (n_users + e; entity i
+    < n_items is item i): every train interaction as (u, interact, i), every KG triple (h, r, t), each with its
+    inverse (i, interact^-1, u), (t, r^-1, h) so that a node's ego-network holds every triple it is part of.
+    Relations: the KG's 0..R-1, their inverses R..2R-1, interact 2R and its inverse 2R+1. Returns (heads, relations,
+    tails) [m] sorted by relation (the attention projects one relation at a time) and the number of relations."""
+    n_users, n_relations = int(split.n_users), int(split.n_relations)
+    pairs = np.unique(np.asarray(split.train, dtype=np.int64).reshape(-1, 2), axis=0)
+    users, items = pairs[:, 0], pairs[:, 1] + n_users
+    heads, relations, tails = (np.asarray(column, dtype=np.int64) for column in split.triples.T)
+    heads, tails = heads + n_users, tails + n_users
+    interact = np.full(len(users), 2 * n_relations, dtype=np.int64)
+    all_heads = np.concatenate([users, items, heads, tails])
+    all_relations = np.concatenate([interact, interact + 1, relations, relations + n_relations])
+    all_tails = np.concatenate([items, users, tails, heads])
+    order = np.argsort(all_relations, kind="stable")
+    return (torch.as_tensor(all_heads[order]), torch.as_tensor(all_relations[order]),
+            torch.as_tensor(all_tails[order]), 2 * n_relations + 2)
+
+
+def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """The softmax of the triples' scores [m] over each head's triples (KGAT's normalised attention)."""
+    largest = torch.full((n_nodes,), float("-inf"), dtype=scores.dtype, device=scores.device)
+    largest = largest.scatter_reduce(0, heads, scores.detach(), reduce="amax", include_self=True)
+    weights = torch.exp(scores - largest[heads])
+    totals = torch.zeros(n_nodes, dtype=scores.dtype, device=scores.device).index_add(0, heads, weights)
+    return weights / totals[heads]
+
+
+def ripple_sets(split: KnowledgeSplit, n_hop: int, n_memory: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """RippleNet's ripple sets: for each user, hop 1's triples are the KG triples whose head is an item of the
+    user's train history, hop h's those whose head is a tail of hop h-1's; each hop keeps n_memory of them drawn
+    uniformly (with replacement only when it has fewer). A hop with no triple repeats the previous hop; a user
+    whose history reaches none gets the padding triple (0, 0, 0) n_memory times (RecBole's convention).
+    Returns heads, relations, tails [n_users, n_hop, n_memory]."""
+    triples = np.asarray(split.triples, dtype=np.int64).reshape(-1, 3)
+    order = np.argsort(triples[:, 0], kind="stable")
+    triples = triples[order]
+    starts = np.searchsorted(triples[:, 0], np.arange(split.n_entities))
+    ends = np.searchsorted(triples[:, 0], np.arange(split.n_entities), side="right")
+    history: list[list[int]] = [[] for _ in range(split.n_users)]
+    for user, item in np.asarray(split.train, dtype=np.int64).reshape(-1, 2):
+        history[user].append(int(item))
+    rng = np.random.default_rng(seed)
+    sets = np.zeros((split.n_users, n_hop, n_memory, 3), dtype=np.int64)
+    for user in range(split.n_users):
+        seeds = np.unique(np.asarray(history[user], dtype=np.int64))
+        for hop in range(n_hop):
+            rows = np.concatenate([np.arange(starts[e], ends[e]) for e in seeds]) if len(seeds) else np.zeros(0, int)
+            if len(rows) == 0:
+                if hop > 0:
+                    sets[user, hop] = sets[user, hop - 1]
+                continue
+            picked = triples[rows[rng.choice(len(rows), size=n_memory, replace=bool(len(rows) < n_memory))]]
+            sets[user, hop] = picked
+            seeds = np.unique(picked[:, 2])
+    tensor = torch.as_tensor(sets)
+    return tensor[..., 0], tensor[..., 1], tensor[..., 2]

@@ -123,6 +123,10 @@ RULES: tuple[Rule, ...] = (
     Rule("n_iter", rf"number of (?:aggregation )?iterations(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("neighbor_sample_size", rf"neighbou?r sampl(?:e|ing) size(?: K)?\s+{SETTING}{INT}", "int"),
     Rule("neighbor_sample_size", rf"\bsample {INTW} neighbou?rs\b", "int"),
+    # RippleNet: "the maximal hop number H is 2", "the size of the ripple set in each hop is 32"
+    Rule("n_hop", rf"(?:maximal |maximum )?(?:number of hops|hop number)(?: H)?\s+{SETTING}{INT}", "int"),
+    Rule("n_memory", rf"size of (?:the |each )?ripple sets?(?: (?:in|of|per|at) (?:each|every) hop)?(?: m)?"
+                     rf"\s+{SETTING}{INT}", "int"),
     # item-item models fitted once: the L2 weight of the weight matrix (EASE's lambda, SLIM's beta), SLIM's L1 weight
     # (its lambda), ItemKNN's neighbourhood size and shrinkage; a bare λ or β only beside what it weighs
     Rule("l2_weight", rf"(?:λ|\\?lambda)\s*{SETTING}{NUM}",
@@ -198,6 +202,7 @@ RULES: tuple[Rule, ...] = (
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
                       "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size",
+                      "n_hop", "n_memory",
                       "neighbors"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
@@ -242,6 +247,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "relation_embedding_size": (2, 4096),
     "n_iter": (1, 8),
     "neighbor_sample_size": (1, 1024),
+    "n_hop": (1, 8),
+    "n_memory": (1, 4096),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)

@@ -67,6 +67,9 @@ LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"probability [^.;]{0,60}?(?:by|with|as) a (?:logistic|sigmoid) function", 2),
         # "J is cross-entropy loss, P is a negative sampling distribution" (KGCN): sampled negatives labelled 0
         (r"negative sampl\w*[^.;]{0,60}cross[- ]entropy|cross[- ]entropy[^.;]{0,60}negative sampl", 2),
+        # "the cross-entropy between the predicted click probabilities and the observed clicks" (RippleNet)
+        (r"cross[- ]entropy (?:loss )?between (?:the )?(?:predicted|estimated) (?:click(?:-through)? |interaction )?"
+         r"probabilit", 2),
     ),
     "ce": (
         (r"softmax cross[- ]entropy", 3),

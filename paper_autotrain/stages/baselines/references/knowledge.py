@@ -1,4 +1,5 @@
-"""RecBole references of the knowledge family: CKE (transr_kg), CFKG (translation_kg), KGCN (kgcn_aggregation).
+"""RecBole references of the knowledge family: CKE (transr_kg), CFKG (translation_kg), KGCN (kgcn_aggregation),
+KGAT (kgat_propagation), RippleNet (ripple_propagation).
 
 RecBole's KnowledgeBasedDataset reads the same `.kg` and `.link` files beside the benchmark split
 (data/knowledge.py), its items are entities as ours, and its KG models score every item by full_sort_predict (or
@@ -24,7 +25,7 @@ def reference(spec: MethodSpec) -> Reference | None:
     m.optimisation()
     m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
     l2 = m.scalar("l2_reg", integral=False)
-    {"CKE": _cke, "CFKG": _cfkg, "KGCN": _kgcn}[model](m, l2)
+    {"CKE": _cke, "CFKG": _cfkg, "KGCN": _kgcn, "KGAT": _kgat, "RippleNet": _ripplenet}[model](m, l2)
     return m.result(model)
 
 
@@ -72,3 +73,60 @@ def _kgcn(m: SpecMapping, l2: float | None) -> None:
     if l2:
         m.notes.append("l2_reg: RecBole's KGCN penalises the norms (not squared) of the batch's user and aggregated "
                        "item vectors; ours the squared norms of the user and item ID embeddings")
+
+
+def _kgat(m: SpecMapping, l2: float | None) -> None:
+    """KGAT as the paper describes it (embedding -> kgat_propagation -> dot_score, BPR) against RecBole's KGAT."""
+    block = m.blocks.get("kgat_propagation", {})
+    n_layers, size = m.model_value("kgat_propagation", "n_layers"), m.model_value("embedding", "embedding_size")
+    m.overrides["layers"] = [int(size)] * int(n_layers)  # ours: n_layers layers of the embedding's width
+    m.put("kg_embedding_size", m.block_value("kgat_propagation", "kg_embedding_size", integral=True))
+    m.put("mess_dropout", m.block_value("kgat_propagation", "message_dropout", integral=False))
+    m.overrides["aggregator_type"] = str(block.get("aggregator", "bi")).lower()
+    m.put("reg_weight", l2)
+    _kg_weight(m, "kgat_propagation")
+    m.notes.append("attention: RecBole's KGAT (as the authors' code) recomputes pi(h, r, t) once per epoch, after "
+                   "the epoch's TransR pass, without gradient, and starts from row-normalised adjacency; ours "
+                   "recomputes it from the current embeddings at every step, differentiably, as the paper's "
+                   "forward pass does")
+    m.notes.append("losses: RecBole's KGAT alternates a full BPR pass and a full TransR pass over the KG triples "
+                   "each epoch (KGATTrainer); ours adds the TransR term on as many sampled CKG triples to each BPR "
+                   "step; RecBole's TransR term is softplus(g(h,r,t) - g(h,r,t')) (the same -ln sigma) on the KG "
+                   "triples only, ours on the CKG's (interactions included), the corrupted tail uniform among the "
+                   "nodes")
+    m.notes.append("graph: RecBole's CKG holds each interaction both ways under one relation and each KG triple "
+                   "in its file's direction only; ours adds every triple's inverse under an inverse relation "
+                   "(interact^-1, r^-1), so a node's ego-network holds every triple it is part of")
+    normalised = str(block.get("normalize", "none")).lower() == "l2"
+    m.notes.append("layers: RecBole's aggregators have biases" + ("" if normalised else
+                   " and L2-normalise each layer's output (our block word normalize: l2)") + "; ours follow the "
+                   "paper's equations (no bias" + ("" if normalised else ", no normalisation") + ")")
+    if l2:
+        m.notes.append("l2_reg: RecBole's KGAT penalises the norms (not squared) of the batch's final user and item "
+                       "vectors (and of the projected KG vectors in its TransR pass); ours the squared norms of the "
+                       "layer-0 ID embeddings")
+    if m.spec.trained_loss != "bpr":
+        m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's KGAT trains BPR")
+
+
+def _ripplenet(m: SpecMapping, l2: float | None) -> None:
+    """RippleNet as the paper describes it (embedding -> ripple_propagation, the log loss) against RecBole's."""
+    m.put("n_hop", m.model_value("ripple_propagation", "n_hop"))
+    m.put("n_memory", m.model_value("ripple_propagation", "n_memory"))
+    m.put("kg_weight", m.model_value("ripple_propagation", "kg_weight"))  # ours defaults to RecBole's 0.01
+    m.put("reg_weight", l2)
+    update = str(m.blocks.get("ripple_propagation", {}).get("item_update", "replace")).lower()
+    m.notes.append("item update: RecBole's RippleNet (the authors' code's default mode) updates the item vector "
+                   "as v <- W (v + o^h) after each hop and scores the user against the last updated v; ours updates it "
+                   + ("by replace (o^h takes v's place, the paper's) and scores against the item's own embedding, "
+                      "the paper's u^T v" if update == "replace" else f"by {update} and scores, as the code does, "
+                      "against the last updated item vector"))
+    m.notes.append("ripple sets: both draw n_memory triples per hop once, with repeats only when a hop has fewer, "
+                   "from the KG triples as the file holds them; the draws differ (RecBole's numpy global seed, "
+                   "ours seed 0)")
+    if l2:
+        m.notes.append("l2_reg: RecBole's reg_weight multiplies the norms (not squared) of the batch's ripple "
+                       "vectors, relation matrices and transform matrix; ours the squared norms of the ripple "
+                       "vectors and relation matrices per triple and of the ID embeddings")
+    if m.spec.trained_loss != "bce":
+        m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's RippleNet trains the log loss")
