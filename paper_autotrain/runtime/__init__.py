@@ -35,10 +35,12 @@ from paper_autotrain.runtime.losses import (
     covariance_penalty,
     logistic_mf_loss,
     make_optimizer,
+    normalized_ce_loss,
     squared_error_loss,
     squared_norm_penalty,
     warp_hinge_loss,
     warp_weights,
+    whole_data_loss,
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
@@ -50,7 +52,8 @@ __all__ = [
     "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
-    "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+    "make_optimizer", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss", "squared_norm_penalty",
+    "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
