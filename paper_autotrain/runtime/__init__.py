@@ -20,6 +20,7 @@ from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbe
 from paper_autotrain.runtime.graph import (
     distance_correlation,
     identity_plus_laplacian,
+    interaction_adjacency,
     kmeans,
     normalized_adjacency,
     orthogonal_matrix,
@@ -58,5 +59,6 @@ __all__ = [
     "corrupted_triples", "sampled_neighbourhoods",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
-    "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",
+    "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
+    "spectral_filter",
 ]
