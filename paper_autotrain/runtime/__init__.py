@@ -20,6 +20,7 @@ from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbe
 from paper_autotrain.runtime.graph import (
     distance_correlation,
     identity_plus_laplacian,
+    interaction_adjacency,
     kmeans,
     normalized_adjacency,
     orthogonal_matrix,
@@ -41,10 +42,12 @@ from paper_autotrain.runtime.losses import (
     covariance_penalty,
     logistic_mf_loss,
     make_optimizer,
+    normalized_ce_loss,
     squared_error_loss,
     squared_norm_penalty,
     warp_hinge_loss,
     warp_weights,
+    whole_data_loss,
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
@@ -56,11 +59,13 @@ __all__ = [
     "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
-    "make_optimizer", "normalized_adjacency", "squared_norm_penalty", "symmetric_sparse_mm",
+    "make_optimizer", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss", "squared_norm_penalty",
+    "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
-    "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",
+    "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
+    "spectral_filter",
 ]

@@ -37,6 +37,25 @@ def normalized_adjacency(train: np.ndarray, n_users: int, n_items: int) -> torch
         return tensor.coalesce().to_sparse_csr()
 
 
+def interaction_adjacency(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """The binary bipartite adjacency [[0, Y], [Y^T, 0]] of the train matrix Y (duplicates once) as a float32 torch
+    sparse CSR tensor: A @ [V; U] is [Y U; Y^T V], every user's row of Y and every item's column times a weight
+    table at once (DMF's first layers)."""
+    train = np.asarray(train, dtype=np.int64).reshape(-1, 2)
+    rows = np.concatenate([train[:, 0], train[:, 1] + n_users])
+    cols = np.concatenate([train[:, 1] + n_users, train[:, 0]])
+    n_nodes = n_users + n_items
+    adjacency = sp.coo_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+    adjacency.data[:] = 1.0
+    coo = adjacency.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    with torch.sparse.check_sparse_tensor_invariants(enable=True):
+        tensor = torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data.astype(np.float32)), coo.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return tensor.coalesce().to_sparse_csr()
+
+
 class _SymmetricSparseMM(torch.autograd.Function):
     """A @ X for a constant symmetric sparse A, whose gradient w.r.t. X is A @ grad.
 

@@ -51,6 +51,36 @@ def squared_error_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> to
     return F.mse_loss(scores, targets)
 
 
+def normalized_ce_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, clip: float,
+                       pos_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """DMF's normalised cross entropy (Xue et al., 2017, Eq. 11): -[l log y + (1 - l) log(1 - y)] with l = Y_ij / max(R)
+    (`pos_labels`, 1 by default: binary interactions; the sampled negatives' 0) and y the prediction, already
+    max(mu, cos); 1 - y is kept at least `clip` (mu) so that a cosine of 1 stays finite. Mean over every entry."""
+    scores = torch.cat([pos_scores.reshape(-1), neg_scores.reshape(-1)])
+    positive = torch.ones_like(pos_scores.reshape(-1)) if pos_labels is None else pos_labels.reshape(-1)
+    labels = torch.cat([positive, torch.zeros_like(neg_scores.reshape(-1))])
+    scores = scores.clamp_min(clip)
+    return -(labels * scores.log() + (1.0 - labels) * (1.0 - scores).clamp_min(clip).log()).mean()
+
+
+def whole_data_loss(pos_scores: torch.Tensor, user_vectors: torch.Tensor, item_table: torch.Tensor,
+                    weight: torch.Tensor, row_weights: torch.Tensor, missing_weight: float) -> torch.Tensor:
+    """ENMF's non-sampling loss (Chen et al., 2020, the user-based rearrangement), summed over a batch of positive
+    pairs.
+
+    sum over the whole matrix of c_uv (y_uv - y_hat_uv)^2, y_hat_uv = h^T (p_u * q_v), c = 1 on the observed entries
+    and c0 = `missing_weight` on the missing ones, is, less its constant sum of the observed c_uv:
+    sum over the observed entries of ((1 - c0) y_hat^2 - 2 y_hat) + c0 sum over every entry of y_hat^2, and the last
+    sum is sum_{d,d'} h_d h_d' (sum_u p_ud p_ud') (sum_v q_vd q_vd'): O((|B| + |V|) d^2), not O(|B| |V| d).
+    `pos_scores` [B] are the batch's observed y_hat, `user_vectors` [B, d] its p_u, `item_table` [n_items, d] every
+    q_v, `weight` [d] h; `row_weights` [B] (1 / the user's number of observed entries) count each user's row once
+    over its pairs."""
+    positive = ((1.0 - missing_weight) * pos_scores.pow(2) - 2.0 * pos_scores).sum()
+    users_gram = (user_vectors * row_weights.unsqueeze(-1)).T @ user_vectors
+    every_entry = (users_gram * (item_table.T @ item_table) * torch.outer(weight, weight)).sum()
+    return positive + missing_weight * every_entry
+
+
 def ccl_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float,
              negative_weight: float) -> torch.Tensor:
     """SimpleX's cosine contrastive loss: (1 - s_pos) + negative_weight * mean_j max(0, s_neg_j - margin), mean over

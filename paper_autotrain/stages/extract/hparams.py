@@ -116,6 +116,13 @@ RULES: tuple[Rule, ...] = (
     # NAIS's attention: "the smoothing exponent β is set to 0.5", "the attention factor is 16"
     Rule("beta", rf"(?<!\w)(?:β|\\?beta)\s*{SETTING}{NUM}", context=r"smooth"),
     Rule("attention_size", rf"attention (?:factor|size)(?: \w)?\s+{SETTING}{INT}", "int"),
+    # ConvNCF's convolutions: "the number of feature maps in each convolution layer is 32"
+    Rule("conv_channels", rf"(?:number of )?(?:feature maps|channels|convolution kernels)(?: (?:in|of|per) "
+         rf"(?:each|every) (?:hidden |convolution(?:al)? )?layer)?\s+{SETTING}{INT}", "int",
+         context=r"convolution|CNN"),
+    # ENMF's uniform weight of the missing data: "the negative weight c0 is set to 0.1"
+    Rule("missing_weight", rf"(?:negative|missing[- ]data|unobserved[- ]data) weight(?: c_?0)?\s+{SETTING}{NUM}",
+         context=r"missing|non-?sampling|whole[- ]data|without sampling|\bc_?0\b"),
     # knowledge-aware models: the relation space's size (CKE's TransR), KGCN's receptive field and neighbour sample
     Rule("relation_embedding_size",
          rf"(?:dimension(?:ality)?|size) of (?:the )?relation (?:space|embeddings?)(?: k)?\s+{SETTING}{INT}", "int"),
@@ -234,6 +241,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "alpha": (0, 1),
     "beta": (0, 1),
     "attention_size": (1, 4096),
+    "missing_weight": (0, 1),
+    "conv_channels": (1, 4096),
     "l2_weight": (0, 10**7),
     "l1_weight": (0, 10**7),
     "neighbors": (1, 10**6),

@@ -111,7 +111,7 @@ OTHER_LOSS_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "sampled softmax": ((r"sampled softmax", 3),),
     "confidence-weighted squared error": (
-        (r"weighted (?:root )?(?:mean )?squared errors?|weighted (?:R?MSE|least squares)", 2),
+        (r"weighted (?:root )?(?:mean )?squared errors?|weighted (?:R?MSE|least squares|regression loss)", 2),
         (r"(?<!\d% )confidence (?:levels?|weights?)", 1),
     ),
 }

@@ -42,6 +42,12 @@ def reference(spec: MethodSpec) -> Reference | None:
         _fism(m, l2)
     if model == "NAIS":
         _nais(m, l2)
+    if model == "DMF":
+        _dmf(m, l2)
+    if model == "ENMF":
+        _enmf(m, l2)
+    if model == "ConvNCF":
+        _convncf(m, l2)
     if model == "NCL":
         _ncl(m, l2)
     if model == "DGCF":
@@ -51,6 +57,69 @@ def reference(spec: MethodSpec) -> Reference | None:
     if model == "SpectralCF":
         _spectralcf(m, l2)
     return m.result(model)
+
+
+def _dmf(m: SpecMapping, l2: int | float | None) -> None:
+    """DMF (interaction_towers) against RecBole's DMF."""
+    layers = m.model_value("interaction_towers", "mlp_layers")
+    if isinstance(layers, list) and layers:
+        sizes = [int(size) for size in layers]
+        m.overrides["inter_matrix_type"] = "01"
+        m.overrides["user_embedding_size"] = m.overrides["item_embedding_size"] = sizes[0]
+        # RecBole needs a hidden layer after its linear input layer; one size alone gets a ReLU layer of that size
+        hidden = sizes[1:] or sizes[:1]
+        m.overrides["user_hidden_size_list"] = m.overrides["item_hidden_size_list"] = hidden
+        if not sizes[1:]:
+            m.notes.append(f"mlp_layers={sizes}: RecBole's DMF needs a hidden layer after the linear one; it gets "
+                           f"Linear + ReLU of {sizes[0]} that ours has not")
+    m.notes.append("RecBole's DMF scores by the inner product of the two latent vectors (BCE with logits on it, a "
+                   "sigmoid for ranking: 'replaced cosine similarity for a better performance'); ours the paper's "
+                   "cosine similarity clipped below at mu, in the normalised cross entropy")
+    if l2:
+        m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's DMF has no L2 term (nor has the paper)")
+
+
+def _enmf(m: SpecMapping, l2: int | float | None) -> None:
+    """ENMF (embedding -> weighted_product_score, its whole-data loss) against RecBole's ENMF."""
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    m.put("negative_weight", m.model_value("weighted_product_score", "missing_weight"))
+    m.put("dropout_prob", m.model_value("weighted_product_score", "dropout"))
+    m.overrides["train_neg_sample_args"] = None  # non-sampling: RecBole's ENMF trains on the positives alone
+    m.overrides["reg_weight"] = l2 or 0.0
+    m.notes.append("RecBole's ENMF takes batches of train interactions and, for each, the user's whole row: a user's "
+                   "positive and missing-data terms count once per train item of the user (the whole-data loss "
+                   "weighted by each user's number of items); ours counts each observed entry and each user's row "
+                   "once per epoch, the paper's loss")
+    m.notes.append("RecBole's ENMF drops out the user vectors of the positive term only; ours those of both terms")
+    if l2:
+        m.notes.append("l2_reg: RecBole's ENMF adds reg_weight times the norms (not squared) of both whole tables to "
+                       "every batch; ours l2_reg / 2 times their squared norms once per epoch")
+
+
+def _convncf(m: SpecMapping, l2: int | float | None) -> None:
+    """ConvNCF (embedding -> outer_product_convolution) against RecBole's ConvNCF, given the paper's stack: 2 x 2
+    kernels with stride 2 down to a 1 x 1 map."""
+    size = m.model_value("embedding", "embedding_size")
+    channels = m.model_value("outer_product_convolution", "conv_channels")
+    m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
+    if isinstance(size, int) and isinstance(channels, int):
+        layers, side = 0, size
+        while side > 1:
+            layers, side = layers + 1, side // 2
+        m.overrides["cnn_channels"] = [1] + [channels] * layers
+        m.overrides["cnn_kernels"] = [2] * layers
+        m.overrides["cnn_strides"] = [2] * layers
+    m.put("dropout_prob", m.model_value("outer_product_convolution", "dropout"))
+    m.overrides["reg_weights"] = [l2 or 0.0, 0.0]
+    m.overrides["train_method"] = "no_pretrain"
+    m.notes.append("neither side pre-trains the embeddings with MF-BPR as the paper does (RecBole's train_method "
+                   "after_pretrain needs a saved BPR model)")
+    m.notes.append("RecBole's ConvNCF sums its BPR loss over the batch (ours: the mean)")
+    if l2:
+        m.notes.append("l2_reg: RecBole's ConvNCF adds reg_weights[0] times the norms (not squared) of both whole "
+                       "embedding tables to every batch (its weights' term set to 0); ours l2_reg times the squared "
+                       "norms / 2 over the batch size of the batch's embeddings; the paper's separate terms for the "
+                       "convolution and prediction weights are not built")
 
 
 def _nais(m: SpecMapping, l2: int | float | None) -> None:

@@ -1,0 +1,362 @@
+"""Classic general-family models read from fixture papers that describe them in prose (issue 19, wave 1): DMF (a
+user's row and an item's column of the interaction matrix through two networks, the cosine of the two latent
+vectors clipped below at mu, the normalised cross entropy), ENMF (h^T (p_u * q_v) trained by the whole-data loss over
+every entry, computed by the rearranged sum) and ConvNCF (the outer product of the embeddings as a 2-D interaction
+map through stride-2 convolutions, BPR). Each paper is read into its blocks, comes out `faithful` with RecBole's
+class as the reference, renders and trains; the block equals the paper's equations on a tiny input; a paper that is
+not the model is not read as it. None of the fixture papers is a real paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from paper_autotrain.data.split import load_split
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages import render, validate
+from paper_autotrain.stages.baselines.references.topk import reference
+from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.train import train as train_in_process
+from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+
+DMF_PAPER = [
+    ["Deep Matrix Factorization Models for Recommender Systems",
+     "Abstract. Recommender systems usually make personalized recommendation with user-item interaction ratings, "
+     "implicit feedback and auxiliary information. We propose a novel matrix factorization model with a neural "
+     "network architecture. First, we construct a user-item matrix with explicit ratings and non-preference implicit "
+     "feedback. With this matrix as the input, we present a deep structure learning architecture to learn a common "
+     "low dimensional space for the representations of users and items. We name the model Deep Matrix Factorization "
+     "(DMF).",
+     "1 INTRODUCTION",
+     "Latent factor models map users and items into a shared space; their linear inner product limits what they "
+     "can express. Neural networks have been applied to recommendation with great success."],
+    ["3 OUR PROPOSED MODEL",
+     "3.1 Deep Matrix Factorization",
+     "From the interaction matrix Y, each user u_i is represented by the i-th row Y_i* of the matrix, the user's "
+     "ratings across all items, and each item v_j by the j-th column Y_*j, its ratings across all users. The two "
+     "vectors are fed into two multi-layer networks, one for the users and one for the items, which project them "
+     "into a common low-dimensional latent space: p_i = f_N(... f_2(W_U2 (W_U1 Y_i*)) ...) and q_j = f_N(... "
+     "f_2(W_V2 (W_V1 Y_*j)) ...). The first layer is linear, and each later layer l computes ReLU(W l_(i-1) + b).",
+     "The prediction is the cosine similarity between the latent vectors of the user and the item: Y_hat_ij = "
+     "cosine(p_i, q_j) = p_i^T q_j / (||p_i|| ||q_j||).",
+     "3.2 Loss Function",
+     "To use both the explicit ratings and the implicit feedback, we design a new loss based on binary cross entropy, "
+     "the normalized cross entropy loss: L = - sum over (i, j) in Y+ and Y- of (Y_ij / max(R)) log Y_hat_ij + "
+     "(1 - Y_ij / max(R)) log(1 - Y_hat_ij), where max(R) is the largest rating, which normalizes the ratings into "
+     "[0, 1]. Since the cosine similarity can be negative, the prediction is clipped: Y_hat_ij = max(mu, Y_hat_ij), "
+     "with mu = 1.0e-6. The negative instances Y- are sampled from the unobserved entries, with 4 negative instances "
+     "for each positive instance."],
+    ["4 EXPERIMENTS",
+     "We evaluate DMF on MovieLens 1M and Amazon Music with HR@10 and NDCG@10. In DMF both networks have the hidden "
+     "layers 256 -> 128 -> 64 units. The learning rate is set to 0.0001 and the batch size to 256; we optimize with "
+     "Adam. The compared methods are ItemPop, eALS and NeuMF."],
+]
+
+ENMF_PAPER = [
+    ["Efficient Neural Matrix Factorization without Sampling for Recommendation",
+     "Abstract. Recommendation systems often learn from implicit feedback, which holds only positive examples. Most "
+     "neural recommendation models learn with negative sampling, which is neither robust nor efficient. We propose "
+     "ENMF, an Efficient Neural Matrix Factorization framework that learns neural recommendation models from the "
+     "whole training data without sampling.",
+     "1 INTRODUCTION",
+     "Negative sampling draws a few unobserved items per positive one and converges slowly; learning from all the "
+     "data has been too costly for neural models."],
+    ["3 EFFICIENT NEURAL MATRIX FACTORIZATION",
+     "3.1 Model",
+     "Each user u and each item v have latent vectors p_u and q_v. The prediction is y_hat_uv = h^T (p_u ⊙ q_v), the "
+     "element-wise product of the two vectors weighted by a learned prediction vector h. Dropout is applied to the "
+     "user latent vectors during training.",
+     "3.2 Efficient Whole-Data Learning",
+     "On implicit data we minimize a weighted regression loss over all the entries of the interaction matrix, "
+     "L = sum over u in B and v in V of c_uv (y_uv - y_hat_uv)^2, where c_uv is the weight of an entry: 1 for the "
+     "observed entries and a uniform negative weight c0 for the missing data. Computed directly the loss costs "
+     "O(|B| |V| d). We rearrange the sum over the missing data: since y_uv = 0 there, the loss equals, up to a "
+     "constant, sum over u in B and v in V+ of ((1 - c0) y_hat_uv^2 - 2 y_hat_uv) + c0 sum_d sum_d' (h_d h_d') "
+     "(sum over u in B of p_ud p_ud') (sum over v in V of q_vd q_vd'), which costs O((|B| + |V|) d^2). We use the "
+     "user-based batch variant, where each batch holds a set of users with all their items."],
+    ["4 EXPERIMENTS",
+     "We evaluate ENMF on Ciao, Epinions and MovieLens with HR@10 and NDCG@10.",
+     "In ENMF the latent dimension is 64 and the learning rate is 0.05; we optimize with Adagrad. The negative "
+     "weight c0 is set to 0.1 and the dropout ratio is set to 0.7. The compared methods are BPR, NCF and eALS."],
+]
+
+CONVNCF_PAPER = [
+    ["Outer Product-based Neural Collaborative Filtering",
+     "Abstract. In this work, we propose ConvNCF, a new neural network architecture for collaborative "
+     "filtering. Instead of a simple concatenation or element-wise product of the user and item "
+     "embeddings, we use an outer product to explicitly model the pairwise correlations between the dimensions of "
+     "the embedding space, and a convolutional neural network above it to learn high-order correlations.",
+     "1 INTRODUCTION",
+     "Matrix factorization models the interaction as the inner product of the embeddings, which assumes the "
+     "embedding dimensions are independent of each other."],
+    ["2 CONVOLUTIONAL NCF",
+     "2.1 Outer Product",
+     "Given the embeddings p_u and q_i of user u and item i, we compute the interaction map E = p_u q_i^T, the "
+     "outer product of the two vectors, a K x K matrix whose entry e_kl = p_uk q_il holds the correlation between "
+     "dimensions k and l.",
+     "2.2 Convolutional Layers",
+     "Above the interaction map we stack convolution layers. Each layer has 32 feature maps; its kernels are 2 x 2 "
+     "with a stride of 2, followed by the ReLU activation, so each layer halves the size of the map. With an "
+     "embedding size of 64, six layers reduce the 64 x 64 map to a 1 x 1 x 32 tensor, the vector g. The prediction "
+     "layer gives the score y_hat_ui = w^T g + b.",
+     "2.3 Learning",
+     "We optimize the BPR loss over pairs of an observed item and a sampled unobserved item, with L2 regularization "
+     "of the embeddings and the weights. We initialize the embeddings with those of MF trained with BPR, since "
+     "pre-training speeds up the convergence."],
+    ["3 EXPERIMENTS",
+     "We evaluate ConvNCF on Yelp and Gowalla with HR@10 and NDCG@10.",
+     "In ConvNCF the embedding size is 64, the number of feature maps in each convolution layer is 32 and the "
+     "learning rate is 0.05; we optimize with Adagrad. The compared methods are ItemPop, MF-BPR and NeuMF."],
+]
+
+PAPERS = {
+    "DMF": (DMF_PAPER, ["interaction_towers"], "bce", "DMF"),
+    "ENMF": (ENMF_PAPER, ["embedding", "weighted_product_score"], "other", "ENMF"),
+    "ConvNCF": (CONVNCF_PAPER, ["embedding", "outer_product_convolution"], "bpr", "ConvNCF"),
+}
+
+
+@pytest.fixture(scope="module")
+def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    return synthetic_split_info(tmp_path_factory.mktemp("split"), "classics")
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_reference(model, tmp_path):
+    pages, blocks, loss, recbole = PAPERS[model]
+    spec = spec_of(tmp_path, pages)
+    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("general", "topk", loss, model)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert composition_class("general", blocks, spec.loss) == recbole
+    assert reference(spec)[0] == recbole
+    assert not spec.custom
+
+
+def test_dmf_maps_its_stated_values_to_the_block_and_to_recboles_dmf(tmp_path):
+    spec = spec_of(tmp_path, DMF_PAPER)
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values == {"mlp_layers": [256, 128, 64], "score_clip": 1.0e-6}
+    assert spec.hp("negative_samples") == 4 and render.trained_loss(spec) == "normalized_ce"
+    model, overrides, notes = reference(spec)
+    assert (overrides["user_embedding_size"], overrides["user_hidden_size_list"]) == (256, [128, 64])
+    assert overrides["item_hidden_size_list"] == [128, 64] and overrides["inter_matrix_type"] == "01"
+    assert any("inner product" in note for note in notes)
+
+
+def test_a_paper_with_id_embeddings_in_place_of_the_rows_is_not_read_as_dmf(tmp_path):
+    """The same paper with the users' and items' ID embeddings as the networks' input: not DMF."""
+    pages = [[text.replace("From the interaction matrix Y, each user u_i is represented by the i-th row Y_i* of the "
+                           "matrix, the user's ratings across all items, and each item v_j by the j-th column Y_*j, "
+                           "its ratings across all users. The two vectors are fed into two multi-layer networks, one "
+                           "for the users and one for the items",
+                           "Each user and each item has an ID embedding; the embeddings are fed into a multi-layer "
+                           "network")
+              .replace("Deep Matrix Factorization (DMF)", "Deep Factorization (DeepF)")
+              .replace("Deep Matrix Factorization Models", "Deep Factorization Models")
+              .replace("3.1 Deep Matrix Factorization", "3.1 Deep Factorization").replace("DMF", "DeepF")
+              for text in page] for page in DMF_PAPER]
+    spec = spec_of(tmp_path, pages)
+    blocks = [block.block for block in spec.architecture]
+    assert "interaction_towers" not in blocks and spec.reference != "DMF"
+
+
+def model_from(split_info: SplitInfo, folder: Path, pages: list[list[str]], **values: object) -> torch.nn.Module:
+    spec = with_values(spec_of(folder / "paper", pages), **values)
+    model_folder = rendered(spec, folder / "model")
+    return build_model(model_folder, load_config(model_folder), load_split(split_info.path))
+
+
+def dmf_by_hand(model: torch.nn.Module, train: torch.Tensor, user: int, item: int) -> torch.Tensor:
+    """max(mu, cos(p_u, q_i)) with p_u = tower(W_U1 Y_u*) and q_i = tower(W_V1 Y_*i) from the dense matrix Y."""
+    matrix = torch.zeros(model.n_users, model.n_items)
+    matrix[train[:, 0], train[:, 1]] = 1.0
+    p = model.user_tower(matrix[user] @ model.user_input)
+    q = model.item_tower(matrix[:, item] @ model.item_input)
+    cosine = torch.dot(p, q) / (p.norm().clamp_min(1e-12) * q.norm().clamp_min(1e-12))  # a dead tower scores 0
+    return torch.clamp_min(cosine, model.score_clip)
+
+
+def test_dmf_scores_are_the_clipped_cosine_of_the_row_and_column_towers(split_info, tmp_path):
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 6, 4])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_()
+        model.user_input.abs_()
+        model.item_input.abs_()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, items = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 5, 7, 2])
+    with torch.no_grad():
+        pair = model.score(users, items)
+        rows = model.full_sort_scores(users)
+        for n, (user, item) in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
+            expected = dmf_by_hand(model, train, user, item)
+            torch.testing.assert_close(pair[n], expected, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(rows[n, item], expected, rtol=1e-4, atol=1e-5)
+    assert float(rows.min()) >= model.score_clip * (1 - 1e-5)  # the cosine clipped below at mu
+    assert float(pair.max()) > 0.01  # not every tower dead
+
+
+def test_dmf_trains_the_normalised_cross_entropy(split_info, tmp_path):
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 4])
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, pos = train[:16, 0], train[:16, 1]
+    neg = torch.randint(0, model.n_items, (16, 4), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss = model.loss({"users": users, "pos_items": pos, "neg_items": neg})
+        scores = model.score(users.unsqueeze(1), torch.cat([pos.unsqueeze(1), neg], 1))
+    labels = torch.zeros_like(scores)
+    labels[:, 0] = 1.0  # Y_ij / max(R): 1 for the observed entries, 0 for the sampled ones
+    y = scores.clamp(1e-6, 1 - 1e-6)
+    torch.testing.assert_close(loss, -(labels * y.log() + (1 - labels) * (1 - y).log()).mean())
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
+    built = model_from(split_info, tmp_path, PAPERS[model][0], embedding_size=4, mlp_layers=[16, 8], conv_channels=4)
+    train = torch.as_tensor(load_split(split_info.path).train)
+    batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
+             "neg_items": torch.randint(0, built.n_items, (64, 3), generator=torch.Generator().manual_seed(1))}
+    optimizer = torch.optim.Adam(built.parameters(), lr=0.02)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = built.loss(batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, mlp_layers=[32, 16],
+                       batch_size=256, learning_rate=0.01, optimizer="adam")
+    folder = rendered(spec, tmp_path / "model")
+    report = validate.run(folder, split_info, {"overfit_steps": 40})
+    assert report["ok"], report
+    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
+                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(tmp_path):
+    spec = spec_of(tmp_path, ENMF_PAPER)
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7}
+    assert render.trained_loss(spec) == "whole_data" and spec.hp("optimizer") == "adagrad"
+    assert [d.component for d in spec.fidelity.deviations] == [
+        "user-based mini-batches (each batch a set of users with all their items)"]
+    model, overrides, notes = reference(spec)
+    assert (overrides["negative_weight"], overrides["dropout_prob"], overrides["embedding_size"]) == (0.1, 0.7, 64)
+    assert overrides["train_neg_sample_args"] is None and overrides["learner"] == "adagrad"
+    assert any("whole row" in note for note in notes)
+
+
+def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
+    """The same model trained on sampled negatives (no whole-data loss, no rearrangement): not ENMF."""
+    pages = [[text.replace(" without sampling", " with sampling").replace("Efficient Neural Matrix Factorization",
+                                                                         "Sampled Neural Matrix Factorization")
+              .replace("ENMF", "SNMF").replace("from the whole training data", "from sampled data")
+              .replace("3.2 Efficient Whole-Data Learning", "3.2 Learning") for text in page]
+             for page in ENMF_PAPER[:1]]
+    pages.append(["3 SAMPLED NEURAL MATRIX FACTORIZATION", "3.1 Model", ENMF_PAPER[1][2], "3.2 Learning",
+                  "We minimize the binary cross entropy loss over the observed entries and 4 sampled negative items "
+                  "for each of them."])
+    pages.append(ENMF_PAPER[2][:1])
+    spec = spec_of(tmp_path, pages)
+    assert "weighted_product_score" not in [block.block for block in spec.architecture]
+    assert spec.reference != "ENMF" and spec.loss == "bce"
+
+
+def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_error(split_info, tmp_path):
+    """Over an epoch (every train pair once) the rearranged loss equals sum_uv c_uv (y_uv - y_hat_uv)^2 computed on the
+    dense matrix (c = 1 observed, c0 missing) less its constant |R|."""
+    model = model_from(split_info, tmp_path, ENMF_PAPER, embedding_size=6, dropout=0.0, missing_weight=0.3)
+    with torch.no_grad():
+        model.prediction_weight.normal_()
+    pairs = torch.unique(torch.as_tensor(load_split(split_info.path).train).reshape(-1, 2), dim=0)
+    with torch.no_grad():
+        loss = model.loss({"users": pairs[:, 0], "pos_items": pairs[:, 1],
+                           "neg_items": torch.zeros(len(pairs), 1, dtype=torch.long)})
+        scores = model.full_sort_scores(torch.arange(model.n_users))
+    observed = torch.zeros(model.n_users, model.n_items)
+    observed[pairs[:, 0], pairs[:, 1]] = 1.0
+    weights = torch.where(observed > 0, 1.0, 0.3)
+    weights[torch.bincount(pairs[:, 0], minlength=model.n_users) == 0] = 0.0  # a user with no train item: no row
+    dense = (weights * (observed - scores) ** 2).sum() - len(pairs)
+    torch.testing.assert_close(loss * len(pairs), dense, rtol=1e-4, atol=1e-3)
+    # the score is h^T (p_u * q_v)
+    p, q, h = model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight[0]
+    torch.testing.assert_close(scores[2, 5], (h * p[2] * q[5]).sum())
+    torch.testing.assert_close(model.score(torch.tensor([2]), torch.tensor([5]))[0], scores[2, 5])
+
+
+def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):
+    spec = spec_of(tmp_path, CONVNCF_PAPER)
+    values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
+    assert values == {"embedding_size": 64, "conv_channels": 32, "dropout": 0.0}
+    assert [d.component for d in spec.fidelity.deviations] == [
+        "pre-training of the model's parts before joint training"]
+    assert "ConvNCF" in spec.fidelity.deviations[0].ours
+    model, overrides, notes = reference(spec)
+    assert overrides["cnn_channels"] == [1] + [32] * 6 and overrides["cnn_kernels"] == [2] * 6
+    assert overrides["cnn_strides"] == [2] * 6 and overrides["train_method"] == "no_pretrain"
+    assert any("pre-train" in note for note in notes)
+
+
+def test_a_paper_with_an_element_wise_product_in_place_of_the_outer_product_is_not_read_as_convncf(tmp_path):
+    pages = [[text.replace("Instead of a simple concatenation or element-wise product of the user and item embeddings, "
+                           "we use an outer product to explicitly model the pairwise correlations between the "
+                           "dimensions of the embedding space, and a convolutional neural network above it to learn "
+                           "high-order correlations.", "We feed the element-wise product of the embeddings to a "
+                           "multi-layer perceptron.")
+              .replace("ConvNCF", "ProdNCF").replace("Outer Product-based", "Product-based") for text in page]
+             for page in CONVNCF_PAPER[:1]]
+    pages.append(["2 PRODUCT NCF", "2.1 Model", "Given the embeddings p_u and q_i of user u and item i, we feed their "
+                  "element-wise product to a multi-layer perceptron with ReLU hidden layers; the prediction layer "
+                  "gives the score.", CONVNCF_PAPER[1][6]])
+    pages.append(CONVNCF_PAPER[2][:1])
+    spec = spec_of(tmp_path, pages)
+    assert "outer_product_convolution" not in [block.block for block in spec.architecture]
+    assert spec.reference != "ConvNCF"
+
+
+def convncf_by_hand(model: torch.nn.Module, user: int, item: int) -> torch.Tensor:
+    """E = p_u q_i^T, each 2 x 2 stride-2 convolution with ReLU written as sums over the 2 x 2 blocks, w^T g + b."""
+    p, q = model.user_embedding.weight[user], model.item_embedding.weight[item]
+    maps = torch.outer(p, q).unsqueeze(0)  # [channels_in, side, side]
+    for layer in model.convolutions:
+        if not isinstance(layer, torch.nn.Conv2d):
+            continue
+        side = maps.shape[1] // 2
+        out = torch.zeros(layer.out_channels, side, side)
+        for c in range(layer.out_channels):
+            for row in range(side):
+                for col in range(side):
+                    window = maps[:, 2 * row:2 * row + 2, 2 * col:2 * col + 2]
+                    out[c, row, col] = (layer.weight[c] * window).sum() + layer.bias[c]
+        maps = torch.relu(out)
+    g = maps.reshape(-1)
+    return (model.prediction_layer.weight[0] * g).sum() + model.prediction_layer.bias[0]
+
+
+def test_convncf_scores_are_the_outer_product_map_through_the_convolutions(split_info, tmp_path):
+    model = model_from(split_info, tmp_path, CONVNCF_PAPER, embedding_size=8, conv_channels=3)
+    assert sum(isinstance(layer, torch.nn.Conv2d) for layer in model.convolutions) == 3  # 8 -> 4 -> 2 -> 1
+    model.eval()
+    model.pairs_per_chunk = 5  # the chunks join up in order
+    with torch.no_grad():
+        pair = model.score(torch.tensor([[0], [3]]), torch.tensor([[1, 4], [2, 7]]))
+        rows = model.full_sort_scores(torch.tensor([0, 3]))
+        for n, user in enumerate((0, 3)):
+            for m, item in enumerate(((1, 4), (2, 7))[n]):
+                expected = convncf_by_hand(model, user, item)
+                torch.testing.assert_close(pair[n, m], expected, rtol=1e-4, atol=1e-5)
+                torch.testing.assert_close(rows[n, item], expected, rtol=1e-4, atol=1e-5)
