@@ -203,7 +203,9 @@ def test_the_behaviour_split_is_the_context_split_with_histories(dataset, rows, 
     bench = Path(rows.path) / dataset["name"] / f"{dataset['name']}.train.inter"
     header = bench.read_text().split("\n", 1)[0].split("\t")
     assert header[-1] == "item_id_list:token_seq"
-    assert behaviour_config({"max_seq_length": 8})["unload_col"] == {"inter": ["item_id_list"]}
+    config = behaviour_config({"max_seq_length": 8})
+    assert config["unload_col"] == {"inter": ["item_id_list"]} and config["MAX_ITEM_LIST_LENGTH"] == 8
+    assert config["eval_args"]["order"] == "TO"  # RecBole's sequential datasets (DIN's) insist; benchmark rows stay
     decoy = decoy_behaviour_rows(split)
     assert np.array_equal(decoy.history["train"], split.history["train"])
     assert np.array_equal(decoy.history["test"], split.history["test"][::-1])
@@ -283,3 +285,20 @@ def test_din_from_the_paper_passes_the_gates_and_trains(rows, tmp_path):
                                                                     "trainer.csv_logger=false"])
     assert set(result.test) == {"auc", "logloss"}
     assert result.test["auc"] > 0.6, result.test
+
+
+@pytest.mark.slow
+def test_recboles_din_reads_the_same_histories_and_our_scores_equal_its_own(rows, tmp_path, monkeypatch):
+    from paper_autotrain.stages import baselines
+    from paper_autotrain.stages.baselines import runner
+
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    spec = spec_of(tmp_path / "paper", DIN_PAPER)
+    model, overrides, _ = reference_with_notes(spec)
+    cfg = {"regime": "behaviour", "max_seq_length": 8, "max_epochs": 2, "seed": 0, "valid_metric": "AUC"}
+    for name, extra in ((model, overrides), ("FM", {})):  # FM: the history column unloaded, the context rows
+        request = {"model": name, "dataset": "tinyctr", "split_path": rows.path, "split_id": rows.split_id,
+                   "config": baselines.recbole_config(extra, cfg), "regime": "behaviour", "seed": 0}
+        (tmp_path / name).mkdir()
+        result = runner.run_request(request, tmp_path / name)
+        assert result["test"]["auc"] == pytest.approx(result["config"]["recbole_test"]["auc"], abs=1e-5)

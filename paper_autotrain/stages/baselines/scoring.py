@@ -75,7 +75,10 @@ def behaviour_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     read the rows as the context regime writes them); DIN and DIEN load it (their reference: `unload_col: None`)."""
     from paper_autotrain.data.behaviour import HISTORY_FIELD
 
-    return {**context_config(cfg), "unload_col": {"inter": [HISTORY_FIELD]},
+    config = context_config(cfg)
+    # RecBole's sequential datasets insist on order TO; with benchmark files no model's rows are reordered by it
+    config["eval_args"] = {**config["eval_args"], "order": "TO"}
+    return {**config, "unload_col": {"inter": [HISTORY_FIELD]},
             "MAX_ITEM_LIST_LENGTH": int(cfg.get("max_seq_length", 50))}
 
 
@@ -117,4 +120,4 @@ def score_behaviour_rows(trained: Any, split_path: str, ks: list[int]) -> tuple[
     scores = {phase: ctr_metrics(recbole_sequence_probabilities(trained.model, trained.dataset, split, phase,
                                                                 trained.device), split.labels[phase])
               for phase in ("test", "valid")}
-    return scores["test"], scores["valid"], {"scored_with": "predict", "history": "item_id_list"}
+    return scores["test"], scores["valid"], {"scored_with": "predict", "behaviour_history": "item_id_list"}
