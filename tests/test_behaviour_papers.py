@@ -1,6 +1,6 @@
-"""CTR over a behaviour sequence (issue 20): DIN read from a fixture paper that describes it in prose, the behaviour
-data regime it trains in (the context rows, each with the user's earlier training items), the local activation
-unit and Dice against their equations by hand, and DIEN, whose interest evolution is not built, read `partial`."""
+"""CTR over a behaviour sequence (issue 20): DIN and DIEN read from fixture papers that describe them in prose, the
+behaviour data regime they train in (the context rows, each with the user's earlier training items), DIN's local
+activation unit, Dice, DIEN's auxiliary loss and AUGRU against their equations by hand."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
 DIN_BLOCKS = ["field_embedding", "behaviour_attention", "mlp_tower", "sum_logits"]
+DIEN_BLOCKS = ["field_embedding", "interest_evolution", "mlp_tower", "sum_logits"]
 
 DIN_PAPER = [
     ["Deep Interest Network for Click-Through Rate Prediction",
@@ -85,7 +86,8 @@ DIEN_PAPER = [
      "Settings. The embedding size is set to 18."],
 ]
 
-PAPERS = {"DIN": (DIN_PAPER, DIN_BLOCKS)}  # scripts/ctr_parity.py --papers tests.test_behaviour_papers
+# scripts/ctr_parity.py --papers tests.test_behaviour_papers
+PAPERS = {"DIN": (DIN_PAPER, DIN_BLOCKS), "DIEN": (DIEN_PAPER, DIEN_BLOCKS)}
 
 
 def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
@@ -144,13 +146,31 @@ def test_the_din_paper_is_read_into_its_blocks_faithful_with_recboles_din_as_ref
     assert any("user profile" in note for note in notes)
 
 
-def test_the_dien_paper_is_partial_naming_its_interest_evolution_never_din(tmp_path):
+def test_the_dien_paper_is_read_into_its_interest_evolution_faithful_never_as_din(tmp_path):
     spec = spec_of(tmp_path, DIEN_PAPER)
-    assert spec.family == "context"
-    assert spec.fidelity.verdict == "partial"
-    missing = " ".join(spec.fidelity.missing)
-    assert "interest evolution" in missing, spec.fidelity.missing
-    assert spec.reference == "DIEN"
+    assert (spec.family, spec.task, spec.loss) == ("context", "ctr", "bce")
+    assert [block.block for block in spec.architecture] == DIEN_BLOCKS
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert spec.reference == "DIEN" == composition_class("context", DIEN_BLOCKS, spec.loss)
+    parts = {component.name: component.block for component in spec.fidelity.components}
+    assert parts["interest evolution over the behaviour sequence (attentional GRU)"] == "interest_evolution"
+    assert parts["contrastive or self-supervised auxiliary objective"] == "interest_evolution"  # its auxiliary loss
+    assert spec_regime(spec).name == "behaviour"
+    model, overrides, notes = reference_with_notes(spec)
+    assert model == "DIEN" and overrides["gru_type"] == "AUGRU" and overrides["alpha"] == 1.0
+    assert any("neg_item_id_list" in note for note in notes)
+
+
+def test_a_sequential_paper_naming_interest_evolution_stays_partial(tmp_path):
+    pages = [["Interest Evolution for Next-Item Recommendation",
+              "Abstract. We recommend the next item of a session and model the interest evolution of the user with "
+              "an attentional update gate over the recurrent states."],
+             ["3 METHOD", "A GRU encodes the sequence of items; its update gate is scaled by attention (AUGRU). We "
+              "train with the cross-entropy over all items and rank the next item."],
+             ["4 EXPERIMENTS", "We evaluate on MovieLens with Recall@20 and NDCG@20."]]
+    spec = spec_of(tmp_path, pages)
+    assert spec.family == "sequential" and spec.fidelity.verdict == "partial"
+    assert "interest evolution over the behaviour sequence (attentional GRU)" in spec.fidelity.missing
 
 
 def test_a_ctr_paper_without_behaviours_is_not_read_as_din(tmp_path):
@@ -272,9 +292,55 @@ def test_the_local_activation_unit_weights_each_behaviour_unnormalised(inputs, r
     assert "Dice(size)" in source and "Dice(attention_size)" in source
 
 
+def test_dien_evolves_the_interest_states_by_augru_and_trains_them_by_the_auxiliary_loss(rows, tmp_path):
+    model, split, _ = din_model(spec_of(tmp_path / "paper", DIEN_PAPER), rows, tmp_path / "model")
+    batch = ctr_batch(split, "train", slice(0, 5))
+    batch["history"][0] = 0  # a row without behaviours: its evolved interest stays h'_0 = 0
+    emb = model.field_embedding
+    history = batch["history"]
+    behaviours = emb.items(history).flatten(-2)
+    interests, _ = model.interest_extractor(behaviours)
+    # training: L_aux against the next behaviour and the sampled item (the same draw, reseeded)
+    model.train()
+    torch.manual_seed(3)
+    model.logit(batch)
+    torch.manual_seed(3)
+    sampled = emb.items(torch.randint(1, split.vocab_size("item_id"), history.shape)).flatten(-2)
+    terms = []
+    for row in range(5):
+        for t in range(history.shape[1] - 1):
+            if history[row, t + 1] > 0:
+                h = interests[row, t]
+                terms.append(torch.log(torch.sigmoid(h @ behaviours[row, t + 1]))
+                             + torch.log(1 - torch.sigmoid(h @ sampled[row, t + 1])))
+    assert torch.allclose(model.auxiliary_loss, -torch.stack(terms).mean(), atol=1e-5)
+    # inference: the AUGRU over h_t with a_t = softmax(h_t W e_a) over the behaviours scaling the update gate
+    model.eval()
+    seen = {}
+    model.deep.register_forward_pre_hook(lambda module, args: seen.update(tower=args[0]))
+    model.logit(batch)
+    fields = emb(batch)
+    width = behaviours.shape[-1]
+    w_i, b_i, w_h = model.augru_input.weight, model.augru_input.bias, model.augru_hidden.weight
+    for row in range(5):
+        candidate = emb.items(batch["tokens"][row, model.candidate_column]).flatten()
+        n = int((history[row] > 0).sum())
+        state = torch.zeros(width)
+        if n:
+            attention = torch.softmax(interests[row, :n] @ model.evolution_attention.weight @ candidate, dim=0)
+            for t in range(n):
+                x, h = w_i @ interests[row, t] + b_i, w_h @ state
+                u = torch.sigmoid(x[:width] + h[:width]) * attention[t]
+                r = torch.sigmoid(x[width:2 * width] + h[width:2 * width])
+                proposal = torch.tanh(x[2 * width:] + r * h[2 * width:])
+                state = (1 - u) * state + u * proposal
+        assert torch.allclose(seen["tower"][row], torch.cat([fields[row].flatten(), state]), atol=1e-5)
+
+
 @pytest.mark.slow
-def test_din_from_the_paper_passes_the_gates_and_trains(rows, tmp_path):
-    spec = spec_of(tmp_path / "paper", DIN_PAPER)
+@pytest.mark.parametrize("model", ["DIN", "DIEN"])
+def test_din_and_dien_from_their_papers_pass_the_gates_and_train(model, rows, tmp_path):
+    spec = spec_of(tmp_path / "paper", PAPERS[model][0])
     user = {"batch_size": 64, "learning_rate": 0.01, "mlp_layers": [32, 16], "embedding_size": 8}
     spec = spec.model_copy(update={"hyperparameters": {
         **spec.hyperparameters, **{key: HyperParameter(value=value, source="user") for key, value in user.items()}}})
