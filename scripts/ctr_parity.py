@@ -39,7 +39,8 @@ RECBOLE_CHOICES: dict[str, dict[str, dict[str, Any]]] = {
     "FwFM": {"field_weighted_interaction": {"learned": False}},
     "xDeepFM": {"compressed_interaction": {"activation": "relu", "split_half": True, "bias": True}},
     "FNN": {"fm_pretraining": {"pretrain_epochs": 0, "first_order": False}, "mlp_tower": {"activation": "tanh"}},
-    "DIN": {"behaviour_attention": {"inputs": "product_difference"}, "mlp_tower": {"batch_norm": True}},
+    "DIN": {"behaviour_attention": {"inputs": "product_difference", "tower": "interest_candidate"},
+            "mlp_tower": {"batch_norm": True, "activation": "dice"}},
 }
 
 

@@ -259,9 +259,10 @@ def din_model(spec: MethodSpec, rows: SplitInfo, folder: Path):
     return build_model(folder, load_config(folder), split), split, folder
 
 
-@pytest.mark.parametrize("inputs", ["product", "product_difference"])
-def test_the_local_activation_unit_weights_each_behaviour_unnormalised(inputs, rows, tmp_path):
-    spec = with_block_params(spec_of(tmp_path / "paper", DIN_PAPER), "behaviour_attention", inputs=inputs)
+@pytest.mark.parametrize(("inputs", "tower"), [("product", "fields"), ("product_difference", "interest_candidate")])
+def test_the_local_activation_unit_weights_each_behaviour_unnormalised(inputs, tower, rows, tmp_path):
+    spec = with_block_params(spec_of(tmp_path / "paper", DIN_PAPER), "behaviour_attention", inputs=inputs,
+                             tower=tower)
     model, split, folder = din_model(spec, rows, tmp_path / "model")
     config = load_config(folder)
     assert config["data"]["regime"] == "behaviour"
@@ -285,9 +286,11 @@ def test_the_local_activation_unit_weights_each_behaviour_unnormalised(inputs, r
             unit = (torch.cat([candidate, e, candidate - e, candidate * e]) if inputs == "product_difference"
                     else torch.cat([e, e * candidate, candidate]))
             interest = interest + model.activation_unit(unit.unsqueeze(0)).squeeze() * e  # not softmax-normalised
-        expected.append(torch.cat([fields[row].flatten(), interest]))
+        expected.append(torch.cat([fields[row].flatten(), interest]) if tower == "fields"
+                        else torch.cat([interest, candidate, interest * candidate]))  # RecBole's DNN input
     assert torch.allclose(seen["tower"], torch.stack(expected), atol=1e-5)
-    assert torch.equal(seen["tower"][0, fields[0].numel():], torch.zeros(d * len(split.item_fields)))
+    interest_part = slice(fields[0].numel(), None) if tower == "fields" else slice(0, d * len(split.item_fields))
+    assert torch.equal(seen["tower"][0, interest_part], torch.zeros(d * len(split.item_fields)))
     source = (folder / "model.py").read_text()
     assert "Dice(size)" in source and "Dice(attention_size)" in source
 

@@ -102,9 +102,11 @@ def _din(m: SpecMapping) -> None:
     m.put("alias_of_item_id", [HISTORY_FIELD])
     m.put("pooling_mode", "mean")  # a multi-valued field (genres) is its values' mean vector, as ours
     inputs = str(m.blocks["behaviour_attention"].get("inputs", "product")).lower()
-    m.notes.append("RecBole's DIN (as the authors' released code) feeds its DNN with the attention-pooled interest, "
-                   "the candidate item and their element-wise product only; ours follows the paper: every field "
-                   "vector of the row (user profile, candidate item and its features) and the interest")
+    if str(m.blocks["behaviour_attention"].get("tower", "fields")).lower() != "interest_candidate":
+        m.notes.append("RecBole's DIN (as the authors' released code) feeds its DNN with the attention-pooled "
+                       "interest, the candidate item and their element-wise product only; ours follows the paper: "
+                       "every field vector of the row (user profile, candidate item and its features) and the "
+                       "interest (tower=interest_candidate gives RecBole's)")
     m.notes.append("RecBole's DIN attention unit is an MLP of mlp_hidden_size layers with sigmoid activations over "
                    "[v_A, e_j, v_A - e_j, v_A * e_j]; ours is the paper's Linear(attention_size) -> Dice -> Linear(1)"
                    + (" over [e_j, e_j * v_A, v_A] (inputs=product)" if inputs == "product" else
