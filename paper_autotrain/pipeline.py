@@ -33,7 +33,7 @@ from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.paths import PACKAGE_DIR, TEMPLATES_DIR
 from paper_autotrain.records.run_record import RunRecorder, record_key
-from paper_autotrain.regimes import family_regime
+from paper_autotrain.regimes import spec_regime
 from paper_autotrain.run_settings import check_run_settings, run_seeds
 from paper_autotrain.schemas import MethodSpec, PaperBundle, PaperDoc, RunResult, SplitInfo
 from paper_autotrain.stages import baselines, compare, extract, fetch, parse, render, train, validate
@@ -118,10 +118,10 @@ class Context:
         return [hash_file(self.spec_path), *([self.dataset_name] if load_spec(self.spec_path).per_dataset else [])]
 
     def split(self) -> SplitInfo:
-        """The saved split in the data regime of the spec's family (computed once, then reused)."""
+        """The saved split in the spec's data regime (its family's, or a block's own: computed once, then reused)."""
         if self._split is None:
             spec = self.spec()
-            self._split = family_regime(spec.family).prepare(self.section("dataset"),
+            self._split = spec_regime(spec).prepare(self.section("dataset"),
                                                              resolve_path(self.cfg, "datasets"), spec)
         return self._split
 
@@ -362,7 +362,7 @@ def do_train(ctx: Context) -> None:
 def baseline_config(ctx: Context) -> dict[str, Any]:
     trainer = trainer_config(ctx)
     spec = ctx.spec()
-    regime = family_regime(spec.family)  # the split's regime: RecBole reads the same benchmark files
+    regime = spec_regime(spec)  # the split's regime: RecBole reads the same benchmark files
     return {
         **regime.split_settings(spec),  # e.g. the sequences' max_seq_length, RecBole's history length
         "regime": regime.name,

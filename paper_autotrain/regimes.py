@@ -1,9 +1,10 @@
 """The data regimes: one table of what each regime's split, runtime, probe, leakage gate and baselines use.
 
 A data regime is how a model meets the data: `topk` (interaction pairs, full ranking), `user_rows` (the top-k
-split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out) and
-`context` (labelled CTR rows) and `fit` (the top-k split, item-item models fitted once on it: EASE, SLIM,
-ItemKNN). Every place that used to branch on the regime reads its `Regime` entry instead:
+split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out),
+`context` (labelled CTR rows), `behaviour` (those rows with each user's earlier items: DIN) and `fit` (the top-k
+split, item-item models fitted once on it: EASE, SLIM, ItemKNN). Every place that used to branch on the regime
+reads its `Regime` entry instead:
 the pipeline's split and baselines config, the worker's training batches, model loading, probe and leakage
 gate, the baselines' RecBole config, default models and scorer. Adding a regime is one entry here (plus the
 functions it names); adding a family is a templates folder whose family.yaml names a regime of this table.
@@ -220,6 +221,20 @@ CONTEXT = Regime(
     reference_mapping="paper_autotrain.stages.baselines.references.context:reference",
     our_protocol="paper_autotrain.stages.compare.protocol:labelled_rows_protocol",
 )
+# CTR over a behaviour sequence (DIN, DIEN): the context regime's rows, each with the user's earlier training items
+# (data/behaviour.py); a block names it (manifest `regime: behaviour`: DIN's behaviour_attention), the family stays
+# context. RecBole's DIN and DIEN read the history column of the same benchmark files; its other context models
+# leave it unloaded (scoring.py behaviour_config)
+BEHAVIOUR = dataclasses.replace(
+    CONTEXT,
+    name="behaviour",
+    prepare_split="paper_autotrain.data.behaviour:prepare_behaviour",
+    load_split="paper_autotrain.data.behaviour:load_behaviour",
+    decoy_split="paper_autotrain.worker.leakage:decoy_behaviour_rows",
+    baseline_scorer="paper_autotrain.stages.baselines.runner:score_behaviour",
+    split_hyperparameters={"max_seq_length": 50},  # RecBole's MAX_ITEM_LIST_LENGTH
+    recbole_config="paper_autotrain.stages.baselines.scoring:behaviour_config",
+)
 # knowledge-aware models: the top-k split (the same split id: the baselines compare on the same data), evaluation,
 # training batches and scorer, with the dataset's knowledge graph linked onto the items (data/knowledge.py)
 KNOWLEDGE = dataclasses.replace(
@@ -232,7 +247,8 @@ KNOWLEDGE = dataclasses.replace(
     reference_mapping="paper_autotrain.stages.baselines.references.knowledge:reference",
 )
 # by name; consumers look an entry up when they run, so a test can add one (monkeypatch.setitem)
-REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE, FIT)}
+REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE, FIT,
+                                                                  BEHAVIOUR)}
 
 
 # --- looking an entry up -------------------------------------------------------------------------------
@@ -260,6 +276,15 @@ def family_training_regime(family: str, templates_root: Path | None = None) -> R
     its `regime`."""
     base = load_library(templates_root).base_for(family)
     return regime(base.train_regime or base.regime)
+
+
+def spec_regime(spec: MethodSpec, templates_root: Path | None = None) -> Regime:
+    """The regime of `spec`'s split, evaluation and baselines: the one a block of its architecture names
+    (manifest `regime`: EASE's `fit`, DIN's `behaviour`), else its family's."""
+    blocks = load_library(templates_root).base_for(spec.family).blocks
+    own = next((blocks[b.block].regime for b in spec.architecture if b.block in blocks and blocks[b.block].regime),
+               None)
+    return regime(own) if own else family_regime(spec.family, templates_root)
 
 
 def base_modules() -> tuple[type, ...]:

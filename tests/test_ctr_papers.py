@@ -472,7 +472,8 @@ def test_the_blocks_that_feed_the_deep_tower_are_the_ones_its_template_reads():
     base = load_library().base_for("context")
     feeders = {name for name, rule in base.blocks.items() if "tower_input" in rule.provides}
     template = (Path(render.templates_dir()) / base.blocks_folder / "mlp_tower.j2").read_text()
-    assert feeders == {"bi_interaction", "product_layer", "fm_pretraining"}
+    assert feeders == {"bi_interaction", "product_layer", "fm_pretraining", "behaviour_attention",
+                       "interest_evolution"}
     assert all(f'"{name}" in before' in template for name in feeders)
 
 

@@ -69,7 +69,7 @@ def test_an_unknown_regime_is_one_line_naming_the_known_ones():
     with pytest.raises(RegimeError) as caught:
         regimes.config_regime({"data": {"regime": "graphs"}})
     assert str(caught.value) == ("unknown data regime 'graphs' "
-                                 "(known: context, fit, knowledge, sequential, topk, user_rows)")
+                                 "(known: behaviour, context, fit, knowledge, sequential, topk, user_rows)")
     assert isinstance(caught.value, ValueError)  # the runner and the probe report it as any bad value
 
 
@@ -153,7 +153,7 @@ def test_a_new_entry_reaches_the_baselines(fake_regime):
     config = baselines.recbole_config({}, {"regime": "fake", "window": 9})
     assert config["FAKE_FIELD"] == 9 and config["eval_args"]["mode"] == "full"  # the shared protocol, then its own
     assert runner.regime_scorer("fake") is fake_scorer
-    with pytest.raises(RegimeError, match="known: context, fake, fit, knowledge, sequential"):
+    with pytest.raises(RegimeError, match="known: behaviour, context, fake, fit, knowledge, sequential"):
         runner.regime_scorer("missing")
 
 

@@ -16,7 +16,7 @@ from paper_autotrain.runtime.autoencoder import (
 )
 from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
-from paper_autotrain.runtime.ctr import CTRModule, FieldCrossProducts, FieldEmbedding, pretrain_fm
+from paper_autotrain.runtime.ctr import CTRModule, Dice, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import (
     distance_correlation,
     identity_plus_laplacian,
@@ -56,7 +56,7 @@ from paper_autotrain.runtime.similarity import history_sums, in_history, padded_
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
-    "CTRModule", "CTRSplit", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
+    "CTRModule", "CTRSplit", "Dice", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss", "squared_norm_penalty",

@@ -32,13 +32,18 @@ CTR_LOSSES = ("bce", "mse")
 CTR_MONITOR = "valid/auc"
 Batch = dict[str, torch.Tensor]
 SEQ_PREFIX = "seq/"
+HISTORY = "history"  # [B, L] item ids of each row's behaviour sequence, oldest first, 0 padding (behaviour regime)
 
 
 def ctr_batch(split: CTRSplit, part: str, rows: np.ndarray | slice) -> Batch:
-    """{"tokens": [B, F_token], "seq/<field>": [B, L], "label": [B]} for the given rows of a part."""
+    """{"tokens": [B, F_token], "seq/<field>": [B, L], "label": [B]} for the given rows of a part (and "history":
+    [B, max_seq_length] when the split is the behaviour regime's)."""
     batch = {"tokens": torch.from_numpy(split.tokens[part][rows]), "label": torch.from_numpy(split.labels[part][rows])}
     for field, ids in split.seqs[part].items():
         batch[SEQ_PREFIX + field] = torch.from_numpy(ids[rows])
+    history = getattr(split, "history", None)  # the behaviour regime's rows (data/behaviour.py) carry their sequence
+    if history is not None:
+        batch[HISTORY] = torch.from_numpy(history[part][rows])
     return batch
 
 
@@ -80,15 +85,57 @@ class FieldEmbedding(nn.Module):
         self.seq_fields = split.seq_fields
         self.sequences = nn.ModuleList(nn.Embedding(split.vocab_size(f), dim) for f in split.seq_fields)
         self.n_fields = len(split.token_fields) + len(split.seq_fields)
+        # the behaviour regime's item-side feature table: an item's vectors from the same tables (`items`)
+        item_fields = tuple(getattr(split, "item_fields", ()))
+        self.n_item_fields = len(item_fields)
+        if item_fields:
+            columns = [split.token_fields.index(f) for f in item_fields if f in split.token_fields]
+            rows = torch.from_numpy(np.asarray(split.item_tokens, dtype=np.int64)) + self.offsets[columns]
+            self.register_buffer("item_rows", rows, persistent=False)  # [item vocab, item token fields]
+            self.item_seq_index = [split.seq_fields.index(f) for f in item_fields if f in split.seq_fields]
+            for position, field in zip(self.item_seq_index, split.item_seq_fields, strict=True):
+                self.register_buffer(f"item_seq_{position}", torch.from_numpy(split.item_seqs[field]),
+                                     persistent=False)
+
+    @staticmethod
+    def pooled(table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+        """[..., dim]: the mean vector of a multi-valued field's values (0 = padding, left out)."""
+        mask = (ids > 0).unsqueeze(-1).float()
+        return (table(ids) * mask).sum(-2) / (mask.sum(-2) + 1e-8)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         parts = [lookup(self.tokens.weight, batch["tokens"] + self.offsets)]
         for field, table in zip(self.seq_fields, self.sequences, strict=True):
-            ids = batch[SEQ_PREFIX + field]
-            mask = (ids > 0).unsqueeze(-1).float()
-            pooled = (table(ids) * mask).sum(1) / (mask.sum(1) + 1e-8)
-            parts.append(pooled.unsqueeze(1))
+            parts.append(self.pooled(table, batch[SEQ_PREFIX + field]).unsqueeze(1))
         return torch.cat(parts, dim=1)
+
+    def items(self, ids: torch.Tensor) -> torch.Tensor:
+        """[..., n_item_fields, dim]: the vectors of items `ids` (item_id vocab ids, any shape) by their item-side
+        fields, from the tables `forward` reads (a behaviour and the candidate item share them; the behaviour
+        regime's splits only)."""
+        if not self.n_item_fields:
+            raise ValueError("items(): the split has no item-side feature table (the behaviour regime's has)")
+        parts = [lookup(self.tokens.weight, self.item_rows[ids])]
+        for position in self.item_seq_index:
+            table = self.sequences[position]
+            parts.append(self.pooled(table, getattr(self, f"item_seq_{position}")[ids]).unsqueeze(-2))
+        return torch.cat(parts, dim=-2)
+
+
+class Dice(nn.Module):
+    """Dice, the data-adaptive activation of DIN (Zhou et al. 2018, Eq. 10): f(s) = p(s) s + (1 - p(s)) alpha s,
+    p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)), E and Var the mini-batch's per unit in training and their
+    moving averages at inference (a BatchNorm without affine), alpha learned per unit (from 0). A [..., size] input
+    is normalised over all its leading dimensions."""
+
+    def __init__(self, size: int, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(int(size), eps=eps, affine=False)
+        self.alpha = nn.Parameter(torch.zeros(int(size)))
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(self.norm(s.reshape(-1, s.shape[-1]))).reshape(s.shape)
+        return p * s + (1 - p) * self.alpha * s
 
 
 # Multiplicative hash of a pair's joint id into its buckets: x -> (x mod P) * A mod P, a bijection on [0, P)

@@ -243,6 +243,13 @@ def decoy_ctr_rows(split: CTRSplit) -> CTRSplit:
               for part, fields in split.seqs.items()})
 
 
+def decoy_behaviour_rows(split: Any) -> Any:
+    """The behaviour rows as decoy_ctr_rows makes them, the held-out rows' histories reversed with them."""
+    decoy = decoy_ctr_rows(split)
+    return dataclasses.replace(decoy, history={part: (value[::-1].copy() if part in HELD_OUT else value)
+                                               for part, value in split.history.items()})
+
+
 def snapshot(model: torch.nn.Module) -> dict[str, Any]:
     state = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     for name, value in kept_arrays(model):

@@ -52,7 +52,7 @@ from paper_autotrain.progress import epoch_line
 from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
 from paper_autotrain.stages.baselines.ids import token_ids
-from paper_autotrain.stages.baselines.scoring import score_context
+from paper_autotrain.stages.baselines.scoring import score_behaviour_rows, score_context
 
 log = logging.getLogger("paper_autotrain.stages.baselines.runner")
 
@@ -376,6 +376,11 @@ def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores
 def score_ctr(trained: Trained, split_path: str, ks: list[int]) -> Scores:
     """AUC/LogLoss of model.predict on the saved rows (scoring.py beside this module): no per-user values."""
     return Scores(*score_context(trained, split_path, ks))
+
+
+def score_behaviour(trained: Trained, split_path: str, ks: list[int]) -> Scores:
+    """score_ctr on the behaviour rows: RecBole's DIN and DIEN also get each row's history (scoring.py)."""
+    return Scores(*score_behaviour_rows(trained, split_path, ks))
 
 
 def regime_scorer(name: str) -> Callable[[Trained, str, list[int]], Scores]:

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from paper_autotrain.regimes import family_regime, resolve
+from paper_autotrain.regimes import resolve, spec_regime
 from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo, same_dataset_name
 
 ITEMS = (("split", "Split"), ("ranking", "Ranking"), ("filters", "Filters"),
@@ -92,7 +92,7 @@ def early_stopping_line(run: RunResult | None, monitor: str) -> str:
 def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> Ours:
     """Ours, stated by the spec's data regime (regimes.py `our_protocol`) from the split the run used and the
     settings recorded with our run."""
-    ours = resolve(family_regime(spec.family).our_protocol)(split, run)
+    ours = resolve(spec_regime(spec).our_protocol)(split, run)
     return dataclasses.replace(ours, dataset=split.dataset)
 
 

@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
-               "leaky_relu": "nn.LeakyReLU()", "gelu": "nn.GELU()"}
+               "leaky_relu": "nn.LeakyReLU()", "gelu": "nn.GELU()",
+               "dice": "Dice(size)"}  # DIN's data-adaptive activation, sized by the layer (`size` in mlp_tower)
 OPTIM_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("optimizer", "adam"), ("learning_rate", 0.001), ("batch_size", 2048), ("l2_reg", 0.0),
     ("negative_samples", 1),
@@ -299,12 +300,17 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     elif loss != spec.trained_loss:
         notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
                          f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
-    block_regime = own_regime(spec, base)  # a block fitted once (EASE): its regime's base class, no optimiser
+    # a block of another regime: fitted once (EASE: its regime's base class, no optimiser) or reading other data
+    # (DIN's behaviour sequences: the behaviour regime's split)
+    block_regime = own_regime(spec, base)
+    fitted = block_regime is not None and regime(block_regime).fit is not None
     base_class = regime(block_regime).base_module.partition(":")[2] if block_regime else base.module
-    if block_regime:
+    if fitted:
         optim, rows = {}, param_rows  # no optimiser, batches or epochs: fitted once on the train split
     imports = {base_class, base.split_type, *base.losses[loss]}
-    if base.loss_template and not block_regime:
+    if activation_module(spec).startswith("Dice("):
+        imports.add("Dice")
+    if base.loss_template and not fitted:
         imports.add("make_optimizer")
     for block in spec.architecture:
         imports.update(base.blocks[block.block].imports)
@@ -318,7 +324,7 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
         "arxiv_id": spec.paper.arxiv_id, "model_params": model_params, "optim": optim,
         "trainer": trainer, "base_module": base.module, "split_type": base.split_type,
-        "base_class": base_class, "fitted": bool(block_regime),
+        "base_class": base_class, "fitted": fitted,
         "data": {"regime": block_regime or base.train_regime or base.regime, **DATA_DEFAULTS,
                  **known_keys(cfg.get("data"), tuple(DATA_DEFAULTS))},
         "hp_rows": [markdown_row(row) for row in rows], "notes": notes,

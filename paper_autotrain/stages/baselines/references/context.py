@@ -1,5 +1,6 @@
 """RecBole references of the context (CTR) family: LR, FM, WideDeep, DeepFM, DCN, NFM, AFM, FwFM, xDeepFM,
-AutoInt, DCNV2, PNN, FFM, FNN.
+AutoInt, DCNV2, PNN, FFM, FNN, DIN and DIEN (sequential classes of RecBole's that read the behaviour regime's
+history).
 
 Where RecBole's class hard-codes a choice the paper makes otherwise (NFM's sigmoid hidden layers), our model follows
 the paper and the note says what RecBole's does instead. A block parameter that reads no hyperparameter reaches RecBole
@@ -46,6 +47,10 @@ def reference(spec: MethodSpec) -> Reference | None:
         _dcnv2(m)
     if model == "PNN":
         _pnn(m)
+    if model == "DIN":
+        _din(m)
+    if model == "DIEN":
+        _dien(m)
     if model == "FNN":
         if m.model_value("fm_pretraining", "fm_pretrain_epochs"):
             m.notes.append("RecBole's FNN has no pre-training stage: its embeddings start random, not from a fitted "
@@ -71,7 +76,8 @@ def reference(spec: MethodSpec) -> Reference | None:
 
 # What RecBole's classes hard-code in their MLP: (activation, batch norm of the hidden layers); others: relu, none
 RECBOLE_TOWERS: dict[str, tuple[str, bool]] = {"DCN": ("relu", True), "DCNV2": ("relu", True),
-                                              "NFM": ("sigmoid", True), "FNN": ("tanh", False)}
+                                              "NFM": ("sigmoid", True), "FNN": ("tanh", False), "DIN": ("dice", True),
+                                              "DIEN": ("dice", True)}
 
 
 def _tower(m: SpecMapping, model: str) -> None:
@@ -86,6 +92,40 @@ def _tower(m: SpecMapping, model: str) -> None:
     if norm != their_norm:
         m.notes.append(f"mlp_tower batch_norm={norm} not mapped: RecBole's {model} "
                        f"{'always' if their_norm else 'never'} batch-normalises its hidden layers")
+
+
+def _din(m: SpecMapping) -> None:
+    """RecBole's DIN reads the rows' history column (the behaviour regime's benchmark files) with the item ids."""
+    from paper_autotrain.data.behaviour import HISTORY_FIELD
+
+    m.overrides["unload_col"] = None  # the behaviour regime unloads the history for RecBole's other context models
+    m.put("alias_of_item_id", [HISTORY_FIELD])
+    m.put("pooling_mode", "mean")  # a multi-valued field (genres) is its values' mean vector, as ours
+    inputs = str(m.blocks["behaviour_attention"].get("inputs", "product")).lower()
+    if str(m.blocks["behaviour_attention"].get("tower", "fields")).lower() != "interest_candidate":
+        m.notes.append("RecBole's DIN (as the authors' released code) feeds its DNN with the attention-pooled "
+                       "interest, the candidate item and their element-wise product only; ours follows the paper: "
+                       "every field vector of the row (user profile, candidate item and its features) and the "
+                       "interest (tower=interest_candidate gives RecBole's)")
+    m.notes.append("RecBole's DIN attention unit is an MLP of mlp_hidden_size layers with sigmoid activations over "
+                   "[v_A, e_j, v_A - e_j, v_A * e_j]; ours is the paper's Linear(attention_size) -> Dice -> Linear(1)"
+                   + (" over [e_j, e_j * v_A, v_A] (inputs=product)" if inputs == "product" else
+                      " over the same four inputs (inputs=product_difference)"))
+
+
+def _dien(m: SpecMapping) -> None:
+    """RecBole's DIEN reads the history column too, and a negative history it samples itself only when it augments."""
+    m.overrides["unload_col"] = None
+    m.put("alias_of_item_id", ["item_id_list"])
+    m.put("pooling_mode", "mean")
+    m.put("gru_type", "AUGRU")
+    m.put("alpha", m.model_value("interest_evolution", "aux_weight"))
+    m.notes.append("RecBole's DIEN reads a negative history (neg_item_id_list), which the behaviour regime's benchmark "
+                   "files do not hold, and packs each history (a row without behaviours fails): it does not run on "
+                   "these rows; ours draws a uniform negative per step and keeps rows without behaviours")
+    m.notes.append("RecBole's DIEN (as the released code) scores the auxiliary pairs with an MLP over [h_t, e]; ours "
+                   "with the paper's sigmoid of the inner product <h_t, e>; its DNN sees the interest, the candidate "
+                   "and the user features, ours every field vector of the row and the final interest state")
 
 
 def _afm(m: SpecMapping) -> None:
