@@ -1,6 +1,7 @@
-"""Sequential and session parity runs: the models of tests/test_session_papers.py (NARM, STAMP, NextItNet, FPMC)
-and tests/test_bert_graph_session_papers.py (BERT4Rec, SR-GNN, GC-SAN), each read from its fixture paper and run end
-to end against RecBole's class of it, by scripts/graph_parity.py's runner.
+"""Sequential and session parity runs: the models of tests/test_session_papers.py (NARM, STAMP, NextItNet, FPMC),
+tests/test_bert_graph_session_papers.py (BERT4Rec, SR-GNN, GC-SAN) and
+tests/test_transrec_papers.py (TransRec), each read from its fixture paper and run end to end against RecBole's class
+of it, by scripts/graph_parity.py's runner.
 
 usage: python scripts/session_parity.py [--models NARM,BERT4Rec] [--epochs 3] [--out results/session_parity]
                                        [--threads 1] [hydra overrides for every run]
@@ -15,7 +16,7 @@ import sys
 
 import graph_parity
 
-SESSION_PAPERS = "tests.test_session_papers,tests.test_bert_graph_session_papers"
+SESSION_PAPERS = "tests.test_session_papers,tests.test_bert_graph_session_papers,tests.test_transrec_papers"
 DEFAULTS = ["--papers", SESSION_PAPERS, "--epochs", "3", "--out", "results/session_parity"]
 
 

@@ -1,6 +1,6 @@
 """RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions),
 BERT4Rec (bidirectional self-attention, cloze training), SRGNN and GCSAN (session graphs), NARM, STAMP,
-NextItNet and FPMC."""
+NextItNet, FPMC and TransRec."""
 
 from __future__ import annotations
 
@@ -204,4 +204,16 @@ def _fpmc(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", m.block_value("fpmc_score", "embedding_size", integral=True))
 
 
-SESSION_MODELS = {"NARM": _narm, "STAMP": _stamp, "NextItNet": _nextitnet, "FPMC": _fpmc}
+def _transrec(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", m.block_value("transrec_score", "embedding_size", integral=True))
+    m.notes.extend([
+        "RecBole's TransRec scores beta_j minus the plain L2 distance ||gamma_i + t + t_u - gamma_j||; the paper's "
+        "(and ours) is the squared L2 distance",
+        "RecBole's TransRec keeps no item point in the unit ball; the paper (and ours) renormalises the item "
+        "vectors into it after each step",
+        "RecBole's TransRec adds norms of the (detached) embeddings and ||t|| to its loss, which train nothing but "
+        "t; the spec's L2 is our optimiser's weight decay",
+    ])
+
+
+SESSION_MODELS = {"NARM": _narm, "STAMP": _stamp, "NextItNet": _nextitnet, "FPMC": _fpmc, "TransRec": _transrec}
