@@ -26,6 +26,7 @@ from paper_autotrain.runtime.graph import (
     spectral_filter,
     symmetric_sparse_mm,
 )
+from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
 from paper_autotrain.runtime.knowledge import corrupted_triples, sampled_neighbourhoods
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
@@ -56,4 +57,5 @@ __all__ = [
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "kmeans", "orthogonal_matrix", "spectral_filter",
+    "ItemFeatureEmbedding",
 ]
