@@ -18,6 +18,7 @@ from paper_autotrain.data.sequential import load_sequences, prepare_sequences
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages import validate
+from paper_autotrain.stages.baselines import recbole_config
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
@@ -157,7 +158,9 @@ def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_a
     assert spec.reference == model == composition_class("sequential", blocks, spec.trained_loss)
     name, overrides, notes = reference_with_notes(spec)
     assert name == model and overrides["selected_features"] == ["class", "release_year"]
-    assert overrides["load_col"]["item"] == ["item_id", "class", "release_year"]
+    # RecBole loads the .item fields beside the interactions every baseline shares
+    assert recbole_config(overrides, {"regime": "sequential"})["load_col"] == {
+        "inter": ["user_id", "item_id_list", "item_id"], "item": ["item_id", "class", "release_year"]}
     assert overrides["hidden_size"] == 64 and overrides["n_layers"] == 2 and overrides["n_heads"] == 2
 
 

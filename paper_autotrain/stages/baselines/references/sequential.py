@@ -112,7 +112,7 @@ def _feature_model(m: SpecMapping, model: str, embedding: int | float | None) ->
         m.put("pooling_mode", pooling)
         m.notes.append("RecBole's FDSA shares one LayerNorm between its two inputs and its output (ours too); its "
                        "feature and item self-attention blocks are RecBole's post-norm Transformer layers")
-    m.overrides["load_col"] = {"inter": ["user_id", "item_id_list", "item_id"], "item": ["item_id", *fields]}
+    m.overrides["load_col"] = {"item": ["item_id", *fields]}  # beside the shared interactions
     m.notes.append(f"both sides read the items' fields {', '.join(fields)} (dataset.item_features' default; "
                    "RecBole's from the split's .item file)")
 
