@@ -197,8 +197,9 @@ class RecBoleClass:
     blocks: frozenset[str]
     """the blocks that make it"""
     match: str = "exact"
-    """exact: the composition is these blocks; contains: it holds them, and may hold more; telltale: it holds this
-    one block and no other entry's telltale block"""
+    """exact: the composition is these blocks; contains: it holds them, and may hold more; telltale: it holds these
+    blocks (usually one) and no other entry's telltale blocks, unless those are a part of these (SASRecF's pair
+    over SASRec's self-attention)"""
     loss: str | None = None
     """the class only when trained with this loss (matrix factorisation is BPR only with the BPR loss)"""
 
@@ -253,10 +254,16 @@ class Base:
     def recbole_class(self, blocks: frozenset[str], loss: str) -> str | None:
         """The RecBole class this composition amounts to with this loss: the one telltale block it holds, else the
         first entry it matches; None for none (or for two telltales)."""
-        telltales = [entry.name for entry in self.recbole_classes
-                     if entry.match == "telltale" and entry.matches(blocks, loss)]
+        matched = [entry for entry in self.recbole_classes
+                   if entry.match == "telltale" and entry.matches(blocks, loss)]
+        # a telltale pair (SASRecF: the feature fusion with SASRec's self-attention) is more telling than its part
+        telltales = [entry for entry in matched if not any(entry.blocks < other.blocks for other in matched)]
         if telltales:
-            return telltales[0] if len(telltales) == 1 else None
+            if len(telltales) > 1:
+                return None
+            # another entry's telltale block the chosen entry lacks (the feature fusion beside a GRU) is no class
+            telling = frozenset().union(*(entry.blocks for entry in self.recbole_classes if entry.match == "telltale"))
+            return telltales[0].name if blocks & telling <= telltales[0].blocks else None
         return next((entry.name for entry in self.recbole_classes
                      if entry.match != "telltale" and entry.matches(blocks, loss)), None)
 
@@ -516,8 +523,8 @@ def read_recbole_classes(value: Any, where: Where, blocks: Mapping[str, BlockRul
         match = text(raw.get("match", "exact"), at.at("match"))
         if match not in MATCHES:
             raise at.at("match").error(f"{match!r} is not one of {', '.join(MATCHES)}")
-        if match == "telltale" and len(names) != 1:
-            raise at.at("blocks").error("a telltale entry names exactly one block")
+        if match == "telltale" and not names:
+            raise at.at("blocks").error("a telltale entry names its block (or its pair of blocks)")
         loss = None if raw.get("loss") is None else text(raw["loss"], at.at("loss"))
         entries.append(RecBoleClass(text(raw["class"], at.at("class")), frozenset(names), match, loss))
     return tuple(entries)

@@ -1,6 +1,7 @@
-"""Sequential and session parity runs: the models of tests/test_session_papers.py (NARM, STAMP, NextItNet, FPMC)
-and tests/test_bert_graph_session_papers.py (BERT4Rec, SR-GNN, GC-SAN), each read from its fixture paper and run end
-to end against RecBole's class of it, by scripts/graph_parity.py's runner.
+"""Sequential and session parity runs: the models of tests/test_session_papers.py (NARM, STAMP, NextItNet, FPMC),
+tests/test_bert_graph_session_papers.py (BERT4Rec, SR-GNN, GC-SAN), tests/test_transrec_papers.py (TransRec) and
+tests/test_feature_sequence_papers.py (SASRecF, FDSA: ML-100K's genres and release year), each read from its fixture
+paper and run end to end against RecBole's class of it, by scripts/graph_parity.py's runner.
 
 usage: python scripts/session_parity.py [--models NARM,BERT4Rec] [--epochs 3] [--out results/session_parity]
                                        [--threads 1] [hydra overrides for every run]
@@ -15,7 +16,8 @@ import sys
 
 import graph_parity
 
-SESSION_PAPERS = "tests.test_session_papers,tests.test_bert_graph_session_papers"
+SESSION_PAPERS = ("tests.test_session_papers,tests.test_bert_graph_session_papers,tests.test_transrec_papers,"
+                  "tests.test_feature_sequence_papers")
 DEFAULTS = ["--papers", SESSION_PAPERS, "--epochs", "3", "--out", "results/session_parity"]
 
 

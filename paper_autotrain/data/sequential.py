@@ -7,19 +7,26 @@ Users with fewer than three interactions only contribute training rows.
 
 Item ids are 1..n_items in our index space; 0 is padding, as in RecBole. The same split is
 written as RecBole benchmark files (`user_id`, `item_id_list`, `item_id` per row), so RecBole's
-sequential models read exactly the histories and targets our model sees. Evaluation ranks all
+sequential models read exactly the histories and targets our model sees.
+
+Where the dataset has a `.item` file, the items' categorical features (`dataset.item_features`, default
+ML-100K's genres `class` and `release_year`, those of them the file has) ride along for the models that read
+them (SASRecF, FDSA): per field an id table [n_items + 1, width] (0 padding; a `token_seq` field such as the
+genres holds several ids per item), and the split folder's benchmark gets a `.item` file with those columns of the
+split's items, which RecBole's feature models read with `selected_features`. Evaluation ranks all
 items for the target with no history masking (RecBole's convention for sequential models).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +43,8 @@ from paper_autotrain.schemas import SplitInfo
 log = logging.getLogger(__name__)
 
 SEQUENCE_FORMAT_VERSION = 1
+DEFAULT_ITEM_FEATURES = ("class", "release_year")  # ML-100K's genres and release year (RecBole's SASRecF: class)
+FEATURE_PREFIX = "feature/"  # sequences.npz keys of the item feature tables
 PAD = 0
 PAD_TOKEN = "[PAD]"
 PHASE_OFFSET = {"train": 2, "valid": 2, "test": 1}  # history of a phase's target = all but the last k items
@@ -56,6 +65,8 @@ class SequenceSplit:
     offsets: np.ndarray  # int64 [n_users + 1]: user u's sequence is items[offsets[u]:offsets[u+1]]
     user_tokens: np.ndarray
     item_tokens: np.ndarray  # item_tokens[0] is the padding token
+    # item feature field -> int64 [n_items + 1, width] ids (0 padding / none), row i the features of item i
+    item_features: dict[str, np.ndarray] = field(default_factory=dict)
 
     def sequence(self, user: int) -> np.ndarray:
         return self.items[self.offsets[user]:self.offsets[user + 1]]
@@ -149,9 +160,10 @@ def compute_sequences(frame: pd.DataFrame, max_seq_length: int) -> SequenceSplit
 # --- saving, loading, RecBole benchmark files ---------------------------------------------------------
 
 def save_sequences(split: SequenceSplit, folder: Path) -> None:
+    features = {FEATURE_PREFIX + name: ids for name, ids in split.item_features.items()}
     save_npz(folder / "sequences.npz", n_users=split.n_users, n_items=split.n_items,
              max_seq_length=split.max_seq_length, items=split.items, offsets=split.offsets,
-             user_tokens=split.user_tokens.astype(str), item_tokens=split.item_tokens.astype(str))
+             user_tokens=split.user_tokens.astype(str), item_tokens=split.item_tokens.astype(str), **features)
 
 
 def load_sequences(path: str | Path) -> SequenceSplit:
@@ -159,7 +171,40 @@ def load_sequences(path: str | Path) -> SequenceSplit:
         return SequenceSplit(
             n_users=int(z["n_users"]), n_items=int(z["n_items"]), max_seq_length=int(z["max_seq_length"]),
             items=z["items"], offsets=z["offsets"], user_tokens=z["user_tokens"], item_tokens=z["item_tokens"],
+            item_features={key[len(FEATURE_PREFIX):]: z[key] for key in z.files if key.startswith(FEATURE_PREFIX)},
         )
+
+
+def item_feature_file(inter_file: Path) -> Path:
+    return inter_file.with_name(inter_file.name[: -len(".inter")] + ".item")
+
+
+def read_item_features(inter_file: Path, fields: Sequence[str],
+                       item_tokens: np.ndarray) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
+    """The chosen categorical fields of the dataset's `.item` file that it has, as id tables over our items
+    (row 0 padding, an item the file lacks all 0), and the file's rows of our items with those columns (RecBole
+    atomic headers kept) for the benchmark; ({}, None) when there is no such file or field."""
+    from paper_autotrain.data.ctr import _encode_seq, _encode_token, _read_atomic
+
+    path = item_feature_file(inter_file)
+    if not path.exists() or not fields:
+        return {}, None
+    frame, types = _read_atomic(path)
+    present = [f for f in fields if f in frame and f != "item_id" and types.get(f) in ("token", "token_seq")]
+    if "item_id" not in frame or not present:
+        return {}, None
+    frame = frame.drop_duplicates("item_id").set_index("item_id")
+    rows = frame.reindex(item_tokens[1:].astype(str)).fillna("")
+    tables = {}
+    for name in present:
+        values = rows[name].to_numpy(str)
+        ids = _encode_seq(values)[1] if types[name] == "token_seq" else _encode_token(values)[1][:, None]
+        if types[name] == "token":  # an item the file lacks is padding, not a token of its own
+            ids = np.where(values[:, None] == "", 0, ids)
+        tables[name] = np.vstack([np.zeros((1, ids.shape[1]), dtype=np.int64), ids.astype(np.int64)])
+    known = frame.loc[frame.index.isin(item_tokens[1:].astype(str)), present].reset_index()
+    known.columns = [f"{name}:{types.get(name, 'token')}" for name in known.columns]
+    return tables, known
 
 
 def benchmark_rows(split: SequenceSplit, phase: str) -> Iterator[str]:
@@ -181,22 +226,36 @@ def write_benchmark(split: SequenceSplit, folder: Path, dataset_name: str) -> No
             handle.writelines(benchmark_rows(split, phase))
 
 
-def _sequence_split_id(inter_file: Path, max_seq_length: int) -> str:
+def _sequence_split_id(inter_file: Path, max_seq_length: int, features: Sequence[str] = ()) -> str:
     digest = hashlib.sha256(hashlib.sha256(inter_file.read_bytes()).digest())
     digest.update(json.dumps({"protocol": "LOO-TO", "L": max_seq_length, "v": SEQUENCE_FORMAT_VERSION}).encode())
+    item_file = item_feature_file(inter_file)
+    if features and item_file.exists():  # the items' features ride along: a split of other features is another
+        digest.update(hashlib.sha256(item_file.read_bytes()).digest())
+        digest.update(json.dumps({"item_features": list(features)}).encode())
     return "seq-" + digest.hexdigest()[:12]
+
+
+def item_feature_fields(dataset_cfg: Mapping) -> tuple[str, ...]:
+    """dataset.item_features (RecBole's selected_features), default ML-100K's genres and release year."""
+    fields = dataset_cfg.get("item_features")
+    return tuple(str(f) for f in (DEFAULT_ITEM_FEATURES if fields is None else fields))
 
 
 def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: str | Path) -> SplitInfo:
     """Compute (or reuse) the leave-one-out sequences of a dataset under datasets_root/<name>/<split_id>/."""
     name = str(dataset_cfg["name"])
     inter_file = locate_interactions(dataset_cfg)
-    split_id = _sequence_split_id(inter_file, int(max_seq_length))
+    features = item_feature_fields(dataset_cfg)
+    split_id = _sequence_split_id(inter_file, int(max_seq_length), features)
     folder = Path(datasets_root).resolve() / name / split_id
     existing = saved_split_info(folder, load_sequences)
     if existing is not None:
         return existing.model_copy(update={"path": str(folder)})
     split = compute_sequences(read_atomic_interactions(inter_file), int(max_seq_length))
+    tables, item_rows = read_item_features(inter_file, features, split.item_tokens)
+    if tables:
+        split = dataclasses.replace(split, item_features=tables)
     info = SplitInfo(
         dataset=name, split_id=split_id, path=str(folder), n_users=split.n_users, n_items=split.n_items,
         n_train=len(split.examples("train")[0]), n_valid=len(split.eval_users()), n_test=len(split.eval_users()),
@@ -208,6 +267,8 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
     try:
         save_sequences(split, staging)
         write_benchmark(split, staging, name)
+        if item_rows is not None:  # RecBole's feature models (SASRecF, FDSA) read it beside the benchmark
+            item_rows.to_csv(staging / name / f"{name}.item", sep="\t", index=False)
         (staging / "split.json").write_text(info.model_dump_json(indent=1))
         publish_split(staging, folder, load_sequences)
     finally:

@@ -27,6 +27,7 @@ from paper_autotrain.runtime.graph import (
     spectral_filter,
     symmetric_sparse_mm,
 )
+from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
 from paper_autotrain.runtime.knowledge import (
     collaborative_knowledge_graph,
     corrupted_triples,
@@ -68,4 +69,5 @@ __all__ = [
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
     "spectral_filter",
+    "ItemFeatureEmbedding",
 ]

@@ -113,6 +113,11 @@ def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
     shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics", "load_col",
               "MAX_ITEM_LIST_LENGTH"}
     for key, value in overrides.items():
+        if key == "load_col" and isinstance(value, Mapping) and isinstance(config.get("load_col"), Mapping):
+            # a model's own feature files (SASRecF's, FDSA's .item fields) load beside the shared interactions
+            own = {side: cols for side, cols in value.items() if side != "inter"}
+            config["load_col"] = {**config["load_col"], **own}
+            continue
         if key in shared:
             log.warning("ignoring override %s=%r: every baseline shares the protocol value", key, value)
             continue

@@ -1,9 +1,10 @@
 """RecBole references of the sequential family: SASRec (self-attention), GRU4Rec (GRU), Caser (convolutions),
 BERT4Rec (bidirectional self-attention, cloze training), SRGNN and GCSAN (session graphs), NARM, STAMP,
-NextItNet and FPMC."""
+NextItNet, FPMC and TransRec; SASRecF and FDSA (the items' features)."""
 
 from __future__ import annotations
 
+from paper_autotrain.data.sequential import DEFAULT_ITEM_FEATURES
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import STAND_IN_LOSSES, MethodSpec
 from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping, int_list
@@ -27,6 +28,8 @@ def reference(spec: MethodSpec) -> Reference | None:
         _srgnn(m, embedding)
     elif model == "GCSAN":
         _gcsan(m, embedding)
+    elif model in FEATURE_MODELS:
+        _feature_model(m, model, embedding)
     elif model == "SASRec":
         encoder = "self_attention_encoder"
         m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
@@ -85,6 +88,33 @@ def _loss(m: SpecMapping, model: str) -> None:
                        f"(CE or BPR only); the reference trains BPR with {negatives} uniformly sampled negative(s) "
                        f"per target instead, not the paper's loss ({where}). To compare like with like, run ours "
                        "with `loss: bpr` in spec.yaml (from_stage=render)")
+
+
+FEATURE_MODELS = {"SASRecF": ("self_attention_encoder", "sum"), "FDSA": ("fdsa_encoder", "mean")}
+
+
+def _feature_model(m: SpecMapping, model: str, embedding: int | float | None) -> None:
+    """SASRecF and FDSA: SASRec's sizes, and the items' feature fields RecBole reads from the split's .item file."""
+    encoder, pooling = FEATURE_MODELS[model]
+    m.put("hidden_size", embedding)
+    m.put("inner_size", m.block_value(encoder, "inner_size", integral=True))
+    m.put("n_layers", m.block_value(encoder, "n_layers", integral=True))
+    m.put("n_heads", m.block_value(encoder, "n_heads", integral=True))
+    dropout = m.block_value(encoder, "dropout", integral=False)
+    m.put("hidden_dropout_prob", dropout)
+    m.put("attn_dropout_prob", dropout)
+    fields = sorted(DEFAULT_ITEM_FEATURES)
+    m.put("selected_features", fields)
+    if model == "SASRecF":
+        _sasrec_layout(m)
+        m.put("pooling_mode", str(m.blocks.get("item_feature_fusion", {}).get("pooling") or pooling))
+    else:
+        m.put("pooling_mode", pooling)
+        m.notes.append("RecBole's FDSA shares one LayerNorm between its two inputs and its output (ours too); its "
+                       "feature and item self-attention blocks are RecBole's post-norm Transformer layers")
+    m.overrides["load_col"] = {"item": ["item_id", *fields]}  # beside the shared interactions
+    m.notes.append(f"both sides read the items' fields {', '.join(fields)} (dataset.item_features' default; "
+                   "RecBole's from the split's .item file)")
 
 
 def _sasrec_layout(m: SpecMapping) -> None:
@@ -204,4 +234,16 @@ def _fpmc(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", m.block_value("fpmc_score", "embedding_size", integral=True))
 
 
-SESSION_MODELS = {"NARM": _narm, "STAMP": _stamp, "NextItNet": _nextitnet, "FPMC": _fpmc}
+def _transrec(m: SpecMapping, embedding: int | float | None) -> None:
+    m.put("embedding_size", m.block_value("transrec_score", "embedding_size", integral=True))
+    m.notes.extend([
+        "RecBole's TransRec scores beta_j minus the plain L2 distance ||gamma_i + t + t_u - gamma_j||; the paper's "
+        "(and ours) is the squared L2 distance",
+        "RecBole's TransRec keeps no item point in the unit ball; the paper (and ours) renormalises the item "
+        "vectors into it after each step",
+        "RecBole's TransRec adds norms of the (detached) embeddings and ||t|| to its loss, which train nothing but "
+        "t; the spec's L2 is our optimiser's weight decay",
+    ])
+
+
+SESSION_MODELS = {"NARM": _narm, "STAMP": _stamp, "NextItNet": _nextitnet, "FPMC": _fpmc, "TransRec": _transrec}

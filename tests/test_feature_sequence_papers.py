@@ -1,0 +1,246 @@
+"""Sequential models that read the items' features, from fixture papers that describe them in prose: SASRecF (the
+item's feature embeddings fused into its representation before the self-attention) and FDSA (Zhang et al., 2019: a
+feature-level self-attention beside the item-level one, concatenated). Each paper is read into its blocks, comes
+out `faithful` with RecBole's class as the reference (its `selected_features` the split's item fields); each block
+equals its equation by hand on a tiny input; a paper whose features are unbuilt (a feature graph) stays `partial`,
+and SASRec's paper without features is still SASRec. The split carries the items' fields from the dataset's .item
+file (tests/test_feature_sequence_papers.py writes a small one). The fixture papers are no real papers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from paper_autotrain.data.sequential import load_sequences, prepare_sequences
+from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.stages import train as train_stage
+from paper_autotrain.stages import validate
+from paper_autotrain.stages.baselines import recbole_config
+from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.worker.loading import build_model, load_config
+from tests.fixture_papers import rendered, spec_of, with_values
+
+SETTINGS = ("We use the Amazon Beauty, Sports and Toys datasets and report HR@10 and NDCG@10 under the "
+            "leave-one-out protocol. Table 2 reports the results.")
+
+SASRECF_PAPER = [
+    ["Feature-Aware Self-Attentive Sequential Recommendation",
+     "Abstract. Self-attention based sequential models predict the next item from the item IDs of a user's "
+     "history alone, although items come with rich attributes such as their categories and brands. We propose "
+     "SASRecF, which brings the item features into the self-attention based sequential recommender.",
+     "1 INTRODUCTION",
+     "Sparse item IDs carry little information about new or rare items, whose attributes are known. "
+     "Self-attention over the item IDs cannot relate two items it has rarely seen together."],
+    ["3 METHOD",
+     "3.1 Feature-Enhanced Item Representation",
+     "Each item has an item ID embedding, and each of its attributes (the categories of each item and its release "
+     "year) is mapped to an attribute embedding; the embeddings of a multi-valued attribute are summed. We "
+     "concatenate the item ID embedding with the attribute embeddings and a linear layer maps the concatenation "
+     "to the feature-enhanced item representation of d dimensions.",
+     "3.2 Self-Attention",
+     "Learnable position embeddings are added to the feature-enhanced item representations, and a stack of "
+     "causal self-attention blocks, each a multi-head self-attention layer and a point-wise feed-forward "
+     "network with residual connections and layer normalization, reads the sequence. The output at the last "
+     "position represents the user's sequence.",
+     "3.3 Prediction",
+     "The score of a candidate item is the inner product of the sequence representation with its item ID "
+     "embedding. A softmax over all the items gives the probability of the next item, and the model is trained "
+     "with the cross-entropy loss over all items."],
+    ["4 EXPERIMENTS", SETTINGS,
+     "Settings. The embedding size is 64, with 2 self-attention blocks and 2 heads. We use the Adam optimizer "
+     "with a learning rate of 0.001 and a batch size of 256."],
+]
+
+
+def fdsa_paper(feature_part: str) -> list[list[str]]:
+    return [
+        ["Feature-level Deeper Self-Attention Network for Sequential Recommendation",
+         "Abstract. Sequential recommendation predicts the next item a user will interact with. Existing methods "
+         "model the transition patterns between items but ignore the transitions between the items' features. "
+         "We propose a feature-level deeper self-attention network (FDSA) that integrates the items' "
+         "heterogeneous features into a feature sequence and models the transition patterns at both the item "
+         "level and the feature level.",
+         "1 INTRODUCTION",
+         "A user who buys a phone is likely to buy accessories next: the transition between categories predicts "
+         "the next item."],
+        ["3 THE FDSA MODEL",
+         "3.1 Embedding Layer",
+         "Each item of the user's sequence is mapped to an item embedding, and each of its features (its category "
+         "and brand) to a feature embedding. Learnable position embeddings are added to both sequences.",
+         feature_part,
+         "3.3 Item-based Self-Attention",
+         "An item-based self-attention block, a multi-head self-attention layer and a point-wise feed-forward "
+         "network with residual connections, learns the transition patterns between the items of the sequence; "
+         "each position attends only to the positions before it.",
+         "3.4 Prediction",
+         "The outputs of the item-based and the feature-based self-attention blocks are concatenated and fed into "
+         "a fully connected layer. The score of a candidate item is the inner product of this output with its "
+         "item embedding, and the model is trained with the cross-entropy loss over all items."],
+        ["4 EXPERIMENTS", SETTINGS,
+         "Settings. The embedding size is 64, with 2 self-attention blocks and 2 heads. We use the Adam "
+         "optimizer with a learning rate of 0.001 and a batch size of 256."],
+    ]
+
+
+FDSA_FEATURES = ("3.2 Feature-based Self-Attention. Different features of an item matter differently to a user: "
+                 "a vanilla attention mechanism over the item's features combines their embeddings into one "
+                 "feature representation, alpha = softmax(W2 ReLU(W1 f)). The feature representations of the "
+                 "sequence form a feature sequence, and a feature-based self-attention block learns the "
+                 "transition patterns between the features of the sequence.")
+GRAPH_FEATURES = ("3.2 Feature Graph. The features of all items form a feature graph, whose edges join features "
+                  "that co-occur in an item, and a graph convolutional network over the feature graph gives each "
+                  "feature its representation before the feature-based self-attention block reads the feature "
+                  "sequence.")
+
+FDSA_PAPER = fdsa_paper(FDSA_FEATURES)
+PAPERS = {  # scripts/session_parity.py runs them (ML-100K's .item: genres and release year)
+    "SASRecF": (SASRECF_PAPER,
+                ["item_embedding", "item_feature_fusion", "self_attention_encoder", "last_position", "item_dot_score"],
+                "ce"),
+    "FDSA": (FDSA_PAPER, ["item_embedding", "fdsa_encoder", "last_position", "item_dot_score"], "ce"),
+}
+
+
+@pytest.fixture(scope="module")
+def featured(tmp_path_factory):
+    """60 users walking 30 items in short cycles, and a .item file: a genre list and a year per item."""
+    folder = tmp_path_factory.mktemp("featured")
+    rng = np.random.default_rng(0)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    for user in range(60):
+        start = int(rng.integers(30))
+        for t in range(12):
+            item = (start + t) % 30 if rng.random() > 0.1 else int(rng.integers(30))
+            lines.append(f"u{user}\ti{item}\t{t}")
+    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
+    genres = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
+    rows = ["item_id:token\tclass:token_seq\trelease_year:token"]
+    for item in range(29):  # item 29 has no row: no features
+        rows.append(f"i{item}\t{genres[item % 5]} {genres[(item // 5) % 5]}\t{1990 + item % 4}")
+    (folder / "walks.item").write_text("\n".join(rows) + "\n")
+    return prepare_sequences({"name": "walks", "path": str(folder)}, 5, tmp_path_factory.mktemp("datasets"))
+
+
+def small(spec, **values):
+    return with_values(spec, **{"batch_size": 64, "embedding_size": 8, "hidden_size": 8, "max_seq_length": 5,
+                                "n_heads": 2, **values})
+
+
+def built_model(pages, featured, tmp_path, **values):
+    folder = rendered(small(spec_of(tmp_path / "paper", pages), **values), tmp_path / "model")
+    split = load_sequences(featured.path)
+    return build_model(folder, load_config(folder), split).eval(), split
+
+
+def test_the_split_carries_the_items_fields_and_recboles_item_file(featured):
+    split = load_sequences(featured.path)
+    assert sorted(split.item_features) == ["class", "release_year"]
+    genres, years = split.item_features["class"], split.item_features["release_year"]
+    assert genres.shape == (split.n_items + 1, 2) and years.shape == (split.n_items + 1, 1)
+    index = {token: i for i, token in enumerate(split.item_tokens)}
+    assert not genres[0].any() and not genres[index["i29"]].any() and years[index["i29"], 0] == 0
+    assert genres[index["i0"], 0] == genres[index["i0"], 1] == genres[index["i5"], 0] != genres[index["i6"], 0]
+    assert years[index["i0"], 0] == years[index["i4"], 0] != years[index["i1"], 0]
+    text = (Path(featured.path) / "walks" / "walks.item").read_text().splitlines()
+    assert text[0] == "item_id:token\tclass:token_seq\trelease_year:token" and len(text) == 30
+
+
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_paper_is_read_into_its_blocks_and_is_faithful_with_recboles_class_as_reference(model, tmp_path):
+    pages, blocks, loss = PAPERS[model]
+    spec = spec_of(tmp_path, pages)
+    assert (spec.family, spec.task, spec.trained_loss) == ("sequential", "topk", loss)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert spec.reference == model == composition_class("sequential", blocks, spec.trained_loss)
+    name, overrides, notes = reference_with_notes(spec)
+    assert name == model and overrides["selected_features"] == ["class", "release_year"]
+    # RecBole loads the .item fields beside the interactions every baseline shares
+    assert recbole_config(overrides, {"regime": "sequential"})["load_col"] == {
+        "inter": ["user_id", "item_id_list", "item_id"], "item": ["item_id", "class", "release_year"]}
+    assert overrides["hidden_size"] == 64 and overrides["n_layers"] == 2 and overrides["n_heads"] == 2
+
+
+def test_an_unbuilt_feature_part_is_partial_and_features_beside_a_gru_are_no_recbole_class(tmp_path):
+    spec = spec_of(tmp_path / "graph", fdsa_paper(GRAPH_FEATURES))
+    assert spec.fidelity.verdict == "partial"
+    assert ("item features from a feature graph or from the items' texts or images (graph or pre-trained encoders)"
+            in spec.fidelity.missing)
+    # the fusion beside a GRU is RecBole's GRU4RecF no more than GRU4Rec (which reads no features): no reference
+    blocks = ["item_embedding", "item_feature_fusion", "gru_encoder", "last_position", "item_dot_score"]
+    assert composition_class("sequential", blocks, "ce") is None
+    assert composition_class("sequential", ["item_embedding", "self_attention_encoder", "last_position",
+                                            "item_dot_score"], "ce") == "SASRec"
+
+
+HISTORIES = torch.tensor([[3, 5, 2, 0, 0], [7, 0, 0, 0, 0]])
+LENGTHS = torch.tensor([3, 1])
+USERS = torch.tensor([4, 9])
+
+
+def pooled_features(model, split, items, pooling):
+    """[n, F, d] by hand: each field's embedding of the item's values, summed or averaged over the non-padding."""
+    out = []
+    for index, name in enumerate(sorted(split.item_features)):
+        table = model.item_features.embeddings[index].weight
+        per_item = []
+        for item in items.tolist():
+            ids = [i for i in split.item_features[name][item].tolist() if i > 0]
+            vectors = [table[i] for i in ids] or [torch.zeros(table.shape[1])]
+            total = sum(vectors)
+            per_item.append(total / max(len(ids), 1) if pooling == "mean" else total)
+        out.append(torch.stack(per_item))
+    return torch.stack(out, dim=1)
+
+
+def test_sasrecf_fuses_the_concatenated_feature_embeddings_by_a_linear_layer_before_the_self_attention(featured,
+                                                                                                     tmp_path):
+    model, split = built_model(SASRECF_PAPER, featured, tmp_path, n_layers=1)
+    with torch.no_grad():
+        row = HISTORIES[0]
+        features = pooled_features(model, split, row, "sum")  # [L, F, d]
+        fused = model.feature_fusion(torch.cat([model.item_embedding(row), features.flatten(1)], dim=1))
+        x = model.input_norm(fused + model.position_embedding.weight[:5])
+        by_hand = model.attention(x.unsqueeze(0), mask=model.causal_mask, is_causal=True)[0]
+        torch.testing.assert_close(model.encode_positions(HISTORIES, LENGTHS, USERS)[0], by_hand, rtol=1e-4,
+                                   atol=1e-5)
+        # the next item is scored against the item ID embeddings, from the last real position
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        torch.testing.assert_close(scores[0], model.item_embedding.weight @ by_hand[2], rtol=1e-4, atol=1e-5)
+
+
+def test_fdsa_concatenates_the_item_and_feature_level_self_attention_through_a_fully_connected_layer(featured,
+                                                                                                    tmp_path):
+    model, split = built_model(FDSA_PAPER, featured, tmp_path, n_layers=1)
+    with torch.no_grad():
+        row = HISTORIES[0]
+        positions = model.position_embedding.weight[:5]
+        features = pooled_features(model, split, row, "mean")  # [L, F, d]
+        w1, w2 = model.feature_attention[0], model.feature_attention[2]
+        alpha = torch.softmax(torch.stack([w2(torch.relu(w1(f))).squeeze(-1) for f in features]), dim=1)  # [L, F]
+        feature_input = model.input_norm((alpha.unsqueeze(-1) * features).sum(1) + positions)
+        item_input = model.input_norm(model.item_embedding(row) + positions)
+        mask = model.causal_mask
+        items = model.item_attention(item_input.unsqueeze(0), mask=mask, is_causal=True)[0]
+        feats = model.feature_self_attention(feature_input.unsqueeze(0), mask=mask, is_causal=True)[0]
+        by_hand = model.input_norm(model.concat_layer(torch.cat([items, feats], dim=1)))
+        outputs = model.encode_positions(HISTORIES, LENGTHS, USERS)
+        torch.testing.assert_close(outputs[0], by_hand, rtol=1e-4, atol=1e-5)
+        # causal: what follows position 1 does not change it
+        changed = HISTORIES.clone()
+        changed[0, 2] = 9
+        torch.testing.assert_close(model.encode_positions(changed, LENGTHS, USERS)[0, :2], outputs[0, :2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", PAPERS)
+def test_the_model_from_the_paper_passes_the_gates_and_trains(model, featured, tmp_path):
+    folder = rendered(small(spec_of(tmp_path / "paper", PAPERS[model][0])), tmp_path / "model")
+    report = validate.run(folder, featured, {"timeout_s": 300})
+    assert report["ok"], report
+    result = train_stage.run(folder, featured, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
+    assert result.status == "ok" and result.epochs_run == 2
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
