@@ -31,14 +31,7 @@ def reference(spec: MethodSpec) -> Reference | None:
     elif model in FEATURE_MODELS:
         _feature_model(m, model, embedding)
     elif model == "SASRec":
-        encoder = "self_attention_encoder"
-        m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
-        m.put("inner_size", m.block_value(encoder, "inner_size", integral=True))
-        m.put("n_layers", m.block_value(encoder, "n_layers", integral=True))
-        m.put("n_heads", m.block_value(encoder, "n_heads", integral=True))
-        dropout = m.block_value(encoder, "dropout", integral=False)
-        m.put("hidden_dropout_prob", dropout)
-        m.put("attn_dropout_prob", dropout)
+        _transformer_sizes(m, "self_attention_encoder", embedding)
         _sasrec_layout(m)
     elif model == "GRU4Rec":
         m.put("embedding_size", embedding)
@@ -90,19 +83,24 @@ def _loss(m: SpecMapping, model: str) -> None:
                        "with `loss: bpr` in spec.yaml (from_stage=render)")
 
 
-FEATURE_MODELS = {"SASRecF": ("self_attention_encoder", "sum"), "FDSA": ("fdsa_encoder", "mean")}
-
-
-def _feature_model(m: SpecMapping, model: str, embedding: int | float | None) -> None:
-    """SASRecF and FDSA: SASRec's sizes, and the items' feature fields RecBole reads from the split's .item file."""
-    encoder, pooling = FEATURE_MODELS[model]
-    m.put("hidden_size", embedding)
+def _transformer_sizes(m: SpecMapping, encoder: str, embedding: int | float | None) -> None:
+    """SASRec's transformer settings from `encoder`'s block (SASRec, SASRecF, FDSA share RecBole's names)."""
+    m.put("hidden_size", embedding)  # RecBole's SASRec calls the embedding width hidden_size
     m.put("inner_size", m.block_value(encoder, "inner_size", integral=True))
     m.put("n_layers", m.block_value(encoder, "n_layers", integral=True))
     m.put("n_heads", m.block_value(encoder, "n_heads", integral=True))
     dropout = m.block_value(encoder, "dropout", integral=False)
     m.put("hidden_dropout_prob", dropout)
     m.put("attn_dropout_prob", dropout)
+
+
+FEATURE_MODELS = {"SASRecF": ("self_attention_encoder", "sum"), "FDSA": ("fdsa_encoder", "mean")}
+
+
+def _feature_model(m: SpecMapping, model: str, embedding: int | float | None) -> None:
+    """SASRecF and FDSA: SASRec's sizes, and the items' feature fields RecBole reads from the split's .item file."""
+    encoder, pooling = FEATURE_MODELS[model]
+    _transformer_sizes(m, encoder, embedding)
     fields = sorted(DEFAULT_ITEM_FEATURES)
     m.put("selected_features", fields)
     if model == "SASRecF":
