@@ -120,6 +120,16 @@ def test_unknown_method_goes_to_custom_not_a_wrong_block():
     assert any("not mapped to library blocks" in note for note in spec.unclear)
 
 
+def test_a_model_composed_from_its_components_carries_no_not_mapped_note(tmp_path):
+    """The first guess maps no known composition for DMF; the component inventory then builds it whole."""
+    from tests.fixture_papers import spec_of
+    from tests.test_classic_papers import PAPERS
+
+    spec = spec_of(tmp_path, PAPERS["DMF"][0])
+    assert spec.fidelity.verdict == "faithful" and spec.architecture and not spec.custom
+    assert not any("not mapped to library blocks" in note for note in spec.unclear)
+
+
 def test_neumf_shaped_paper_reads_tower_and_negatives():
     text = (
         "We present a neural matrix factorization model NeuMF that fuses GMF, generalized matrix "
