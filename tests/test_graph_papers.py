@@ -205,6 +205,7 @@ def test_ngcf_propagation_is_the_papers_matrix_form_and_node_dropout_silences_wh
     torch.testing.assert_close(dropped[~silent], torch.full_like(dropped[~silent], 1 / 0.75))
 
 
+@pytest.mark.slow  # as in the other families' paper tests: the blocks' equations and a step are default tests
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     # SGL: on this 40-user split its InfoNCE (against every node) slows the BPR fall the overfit gate checks; on

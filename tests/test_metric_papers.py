@@ -205,6 +205,7 @@ def test_an_epoch_of_the_logistic_mf_loss_is_the_papers_log_posterior(split_info
         pytest.approx(4 * math.log(2))
 
 
+@pytest.mark.slow  # as in the other families' paper tests: the blocks' equations and a step are default tests
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=128,
