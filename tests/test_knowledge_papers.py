@@ -418,6 +418,27 @@ def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(
         torch.testing.assert_close(full[0, item], u @ v_u)
 
 
+def test_kgcns_code_mode_takes_means_over_the_dimension_and_the_neighbours(split_info, tmp_path):
+    """reduce: mean (the authors' code's, RecBole's): pi = softmax(mean_d(u * r)), v_N = mean_K(pi * e)."""
+    spec = with_values(spec_of(tmp_path / "paper", KGCN_PAPER), embedding_size=8, n_iter=1, neighbor_sample_size=3)
+    data = spec.model_dump()
+    data["architecture"][1]["reduce"] = "mean"
+    folder = rendered(MethodSpec.model_validate(data), tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).eval()
+    user, item = 2, 4
+    with torch.no_grad():
+        entities = torch.cat([model.item_embedding.weight, model.other_entity_embedding.weight])
+        u = model.user_embedding.weight[user]
+        neighbours, relations = model.adjacent_entities[item], model.adjacent_relations[item]
+        pi = torch.softmax(model.relation_embedding.weight[relations] @ u / 8, dim=0)
+        around = (pi[:, None] * entities[neighbours]).sum(0) / 3
+        layer = model.aggregators[0]
+        v_u = torch.tanh(layer.weight @ (entities[item] + around) + layer.bias)
+        torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v_u).reshape(1))
+    _, _, notes = reference_with_notes(MethodSpec.model_validate(data))
+    assert any(note.startswith("reduce: mean, as RecBole's KGCN") for note in notes)
+
+
 def test_kgat_propagates_over_the_collaborative_knowledge_graph_with_knowledge_aware_attention(split_info, tmp_path):
     model = model_of(KGAT_PAPER, split_info, tmp_path, n_layers=1, relation_embedding_size=4)
     split = load_knowledge_split(split_info.path)
