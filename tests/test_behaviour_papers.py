@@ -371,3 +371,19 @@ def test_recboles_din_reads_the_same_histories_and_our_scores_equal_its_own(rows
         (tmp_path / name).mkdir()
         result = runner.run_request(request, tmp_path / name)
         assert result["test"]["auc"] == pytest.approx(result["config"]["recbole_test"]["auc"], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_recboles_dien_trains_on_the_same_rows_with_its_negative_history(rows, tmp_path, monkeypatch):
+    from paper_autotrain.stages import baselines
+    from paper_autotrain.stages.baselines import runner
+
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    model, overrides, notes = reference_with_notes(spec_of(tmp_path / "paper", DIEN_PAPER))
+    cfg = {"regime": "behaviour", "max_seq_length": 8, "max_epochs": 2, "seed": 0, "valid_metric": "AUC"}
+    request = {"model": model, "dataset": "tinyctr", "split_path": rows.path, "split_id": rows.split_id,
+               "config": baselines.recbole_config(overrides, cfg), "regime": "behaviour", "seed": 0}
+    result = runner.run_request(request, tmp_path)
+    assert result["status"] == "ok", result
+    # our evaluator on RecBole's predictions equals RecBole's own metric code on the same rows
+    assert result["test"]["auc"] == pytest.approx(result["config"]["recbole_test"]["auc"], abs=1e-5)
