@@ -128,11 +128,14 @@ def _dien(m: SpecMapping) -> None:
     m.notes.append("RecBole's DIEN cannot pack an empty history: the runner sets the interest of a row without "
                    "behaviours to 0 (the evolving GRU's initial state, as ours) and computes the other rows as "
                    "RecBole does")
-    m.notes.append("RecBole's DIEN scores the auxiliary pairs with linear layers over [h_t, e] (mlp_hidden_size, no "
-                   "activation) and averages the BCE over both terms; ours with the paper's sigmoid of the inner "
-                   "product <h_t, e>, summing the two terms per step (auxiliary=concat_linear gives RecBole's); its "
-                   "evolving attention is a sigmoid MLP of mlp_hidden_size over [e_a, h_t, e_a - h_t, e_a * h_t] "
-                   "scaled by 1/sqrt(width), ours the paper's bilinear h_t W e_a; its AUGRU weights start N(0, 1)")
+    if str(m.blocks["interest_evolution"].get("auxiliary", "inner_product")).lower() != "concat_linear":
+        m.notes.append("RecBole's DIEN scores the auxiliary pairs with linear layers over [h_t, e] (mlp_hidden_size, "
+                       "no activation: an affine map) and averages the BCE over both terms; ours with the paper's "
+                       "sigmoid of the inner product <h_t, e>, the two terms summed per step (auxiliary=concat_linear "
+                       "gives RecBole's)")
+    m.notes.append("RecBole's DIEN evolving attention is a sigmoid MLP of mlp_hidden_size over [e_a, h_t, e_a - h_t, "
+                   "e_a * h_t] scaled by 1/sqrt(width); ours the paper's bilinear h_t W e_a; its AUGRU weights start "
+                   "N(0, 1), ours Xavier-normal")
 
 
 def _afm(m: SpecMapping) -> None:
