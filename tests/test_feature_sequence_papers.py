@@ -244,3 +244,45 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, featured, t
     result = train_stage.run(folder, featured, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
     assert result.status == "ok" and result.epochs_run == 2
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+def per_position_features(module, items):
+    """The features as looked up per history position (the form before the per-item table): [B, L, F, d]."""
+    pooled = []
+    for index, embedding in enumerate(module.embeddings):
+        ids = getattr(module, f"ids_{index}")[items]  # [B, L, values]
+        vectors = embedding(ids) * (ids > 0).unsqueeze(-1)
+        if module.pooling == "max":
+            pooled.append(torch.nan_to_num(vectors.masked_fill((ids == 0).unsqueeze(-1), float("-inf"))
+                                           .amax(dim=-2), neginf=0.0))
+            continue
+        total = vectors.sum(dim=-2)
+        pooled.append(total / (ids > 0).sum(dim=-1, keepdim=True).clamp(min=1) if module.pooling == "mean" else total)
+    return torch.stack(pooled, dim=-2)
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean", "max"])
+def test_the_per_item_feature_table_gives_the_per_position_values_and_gradients(pooling):
+    from types import SimpleNamespace
+
+    from paper_autotrain.runtime import ItemFeatureEmbedding
+
+    torch.manual_seed(0)
+    fields = {"class": np.array([[0, 0], [1, 2], [2, 0], [3, 1], [0, 0]]), "year": np.array([[0], [1], [2], [1], [3]])}
+    module = ItemFeatureEmbedding(SimpleNamespace(item_features=fields), 4, pooling=pooling)
+    fusion, attention = torch.nn.Linear(12, 4), torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(),
+                                                                     torch.nn.Linear(4, 1))
+    items, x = torch.tensor([[1, 3, 3, 0], [4, 2, 0, 0]]), torch.randn(2, 4, 4)
+    parameters = [*module.parameters(), *fusion.parameters(), *attention.parameters()]
+
+    def outputs_and_grads(features, fused, attended):
+        grads = torch.autograd.grad((features.sin().sum() + fused.pow(2).sum() + attended.cos().sum()), parameters)
+        return [features, fused, attended, *grads]
+
+    old_features = per_position_features(module, items)
+    old_weights = torch.softmax(attention(old_features), dim=-2)
+    old = outputs_and_grads(old_features, fusion(torch.cat([x, old_features.flatten(-2)], dim=-1)),
+                            (old_weights * old_features).sum(dim=-2))
+    new = outputs_and_grads(module(items), module.fuse(x, items, fusion), module.attend(items, attention))
+    for before, after in zip(old, new, strict=True):
+        torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
