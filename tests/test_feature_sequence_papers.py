@@ -286,3 +286,30 @@ def test_the_per_item_feature_table_gives_the_per_position_values_and_gradients(
     new = outputs_and_grads(module(items), module.fuse(x, items, fusion), module.attend(items, attention))
     for before, after in zip(old, new, strict=True):
         torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_the_fused_causal_encoder_layer_gives_the_transformer_layers_values_and_gradients(norm_first):
+    from torch import nn
+
+    from paper_autotrain.runtime import CausalEncoderLayer
+
+    def encoder(cls):
+        torch.manual_seed(0)
+        layer = cls(8, 2, dim_feedforward=12, dropout=0.0, activation="gelu", layer_norm_eps=1e-12, batch_first=True,
+                    norm_first=norm_first)
+        return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+    before, after = encoder(nn.TransformerEncoderLayer), encoder(CausalEncoderLayer)
+    assert [name for name, _ in after.named_parameters()] == [name for name, _ in before.named_parameters()]
+    x, mask = torch.randn(3, 5, 8), torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    outputs = []
+    for model in (before, after):  # training mode: the path the fused attention replaces
+        y = model(x, mask=mask, is_causal=True)
+        outputs.append([y, *torch.autograd.grad(y.tanh().sum(), list(model.parameters()))])
+    for old, new in zip(*outputs, strict=True):
+        torch.testing.assert_close(new, old, rtol=1e-5, atol=1e-6)
+    # a key-padding mask takes nn.TransformerEncoderLayer's own path
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    torch.testing.assert_close(after(x, mask=mask, src_key_padding_mask=padding),
+                               before(x, mask=mask, src_key_padding_mask=padding))
