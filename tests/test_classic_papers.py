@@ -17,6 +17,7 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
+from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
@@ -139,7 +140,7 @@ def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_refer
 def test_dmf_maps_its_stated_values_to_the_block_and_to_recboles_dmf(tmp_path):
     spec = spec_of(tmp_path, DMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"mlp_layers": [256, 128, 64], "score_clip": 1.0e-6}
+    assert values == {"mlp_layers": [256, 128, 64], "score_clip": 1.0e-6, "score_function": "cosine"}
     assert spec.hp("negative_samples") == 4 and render.trained_loss(spec) == "normalized_ce"
     model, overrides, notes = reference(spec)
     assert (overrides["user_embedding_size"], overrides["user_hidden_size_list"]) == (256, [128, 64])
@@ -215,8 +216,58 @@ def test_dmf_trains_the_normalised_cross_entropy(split_info, tmp_path):
     torch.testing.assert_close(loss, -(labels * y.log() + (1 - labels) * (1 - y).log()).mean())
 
 
+def test_dmf_batch_towers_give_the_full_encodings_loss_and_gradients(split_info, tmp_path):
+    """Training runs only the batch's users and items through the towers (their rows and columns of Y): the loss and
+    every gradient equal those of the whole encode's tables."""
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 4])
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, pos = train[:16, 0], train[:16, 1]
+    neg = torch.randint(0, model.n_items, (16, 4), generator=torch.Generator().manual_seed(0))
+    loss = model.loss({"users": users, "pos_items": pos, "neg_items": neg})
+    batch_grads = torch.autograd.grad(loss, list(model.parameters()))
+    scores = model.score_with(model.encode(), users.unsqueeze(1), torch.cat([pos.unsqueeze(1), neg], 1))
+    y = scores.clamp(1e-6, 1 - 1e-6)
+    full = -(torch.log(y[:, 0]).sum() + torch.log(1 - y[:, 1:]).sum()) / y.numel()
+    torch.testing.assert_close(loss, full)
+    for got, expected in zip(batch_grads, torch.autograd.grad(full, list(model.parameters())), strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_dmf_with_recboles_inner_product_scores_p_dot_q_and_trains_bce_with_logits(split_info, tmp_path):
+    """score_function inner_product (RecBole's DMF): y_hat = p_u^T q_i unnormalised, unclipped, and the loss is BCE
+    with logits on it (1 for the positive, 0 for the sampled negatives)."""
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 6, 4], score_function="inner_product")
+    assert model.score_function == "inner_product"
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    matrix = torch.zeros(model.n_users, model.n_items)
+    matrix[train[:, 0], train[:, 1]] = 1.0
+    users, items = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 5, 7, 2])
+    with torch.no_grad():
+        pair, rows = model.score(users, items), model.full_sort_scores(users)
+        for n, (user, item) in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
+            p = model.user_tower(matrix[user] @ model.user_input)
+            q = model.item_tower(matrix[:, item] @ model.item_input)
+            torch.testing.assert_close(pair[n], torch.dot(p, q), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(rows[n, item], torch.dot(p, q), rtol=1e-4, atol=1e-5)
+        assert float(pair.abs().max()) > 1.0  # not a cosine
+        neg = torch.randint(0, model.n_items, (4, 3), generator=torch.Generator().manual_seed(0))
+        loss = model.loss({"users": users, "pos_items": items, "neg_items": neg})
+        logits = model.score(users.unsqueeze(1), torch.cat([items.unsqueeze(1), neg], 1))
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    # log sigmoid(x) and log(1 - sigmoid(x)) = log sigmoid(-x), in their stable form (the logits are large here)
+    log_sigmoid = torch.nn.functional.logsigmoid
+    expected = -(labels * log_sigmoid(logits) + (1 - labels) * log_sigmoid(-logits)).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("model", PAPERS)
 def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
+    torch.manual_seed(0)  # the initial weights, whatever the tests before drew
     built = model_from(split_info, tmp_path, PAPERS[model][0], embedding_size=4, mlp_layers=[16, 8], conv_channels=4)
     train = torch.as_tensor(load_split(split_info.path).train)
     batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
@@ -256,7 +307,12 @@ def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(t
     model, overrides, notes = reference(spec)
     assert (overrides["negative_weight"], overrides["dropout_prob"], overrides["embedding_size"]) == (0.1, 0.7, 64)
     assert overrides["train_neg_sample_args"] is None and overrides["learner"] == "adagrad"
-    assert any("whole row" in note for note in notes)
+    assert any("whole train row" in note for note in notes)
+    # RecBole's ENMF batches users (its UserDataLoader): our 2048 pairs reach it as a batch of pairs the runner turns
+    # into users, not as 2048 users (one step an epoch on ML-100K's 943 users)
+    assert "train_batch_size" not in overrides and overrides["pair_batch_in_users"] == 2048
+    assert runner.users_per_batch(2048, 943, 80808) == 24  # ML-100K's train split: 40 steps an epoch, as ours
+    assert runner.users_per_batch(2048, 10, 100_000) == 1
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
