@@ -357,7 +357,7 @@ def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_er
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):
     spec = spec_of(tmp_path, CONVNCF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"embedding_size": 64, "conv_channels": 32, "dropout": 0.0}
+    assert values == {"embedding_size": 64, "conv_channels": 32, "dropout": 0.0, "embedding_init": "xavier_normal"}
     assert [d.component for d in spec.fidelity.deviations] == [
         "pre-training of the model's parts before joint training"]
     assert "ConvNCF" in spec.fidelity.deviations[0].ours
@@ -365,6 +365,20 @@ def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_devia
     assert overrides["cnn_channels"] == [1] + [32] * 6 and overrides["cnn_kernels"] == [2] * 6
     assert overrides["cnn_strides"] == [2] * 6 and overrides["train_method"] == "no_pretrain"
     assert any("pre-train" in note for note in notes)
+
+
+def test_convncf_embedding_init_standard_normal_draws_the_tables_from_n01(split_info, tmp_path):
+    """embedding_init standard_normal (RecBole's ConvNCF keeps nn.Embedding's N(0, 1)); the default stays Xavier
+    normal, whose variance is 2 / (rows + columns)."""
+    torch.manual_seed(0)
+    xavier = model_from(split_info, tmp_path / "x", CONVNCF_PAPER, embedding_size=8, conv_channels=2)
+    normal = model_from(split_info, tmp_path / "n", CONVNCF_PAPER, embedding_size=8, conv_channels=2,
+                        embedding_init="standard_normal")
+    for table in (normal.user_embedding.weight.detach(), normal.item_embedding.weight.detach()):
+        assert abs(float(table.mean())) < 0.2 and 0.8 < float(table.std()) < 1.2
+    rows, columns = xavier.item_embedding.weight.shape
+    xavier_std = (2.0 / (rows + columns)) ** 0.5
+    assert float(xavier.item_embedding.weight.detach().std()) == pytest.approx(xavier_std, rel=0.25)
 
 
 def test_a_paper_with_an_element_wise_product_in_place_of_the_outer_product_is_not_read_as_convncf(tmp_path):
