@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from paper_autotrain.data.evaluator import TOPK_METRICS
+from paper_autotrain.data.metric_names import TOPK_METRICS
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import FIDELITY_MODES
 

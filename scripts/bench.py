@@ -2,11 +2,14 @@
 
 usage: python scripts/bench.py [--models BPR,NeuMF] [--epochs 3] [--sequential-epochs 1] [--repeats 3]
                                [--out results/bench] [--datasets-root datasets] [--as-shipped]
+                               [--set embedding_size=16 ...]
 
-For every model: render the reference architecture (tests/model_fixtures.py `reference_spec`) into model.py and
-train it with the train stage (the sandboxed `paper_autotrain.worker.train`), and train the RecBole model
-the references map it to (stages/references) with the baselines stage's runner, with the same hyperparameters,
-epochs and saved split (ML-100K from conf/dataset/ml-100k.yaml, in the data regime of the model's family).
+For every model: take its spec (the reference architecture of tests/model_fixtures.py `reference_spec`, or, for the
+classics of issues 19 and 20, the model's fixture paper of tests/test_*_papers.py read by the rules extractor as a
+PDF; `--set` overrides stated values on every model), render it into model.py and train it with the train stage
+(the sandboxed `paper_autotrain.worker.train`), and train the RecBole model the references map it to
+(stages/references) with the baselines stage's runner, with the same hyperparameters, epochs and saved split
+(ML-100K from conf/dataset/ml-100k.yaml, in the spec's data regime, as the pipeline cuts it).
 Runs are interleaved, ours then RecBole's (then RecBole's as shipped with --as-shipped), `--repeats` times,
 each in a fresh process. Writes OUT/bench.json (a list, one object per model) and OUT/bench.md (a table),
 rewritten after every model so a long run leaves what it has measured.
@@ -30,16 +33,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
+from functools import cache
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from paper_autotrain.data.ctr import prepare_ctr
-from paper_autotrain.data.sequential import prepare_sequences
-from paper_autotrain.data.split import prepare_split
 from paper_autotrain.errors import StageError
+from paper_autotrain.regimes import spec_regime
 from paper_autotrain.sandbox.subprocesses import subprocess_env
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import baselines, render
@@ -48,7 +50,8 @@ from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.stages.baselines.runner import AS_SHIPPED_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference specs live in tests/
-from tests.model_fixtures import REFERENCE_FAMILIES, reference_spec  # noqa: E402
+from tests.fixture_papers import spec_of, with_values  # noqa: E402
+from tests.model_fixtures import reference_spec  # noqa: E402
 
 log = logging.getLogger("bench")
 
@@ -66,7 +69,12 @@ MODELS: dict[str, str] = {
     "GRU4Rec": "GRU4Rec", "Caser": "Caser", "SASRec": "SASRec",
     "EASE": "EASE", "ItemKNN": "ItemKNN", "SLIMElastic": "SLIM",  # fitted once: s/epoch is seconds per fit
 }
-SEQUENCE_LENGTH = 50  # pipeline.SEQUENCE_LENGTH_DEFAULT: RecBole's MAX_ITEM_LIST_LENGTH, as the pipeline uses it
+# the classics of issues 19 and 20 with no reference architecture: each read from its fixture paper (the module's
+# PAPERS, keyed by RecBole's name), in bench order; the parity scripts run the same papers end to end
+PAPER_MODULES = ("tests.test_classic_papers", "tests.test_similarity_papers", "tests.test_graph_papers",
+                 "tests.test_graph_ssl_papers", "tests.test_knowledge_papers", "tests.test_behaviour_papers",
+                 "tests.test_transrec_papers", "tests.test_session_papers", "tests.test_feature_sequence_papers",
+                 "tests.test_bert_graph_session_papers")
 KS = (10, 20)
 OURS, RECBOLE, AS_SHIPPED = "ours", "recbole", "recbole_as_shipped"
 WORKER_REPORT = "bench_worker.json"
@@ -80,6 +88,8 @@ class Settings:
     as_shipped: bool = False
     seed: int = 0
     timeout_s: float = 3600.0
+
+    values: tuple[tuple[str, Any], ...] = ()  # --set: stated values overridden on every model's spec
 
     def epochs_for(self, family: str) -> int:
         return self.sequential_epochs if family == "sequential" else self.epochs
@@ -102,7 +112,7 @@ class Case:
 
     @property
     def regime(self) -> str:
-        return render.base_for(self.spec).regime
+        return spec_regime(self.spec).name
 
     @property
     def fitted(self) -> bool:
@@ -111,7 +121,7 @@ class Case:
 
     @property
     def metric(self) -> str:
-        return "auc" if self.regime == "context" else f"ndcg@{KS[0]}"
+        return "auc" if self.spec.task == "ctr" else f"ndcg@{KS[0]}"
 
 
 @dataclass
@@ -144,34 +154,52 @@ class Sample:
 
 # --- the cases --------------------------------------------------------------------------------------------
 
+@cache
+def paper_models() -> dict[str, list[list[str]]]:
+    """RecBole's name -> the pages of the model's fixture paper, for the models without a reference architecture."""
+    pages = {name: paper[0] for module in PAPER_MODULES for name, paper in import_module(module).PAPERS.items()}
+    return {name: text for name, text in pages.items() if name not in MODELS}
+
+
+def all_models() -> list[str]:
+    return [*MODELS, *paper_models()]
+
+
 def canonical_model(name: str) -> str:
     """RecBole's name for a model given as RecBole's or the reference architecture's name (any case)."""
-    for recbole_name, spec_name in MODELS.items():
-        if name.lower() in (recbole_name.lower(), spec_name.lower()):
+    for recbole_name in all_models():
+        if name.lower() in (recbole_name.lower(), MODELS.get(recbole_name, recbole_name).lower()):
             return recbole_name
-    raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    raise ValueError(f"unknown model {name!r} (known: {', '.join(all_models())})")
+
+
+def model_spec(model: str, values: Sequence[tuple[str, Any]] = ()) -> MethodSpec:
+    """The spec benchmarked for `model`: its reference architecture, or its fixture paper read as a PDF."""
+    model = canonical_model(model)
+    if model in MODELS:
+        spec = reference_spec(MODELS[model])
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-paper-") as folder:
+            spec = spec_of(Path(folder), paper_models()[model])
+    return with_values(spec, **dict(values)) if values else spec
 
 
 def model_family(model: str) -> str:
-    return REFERENCE_FAMILIES.get(MODELS[model], "general")
+    return model_spec(model).family
 
 
-def prepare_data(family: str, dataset_cfg: Mapping[str, Any], datasets_root: Path) -> SplitInfo:
-    """The saved split in the family's data regime, as the pipeline's Context.split() prepares it."""
-    if family == "context":
-        return prepare_ctr(dataset_cfg, datasets_root)
-    if family == "sequential":
-        return prepare_sequences(dataset_cfg, SEQUENCE_LENGTH, datasets_root)
-    return prepare_split(dataset_cfg, dict(dataset_cfg.get("split") or {}), datasets_root)
+def prepare_data(spec: MethodSpec, dataset_cfg: Mapping[str, Any], datasets_root: Path) -> SplitInfo:
+    """The saved split in the spec's data regime, as the pipeline's Context.split() prepares it."""
+    return spec_regime(spec).prepare(dataset_cfg, datasets_root, spec)
 
 
-def make_case(model: str, split: SplitInfo, settings: Settings) -> Case:
+def make_case(model: str, split: SplitInfo, settings: Settings, spec: MethodSpec | None = None) -> Case:
     model = canonical_model(model)
-    spec = reference_spec(MODELS[model])
+    spec = spec or model_spec(model, settings.values)
     reference = reference_with_notes(spec)
     mapped = reference[0] if reference is not None else None
     if reference is None or mapped != model:
-        raise ValueError(f"{MODELS[model]} maps to RecBole's {mapped!r}, not {model}")
+        raise ValueError(f"{spec.model_name} maps to RecBole's {mapped!r}, not {model}")
     return Case(model=model, spec=spec, split=split, epochs=settings.epochs_for(spec.family),
                 recbole_overrides=reference[1], notes=reference[2])
 
@@ -186,10 +214,10 @@ def trainer_cfg(case: Case, settings: Settings) -> dict[str, Any]:
 
 def baseline_cfg(case: Case, settings: Settings) -> dict[str, Any]:
     """The baselines stage's cfg, as pipeline.baseline_config builds it."""
-    regime = {"max_seq_length": SEQUENCE_LENGTH} if case.family == "sequential" else {}
-    return {**regime, "regime": case.regime, "max_epochs": case.epochs, "patience": case.epochs + 10,
-            "seed": settings.seed, "ks": list(KS), "valid_metric": "NDCG@10", "device": "cpu",
-            "timeout_s": settings.timeout_s}
+    regime = spec_regime(case.spec)  # as pipeline.baseline_config: RecBole reads the same benchmark files
+    return {**regime.split_settings(case.spec), "regime": regime.name, "max_epochs": case.epochs,
+            "patience": case.epochs + 10, "seed": settings.seed, "ks": list(KS), "valid_metric": "NDCG@10",
+            "device": "cpu", "timeout_s": settings.timeout_s}
 
 
 # --- one run of each side -----------------------------------------------------------------------------
@@ -429,8 +457,10 @@ def how_measured(rows: Sequence[Mapping[str, Any]]) -> str:
         f"Measured {first['date']} on {first['platform']}: {first['cpu_count']} CPUs, torch {first['torch']} "
         f"with {first['torch_threads']} threads, Lightning {first['lightning']}, RecBole {first['recbole']}; "
         f"load average {first['load_avg_1m']} when the run started. Dataset {first['dataset']} "
-        "(conf/dataset/ml-100k.yaml) in each family's data regime; reference hyperparameters "
-        "(tests/model_fixtures.py `reference_spec`), mapped onto RecBole by stages/baselines/references.",
+        "(conf/dataset/ml-100k.yaml) in each spec's data regime; hyperparameters of the reference "
+        "architecture (tests/model_fixtures.py `reference_spec`) or of the model's fixture paper "
+        "(tests/test_*_papers.py, read by the rules extractor), mapped onto RecBole by "
+        "stages/baselines/references.",
         "",
         "Per model, `repeats` rounds of: our rendered model through the train stage (sandboxed "
         "`paper_autotrain.worker.train`), then RecBole's model through the baselines stage's runner"
@@ -470,9 +500,9 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path, P
 # --- entry point ----------------------------------------------------------------------------------------
 
 def bench_model(model: str, split: SplitInfo, settings: Settings, workdir: Path,
-                machine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                machine: Mapping[str, Any] | None = None, spec: MethodSpec | None = None) -> dict[str, Any]:
     """Render, run both sides interleaved and summarise one model on `split` (the script's core)."""
-    case = make_case(model, split, settings)
+    case = make_case(model, split, settings, spec)
     samples = run_case(case, settings, workdir)
     return summarise(case, samples, settings, machine or machine_info())
 
@@ -482,8 +512,9 @@ def run_bench(models: Sequence[str], settings: Settings, out: Path, datasets_roo
     rows: list[dict[str, Any]] = []
     for model in models:
         started = time.perf_counter()
-        split = prepare_data(model_family(model), dataset_cfg, datasets_root)
-        rows.append(bench_model(model, split, settings, workdir / model))
+        spec = model_spec(model, settings.values).for_dataset(str(dataset_cfg.get("name") or ""))
+        split = prepare_data(spec, dataset_cfg, datasets_root)
+        rows.append(bench_model(model, split, settings, workdir / model, spec=spec))
         write_outputs(rows, out)
         log.info("%s done in %.0f s", model, time.perf_counter() - started)
     return rows
@@ -491,13 +522,35 @@ def run_bench(models: Sequence[str], settings: Settings, out: Path, datasets_roo
 
 def parse_models(values: Sequence[str]) -> list[str]:
     names = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    return [canonical_model(name) for name in names] or list(MODELS)
+    return [canonical_model(name) for name in names] or all_models()
+
+
+def yaml_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def parse_values(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """`--set name=value` pairs, each value read as YAML (16 -> int, 1e-3 -> float, [64, 32] -> list)."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"bench: --set takes NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), yaml_value(value)))
+    return tuple(pairs)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=[], help=f"comma- or space-separated (default: all: "
-                        f"{','.join(MODELS)})")
+    parser.add_argument("--models", nargs="*", default=[], help="comma- or space-separated (default: all: "
+                        f"{','.join(MODELS)} and the classics' fixture papers)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", dest="values",
+                        help="override a stated hyperparameter on every model's spec (YAML value), e.g. "
+                             "embedding_size=16")
     parser.add_argument("--epochs", type=int, default=Settings.epochs, help="epochs per run (non-sequential)")
     parser.add_argument("--sequential-epochs", type=int, default=Settings.sequential_epochs)
     parser.add_argument("--repeats", type=int, default=Settings.repeats)
@@ -524,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:  # both sides' processes inherit our environment
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     settings = Settings(epochs=args.epochs, sequential_epochs=args.sequential_epochs, repeats=args.repeats,
-                        as_shipped=args.as_shipped, timeout_s=args.timeout_s)
+                        as_shipped=args.as_shipped, timeout_s=args.timeout_s, values=parse_values(args.values))
     dataset_cfg = yaml.safe_load(DATASET_CFG.read_text(encoding="utf-8"))
     models = parse_models(args.models)
     started = time.perf_counter()

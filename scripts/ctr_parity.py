@@ -41,6 +41,8 @@ RECBOLE_CHOICES: dict[str, dict[str, dict[str, Any]]] = {
     "FNN": {"fm_pretraining": {"pretrain_epochs": 0, "first_order": False}, "mlp_tower": {"activation": "tanh"}},
     "DIN": {"behaviour_attention": {"inputs": "product_difference", "tower": "interest_candidate"},
             "mlp_tower": {"batch_norm": True, "activation": "dice"}},
+    "DIEN": {"interest_evolution": {"auxiliary": "concat_linear"},
+             "mlp_tower": {"batch_norm": True, "activation": "dice"}},
 }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from paper_autotrain.schemas import MethodSpec, SplitInfo
-from paper_autotrain.stages import extract, parse, render
+from paper_autotrain.stages import extract, parse, render, validate
+from paper_autotrain.worker.train import train as train_in_process
 from tests.model_fixtures import write_synthetic_split
 from tests.pdf_fixtures import bundle_for, write_pdf
 
@@ -43,3 +44,16 @@ def synthetic_split_info(folder: Path, split_id: str) -> SplitInfo:
     return SplitInfo(dataset="synthetic", split_id=split_id, path=str(folder), n_users=data.n_users,
                      n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
                      protocol="synthetic")
+
+
+def passes_the_gates_and_trains(spec: MethodSpec, split_info: SplitInfo, folder: Path, epochs: int = 2) -> Path:
+    """Render `spec`, pass validate's gates (their default 40 overfit steps) and train `epochs` epochs on the split,
+    scored by our evaluator: the model folder."""
+    model = rendered(spec, folder / "model")
+    report = validate.run(model, split_info, {"overfit_steps": 40})
+    assert report["ok"], report
+    result = train_in_process(model, Path(split_info.path), folder / "out",
+                              [f"trainer.max_epochs={epochs}", "trainer.csv_logger=false"])
+    assert result.status == "ok" and result.epochs_run == epochs
+    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+    return model

@@ -158,7 +158,11 @@ def test_the_dien_paper_is_read_into_its_interest_evolution_faithful_never_as_di
     assert spec_regime(spec).name == "behaviour"
     model, overrides, notes = reference_with_notes(spec)
     assert model == "DIEN" and overrides["gru_type"] == "AUGRU" and overrides["alpha"] == 1.0
+    assert overrides["unload_col"] is None and overrides["alias_of_item_id"] == ["item_id_list"]  # the history read
     assert any("neg_item_id_list" in note for note in notes)
+    assert any("inner product" in note for note in notes)  # the paper's auxiliary, not RecBole's
+    recbole_aux = with_block_params(spec, "interest_evolution", auxiliary="concat_linear")
+    assert not any("inner product" in note for note in reference_with_notes(recbole_aux)[2])
 
 
 def test_a_sequential_paper_naming_interest_evolution_stays_partial(tmp_path):
@@ -340,6 +344,81 @@ def test_dien_evolves_the_interest_states_by_augru_and_trains_them_by_the_auxili
         assert torch.allclose(seen["tower"][row], torch.cat([fields[row].flatten(), state]), atol=1e-5)
 
 
+def test_dien_concat_linear_auxiliary_is_recboles_affine_map_of_the_concatenation(rows, tmp_path):
+    spec = with_block_params(spec_of(tmp_path / "paper", DIEN_PAPER), "interest_evolution", auxiliary="concat_linear")
+    model, split, _ = din_model(spec, rows, tmp_path / "model")
+    batch = ctr_batch(split, "train", slice(0, 5))
+    emb = model.field_embedding
+    history = batch["history"]
+    behaviours = emb.items(history).flatten(-2)
+    interests, _ = model.interest_extractor(behaviours)
+    model.train()
+    torch.manual_seed(5)
+    model.logit(batch)
+    torch.manual_seed(5)
+    sampled = emb.items(torch.randint(1, split.vocab_size("item_id"), history.shape)).flatten(-2)
+    logits, targets = [], []
+    for row in range(5):
+        for t in range(history.shape[1] - 1):
+            if history[row, t + 1] > 0:
+                for item, target in ((behaviours[row, t + 1], 1.0), (sampled[row, t + 1], 0.0)):
+                    logits.append(model.auxiliary_net(torch.cat([interests[row, t], item])).squeeze())
+                    targets.append(target)
+    # RecBole's: binary cross-entropy with logits averaged over all 2N positive and negative terms
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.stack(logits), torch.tensor(targets))
+    assert torch.allclose(model.auxiliary_loss, expected, atol=1e-5)
+
+
+def test_recboles_dien_gets_the_negative_drawn_for_each_history_interaction():
+    import pandas as pd
+
+    from paper_autotrain.stages.baselines.scoring import attach_negative_history
+
+    class Dataset:  # a DIENDataset read from benchmark files, before build(): RecBole's ids in a DataFrame
+        uid_field, iid_field, item_id_list_field, neg_item_list_field = "user", "item", "item_list", "neg_item_list"
+        item_num = 10
+        field2seqlen = {"item_list": 3}
+        inter_feat = pd.DataFrame({"user": [1, 1, 2, 1, 2], "item": [4, 5, 4, 6, 7],
+                                   "item_list": [np.array([], dtype=np.int64), np.array([4]), np.array([]),
+                                                 np.array([4, 5]), np.array([4])]})
+        neg_item_list = torch.tensor([9, 8, 3, 2, 1])  # one per row, never its item
+
+        def set_field_property(self, field, ftype, source, seqlen):
+            self.property = (field, str(ftype), str(source), seqlen)
+
+    dataset = Dataset()
+    attach_negative_history(dataset)
+    negatives = [list(map(int, row)) for row in dataset.inter_feat["neg_item_list"]]
+    # user 1's history [4, 5]: the negatives of rows (1, 4) and (1, 5); user 2's [4]: of row (2, 4)
+    assert negatives == [[], [9], [], [9, 8], [3]]
+    assert dataset.property == ("neg_item_list", "FeatureType.TOKEN_SEQ", "FeatureSource.INTERACTION", 3)
+
+
+def test_recboles_dien_rows_without_behaviours_get_the_interest_zero():
+    from paper_autotrain.stages.baselines.scoring import allow_empty_histories
+
+    seen = {}
+
+    class Extractor(torch.nn.Module):
+        def forward(self, keys, lengths, neg_keys=None):
+            seen["extractor"] = lengths
+            return keys, torch.zeros(())
+
+    class Evolution(torch.nn.Module):
+        def forward(self, queries, keys, lengths):
+            seen["evolution"] = lengths
+            return queries + 1.0
+
+    model = torch.nn.Module()
+    model.interset_extractor, model.interest_evolution = Extractor(), Evolution()  # RecBole's attribute names
+    allow_empty_histories(model)
+    lengths = torch.tensor([0, 2, 1])
+    model.interset_extractor(torch.zeros(3, 4, 2), lengths, torch.zeros(3, 4, 2))
+    out = model.interest_evolution(torch.ones(3, 2), torch.zeros(3, 4, 2), lengths)
+    assert seen["extractor"].tolist() == [1, 2, 1] == seen["evolution"].tolist()  # packable
+    assert out.tolist() == [[0.0, 0.0], [2.0, 2.0], [2.0, 2.0]]  # the empty row's interest is h'_0 = 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["DIN", "DIEN"])
 def test_din_and_dien_from_their_papers_pass_the_gates_and_train(model, rows, tmp_path):
@@ -371,3 +450,19 @@ def test_recboles_din_reads_the_same_histories_and_our_scores_equal_its_own(rows
         (tmp_path / name).mkdir()
         result = runner.run_request(request, tmp_path / name)
         assert result["test"]["auc"] == pytest.approx(result["config"]["recbole_test"]["auc"], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_recboles_dien_trains_on_the_same_rows_with_its_negative_history(rows, tmp_path, monkeypatch):
+    from paper_autotrain.stages import baselines
+    from paper_autotrain.stages.baselines import runner
+
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    model, overrides, notes = reference_with_notes(spec_of(tmp_path / "paper", DIEN_PAPER))
+    cfg = {"regime": "behaviour", "max_seq_length": 8, "max_epochs": 2, "seed": 0, "valid_metric": "AUC"}
+    request = {"model": model, "dataset": "tinyctr", "split_path": rows.path, "split_id": rows.split_id,
+               "config": baselines.recbole_config(overrides, cfg), "regime": "behaviour", "seed": 0}
+    result = runner.run_request(request, tmp_path)
+    assert result["status"] == "ok", result
+    # our evaluator on RecBole's predictions equals RecBole's own metric code on the same rows
+    assert result["test"]["auc"] == pytest.approx(result["config"]["recbole_test"]["auc"], abs=1e-5)

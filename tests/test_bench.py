@@ -75,11 +75,40 @@ def test_medians_over_repeats_and_paired_ratios(split_info: SplitInfo, tmp_path:
 
 def test_model_names_and_families() -> None:
     assert bench.parse_models(["bpr,Mult-VAE", "deepfm"]) == ["BPR", "MultiVAE", "DeepFM"]
-    assert bench.parse_models([]) == list(bench.MODELS)
+    assert bench.parse_models([]) == bench.all_models()
+    assert bench.all_models()[:len(bench.MODELS)] == list(bench.MODELS)
     assert {bench.model_family(m) for m in bench.MODELS} == {"general", "graph", "autoencoder", "context",
                                                               "sequential"}
+    assert bench.parse_models(["srgnn,kgcn"]) == ["SRGNN", "KGCN"]  # the classics' fixture papers
     with pytest.raises(ValueError, match="unknown model"):
         bench.canonical_model("NoSuchModel")
+
+
+@pytest.mark.parametrize(("model", "family", "regime", "split_settings"), [
+    ("DMF", "general", "topk", {}),
+    ("KGCN", "knowledge", "knowledge", {}),
+    ("SRGNN", "sequential", "sequential", {"max_seq_length": 50}),
+])
+def test_a_classic_is_benched_as_its_fixture_paper_reads(model, family, regime, split_settings,
+                                                         split_info: SplitInfo) -> None:
+    """No reference architecture: the spec is the fixture paper read by the rules extractor, RecBole's class of
+    it the other side, and RecBole gets the split settings of the spec's data regime, as the pipeline gives it."""
+    settings = bench.Settings(epochs=2, sequential_epochs=1, values=bench.parse_values(["learning_rate=0.02"]))
+    case = bench.make_case(model.lower(), split_info, settings)
+    assert case.model == model and case.family == family and case.regime == regime
+    assert case.spec.fidelity.verdict == "faithful"
+    assert case.spec.hp("learning_rate") == 0.02 and case.recbole_overrides["learning_rate"] == 0.02
+    assert case.epochs == (1 if family == "sequential" else 2)
+    config = bench.baseline_cfg(case, settings)
+    assert config["regime"] == regime and {k: config[k] for k in split_settings} == split_settings
+    assert "max_seq_length" in config or not split_settings
+
+
+def test_set_values_are_read_as_yaml_and_a_malformed_one_is_refused() -> None:
+    assert bench.parse_values(["embedding_size=16", "mlp_layers=[64, 32]", "learning_rate=1e-3"]) == (
+        ("embedding_size", 16), ("mlp_layers", [64, 32]), ("learning_rate", 1e-3))
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        bench.parse_values(["embedding_size"])
 
 
 @pytest.mark.slow

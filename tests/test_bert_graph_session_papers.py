@@ -471,6 +471,33 @@ def test_gcsan_readout_equals_the_papers_equations_on_a_tiny_session(gcsan_model
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_gcsans_last_layer_attends_the_last_query_alone_as_the_full_layer_reads_it(gcsan_spec, sequences, tmp_path):
+    """Two layers, sessions of different lengths, training mode: the readout (and its gradients) equal the form that
+    runs the last layer over every position and reads the last one."""
+    spec = with_values(gcsan_spec, embedding_size=8, batch_size=64, dropout=0.0, n_layers=2)
+    folder = rendered(spec, tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_sequences(sequences.path)).train()
+    histories, lengths = torch.tensor([[3, 4, 3, 9, 0], [5, 6, 0, 0, 0], [2, 2, 7, 8, 1]]), torch.tensor([4, 2, 5])
+    got = model.encode_sequence(histories, lengths, torch.arange(3))
+    alias, node_items, incoming, outgoing = session_graph(histories, lengths)
+    nodes = model.item_embedding(node_items)
+    for _ in range(model.graph_steps):
+        nodes = model.graph_cell(nodes, incoming, outgoing)
+    x = h = nodes.gather(1, alias.unsqueeze(-1).expand(-1, -1, nodes.shape[-1]))
+    for attention, feed_forward in zip(model.graph_attention, model.graph_feed_forward, strict=True):
+        f = attention(x, x, x, key_padding_mask=histories == 0, need_weights=False)[0]
+        x = feed_forward(f) + f
+    rows = torch.arange(3)
+    expected = model.omega * x[rows, lengths - 1] + (1 - model.omega) * h[rows, lengths - 1]
+    parameters = list(model.parameters())
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for new, old in zip(torch.autograd.grad(got.sin().sum(), parameters, allow_unused=True),
+                        torch.autograd.grad(expected.sin().sum(), parameters, allow_unused=True), strict=True):
+        assert (new is None) == (old is None)
+        if new is not None:
+            torch.testing.assert_close(new, old, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs
 def test_gcsan_from_the_paper_passes_the_gates_and_trains(gcsan_model, sequences, tmp_path):
     folder, _ = gcsan_model

@@ -120,6 +120,16 @@ def test_unknown_method_goes_to_custom_not_a_wrong_block():
     assert any("not mapped to library blocks" in note for note in spec.unclear)
 
 
+def test_a_model_composed_from_its_components_carries_no_not_mapped_note(tmp_path):
+    """The first guess maps no known composition for DMF; the component inventory then builds it whole."""
+    from tests.fixture_papers import spec_of
+    from tests.test_classic_papers import PAPERS
+
+    spec = spec_of(tmp_path, PAPERS["DMF"][0])
+    assert spec.fidelity.verdict == "faithful" and spec.architecture and not spec.custom
+    assert not any("not mapped to library blocks" in note for note in spec.unclear)
+
+
 def test_neumf_shaped_paper_reads_tower_and_negatives():
     text = (
         "We present a neural matrix factorization model NeuMF that fuses GMF, generalized matrix "
@@ -411,6 +421,11 @@ def test_variants_compared_to_the_best_baseline_give_the_best_number_per_dataset
         ("The weight decay is 1e-4.", "l2_reg", 1e-4),
         ("We sample 4 negative items per positive.", "negative_samples", 4),
         ("The latent dimension of FM is 10.", "embedding_size", None),  # a compared method's setting
+        ("Both towers have the hidden layers 256 -> 128 -> 64.", "mlp_layers", [256, 128, 64]),
+        ("The tower has two layers, 200 → 80, with ReLU.", "mlp_layers", [200, 80]),
+        ("The network structure is 64-32-16-8 for all datasets.", "mlp_layers", [64, 32, 16, 8]),
+        ("We vary the number of layers over 1-3 in the tower.", "mlp_layers", None),  # a range, not sizes
+        ("The architecture reaches 10-20-3.5 in the tower.", "mlp_layers", None),  # runs into a decimal
     ],
 )
 def test_hyperparameter_phrasings(sentence, key, value):

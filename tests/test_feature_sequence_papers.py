@@ -244,3 +244,72 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, featured, t
     result = train_stage.run(folder, featured, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
     assert result.status == "ok" and result.epochs_run == 2
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+def per_position_features(module, items):
+    """The features as looked up per history position (the form before the per-item table): [B, L, F, d]."""
+    pooled = []
+    for index, embedding in enumerate(module.embeddings):
+        ids = getattr(module, f"ids_{index}")[items]  # [B, L, values]
+        vectors = embedding(ids) * (ids > 0).unsqueeze(-1)
+        if module.pooling == "max":
+            pooled.append(torch.nan_to_num(vectors.masked_fill((ids == 0).unsqueeze(-1), float("-inf"))
+                                           .amax(dim=-2), neginf=0.0))
+            continue
+        total = vectors.sum(dim=-2)
+        pooled.append(total / (ids > 0).sum(dim=-1, keepdim=True).clamp(min=1) if module.pooling == "mean" else total)
+    return torch.stack(pooled, dim=-2)
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean", "max"])
+def test_the_per_item_feature_table_gives_the_per_position_values_and_gradients(pooling):
+    from types import SimpleNamespace
+
+    from paper_autotrain.runtime import ItemFeatureEmbedding
+
+    torch.manual_seed(0)
+    fields = {"class": np.array([[0, 0], [1, 2], [2, 0], [3, 1], [0, 0]]), "year": np.array([[0], [1], [2], [1], [3]])}
+    module = ItemFeatureEmbedding(SimpleNamespace(item_features=fields), 4, pooling=pooling)
+    fusion, attention = torch.nn.Linear(12, 4), torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(),
+                                                                     torch.nn.Linear(4, 1))
+    items, x = torch.tensor([[1, 3, 3, 0], [4, 2, 0, 0]]), torch.randn(2, 4, 4)
+    parameters = [*module.parameters(), *fusion.parameters(), *attention.parameters()]
+
+    def outputs_and_grads(features, fused, attended):
+        grads = torch.autograd.grad((features.sin().sum() + fused.pow(2).sum() + attended.cos().sum()), parameters)
+        return [features, fused, attended, *grads]
+
+    old_features = per_position_features(module, items)
+    old_weights = torch.softmax(attention(old_features), dim=-2)
+    old = outputs_and_grads(old_features, fusion(torch.cat([x, old_features.flatten(-2)], dim=-1)),
+                            (old_weights * old_features).sum(dim=-2))
+    new = outputs_and_grads(module(items), module.fuse(x, items, fusion), module.attend(items, attention))
+    for before, after in zip(old, new, strict=True):
+        torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_the_fused_causal_encoder_layer_gives_the_transformer_layers_values_and_gradients(norm_first):
+    from torch import nn
+
+    from paper_autotrain.runtime import CausalEncoderLayer
+
+    def encoder(cls):
+        torch.manual_seed(0)
+        layer = cls(8, 2, dim_feedforward=12, dropout=0.0, activation="gelu", layer_norm_eps=1e-12, batch_first=True,
+                    norm_first=norm_first)
+        return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+    before, after = encoder(nn.TransformerEncoderLayer), encoder(CausalEncoderLayer)
+    assert [name for name, _ in after.named_parameters()] == [name for name, _ in before.named_parameters()]
+    x, mask = torch.randn(3, 5, 8), torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    outputs = []
+    for model in (before, after):  # training mode: the path the fused attention replaces
+        y = model(x, mask=mask, is_causal=True)
+        outputs.append([y, *torch.autograd.grad(y.tanh().sum(), list(model.parameters()))])
+    for old, new in zip(*outputs, strict=True):
+        torch.testing.assert_close(new, old, rtol=1e-5, atol=1e-6)
+    # a key-padding mask takes nn.TransformerEncoderLayer's own path
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    torch.testing.assert_close(after(x, mask=mask, src_key_padding_mask=padding),
+                               before(x, mask=mask, src_key_padding_mask=padding))

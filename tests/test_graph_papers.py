@@ -5,19 +5,16 @@ their methods; none is a real paper."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import SplitInfo
-from paper_autotrain.stages import render, validate
+from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
 
 SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
@@ -208,6 +205,7 @@ def test_ngcf_propagation_is_the_papers_matrix_form_and_node_dropout_silences_wh
     torch.testing.assert_close(dropped[~silent], torch.full_like(dropped[~silent], 1 / 0.75))
 
 
+@pytest.mark.slow  # as in the other families' paper tests: the blocks' equations and a step are default tests
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     # SGL: on this 40-user split its InfoNCE (against every node) slows the BPR fall the overfit gate checks; on
@@ -215,13 +213,7 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info,
     values = {"NGCF": {"node_dropout": 0.1}, "SimpleX": {"negative_samples": 8}, "SGL": {"ssl_weight": 0.01}}[model]
     spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=128,
                        learning_rate=0.01, **values)
-    folder = rendered(spec, tmp_path / "model")
-    report = validate.run(folder, split_info, {"overfit_steps": 40})  # the gates' default
-    assert report["ok"], report
-    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
-                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
-    assert result.status == "ok" and result.epochs_run == 2
-    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+    passes_the_gates_and_trains(spec, split_info, tmp_path)
 
 
 def test_simplex_reads_its_loss_and_aggregation_and_the_values_reach_both_sides(tmp_path):

@@ -5,8 +5,6 @@ equations. The fixture papers are written the way papers describe their methods;
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -14,11 +12,10 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class, recbole_class
 from paper_autotrain.runtime import distance_correlation, identity_plus_laplacian, kmeans
 from paper_autotrain.schemas import SplitInfo
-from paper_autotrain.stages import render, validate
+from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
 
 SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
@@ -194,13 +191,7 @@ GATE_VALUES = {"NCL": {"num_prototypes": 5}, "DGCF": {}, "GCMC": {"gcn_output_di
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=128,
                        learning_rate=0.01, **GATE_VALUES[model])
-    folder = rendered(spec, tmp_path / "model")
-    report = validate.run(folder, split_info, {"overfit_steps": 40})  # the gates' default
-    assert report["ok"], report
-    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
-                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
-    assert result.status == "ok" and result.epochs_run == 2
-    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+    passes_the_gates_and_trains(spec, split_info, tmp_path)
 
 
 @pytest.mark.parametrize("model", PAPERS)

@@ -8,7 +8,6 @@ real paper."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +16,9 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import covariance_penalty, logistic_mf_loss, warp_hinge_loss
 from paper_autotrain.schemas import SplitInfo
-from paper_autotrain.stages import render, validate
+from paper_autotrain.stages import render
 from paper_autotrain.worker.loading import build_model, load_config
-from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
 
 CML_PAPER = [
     ["Collaborative Metric Learning",
@@ -207,17 +205,12 @@ def test_an_epoch_of_the_logistic_mf_loss_is_the_papers_log_posterior(split_info
         pytest.approx(4 * math.log(2))
 
 
+@pytest.mark.slow  # as in the other families' paper tests: the blocks' equations and a step are default tests
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=128,
                        learning_rate=0.05)
-    folder = rendered(spec, tmp_path / "model")
-    report = validate.run(folder, split_info, {"overfit_steps": 40})
-    assert report["ok"], report
-    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
-                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
-    assert result.status == "ok" and result.epochs_run == 2
-    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+    passes_the_gates_and_trains(spec, split_info, tmp_path)
 
 
 def test_cml_scores_are_minus_distances_and_a_training_step_keeps_the_vectors_in_the_unit_ball(split_info,

@@ -14,11 +14,10 @@ import torch
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import SplitInfo
-from paper_autotrain.stages import render, validate
+from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
-from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
 
 FISM_PAPER = [
     ["FISM: Factored Item Similarity Models for Top-N Recommender Systems",
@@ -210,13 +209,7 @@ def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
 def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", PAPERS[model][0]), embedding_size=16, batch_size=256,
                        learning_rate=0.01, optimizer="adam")
-    folder = rendered(spec, tmp_path / "model")
-    report = validate.run(folder, split_info, {"overfit_steps": 40})
-    assert report["ok"], report
-    result = train_in_process(folder, Path(split_info.path), tmp_path / "out",
-                              ["trainer.max_epochs=2", "trainer.csv_logger=false"])
-    assert result.status == "ok" and result.epochs_run == 2
-    assert 0.0 <= result.test["ndcg@10"] <= 1.0
+    passes_the_gates_and_trains(spec, split_info, tmp_path)
 
 
 def test_nais_maps_its_stated_values_and_lists_its_fism_pre_training_as_a_deviation(tmp_path):

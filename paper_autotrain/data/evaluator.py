@@ -13,9 +13,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from paper_autotrain.data.metric_names import TOPK_METRICS
 from paper_autotrain.data.split import SplitData
 
-TOPK_METRICS = ("recall", "ndcg", "hit", "mrr", "precision")
 PHASES = {"valid": (("train",), "valid"), "test": (("train", "valid"), "test")}
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]

@@ -7,6 +7,7 @@ keeps the validate stage's import allowlist short.
 from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.attention import CausalEncoderLayer
 from paper_autotrain.runtime.autoencoder import (
     AutoEncoderModule,
     activation_layer,
@@ -71,5 +72,5 @@ __all__ = [
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
     "spectral_filter",
-    "ItemFeatureEmbedding",
+    "ItemFeatureEmbedding", "CausalEncoderLayer",
 ]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pymupdf
-
 from paper_autotrain.errors import UserError
 
 PDF_MAGIC = b"%PDF-"
@@ -28,6 +26,8 @@ def has_text_layer(page_texts: list[str]) -> bool:
 
 def pdf_has_text(path: Path) -> bool:
     """Whether the PDF opens and carries a text layer (a scan does not)."""
+    import pymupdf  # here: MuPDF loads for a PDF, not for every command line
+
     try:
         with pymupdf.open(path) as doc:
             if doc.needs_pass or doc.page_count == 0:

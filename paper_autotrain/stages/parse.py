@@ -16,8 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import pymupdf
+from typing import TYPE_CHECKING
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import Page, PaperBundle, PaperDoc, PaperMeta, Section, Table
@@ -25,6 +24,9 @@ from paper_autotrain.sources.html import read_arxiv_html
 from paper_autotrain.sources.latex import find_main_tex, read_latex
 from paper_autotrain.sources.pages import CHARACTER_FIXES
 from paper_autotrain.sources.pdf import check_pdf, has_text_layer, pdf_has_text
+
+if TYPE_CHECKING:  # MuPDF loads when a PDF is read (_open_checked), not for every command line
+    import pymupdf
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ def _open_checked(path: Path, cfg: Mapping, name: str) -> pymupdf.Document:
             "raise it with parse.max_mb=... if this really is the paper"
         )
     check_pdf(path, name)
+    import pymupdf
+
     try:
         doc = pymupdf.open(path)
     except Exception as exc:  # MuPDF raises several types for damaged files

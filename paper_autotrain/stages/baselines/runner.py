@@ -52,7 +52,12 @@ from paper_autotrain.progress import epoch_line
 from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
 from paper_autotrain.stages.baselines.ids import token_ids
-from paper_autotrain.stages.baselines.scoring import score_behaviour_rows, score_context
+from paper_autotrain.stages.baselines.scoring import (
+    allow_empty_histories,
+    attach_negative_history,
+    score_behaviour_rows,
+    score_context,
+)
 
 log = logging.getLogger("paper_autotrain.stages.baselines.runner")
 
@@ -303,6 +308,9 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
         sizes = getattr(dataset, "file_size_list", None) or [dataset.inter_num]
         config["train_batch_size"] = users_per_batch(int(config_dict["pair_batch_in_users"]), dataset.user_num - 1,
                                                      int(sizes[0]))
+    dien_rows = hasattr(dataset, "neg_item_list") and config["benchmark_filename"] is not None
+    if dien_rows:  # DIENDataset on benchmark files: the negative history its augmentation would make (scoring.py)
+        attach_negative_history(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     # values RecBole averages over users (SLIMElastic's alpha: references/topk.py) divided by them, now counted
     for key, value in dict(config_dict.get("per_user_values") or {}).items():
@@ -311,6 +319,8 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     started = time.perf_counter()
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     build_time = time.perf_counter() - started
+    if dien_rows:  # rows without behaviours: the interest state 0, as ours (scoring.py)
+        allow_empty_histories(model)
     if not as_shipped(request):
         torch.autograd.set_detect_anomaly(False)  # RecBole's SINE module switches it on at import
         torch.set_flush_denormal(True)  # as our trainer does: denormal floats are very slow on CPU

@@ -102,8 +102,11 @@ def recbole_sequence_probabilities(model: Any, dataset: Any, split: Any, phase: 
     with torch.no_grad():
         for start in range(0, len(uids), PREDICT_BATCH):
             rows = slice(start, start + PREDICT_BATCH)
-            inter = Interaction({dataset.uid_field: uids[rows], model.ITEM_SEQ: sequences[rows],
-                                 model.ITEM_SEQ_LEN: lengths[rows], model.POS_ITEM_ID: iids[rows]})
+            fields = {dataset.uid_field: uids[rows], model.ITEM_SEQ: sequences[rows],
+                      model.ITEM_SEQ_LEN: lengths[rows], model.POS_ITEM_ID: iids[rows]}
+            if hasattr(model, "NEG_ITEM_SEQ"):  # DIEN reads it for its auxiliary loss only, which predict drops
+                fields[model.NEG_ITEM_SEQ] = torch.zeros_like(sequences[rows])
+            inter = Interaction(fields)
             out.append(model.predict(inter.to(device)).float().reshape(-1).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
@@ -121,3 +124,64 @@ def score_behaviour_rows(trained: Any, split_path: str, ks: list[int]) -> tuple[
                                                                 trained.device), split.labels[phase])
               for phase in ("test", "valid")}
     return scores["test"], scores["valid"], {"scored_with": "predict", "behaviour_history": "item_id_list"}
+
+
+# --- RecBole's DIEN on the behaviour rows ------------------------------------------------------------------
+
+def attach_negative_history(dataset: Any) -> None:
+    """Give the rows of a DIENDataset read from benchmark files their negative history `neg_item_id_list`.
+
+    RecBole's DIENDataset draws one negative item per interaction when it is built (SeqSampler.sample_neg_sequence:
+    uniform over the items, never the clicked one; `dataset.neg_item_list`) and, when it augments a sequence, gives
+    each row the negatives of its history's interactions. With benchmark files it does not augment (the histories
+    come from the files), so the column is never made and DIEN's `calculate_loss` fails. This makes it as the
+    augmentation would: the negative at a history position is the one drawn for that (user, item) interaction."""
+    from recbole.utils import FeatureSource, FeatureType
+
+    frame = dataset.inter_feat  # still the loaded DataFrame: build() turns it into padded tensors
+    histories = frame[dataset.item_id_list_field].to_numpy()  # per row an array of RecBole's item ids
+    n_items = int(dataset.item_num)
+    keys = frame[dataset.uid_field].to_numpy(np.int64) * n_items + frame[dataset.iid_field].to_numpy(np.int64)
+    negatives = np.asarray(dataset.neg_item_list, dtype=np.int64)  # one per row, in the frame's order
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    lengths = np.array([len(h) for h in histories], dtype=np.int64)
+    flat = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if lengths.sum() else \
+        np.zeros(0, dtype=np.int64)
+    wanted = np.repeat(keys - frame[dataset.iid_field].to_numpy(np.int64), lengths) + flat  # (user, history item)
+    where = np.minimum(np.searchsorted(sorted_keys, wanted), max(len(sorted_keys) - 1, 0))
+    found = sorted_keys[where] == wanted
+    values = negatives[order[where]]
+    if not found.all():  # a history item that is no row of the files (not so in the behaviour regime's files)
+        values = np.where(found, values, dataset.seq_sampler.sample_neg_sequence(flat).numpy())
+    field = dataset.neg_item_list_field
+    frame[field] = list(np.split(values, np.cumsum(lengths)[:-1]))
+    dataset.set_field_property(field, FeatureType.TOKEN_SEQ, FeatureSource.INTERACTION,
+                               dataset.field2seqlen[dataset.item_id_list_field])
+
+
+def allow_empty_histories(model: Any) -> None:
+    """Let RecBole's DIEN score rows without behaviours, as ours does: the interest of an empty history is the
+    evolving GRU's initial state, 0.
+
+    RecBole's DIEN packs each history (`pack_padded_sequence` refuses a length of 0) and picks the state at length - 1
+    (none for an empty one), so a batch holding such a row fails. Its two layers get the length clamped to 1 (a row
+    with one behaviour or none has no auxiliary pair: the auxiliary loss is unchanged) and the interest evolving
+    layer's output of an empty row is set to 0; the rows with behaviours are computed as RecBole computes them."""
+    empty: dict[str, torch.Tensor] = {}
+
+    def clamp(module: Any, args: tuple) -> tuple:
+        *head, lengths = args[:3]
+        empty["rows"] = lengths == 0
+        return (*head, lengths.clamp(min=1), *args[3:])
+
+    def clamp_extractor(module: Any, args: tuple) -> tuple:
+        keys, lengths, *rest = args
+        return (keys, lengths.clamp(min=1), *rest)
+
+    def zero_empty(module: Any, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        return output.masked_fill(empty.pop("rows").unsqueeze(-1), 0.0)
+
+    model.interset_extractor.register_forward_pre_hook(clamp_extractor)  # RecBole's spelling
+    model.interest_evolution.register_forward_pre_hook(clamp)
+    model.interest_evolution.register_forward_hook(zero_empty)

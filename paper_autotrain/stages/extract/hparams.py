@@ -198,9 +198,11 @@ RULES: tuple[Rule, ...] = (
         "epochs", rf"(?:number of )?(?:training )?epochs\s+(?:is |was )?(?:set to|fixed to|=)\s*{INT}", "int"
     ),
     Rule("epochs", rf"number of (?:sweeps|epochs) (?:is|was)\s+{INT}", "int"),
+    # a tower's sizes: three to six numbers joined by arrows or hyphens, or two by arrows ("200 → 80"; two joined
+    # by a hyphen read as a range); the list may close the sentence ("256 -> 128 -> 64."), not run into a decimal
     Rule(
         "mlp_layers",
-        r"(?P<v>\d{1,4}(?:\s*(?:→|->|-)\s*\d{1,4}){2,5})(?![\d.])",
+        r"(?P<v>\d{1,4}(?:(?:\s*(?:→|->|-)\s*\d{1,4}){2,5}|\s*(?:→|->)\s*\d{1,4}))(?!\d|\.\d)",
         "list",
         context=r"architecture|layers|network structure|tower",
     ),

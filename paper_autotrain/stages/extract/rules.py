@@ -343,10 +343,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
                        "implicit split (one rating level, the observed interaction; sampled non-interactions the "
                        "other class), as RecBole runs its graph models")
     text = doc.full_text
-    blocks, notes = detect_architecture(family, loss, text, own_name)
-    unclear += notes
+    blocks, guess_notes = detect_architecture(family, loss, text, own_name)
     assessment = assess(doc, sentences, family, loss, model_name, blocks)
     blocks, custom = assessment.architecture, assessment.custom
+    if custom or not blocks:  # the guess's "not mapped" holds only when the inventory did not compose the model
+        unclear += guess_notes
     unclear += assessment.notes
     unclear += link_hyperparameters(hyperparameters, assessment.hyperparameter_links)
     if any(block.block == "variational_encoder" for block in blocks):

@@ -114,18 +114,28 @@ def _din(m: SpecMapping) -> None:
 
 
 def _dien(m: SpecMapping) -> None:
-    """RecBole's DIEN reads the history column too, and a negative history it samples itself only when it augments."""
+    """RecBole's DIEN reads the history column too; its negative history and rows without behaviours are the
+    runner's (scoring.py attach_negative_history, allow_empty_histories)."""
     m.overrides["unload_col"] = None
     m.put("alias_of_item_id", ["item_id_list"])
     m.put("pooling_mode", "mean")
     m.put("gru_type", "AUGRU")
     m.put("alpha", m.model_value("interest_evolution", "aux_weight"))
-    m.notes.append("RecBole's DIEN reads a negative history (neg_item_id_list), which the behaviour regime's benchmark "
-                   "files do not hold, and packs each history (a row without behaviours fails): it does not run on "
-                   "these rows; ours draws a uniform negative per step and keeps rows without behaviours")
-    m.notes.append("RecBole's DIEN (as the released code) scores the auxiliary pairs with an MLP over [h_t, e]; ours "
-                   "with the paper's sigmoid of the inner product <h_t, e>; its DNN sees the interest, the candidate "
-                   "and the user features, ours every field vector of the row and the final interest state")
+    m.notes.append("RecBole's DIEN reads a negative history (neg_item_id_list) that its DIENDataset makes only when it "
+                   "augments sequences, not from benchmark files: the runner gives each history position the "
+                   "negative DIENDataset drew for that interaction (uniform, never the clicked item, drawn once); "
+                   "ours draws a uniform item per step anew in every batch")
+    m.notes.append("RecBole's DIEN cannot pack an empty history: the runner sets the interest of a row without "
+                   "behaviours to 0 (the evolving GRU's initial state, as ours) and computes the other rows as "
+                   "RecBole does")
+    if str(m.blocks["interest_evolution"].get("auxiliary", "inner_product")).lower() != "concat_linear":
+        m.notes.append("RecBole's DIEN scores the auxiliary pairs with linear layers over [h_t, e] (mlp_hidden_size, "
+                       "no activation: an affine map) and averages the BCE over both terms; ours with the paper's "
+                       "sigmoid of the inner product <h_t, e>, the two terms summed per step (auxiliary=concat_linear "
+                       "gives RecBole's)")
+    m.notes.append("RecBole's DIEN evolving attention is a sigmoid MLP of mlp_hidden_size over [e_a, h_t, e_a - h_t, "
+                   "e_a * h_t] scaled by 1/sqrt(width); ours the paper's bilinear h_t W e_a; its AUGRU weights start "
+                   "N(0, 1), ours Xavier-normal")
 
 
 def _afm(m: SpecMapping) -> None:

@@ -67,9 +67,14 @@ def _kgcn(m: SpecMapping, l2: float | None) -> None:
     m.put("neighbor_sample_size", m.block_value("kgcn_aggregation", "neighbor_sample_size", integral=True))
     m.overrides["aggregator"] = str(m.blocks.get("kgcn_aggregation", {}).get("aggregator", "sum")).lower()
     m.put("reg_weight", l2)
-    m.notes.append("RecBole's KGCN scores a relation for a user by the mean of u * r (the inner product over the "
-                   "dimension) and averages the weighted neighbours (their weighted sum over K); ours takes the "
-                   "paper's inner product and weighted sum")
+    if str(m.blocks.get("kgcn_aggregation", {}).get("reduce", "sum")).lower() == "mean":
+        m.notes.append("reduce: mean, as RecBole's KGCN (the authors' code): the mean of u * r over the dimension "
+                       "and the mean of the weighted neighbours; the paper's inner product and weighted sum differ "
+                       "by a softmax temperature of d and a factor of K")
+    else:
+        m.notes.append("RecBole's KGCN scores a relation for a user by the mean of u * r (the inner product over "
+                       "the dimension) and averages the weighted neighbours (their weighted sum over K); ours takes "
+                       "the paper's inner product and weighted sum (the block word reduce: mean gives RecBole's)")
     if l2:
         m.notes.append("l2_reg: RecBole's KGCN penalises the norms (not squared) of the batch's user and aggregated "
                        "item vectors; ours the squared norms of the user and item ID embeddings")
