@@ -360,6 +360,19 @@ def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_devia
     assert any("pre-train" in note for note in notes)
 
 
+def test_convncf_trains_through_the_same_convolutions_as_it_scores(split_info, tmp_path):
+    """Training computes each 2 x 2 stride-2 convolution as a matrix product over the disjoint blocks; scoring runs
+    the Conv2d layers: the same scores, and the gradients reach every convolution."""
+    model = model_from(split_info, tmp_path, CONVNCF_PAPER, embedding_size=8, conv_channels=3)
+    users, items = torch.tensor([[0], [3]]), torch.tensor([[1, 4], [2, 7]])
+    with torch.no_grad():
+        scored = model.score(users, items)
+    trained = model.score(users, items)
+    torch.testing.assert_close(trained, scored, rtol=1e-5, atol=1e-6)
+    trained.sum().backward()
+    assert all(layer.weight.grad is not None for layer in model.convolutions if isinstance(layer, torch.nn.Conv2d))
+
+
 def test_convncf_embedding_init_standard_normal_draws_the_tables_from_n01(split_info, tmp_path):
     """embedding_init standard_normal (RecBole's ConvNCF keeps nn.Embedding's N(0, 1)); the default stays Xavier
     normal, whose variance is 2 / (rows + columns)."""
