@@ -17,6 +17,7 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
+from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
@@ -138,7 +139,7 @@ def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_refer
 def test_dmf_maps_its_stated_values_to_the_block_and_to_recboles_dmf(tmp_path):
     spec = spec_of(tmp_path, DMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"mlp_layers": [256, 128, 64], "score_clip": 1.0e-6}
+    assert values == {"mlp_layers": [256, 128, 64], "score_clip": 1.0e-6, "score_function": "cosine"}
     assert spec.hp("negative_samples") == 4 and render.trained_loss(spec) == "normalized_ce"
     model, overrides, notes = reference(spec)
     assert (overrides["user_embedding_size"], overrides["user_hidden_size_list"]) == (256, [128, 64])
@@ -214,8 +215,58 @@ def test_dmf_trains_the_normalised_cross_entropy(split_info, tmp_path):
     torch.testing.assert_close(loss, -(labels * y.log() + (1 - labels) * (1 - y).log()).mean())
 
 
+def test_dmf_batch_towers_give_the_full_encodings_loss_and_gradients(split_info, tmp_path):
+    """Training runs only the batch's users and items through the towers (their rows and columns of Y): the loss and
+    every gradient equal those of the whole encode's tables."""
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 4])
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, pos = train[:16, 0], train[:16, 1]
+    neg = torch.randint(0, model.n_items, (16, 4), generator=torch.Generator().manual_seed(0))
+    loss = model.loss({"users": users, "pos_items": pos, "neg_items": neg})
+    batch_grads = torch.autograd.grad(loss, list(model.parameters()))
+    scores = model.score_with(model.encode(), users.unsqueeze(1), torch.cat([pos.unsqueeze(1), neg], 1))
+    y = scores.clamp(1e-6, 1 - 1e-6)
+    full = -(torch.log(y[:, 0]).sum() + torch.log(1 - y[:, 1:]).sum()) / y.numel()
+    torch.testing.assert_close(loss, full)
+    for got, expected in zip(batch_grads, torch.autograd.grad(full, list(model.parameters())), strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_dmf_with_recboles_inner_product_scores_p_dot_q_and_trains_bce_with_logits(split_info, tmp_path):
+    """score_function inner_product (RecBole's DMF): y_hat = p_u^T q_i unnormalised, unclipped, and the loss is BCE
+    with logits on it (1 for the positive, 0 for the sampled negatives)."""
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 6, 4], score_function="inner_product")
+    assert model.score_function == "inner_product"
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    matrix = torch.zeros(model.n_users, model.n_items)
+    matrix[train[:, 0], train[:, 1]] = 1.0
+    users, items = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 5, 7, 2])
+    with torch.no_grad():
+        pair, rows = model.score(users, items), model.full_sort_scores(users)
+        for n, (user, item) in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
+            p = model.user_tower(matrix[user] @ model.user_input)
+            q = model.item_tower(matrix[:, item] @ model.item_input)
+            torch.testing.assert_close(pair[n], torch.dot(p, q), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(rows[n, item], torch.dot(p, q), rtol=1e-4, atol=1e-5)
+        assert float(pair.abs().max()) > 1.0  # not a cosine
+        neg = torch.randint(0, model.n_items, (4, 3), generator=torch.Generator().manual_seed(0))
+        loss = model.loss({"users": users, "pos_items": items, "neg_items": neg})
+        logits = model.score(users.unsqueeze(1), torch.cat([items.unsqueeze(1), neg], 1))
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    # log sigmoid(x) and log(1 - sigmoid(x)) = log sigmoid(-x), in their stable form (the logits are large here)
+    log_sigmoid = torch.nn.functional.logsigmoid
+    expected = -(labels * log_sigmoid(logits) + (1 - labels) * log_sigmoid(-logits)).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("model", PAPERS)
 def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
+    torch.manual_seed(0)  # the initial weights, whatever the tests before drew
     built = model_from(split_info, tmp_path, PAPERS[model][0], embedding_size=4, mlp_layers=[16, 8], conv_channels=4)
     train = torch.as_tensor(load_split(split_info.path).train)
     batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
@@ -249,7 +300,12 @@ def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(t
     model, overrides, notes = reference(spec)
     assert (overrides["negative_weight"], overrides["dropout_prob"], overrides["embedding_size"]) == (0.1, 0.7, 64)
     assert overrides["train_neg_sample_args"] is None and overrides["learner"] == "adagrad"
-    assert any("whole row" in note for note in notes)
+    assert any("whole train row" in note for note in notes)
+    # RecBole's ENMF batches users (its UserDataLoader): our 2048 pairs reach it as a batch of pairs the runner turns
+    # into users, not as 2048 users (one step an epoch on ML-100K's 943 users)
+    assert "train_batch_size" not in overrides and overrides["pair_batch_in_users"] == 2048
+    assert runner.users_per_batch(2048, 943, 80808) == 24  # ML-100K's train split: 40 steps an epoch, as ours
+    assert runner.users_per_batch(2048, 10, 100_000) == 1
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
@@ -294,7 +350,7 @@ def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_er
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):
     spec = spec_of(tmp_path, CONVNCF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"embedding_size": 64, "conv_channels": 32, "dropout": 0.0}
+    assert values == {"embedding_size": 64, "conv_channels": 32, "dropout": 0.0, "embedding_init": "xavier_normal"}
     assert [d.component for d in spec.fidelity.deviations] == [
         "pre-training of the model's parts before joint training"]
     assert "ConvNCF" in spec.fidelity.deviations[0].ours
@@ -302,6 +358,33 @@ def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_devia
     assert overrides["cnn_channels"] == [1] + [32] * 6 and overrides["cnn_kernels"] == [2] * 6
     assert overrides["cnn_strides"] == [2] * 6 and overrides["train_method"] == "no_pretrain"
     assert any("pre-train" in note for note in notes)
+
+
+def test_convncf_trains_through_the_same_convolutions_as_it_scores(split_info, tmp_path):
+    """Training computes each 2 x 2 stride-2 convolution as a matrix product over the disjoint blocks; scoring runs
+    the Conv2d layers: the same scores, and the gradients reach every convolution."""
+    model = model_from(split_info, tmp_path, CONVNCF_PAPER, embedding_size=8, conv_channels=3)
+    users, items = torch.tensor([[0], [3]]), torch.tensor([[1, 4], [2, 7]])
+    with torch.no_grad():
+        scored = model.score(users, items)
+    trained = model.score(users, items)
+    torch.testing.assert_close(trained, scored, rtol=1e-5, atol=1e-6)
+    trained.sum().backward()
+    assert all(layer.weight.grad is not None for layer in model.convolutions if isinstance(layer, torch.nn.Conv2d))
+
+
+def test_convncf_embedding_init_standard_normal_draws_the_tables_from_n01(split_info, tmp_path):
+    """embedding_init standard_normal (RecBole's ConvNCF keeps nn.Embedding's N(0, 1)); the default stays Xavier
+    normal, whose variance is 2 / (rows + columns)."""
+    torch.manual_seed(0)
+    xavier = model_from(split_info, tmp_path / "x", CONVNCF_PAPER, embedding_size=8, conv_channels=2)
+    normal = model_from(split_info, tmp_path / "n", CONVNCF_PAPER, embedding_size=8, conv_channels=2,
+                        embedding_init="standard_normal")
+    for table in (normal.user_embedding.weight.detach(), normal.item_embedding.weight.detach()):
+        assert abs(float(table.mean())) < 0.2 and 0.8 < float(table.std()) < 1.2
+    rows, columns = xavier.item_embedding.weight.shape
+    xavier_std = (2.0 / (rows + columns)) ** 0.5
+    assert float(xavier.item_embedding.weight.detach().std()) == pytest.approx(xavier_std, rel=0.25)
 
 
 def test_a_paper_with_an_element_wise_product_in_place_of_the_outer_product_is_not_read_as_convncf(tmp_path):

@@ -196,6 +196,18 @@ def test_slim_weights_satisfy_the_papers_optimality_conditions_and_match_sklearn
         np.testing.assert_allclose(w[others, j], solver.coef_, atol=1e-6)
 
 
+@pytest.mark.parametrize("l1, l2", [(0.5, 2.0), (1.0, 500.0), (0.0, 0.1), (3.0, 1.0)])
+def test_slim_exact_column_solves_equal_coordinate_descent_run_to_convergence(l1, l2):
+    """The default solver (each column's KKT system by block principal pivoting) reaches the minimiser that the
+    cyclic coordinate descent converges to."""
+    rng = np.random.default_rng(1)
+    a = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(float))
+    exact = slim_weights(a, l1=l1, l2=l2).numpy()
+    descent = slim_weights(a, l1=l1, l2=l2, method="cd", tol=0.0, max_sweeps=20000).numpy()
+    np.testing.assert_allclose(exact, descent, atol=1e-7)  # coordinate descent stops within ~1e-8
+    assert (exact >= 0).all() and (np.diag(exact) == 0).all() and (exact > 0).any()
+
+
 @pytest.mark.slow  # the sandboxed probe: ~20 s a model on a loaded machine
 @pytest.mark.parametrize("model", PAPERS)
 def test_the_model_passes_the_gates_with_a_fit_gate(model, split_info, tmp_path):

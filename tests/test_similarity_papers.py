@@ -233,7 +233,7 @@ def test_nais_reads_an_attention_network_fed_with_the_concatenation(tmp_path):
     spec = spec_of(tmp_path, pages)
     assert spec.fidelity.verdict == "faithful"
     assert spec.architecture[0].params.get("attention") == "concat"
-    assert "torch.cat([p, q], -1)" in render.run(spec, {})["model.py"]
+    assert "W [p_i; q_j] + b = W_p p_i + W_q q_j + b" in render.run(spec, {})["model.py"]
     assert reference(spec)[1]["algorithm"] == "concat"
 
 
@@ -243,13 +243,22 @@ def nais_by_hand(model: torch.nn.Module, train: torch.Tensor, user: int, item: i
     history = [int(j) for j in train[train[:, 0] == user, 1].unique() if int(j) != item]
     p, q = model.target_embedding.weight[item], model.history_embedding.weight
     layer, h = model.attention_layer, model.attention_vector
-    f = torch.stack([(h * torch.relu(layer(p * q[j]))).sum() for j in history])
+    concat = layer.in_features == 2 * p.shape[0]  # the attention network fed with [p_i; q_j]
+    f = torch.stack([(h * torch.relu(layer(torch.cat([p, q[j]]) if concat else p * q[j]))).sum() for j in history])
     weights = torch.exp(f) / torch.exp(f).sum() ** model.beta
     return sum(weights[n] * (p * q[j]).sum() for n, j in enumerate(history))
 
 
-def test_nais_scores_are_the_papers_smoothed_attention_with_the_estimated_item_left_out(split_info, tmp_path):
-    model = model_from(split_info, tmp_path, NAIS_PAPER, attention_size=4, beta=0.7)
+CONCAT_PAGES = [[text.replace("fed with the element-wise product of the two vectors",
+                              "fed with the concatenation of the target and historical item vectors")
+                 .replace("W (p_i * q_j)", "W [p_i; q_j]") for text in page] for page in NAIS_PAPER]
+
+
+@pytest.mark.parametrize("pages", [NAIS_PAPER, CONCAT_PAGES], ids=["prod", "concat"])
+def test_nais_scores_are_the_papers_smoothed_attention_with_the_estimated_item_left_out(pages, split_info, tmp_path):
+    """Pairs, a training batch's shape (each user against its positive and negatives) and the full sort all give
+    the attention term by term."""
+    model = model_from(split_info, tmp_path, pages, attention_size=4, beta=0.7)
     with torch.no_grad():
         for table in (model.history_embedding.weight, model.target_embedding.weight):
             table.normal_()
@@ -262,3 +271,9 @@ def test_nais_scores_are_the_papers_smoothed_attention_with_the_estimated_item_l
         row = model.full_sort_scores(torch.tensor([user]))[0]
         for got, item in ((pair[0], rated), (pair[1], unrated), (row[rated], rated), (row[unrated], unrated)):
             torch.testing.assert_close(got, nais_by_hand(model, train, user, item), rtol=1e-4, atol=1e-4)
+        users = torch.unique(train[:, 0])[:3]
+        items = torch.tensor([[rated, unrated, 1], [2, 3, rated], [0, unrated, 4]])
+        batch = model.score(users.unsqueeze(1), items)
+        for b, u in enumerate(users.tolist()):
+            for k, item in enumerate(items[b].tolist()):
+                torch.testing.assert_close(batch[b, k], nais_by_hand(model, train, u, item), rtol=1e-4, atol=1e-4)

@@ -19,6 +19,7 @@ from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_wei
 from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
 from paper_autotrain.runtime.ctr import CTRModule, Dice, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import (
+    adjacency_rows,
     distance_correlation,
     identity_plus_laplacian,
     interaction_adjacency,
@@ -61,7 +62,8 @@ __all__ = [
     "CTRModule", "CTRSplit", "Dice", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
-    "make_optimizer", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss", "squared_norm_penalty",
+    "make_optimizer", "adjacency_rows", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss",
+    "squared_norm_penalty",
     "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import torch
 
@@ -121,7 +122,7 @@ def cosine_knn_weights(matrix: sp.spmatrix, k: int, shrink: float) -> torch.Tens
 
 
 def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 100, tol: float = 1e-5,
-                 nonnegative: bool = True) -> torch.Tensor:
+                 nonnegative: bool = True, method: str = "exact") -> torch.Tensor:
     """SLIM (Ning & Karypis 2011, Eq. 4): for every item column j, min_w 1/2 ||a_j - A w_j||^2 + beta/2 ||w_j||^2
     + lambda ||w_j||_1 subject to w_j >= 0 and w_jj = 0, by cyclic coordinate descent, every column at once.
 
@@ -129,10 +130,13 @@ def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 10
     column moves to S(corr_k + G_kk w_kj, lambda) / (G_kk + beta) (S: the soft threshold, clipped at 0 when
     `nonnegative`), w_jj stays 0, and the correlations take the rank-one change of the columns that moved. Stops
     when a sweep lowers the objective (every column's, summed) by less than `tol` times its value, or after
-    `max_sweeps` sweeps."""
+    `max_sweeps` sweeps. method "exact" (the default, where w >= 0 and beta > 0) solves each column to its exact
+    minimiser instead (slim_columns_exact): the point coordinate descent converges to, in far less time."""
     if l1 < 0 or l2 < 0:
         raise ValueError(f"SLIM's penalties must be >= 0, got lambda={l1}, beta={l2}")
     g = gram(matrix)
+    if method == "exact" and nonnegative and l2 > 0:  # the exact minimiser, column by column (slim_columns_exact)
+        return torch.from_numpy(slim_columns_exact(g, l1, l2))
     diagonal = np.diag(g).copy()
     weights = np.zeros_like(g)  # transposed: weights[j] is column j of W, so a column's update is one row
     residual = g.copy()  # residual[j, k] = (G[:, j] - G w_j)[k] (G is symmetric)
@@ -156,6 +160,62 @@ def slim_weights(matrix: sp.spmatrix, l1: float, l2: float, max_sweeps: int = 10
         if previous - objective <= tol * objective:
             break
     return torch.from_numpy(weights.T.copy())
+
+
+INITIAL_FREE = 0.35  # the share of a column's candidate coordinates _nonnegative_qp first solves for (ML-100K:
+# about 210 of 690 end positive)
+
+
+def slim_columns_exact(g: np.ndarray, l1: float, l2: float, max_pivots: int = 1000) -> np.ndarray:
+    """SLIM's nonnegative weights, each column exactly (to float64 precision), from the Gram matrix G of a
+    nonnegative A (beta = l2 > 0): column j minimises 1/2 w^T (G + beta I) w - (G[:, j] - lambda)^T w over w >= 0,
+    w_j = 0 (SLIM's objective less its constant). A coordinate k with G_kj <= lambda is 0 at the optimum (every
+    entry of G + beta I and of w is >= 0, so its gradient (G w)_k + beta w_k - G_kj + lambda is >= 0 at w_k = 0); on
+    the others, block principal pivoting (Kim & Park 2011): solve the KKT system on a guessed free set, move every
+    coordinate that breaks a condition (a negative free weight, a negative gradient at a zero weight) to the other
+    set, fall back to moving one when that stops shrinking the count; a few pivots, each a Cholesky solve of the
+    free set's block. The same minimiser as coordinate descent run to convergence (tests), in a few seconds."""
+    n = g.shape[0]
+    weights = np.zeros_like(g)
+    q = g + l2 * np.eye(n)
+    for j in range(n):
+        c = g[:, j] - l1
+        c[j] = 0.0
+        candidates = np.flatnonzero(c > 0)
+        if candidates.size:
+            weights[candidates, j] = _nonnegative_qp(q[np.ix_(candidates, candidates)], c[candidates], max_pivots)
+    return weights
+
+
+def _nonnegative_qp(q: np.ndarray, c: np.ndarray, max_pivots: int, guess: float = INITIAL_FREE) -> np.ndarray:
+    """argmin 1/2 w^T Q w - c^T w over w >= 0 for a positive definite Q, by block principal pivoting; the first free
+    set is the `guess` share of the coordinates with the largest c_k / Q_kk (the pivots correct it)."""
+    n = len(c)
+    free = np.zeros(n, dtype=bool)
+    free[np.argsort(-c / np.diag(q))[:max(1, int(np.ceil(guess * n)))]] = True
+    tolerance = 1e-12 * max(1.0, float(np.abs(c).max()))
+    fewest, chances = n + 1, 3
+    w = np.zeros(n)
+    for _ in range(max_pivots):
+        w = np.zeros(n)
+        chosen = np.flatnonzero(free)
+        if chosen.size:
+            w[chosen] = scipy.linalg.solve(q[np.ix_(chosen, chosen)], c[chosen], assume_a="pos", check_finite=False)
+        gradient = w[chosen] @ q[chosen] - c  # Q is symmetric: its rows (contiguous) in place of its columns
+        broken = np.where(free, w < -tolerance, gradient < -tolerance)
+        count = int(broken.sum())
+        if count == 0:
+            return np.maximum(w, 0.0)
+        if count < fewest:
+            fewest, chances = count, 3
+        elif chances > 0:
+            chances -= 1
+        else:  # the count stopped shrinking: move only the last broken coordinate (finite, Murty's rule)
+            last = np.flatnonzero(broken)[-1]
+            broken = np.zeros(n, dtype=bool)
+            broken[last] = True
+        free ^= broken
+    raise RuntimeError(f"SLIM's column solve did not settle in {max_pivots} pivots")
 
 
 def slim_objective(g: np.ndarray, weights: np.ndarray, residual: np.ndarray, l1: float, l2: float) -> float:

@@ -56,6 +56,17 @@ def interaction_adjacency(train: np.ndarray, n_users: int, n_items: int) -> torc
         return tensor.coalesce().to_sparse_csr()
 
 
+def adjacency_rows(adjacency: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The neighbours of `nodes` in a sparse CSR adjacency, as one flat index and each node's offset into it
+    (F.embedding_bag's input and offsets): the rows of A @ X for a few nodes without touching the others."""
+    crow, col = adjacency.crow_indices(), adjacency.col_indices()
+    starts = crow[nodes]
+    lengths = crow[nodes + 1] - starts
+    offsets = torch.cumsum(lengths, 0) - lengths
+    flat = torch.repeat_interleave(starts - offsets, lengths) + torch.arange(int(lengths.sum()), device=col.device)
+    return col[flat], offsets
+
+
 class _SymmetricSparseMM(torch.autograd.Function):
     """A @ X for a constant symmetric sparse A, whose gradient w.r.t. X is A @ grad.
 
