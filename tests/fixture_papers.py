@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paper_autotrain.schemas import MethodSpec, SplitInfo
+from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.worker.train import train as train_in_process
 from tests.model_fixtures import write_synthetic_split
@@ -36,6 +36,12 @@ def with_values(spec: MethodSpec, **values: object) -> MethodSpec:
     for key, value in values.items():
         hyperparameters[key] = {"value": value, "source": "user"}
     return MethodSpec.model_validate({**spec.model_dump(), "hyperparameters": hyperparameters})
+
+
+def with_block_params(spec: MethodSpec, name: str, **params: object) -> MethodSpec:
+    """`spec` with structural words or values set on its block `name` (as a user edits spec.yaml)."""
+    blocks = [Block(block=b.block, **{**b.params, **params}) if b.block == name else b for b in spec.architecture]
+    return spec.model_copy(update={"architecture": blocks})
 
 
 def synthetic_split_info(folder: Path, split_id: str) -> SplitInfo:

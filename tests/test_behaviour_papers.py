@@ -15,7 +15,7 @@ from paper_autotrain.data.ctr import load_ctr, prepare_ctr
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import regime, spec_regime
 from paper_autotrain.runtime.ctr import Dice, ctr_batch
-from paper_autotrain.schemas import Block, HyperParameter, MethodSpec, SplitInfo
+from paper_autotrain.schemas import HyperParameter, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.stages.baselines.scoring import behaviour_config
@@ -23,6 +23,7 @@ from paper_autotrain.worker.leakage import decoy_behaviour_rows
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
+from tests.fixture_papers import with_block_params
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
@@ -102,11 +103,6 @@ def rendered(spec: MethodSpec, folder: Path) -> Path:
     for name, text in render.run(spec, {}).items():
         (folder / name).write_text(text)
     return folder
-
-
-def with_block_params(spec: MethodSpec, name: str, **params) -> MethodSpec:
-    blocks = [Block(block=b.block, **{**b.params, **params}) if b.block == name else b for b in spec.architecture]
-    return spec.model_copy(update={"architecture": blocks})
 
 
 @pytest.fixture(scope="module")

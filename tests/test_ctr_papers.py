@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -16,12 +15,13 @@ import torch
 from paper_autotrain.data.ctr import load_ctr, prepare_ctr
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.ctr import ctr_batch
-from paper_autotrain.schemas import Block, HyperParameter, MethodSpec, SplitInfo
+from paper_autotrain.schemas import HyperParameter, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
+from tests.fixture_papers import with_block_params
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
@@ -245,12 +245,6 @@ def rendered(spec: MethodSpec, folder: Path) -> Path:
     for name, text in render.run(spec, {}).items():
         (folder / name).write_text(text)
     return folder
-
-
-def with_block_params(spec: MethodSpec, name: str, **params: Any) -> MethodSpec:
-    """`spec` with parameters set on its block `name` (as a user edits spec.yaml)."""
-    blocks = [Block(block=b.block, **{**b.params, **params}) if b.block == name else b for b in spec.architecture]
-    return spec.model_copy(update={"architecture": blocks})
 
 
 def built(spec: MethodSpec) -> dict[str, str | None]:

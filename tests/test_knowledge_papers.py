@@ -25,7 +25,14 @@ from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import recbole_config
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import (
+    passes_the_gates_and_trains,
+    rendered,
+    spec_of,
+    synthetic_split_info,
+    with_block_params,
+    with_values,
+)
 
 SETTINGS = ("We use the MovieLens-1M and Book-Crossing datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
@@ -421,9 +428,8 @@ def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(
 def test_kgcns_code_mode_takes_means_over_the_dimension_and_the_neighbours(split_info, tmp_path):
     """reduce: mean (the authors' code's, RecBole's): pi = softmax(mean_d(u * r)), v_N = mean_K(pi * e)."""
     spec = with_values(spec_of(tmp_path / "paper", KGCN_PAPER), embedding_size=8, n_iter=1, neighbor_sample_size=3)
-    data = spec.model_dump()
-    data["architecture"][1]["reduce"] = "mean"
-    folder = rendered(MethodSpec.model_validate(data), tmp_path / "model")
+    spec = with_block_params(spec, "kgcn_aggregation", reduce="mean")
+    folder = rendered(spec, tmp_path / "model")
     model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).eval()
     user, item = 2, 4
     with torch.no_grad():
@@ -435,7 +441,7 @@ def test_kgcns_code_mode_takes_means_over_the_dimension_and_the_neighbours(split
         layer = model.aggregators[0]
         v_u = torch.tanh(layer.weight @ (entities[item] + around) + layer.bias)
         torch.testing.assert_close(model.score(torch.tensor([user]), torch.tensor([item])), (u @ v_u).reshape(1))
-    _, _, notes = reference_with_notes(MethodSpec.model_validate(data))
+    _, _, notes = reference_with_notes(spec)
     assert any(note.startswith("reduce: mean, as RecBole's KGCN") for note in notes)
 
 
@@ -516,9 +522,7 @@ def test_ripplenets_code_mode_updates_the_item_by_a_transform_and_scores_against
                                                                                                    tmp_path):
     """item_update: plus_transform (the authors' code's default, RecBole's): v <- W (v + o^h), scored u^T v_H."""
     spec = with_values(spec_of(tmp_path / "paper", RIPPLENET_PAPER), embedding_size=8, n_hop=2, n_memory=3)
-    data = spec.model_dump()
-    data["architecture"][1]["item_update"] = "plus_transform"
-    folder = rendered(MethodSpec.model_validate(data), tmp_path / "model")
+    folder = rendered(with_block_params(spec, "ripple_propagation", item_update="plus_transform"), tmp_path / "model")
     model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).eval()
     user, item = 5, 7
     with torch.no_grad():
