@@ -250,6 +250,25 @@ def test_dice_follows_its_equation_with_batch_statistics_in_training_and_moving_
     assert torch.allclose(dice(sequence), dice(sequence.reshape(8, 3)).reshape(2, 4, 3))
 
 
+def dien_training_draw(spec: MethodSpec, rows: SplitInfo, folder: Path, seed: int, empty_first: bool = False):
+    """A DIEN model's training forward on five train rows (the first emptied of behaviours with `empty_first`), its
+    auxiliary loss drawn under `seed`: (model, batch, behaviour vectors, interest states h_t, the sampled items'
+    vectors, redrawn under the same seed)."""
+    model, split, _ = din_model(spec, rows, folder)
+    batch = ctr_batch(split, "train", slice(0, 5))
+    if empty_first:
+        batch["history"][0] = 0
+    history = batch["history"]
+    behaviours = model.field_embedding.items(history).flatten(-2)
+    interests, _ = model.interest_extractor(behaviours)
+    model.train()
+    torch.manual_seed(seed)
+    model.logit(batch)
+    torch.manual_seed(seed)
+    sampled = model.field_embedding.items(torch.randint(1, split.vocab_size("item_id"), history.shape)).flatten(-2)
+    return model, batch, behaviours, interests, sampled
+
+
 def din_model(spec: MethodSpec, rows: SplitInfo, folder: Path):
     small = {"embedding_size": 4, "mlp_layers": [8], "batch_size": 32}
     spec = spec.model_copy(update={"hyperparameters": {
@@ -296,19 +315,11 @@ def test_the_local_activation_unit_weights_each_behaviour_unnormalised(inputs, t
 
 
 def test_dien_evolves_the_interest_states_by_augru_and_trains_them_by_the_auxiliary_loss(rows, tmp_path):
-    model, split, _ = din_model(spec_of(tmp_path / "paper", DIEN_PAPER), rows, tmp_path / "model")
-    batch = ctr_batch(split, "train", slice(0, 5))
-    batch["history"][0] = 0  # a row without behaviours: its evolved interest stays h'_0 = 0
-    emb = model.field_embedding
-    history = batch["history"]
-    behaviours = emb.items(history).flatten(-2)
-    interests, _ = model.interest_extractor(behaviours)
+    # a row without behaviours (row 0): its evolved interest stays h'_0 = 0
+    model, batch, behaviours, interests, sampled = dien_training_draw(spec_of(tmp_path / "paper", DIEN_PAPER), rows,
+                                                                      tmp_path / "model", seed=3, empty_first=True)
+    emb, history = model.field_embedding, batch["history"]
     # training: L_aux against the next behaviour and the sampled item (the same draw, reseeded)
-    model.train()
-    torch.manual_seed(3)
-    model.logit(batch)
-    torch.manual_seed(3)
-    sampled = emb.items(torch.randint(1, split.vocab_size("item_id"), history.shape)).flatten(-2)
     terms = []
     for row in range(5):
         for t in range(history.shape[1] - 1):
@@ -342,17 +353,8 @@ def test_dien_evolves_the_interest_states_by_augru_and_trains_them_by_the_auxili
 
 def test_dien_concat_linear_auxiliary_is_recboles_affine_map_of_the_concatenation(rows, tmp_path):
     spec = with_block_params(spec_of(tmp_path / "paper", DIEN_PAPER), "interest_evolution", auxiliary="concat_linear")
-    model, split, _ = din_model(spec, rows, tmp_path / "model")
-    batch = ctr_batch(split, "train", slice(0, 5))
-    emb = model.field_embedding
+    model, batch, behaviours, interests, sampled = dien_training_draw(spec, rows, tmp_path / "model", seed=5)
     history = batch["history"]
-    behaviours = emb.items(history).flatten(-2)
-    interests, _ = model.interest_extractor(behaviours)
-    model.train()
-    torch.manual_seed(5)
-    model.logit(batch)
-    torch.manual_seed(5)
-    sampled = emb.items(torch.randint(1, split.vocab_size("item_id"), history.shape)).flatten(-2)
     logits, targets = [], []
     for row in range(5):
         for t in range(history.shape[1] - 1):
