@@ -40,6 +40,8 @@ CANONICAL_HYPERPARAMETERS = (
     "embedding_size", "learning_rate", "batch_size", "n_layers", "l2_reg", "dropout",
     "max_seq_length", "n_heads", "hidden_size", "negative_samples", "epochs", "optimizer", "mlp_layers",
 )
+# The canonical hyperparameters only a model's blocks read (no training loop, sampler or data window does)
+BLOCK_ONLY_HYPERPARAMETERS = frozenset({"n_layers", "dropout", "n_heads", "hidden_size", "mlp_layers"})
 
 
 class _Strict(BaseModel):

@@ -92,6 +92,23 @@ def test_needs_name_blocks_or_roles_and_imports_are_runtime_names(name: str) -> 
     assert any(rule.scorer for rule in base.blocks.values())
 
 
+def test_a_model_lists_only_the_block_defaults_its_own_blocks_read() -> None:
+    """NARM's GRU reads gru_layers, not the family's n_layers: the spec does not list n_layers 2 as a default the
+    model uses; SASRec's encoder reads n_layers, so its spec does; training settings stay whatever the blocks."""
+    sequential = BASES["sequential"]
+    narm = needed_defaults(spec_with(sequential, [{"block": "item_embedding"}, {"block": "narm_encoder"},
+                                                  {"block": "item_dot_score"}]))
+    sasrec = needed_defaults(spec_with(sequential, [{"block": "item_embedding"}, {"block": "self_attention_encoder"},
+                                                    {"block": "last_position"}, {"block": "item_dot_score"}]))
+    assert "n_layers" not in narm and narm["gru_layers"] == 1
+    assert sasrec["n_layers"] == 2
+    for defaults in (narm, sasrec):
+        assert {"learning_rate", "batch_size", "l2_reg", "negative_samples", "max_seq_length"} <= set(defaults)
+    custom = needed_defaults(spec_with(sequential, [{"block": "item_embedding"}, {"block": "custom"},
+                                                    {"block": "last_position"}, {"block": "item_dot_score"}]))
+    assert {"n_layers", "hidden_size", "dropout"} <= set(custom)  # a custom part may read any of them
+
+
 def test_scaffolds_cover_the_families_and_render_s_activations() -> None:
     assert LIBRARY.bases[0].families == TOPK_FAMILIES and LIBRARY.bases[0].fill_slot
     assert {family for base in LIBRARY.bases for family in base.families} == {

@@ -52,6 +52,7 @@ from paper_autotrain.progress import epoch_line
 from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
 from paper_autotrain.stages.baselines.ids import token_ids
+from paper_autotrain.stages.baselines.kgat_graph import recbole_model_class
 from paper_autotrain.stages.baselines.scoring import (
     allow_empty_histories,
     attach_negative_history,
@@ -286,7 +287,7 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     _patch_numpy()
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.utils import ModelType, get_model, get_trainer, init_seed
+    from recbole.utils import ModelType, get_trainer, init_seed
 
     from paper_autotrain.stages.baselines import check_model_name
 
@@ -317,7 +318,7 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
         config[key] = float(value) / dataset.user_num
     init_seed(config["seed"], config["reproducibility"])
     started = time.perf_counter()
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model = recbole_model_class(config["model"])(config, train_data._dataset).to(config["device"])
     build_time = time.perf_counter() - started
     if dien_rows:  # rows without behaviours: the interest state 0, as ours (scoring.py)
         allow_empty_histories(model)

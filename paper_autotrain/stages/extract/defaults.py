@@ -17,7 +17,15 @@ import yaml
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
-from paper_autotrain.schemas import CANONICAL_HYPERPARAMETERS, Block, Deviation, HyperParameter, Loss, MethodSpec
+from paper_autotrain.schemas import (
+    BLOCK_ONLY_HYPERPARAMETERS,
+    CANONICAL_HYPERPARAMETERS,
+    Block,
+    Deviation,
+    HyperParameter,
+    Loss,
+    MethodSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +53,9 @@ def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
     """The family's defaults, then each block's (they win: a block knows its own needs), the loss's own (BPR-max's
     regularisation weight), the learning rate by the optimizer."""
     base = load_library().base_for(spec.family)
-    needed = dict(base.defaults.get(spec.family, {}))
-    for rule in block_rules(spec, base):
+    rules = block_rules(spec, base)
+    needed = family_defaults(spec, base, rules)
+    for rule in rules:
         needed.update(block_defaults(rule))
     needed.update((load_defaults().get("loss_defaults") or {}).get(spec.trained_loss, {}))
     optimizer = spec.hp("optimizer", needed.get("optimizer"))
@@ -54,6 +63,18 @@ def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
     if "learning_rate" in needed and str(optimizer).lower() in by_optimizer:
         needed["learning_rate"] = by_optimizer[str(optimizer).lower()]
     return needed
+
+
+def family_defaults(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> dict[str, Any]:
+    """The family's defaults less the block-only ones none of this spec's blocks reads (NARM's GRU reads
+    gru_layers, not the family's n_layers: a default no part of the model uses is not listed as one). A custom part
+    may read any of them: with one, all are kept."""
+    defaults = dict(base.defaults.get(spec.family, {}))
+    if any(block.block == "custom" for block in spec.architecture):
+        return defaults
+    read_here = {key for rule in rules for key in block_defaults(rule)}
+    return {key: value for key, value in defaults.items()
+            if key not in BLOCK_ONLY_HYPERPARAMETERS or key in read_here}
 
 
 def block_rules(spec: MethodSpec, base: Base) -> list[BlockRule]:
