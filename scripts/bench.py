@@ -2,14 +2,14 @@
 
 usage: python scripts/bench.py [--models BPR,NeuMF] [--epochs 3] [--sequential-epochs 1] [--repeats 3]
                                [--out results/bench] [--datasets-root datasets] [--as-shipped]
-                               [--set embedding_size=16 ...]
+                               [--set embedding_size=16 kgat_propagation.attention=epoch ...]
 
 For every model: take its spec (the reference architecture of tests/model_fixtures.py `reference_spec`, or, for the
 classics of issues 19 and 20, the model's fixture paper of tests/test_*_papers.py read by the rules extractor as a
-PDF; `--set` overrides stated values on every model), render it into model.py and train it with the train stage
-(the sandboxed `paper_autotrain.worker.train`), and train the RecBole model the references map it to
-(stages/references) with the baselines stage's runner, with the same hyperparameters, epochs and saved split
-(ML-100K from conf/dataset/ml-100k.yaml, in the spec's data regime, as the pipeline cuts it).
+PDF; `--set` overrides stated values or sets a block's structural word on every model), render it into model.py
+and train it with the train stage (the sandboxed `paper_autotrain.worker.train`), and train the RecBole model the
+references map it to (stages/references) with the baselines stage's runner, with the same hyperparameters, epochs
+and saved split (ML-100K from conf/dataset/ml-100k.yaml, in the spec's data regime, as the pipeline cuts it).
 Runs are interleaved, ours then RecBole's (then RecBole's as shipped with --as-shipped), `--repeats` times,
 each in a fresh process. Writes OUT/bench.json (a list, one object per model) and OUT/bench.md (a table),
 rewritten after every model so a long run leaves what it has measured.
@@ -50,7 +50,7 @@ from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.stages.baselines.runner import AS_SHIPPED_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference specs live in tests/
-from tests.fixture_papers import spec_of, with_values  # noqa: E402
+from tests.fixture_papers import spec_of, with_block_params, with_values  # noqa: E402
 from tests.model_fixtures import reference_spec  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -181,7 +181,21 @@ def model_spec(model: str, values: Sequence[tuple[str, Any]] = ()) -> MethodSpec
     else:
         with tempfile.TemporaryDirectory(prefix="bench-paper-") as folder:
             spec = spec_of(Path(folder), paper_models()[model])
-    return with_values(spec, **dict(values)) if values else spec
+    return with_settings(spec, values)
+
+
+def with_settings(spec: MethodSpec, values: Sequence[tuple[str, Any]]) -> MethodSpec:
+    """`--set` on a spec: NAME=VALUE a stated hyperparameter, BLOCK.WORD=VALUE a structural word of the spec's block
+    BLOCK (a block option giving RecBole's choice, e.g. kgat_propagation.attention=epoch; a model without the block
+    keeps its spec)."""
+    hyperparameters = {name: value for name, value in values if "." not in name}
+    spec = with_values(spec, **hyperparameters) if hyperparameters else spec
+    present = {block.block for block in spec.architecture}
+    for name, value in values:
+        block, _, word = name.partition(".")
+        if word and block in present:
+            spec = with_block_params(spec, block, **{word: value})
+    return spec
 
 
 def model_family(model: str) -> str:
@@ -550,7 +564,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         f"{','.join(MODELS)} and the classics' fixture papers)")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", dest="values",
                         help="override a stated hyperparameter on every model's spec (YAML value), e.g. "
-                             "embedding_size=16")
+                             "embedding_size=16, or a block's structural word, e.g. kgat_propagation.attention=epoch")
     parser.add_argument("--epochs", type=int, default=Settings.epochs, help="epochs per run (non-sequential)")
     parser.add_argument("--sequential-epochs", type=int, default=Settings.sequential_epochs)
     parser.add_argument("--repeats", type=int, default=Settings.repeats)

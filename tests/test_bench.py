@@ -111,6 +111,14 @@ def test_set_values_are_read_as_yaml_and_a_malformed_one_is_refused() -> None:
         bench.parse_values(["embedding_size"])
 
 
+def test_set_gives_a_block_its_structural_word_where_the_model_has_the_block() -> None:
+    values = bench.parse_values(["kgat_propagation.attention=epoch", "embedding_size=16"])
+    kgat, kgcn = bench.model_spec("KGAT", values), bench.model_spec("KGCN", values)
+    words = {block.block: block.params for block in kgat.architecture}
+    assert words["kgat_propagation"]["attention"] == "epoch" and kgat.hp("embedding_size") == 16
+    assert not any("attention" in block.params for block in kgcn.architecture) and kgcn.hp("embedding_size") == 16
+
+
 @pytest.mark.slow
 def test_bpr_one_epoch_both_sides(split_info: SplitInfo, tmp_path: Path) -> None:
     """The script's core end to end on a tiny split: our train stage and RecBole's runner, one round."""

@@ -484,6 +484,37 @@ def test_kgat_propagates_over_the_collaborative_knowledge_graph_with_knowledge_a
                                    ((h + e_r[relations] - t) ** 2).sum(-1))
 
 
+def test_kgat_attention_per_epoch_holds_pi_through_the_epoch_as_recboles_kgat(split_info, tmp_path):
+    """attention: epoch (the authors' code, RecBole's): the first epoch trains on 1 / |(h, r)'s triples| per triple,
+    later epochs on pi of the embeddings at the epoch's start, without gradient; evaluation on pi of the current
+    embeddings. The default (step) recomputes pi in every forward pass, with gradient."""
+    spec = with_values(spec_of(tmp_path / "paper", KGAT_PAPER), embedding_size=8, n_layers=1,
+                       relation_embedding_size=4)
+    folder = rendered(with_block_params(spec, "kgat_propagation", attention="epoch"), tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_knowledge_split(split_info.path)).train()
+    heads, relations = model.ckg_triples[:, 0], model.ckg_triples[:, 1]
+    shared = {}
+    for h, r in zip(heads.tolist(), relations.tolist(), strict=True):
+        shared[(h, r)] = shared.get((h, r), 0) + 1
+    expected = torch.tensor([1.0 / shared[(h, r)] for h, r in zip(heads.tolist(), relations.tolist(), strict=True)])
+    type(model).current_epoch = property(lambda self: self.epoch)  # Lightning's counter, set by hand here
+    model.epoch = 0
+    model.on_train_epoch_start()
+    torch.testing.assert_close(model.held_attention(), expected)
+    model.epoch = 1
+    model.on_train_epoch_start()
+    held = model.held_attention()
+    nodes = model.node_table()
+    torch.testing.assert_close(held, model.knowledge_attention(nodes).detach())
+    assert not held.requires_grad
+    with torch.no_grad():
+        model.relation_embedding.weight.add_(0.5)  # a step later: pi held, the forward pass's attention unchanged
+    torch.testing.assert_close(model.held_attention(), held)
+    assert not torch.allclose(model.fixed_attention(), held)  # evaluation reads the current embeddings' pi
+    _, _, notes = reference_with_notes(with_block_params(spec, "kgat_propagation", attention="epoch"))
+    assert any(note.startswith("attention: once an epoch, as RecBole's KGAT") for note in notes)
+
+
 def test_ripplenet_propagates_the_users_preferences_over_their_ripple_sets(split_info, tmp_path):
     model = model_of(RIPPLENET_PAPER, split_info, tmp_path, n_hop=2, n_memory=3)
     split = load_knowledge_split(split_info.path)

@@ -33,6 +33,7 @@ from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
 from paper_autotrain.runtime.knowledge import (
     collaborative_knowledge_graph,
     corrupted_triples,
+    relation_normalised_weights,
     ripple_sets,
     sampled_neighbourhoods,
     softmax_by_head,
@@ -67,7 +68,7 @@ __all__ = [
     "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
-    "ripple_sets",
+    "ripple_sets", "relation_normalised_weights",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",

@@ -57,6 +57,14 @@ def collaborative_knowledge_graph(split: KnowledgeSplit) -> tuple[torch.Tensor, 
             torch.as_tensor(all_tails[order]), 2 * n_relations + 2)
 
 
+def relation_normalised_weights(heads: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:
+    """1 / the number of triples sharing a triple's (head, relation): each relation's adjacency row-normalised (the
+    starting attention of RecBole's KGAT, summed over the relations)."""
+    keys = heads * (int(relations.max()) + 1 if len(relations) else 1) + relations
+    _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse].to(torch.float32)
+
+
 def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """The softmax of the triples' scores [m] over each head's triples (KGAT's normalised attention)."""
     largest = torch.full((n_nodes,), float("-inf"), dtype=scores.dtype, device=scores.device)

@@ -90,10 +90,15 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
     m.overrides["aggregator_type"] = str(block.get("aggregator", "bi")).lower()
     m.put("reg_weight", l2)
     _kg_weight(m, "kgat_propagation")
-    m.notes.append("attention: RecBole's KGAT (as the authors' code) recomputes pi(h, r, t) once per epoch, after "
-                   "the epoch's TransR pass, without gradient, and starts from row-normalised adjacency; ours "
-                   "recomputes it from the current embeddings at every step, differentiably, as the paper's "
-                   "forward pass does")
+    if str(block.get("attention", "step")).lower() == "epoch":
+        m.notes.append("attention: once an epoch, as RecBole's KGAT (block word attention: epoch), without gradient, "
+                       "the first epoch on each relation's row-normalised adjacency; RecBole updates it after the "
+                       "epoch's TransR pass, ours at the next epoch's start (the same embeddings)")
+    else:
+        m.notes.append("attention: RecBole's KGAT (as the authors' code) recomputes pi(h, r, t) once per epoch, after "
+                       "the epoch's TransR pass, without gradient, and starts from row-normalised adjacency; ours "
+                       "recomputes it from the current embeddings at every step, differentiably, as the paper's "
+                       "forward pass does (block word attention: epoch gives RecBole's)")
     m.notes.append("losses: RecBole's KGAT alternates a full BPR pass and a full TransR pass over the KG triples "
                    "each epoch (KGATTrainer); ours adds the TransR term on as many sampled CKG triples to each BPR "
                    "step; RecBole's TransR term is softplus(g(h,r,t) - g(h,r,t')) (the same -ln sigma) on the KG "
