@@ -20,6 +20,7 @@ from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import family_regime, regime
+from paper_autotrain.runtime.knowledge import HeadTailPairs
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import recbole_config
@@ -595,3 +596,24 @@ def test_a_custom_part_of_a_knowledge_paper_is_written_into_a_topk_slot(split_in
     model.full_sort_scores(torch.tensor([1, 2])).sum().backward()
     assert gates[0].grad is not None and gates[0].grad.abs().sum() > 0
     assert model.full_sort_scores(torch.tensor([1])).shape == (1, split_info.n_items)
+
+
+def test_the_sparse_neighbourhood_is_the_gathered_weighted_sum_with_its_gradients():
+    """KGAT's e_N as one sparse product over distinct (head, tail) pairs equals the per-triple gather, product and
+    scatter, in value and in the gradients of the weights and the table (a pair repeated under two relations)."""
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        heads = torch.tensor([0, 0, 1, 3, 3, 3, 5, 0])
+        tails = torch.tensor([1, 2, 0, 4, 4, 1, 5, 1])  # (0, 1) and (3, 4) twice
+        weights = torch.rand(8, generator=generator, requires_grad=True)
+        table = torch.randn(6, 3, generator=generator, requires_grad=True)
+        gathered = torch.zeros(6, 3).index_add(0, heads, weights.unsqueeze(-1) * table[tails])
+        sparse = HeadTailPairs(heads, tails, 6).neighbourhood(weights, table)
+        torch.testing.assert_close(sparse, gathered)
+        probe = torch.randn(6, 3, generator=generator)
+        for got, expected in zip(torch.autograd.grad((sparse * probe).sum(), [weights, table]),
+                                 torch.autograd.grad((gathered * probe).sum(), [weights, table]), strict=True):
+            torch.testing.assert_close(got, expected)
+    finally:
+        torch.use_deterministic_algorithms(False)

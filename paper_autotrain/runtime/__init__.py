@@ -31,6 +31,8 @@ from paper_autotrain.runtime.graph import (
 )
 from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
 from paper_autotrain.runtime.knowledge import (
+    DistinctPerSlice,
+    HeadTailPairs,
     collaborative_knowledge_graph,
     corrupted_triples,
     relation_normalised_weights,
@@ -68,7 +70,8 @@ __all__ = [
     "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
-    "ripple_sets", "relation_normalised_weights",
+    "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
+    "DistinctPerSlice",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",

@@ -5,6 +5,8 @@ The split's entities 0..n_items-1 are its items (data/knowledge.py), so an item'
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -63,6 +65,78 @@ def relation_normalised_weights(heads: torch.Tensor, relations: torch.Tensor) ->
     keys = heads * (int(relations.max()) + 1 if len(relations) else 1) + relations
     _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
     return 1.0 / counts[inverse].to(torch.float32)
+
+
+class HeadTailPairs(torch.nn.Module):
+    """The distinct (head, tail) pairs of a graph's triples, sorted, and each triple's pair: the attention-weighted
+    neighbourhood sum_(h,r,t) pi e_t becomes one sparse [n, n] by [n, d] product (a pair linked by several
+    relations carries the sum of their weights) instead of a [m, d] gather, product and scatter."""
+
+    def __init__(self, heads: torch.Tensor, tails: torch.Tensor, n_nodes: int) -> None:
+        super().__init__()
+        keys, pair_of_triple = torch.unique(heads * n_nodes + tails, return_inverse=True)
+        index = torch.stack([keys // n_nodes, keys % n_nodes])  # sorted and unique: a coalesced COO index
+        self.register_buffer("pair_of_triple", pair_of_triple, persistent=False)
+        self.register_buffer("index", index, persistent=False)
+        # the transpose's order (by tail, then head), for the table's gradient A^T g as a coalesced product too
+        self.register_buffer("by_tail", torch.argsort(index[1] * n_nodes + index[0]), persistent=False)
+        self.n_nodes = n_nodes
+
+    def neighbourhood(self, weights: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """sum over each head's triples of weight * table[tail], [n_nodes, d]; differentiable in both."""
+        values = torch.zeros(self.index.shape[1], dtype=weights.dtype, device=weights.device)
+        values = values.index_add(0, self.pair_of_triple, weights)
+        return _PairProduct.apply(values, table, self.index, self.by_tail, self.n_nodes)
+
+
+class DistinctPerSlice(torch.nn.Module):
+    """A node column of triples sorted into slices (one per relation): each slice's distinct nodes and each
+    triple's place among them, so that W_r e over a slice's triples is W_r e over its distinct nodes, gathered (the
+    same rows from a fraction of the products: a relation's heads repeat, e.g. a user in each of its interactions)."""
+
+    def __init__(self, nodes: torch.Tensor, slices: list[tuple[int, int, int]]) -> None:
+        super().__init__()
+        distinct, places, self.spans, offset = [], [], [], 0
+        for _, start, end in slices:
+            unique, place = torch.unique(nodes[start:end], return_inverse=True)
+            distinct.append(unique)
+            places.append(place)
+            self.spans.append((offset, offset + len(unique)))
+            offset += len(unique)
+        self.register_buffer("distinct", torch.cat(distinct) if distinct else nodes[:0], persistent=False)
+        self.register_buffer("places", torch.cat(places) if places else nodes[:0], persistent=False)
+
+    def projected(self, table: torch.Tensor, number: int, start: int, end: int,
+                  projection: torch.Tensor) -> torch.Tensor:
+        """table[nodes[start:end]] @ projection for slice `number` (its triples start:end), [end - start, k]."""
+        first, last = self.spans[number]
+        return (table[self.distinct[first:last]] @ projection)[self.places[start:end]]
+
+
+def _coalesced(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.sparse_coo_tensor(index, values, (n, n), is_coalesced=True, check_invariants=False)
+
+
+class _PairProduct(torch.autograd.Function):
+    """A @ table for the sparse A of (index, values). torch.sparse.mm's gradient for A's values forms the dense
+    [n, n] product g table^T and masks it; here it is g[head] . table[tail] per pair, and A^T g for the table."""
+
+    @staticmethod
+    def forward(ctx: Any, values: torch.Tensor, table: torch.Tensor, index: torch.Tensor, by_tail: torch.Tensor,
+                n: int) -> torch.Tensor:
+        ctx.save_for_backward(values, table, index, by_tail)
+        ctx.n = n
+        return torch.sparse.mm(_coalesced(index, values, n), table)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        values, table, index, by_tail = ctx.saved_tensors
+        grad_values = grad_table = None
+        if ctx.needs_input_grad[0]:
+            grad_values = (grad[index[0]] * table[index[1]]).sum(-1)
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.sparse.mm(_coalesced(index.flip(0)[:, by_tail], values[by_tail], ctx.n), grad)
+        return grad_values, grad_table, None, None, None
 
 
 def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:
