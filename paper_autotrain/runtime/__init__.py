@@ -33,6 +33,7 @@ from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
 from paper_autotrain.runtime.knowledge import (
     collaborative_knowledge_graph,
     corrupted_triples,
+    entity_lookup,
     ripple_sets,
     sampled_neighbourhoods,
     softmax_by_head,
@@ -66,7 +67,7 @@ __all__ = [
     "squared_norm_penalty",
     "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
-    "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
+    "corrupted_triples", "entity_lookup", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
