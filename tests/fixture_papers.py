@@ -3,8 +3,12 @@ paper end to end (graph, CTR, metric-learning papers)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import torch
+
+from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.worker.train import train as train_in_process
@@ -63,3 +67,26 @@ def passes_the_gates_and_trains(spec: MethodSpec, split_info: SplitInfo, folder:
     assert result.status == "ok" and result.epochs_run == epochs
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
     return model
+
+
+def batch_loss_is_the_whole_states(model: torch.nn.Module, users: torch.Tensor, pos_items: torch.Tensor,
+                                   neg_items: torch.Tensor) -> None:
+    """The model's training loss through its rendered batch_state (the batch's rows alone) equals, in value and in
+    every parameter's gradient, the loss through the base class's batch_state (the whole encode, indexed by ids)."""
+    assert type(model).batch_state is not TopKModule.batch_state  # the model restricts its state to the batch
+    batch = {"users": users, "pos_items": pos_items, "neg_items": neg_items}
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    loss = model.loss(batch)
+    grads = torch.autograd.grad(loss, parameters, allow_unused=True)
+    model.batch_state = partial(TopKModule.batch_state, model)  # the whole state, on this instance only
+    try:
+        whole = model.loss(batch)
+        whole_grads = torch.autograd.grad(whole, parameters, allow_unused=True)
+    finally:
+        del model.batch_state
+    torch.testing.assert_close(loss, whole)
+    assert any(grad is not None and grad.abs().sum() > 0 for grad in grads)
+    for got, expected in zip(grads, whole_grads, strict=True):
+        assert (got is None) == (expected is None)
+        if got is not None:
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-7)

@@ -20,7 +20,14 @@ from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import (
+    batch_loss_is_the_whole_states,
+    passes_the_gates_and_trains,
+    rendered,
+    spec_of,
+    synthetic_split_info,
+    with_values,
+)
 
 DMF_PAPER = [
     ["Deep Matrix Factorization Models for Recommender Systems",
@@ -215,21 +222,16 @@ def test_dmf_trains_the_normalised_cross_entropy(split_info, tmp_path):
     torch.testing.assert_close(loss, -(labels * y.log() + (1 - labels) * (1 - y).log()).mean())
 
 
-def test_dmf_batch_towers_give_the_full_encodings_loss_and_gradients(split_info, tmp_path):
+@pytest.mark.parametrize("score_function", ["cosine", "inner_product"])
+def test_dmf_batch_towers_give_the_full_encodings_loss_and_gradients(score_function, split_info, tmp_path):
     """Training runs only the batch's users and items through the towers (their rows and columns of Y): the loss and
     every gradient equal those of the whole encode's tables."""
-    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 4])
+    model = model_from(split_info, tmp_path, DMF_PAPER, mlp_layers=[8, 4], score_function=score_function,
+                       l2_reg=0.01)
     train = torch.as_tensor(load_split(split_info.path).train)
     users, pos = train[:16, 0], train[:16, 1]
     neg = torch.randint(0, model.n_items, (16, 4), generator=torch.Generator().manual_seed(0))
-    loss = model.loss({"users": users, "pos_items": pos, "neg_items": neg})
-    batch_grads = torch.autograd.grad(loss, list(model.parameters()))
-    scores = model.score_with(model.encode(), users.unsqueeze(1), torch.cat([pos.unsqueeze(1), neg], 1))
-    y = scores.clamp(1e-6, 1 - 1e-6)
-    full = -(torch.log(y[:, 0]).sum() + torch.log(1 - y[:, 1:]).sum()) / y.numel()
-    torch.testing.assert_close(loss, full)
-    for got, expected in zip(batch_grads, torch.autograd.grad(full, list(model.parameters())), strict=True):
-        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-7)
+    batch_loss_is_the_whole_states(model, users, pos, neg)
 
 
 def test_dmf_with_recboles_inner_product_scores_p_dot_q_and_trains_bce_with_logits(split_info, tmp_path):

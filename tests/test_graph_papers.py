@@ -14,7 +14,15 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import (
+    batch_loss_is_the_whole_states,
+    passes_the_gates_and_trains,
+    rendered,
+    spec_of,
+    synthetic_split_info,
+    with_block_params,
+    with_values,
+)
 
 SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
@@ -258,6 +266,23 @@ def test_simplex_scores_are_cosines_of_the_fused_user_and_the_item(split_info, t
         scores = model.full_sort_scores(torch.tensor([3]))
     expected = torch.nn.functional.cosine_similarity(fused.unsqueeze(0), model.item_embedding.weight.detach())
     torch.testing.assert_close(scores[0], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("aggregator", ["mean", "user_attention"])
+def test_simplex_trains_on_the_batch_users_pooling_with_the_whole_states_loss_and_gradients(aggregator, split_info,
+                                                                                           tmp_path):
+    """A training step pools the histories of the batch's users alone (batch_state): the CCL loss and every gradient
+    equal those of the whole encode's tables (dropout 0: its draws are per row)."""
+    spec = with_values(spec_of(tmp_path / "paper", SIMPLEX_PAPER), embedding_size=8, history_len=5, dropout=0.0,
+                       l2_reg=0.01)
+    folder = rendered(with_block_params(spec, "behaviour_aggregation", aggregator=aggregator), tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_split(split_info.path)).train()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    rows = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:24]
+    users, pos = torch.cat([train[rows, 0], train[rows[:4], 0]]), torch.cat([train[rows, 1], train[rows[:4], 1]])
+    neg = torch.randint(0, model.n_items, (len(users), 6), generator=torch.Generator().manual_seed(0))
+    assert len(users.unique()) < len(users)  # repeated users among them
+    batch_loss_is_the_whole_states(model, users, pos, neg)
 
 
 def test_an_aggregation_the_block_does_not_build_from_the_paper_stays_named_unbuilt(tmp_path):

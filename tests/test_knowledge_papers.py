@@ -20,7 +20,7 @@ from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import family_regime, regime
-from paper_autotrain.runtime.knowledge import HeadTailPairs
+from paper_autotrain.runtime.knowledge import HeadTailPairs, corrupted_triples
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import recbole_config
@@ -402,6 +402,26 @@ def test_cfkg_translates_the_user_by_buy_and_shares_the_items_rows_with_the_kg(s
         torch.testing.assert_close(rows[0], model.item_embedding.weight[5])
         torch.testing.assert_close(rows[1], model.other_entity_embedding.weight[2])
     assert len(model.relation_embedding.weight) == load_knowledge_split(split_info.path).n_relations + 1
+
+
+def test_cfkgs_kg_term_is_the_log_loss_of_the_drawn_facts_against_the_joined_entity_table(split_info, tmp_path):
+    """The KG term looks its entities up in the item and other-entity tables apart (no joined copy a step): the value
+    and the gradients of the log loss over the joined table's rows of the same drawn triples."""
+    model = model_of(CFKG_PAPER, split_info, tmp_path)
+    tables = [model.item_embedding.weight, model.other_entity_embedding.weight, model.relation_embedding.weight]
+    torch.manual_seed(3)
+    loss = model.knowledge_loss(32)
+    grads = torch.autograd.grad(loss, tables)
+    torch.manual_seed(3)
+    heads, relations, tails, corrupted = corrupted_triples(model.triples, 32, model.n_entities)
+    entities = torch.cat(tables[:2])
+    translated = entities[heads] + tables[2][relations]
+    logits = torch.cat([(translated * entities[tails]).sum(-1), (translated * entities[corrupted]).sum(-1)])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, (torch.arange(64) < 32).float())
+    torch.testing.assert_close(loss, expected)
+    for got, want in zip(grads, torch.autograd.grad(expected, tables), strict=True):
+        torch.testing.assert_close(got, want)
+    assert (heads >= model.n_items).any() and (tails < model.n_items).any()  # both tables' rows drawn
 
 
 def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(split_info, tmp_path):

@@ -137,3 +137,16 @@ def test_cfg_may_set_trainer_and_data_values_only_by_known_keys() -> None:
     config = yaml.safe_load(render.run(reference_spec("MF-BPR"), cfg)["config.yaml"])
     assert config["trainer"]["accelerator"] == "gpu" and "strategy" not in config["trainer"]
     assert config["data"] == {"regime": "topk", "eval_batch_size": 1024, "ks": [5, 10]}
+
+
+def test_a_training_batch_state_is_rendered_only_where_one_block_restricts_it_and_nothing_reads_the_whole() -> None:
+    """batch_state's body: the encodes before the one restricting block, then its batch_encode; none (the base class's
+    whole encode) when no block or two restrict, when a later block transforms the state, or when a loss part may
+    read the whole state."""
+    embedding, pooling = ("state = tables", ""), ("state = pool(*state)", "state = pool(*state, users_once)")
+    assert render.batch_encode_parts([embedding, pooling, ("", "")], has_loss_parts=False) == [
+        "state = tables", "state = pool(*state, users_once)"]
+    assert render.batch_encode_parts([embedding, ("", "")], has_loss_parts=False) == []
+    assert render.batch_encode_parts([embedding, pooling, pooling], has_loss_parts=False) == []
+    assert render.batch_encode_parts([embedding, pooling, ("state = custom(*state)", "")], has_loss_parts=False) == []
+    assert render.batch_encode_parts([embedding, pooling], has_loss_parts=True) == []

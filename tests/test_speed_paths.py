@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from paper_autotrain.runtime.knowledge import entity_lookup
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import make_optimizer
 
@@ -65,3 +66,20 @@ def test_ddp_ranks_take_disjoint_equal_shares_of_the_same_epoch():
         for step, batch in enumerate(share):
             assert torch.equal(batch["users"], whole[rank + 3 * step]["users"])
     assert len(RankShard(TrainBatches(train, 20, 16), rank=lambda: (1, 3))) == 3
+
+
+def test_entity_lookup_gives_the_joined_tables_rows_and_gradients():
+    """CFKG's entity rows looked up in the item and other-entity tables apart: the values and both tables' gradients
+    of indexing their concatenation, repeated entities and both sides of the boundary included."""
+    torch.manual_seed(0)
+    items, others = torch.randn(5, 3, requires_grad=True), torch.randn(7, 3, requires_grad=True)
+    entities = torch.tensor([[0, 4, 5, 11], [4, 4, 6, 0]])
+    upstream = torch.randn(2, 4, 3)
+    rows = entity_lookup(items, others, entities)
+    grads = torch.autograd.grad((rows * upstream).sum(), [items, others])
+    joined = torch.cat([items, others])[entities]
+    expected = torch.autograd.grad((joined * upstream).sum(), [items, others])
+    assert torch.equal(rows, joined)
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want)
+    assert grads[0][4].abs().sum() > 0 and grads[1][6].abs().sum() > 0 and grads[1][2].abs().sum() == 0

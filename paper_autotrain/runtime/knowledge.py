@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from paper_autotrain.data.knowledge import KnowledgeSplit
+from paper_autotrain.runtime.lookup import lookup
 
 
 def corrupted_triples(triples: torch.Tensor, count: int, n_entities: int) -> tuple[torch.Tensor, ...]:
@@ -19,6 +20,16 @@ def corrupted_triples(triples: torch.Tensor, count: int, n_entities: int) -> tup
     rows = triples[torch.randint(len(triples), (count,), device=triples.device)]
     corrupted = torch.randint(n_entities, (count,), device=triples.device)
     return rows[:, 0], rows[:, 1], rows[:, 2], corrupted
+
+
+def entity_lookup(item_table: torch.Tensor, other_table: torch.Tensor, entities: torch.Tensor) -> torch.Tensor:
+    """[*entities.shape, d]: rows of the entity table [item_table; other_table] (entity i < n_items is item i), as
+    ``lookup(torch.cat([item_table, other_table]), entities)`` without the joined copy, whose backward fills a zero
+    gradient of every entity at each call; here each table's gradient is filled once."""
+    n_items = item_table.shape[0]
+    item_rows = lookup(item_table, entities.clamp(max=n_items - 1))
+    other_rows = lookup(other_table, (entities - n_items).clamp(min=0))
+    return torch.where((entities < n_items).unsqueeze(-1), item_rows, other_rows)
 
 
 def sampled_neighbourhoods(split: KnowledgeSplit, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

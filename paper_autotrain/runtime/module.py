@@ -3,6 +3,8 @@
 The generated subclass fills a small contract:
 
 - ``encode()`` -> whatever the scoring needs computed once per step (e.g. propagated tables);
+- ``batch_state(users, items)`` -> (state, user index, item index) a training step scores with (optional: the
+  whole ``encode()`` by default);
 - ``score_with(state, users, items)`` -> scores of broadcastable user/item index tensors;
 - ``full_sort_with(state, users)`` -> [B, n_items] (optional: a generic pairwise version exists);
 - ``loss(batch)`` -> the training loss of one batch from :mod:`paper_autotrain.runtime.data`;
@@ -59,6 +61,12 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
     def encode(self) -> Any:
         """What scoring needs, computed once per training step or per evaluation."""
         return None
+
+    def batch_state(self, users: torch.Tensor, items: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """A training batch's state and the batch's user and item indices into it: here the whole encode() and the
+        ids themselves; a model whose block computes its state for the batch's rows alone overrides it (the same
+        values for those rows)."""
+        return self.encode(), users, items
 
     def score_with(self, state: Any, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

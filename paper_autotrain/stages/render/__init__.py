@@ -772,20 +772,39 @@ def render_sections(env: jinja2.Environment, blocks: list[Block], context: Mappi
                     base: Base) -> dict[str, list]:
     """Each section's code from each block template, in architecture order."""
     sections: dict[str, list[str]] = {name: [] for name in base.sections}
+    encodes: list[tuple[str, str]] = []  # each block's (encode, batch_encode) code
     for block in blocks:
         template = env.get_template(f"{base.blocks_folder}/{block.block}.j2")
-        for section in base.sections:
-            text = template.render(**context, section=section, block_params=block.params).strip("\n")
+        parts = {section: template.render(**context, section=section, block_params=block.params).strip("\n").rstrip()
+                 for section in base.sections}
+        encodes.append((parts.get("encode", ""), parts.get("batch_encode", "")))
+        for section, text in parts.items():
             if not text.strip():
                 continue
             if section == "args":
                 sections[section].extend(line.strip() for line in text.splitlines() if line.strip())
-            else:
-                sections[section].append(text.rstrip())
+            elif section != "batch_encode":
+                sections[section].append(text)
+    if "batch_encode" in sections:
+        sections["batch_encode"] = batch_encode_parts(encodes, has_loss_parts=bool(sections.get("loss")))
     # a block fitted once scores through its base class (x_u W), its template writing only the fit
     if not sections["score" if "score" in sections else "table"] and not context.get("fitted"):
         raise StageError("render: no block provides a score")
     return {"init_args": sections.pop("args"), **sections}
+
+
+def batch_encode_parts(encodes: list[tuple[str, str]], has_loss_parts: bool) -> list[str]:
+    """The body of model.py.j2's `batch_state`: the blocks' encode code up to the one block that computes its state
+    for a training batch's users and items alone (its batch_encode code in place of its encode). [] (the base class's
+    batch_state: the whole encode) when no block does, when two do, when a block after it transforms the state
+    (its encode would get the batch's rows only), or when a loss part reads the whole state."""
+    restricting = [n for n, (_, batch) in enumerate(encodes) if batch.strip()]
+    if len(restricting) != 1 or has_loss_parts:
+        return []
+    first = restricting[0]
+    if any(encode.strip() for encode, _ in encodes[first + 1:]):
+        return []
+    return [encode for encode, _ in encodes[:first] if encode.strip()] + [encodes[first][1]]
 
 
 def module_docstring(spec: MethodSpec, composition: str, rows: list[dict[str, Any]], notes: list[str]) -> str:
