@@ -9,10 +9,11 @@ import torch
 from torch import nn
 
 from paper_autotrain.data.split import load_split
+from paper_autotrain.runtime import symmetric_sparse_mm
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
-from tests.test_graph_ssl_papers import DGCF_PAPER
+from tests.test_graph_ssl_papers import DGCF_PAPER, GCMC_PAPER
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,25 @@ def test_dgcfs_routing_gives_the_earlier_per_edge_forms_values_and_gradients(spl
         layer, scores = dgcf_layer_before(model, layer, scores)
         total = total + layer
     assert_same(new, values_and_gradients(total, parameters))
+
+
+# --- GC-MC: rating_graph_convolution ------------------------------------------------------------------------
+
+def gcmc_encoder_before(model: nn.Module) -> torch.Tensor:
+    """rating_convolution as it was: node dropout scaled on the [nodes, width] table, the levels concatenated."""
+    rate = model.node_dropout_rate
+    messages = []
+    for index, weights in enumerate(model.rating_weights):
+        keep = torch.rand(len(weights), 1) >= rate
+        messages.append(symmetric_sparse_mm(getattr(model, f"rating_graph_{index}"), weights * keep / (1.0 - rate)))
+    hidden = model.hidden_dropout(torch.relu(torch.cat(messages, dim=1)))
+    return torch.cat([model.dense_user(hidden[:model.n_users]), model.dense_item(hidden[model.n_users:])])
+
+
+def test_gcmcs_encoder_gives_the_earlier_forms_values_and_gradients_with_the_same_dropout_draws(split_info, tmp_path):
+    model = built(GCMC_PAPER, split_info, tmp_path, gcn_output_dim=12, embedding_size=6, dropout=0.5)
+    parameters = [*model.rating_weights, model.dense_user.weight, model.dense_item.weight]
+    torch.manual_seed(3)
+    new = values_and_gradients(torch.cat(model.encode()), parameters)
+    torch.manual_seed(3)
+    assert_same(new, values_and_gradients(gcmc_encoder_before(model), parameters))
