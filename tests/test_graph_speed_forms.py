@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from paper_autotrain.data.split import load_split
-from paper_autotrain.runtime import symmetric_sparse_mm
+from paper_autotrain.runtime import cosine_info_nce, symmetric_sparse_mm
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
@@ -29,7 +29,7 @@ def built(pages: list[list[str]], split_info: SplitInfo, folder, **values: objec
 
 def values_and_gradients(output: torch.Tensor, parameters: list[torch.Tensor]) -> list[torch.Tensor]:
     """The output and the gradients of a fixed random projection of it w.r.t. `parameters`."""
-    weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(1))
+    weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(1), dtype=output.dtype)
     return [output.detach(), *torch.autograd.grad((output * weights).sum(), parameters)]
 
 
@@ -90,3 +90,23 @@ def test_gcmcs_encoder_gives_the_earlier_forms_values_and_gradients_with_the_sam
     new = values_and_gradients(torch.cat(model.encode()), parameters)
     torch.manual_seed(3)
     assert_same(new, values_and_gradients(gcmc_encoder_before(model), parameters))
+
+
+# --- NCL: neighbour_contrast's InfoNCE ----------------------------------------------------------------------
+
+def info_nce_before(anchors: torch.Tensor, others: torch.Tensor, index: torch.Tensor, temperature: float
+                    ) -> torch.Tensor:
+    """contrast_sum's terms as they were: logsumexp over the [B, N] logits, the positive gathered from them."""
+    logits = nn.functional.normalize(anchors, dim=1) @ nn.functional.normalize(others, dim=1).T / temperature
+    return torch.logsumexp(logits, dim=1) - logits.gather(1, index.unsqueeze(1)).squeeze(1)
+
+
+@pytest.mark.parametrize("temperature", [0.1, 1.0, 0.01])  # 0.01: below the constant shift's range, logsumexp
+def test_the_cosine_info_nce_gives_the_logsumexp_forms_values_and_gradients(temperature):
+    generator = torch.Generator().manual_seed(0)
+    anchors = torch.randn(7, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    others = torch.randn(9, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    index = torch.randint(9, (7,), generator=generator)
+    parameters = [anchors, others]
+    assert_same(values_and_gradients(cosine_info_nce(anchors, others, index, temperature), parameters),
+                values_and_gradients(info_nce_before(anchors, others, index, temperature), parameters))

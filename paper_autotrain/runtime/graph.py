@@ -116,6 +116,28 @@ def kmeans_plus_plus(points: torch.Tensor, k: int) -> torch.Tensor:
     return points[chosen].clone()
 
 
+# The temperatures at which cosine_info_nce shifts the logits by the constant 1 / tau: every shifted logit lies in
+# [-2 / tau, 0], so exp neither overflows nor, for 2 / tau <= 40, underflows float32 (its smallest normal is e^-87)
+CONSTANT_SHIFT_MIN_TEMPERATURE = 0.05
+
+
+def cosine_info_nce(anchors: torch.Tensor, others: torch.Tensor, index: torch.Tensor,
+                    temperature: float) -> torch.Tensor:
+    """-log(exp(s(a, o_index(a)) / tau) / sum_v exp(s(a, o_v) / tau)) for each anchor row a, s the cosine
+    similarity (the InfoNCE of NCL's terms), [B]. A cosine is at most 1, so the log-sum-exp is taken with the
+    constant shift 1 / tau folded into the matrix product instead of each row's maximum (logsumexp's): the same
+    value, without the [B, N] passes of the maximum, the subtraction, the division and the positives' gather (whose
+    backward zero-fills a [B, N] gradient); below CONSTANT_SHIFT_MIN_TEMPERATURE, logsumexp."""
+    anchors = torch.nn.functional.normalize(anchors, dim=1)
+    others = torch.nn.functional.normalize(others, dim=1)
+    positives = (anchors * others[index]).sum(1) / temperature
+    if temperature < CONSTANT_SHIFT_MIN_TEMPERATURE:
+        return torch.logsumexp(anchors @ others.T / temperature, dim=1) - positives
+    shift = 1.0 / temperature
+    shifted = torch.addmm(anchors.new_tensor(-shift), anchors, others.T, alpha=shift)  # (s - 1) / tau
+    return shifted.exp().sum(1).log() + shift - positives
+
+
 def distance_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """dCor(X, Y) = dCov(X, Y) / sqrt(dCov(X, X) dCov(Y, Y)) of two [n, d] samples (Székely et al.), with the
     double-centred pairwise distance matrices; DGCF's independence regulariser between two intents' chunks."""
