@@ -13,7 +13,7 @@ from paper_autotrain.runtime import cosine_info_nce, symmetric_sparse_mm
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
-from tests.test_graph_ssl_papers import DGCF_PAPER, GCMC_PAPER
+from tests.test_graph_ssl_papers import DGCF_PAPER, GCMC_PAPER, SPECTRALCF_PAPER
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +110,20 @@ def test_the_cosine_info_nce_gives_the_logsumexp_forms_values_and_gradients(temp
     parameters = [anchors, others]
     assert_same(values_and_gradients(cosine_info_nce(anchors, others, index, temperature), parameters),
                 values_and_gradients(info_nce_before(anchors, others, index, temperature), parameters))
+
+
+# --- SpectralCF: spectral_convolution -----------------------------------------------------------------------
+
+def test_spectralcfs_propagation_gives_autograds_values_and_gradients_through_its_symmetric_operator(split_info,
+                                                                                                       tmp_path):
+    model = built(SPECTRALCF_PAPER, split_info, tmp_path, embedding_size=4, n_layers=2)
+    operator = model.spectral_operator
+    assert torch.equal(operator, operator.T)  # what lets the backward multiply by the operator itself
+    parameters = [model.user_embedding.weight, model.item_embedding.weight, *model.spectral_filters]
+    new = values_and_gradients(torch.cat(model.encode()), parameters)
+    layer = torch.cat(parameters[:2])
+    layers = [layer]
+    for theta in model.spectral_filters:  # the block's earlier form: autograd's product by the operator
+        layer = torch.sigmoid(operator @ layer @ theta)
+        layers.append(layer)
+    assert_same(new, values_and_gradients(torch.cat(layers, dim=1), parameters))

@@ -28,6 +28,7 @@ from paper_autotrain.runtime.graph import (
     normalized_adjacency,
     orthogonal_matrix,
     spectral_filter,
+    symmetric_mm,
     symmetric_sparse_mm,
 )
 from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
@@ -66,7 +67,7 @@ __all__ = [
     "make_optimizer", "adjacency_rows", "cosine_info_nce", "normalized_adjacency", "normalized_ce_loss",
     "whole_data_loss",
     "squared_norm_penalty",
-    "symmetric_sparse_mm",
+    "symmetric_mm", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets",
