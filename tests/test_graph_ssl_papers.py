@@ -379,6 +379,8 @@ def test_gcmc_reads_its_encoder_decoder_and_loss_and_runs_as_recboles_gcmc_on_im
     assert overrides["gcn_output_dim"] == 500 and overrides["dropout_prob"] == 0.7
     assert overrides["num_basis_functions"] == 2 and overrides["accum"] == "stack" and overrides["class_num"] == 2
     assert any(note.startswith("ranking: RecBole's GCMC") for note in notes)
+    # its batches count (positive, negative) pairs, ours rows: the same positives a step
+    assert spec.hp("batch_size") == 2048 and overrides["train_batch_size"] == 1024
 
 
 def test_a_graph_paper_without_rating_level_weights_is_not_read_as_gcmc(tmp_path):

@@ -20,6 +20,7 @@ from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_ite
 from paper_autotrain.runtime.ctr import CTRModule, Dice, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import (
     adjacency_rows,
+    cosine_info_nce,
     distance_correlation,
     identity_plus_laplacian,
     interaction_adjacency,
@@ -27,6 +28,7 @@ from paper_autotrain.runtime.graph import (
     normalized_adjacency,
     orthogonal_matrix,
     spectral_filter,
+    symmetric_mm,
     symmetric_sparse_mm,
 )
 from paper_autotrain.runtime.item_features import ItemFeatureEmbedding
@@ -66,9 +68,10 @@ __all__ = [
     "CTRModule", "CTRSplit", "Dice", "FieldCrossProducts", "FieldEmbedding", "pretrain_fm",
     "MONITOR", "SequenceSplit", "SequentialModule", "SplitData", "TopKModule", "bce_loss", "bpr_loss", "ccl_loss",
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
-    "make_optimizer", "adjacency_rows", "normalized_adjacency", "normalized_ce_loss", "whole_data_loss",
+    "make_optimizer", "adjacency_rows", "cosine_info_nce", "normalized_adjacency", "normalized_ce_loss",
+    "whole_data_loss",
     "squared_norm_penalty",
-    "symmetric_sparse_mm",
+    "symmetric_mm", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "entity_lookup", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",

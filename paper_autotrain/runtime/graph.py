@@ -67,26 +67,37 @@ def adjacency_rows(adjacency: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.
     return col[flat], offsets
 
 
-class _SymmetricSparseMM(torch.autograd.Function):
-    """A @ X for a constant symmetric sparse A, whose gradient w.r.t. X is A @ grad.
+class _SymmetricMM(torch.autograd.Function):
+    """A @ X for a constant symmetric A (sparse or dense), whose gradient w.r.t. X is A @ grad.
 
-    Autograd's generic sparse.mm backward transposes A on every step (4-6x slower on CPU).
+    Autograd's generic backward multiplies by A^T: for a sparse A it transposes A on every step (4-6x slower on
+    CPU); for a dense one it reads A transposed (SpectralCF's [nodes, nodes] operator: 7.0 against 5.1 ms a
+    product on one thread).
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, adjacency: torch.Tensor,
+    def forward(ctx: torch.autograd.function.FunctionCtx, operator: torch.Tensor,
                 dense: torch.Tensor) -> torch.Tensor:
-        ctx.adjacency = adjacency
-        return torch.sparse.mm(adjacency, dense)
+        ctx.operator = operator
+        return _times(operator, dense)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
-        return None, torch.sparse.mm(ctx.adjacency, grad)
+        return None, _times(ctx.operator, grad)
+
+
+def _times(operator: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    return torch.mm(operator, dense) if operator.layout == torch.strided else torch.sparse.mm(operator, dense)
 
 
 def symmetric_sparse_mm(adjacency: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     """torch.sparse.mm(adjacency, dense) for a symmetric, constant adjacency (fast backward)."""
-    return _SymmetricSparseMM.apply(adjacency, dense)
+    return _SymmetricMM.apply(adjacency, dense)
+
+
+def symmetric_mm(operator: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """operator @ dense for a symmetric, constant dense operator (its backward reads it untransposed)."""
+    return _SymmetricMM.apply(operator, dense)
 
 
 def kmeans(points: torch.Tensor, k: int, iterations: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,6 +125,28 @@ def kmeans_plus_plus(points: torch.Tensor, k: int) -> torch.Tensor:
         chosen.append(int(torch.multinomial(weights, 1)))
         nearest = torch.minimum(nearest, ((points - points[chosen[-1]]) ** 2).sum(dim=1))
     return points[chosen].clone()
+
+
+# The temperatures at which cosine_info_nce shifts the logits by the constant 1 / tau: every shifted logit lies in
+# [-2 / tau, 0], so exp neither overflows nor, for 2 / tau <= 40, underflows float32 (its smallest normal is e^-87)
+CONSTANT_SHIFT_MIN_TEMPERATURE = 0.05
+
+
+def cosine_info_nce(anchors: torch.Tensor, others: torch.Tensor, index: torch.Tensor,
+                    temperature: float) -> torch.Tensor:
+    """-log(exp(s(a, o_index(a)) / tau) / sum_v exp(s(a, o_v) / tau)) for each anchor row a, s the cosine
+    similarity (the InfoNCE of NCL's terms), [B]. A cosine is at most 1, so the log-sum-exp is taken with the
+    constant shift 1 / tau folded into the matrix product instead of each row's maximum (logsumexp's): the same
+    value, without the [B, N] passes of the maximum, the subtraction, the division and the positives' gather (whose
+    backward zero-fills a [B, N] gradient); below CONSTANT_SHIFT_MIN_TEMPERATURE, logsumexp."""
+    anchors = torch.nn.functional.normalize(anchors, dim=1)
+    others = torch.nn.functional.normalize(others, dim=1)
+    positives = (anchors * others[index]).sum(1) / temperature
+    if temperature < CONSTANT_SHIFT_MIN_TEMPERATURE:
+        return torch.logsumexp(anchors @ others.T / temperature, dim=1) - positives
+    shift = 1.0 / temperature
+    shifted = torch.addmm(anchors.new_tensor(-shift), anchors, others.T, alpha=shift)  # (s - 1) / tau
+    return shifted.exp().sum(1).log() + shift - positives
 
 
 def distance_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -160,7 +193,8 @@ def spectral_filter(train: np.ndarray, n_users: int, n_items: int) -> torch.Tens
     values, vectors = torch.linalg.eig(laplacian)
     values, vectors = values.real, vectors.real
     vectors = vectors / vectors.norm(dim=0, keepdim=True).clamp(min=1e-12)
-    return (vectors @ vectors.T + (vectors * values) @ vectors.T).float()
+    operator = vectors @ vectors.T + (vectors * values) @ vectors.T  # U (I + Lambda) U^T: symmetric
+    return ((operator + operator.T) / 2).float()  # exactly, not up to rounding: its gradient is operator @ grad
 
 
 def identity_plus_laplacian(train: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:

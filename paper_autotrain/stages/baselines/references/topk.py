@@ -199,6 +199,15 @@ def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
     m.put("num_basis_functions", m.block_value("bilinear_decoder", "num_basis", integral=True))
     m.overrides["accum"] = str(m.blocks.get("rating_graph_convolution", {}).get("accumulation", "stack")).lower()
     m.overrides["class_num"] = 2
+    # RecBole's GCMC is PAIRWISE (train_batch_size counts (positive, negative) pairs, its cross entropy over both
+    # rows of each), ours pointwise (batch_size counts rows: batch_size // (1 + k) positives, runtime/data.py):
+    # the same positives a step, so both sides take the same steps an epoch
+    batch = m.overrides.get("train_batch_size")
+    negatives = int((m.overrides.get("train_neg_sample_args") or {}).get("sample_num", 1))
+    if batch is not None:
+        m.overrides["train_batch_size"] = negatives * (int(batch) // (1 + negatives))
+        m.notes.append(f"batch: RecBole's GCMC counts train_batch_size in (positive, negative) pairs, ours rows; "
+                       f"its {m.overrides['train_batch_size']} pairs are our {batch} rows' positives")
     m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by the "
                    "expected rating, p(observed) = softmax over both classes (the log-odds u^T (Q_1 - Q_0) v)")
     if l2:
