@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from paper_autotrain.sandbox import gates
 from paper_autotrain.schemas import SplitInfo
@@ -152,3 +153,47 @@ def test_a_model_that_sees_held_out_interactions_fails_the_leakage_gate(edit: tu
     failed = gates.first_failure(results)
     assert failed is not None and failed["name"] == "leakage", results
     assert says in failed["detail"]
+
+
+# --- the overfit check, in process on one-parameter models ------------------------------------------------------
+
+class DrawnTarget(torch.nn.Module):
+    """A loss whose target is drawn at every call, as a cloze task's masks or dropout are: (w - s)^2, s = +-1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(8))
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        return ((self.w - torch.randn(8).sign()) ** 2).mean()
+
+
+class NarrowMinimum(torch.nn.Module):
+    """|w - 0.002| / 0.002: Adam's first steps (about lr each) jump over a minimum nearer than the rate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(4))
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        return ((self.w - 0.002).abs() / 0.002).mean()
+
+
+def test_the_overfit_check_draws_the_same_random_numbers_at_every_step() -> None:
+    """Re-drawn targets average out (the loss stays near 1 whatever w is); the same draw each step is a fixed
+    objective the model fits."""
+    torch.manual_seed(0)
+    detail = probe.check_overfit(DrawnTarget(), {}, steps=40, lr=0.01)
+    first, last = (float(value) for value in detail.split()[1:4:2])
+    assert detail.endswith("at lr 0.01") and last < 0.5 * first
+
+
+def test_the_overfit_check_tries_lower_rates_from_the_same_initial_weights() -> None:
+    model = NarrowMinimum()
+    detail = probe.check_overfit(model, {}, steps=40, lr=0.01)
+    assert detail.startswith("loss 1.0000 -> ") and detail.endswith("at lr 0.003")  # restarted from w = 0
+    frozen = NarrowMinimum()
+    frozen.loss = lambda batch: 1.0 + 0.0 * frozen.w.sum()  # no rate makes it fall: the gate still fails
+    with pytest.raises(ValueError, match="did not fall") as info:
+        probe.check_overfit(frozen, {}, steps=40, lr=0.01)
+    assert [rate in str(info.value) for rate in ("lr 0.01", "lr 0.003", "lr 0.001")] == [True] * 3

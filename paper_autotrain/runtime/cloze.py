@@ -12,7 +12,7 @@ validation or test item. Sequences are left-aligned and zero-padded; the [mask] 
 
 The masks are drawn from a generator seeded by the batch's items (`batch_generator`): a batch seen twice is masked
 the same way, as the authors' code fixes each training instance's masks when it writes the data, while the
-shuffled batches of each epoch draw new ones. A fixed batch is then a fixed objective (the one-batch overfit gate).
+shuffled batches of each epoch draw new ones.
 """
 
 from __future__ import annotations

@@ -282,12 +282,15 @@ def first_difference(left: Mapping[str, Any], right: Mapping[str, Any]) -> str |
     return next((f"its {name!r}" for name in left if not same(left[name], right[name])), None)
 
 
-def adam_steps(model: torch.nn.Module, batch: Batch, steps: int, lr: float) -> list[float]:
-    """The loss of each of `steps` Adam updates on one fixed batch (the probe's overfit gate uses it too)."""
+def adam_steps(model: torch.nn.Module, batch: Batch, steps: int, lr: float, seed: int = 0) -> list[float]:
+    """The loss of each of `steps` Adam updates on one fixed batch (the probe's overfit gate uses it too). Every
+    step draws the same random numbers (dropout masks, whatever the loss samples), so a stochastic loss is one
+    fixed objective there, as a fixed batch is."""
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
+        seed_all(seed)
         loss = model.loss(batch)
         optimizer.zero_grad()
         loss.backward()
@@ -297,8 +300,7 @@ def adam_steps(model: torch.nn.Module, batch: Batch, steps: int, lr: float) -> l
 
 
 def train_steps(model: torch.nn.Module, batch: Batch, lr: float) -> list[float]:
-    seed_all(1)
-    return adam_steps(model, batch, TRAIN_STEPS, lr)
+    return adam_steps(model, batch, TRAIN_STEPS, lr, seed=1)
 
 
 def differential_leak(model_dir: str | Path, config: Mapping[str, Any], split: Any, model: torch.nn.Module,
