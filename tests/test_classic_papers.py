@@ -293,7 +293,7 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info,
 def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(tmp_path):
     spec = spec_of(tmp_path, ENMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7}
+    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7, "dropout_scope": "both"}
     assert render.trained_loss(spec) == "whole_data" and spec.hp("optimizer") == "adagrad"
     assert [d.component for d in spec.fidelity.deviations] == [
         "user-based mini-batches (each batch a set of users with all their items)"]
@@ -345,6 +345,32 @@ def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_er
     p, q, h = model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight[0]
     torch.testing.assert_close(scores[2, 5], (h * p[2] * q[5]).sum())
     torch.testing.assert_close(model.score(torch.tensor([2]), torch.tensor([5]))[0], scores[2, 5])
+
+
+def test_enmf_dropout_scope_positive_leaves_the_missing_data_term_whole(split_info, tmp_path):
+    """dropout_scope both (default): the dropped-out user vectors in both terms of the loss; positive (RecBole's
+    ENMF): in the observed entries' term only, the missing-data term on the vectors before dropout."""
+    from paper_autotrain.runtime.losses import whole_data_loss
+
+    model = model_from(split_info, tmp_path, ENMF_PAPER, embedding_size=6, dropout=0.5, missing_weight=0.3)
+    assert model.dropout_scope == "both"
+    model.train()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, items = train[:32, 0], train[:32, 1]
+    batch = {"users": users, "pos_items": items, "neg_items": torch.zeros(32, 1, dtype=torch.long)}
+    whole, table, h = model.user_embedding.weight[users], model.item_embedding.weight, model.prediction_weight[0]
+    losses = {}
+    for scope in ("both", "positive"):
+        model.dropout_scope = scope
+        torch.manual_seed(3)
+        losses[scope] = model.loss(batch)
+        torch.manual_seed(3)  # the same dropout mask, drawn by hand
+        dropped = model.user_dropout(whole)
+        pos_scores = (dropped * table[items] * h).sum(-1)
+        missing = dropped if scope == "both" else whole
+        expected = whole_data_loss(pos_scores, missing, table, h, model.row_weight[users], 0.3) / len(users)
+        torch.testing.assert_close(losses[scope], expected)
+    assert not torch.isclose(losses["both"], losses["positive"])
 
 
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):
