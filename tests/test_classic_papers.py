@@ -292,10 +292,81 @@ def test_the_model_from_the_paper_passes_the_gates_and_trains(model, split_info,
     passes_the_gates_and_trains(spec, split_info, tmp_path)
 
 
+def recbole_model(name: str, overrides: dict, split_info: SplitInfo) -> tuple[torch.nn.Module, object]:
+    """RecBole's class `name` built on the split's benchmark files as the baselines runner builds it."""
+    import sys
+
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, init_seed
+
+    from paper_autotrain.stages.baselines import recbole_config
+
+    runner._patch_numpy()
+    config_dict = {**recbole_config(overrides, {"max_epochs": 1}), "data_path": split_info.path, "device": "cpu",
+                   "use_gpu": False}
+    sys.argv = sys.argv[:1]  # RecBole's Config parses --key=value from the command line
+    config = Config(model=name, dataset=split_info.dataset, config_dict=config_dict)
+    config["data_path"] = str(Path(split_info.path) / split_info.dataset)
+    init_seed(0, True)
+    dataset = create_dataset(config)
+    train_data, _, _ = data_preparation(config, dataset)
+    return get_model(name)(config, train_data._dataset), dataset
+
+
+@pytest.mark.slow
+def test_dmf_with_recboles_inner_product_is_recboles_dmf_loss_and_gradients(split_info, tmp_path):
+    """score_function inner_product and RecBole's DMF (the reference's mapped config), given the same weights: the
+    same loss on the same batch of positives with their sampled negatives (labels 1 and 0, max(R) = 1), the same
+    gradients on every weight. So a gap between the two at the same budget is not the model or its data."""
+    from recbole.data.interaction import Interaction
+
+    from paper_autotrain.stages.baselines.ids import token_ids
+
+    spec = with_values(spec_of(tmp_path / "paper", DMF_PAPER), mlp_layers=[16, 8, 4], score_function="inner_product")
+    theirs, dataset = recbole_model("DMF", reference(spec)[1], split_info)
+    folder = rendered(spec, tmp_path / "model")
+    split = load_split(split_info.path)
+    ours = build_model(folder, load_config(folder), split)
+    users_to = torch.from_numpy(token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True)).long()
+    items_to = torch.from_numpy(token_ids(dataset, dataset.iid_field, split.item_tokens, strict=True)).long()
+    their_towers = [[m for m in tower.mlp_layers if isinstance(m, torch.nn.Linear)]
+                    for tower in (theirs.user_fc_layers, theirs.item_fc_layers)]
+    our_towers = [[m for m in tower if isinstance(m, torch.nn.Linear)] for tower in (ours.user_tower, ours.item_tower)]
+    with torch.no_grad():  # our first layers are RecBole's linear layers' columns, in our id order
+        ours.user_input.copy_(theirs.user_linear.weight.t()[items_to])
+        ours.item_input.copy_(theirs.item_linear.weight.t()[users_to])
+        for our_layers, their_layers in zip(our_towers, their_towers, strict=True):
+            for mine, its in zip(our_layers, their_layers, strict=True):
+                mine.weight.copy_(its.weight * 30.0)  # larger than N(0, 0.01): gradients well above rounding
+                its.weight.copy_(mine.weight)
+                mine.bias.copy_(its.bias)
+    train = torch.as_tensor(split.train)
+    users, items = train[:12, 0], train[:12, 1]
+    negatives = torch.randint(0, ours.n_items, (12, 4), generator=torch.Generator().manual_seed(0))
+    our_loss = ours.loss({"users": users, "pos_items": items, "neg_items": negatives})
+    rows = torch.cat([items.unsqueeze(1), negatives], 1)  # RecBole's pointwise rows: each positive, its negatives
+    labels = torch.zeros(12, 5)
+    labels[:, 0] = 1.0
+    their_loss = theirs.calculate_loss(Interaction({
+        dataset.uid_field: users_to[users].repeat_interleave(5), dataset.iid_field: items_to[rows].reshape(-1),
+        "label": labels.reshape(-1)}))
+    torch.testing.assert_close(our_loss, their_loss)
+    our_loss.backward()
+    their_loss.backward()
+    assert float(ours.user_input.grad.abs().max()) > 0.0
+    torch.testing.assert_close(ours.user_input.grad, theirs.user_linear.weight.grad.t()[items_to])
+    torch.testing.assert_close(ours.item_input.grad, theirs.item_linear.weight.grad.t()[users_to])
+    for our_layers, their_layers in zip(our_towers, their_towers, strict=True):
+        for mine, its in zip(our_layers, their_layers, strict=True):
+            torch.testing.assert_close(mine.weight.grad, its.weight.grad)
+            torch.testing.assert_close(mine.bias.grad, its.bias.grad)
+
+
 def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(tmp_path):
     spec = spec_of(tmp_path, ENMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7}
+    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7, "dropout_scope": "both"}
     assert render.trained_loss(spec) == "whole_data" and spec.hp("optimizer") == "adagrad"
     assert [d.component for d in spec.fidelity.deviations] == [
         "user-based mini-batches (each batch a set of users with all their items)"]
@@ -347,6 +418,32 @@ def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_er
     p, q, h = model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight[0]
     torch.testing.assert_close(scores[2, 5], (h * p[2] * q[5]).sum())
     torch.testing.assert_close(model.score(torch.tensor([2]), torch.tensor([5]))[0], scores[2, 5])
+
+
+def test_enmf_dropout_scope_positive_leaves_the_missing_data_term_whole(split_info, tmp_path):
+    """dropout_scope both (default): the dropped-out user vectors in both terms of the loss; positive (RecBole's
+    ENMF): in the observed entries' term only, the missing-data term on the vectors before dropout."""
+    from paper_autotrain.runtime.losses import whole_data_loss
+
+    model = model_from(split_info, tmp_path, ENMF_PAPER, embedding_size=6, dropout=0.5, missing_weight=0.3)
+    assert model.dropout_scope == "both"
+    model.train()
+    train = torch.as_tensor(load_split(split_info.path).train)
+    users, items = train[:32, 0], train[:32, 1]
+    batch = {"users": users, "pos_items": items, "neg_items": torch.zeros(32, 1, dtype=torch.long)}
+    whole, table, h = model.user_embedding.weight[users], model.item_embedding.weight, model.prediction_weight[0]
+    losses = {}
+    for scope in ("both", "positive"):
+        model.dropout_scope = scope
+        torch.manual_seed(3)
+        losses[scope] = model.loss(batch)
+        torch.manual_seed(3)  # the same dropout mask, drawn by hand
+        dropped = model.user_dropout(whole)
+        pos_scores = (dropped * table[items] * h).sum(-1)
+        missing = dropped if scope == "both" else whole
+        expected = whole_data_loss(pos_scores, missing, table, h, model.row_weight[users], 0.3) / len(users)
+        torch.testing.assert_close(losses[scope], expected)
+    assert not torch.isclose(losses["both"], losses["positive"])
 
 
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):

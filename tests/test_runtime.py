@@ -100,6 +100,7 @@ def test_positives_per_batch_counts_like_recbole() -> None:
     assert positives_per_batch(2048, "bpr", 1) == 2048
     assert positives_per_batch(2048, "bpr", 4) == 512
     assert positives_per_batch(2048, "bce", 4) == 409
+    assert positives_per_batch(256, "normalized_ce", 4) == 51  # DMF: instances, RecBole's 51 + 204 rows
 
 
 # --- graph ---------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from torch.utils.data import DataLoader, IterableDataset
 from paper_autotrain.runtime.sampling import UniformNegativeSampler
 
 Batch = dict[str, torch.Tensor]
-POINTWISE_LOSSES = ("bce", "mse")
+# losses over labelled instances (each positive and each sampled negative one): DMF's normalised cross entropy is
+# one, so its batch of 256 holds 51 positives with 4 negatives each, as RecBole's DMF counts it
+POINTWISE_LOSSES = ("bce", "mse", "normalized_ce")
 
 
 def positives_per_batch(batch_size: int, loss: str, negative_samples: int) -> int:

@@ -105,7 +105,8 @@ def _enmf(m: SpecMapping, l2: int | float | None) -> None:
     m.notes.append("RecBole's ENMF re-initialises its padding item 0 (Xavier, after nn.Embedding's zero row) and its "
                    "gradient stays zero: every user's history padded to the longest one counts that fixed random "
                    "vector as a positive item for each padded slot (on ML-100K up to ~590 per user); not mappable")
-    m.notes.append("RecBole's ENMF drops out the user vectors of the positive term only; ours those of both terms")
+    m.notes.append("RecBole's ENMF drops out the user vectors of the positive term only; ours those of both terms "
+                   "(dropout_scope positive gives RecBole's)")
     if l2:
         m.notes.append("l2_reg: RecBole's ENMF adds reg_weight times the norms (not squared) of both whole tables to "
                        "every batch; ours l2_reg / 2 times their squared norms once per epoch")
