@@ -5,7 +5,8 @@ usage: python scripts/graph_parity.py [--models NGCF] [--epochs 30] [--out resul
                                      [hydra overrides for every run, e.g. +hparams.learning_rate=0.001]
 
 `--papers tests.test_knowledge_papers` runs the knowledge-aware models' fixture papers the same way (CKE, CFKG,
-KGCN, KGAT, RippleNet: ML-100K with the KG files RecBole ships, the same split; RecBole's KGAT needs DGL).
+KGCN, KGAT, RippleNet: ML-100K with the KG files RecBole ships, the same split; RecBole's KGAT runs without DGL:
+stages/baselines/kgat_graph.py).
 
 For every model: write the fixture paper of tests/test_graph_papers.py or tests/test_graph_ssl_papers.py (the model
 described in prose) as a PDF, run
