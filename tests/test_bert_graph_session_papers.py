@@ -346,10 +346,11 @@ def test_srgnn_is_read_into_its_blocks_faithful_with_recboles_class(srgnn_spec):
 
 
 def test_recboles_session_graph_options_keep_recboles_config_and_say_the_run_took_its_form(srgnn_spec, gcsan_spec):
-    graph = {"edge_weights": "unit", "gate": "gru", "propagation_bias": True}
+    graph = {"edge_weights": "unit", "gate": "gru"}
     for spec, extra in ((srgnn_spec, {}), (gcsan_spec, {"layer_form": "transformer", "init": "normal"})):
         name, overrides, notes = baselines.reference_with_notes(spec)
-        changed = with_block_params(spec, "session_graph_encoder", **graph)
+        bias = "both" if name == "SRGNN" else "inside"
+        changed = with_block_params(spec, "session_graph_encoder", **graph, message_bias=bias)
         if extra:
             changed = with_block_params(changed, "graph_self_attention", **extra)
         _, changed_overrides, changed_notes = baselines.reference_with_notes(changed)
@@ -359,14 +360,30 @@ def test_recboles_session_graph_options_keep_recboles_config_and_say_the_run_too
         assert any(note.startswith(f"gate: gru, as RecBole's {name}") for note in changed_notes)
         for word, value in extra.items():
             assert any(note.startswith(f"{word}: {value}, as RecBole's GCSAN") for note in changed_notes)
-        assert any(note.startswith("propagation_bias: true") for note in changed_notes) == (name == "SRGNN")
+        assert any(note.startswith(f"message_bias: {bias}, as RecBole's {name}") for note in changed_notes)
+        assert not any(note.startswith("message_bias:") for note in notes)
+
+
+def test_the_message_bias_inside_equals_the_papers_outside_except_on_a_node_without_edges():
+    torch.manual_seed(0)
+    outside = GatedGraphCell(4)
+    inside = GatedGraphCell(4, message_bias="inside")
+    inside.load_state_dict(outside.state_dict())
+    histories, lengths = torch.tensor([[3, 4, 3, 9]]), torch.tensor([4])  # 9 sends nothing, every node receives
+    alias, _, incoming, outgoing = session_graph(histories, lengths)
+    nodes = torch.randn(1, 4, 4)
+    got_inside, got_outside = inside(nodes, incoming, outgoing), outside(nodes, incoming, outgoing)
+    last = alias[0, 3]  # item 9's node: no outgoing edge, so only the outside bias reaches its messages
+    others = [node for node in alias[0].unique().tolist() if node != last]
+    torch.testing.assert_close(got_inside[0, others], got_outside[0, others])
+    assert not torch.allclose(got_inside[0, last], got_outside[0, last])
 
 
 def test_srgnn_renders_recboles_graph_options(srgnn_spec, srgnn_model, sequences, tmp_path):
-    """edge_weights unit, gate gru, propagation_bias: the rendered model's graph and cell are RecBole's (3d + 2d
+    """edge_weights unit, gate gru, message_bias both: the rendered model's graph and cell are RecBole's (3d + 2d
     more parameters: U_z, U_r, U_o's biases, b_iah and b_ioh), and its positions' vectors are that cell's."""
     spec = with_block_params(with_values(srgnn_spec, embedding_size=8, batch_size=64), "session_graph_encoder",
-                             edge_weights="unit", gate="gru", propagation_bias=True)
+                             edge_weights="unit", gate="gru", message_bias="both")
     folder = rendered(spec, tmp_path / "model")
     model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
     _, paper = srgnn_model
@@ -424,14 +441,11 @@ def test_srgnn_scores_equal_the_papers_equations_on_a_tiny_session(srgnn_model):
         cell = model.graph_cell
         for _ in range(model.graph_steps):
             new = {}
-            for item in items:
-                a_in = sum((cell.edge_in(v[u]) for u in senders[item]), torch.zeros(8)) / max(len(senders[item]), 1)
-                a_out = (sum((cell.edge_out(v[w]) for w in receivers[item]), torch.zeros(8))
-                         / max(len(receivers[item]), 1))
-                if not senders[item]:
-                    a_in = torch.zeros(8)
-                if not receivers[item]:
-                    a_out = torch.zeros(8)
+            for item in items:  # Eq. 1: a = A v W + b, the bias after the propagation (also with no edge)
+                a_in = (sum((cell.edge_in.weight @ v[u] for u in senders[item]), torch.zeros(8))
+                        / max(len(senders[item]), 1) + cell.edge_in.bias)
+                a_out = (sum((cell.edge_out.weight @ v[w] for w in receivers[item]), torch.zeros(8))
+                         / max(len(receivers[item]), 1) + cell.edge_out.bias)
                 a = torch.cat([a_in, a_out])
                 w_z, w_r, w_o = cell.from_messages(a).chunk(3)
                 u_z, u_r = cell.from_state(v[item]).chunk(2)
@@ -472,15 +486,16 @@ def test_unit_edge_weights_give_recboles_connection_matrices_and_occurrences_do_
         session_graph(histories, lengths, edge_weights="binary")
 
 
-@pytest.mark.parametrize("propagation_bias", [True, False])  # RecBole's SRGNN's cell, its GCSAN's
-def test_the_gru_gate_gives_recboles_gated_graph_cell(propagation_bias):
+@pytest.mark.parametrize("message_bias", ["both", "inside"])  # RecBole's SRGNN's cell, its GCSAN's
+def test_the_gru_gate_gives_recboles_gated_graph_cell(message_bias):
     from recbole.model.sequential_recommender import gcsan, srgnn
     torch.manual_seed(0)
     dim = 6
+    propagation_bias = message_bias == "both"
     theirs = (srgnn.GNN if propagation_bias else gcsan.GNN)(dim, step=1)
     for weight in theirs.parameters():
         torch.nn.init.uniform_(weight, -0.5, 0.5)
-    ours = GatedGraphCell(dim, gate="gru", propagation_bias=propagation_bias)
+    ours = GatedGraphCell(dim, gate="gru", message_bias=message_bias)
     order = [1, 0, 2]  # RecBole's chunks are (reset, update, new); ours (update, reset, candidate)
     with torch.no_grad():
         for name in ("edge_in", "edge_out"):
@@ -497,7 +512,7 @@ def test_the_gru_gate_gives_recboles_gated_graph_cell(propagation_bias):
     nodes = torch.randn(2, 6, dim)
     torch.testing.assert_close(ours(nodes, incoming, outgoing), theirs(connections, nodes), rtol=1e-5, atol=1e-6)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
-    paper = GatedGraphCell(dim)  # the paper's gate: U_o after the reset gate, no hidden biases
+    paper = GatedGraphCell(dim)  # the paper's gate: U_o after the reset gate, no hidden biases, one message bias
     assert sum(p.numel() for p in paper.parameters()) == sum(p.numel() for p in ours.parameters()) - 3 * dim - (
         2 * dim if propagation_bias else 0)
 

@@ -6,9 +6,10 @@ connection matrices): the incoming matrix by the in-degree of the receiving node
 out-degree of the sending node. Nodes are numbered per session; `alias` maps every position to its node.
 
 RecBole's SRGNN and GCSAN (the authors' PyTorch code) differ in two places, each available here to show what it
-changes: every edge weighs 1 however often it occurs (`edge_weights="unit"`), and the candidate state is gated as
-PyTorch's GRU gates it (`gate="gru"`); RecBole's SRGNN also adds a bias after the propagation
-(`propagation_bias=True`).
+changes: every edge weighs 1 however often it occurs (`edge_weights="unit"`), the candidate state is gated as
+PyTorch's GRU gates it (`gate="gru"`), and the messages' bias sits inside the propagation, A (v W + b) (RecBole's
+GCSAN, the authors' TensorFlow code: `message_bias="inside"`) or on both sides of it (RecBole's SRGNN: `"both"`)
+where the paper's Eq. 1 adds it after, A v W + b (`"outside"`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 
 EDGE_WEIGHTS = ("occurrences", "unit")  # the paper's; RecBole's (an edge weighs 1)
 GATES = ("paper", "gru")  # the paper's U_o (r * v); PyTorch's GRU's r * (U_o v + b), RecBole's
+MESSAGE_BIASES = ("outside", "inside", "both")  # the paper's A v W + b; A (v W + b); A (v W + b) + b' (RecBole's SRGNN)
 
 
 def session_graph(histories: torch.Tensor, lengths: torch.Tensor, edge_weights: str = "occurrences"
@@ -49,18 +51,20 @@ def session_graph(histories: torch.Tensor, lengths: torch.Tensor, edge_weights: 
 
 class GatedGraphCell(nn.Module):
     """One step of the gated graph network (the paper's Eq. 1-5) on the node vectors v [B, n, d]:
-    a = [A_in (v W_in + b_in), A_out (v W_out + b_out)], z = sigma(W_z a + U_z v), r = sigma(W_r a + U_r v),
+    a = [A_in v W_in + b_in, A_out v W_out + b_out], z = sigma(W_z a + U_z v), r = sigma(W_r a + U_r v),
     v~ = tanh(W_o a + U_o (r * v)), v' = (1 - z) * v + z * v~.
 
     `gate="gru"`: PyTorch's GRU's gates (RecBole's): U_z, U_r, U_o each with a bias and v~ = tanh(W_o a +
-    r * (U_o v + b_o)). `propagation_bias`: a bias added to each half of a after the propagation (RecBole's SRGNN's
-    b_iah, b_ioh)."""
+    r * (U_o v + b_o)). `message_bias="inside"`: a = [A_in (v W_in + b_in), ...] (a node with no edge that way gets
+    0, not b); `"both"`: that plus a second bias after the propagation (RecBole's SRGNN's b_iah, b_ioh)."""
 
-    def __init__(self, dim: int, gate: str = "paper", propagation_bias: bool = False) -> None:
+    def __init__(self, dim: int, gate: str = "paper", message_bias: str = "outside") -> None:
         super().__init__()
         if gate not in GATES:
             raise ValueError(f"gate={gate!r}: one of {', '.join(GATES)}")
-        self.gate = gate
+        if message_bias not in MESSAGE_BIASES:
+            raise ValueError(f"message_bias={message_bias!r}: one of {', '.join(MESSAGE_BIASES)}")
+        self.gate, self.message_bias = gate, message_bias
         self.edge_in = nn.Linear(dim, dim)
         self.edge_out = nn.Linear(dim, dim)
         self.from_messages = nn.Linear(2 * dim, 3 * dim)  # W_z, W_r, W_o (with their biases)
@@ -69,10 +73,11 @@ class GatedGraphCell(nn.Module):
             self.candidate_state = nn.Linear(dim, dim, bias=False)  # U_o, applied to r * v
         else:
             self.from_state = nn.Linear(dim, 3 * dim)  # U_z, U_r, U_o with PyTorch's GRU's hidden biases
-        self.propagation_bias = nn.Parameter(torch.zeros(2 * dim)) if propagation_bias else None
+        self.propagation_bias = nn.Parameter(torch.zeros(2 * dim)) if message_bias == "both" else None
 
     def forward(self, nodes: torch.Tensor, incoming: torch.Tensor, outgoing: torch.Tensor) -> torch.Tensor:
-        messages = torch.cat([incoming @ self.edge_in(nodes), outgoing @ self.edge_out(nodes)], dim=-1)
+        messages = torch.cat([self.propagate(incoming, self.edge_in, nodes),
+                              self.propagate(outgoing, self.edge_out, nodes)], dim=-1)
         if self.propagation_bias is not None:
             messages = messages + self.propagation_bias
         update_in, reset_in, candidate_in = self.from_messages(messages).chunk(3, dim=-1)
@@ -86,6 +91,12 @@ class GatedGraphCell(nn.Module):
             candidate = torch.tanh(candidate_in + reset * candidate_state)
         update = torch.sigmoid(update_in + update_state)
         return (1 - update) * nodes + update * candidate
+
+    def propagate(self, adjacency: torch.Tensor, edge: nn.Linear, nodes: torch.Tensor) -> torch.Tensor:
+        """A v W + b (the paper's), or A (v W + b): the same where A's row sums to 1, 0 for a node with no edge."""
+        if self.message_bias == "outside":
+            return adjacency @ (nodes @ edge.weight.T) + edge.bias
+        return adjacency @ edge(nodes)
 
 
 def node_states_at_positions(nodes: torch.Tensor, alias: torch.Tensor) -> torch.Tensor:

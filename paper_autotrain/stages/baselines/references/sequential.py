@@ -156,16 +156,10 @@ def _srgnn(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", embedding)
     m.put("step", m.model_value("session_graph_encoder", "step"))  # the paper states none: ours as built
     _session_graph_notes(m, "SRGNN")
-    m.notes.append(
-        "propagation_bias: true, as RecBole's SRGNN: a bias b_iah, b_ioh after A_in (v W_in + b_in), A_out (...)"
-        if m.model_value("session_graph_encoder", "propagation_bias") else
-        "RecBole's SRGNN adds a bias after the propagation, A_in (v W_in + b_in) + b_iah (and b_ioh); the paper's "
-        "(and ours) has the one inside (the block option propagation_bias: true gives RecBole's)")
+    _message_bias_note(m, "SRGNN", "both", "A_in (v W_in + b_in) + b_iah (and b_ioh): a bias on both sides")
     m.notes.extend([
         "RecBole's SRGNN's readout has a bias in both W_1 and W_2 of alpha = q^T sigma(W_1 s_l + W_2 v_i + c) (the "
         "paper's one c, the same function)",
-        "RecBole's SRGNN is trained without the spec's l2_reg (its weight_decay is not mapped); ours applies it as "
-        "weight decay (+hparams.l2_reg=0.0 trains ours as RecBole's)",
     ])
 
 
@@ -184,6 +178,7 @@ def _gcsan(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("weight", m.model_value(attention, "omega"))
     m.put("reg_weight", 0.0)  # RecBole's own embedding-norm term; the spec's l2_reg is weight decay on our side
     _session_graph_notes(m, "GCSAN")
+    _message_bias_note(m, "GCSAN", "inside", "A_in (v W_in + b_in): the bias inside, 0 for a node with no edge")
     m.notes.append(
         "layer_form: transformer, as RecBole's GCSAN: residual and LayerNorm around the attention and the "
         "feed-forward, a causal mask" if m.model_value(attention, "layer_form") == "transformer" else
@@ -196,8 +191,13 @@ def _gcsan(m: SpecMapping, embedding: int | float | None) -> None:
         "RecBole's GCSAN starts the item embedding, the graph's edge layers and the attention and feed-forward "
         "layers from N(0, 0.02) with zero biases; ours the item embedding and graph uniform in +-1/sqrt(d), the "
         "attention PyTorch's defaults (the block option init: normal gives RecBole's; the paper states none)")
-    m.notes.append("RecBole's GCSAN is trained without the spec's l2_reg (reg_weight 0, weight_decay not mapped); "
-                   "ours applies it as weight decay")
+
+
+def _message_bias_note(m: SpecMapping, model: str, theirs: str, form: str) -> None:
+    ours = m.model_value("session_graph_encoder", "message_bias")
+    m.notes.append(f"message_bias: {theirs}, as RecBole's {model}: {form}" if ours == theirs else
+                   f"RecBole's {model} propagates the messages as {form}; the paper's Eq. 1 is A v W + b (ours: "
+                   f"message_bias {ours}; the block option message_bias: {theirs} gives RecBole's)")
 
 
 def _session_graph_notes(m: SpecMapping, model: str) -> None:
