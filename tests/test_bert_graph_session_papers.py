@@ -8,6 +8,7 @@ paper is not read as BERT4Rec, a recurrent session paper not as SR-GNN. None of 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,11 +16,11 @@ import torch
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
-from paper_autotrain.runtime.session_graph import session_graph
+from paper_autotrain.runtime.session_graph import GatedGraphCell, session_graph
 from paper_autotrain.stages import baselines, validate
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, with_values
+from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
 
 BERT4REC_PAPER = [
     ["BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from Transformer",
@@ -344,6 +345,65 @@ def test_srgnn_is_read_into_its_blocks_faithful_with_recboles_class(srgnn_spec):
     assert any("occurrences" in note for note in notes) and any("candidate state" in note for note in notes)
 
 
+def test_recboles_session_graph_options_keep_recboles_config_and_say_the_run_took_its_form(srgnn_spec, gcsan_spec):
+    graph = {"edge_weights": "unit", "gate": "gru"}
+    for spec, extra in ((srgnn_spec, {}), (gcsan_spec, {"layer_form": "transformer", "init": "normal"})):
+        name, overrides, notes = baselines.reference_with_notes(spec)
+        bias = "both" if name == "SRGNN" else "inside"
+        changed = with_block_params(spec, "session_graph_encoder", **graph, message_bias=bias)
+        if extra:
+            changed = with_block_params(changed, "graph_self_attention", **extra)
+        _, changed_overrides, changed_notes = baselines.reference_with_notes(changed)
+        assert changed_overrides == overrides  # RecBole's run (and its cached result) stays the same
+        assert not any(note.startswith("edge_weights: unit, as RecBole") for note in notes)
+        assert any(note.startswith(f"edge_weights: unit, as RecBole's {name}") for note in changed_notes)
+        assert any(note.startswith(f"gate: gru, as RecBole's {name}") for note in changed_notes)
+        for word, value in extra.items():
+            assert any(note.startswith(f"{word}: {value}, as RecBole's GCSAN") for note in changed_notes)
+        assert any(note.startswith(f"message_bias: {bias}, as RecBole's {name}") for note in changed_notes)
+        assert not any(note.startswith("message_bias:") for note in notes)
+
+
+def test_the_message_bias_inside_equals_the_papers_outside_except_on_a_node_without_edges():
+    torch.manual_seed(0)
+    outside = GatedGraphCell(4)
+    inside = GatedGraphCell(4, message_bias="inside")
+    inside.load_state_dict(outside.state_dict())
+    histories, lengths = torch.tensor([[3, 4, 3, 9]]), torch.tensor([4])  # 9 sends nothing, every node receives
+    alias, _, incoming, outgoing = session_graph(histories, lengths)
+    nodes = torch.randn(1, 4, 4)
+    got_inside, got_outside = inside(nodes, incoming, outgoing), outside(nodes, incoming, outgoing)
+    last = alias[0, 3]  # item 9's node: no outgoing edge, so only the outside bias reaches its messages
+    others = [node for node in alias[0].unique().tolist() if node != last]
+    torch.testing.assert_close(got_inside[0, others], got_outside[0, others])
+    assert not torch.allclose(got_inside[0, last], got_outside[0, last])
+
+
+def test_srgnn_renders_recboles_graph_options(srgnn_spec, srgnn_model, sequences, tmp_path):
+    """edge_weights unit, gate gru, message_bias both: the rendered model's graph and cell are RecBole's (3d + 2d
+    more parameters: U_z, U_r, U_o's biases, b_iah and b_ioh), and its positions' vectors are that cell's."""
+    spec = with_block_params(with_values(srgnn_spec, embedding_size=8, batch_size=64), "session_graph_encoder",
+                             edge_weights="unit", gate="gru", message_bias="both")
+    folder = rendered(spec, tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+    _, paper = srgnn_model
+    assert (model.edge_weights, model.graph_cell.gate, paper.edge_weights, paper.graph_cell.gate) == (
+        "unit", "gru", "occurrences", "paper")
+    count = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in paper.parameters())
+    assert count == 5 * 8
+    histories, lengths = torch.tensor([[3, 4, 3, 4, 9, 0]]), torch.tensor([5])
+    with torch.no_grad():
+        alias, node_items, incoming, outgoing = session_graph(histories, lengths, edge_weights="unit")
+        nodes = model.graph_cell(model.item_embedding(node_items), incoming, outgoing)
+        last = nodes[0, alias[0, 4]]
+        s_l = model.hybrid.weight[:, :8] @ last  # the local half of W_3 [s_l; s_g] reads the last position
+        x = nodes[0, alias[0, :5]]
+        alpha = model.attention_query(torch.sigmoid(model.attention_last(last) + model.attention_item(x)))
+        expected = s_l + model.hybrid.weight[:, 8:] @ (alpha * x).sum(dim=0) + model.hybrid.bias
+        got = model.encode_sequence(histories, lengths, torch.arange(1))[0]
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_a_recurrent_session_paper_is_not_read_as_srgnn(tmp_path):
     spec = spec_of(tmp_path, GRU_SESSION_PAPER)
     blocks = [block.block for block in spec.architecture]
@@ -381,14 +441,11 @@ def test_srgnn_scores_equal_the_papers_equations_on_a_tiny_session(srgnn_model):
         cell = model.graph_cell
         for _ in range(model.graph_steps):
             new = {}
-            for item in items:
-                a_in = sum((cell.edge_in(v[u]) for u in senders[item]), torch.zeros(8)) / max(len(senders[item]), 1)
-                a_out = (sum((cell.edge_out(v[w]) for w in receivers[item]), torch.zeros(8))
-                         / max(len(receivers[item]), 1))
-                if not senders[item]:
-                    a_in = torch.zeros(8)
-                if not receivers[item]:
-                    a_out = torch.zeros(8)
+            for item in items:  # Eq. 1: a = A v W + b, the bias after the propagation (also with no edge)
+                a_in = (sum((cell.edge_in.weight @ v[u] for u in senders[item]), torch.zeros(8))
+                        / max(len(senders[item]), 1) + cell.edge_in.bias)
+                a_out = (sum((cell.edge_out.weight @ v[w] for w in receivers[item]), torch.zeros(8))
+                         / max(len(receivers[item]), 1) + cell.edge_out.bias)
                 a = torch.cat([a_in, a_out])
                 w_z, w_r, w_o = cell.from_messages(a).chunk(3)
                 u_z, u_r = cell.from_state(v[item]).chunk(2)
@@ -404,6 +461,60 @@ def test_srgnn_scores_equal_the_papers_equations_on_a_tiny_session(srgnn_model):
         s_h = model.hybrid(torch.cat([s_l, s_g]))
         expected = s_h @ model.item_embedding.weight.T
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def recboles_session_graph(histories: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """RecBole's SRGNN `_get_slice` (a Python loop per row): alias, A [B, L, 2L] (incoming | outgoing), items."""
+    from recbole.model.sequential_recommender.srgnn import SRGNN
+    alias, connections, items, _ = SRGNN._get_slice(SimpleNamespace(device="cpu"), histories)
+    return alias, connections, items
+
+
+def test_unit_edge_weights_give_recboles_connection_matrices_and_occurrences_do_not():
+    # 5 -> 6 occurs twice: the paper weighs it 2 (of 5's out-degree 3), RecBole 1 (of 2 distinct successors)
+    histories, lengths = torch.tensor([[5, 6, 5, 7, 5, 6, 0], [2, 3, 0, 0, 0, 0, 0]]), torch.tensor([6, 2])
+    alias, connections, items = recboles_session_graph(histories)
+    length = histories.shape[1]
+    unit = session_graph(histories, lengths, edge_weights="unit")
+    assert torch.equal(unit[0], alias) and torch.equal(unit[1], items)
+    torch.testing.assert_close(unit[2], connections[:, :, :length])
+    torch.testing.assert_close(unit[3], connections[:, :, length:])
+    occurrences = session_graph(histories, lengths)
+    assert not torch.allclose(occurrences[3], connections[:, :, length:])
+    torch.testing.assert_close(occurrences[2][1], unit[2][1])  # a session without repeated edges: the same graph
+    with pytest.raises(ValueError, match="edge_weights"):
+        session_graph(histories, lengths, edge_weights="binary")
+
+
+@pytest.mark.parametrize("message_bias", ["both", "inside"])  # RecBole's SRGNN's cell, its GCSAN's
+def test_the_gru_gate_gives_recboles_gated_graph_cell(message_bias):
+    from recbole.model.sequential_recommender import gcsan, srgnn
+    torch.manual_seed(0)
+    dim = 6
+    propagation_bias = message_bias == "both"
+    theirs = (srgnn.GNN if propagation_bias else gcsan.GNN)(dim, step=1)
+    for weight in theirs.parameters():
+        torch.nn.init.uniform_(weight, -0.5, 0.5)
+    ours = GatedGraphCell(dim, gate="gru", message_bias=message_bias)
+    order = [1, 0, 2]  # RecBole's chunks are (reset, update, new); ours (update, reset, candidate)
+    with torch.no_grad():
+        for name in ("edge_in", "edge_out"):
+            getattr(ours, name).load_state_dict(getattr(theirs, f"linear_{name}").state_dict())
+        for layer, (weight, bias) in ((ours.from_messages, (theirs.w_ih, theirs.b_ih)),
+                                      (ours.from_state, (theirs.w_hh, theirs.b_hh))):
+            layer.weight.copy_(torch.cat([weight.chunk(3)[i] for i in order]))
+            layer.bias.copy_(torch.cat([bias.chunk(3)[i] for i in order]))
+        if propagation_bias:
+            ours.propagation_bias.copy_(torch.cat([theirs.b_iah, theirs.b_ioh]))
+    histories, lengths = torch.tensor([[3, 4, 3, 9, 4, 0], [7, 8, 0, 0, 0, 0]]), torch.tensor([5, 2])
+    _, connections, _ = recboles_session_graph(histories)
+    _, _, incoming, outgoing = session_graph(histories, lengths, edge_weights="unit")
+    nodes = torch.randn(2, 6, dim)
+    torch.testing.assert_close(ours(nodes, incoming, outgoing), theirs(connections, nodes), rtol=1e-5, atol=1e-6)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    paper = GatedGraphCell(dim)  # the paper's gate: U_o after the reset gate, no hidden biases, one message bias
+    assert sum(p.numel() for p in paper.parameters()) == sum(p.numel() for p in ours.parameters()) - 3 * dim - (
+        2 * dim if propagation_bias else 0)
 
 
 @pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs
@@ -496,6 +607,62 @@ def test_gcsans_last_layer_attends_the_last_query_alone_as_the_full_layer_reads_
         assert (new is None) == (old is None)
         if new is not None:
             torch.testing.assert_close(new, old, rtol=1e-5, atol=1e-6)
+
+
+def test_gcsans_transformer_layer_form_gives_recboles_transformer_encoder(gcsan_spec, sequences, tmp_path):
+    """layer_form transformer, two layers: the readout equals RecBole's TransformerEncoder (causal mask, residual
+    and LayerNorm around attention and feed-forward) over the same graph vectors, with the same weights."""
+    from recbole.model.layers import TransformerEncoder
+    spec = with_block_params(with_values(gcsan_spec, embedding_size=8, batch_size=64, dropout=0.0, n_layers=2,
+                                         n_heads=2), "graph_self_attention", layer_form="transformer")
+    folder = rendered(spec, tmp_path / "model")
+    model = build_model(folder, load_config(folder), load_sequences(sequences.path)).eval()
+    theirs = TransformerEncoder(n_layers=2, n_heads=2, hidden_size=8, inner_size=8, hidden_dropout_prob=0.0,
+                                attn_dropout_prob=0.0, hidden_act="relu", layer_norm_eps=1e-12).eval()
+    with torch.no_grad():
+        for layer, attention, feed_forward, norms in zip(theirs.layer, model.graph_attention,
+                                                         model.graph_feed_forward, model.graph_layer_norms,
+                                                         strict=True):
+            heads = layer.multi_head_attention
+            for index, name in enumerate(("query", "key", "value")):
+                getattr(heads, name).weight.copy_(attention.in_proj_weight.chunk(3)[index])
+                getattr(heads, name).bias.copy_(attention.in_proj_bias.chunk(3)[index])
+            heads.dense.load_state_dict(attention.out_proj.state_dict())
+            heads.LayerNorm.load_state_dict(norms[0].state_dict())
+            layer.feed_forward.dense_1.load_state_dict(feed_forward[0].state_dict())
+            layer.feed_forward.dense_2.load_state_dict(feed_forward[2].state_dict())
+            layer.feed_forward.LayerNorm.load_state_dict(norms[1].state_dict())
+    histories, lengths = torch.tensor([[3, 4, 3, 9, 0], [5, 6, 0, 0, 0], [2, 2, 7, 8, 1]]), torch.tensor([4, 2, 5])
+    with torch.no_grad():
+        got = model.encode_sequence(histories, lengths, torch.arange(3))
+        alias, node_items, incoming, outgoing = session_graph(histories, lengths)
+        nodes = model.graph_cell(model.item_embedding(node_items), incoming, outgoing)
+        h = nodes.gather(1, alias.unsqueeze(-1).expand(-1, -1, 8))
+        visible = torch.tril((histories != 0)[:, None, None, :].expand(-1, -1, 5, -1))
+        output = theirs(h, torch.where(visible, 0.0, -10000.0), output_all_encoded_layers=True)[-1]
+        rows = torch.arange(3)
+        expected = model.omega * output[rows, lengths - 1] + (1 - model.omega) * h[rows, lengths - 1]
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_gcsans_normal_init_is_recboles_and_leaves_the_gates_uniform(gcsan_spec, sequences, tmp_path):
+    spec = with_values(gcsan_spec, embedding_size=64, batch_size=64)
+    models = {init: build_model(folder, load_config(folder), load_sequences(sequences.path)) for init, folder in (
+        (init, rendered(with_block_params(spec, "graph_self_attention", init=init), tmp_path / init))
+        for init in ("default", "normal"))}
+    normal, default = models["normal"], models["default"]
+    for weight in (normal.item_embedding.weight, normal.graph_cell.edge_in.weight,
+                   normal.graph_attention[0].in_proj_weight, normal.graph_feed_forward[0][0].weight):
+        assert 0.017 < weight.std().item() < 0.023
+    for bias in (normal.graph_cell.edge_out.bias, normal.graph_attention[0].in_proj_bias,
+                 normal.graph_attention[0].out_proj.bias, normal.graph_feed_forward[0][2].bias):
+        assert torch.count_nonzero(bias) == 0
+    bound = 64 ** -0.5  # the gates: uniform in +-1/sqrt(d) under either init
+    for model in (normal, default):
+        assert model.graph_cell.from_messages.weight.abs().max() <= bound
+        assert model.graph_cell.from_messages.weight.std() > 0.8 * bound / 3 ** 0.5
+    assert default.item_embedding.weight.std() > 0.8 * bound / 3 ** 0.5
+    assert torch.count_nonzero(default.graph_cell.edge_out.bias) > 0
 
 
 @pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs

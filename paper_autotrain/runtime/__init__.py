@@ -60,7 +60,7 @@ from paper_autotrain.runtime.losses import (
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
-from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, session_graph
+from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, normal_init, session_graph
 from paper_autotrain.runtime.similarity import history_sums, in_history, padded_history, train_pairs
 
 __all__ = [
@@ -77,7 +77,8 @@ __all__ = [
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
     "DistinctPerSlice",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
-    "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "session_graph",
+    "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "normal_init",
+    "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
     "spectral_filter",
     "ItemFeatureEmbedding", "CausalEncoderLayer",

@@ -155,11 +155,11 @@ def _srgnn(m: SpecMapping, embedding: int | float | None) -> None:
     """SR-GNN's width and steps, and the notes on where RecBole's class differs from the paper."""
     m.put("embedding_size", embedding)
     m.put("step", m.model_value("session_graph_encoder", "step"))  # the paper states none: ours as built
+    _session_graph_notes(m, "SRGNN")
+    _message_bias_note(m, "SRGNN", "both", "A_in (v W_in + b_in) + b_iah (and b_ioh): a bias on both sides")
     m.notes.extend([
-        "RecBole's SRGNN weighs every edge of the session graph 1 however often the transition occurs; the paper "
-        "(and ours) weighs it by its occurrences, over the node's degree",
-        "RecBole's SRGNN gates its candidate state as PyTorch's GRU does, tanh(W_o a + r * (U_o v + b)) (the "
-        "authors' code); the paper's (and ours) is tanh(W_o a + U_o (r * v))",
+        "RecBole's SRGNN's readout has a bias in both W_1 and W_2 of alpha = q^T sigma(W_1 s_l + W_2 v_i + c) (the "
+        "paper's one c, the same function)",
     ])
 
 
@@ -177,13 +177,45 @@ def _gcsan(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("attn_dropout_prob", dropout)
     m.put("weight", m.model_value(attention, "omega"))
     m.put("reg_weight", 0.0)  # RecBole's own embedding-norm term; the spec's l2_reg is weight decay on our side
-    m.notes.extend([
+    _session_graph_notes(m, "GCSAN")
+    _message_bias_note(m, "GCSAN", "inside", "A_in (v W_in + b_in): the bias inside, 0 for a node with no edge")
+    m.notes.append(
+        "layer_form: transformer, as RecBole's GCSAN: residual and LayerNorm around the attention and the "
+        "feed-forward, a causal mask" if m.model_value(attention, "layer_form") == "transformer" else
         "RecBole's GCSAN stacks its Transformer layers (a residual and LayerNorm around the attention and the "
         "feed-forward, a causal mask); the paper's (and ours) are F = Attention(E) and E' = FFN(F) + F over all "
-        "the session's positions, with no LayerNorm",
-        "RecBole's GCSAN weighs every edge of the session graph 1 and gates the candidate state as PyTorch's GRU "
-        "does (as its SRGNN); ours weighs edges by their occurrences and uses the paper's U_o (r * v)",
-    ])
+        "the session's positions, with no LayerNorm (the block option layer_form: transformer gives RecBole's)")
+    m.notes.append(
+        "init: normal, as RecBole's GCSAN: N(0, 0.02) weights and zero biases for the item embedding, the graph's "
+        "edge layers and the attention and feed-forward layers" if m.model_value(attention, "init") == "normal" else
+        "RecBole's GCSAN starts the item embedding, the graph's edge layers and the attention and feed-forward "
+        "layers from N(0, 0.02) with zero biases; ours the item embedding and graph uniform in +-1/sqrt(d), the "
+        "attention PyTorch's defaults (the block option init: normal gives RecBole's; the paper states none)")
+
+
+def _message_bias_note(m: SpecMapping, model: str, theirs: str, form: str) -> None:
+    ours = m.model_value("session_graph_encoder", "message_bias")
+    m.notes.append(f"message_bias: {theirs}, as RecBole's {model}: {form}" if ours == theirs else
+                   f"RecBole's {model} propagates the messages as {form}; the paper's Eq. 1 is A v W + b (ours: "
+                   f"message_bias {ours}; the block option message_bias: {theirs} gives RecBole's)")
+
+
+def _session_graph_notes(m: SpecMapping, model: str) -> None:
+    """Where RecBole's session graph and gated graph network differ from the paper's, or that the run took
+    RecBole's form through the session_graph_encoder block's options."""
+    graph = "session_graph_encoder"
+    m.notes.append(
+        f"edge_weights: unit, as RecBole's {model}: every session-graph edge weighs 1 however often it occurs"
+        if m.model_value(graph, "edge_weights") == "unit" else
+        f"RecBole's {model} weighs every edge of the session graph 1 however often the transition occurs; the "
+        "paper (and ours) weighs it by its occurrences, over the node's degree (the block option edge_weights: "
+        "unit gives RecBole's)")
+    m.notes.append(
+        f"gate: gru, as RecBole's {model}: the candidate state tanh(W_o a + r * (U_o v + b)), PyTorch's GRU's"
+        if m.model_value(graph, "gate") == "gru" else
+        f"RecBole's {model} gates its candidate state as PyTorch's GRU does, tanh(W_o a + r * (U_o v + b)) (the "
+        "authors' PyTorch code); the paper's (and ours) is tanh(W_o a + U_o (r * v)) (the block option gate: gru "
+        "gives RecBole's)")
 
 
 def _caser(m: SpecMapping, embedding: int | float | None) -> None:
