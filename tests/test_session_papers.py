@@ -300,6 +300,49 @@ def test_nextitnet_residual_blocks_are_dilated_causal_convolutions(sequences, tm
         torch.testing.assert_close(model.encode_sequence(HISTORIES, LENGTHS, USERS)[0], outputs[0, 2])
 
 
+def test_stamp_session_memory_attention_plus_mean_adds_the_session_mean_to_the_memory(sequences, tmp_path):
+    """RecBole's STAMP (m_a = sum_i alpha_i x_i + m_s): the same weights score as the paper's form with m_s added to
+    the memory; the default is the paper's memory (the test above)."""
+    model, _ = built_model(PAPERS["STAMP"][0], sequences, tmp_path, session_memory="attention_plus_mean")
+    assert model.session_memory == "attention_plus_mean"
+    with torch.no_grad():
+        for module in (model.mlp_session, model.mlp_last, model.attention_w0):
+            module.weight.normal_()  # large enough that the mean's share of the memory shows in the scores
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        model.session_memory = "attention"
+        without = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        for row in range(2):
+            x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
+            last, mean = x[-1], x.mean(dim=0)
+            w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
+                              model.attention_w3.weight)
+            alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
+            memory = sum(a * xi for a, xi in zip(alpha, x, strict=True)) + mean
+            h_s, h_t = torch.tanh(model.mlp_session(memory)), torch.tanh(model.mlp_last(last))
+            by_hand = model.item_embedding.weight @ (h_s * h_t)
+            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-7)
+        assert not torch.allclose(scores, without, rtol=1e-3, atol=0.0)
+
+
+def test_nextitnet_read_position_window_end_scores_the_windows_last_slot(sequences, tmp_path):
+    """RecBole's NextItNet reads hidden[:, -1] of the zero-padded window: for a history shorter than the window the
+    output past its end (the convolutions have read the padding after the last item); a full window reads its last
+    item either way."""
+    model, _ = built_model(NEXTITNET_PAPER, sequences, tmp_path, n_stacks=1, dilations=[1, 2],
+                           read_position="window_end")
+    with torch.no_grad():
+        outputs = model.encode_positions(HISTORIES, LENGTHS, USERS)
+        read = model.encode_sequence(HISTORIES, LENGTHS, USERS)
+        torch.testing.assert_close(read, outputs[:, -1])
+        assert not torch.allclose(read[1], outputs[1, 0])  # history [7]: not its last item's output
+        model.read_position = "last_item"
+        torch.testing.assert_close(model.encode_sequence(HISTORIES, LENGTHS, USERS), outputs[[0, 1], [2, 0]])
+        full = torch.tensor([[3, 5, 2, 8]])
+        model.read_position = "window_end"
+        torch.testing.assert_close(model.encode_sequence(full, torch.tensor([4]), USERS[:1]),
+                                   model.encode_positions(full, torch.tensor([4]), USERS[:1])[:, 3])
+
+
 def test_nextitnet_channels_last_convolutions_equal_the_conv1d_modules_with_their_gradients(sequences, tmp_path):
     # the block runs each Conv1d's weights as a 1 x k 2-D kernel over [B, d, 1, L] in channels-last order (no
     # transposed copies, 1.5x faster an epoch on one CPU thread); outputs and gradients equal the modules' own form
