@@ -300,6 +300,134 @@ def test_nextitnet_residual_blocks_are_dilated_causal_convolutions(sequences, tm
         torch.testing.assert_close(model.encode_sequence(HISTORIES, LENGTHS, USERS)[0], outputs[0, 2])
 
 
+def test_stamp_session_memory_attention_plus_mean_adds_the_session_mean_to_the_memory(sequences, tmp_path):
+    """RecBole's STAMP (m_a = sum_i alpha_i x_i + m_s): the same weights score as the paper's form with m_s added to
+    the memory; the default is the paper's memory (the test above)."""
+    model, _ = built_model(PAPERS["STAMP"][0], sequences, tmp_path, session_memory="attention_plus_mean")
+    assert model.session_memory == "attention_plus_mean"
+    with torch.no_grad():
+        for module in (model.mlp_session, model.mlp_last, model.attention_w0):
+            module.weight.normal_()  # large enough that the mean's share of the memory shows in the scores
+        scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        model.session_memory = "attention"
+        without = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
+        for row in range(2):
+            x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
+            last, mean = x[-1], x.mean(dim=0)
+            w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
+                              model.attention_w3.weight)
+            alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
+            memory = sum(a * xi for a, xi in zip(alpha, x, strict=True)) + mean
+            h_s, h_t = torch.tanh(model.mlp_session(memory)), torch.tanh(model.mlp_last(last))
+            by_hand = model.item_embedding.weight @ (h_s * h_t)
+            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-7)
+        assert not torch.allclose(scores, without, rtol=1e-3, atol=0.0)
+
+
+def test_nextitnet_read_position_window_end_scores_the_windows_last_slot(sequences, tmp_path):
+    """RecBole's NextItNet reads hidden[:, -1] of the zero-padded window: for a history shorter than the window the
+    output past its end (the convolutions have read the padding after the last item); a full window reads its last
+    item either way."""
+    model, _ = built_model(NEXTITNET_PAPER, sequences, tmp_path, n_stacks=1, dilations=[1, 2],
+                           read_position="window_end")
+    with torch.no_grad():
+        outputs = model.encode_positions(HISTORIES, LENGTHS, USERS)
+        read = model.encode_sequence(HISTORIES, LENGTHS, USERS)
+        torch.testing.assert_close(read, outputs[:, -1])
+        assert not torch.allclose(read[1], outputs[1, 0])  # history [7]: not its last item's output
+        model.read_position = "last_item"
+        torch.testing.assert_close(model.encode_sequence(HISTORIES, LENGTHS, USERS), outputs[[0, 1], [2, 0]])
+        full = torch.tensor([[3, 5, 2, 8]])
+        model.read_position = "window_end"
+        torch.testing.assert_close(model.encode_sequence(full, torch.tensor([4]), USERS[:1]),
+                                   model.encode_positions(full, torch.tensor([4]), USERS[:1])[:, 3])
+
+
+class RecBoleStub:
+    """What RecBole's sequential models read of their config and dataset, for building one beside ours."""
+
+    def __init__(self, n_items: int, max_seq_length: int, **values) -> None:
+        self.n_items = n_items + 1  # RecBole counts the padding item
+        self.config = {"USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "LIST_SUFFIX": "_list",
+                       "ITEM_LIST_LENGTH_FIELD": "item_length", "NEG_PREFIX": "neg_", "device": "cpu",
+                       "MAX_ITEM_LIST_LENGTH": max_seq_length, "loss_type": "CE", **values}
+
+    def num(self, field: str) -> int:
+        return self.n_items
+
+    def interaction(self, histories, lengths, targets):
+        from recbole.data.interaction import Interaction
+        return Interaction({"item_id_list": histories, "item_length": lengths, "item_id": targets})
+
+
+RIGHT_PADDED = torch.tensor([[3, 0, 0, 0, 0, 0], [4, 9, 2, 0, 0, 0], [5, 1, 7, 8, 6, 2], [2, 6, 0, 0, 0, 0]])
+RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS = torch.tensor([1, 3, 6, 2]), torch.tensor([4, 8, 3, 1])
+
+
+def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights(sequences, tmp_path):
+    """With read_position window_end and RecBole's weights copied in, our model's full ranking, CE loss and every
+    gradient equal RecBole's NextItNet's: what remains between the two in a parity run is the random draws."""
+    from recbole.model.sequential_recommender.nextitnet import NextItNet
+
+    torch.manual_seed(0)
+    model, split = built_model(NEXTITNET_PAPER, sequences, tmp_path, n_stacks=2, read_position="window_end")
+    stub = RecBoleStub(split.n_items, 6, embedding_size=8, block_num=2, dilations=[1, 4], kernel_size=3,
+                       reg_weight=0.0)
+    theirs = NextItNet(stub.config, stub)
+    with torch.no_grad():
+        model.item_embedding.weight.copy_(theirs.item_embedding.weight)
+        model.final_layer.load_state_dict(theirs.final_layer.state_dict())
+        for index, block in enumerate(theirs.residual_blocks):
+            for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
+                model.convolutions[layer].weight.copy_(conv.weight.squeeze(2))
+                model.convolutions[layer].bias.copy_(conv.bias)
+                model.conv_norms[layer].load_state_dict(norm.state_dict())
+    model.train()
+    users = torch.zeros(4, dtype=torch.long)
+    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
+             "users": users}
+    interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
+                                   theirs.full_sort_predict(interaction))
+        model.read_position = "last_item"  # the paper's reading differs wherever a history is shorter
+        assert not torch.allclose(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users)[0],
+                                  theirs.full_sort_predict(interaction)[0])
+        model.read_position = "window_end"
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    torch.testing.assert_close(model.item_embedding.weight.grad, theirs.item_embedding.weight.grad)
+    torch.testing.assert_close(model.convolutions[0].weight.grad, theirs.residual_blocks[0].conv1.weight.grad[:, :, 0])
+    torch.testing.assert_close(model.final_layer.weight.grad, theirs.final_layer.weight.grad)
+
+
+def test_stamp_attention_plus_mean_is_recboles_stamp_module_but_for_its_padding_row(sequences, tmp_path):
+    """With session_memory attention_plus_mean and RecBole's weights copied in, our STAMP scores as RecBole's STAMP
+    once the padding row is zero; RecBole's own padding row is drawn N(0, 0.002) and never trained, and it enters its
+    session mean and attention (ours masks the padding), the one difference left."""
+    from recbole.model.sequential_recommender.stamp import STAMP
+
+    torch.manual_seed(0)
+    model, split = built_model(PAPERS["STAMP"][0], sequences, tmp_path, session_memory="attention_plus_mean")
+    stub = RecBoleStub(split.n_items, 6, embedding_size=8)
+    theirs = STAMP(stub.config, stub)
+    pairs = {"attention_w0": "w0", "attention_w1": "w1", "attention_w2": "w2", "attention_w3": "w3",
+             "mlp_session": "mlp_a", "mlp_last": "mlp_b", "item_embedding": "item_embedding"}
+    with torch.no_grad():
+        for mine, their in pairs.items():
+            getattr(model, mine).load_state_dict(getattr(theirs, their).state_dict())
+        model.attention_bias.copy_(theirs.b_a)
+        for module in (theirs.w0, theirs.mlp_a, theirs.mlp_b, model.attention_w0, model.mlp_session, model.mlp_last):
+            module.weight.mul_(20.0)  # beyond N(0, 0.05), so the padding's share shows in the scores
+        interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+        users = torch.zeros(4, dtype=torch.long)
+        ours = model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users)
+        assert not torch.allclose(ours[:, 1:], theirs.full_sort_predict(interaction)[:, 1:], rtol=1e-3, atol=0.0)
+        theirs.item_embedding.weight[0].zero_()  # the items' columns (1..n) agree; column 0 is the padding's
+        torch.testing.assert_close(ours[:, 1:], theirs.full_sort_predict(interaction)[:, 1:], rtol=1e-4, atol=1e-6)
+
+
 def test_nextitnet_channels_last_convolutions_equal_the_conv1d_modules_with_their_gradients(sequences, tmp_path):
     # the block runs each Conv1d's weights as a 1 x k 2-D kernel over [B, d, 1, L] in channels-last order (no
     # transposed copies, 1.5x faster an epoch on one CPU thread); outputs and gradients equal the modules' own form

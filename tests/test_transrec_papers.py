@@ -12,8 +12,8 @@ import torch
 
 from paper_autotrain.data.sequential import load_sequences
 from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.stages import render, validate
 from paper_autotrain.stages import train as train_stage
-from paper_autotrain.stages import validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
@@ -136,3 +136,30 @@ def test_transrec_from_the_paper_passes_the_gates_and_trains(sequences, tmp_path
     result = train_stage.run(folder, sequences, {"max_epochs": 2, "seed": 0, "timeout_s": 300}, tmp_path / "out")
     assert result.status == "ok" and result.epochs_run == 2
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
+
+
+def test_recboles_choices_score_the_plain_distance_and_leave_the_item_points_free(sequences, tmp_path):
+    """distance l2 + unit_ball false (RecBole's TransRec): beta_j - ||gamma_i + t + t_u - gamma_j|| in the full
+    ranking and in the S-BPR loss's pairs, and no renormalisation after a step; the defaults stay the paper's."""
+    spec = spec_of(tmp_path / "paper", TRANSREC_PAPER)
+    config = render.run(small(spec), {})["config.yaml"]
+    assert 'distance: "squared"' in config and "unit_ball: true" in config
+    folder = rendered(small(spec, distance="l2", unit_ball=False), tmp_path / "model")
+    split = load_sequences(sequences.path)
+    model = build_model(folder, load_config(folder), split)
+    with torch.no_grad():
+        model.global_translation.normal_()
+        model.item_bias.normal_()
+        model.item_point.weight.mul_(5.0)  # outside the unit ball: left there
+    gamma, t, t_u, beta = (model.item_point.weight, model.global_translation, model.user_translation.weight,
+                           model.item_bias)
+    query = gamma[torch.tensor([2, 7])] + t + t_u[USERS]
+    by_hand = beta - ((query[:, None, :] - gamma[None]) ** 2).sum(-1).sqrt()  # [2, n_items + 1]
+    torch.testing.assert_close(model.full_sort_scores(HISTORIES, LENGTHS, USERS), by_hand, rtol=1e-4, atol=1e-4)
+    targets, negatives = torch.tensor([4, 1]), torch.tensor([[6, 3], [2, 5]])
+    batch = {"histories": HISTORIES, "lengths": LENGTHS, "users": USERS, "targets": targets, "neg_items": negatives}
+    pos, neg = by_hand.gather(1, targets[:, None]), by_hand.gather(1, negatives)
+    torch.testing.assert_close(model.loss(batch), -torch.nn.functional.logsigmoid(pos - neg).mean())
+    norms = model.item_point.weight.norm(dim=-1).detach().clone()
+    model.on_train_batch_end(None, None, 0)
+    assert float(norms.max()) > 1.5 and torch.equal(model.item_point.weight.norm(dim=-1), norms)

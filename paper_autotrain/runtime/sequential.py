@@ -169,7 +169,16 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
 
     def full_sort_scores(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """[B, n_items + 1] scores of every item as the next one."""
-        return self.encode_sequence(histories, lengths, users) @ self.item_table().T
+        return self.score_items(self.encode_sequence(histories, lengths, users), self.item_table())
+
+    def score_items(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """[N, d] states against [M, d] item vectors -> [N, M] scores: inner products (a scorer that is not one,
+        such as a plain distance, overrides this and score_pairs)."""
+        return states @ table.T
+
+    def score_pairs(self, states: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[N, d] states against [N, k, d] item vectors of their own -> [N, k] scores: inner products."""
+        return (states.unsqueeze(1) * rows).sum(-1)
 
     def training_states(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(states [N, d], targets [N], negatives [N, k] or None) of the batch's training targets: one per
@@ -186,15 +195,15 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         seq, targets, negatives = self.training_states(batch)
         table = self.item_table()
         if self.loss_name == "ce":
-            return F.cross_entropy(seq @ table.T, targets)
+            return F.cross_entropy(self.score_items(seq, table), targets)
         if self.loss_name in IN_BATCH_LOSSES:
-            scores = seq @ lookup(table, targets).T  # [N, N]: every state against every target of the batch
+            scores = self.score_items(seq, lookup(table, targets))  # [N, N]: every state against every batch target
             mask = targets.unsqueeze(0) != targets.unsqueeze(1)  # the other targets, not the row's own item
             if self.loss_name == "top1":
                 return top1_loss(scores.diagonal(), scores, mask)
             return bpr_max_loss(scores.diagonal(), scores, self.bpr_max_reg, mask)
-        pos = (seq * lookup(table, targets)).sum(-1)
-        neg = (seq.unsqueeze(1) * lookup(table, negatives)).sum(-1)
+        pos = self.score_pairs(seq, lookup(table, targets).unsqueeze(1)).squeeze(1)
+        neg = self.score_pairs(seq, lookup(table, negatives))
         if self.loss_name == "bpr":  # RecBole's BPR for sequences: -log sigmoid(r_i - r_j), mean over the pairs
             return bpr_loss(pos, neg)
         if self.loss_name == "hinge":  # AttRec: [y_pos + margin - y_neg]_+ on distances y = -score

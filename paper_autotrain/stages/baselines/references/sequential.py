@@ -239,7 +239,8 @@ def _narm(m: SpecMapping, embedding: int | float | None) -> None:
 def _stamp(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", embedding)
     m.notes.append("RecBole's STAMP adds the session mean to the attention's memory (m_a = sum_i alpha_i x_i + m_s); "
-                   "the paper's memory is the attention's weighted sum alone")
+                   "the paper's memory is the attention's weighted sum alone (`session_memory: attention_plus_mean` "
+                   "gives RecBole's)")
 
 
 def _nextitnet(m: SpecMapping, embedding: int | float | None) -> None:
@@ -255,9 +256,10 @@ def _nextitnet(m: SpecMapping, embedding: int | float | None) -> None:
                            f"dilations {dilations} do not pair that way")
     m.put("reg_weight", m.scalar("l2_reg", integral=False))
     m.notes.append("RecBole's NextItNet scores the output at the last column of the padded sequence (past the "
-                   "history's end for short histories), ours at the last real item; its reg_weight is an L2 term "
-                   "in the loss (squared norms of the embeddings and the final layer, plain norms of the "
-                   "residual blocks' weights), ours the optimiser's weight decay")
+                   "history's end for short histories), ours at the last real item (`read_position: window_end` "
+                   "gives RecBole's); its reg_weight weighs a term in the loss (the plain norms of the "
+                   "embeddings, the final layer's and the residual blocks' weights), ours the optimiser's weight "
+                   "decay")
 
 
 def _fpmc(m: SpecMapping, embedding: int | float | None) -> None:
@@ -268,9 +270,9 @@ def _transrec(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("embedding_size", m.block_value("transrec_score", "embedding_size", integral=True))
     m.notes.extend([
         "RecBole's TransRec scores beta_j minus the plain L2 distance ||gamma_i + t + t_u - gamma_j||; the paper's "
-        "(and ours) is the squared L2 distance",
+        "(and ours) is the squared L2 distance (`distance: l2` gives RecBole's)",
         "RecBole's TransRec keeps no item point in the unit ball; the paper (and ours) renormalises the item "
-        "vectors into it after each step",
+        "vectors into it after each step (`unit_ball: false` gives RecBole's)",
         "RecBole's TransRec adds norms of the (detached) embeddings and ||t|| to its loss, which train nothing but "
         "t; the spec's L2 is our optimiser's weight decay",
     ])

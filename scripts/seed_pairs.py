@@ -1,0 +1,65 @@
+"""Pool the seeds of several parity runs of one model: per seed our and RecBole's test NDCG@10 (and best valid), and
+the paired test over all of them (each test user's value averaged over the seeds, as the report's test over one
+run's seeds), with the standard error of the paired mean difference.
+
+usage: python scripts/seed_pairs.py MODEL RESULTS [RESULTS ...]
+
+RESULTS is a run's results/<model> folder (`<out>/runs/results/<model>` of scripts/session_parity.py), each run with
+its own seeds (`seeds=[0,1]`, then `seeds=[2,3,4,5]` into the same --out, so RecBole's runs of the first come from
+the baselines cache). A report tests one run's seeds; this pools runs whose seeds differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from paper_autotrain.stages.compare.significance import p_values  # noqa: E402
+
+METRIC = "ndcg_at_10"  # the per-user files' key of NDCG@10
+VALID = "valid_ndcg10"  # history.csv's valid_ndcg@10 as numpy names it
+
+
+def seed_rows(model: str, results: Path) -> list[tuple[int, np.ndarray, np.ndarray, float, float]]:
+    """(seed, our per-user values, RecBole's, our best valid, RecBole's best valid) of each seed of one run."""
+    rows = []
+    for run in json.loads((results / "train" / "results.json").read_text()):
+        seed = int(run["seed"])
+        ours = np.load(results / "train" / f"seed{seed}" / "per_user_test.npz")
+        theirs = np.load(results / "baselines" / "per_user" / f"{model}-seed{seed}.npz")
+        if not np.array_equal(ours["users"], theirs["users"]):
+            raise SystemExit(f"seed {seed}: the two sides were scored on different users")
+        valid = [np.genfromtxt(path, delimiter=",", names=True)[VALID].max()
+                 for path in (results / "train" / f"seed{seed}" / "history.csv",
+                              results / "baselines" / "history" / f"{model}-seed{seed}.csv")]
+        rows.append((seed, ours[METRIC], theirs[METRIC], float(valid[0]), float(valid[1])))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    model, folders = argv[0], [Path(folder) for folder in argv[1:]]
+    rows = [row for folder in folders for row in seed_rows(model, folder)]
+    for seed, ours, theirs, valid_ours, valid_theirs in rows:
+        t_p, _ = p_values(ours, theirs)
+        print(f"seed {seed}: test ours {ours.mean():.4f} RecBole {theirs.mean():.4f} "
+              f"{100 * (ours.mean() / theirs.mean() - 1):+.1f}% (p = {t_p:.2f}); best valid ours {valid_ours:.4f} "
+              f"RecBole {valid_theirs:.4f} {100 * (valid_ours / valid_theirs - 1):+.1f}%")
+    ours = np.mean([row[1] for row in rows], axis=0)
+    theirs = np.mean([row[2] for row in rows], axis=0)
+    t_p, w_p = p_values(ours, theirs)
+    error = (ours - theirs).std(ddof=1) / np.sqrt(len(ours)) / theirs.mean()
+    valid = np.mean([row[3] for row in rows]) / np.mean([row[4] for row in rows]) - 1
+    print(f"seeds {[row[0] for row in rows]}: test ours {ours.mean():.4f} RecBole {theirs.mean():.4f} "
+          f"{100 * (ours.mean() / theirs.mean() - 1):+.1f}% (paired t-test p = {t_p:.3f}, Wilcoxon p = {w_p:.3f}; "
+          f"standard error {100 * error:.1f}% of RecBole's mean); best valid {100 * valid:+.1f}% (means)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
