@@ -107,6 +107,9 @@ def test_a_model_lists_only_the_block_defaults_its_own_blocks_read() -> None:
     custom = needed_defaults(spec_with(sequential, [{"block": "item_embedding"}, {"block": "custom"},
                                                     {"block": "last_position"}, {"block": "item_dot_score"}]))
     assert {"n_layers", "hidden_size", "dropout"} <= set(custom)  # a custom part may read any of them
+    cosrec = needed_defaults(spec_with(sequential, [{"block": "item_embedding"}, {"block": "pairwise_convolution"},
+                                                    {"block": "item_dot_score"}]))
+    assert cosrec["n_layers"] == 2  # the count of its repeated channel list
 
 
 def test_scaffolds_cover_the_families_and_render_s_activations() -> None:

@@ -72,9 +72,19 @@ def family_defaults(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> dic
     defaults = dict(base.defaults.get(spec.family, {}))
     if any(block.block == "custom" for block in spec.architecture):
         return defaults
-    read_here = {key for rule in rules for key in block_defaults(rule)}
+    read_here = {key for rule in rules for key in hyperparameters_read(rule)}
     return {key: value for key, value in defaults.items()
             if key not in BLOCK_ONLY_HYPERPARAMETERS or key in read_here}
+
+
+def hyperparameters_read(rule: BlockRule) -> set[str]:
+    """Every hyperparameter a block reads: its params' own, the counts of its repeated lists (CosRec's n_layers
+    blocks of hidden_size channels), the sources of its derived defaults, the others it names."""
+    keys = set(rule.hyperparameter_defaults)
+    for param in rule.params:
+        source = param.default_from.hyperparameter if param.default_from else None
+        keys.update(key for key in (param.hyperparameter, param.repeat, source) if key)
+    return keys
 
 
 def block_rules(spec: MethodSpec, base: Base) -> list[BlockRule]:
