@@ -10,6 +10,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -219,11 +220,17 @@ LLM_REPLIES = {"garbage": Reply("Sure! Here is the spec you asked for: {not json
 """What the fake LLM answers, by the model a case asks for."""
 
 
+# a case's preparation runs the pipeline in this process: Hydra's config composition is process-global (two at once
+# fail with "GlobalHydra is already initialized"), so the two worker threads prepare one at a time
+PREPARING = threading.Lock()
+
+
 def run_case(case: Case, root: Path, servers: Servers) -> tuple[Path, subprocess.CompletedProcess]:
     ws = root / case.name.replace(" ", "_").replace(",", "").replace(".", "")
     ws.mkdir()
     if case.prepare is not None:
-        case.prepare(ws)
+        with PREPARING:
+            case.prepare(ws)
     env = {**os.environ, "PAPER_AUTOTRAIN_LOG": "WARNING", "OMP_NUM_THREADS": "1"}
     for name in ("OPENAI_API_KEY", "PAPER_AUTOTRAIN_DEBUG"):
         env.pop(name, None)
