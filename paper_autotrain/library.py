@@ -112,7 +112,8 @@ class BlockRule:
     likelihood that is still a log loss)"""
     regime: str | None = None
     """the data regime a model holding the block trains in when it is not its scaffold's (`fit`: EASE's closed
-    form, fitted once on the train split instead of by epochs; paper_autotrain/regimes.py)"""
+    form, fitted once on the train split instead of by epochs; `user_batches`: ENMF's batches of users, for its own
+    loss only; paper_autotrain/regimes.py)"""
 
     def param(self, key: str) -> BlockParam | None:
         return next((param for param in self.params if param.key == key), None)

@@ -2,8 +2,9 @@
 
 A data regime is how a model meets the data: `topk` (interaction pairs, full ranking), `user_rows` (the top-k
 split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out),
-`context` (labelled CTR rows), `behaviour` (those rows with each user's earlier items: DIN) and `fit` (the top-k
-split, item-item models fitted once on it: EASE, SLIM, ItemKNN). Every place that used to branch on the regime
+`context` (labelled CTR rows), `behaviour` (those rows with each user's earlier items: DIN), `fit` (the top-k
+split, item-item models fitted once on it: EASE, SLIM, ItemKNN) and `user_batches` (the top-k split trained on
+batches of users, each with all its train pairs: ENMF). Every place that used to branch on the regime
 reads its `Regime` entry instead:
 the pipeline's split and baselines config, the worker's training batches, model loading, probe and leakage
 gate, the baselines' RecBole config, default models and scorer. Adding a regime is one entry here (plus the
@@ -193,6 +194,15 @@ USER_ROWS = dataclasses.replace(
     negative_sampling=False,
     ranking="paper_autotrain.trained:UserRanking",
 )
+# ENMF's user-based batches: the top-k split, evaluation, gates and scorer, trained on batches of users, each with all
+# its train pairs (its whole-data loss counts each batch user's missing entries once); no sampled negatives
+USER_BATCHES = dataclasses.replace(
+    TOPK,
+    name="user_batches",
+    training_batches="paper_autotrain.worker.batches:user_pair_batches",
+    probe_batch="paper_autotrain.worker.batches:first_user_pairs",
+    negative_sampling=False,
+)
 # item-item models fitted once on the train split (EASE, SLIM, ItemKNN): the top-k split, evaluation and scorer,
 # no epochs; the probe's rows are user rows (the shapes and leakage gates), its overfit gate the fit itself
 FIT = dataclasses.replace(
@@ -248,7 +258,7 @@ KNOWLEDGE = dataclasses.replace(
 )
 # by name; consumers look an entry up when they run, so a test can add one (monkeypatch.setitem)
 REGIMES: dict[str, Regime] = {regime.name: regime for regime in (TOPK, SEQUENTIAL, USER_ROWS, CONTEXT, KNOWLEDGE, FIT,
-                                                                  BEHAVIOUR)}
+                                                                  BEHAVIOUR, USER_BATCHES)}
 
 
 # --- looking an entry up -------------------------------------------------------------------------------
@@ -285,6 +295,12 @@ def spec_regime(spec: MethodSpec, templates_root: Path | None = None) -> Regime:
     own = next((blocks[b.block].regime for b in spec.architecture if b.block in blocks and blocks[b.block].regime),
                None)
     return regime(own) if own else family_regime(spec.family, templates_root)
+
+
+def fitted_once(name: str | None) -> bool:
+    """Whether a block whose manifest names the regime `name` is fitted once (EASE) rather than trained by epochs
+    (ENMF's user batches, DIN's behaviour rows); False for None, the scaffold's own regime."""
+    return name is not None and regime(name).fit is not None
 
 
 def base_modules() -> tuple[type, ...]:

@@ -8,17 +8,21 @@ not the model is not read as it. None of the fixture papers is a real paper."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from paper_autotrain.data.split import load_split
+from paper_autotrain.data.split import load_split, write_split
 from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references.topk import reference
+from paper_autotrain.worker.batches import first_user_pairs
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import (
     batch_loss_is_the_whole_states,
@@ -28,6 +32,7 @@ from tests.fixture_papers import (
     synthetic_split_info,
     with_values,
 )
+from tests.model_fixtures import synthetic_split
 
 DMF_PAPER = [
     ["Deep Matrix Factorization Models for Recommender Systems",
@@ -129,6 +134,21 @@ PAPERS = {
 @pytest.fixture(scope="module")
 def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
     return synthetic_split_info(tmp_path_factory.mktemp("split"), "classics")
+
+
+@pytest.fixture(scope="module")
+def uneven_split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    """The synthetic split with the users' train rows cut to 4-10 items, user 0's to none: histories of unequal
+    lengths (a user batch of unequal rows; RecBole pads each history to the longest) and a user with no row."""
+    folder = tmp_path_factory.mktemp("uneven")
+    data = synthetic_split()
+    train = data.train
+    rank = np.concatenate([np.arange(n) for n in np.bincount(train[:, 0])])  # each pair's place in its user's row
+    data = dataclasses.replace(data, train=train[rank < (4 + train[:, 0] % 7) * (train[:, 0] > 0)])
+    write_split(data, folder, "synthetic")
+    return SplitInfo(dataset="synthetic", split_id="uneven", path=str(folder), n_users=data.n_users,
+                     n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
+                     protocol="synthetic")
 
 
 @pytest.mark.parametrize("model", PAPERS)
@@ -270,9 +290,12 @@ def test_dmf_with_recboles_inner_product_scores_p_dot_q_and_trains_bce_with_logi
 def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
     torch.manual_seed(0)  # the initial weights, whatever the tests before drew
     built = model_from(split_info, tmp_path, PAPERS[model][0], embedding_size=4, mlp_layers=[16, 8], conv_channels=4)
-    train = torch.as_tensor(load_split(split_info.path).train)
+    split = load_split(split_info.path)
+    train = torch.as_tensor(split.train)
     batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
              "neg_items": torch.randint(0, built.n_items, (64, 3), generator=torch.Generator().manual_seed(1))}
+    if model == "ENMF":  # its regime's batch (user_batches): users, each with all its train pairs
+        batch = first_user_pairs(split, {}, 8)
     optimizer = torch.optim.Adam(built.parameters(), lr=0.02)
     losses = []
     for _ in range(20):
@@ -363,22 +386,24 @@ def test_dmf_with_recboles_inner_product_is_recboles_dmf_loss_and_gradients(spli
             torch.testing.assert_close(mine.bias.grad, its.bias.grad)
 
 
-def test_enmf_maps_its_stated_values_and_lists_its_user_batches_as_a_deviation(tmp_path):
+def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tmp_path):
     spec = spec_of(tmp_path, ENMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
     assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7, "dropout_scope": "both"}
     assert render.trained_loss(spec) == "whole_data" and spec.hp("optimizer") == "adagrad"
-    assert [d.component for d in spec.fidelity.deviations] == [
-        "user-based mini-batches (each batch a set of users with all their items)"]
+    # the user-based batches are a component the block builds (its regime), not a deviation
+    assert not spec.fidelity.deviations
+    assert {c.name: c.block for c in spec.fidelity.components}[
+        "user-based mini-batches (each batch a set of users with all their items)"] == "weighted_product_score"
+    assert spec.hp("batch_size") == 256  # users a batch: the paper states none, the authors' code's default
     model, overrides, notes = reference(spec)
     assert (overrides["negative_weight"], overrides["dropout_prob"], overrides["embedding_size"]) == (0.1, 0.7, 64)
     assert overrides["train_neg_sample_args"] is None and overrides["learner"] == "adagrad"
+    # RecBole's ENMF batches users (its UserDataLoader) as ours does: the same count of users a batch
+    assert overrides["train_batch_size"] == 256
     assert any("whole train row" in note for note in notes)
-    # RecBole's ENMF batches users (its UserDataLoader): our 2048 pairs reach it as a batch of pairs the runner turns
-    # into users, not as 2048 users (one step an epoch on ML-100K's 943 users)
-    assert "train_batch_size" not in overrides and overrides["pair_batch_in_users"] == 2048
-    assert runner.users_per_batch(2048, 943, 80808) == 24  # ML-100K's train split: 40 steps an epoch, as ours
-    assert runner.users_per_batch(2048, 10, 100_000) == 1
+    folder = rendered(spec, tmp_path / "model")
+    assert load_config(folder)["data"]["regime"] == "user_batches"
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
@@ -397,53 +422,123 @@ def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
     assert spec.reference != "ENMF" and spec.loss == "bce"
 
 
-def test_enmf_loss_over_every_train_pair_is_the_whole_matrix_weighted_squared_error(split_info, tmp_path):
-    """Over an epoch (every train pair once) the rearranged loss equals sum_uv c_uv (y_uv - y_hat_uv)^2 computed on the
-    dense matrix (c = 1 observed, c0 missing) less its constant |R|."""
-    model = model_from(split_info, tmp_path, ENMF_PAPER, embedding_size=6, dropout=0.0, missing_weight=0.3)
+def enmf_with_batches(split_info: SplitInfo, folder: Path, users_a_batch: int, **values: object):
+    """ENMF from its fixture paper with small values, and an epoch of its regime's training batches."""
+    spec = with_values(spec_of(folder / "paper", ENMF_PAPER), batch_size=users_a_batch, **values)
+    model_folder = rendered(spec, folder / "model")
+    config, split = load_config(model_folder), load_split(split_info.path)
+    model = build_model(model_folder, config, split)
+    return model, list(resolve(config_regime(config).training_batches)(split, config, 0))
+
+
+def test_enmf_user_batches_over_an_epoch_give_the_whole_matrix_loss_and_its_gradients(uneven_split_info, tmp_path):
+    """An epoch of user-based batches (each user once, with every train item) sums, in value and in every gradient,
+    to sum_uv c_uv (y_uv - y_hat_uv)^2 computed by brute force on the dense matrix (c = 1 observed, c0 missing) less
+    its constant |R|, plus the L2 term once."""
+    model, batches = enmf_with_batches(uneven_split_info, tmp_path, 3, embedding_size=6, dropout=0.0,
+                                       missing_weight=0.3, l2_reg=0.01)
     with torch.no_grad():
         model.prediction_weight.normal_()
-    pairs = torch.unique(torch.as_tensor(load_split(split_info.path).train).reshape(-1, 2), dim=0)
-    with torch.no_grad():
-        loss = model.loss({"users": pairs[:, 0], "pos_items": pairs[:, 1],
-                           "neg_items": torch.zeros(len(pairs), 1, dtype=torch.long)})
-        scores = model.full_sort_scores(torch.arange(model.n_users))
+    pairs = torch.unique(torch.as_tensor(load_split(uneven_split_info.path).train).reshape(-1, 2), dim=0)
+    seen = torch.cat([torch.stack([b["users"], b["pos_items"]], 1) for b in batches])
+    assert torch.equal(torch.unique(seen, dim=0), pairs) and len(seen) == len(pairs)  # every train pair once
+    row_users = torch.cat([b["row_users"] for b in batches])
+    assert torch.equal(row_users.sort().values, torch.unique(pairs[:, 0])) and len(batches) > 3
+    parameters = [model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight]
+    epoch = sum(model.loss(b) * len(b["row_users"]) for b in batches)
+    epoch_grads = torch.autograd.grad(epoch, parameters)
+    p, q, h = model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight[0]
+    scores = (p * h) @ q.T  # y_hat_uv = h^T (p_u * q_v)
     observed = torch.zeros(model.n_users, model.n_items)
     observed[pairs[:, 0], pairs[:, 1]] = 1.0
     weights = torch.where(observed > 0, 1.0, 0.3)
     weights[torch.bincount(pairs[:, 0], minlength=model.n_users) == 0] = 0.0  # a user with no train item: no row
-    dense = (weights * (observed - scores) ** 2).sum() - len(pairs)
-    torch.testing.assert_close(loss * len(pairs), dense, rtol=1e-4, atol=1e-3)
-    # the score is h^T (p_u * q_v)
-    p, q, h = model.user_embedding.weight, model.item_embedding.weight, model.prediction_weight[0]
-    torch.testing.assert_close(scores[2, 5], (h * p[2] * q[5]).sum())
-    torch.testing.assert_close(model.score(torch.tensor([2]), torch.tensor([5]))[0], scores[2, 5])
+    dense = (weights * (observed - scores) ** 2).sum() - len(pairs) + 0.01 / 2 * (p.pow(2).sum() + q.pow(2).sum())
+    dense_grads = torch.autograd.grad(dense, parameters)
+    torch.testing.assert_close(epoch, dense, rtol=1e-4, atol=1e-3)
+    for ours, brute in zip(epoch_grads, dense_grads, strict=True):
+        assert float(brute.abs().max()) > 1e-3
+        torch.testing.assert_close(ours, brute, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(torch.arange(model.n_users)), scores)
+        torch.testing.assert_close(model.score(torch.tensor([2]), torch.tensor([5]))[0], scores[2, 5])
 
 
-def test_enmf_dropout_scope_positive_leaves_the_missing_data_term_whole(split_info, tmp_path):
-    """dropout_scope both (default): the dropped-out user vectors in both terms of the loss; positive (RecBole's
-    ENMF): in the observed entries' term only, the missing-data term on the vectors before dropout."""
+def test_enmf_dropout_draws_one_mask_per_user_and_scope_positive_leaves_the_missing_data_term_whole(
+        uneven_split_info, tmp_path):
+    """Dropout draws one mask per user of the batch, shared by its pairs; dropout_scope both (default): the
+    dropped-out user vectors in both terms of the loss; positive (RecBole's ENMF): in the observed entries' term
+    only, the missing-data term on the vectors before dropout."""
     from paper_autotrain.runtime.losses import whole_data_loss
 
-    model = model_from(split_info, tmp_path, ENMF_PAPER, embedding_size=6, dropout=0.5, missing_weight=0.3)
+    model, batches = enmf_with_batches(uneven_split_info, tmp_path, 4, embedding_size=6, dropout=0.5,
+                                       missing_weight=0.3)
     assert model.dropout_scope == "both"
     model.train()
-    train = torch.as_tensor(load_split(split_info.path).train)
-    users, items = train[:32, 0], train[:32, 1]
-    batch = {"users": users, "pos_items": items, "neg_items": torch.zeros(32, 1, dtype=torch.long)}
+    batch = batches[0]
+    users, items = batch["row_users"], batch["pos_items"]
+    assert len(items) > len(users)  # users with several train items: their pairs share the user's mask
     whole, table, h = model.user_embedding.weight[users], model.item_embedding.weight, model.prediction_weight[0]
     losses = {}
     for scope in ("both", "positive"):
         model.dropout_scope = scope
         torch.manual_seed(3)
         losses[scope] = model.loss(batch)
-        torch.manual_seed(3)  # the same dropout mask, drawn by hand
+        torch.manual_seed(3)  # the same dropout mask, drawn by hand: one row per user
         dropped = model.user_dropout(whole)
-        pos_scores = (dropped * table[items] * h).sum(-1)
+        pos_scores = (dropped[batch["row_index"]] * table[items] * h).sum(-1)
         missing = dropped if scope == "both" else whole
-        expected = whole_data_loss(pos_scores, missing, table, h, model.row_weight[users], 0.3) / len(users)
+        expected = whole_data_loss(pos_scores, missing, table, h, 0.3) / len(users)
         torch.testing.assert_close(losses[scope], expected)
     assert not torch.isclose(losses["both"], losses["positive"])
+
+
+def test_enmf_user_batch_loss_is_recboles_enmf_loss_and_gradients(uneven_split_info, tmp_path):
+    """RecBole's ENMF (the reference's mapped config), given our weights, on the same batch of users: with its
+    padding item's row zeroed, its loss (a sum over the batch) is ours times the batch's users, with the same
+    gradients. As shipped its padding row is a live Xavier draw, and every user's history, padded to the longest,
+    counts it once per padded slot: the difference is exactly those slots' terms (and the row's missing-data term)."""
+    from recbole.data.interaction import Interaction
+
+    from paper_autotrain.stages.baselines.ids import token_ids
+
+    spec = with_values(spec_of(tmp_path / "paper", ENMF_PAPER), embedding_size=6, dropout=0.0, missing_weight=0.3,
+                       batch_size=5)
+    theirs, dataset = recbole_model("ENMF", reference(spec)[1], uneven_split_info)
+    folder = rendered(spec, tmp_path / "model")
+    config, split = load_config(folder), load_split(uneven_split_info.path)
+    ours = build_model(folder, config, split)
+    users_to = torch.from_numpy(token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True)).long()
+    items_to = torch.from_numpy(token_ids(dataset, dataset.iid_field, split.item_tokens, strict=True)).long()
+    live_padding = theirs.item_embedding.weight[0].detach().clone()
+    assert float(live_padding.abs().max()) > 0  # RecBole re-draws the padding row after nn.Embedding zeroed it
+    with torch.no_grad():
+        theirs.user_embedding.weight[users_to] = ours.user_embedding.weight
+        theirs.item_embedding.weight[items_to] = ours.item_embedding.weight
+        theirs.H_i.weight.copy_(ours.prediction_weight * 3.0)  # larger than Xavier's draw: gradients above rounding
+        ours.prediction_weight.copy_(theirs.H_i.weight)
+        theirs.item_embedding.weight[0] = 0.0
+    batch = next(iter(resolve(config_regime(config).training_batches)(split, config, 0)))
+    rows = Interaction({dataset.uid_field: users_to[batch["row_users"]]})
+    our_loss = ours.loss(batch) * len(batch["row_users"])
+    their_loss = theirs.calculate_loss(rows)
+    torch.testing.assert_close(our_loss, their_loss, rtol=1e-5, atol=1e-5)
+    our_loss.backward()
+    their_loss.backward()
+    torch.testing.assert_close(ours.user_embedding.weight.grad, theirs.user_embedding.weight.grad[users_to])
+    torch.testing.assert_close(ours.item_embedding.weight.grad, theirs.item_embedding.weight.grad[items_to])
+    torch.testing.assert_close(ours.prediction_weight.grad, theirs.H_i.weight.grad)
+    # as shipped: each padded slot adds (1 - c0) s^2 - 2 s, s = h^T (p_u * q_0), and q_0 joins the missing data
+    with torch.no_grad():
+        theirs.item_embedding.weight[0] = live_padding
+        shipped = theirs.calculate_loss(rows)
+        p = theirs.user_embedding.weight[users_to[batch["row_users"]]]
+        h = theirs.H_i.weight[0]
+        padded = (theirs.history_item_matrix[users_to[batch["row_users"]]] == 0).sum(1).float()
+        s = (p * live_padding * h).sum(-1)
+        extra = (padded * (0.7 * s.pow(2) - 2.0 * s)).sum() + 0.3 * s.pow(2).sum()
+    assert float(padded.sum()) > 0  # every history shorter than the longest counts the padding item
+    torch.testing.assert_close(shipped - their_loss.detach(), extra, rtol=1e-4, atol=1e-4)
 
 
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sized
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -60,6 +61,42 @@ def train_dataloader(train: np.ndarray, n_items: int, batch_size: int, loss: str
     """A DataLoader over pre-built batches (batch_size=None: the dataset already batches)."""
     per_batch = positives_per_batch(batch_size, loss, negative_samples)
     return batch_loader(TrainBatches(train, n_items, per_batch, negative_samples, seed))
+
+
+class UserBatches(IterableDataset):
+    """ENMF's user-based batches (the `user_batches` regime): each epoch the users with a train item, shuffled,
+    `batch_size` users a batch, each with its whole train row. A batch is {"users": [N], "pos_items": [N]} (its N
+    train pairs, user by user), "row_users": [U] (its users) and "row_index": [N] (each pair's user's position in
+    row_users): the pair keys the top-k gates read, and the users each counted once for the missing data."""
+
+    def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int = 0) -> None:
+        super().__init__()
+        self.indptr = np.asarray(matrix.indptr, dtype=np.int64)
+        self.items = np.asarray(matrix.indices, dtype=np.int64)
+        self.row_users = np.flatnonzero(np.diff(self.indptr))  # a user with no train item has no row to learn from
+        self.batch_size = max(int(batch_size), 1)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.row_users) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self.row_users[self.rng.permutation(len(self.row_users))]
+        for start in range(0, len(order), self.batch_size):
+            yield self.batch(order[start:start + self.batch_size])
+
+    def batch(self, users: np.ndarray) -> Batch:
+        starts, lengths = self.indptr[users], self.indptr[users + 1] - self.indptr[users]
+        row_index = np.repeat(np.arange(len(users)), lengths)
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return {"users": torch.from_numpy(users[row_index]),
+                "pos_items": torch.from_numpy(self.items[starts[row_index] + offsets]),
+                "row_users": torch.from_numpy(users), "row_index": torch.from_numpy(row_index)}
+
+
+def user_batch_dataloader(matrix: sp.csr_matrix, batch_size: int, seed: int = 0) -> DataLoader:
+    """A DataLoader over ENMF's user-based batches of `batch_size` users (`matrix`: the binary train matrix)."""
+    return batch_loader(UserBatches(matrix, batch_size, seed))
 
 
 def process_rank() -> tuple[int, int]:

@@ -64,20 +64,17 @@ def normalized_ce_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, clip:
 
 
 def whole_data_loss(pos_scores: torch.Tensor, user_vectors: torch.Tensor, item_table: torch.Tensor,
-                    weight: torch.Tensor, row_weights: torch.Tensor, missing_weight: float) -> torch.Tensor:
-    """ENMF's non-sampling loss (Chen et al., 2020, the user-based rearrangement), summed over a batch of positive
-    pairs.
+                    weight: torch.Tensor, missing_weight: float) -> torch.Tensor:
+    """ENMF's non-sampling loss (Chen et al., 2020, the user-based rearrangement), summed over a batch of users.
 
-    sum over the whole matrix of c_uv (y_uv - y_hat_uv)^2, y_hat_uv = h^T (p_u * q_v), c = 1 on the observed entries
-    and c0 = `missing_weight` on the missing ones, is, less its constant sum of the observed c_uv:
-    sum over the observed entries of ((1 - c0) y_hat^2 - 2 y_hat) + c0 sum over every entry of y_hat^2, and the last
-    sum is sum_{d,d'} h_d h_d' (sum_u p_ud p_ud') (sum_v q_vd q_vd'): O((|B| + |V|) d^2), not O(|B| |V| d).
-    `pos_scores` [B] are the batch's observed y_hat, `user_vectors` [B, d] its p_u, `item_table` [n_items, d] every
-    q_v, `weight` [d] h; `row_weights` [B] (1 / the user's number of observed entries) count each user's row once
-    over its pairs."""
+    sum over the batch's users u and every item v of c_uv (y_uv - y_hat_uv)^2, y_hat_uv = h^T (p_u * q_v), c = 1 on
+    the observed entries and c0 = `missing_weight` on the missing ones, is, less its constant sum of the observed
+    c_uv: sum over the observed entries of ((1 - c0) y_hat^2 - 2 y_hat) + c0 sum over every entry of y_hat^2, and the
+    last sum is sum_{d,d'} h_d h_d' (sum_u p_ud p_ud') (sum_v q_vd q_vd'): O((|B| + |V|) d^2), not O(|B| |V| d).
+    `pos_scores` [N] are the batch users' observed y_hat (every train item of each), `user_vectors` [U, d] the
+    batch users' p_u (each user once), `item_table` [n_items, d] every q_v, `weight` [d] h."""
     positive = ((1.0 - missing_weight) * pos_scores.pow(2) - 2.0 * pos_scores).sum()
-    users_gram = (user_vectors * row_weights.unsqueeze(-1)).T @ user_vectors
-    every_entry = (users_gram * (item_table.T @ item_table) * torch.outer(weight, weight)).sum()
+    every_entry = ((user_vectors.T @ user_vectors) * (item_table.T @ item_table) * torch.outer(weight, weight)).sum()
     return positive + missing_weight * every_entry
 
 

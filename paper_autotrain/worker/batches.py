@@ -18,7 +18,13 @@ from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
 from paper_autotrain.runtime.autoencoder import UserRowBatches, user_row_dataloader
 from paper_autotrain.runtime.ctr import ctr_batch, ctr_dataloader
-from paper_autotrain.runtime.data import TrainBatches, positives_per_batch, train_dataloader
+from paper_autotrain.runtime.data import (
+    TrainBatches,
+    UserBatches,
+    positives_per_batch,
+    train_dataloader,
+    user_batch_dataloader,
+)
 from paper_autotrain.runtime.sequential import sequence_dataloader, training_batches
 
 Batch = dict[str, torch.Tensor]
@@ -43,6 +49,11 @@ def pair_batches(split: SplitData, config: Mapping[str, Any], seed: int) -> Data
     """Top-k: train interactions with sampled negatives, `batch_size` counted as RecBole counts it."""
     return train_dataloader(split.train, split.n_items, batch_size(config), loss=loss_name(config),
                             negative_samples=negatives(config), seed=seed)
+
+
+def user_pair_batches(split: SplitData, config: Mapping[str, Any], seed: int) -> DataLoader:
+    """ENMF's user-based batches: `batch_size` users a batch, each with all its train pairs."""
+    return user_batch_dataloader(split.matrix("train"), batch_size(config), seed)
 
 
 def row_axis(config: Mapping[str, Any]) -> str:
@@ -79,6 +90,12 @@ def first_pair_batch(split: SplitData, config: Mapping[str, Any], size: int) -> 
 def first_user_rows(split: SplitData, config: Mapping[str, Any], size: int) -> Batch:
     """The first `size` users' training rows (items' columns for item-based models)."""
     return next(iter(UserRowBatches(split, size, axis=row_axis(config))))
+
+
+def first_user_pairs(split: SplitData, config: Mapping[str, Any], size: int) -> Batch:
+    """The first `size` users with a train item, each with all its train pairs."""
+    batches = UserBatches(split.matrix("train"), size)
+    return batches.batch(batches.row_users[:max(size, 1)])
 
 
 def first_sequence_positions(split: SequenceSplit, config: Mapping[str, Any], size: int) -> Batch:

@@ -276,12 +276,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def users_per_batch(pairs: int, users: int, train_pairs: int) -> int:
-    """The users whose train rows hold `pairs` train pairs on average (at least one): the batch of a RecBole model
-    that trains on batches of users (ENMF) taking as many steps an epoch as ours on batches of `pairs` pairs."""
-    return max(1, round(pairs * users / max(train_pairs, 1)))
-
-
 def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     """Train on the benchmark files, then load the checkpoint RecBole chose on its valid score."""
     _patch_numpy()
@@ -305,10 +299,6 @@ def train_recbole(request: dict[str, Any], workdir: Path) -> Trained:
     config["data_path"] = os.path.join(split_path, dataset_name)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
-    if config_dict.get("pair_batch_in_users"):  # references/topk.py PAIR_BATCH_IN_USERS: ENMF's batches of users
-        sizes = getattr(dataset, "file_size_list", None) or [dataset.inter_num]
-        config["train_batch_size"] = users_per_batch(int(config_dict["pair_batch_in_users"]), dataset.user_num - 1,
-                                                     int(sizes[0]))
     dien_rows = hasattr(dataset, "neg_item_list") and config["benchmark_filename"] is not None
     if dien_rows:  # DIENDataset on benchmark files: the negative history its augmentation would make (scoring.py)
         attach_negative_history(dataset)

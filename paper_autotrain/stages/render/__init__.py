@@ -47,7 +47,7 @@ from paper_autotrain.library import (
     slot_for,
 )
 from paper_autotrain.paths import TEMPLATES_DIR
-from paper_autotrain.regimes import regime
+from paper_autotrain.regimes import fitted_once, regime
 from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, CustomPart, MethodSpec
 
 if TYPE_CHECKING:
@@ -282,9 +282,9 @@ def block_loss(spec: MethodSpec) -> str | None:
     except (StageError, KeyError):
         return None
     rules = [blocks[block.block] for block in spec.architecture if block.block in blocks]
-    # a block fitted once (rule.regime: EASE) trains no loss whatever the spec's: its fit is its objective
+    # a block fitted once (its regime's fit: EASE) trains no loss whatever the spec's: its fit is its objective
     return next((rule.trains for rule in rules
-                 if rule.trains and (spec.trained_loss in rule.trains_for or rule.regime)), None)
+                 if rule.trains and (spec.trained_loss in rule.trains_for or fitted_once(rule.regime))), None)
 
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
@@ -303,7 +303,7 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     # a block of another regime: fitted once (EASE: its regime's base class, no optimiser) or reading other data
     # (DIN's behaviour sequences: the behaviour regime's split)
     block_regime = own_regime(spec, base)
-    fitted = block_regime is not None and regime(block_regime).fit is not None
+    fitted = fitted_once(block_regime)
     base_class = regime(block_regime).base_module.partition(":")[2] if block_regime else base.module
     if fitted:
         optim, rows = {}, param_rows  # no optimiser, batches or epochs: fitted once on the train split
@@ -346,9 +346,12 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
 
 
 def own_regime(spec: MethodSpec, base: Base) -> str | None:
-    """The data regime a block of the architecture trains in when it is not the scaffold's (manifest `regime`)."""
-    return next((base.blocks[block.block].regime for block in spec.architecture
-                 if block.block in base.blocks and base.blocks[block.block].regime), None)
+    """The data regime a block of the architecture trains in when it is not the scaffold's (manifest `regime`).
+    A block with its own loss (ENMF's user batches for its whole-data loss) names its regime for that loss only:
+    trained with another (a hand-edited BPR), the model takes the scaffold's batches of pairs and negatives."""
+    rules = [base.blocks[block.block] for block in spec.architecture if block.block in base.blocks]
+    return next((rule.regime for rule in rules if rule.regime and (fitted_once(rule.regime) or not rule.trains
+                                                                     or rule.trains == trained_loss(spec))), None)
 
 
 def trains_every_position(spec: MethodSpec, base: Base) -> bool:

@@ -9,10 +9,6 @@ from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages.baselines.references.common import Reference, SpecMapping
 
-# our batch of train pairs for a RecBole model whose train_batch_size counts users (ENMF's UserDataLoader): the
-# runner sets train_batch_size to the users that hold that many pairs on average (runner.users_per_batch)
-PAIR_BATCH_IN_USERS = "pair_batch_in_users"
-
 
 def architecture_model(spec: MethodSpec) -> str | None:
     return composition_class(spec.family, [b.block for b in spec.architecture], spec.trained_loss)
@@ -90,18 +86,10 @@ def _enmf(m: SpecMapping, l2: int | float | None) -> None:
     m.put("dropout_prob", m.model_value("weighted_product_score", "dropout"))
     m.overrides["train_neg_sample_args"] = None  # non-sampling: RecBole's ENMF trains on the positives alone
     m.overrides["reg_weight"] = l2 or 0.0
-    # RecBole's ENMF trains on batches of users (its UserDataLoader: train_batch_size counts users, each with its
-    # whole row), ours on batches of train pairs: the runner turns our batch of pairs into as many users as hold that
-    # many pairs on average, so both sides take the same number of steps an epoch (2048 pairs on ML-100K: 24 users
-    # and 40 steps, not one step of every user)
-    batch = m.overrides.pop("train_batch_size", None)
-    if batch is not None:
-        m.overrides[PAIR_BATCH_IN_USERS] = batch
-    m.notes.append("RecBole's ENMF takes batches of users, each with its whole train row (the paper's user-based "
-                   "batches); ours batches of train pairs, each user's missing-data term divided by its number of "
-                   "train items, so that an epoch counts every entry once on both sides. train_batch_size is our "
-                   "batch of pairs over the mean number of train items per user (the runner counts them): the same "
-                   "number of steps an epoch")
+    # both sides train on the paper's user-based batches: our batch_size (the user_batches regime) counts users, as
+    # RecBole's ENMF's train_batch_size does (its UserDataLoader, each user with its whole train row)
+    m.notes.append("RecBole's ENMF takes batches of users, each with its whole train row, as ours (the paper's "
+                   "user-based batches); its user list holds the padding user 0 as well (one more user an epoch)")
     m.notes.append("RecBole's ENMF re-initialises its padding item 0 (Xavier, after nn.Embedding's zero row) and its "
                    "gradient stays zero: every user's history padded to the longest one counts that fixed random "
                    "vector as a positive item for each padded slot (on ML-100K up to ~590 per user); not mappable")
