@@ -404,6 +404,9 @@ def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tm
     assert any("whole train row" in note for note in notes)
     folder = rendered(spec, tmp_path / "model")
     assert load_config(folder)["data"]["regime"] == "user_batches"
+    # the block's batches of users come with its own loss: trained with BPR (a hand edit), it takes pairs
+    bpr = rendered(spec.with_trained_loss("bpr"), tmp_path / "bpr")
+    assert load_config(bpr)["data"]["regime"] == "topk"
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):
