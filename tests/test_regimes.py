@@ -68,8 +68,8 @@ def test_families_keep_their_regimes_and_default_baselines():
 def test_an_unknown_regime_is_one_line_naming_the_known_ones():
     with pytest.raises(RegimeError) as caught:
         regimes.config_regime({"data": {"regime": "graphs"}})
-    assert str(caught.value) == ("unknown data regime 'graphs' "
-                                 "(known: behaviour, context, fit, knowledge, sequential, topk, user_batches, user_rows)")
+    assert str(caught.value) == ("unknown data regime 'graphs' (known: behaviour, context, fit, knowledge, "
+                                 "sequential, topk, user_batches, user_rows)")
     assert isinstance(caught.value, ValueError)  # the runner and the probe report it as any bad value
 
 
