@@ -3,8 +3,8 @@
 A data regime is how a model meets the data: `topk` (interaction pairs, full ranking), `user_rows` (the top-k
 split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out),
 `context` (labelled CTR rows), `behaviour` (those rows with each user's earlier items: DIN) and `fit` (the top-k
-split, item-item models fitted once on it: EASE, SLIM, ItemKNN). Every place that used to branch on the regime
-reads its `Regime` entry instead:
+split, models fitted once on it: the item-item EASE, SLIM, ItemKNN and iALS's factors). Every place that used to
+branch on the regime reads its `Regime` entry instead:
 the pipeline's split and baselines config, the worker's training batches, model loading, probe and leakage
 gate, the baselines' RecBole config, default models and scorer. Adding a regime is one entry here (plus the
 functions it names); adding a family is a templates folder whose family.yaml names a regime of this table.
@@ -193,7 +193,7 @@ USER_ROWS = dataclasses.replace(
     negative_sampling=False,
     ranking="paper_autotrain.trained:UserRanking",
 )
-# item-item models fitted once on the train split (EASE, SLIM, ItemKNN): the top-k split, evaluation and scorer,
+# models fitted once on the train split (EASE, SLIM, ItemKNN, iALS): the top-k split, evaluation and scorer,
 # no epochs; the probe's rows are user rows (the shapes and leakage gates), its overfit gate the fit itself
 FIT = dataclasses.replace(
     TOPK,
