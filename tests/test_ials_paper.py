@@ -87,6 +87,16 @@ def test_the_paper_is_read_into_the_ials_blocks_faithful_without_a_reference(tmp
     assert 'regime: "fit"' in config and "learning_rate" not in config
 
 
+def test_a_sentence_rewriting_the_model_states_no_part_outside_an_explaining_section_too(tmp_path):
+    """The rewrite into item-item similarities under a plain heading: the clause after "reduces our ... model into"
+    is an analysis of the fitted model, not a part of it."""
+    pages = [WEIGHTED_ALS_PAPER[0], [text.replace("4 Explaining Recommendations", "4 Scoring")
+                                     for text in WEIGHTED_ALS_PAPER[1]], WEIGHTED_ALS_PAPER[2]]
+    spec = spec_of(tmp_path, pages)
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert not any("item-item" in c.name or "item-similarity" in c.name for c in spec.fidelity.components)
+
+
 def test_without_the_weighted_loss_the_paper_is_not_read_as_ials_and_the_inner_product_stays_built(tmp_path):
     """The same prose with a plain squared error over the observed entries and gradient descent: no composition is
     known, so the spec is partial; the family's fill-in frame still builds the stated inner product."""
