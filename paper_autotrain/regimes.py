@@ -3,9 +3,9 @@
 A data regime is how a model meets the data: `topk` (interaction pairs, full ranking), `user_rows` (the top-k
 split trained on whole user rows: autoencoders), `sequential` (time-ordered histories, leave-one-out),
 `context` (labelled CTR rows), `behaviour` (those rows with each user's earlier items: DIN), `fit` (the top-k
-split, item-item models fitted once on it: EASE, SLIM, ItemKNN) and `user_batches` (the top-k split trained on
-batches of users, each with all its train pairs: ENMF). Every place that used to branch on the regime
-reads its `Regime` entry instead:
+split, models fitted once on it: the item-item EASE, SLIM, ItemKNN and iALS's factors) and `user_batches` (the
+top-k split trained on batches of users, each with all its train pairs: ENMF). Every place that used to branch on
+the regime reads its `Regime` entry instead:
 the pipeline's split and baselines config, the worker's training batches, model loading, probe and leakage
 gate, the baselines' RecBole config, default models and scorer. Adding a regime is one entry here (plus the
 functions it names); adding a family is a templates folder whose family.yaml names a regime of this table.
@@ -203,7 +203,7 @@ USER_BATCHES = dataclasses.replace(
     probe_batch="paper_autotrain.worker.batches:first_user_pairs",
     negative_sampling=False,
 )
-# item-item models fitted once on the train split (EASE, SLIM, ItemKNN): the top-k split, evaluation and scorer,
+# models fitted once on the train split (EASE, SLIM, ItemKNN, iALS): the top-k split, evaluation and scorer,
 # no epochs; the probe's rows are user rows (the shapes and leakage gates), its overfit gate the fit itself
 FIT = dataclasses.replace(
     TOPK,

@@ -7,6 +7,7 @@ keeps the validate stage's import allowlist short.
 from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.data.sequential import SequenceSplit
 from paper_autotrain.data.split import SplitData
+from paper_autotrain.runtime.als import implicit_als, weighted_squared_rows
 from paper_autotrain.runtime.attention import CausalEncoderLayer
 from paper_autotrain.runtime.autoencoder import (
     AutoEncoderModule,
@@ -76,7 +77,7 @@ __all__ = [
     "corrupted_triples", "entity_lookup", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
     "DistinctPerSlice",
-    "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights",
+    "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights", "implicit_als", "weighted_squared_rows",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "normal_init",
     "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",

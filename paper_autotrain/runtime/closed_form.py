@@ -1,13 +1,17 @@
-"""The base module of item-item models fitted once on the train split (the `fit` regime): EASE, SLIM, ItemKNN.
+"""The base module of models fitted once on the train split (the `fit` regime): EASE, SLIM, ItemKNN, iALS.
 
-A generated model of this regime fills one method:
+A generated model of this regime fills one of two methods:
 
 - ``fit_weights(matrix)`` -> the [n_items, n_items] item-item weights W from the binary user x item train matrix
-  (a scipy CSR matrix): EASE's closed form, SLIM's coordinate descent, ItemKNN's top-k cosine neighbours.
+  (a scipy CSR matrix): EASE's closed form, SLIM's coordinate descent, ItemKNN's top-k cosine neighbours; a user's
+  scores are then their train row times W (`x_u W`), which this class computes;
+- or ``fit_tables(matrix)``: fits the model's own tables in place (iALS's user and item factors, by alternating
+  least squares into its embedding tables), which its blocks score (x_u^T y_i), together with its own
+  diagnostic ``loss(batch)``.
 
-This class owns the rest: `fit()` computes W once on the train split (no epochs, no optimiser; the worker calls
-it instead of Lightning's loop), a user's scores are their train row times W (`x_u W`), ranked by the project's
-evaluator like every top-k model. W is a buffer, so the checkpoint and `paper_autotrain.load` keep it.
+This class owns the rest: `fit()` fits once on the train split (no epochs, no optimiser; the worker calls it
+instead of Lightning's loop), and the project's evaluator ranks the scores like every top-k model's. W is a
+buffer and the tables are parameters, so the checkpoint and `paper_autotrain.load` keep them.
 The weight functions below are the papers' equations, each testable on its own.
 """
 
@@ -27,25 +31,40 @@ from paper_autotrain.runtime.module import TopKModule
 
 
 class ClosedFormModule(TopKModule):
-    """Scores x_u W with item-item weights W fitted once on the train matrix (fit_weights)."""
+    """Scores x_u W with item-item weights W fitted once on the train matrix (fit_weights), or by its own tables
+    fitted once (fit_tables)."""
 
     def __init__(self, split: SplitData, *, eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20),
                  **unused: Any) -> None:
         # learning_rate, batch_size, negative_samples...: config.yaml's optim section has no use in a fit
         super().__init__(split, eval_batch_size=eval_batch_size, ks=ks)
         self.train_matrix = split.matrix("train")
-        self.register_buffer("item_weights", torch.zeros(self.n_items, self.n_items))
+        if self.item_item:  # a factor model (fit_tables) keeps no n_items^2 buffer
+            self.register_buffer("item_weights", torch.zeros(self.n_items, self.n_items))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
-    # --- the contract generated models fill -------------------------------------------------------
+    # --- the contract generated models fill (one of the two) ----------------------------------------
 
     def fit_weights(self, matrix: sp.csr_matrix) -> torch.Tensor:
         raise NotImplementedError
 
+    def fit_tables(self, matrix: sp.csr_matrix) -> None:
+        raise NotImplementedError
+
+    @property
+    def item_item(self) -> bool:
+        """Scored x_u W by item-item weights (the model fills fit_weights), not by its own fitted tables."""
+        return type(self).fit_tables is ClosedFormModule.fit_tables
+
     # --- fitting and scoring ---------------------------------------------------------------------
 
+    @torch.no_grad()
     def fit(self) -> None:
-        """W from the train matrix, once (what the epochs of other models do)."""
+        """W (or the model's own tables) from the train matrix, once (what the epochs of other models do)."""
+        if not self.item_item:
+            self.fit_tables(self.train_matrix)
+            self.fitted.fill_(True)
+            return
         weights = torch.as_tensor(np.asarray(self.fit_weights(self.train_matrix)), dtype=torch.float32)
         if tuple(weights.shape) != (self.n_items, self.n_items):
             raise ValueError(f"fit_weights gave shape {tuple(weights.shape)}, expected {(self.n_items,) * 2}")
@@ -74,7 +93,9 @@ class ClosedFormModule(TopKModule):
         return None
 
     def n_parameters(self) -> int:
-        """The fitted weights that are not zero (no parameter is trained: W is a buffer)."""
+        """The fitted weights that are not zero (no parameter is trained: W is a buffer); a factor model's tables."""
+        if not self.item_item:
+            return sum(p.numel() for p in self.parameters())
         return int(torch.count_nonzero(self.item_weights))
 
 

@@ -30,7 +30,8 @@ VOCABULARY_FILE = Path(__file__).with_name("components.yaml")
 NOT_METHOD_HEADING = re.compile(
     r"introduction|related work|previous work|prior work|existing|background|preliminar|recap|\bbrief\b|relation"
     r"|connection|comparison|relationship|discussion|conclusion|acknowledg|references|appendix|exploration"
-    r"|motivation|limitation|contribution|overview|complexity|future work|abstract", re.I)
+    r"|motivation|limitation|contribution|overview|complexity|future work|abstract"
+    r"|explaining|explanations? (?:of|for)|interpret(?:ing|ation)", re.I)  # what a fitted model's output means
 CLAUSE_BREAK = re.compile(r"[,;:]|\b(?:but|while|whereas|which|whilst)\b|\band then\b", re.I)
 NEGATION = re.compile(
     r"\b(?:not|no|without|remov\w*|discard\w*|abandon\w*|drop\w*|eliminat\w*|get rid of|unlike|instead of"
@@ -43,6 +44,10 @@ CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)
 # "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
 ATTRIBUTED = re.compile(r"^\s*As (?:stated|shown|reported|suggested|noted|discussed|observed|argued) (?:in|by)\b")
 PROPOSED_BY = re.compile(r"\b(?:proposed|introduced|developed) (?:by|in)\b[^.;]{0,60}?(?:\[\d+(?:,\s*\d+)*\]|et al\.?)")
+# "This reduces our latent factor model into a linear model ... weighted by item-item similarity": the method
+# rewritten (an analysis of what it computes), not a part it is built from
+REWRITTEN = re.compile(r"\b(?:reduces?|rewrites?|turns?|transforms?|recasts?) (?:our|the|this) (?:[\w-]+ ){0,3}?"
+                       r"(?:model|method|approach|predictor)s? (?:in)?to\b", re.I)
 # "... could also ...", "We could use dot product ... However, ... we adopt the Euclidean distance": an option
 ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also"
                          r"|we could (?:use|adopt|apply))\b", re.I)
@@ -262,7 +267,7 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
             continue
         if where_cited_work_was_used(sentence.text[start:match.start()]):
             continue
-        if CITED_FINDING.search(sentence.text[:match.start()]):
+        if CITED_FINDING.search(sentence.text[:match.start()]) or REWRITTEN.search(sentence.text[:match.start()]):
             continue
         return match.start()
     return None
@@ -316,6 +321,9 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     parts, known_deviations, structures = vocabulary()
     found_parts = find_parts([p for p in parts if p.applies_to(family)], method, own)
     architecture = with_added_blocks(architecture, found_parts)
+    framed = not architecture
+    if framed:  # no known composition: the family's frame for custom parts builds the stated parts it can
+        architecture = fill_in_frame(family, found_parts)
     built = [block.block for block in architecture]
     components: list[Component] = []
     deviations: list[Deviation] = []
@@ -352,7 +360,7 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
                          "the spec is partial")
         if not any(component.block is None for component in components):
             components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
-    if not built and not any(component.block is None for component in components):
+    if (not built or framed) and not any(component.block is None for component in components):
         components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
     missing = [component for component in components if component.block is None]
     verdict = "partial" if missing else "faithful"
@@ -417,6 +425,17 @@ def with_added_blocks(architecture: list[Block], found: list[Found]) -> list[Blo
         if after in names and block not in names:
             blocks.insert(names.index(after) + 1, Block(block=block))
     return blocks
+
+
+def fill_in_frame(family: str, found: list[Found]) -> list[Block]:
+    """The blocks of the family's frame for custom parts (family.yaml `custom_architecture`, less the slot) when one
+    of them builds a stated part, else none. Render composes a partial spec's custom parts (the LLM fill-in,
+    fidelity=allow_partial) into this frame anyway, so its blocks build the parts they build there (YouTubeDNN's
+    inner product: dot_score); the model's other parts stay unbuilt, and the spec partial."""
+    frame = [name for name in load_library().base_for(family).custom_architecture if name != "custom"]
+    if any(name in f.part.blocks for f in found if not f.part.plumbing for name in frame):
+        return [Block(block=name) for name in frame]
+    return []
 
 
 def opening_quote(method: list[Sentence]) -> str | None:

@@ -134,6 +134,9 @@ RULES: tuple[Rule, ...] = (
     Rule("n_hop", rf"(?:maximal |maximum )?(?:number of hops|hop number)(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("n_memory", rf"size of (?:the |each )?ripple sets?(?: (?:in|of|per|at) (?:each|every) hop)?(?: m)?"
                      rf"\s+{SETTING}{INT}", "int"),
+    # iALS's confidence c = 1 + alpha r ("setting alpha = 40", beside what alpha controls) and its log form's eps
+    Rule("confidence_alpha", rf"(?<!\w)(?:α|\\?alpha)\s*{SETTING}{NUM}", context=r"confidence|rate of increase"),
+    Rule("epsilon", rf"(?<!\w)(?:ϵ|ε|\\?epsilon)\s*{SETTING}{NUM}", context=r"confidence|log(?:arithmic)? scal"),
     # item-item models fitted once: the L2 weight of the weight matrix (EASE's lambda, SLIM's beta), SLIM's L1 weight
     # (its lambda), ItemKNN's neighbourhood size and shrinkage; a bare λ or β only beside what it weighs
     Rule("l2_weight", rf"(?:λ|\\?lambda)\s*{SETTING}{NUM}",
@@ -241,6 +244,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "margin": (-1, 100),
     "covariance_weight": (0, 10**4),
     "alpha": (0, 1),
+    "confidence_alpha": (0, 10**4),
+    "epsilon": (0, 1),
     "beta": (0, 1),
     "attention_size": (1, 4096),
     "missing_weight": (0, 1),

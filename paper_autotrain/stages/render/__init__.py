@@ -289,7 +289,12 @@ def block_loss(spec: MethodSpec) -> str | None:
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     model_params, param_rows, notes = resolve_block_params(spec, base.blocks)
-    optim, optim_rows = resolve_optim(spec)
+    # a block of another regime: fitted once (EASE: its regime's base class, no optimiser) or reading other data
+    # (DIN's behaviour sequences: the behaviour regime's split)
+    block_regime = own_regime(spec, base)
+    fitted = fitted_once(block_regime)
+    # a fit has no optimiser to check (iALS's "optimizer: als" is its fit)
+    optim, optim_rows = ({}, []) if fitted else resolve_optim(spec)
     trainer, epoch_row = resolve_trainer(spec, cfg)
     rows = param_rows + optim_rows + [epoch_row]
     composition = " -> ".join(block.block for block in spec.architecture)
@@ -300,13 +305,9 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     elif loss != spec.trained_loss:
         notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
                          f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
-    # a block of another regime: fitted once (EASE: its regime's base class, no optimiser) or reading other data
-    # (DIN's behaviour sequences: the behaviour regime's split)
-    block_regime = own_regime(spec, base)
-    fitted = fitted_once(block_regime)
     base_class = regime(block_regime).base_module.partition(":")[2] if block_regime else base.module
     if fitted:
-        optim, rows = {}, param_rows  # no optimiser, batches or epochs: fitted once on the train split
+        rows = param_rows  # no optimiser, batches or epochs: fitted once on the train split
     imports = {base_class, base.split_type, *base.losses[loss]}
     if activation_module(spec).startswith("Dice("):
         imports.add("Dice")
