@@ -65,7 +65,8 @@ COMPARED_WITH = re.compile(r"\bthan\s+(?:(?:most|many|other|the|all|existing|tho
 # "... Table 1: Degrees of freedom ... 3.1.5 Connections to OPNN." -- a subsection heading run into the text before it
 EMBEDDED_HEADING = re.compile(r"\s(?=\d+\.\d+(?:\.\d+)*\.?\s+[A-Z][\w-]*(?:\s+[\w-]+){0,5}\.(?:\s|$))")
 # "the hidden layers of CDAE": the part's owner named right after it; a bare generic network is another model's too
-OWNER = re.compile(r"\s+(?:(?:component|part|module|network|layer)s?\s+)?(?:of|in)\s+(?:the\s+)?(?P<name>[A-Z][\w&+-]*)")
+OWNER = re.compile(r"\s+(?:(?:component|part|module|network|layer)s?\s+)?(?:of|in)\s+(?:the\s+)?"
+                   r"(?P<name>[A-Z][\w&+-]*)")
 CAMEL_CASE_NAME = re.compile(r"[A-Z][a-z]+[A-Z][\w-]*")  # DeepLight, AutoInt: a model's name, known or not
 GENERIC_NETWORK = re.compile(r"[DCRG]NNs?")
 OWNER_BEFORE = re.compile(r"\b(?:of|in)\s+$")
@@ -281,9 +282,17 @@ def about_other_model(clause: str, own: str) -> bool:
     return False
 
 
+def subject_is_another_model(text: str, own: str) -> bool:
+    """The sentence opens on another model doing something ("OPNN also models the interactions with an outer
+    product, with fully connected layers on top"): every clause of it is that model's, unless we speak too."""
+    names = other_model_names(own)
+    opening = names.match(text) if names is not None else None
+    return opening is not None and bool(OTHER_MODEL_VERB.match(text[opening.end():])) and not OURS.search(text)
+
+
 def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
     """Where `cue` states a part of the paper's own method in `sentence` (None: absent, negated or not ours)."""
-    if ATTRIBUTED.match(sentence.text):
+    if ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own):
         return None
     for match in cue.finditer(sentence.text):
         start, end = clause_bounds(sentence.text, match.start())
