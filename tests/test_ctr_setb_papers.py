@@ -17,6 +17,8 @@ from paper_autotrain.runtime.ctr import ctr_batch
 from paper_autotrain.schemas import HyperParameter, MethodSpec, SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.stages.extract.fidelity import find_parts, vocabulary, without_other_work_paragraphs
+from paper_autotrain.stages.extract.text import Sentence
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
@@ -185,3 +187,24 @@ def test_field_matrixed_interaction_is_the_sum_of_vi_m_vj_over_the_field_pairs(m
                     pair += 1
             expected.append(total)
         torch.testing.assert_close(model.logit(batch), linear + torch.stack(expected))
+
+
+def parts_read(texts: list[str], own: str = "FmFM") -> set[str]:
+    sentences = [Sentence(page=2, text=text, order=order) for order, text in enumerate(texts)]
+    parts = [part for part in vocabulary()[0] if part.applies_to("context")]
+    return {found.part.name for found in find_parts(parts, without_other_work_paragraphs(sentences, own), own)}
+
+
+def test_a_mutual_information_score_the_paper_shows_is_no_objective():
+    contrastive = "contrastive or self-supervised auxiliary objective"
+    assert contrastive not in parts_read(["Figure 6 shows a heat-map of mutual information scores between field "
+                                          "pairs and labels."])
+    assert contrastive in parts_read(["We maximise the mutual information between the two views of a row."])
+
+
+def test_a_subsection_heading_run_into_a_table_starts_a_paragraph_on_other_work():
+    opnn = "inner or outer product layer"
+    text = ["Table 1: Degrees of freedom of the models 3.1.5 Connections to OPNN.",
+            "The product layer of OPNN-style models takes outer products of every pair of fields."]
+    assert opnn not in parts_read(text)
+    assert opnn in parts_read(text[1:])  # the same sentence, outside that paragraph, is read
