@@ -51,7 +51,9 @@ FMFM_PAPER = [
      "Field-weighted factorization machines (FwFMs) put a scalar weight on each field pair."],
     ["2 OUR MODEL",
      "FmFM predicts the log-odds of a click as the sum of a global bias, the linear terms of the features and the "
-     "pairwise feature interactions. Each feature has one embedding vector. The interaction of two features is "
+     "pairwise feature interactions. Each feature has one embedding vector. The linear terms learn a field "
+     "specific vector w_F(i), and the linear weight of a feature is the inner product of its embedding with it. "
+     "The interaction of two features is "
      "the inner product of the first vector, multiplied by a learned matrix for each pair of fields, with the "
      "second vector, as in factorization machines. FmFM are extensions of FwFM in that a matrix replaces the "
      "scalar weight r in FwFM. FFM looks up a separate embedding for every other field. FmFM needs more "
@@ -104,6 +106,8 @@ def test_deep_crossing_reads_its_residual_units_and_their_count(specs):
 def test_fmfm_reads_no_part_of_the_models_it_is_compared_with(specs):
     built = {component.name: component.block for component in specs["FmFM"].fidelity.components}
     assert built["field-pair matrices on interactions (field-matrixed)"] == "field_matrixed_interaction"
+    assert built["field-specific linear weight vectors (the linear terms as <v_i, w_F(i)>)"] == "linear"
+    assert specs["FmFM"].architecture[1].params == {"weights": "field"}
     for other in ("field-pair weights on interactions (field-weighted)", "field-aware latent vectors (one per other "
                   "field)", "inner or outer product layer", "multi-layer perceptron"):
         assert other not in built  # FwFM's, FFM's, OPNN's and the DNNs' parts, named only to compare
@@ -175,7 +179,7 @@ def test_field_matrixed_interaction_is_the_sum_of_vi_m_vj_over_the_field_pairs(m
     model, batch = model_and_batch(spec, rows, tmp_path)
     fields = model.field_embedding(batch)
     with torch.no_grad():
-        linear = model.first_order(batch).sum(dim=(1, 2)) + model.first_order_bias
+        linear = (fields * model.field_linear).sum(dim=(1, 2)) + model.first_order_bias  # sum_i <v_i, w_F(i)> + w_0
         expected = []
         for row in fields:
             total, pair = torch.zeros(()), 0
