@@ -345,6 +345,8 @@ def test_fwfm_learns_its_field_pair_weights_where_recboles_never_trains_them(tmp
     assert len(notes) == 1 and "never trains its field-pair weights" in notes[0]
     frozen = with_block_params(spec, "field_weighted_interaction", learned=False)
     assert "requires_grad=False" in render.run(frozen, {})["model.py"] and reference_with_notes(frozen)[2] == []
+    per_field = with_block_params(spec, "linear", weights="field")  # FwFM's field-specific linear terms
+    assert "linear weights='field' not mapped" in reference_with_notes(per_field)[2][-1]
 
 
 def test_xdeepfm_builds_the_papers_cin_and_recboles_choices_on_request(tmp_path):

@@ -23,9 +23,10 @@ RULES = {"name": "rules", "hparams": {}}
 SETTINGS = ("4 EXPERIMENTS", "We evaluate on the Criteo dataset with AUC and Logloss. Table 1 reports the results. "
             "The embedding size is 16 and we use Adam with a learning rate of 0.001.")
 
-# Known blocks (field embeddings, FM pairwise products, a linear part) plus one part no block builds: a matrix per
-# pair of fields on each pairwise interaction (AFM's attention network is built since issue 19: attentional_interaction)
-MISSING_PART = "field-pair matrices on interactions (field-matrixed)"
+# Known blocks (field embeddings, FM pairwise products, a linear part) plus one part no block builds: an external
+# memory the interactions are written to (AFM's attention network is built since issue 19: attentional_interaction;
+# a matrix per pair of fields since the fifth session: FmFM's field_matrixed_interaction)
+MISSING_PART = "memory network (external memory, attention hops)"
 ATTENTIVE_FM = [
     ["AttnFM: Weighting Feature Interactions with Attention for CTR Prediction",
      "Abstract. We propose a new model named AttnFM for click-through rate (CTR) prediction. AttnFM learns how "
@@ -38,8 +39,8 @@ ATTENTIVE_FM = [
      "Wide & Deep [2] joins a linear model with a deep network.",
      "3 METHOD", "Each field is embedded into a latent vector. The first-order part is a linear regression over "
      "the sparse features. The pairwise interactions are the element-wise products of the field embeddings, as "
-     "in factorization machines. A learned matrix for each pair of fields transforms the embeddings of the "
-     "pair before their inner product. The model is trained with the log loss on the clicks.",
+     "in factorization machines. The pairwise interactions are written to an external memory of learned slots "
+     "before their sum. The model is trained with the log loss on the clicks.",
      *SETTINGS],
 ]
 # The related work describes LightGCN's light propagation; the method itself keeps per-layer weight matrices,
@@ -77,7 +78,7 @@ def test_known_blocks_with_one_unknown_part_is_partial_and_names_the_part(tmp_pa
     # the related work's DeepFM and Wide & Deep are not read as parts of AttnFM
     assert "multi-layer perceptron" not in [c.name for c in spec.fidelity.components]
     quote = next(c.evidence for c in spec.fidelity.components if c.name == MISSING_PART)
-    assert quote.startswith("p2: ") and "matrix for each pair of fields" in quote
+    assert quote.startswith("p2: ") and "external memory of learned slots" in quote
 
 
 def test_a_partial_spec_is_refused_at_render_with_the_missing_part_and_the_ways_forward(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -38,7 +38,7 @@ NEGATION = re.compile(
     r"|rather than|neither|nor|avoid\w*|lacks?|free of|omit\w*|exclud\w*)\b", re.I)
 CONTRAST = re.compile(r"\b(?:unlike|in contrast|compared (?:to|with)|different from|differs? from|existing|previous"
                       r"|prior|original|conventional|traditional|vanilla|than|similar to|like|such as|e\.g\.)\W", re.I)
-OTHER_MODEL_VERB = re.compile(r"\s+(?:[a-z]+s|can|could|would|will|only|also|first)\b")  # "NGCF uses", "FMC factorizes"
+OTHER_MODEL_VERB = re.compile(r"\s+(?:[a-z]+s|can|cannot|could|would|will|never|only|also|first)\b")  # "NGCF uses"
 OURS = re.compile(r"\b(?:we|our|us)\b", re.I)
 CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)|et al)")
 # "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
@@ -65,6 +65,20 @@ NAMED_VARIANT = re.compile(r"\b(?P<model>[A-Z][\w-]{1,20}) with (?:the |its )?(?
 # "recent studies [20, 30] suggest that dot product violate ...": a cited finding about the part, not our method
 CITED_FINDING = re.compile(r"(?:\[\d[\d,\s–-]*\]|et al\.?)\s*(?:have |has )?(?:suggest|show|argue|find|found|report"
                            r"|demonstrate|observe|point)\w*\s+(?:out\s+)?(?:that\s+)?[^.;]{0,40}$")
+# "... but still faster than most DNN models": a part the method is compared with, not one it has
+COMPARED_WITH = re.compile(r"\bthan\s+(?:(?:most|many|other|the|all|existing|those|these|typical)\s+){0,2}$",
+                           re.I)
+# "... Table 1: Degrees of freedom ... 3.1.5 Connections to OPNN." -- a subsection heading run into the text before it
+EMBEDDED_HEADING = re.compile(r"\s(?=\d+\.\d+(?:\.\d+)*\.?\s+[A-Z][\w-]*(?:\s+[\w-]+){0,5}\.(?:\s|$))")
+# "the hidden layers of CDAE": the part's owner named right after it; a bare generic network is another model's too
+OWNER = re.compile(r"\s+(?:(?:component|part|module|network|layer)s?\s+)?(?:of|in)\s+(?:the\s+)?"
+                   r"(?P<name>[A-Z][\w&+-]*)")
+CAMEL_CASE_NAME = re.compile(r"[A-Z][a-z]+[A-Z][\w-]*")  # DeepLight, AutoInt: a model's name, known or not
+GENERIC_NETWORK = re.compile(r"[DCRG]NNs?")
+OWNER_BEFORE = re.compile(r"\b(?:of|in)\s+$")
+# "we use FM to ...", "our model integrates an FM": another model's name as a part of ours
+WE_USE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(?:use|adopt|employ|build on|integrate"
+                    r"|incorporate|combine)\w*\s+(?:an?\s+|the\s+)?$", re.I)
 METHOD_OPENING_SENTENCES = 3
 TITLE_AREA_CHARS = 300
 PAGE_PROBE_CHARS = 40
@@ -134,14 +148,14 @@ def deviation_blocks(block: str | list[str]) -> tuple[str, ...]:
 
 # --- where the method is described ----------------------------------------------------------------------------
 
-def method_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]:
+def method_sentences(doc: PaperDoc, sentences: list[Sentence], own: str = "") -> list[Sentence]:
     """Sentences of the method section(s): the sections after the introduction that are not about other work,
     up to the experiments. Without usable sections: every sentence before the experiments, after the first page."""
     texts = method_section_texts(doc)
     if not texts:
         start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
         return without_other_work_paragraphs(
-            [s for s in sentences if s.page > 1 and (start is None or s.page < start)])
+            [s for s in sentences if s.page > 1 and (start is None or s.page < start)], own)
     pages = [(page.number, page.where, flatten(page.text)) for page in doc.pages]
     found = []
     for text in texts:
@@ -149,7 +163,7 @@ def method_sentences(doc: PaperDoc, sentences: list[Sentence]) -> list[Sentence]
             if part.strip():
                 number, where = page_of(part.strip(), pages)
                 found.append(Sentence(page=number, text=part.strip(), order=len(found), where=where))
-    return without_other_work_paragraphs(found)
+    return without_other_work_paragraphs(found, own)
 
 
 def page_of(sentence: str, pages: list[tuple[int, str, str]]) -> tuple[int, str]:
@@ -193,20 +207,40 @@ def variant_sections(doc: PaperDoc) -> list[tuple[str, str]]:
     return found
 
 
-def without_other_work_paragraphs(sentences: list[Sentence]) -> list[Sentence]:
-    """Drop the paragraphs a method section spends on other models ("Reduction to Existing Models: ..."): from such
-    a heading to the next numbered subsection (a paragraph heading inside a discussion does not end it)."""
+def without_other_work_paragraphs(sentences: list[Sentence], own: str = "") -> list[Sentence]:
+    """Drop the paragraphs a method section spends on other models ("Reduction to Existing Models: ...", "3.1.2
+    FwFM." in a paper on FmFM): from such a heading to the next numbered subsection (a paragraph heading inside a
+    discussion does not end it)."""
     kept, skipping = [], False
-    for sentence in sentences:
+    for sentence in at_embedded_headings(sentences):
         numbered = NUMBERED_HEADING.match(sentence.text)
         inline = INLINE_HEADING.match(sentence.text)
         if numbered:
-            skipping = bool(OTHER_WORK_HEADING.search(numbered.group("title")))
+            title = numbered.group("title").strip()
+            skipping = bool(OTHER_WORK_HEADING.search(title)) or names_another_model(title, own)
         if inline and not sentence.text.startswith("•") and OTHER_WORK_HEADING.search(inline.group("title")):
             skipping = True
         if not skipping:
             kept.append(sentence)
     return kept
+
+
+def at_embedded_headings(sentences: list[Sentence]) -> list[Sentence]:
+    """The sentences, each cut before a numbered subsection heading run into it (a table's or figure's text with the
+    next heading after it: "... Table 1: Degrees of freedom 3.1.5 Connections to OPNN.")."""
+    cut = []
+    for sentence in sentences:
+        bounds = [0, *(match.end() for match in EMBEDDED_HEADING.finditer(sentence.text)), len(sentence.text)]
+        pieces = [sentence.text[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+        cut += [replace(sentence, text=piece) for piece in pieces if piece] if len(pieces) > 1 else [sentence]
+    return cut
+
+
+def names_another_model(text: str, own: str) -> bool:
+    """`text` is the name of a model other than the paper's own ("FwFM", "OPNNs")."""
+    names = other_model_names(own)
+    text = text.strip()
+    return names is not None and any(names.fullmatch(name) for name in {text, text.removesuffix("s")} if name)
 
 
 # --- reading one clause at a time -------------------------------------------------------------------------------
@@ -254,14 +288,27 @@ def about_other_model(clause: str, own: str) -> bool:
     return False
 
 
+def subject_is_another_model(text: str, own: str) -> bool:
+    """The sentence opens on another model doing something ("OPNN also models the interactions with an outer
+    product, with fully connected layers on top"): every clause of it is that model's, unless we speak too."""
+    names = other_model_names(own)
+    opening = names.match(text) if names is not None else None
+    return opening is not None and bool(OTHER_MODEL_VERB.match(text[opening.end():])) and not OURS.search(text)
+
+
 def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
     """Where `cue` states a part of the paper's own method in `sentence` (None: absent, negated or not ours)."""
-    if ATTRIBUTED.match(sentence.text):
+    if ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own):
         return None
     for match in cue.finditer(sentence.text):
         start, end = clause_bounds(sentence.text, match.start())
         clause = sentence.text[start:end]
         if NEGATION.search(sentence.text[start:match.start()]) or about_other_model(clause, own):
+            continue
+        if another_models_part(sentence.text[start:match.start()], match.group(0), sentence.text[match.end():end],
+                               own):
+            continue
+        if COMPARED_WITH.search(sentence.text[start:match.start()]):
             continue
         if offered_or_cited(sentence.text, match, clause):
             continue
@@ -271,6 +318,27 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
             continue
         return match.start()
     return None
+
+
+def another_models_part(before: str, cue: str, after: str, own: str) -> bool:
+    """The cue names another model ("FmFM are extensions of FwFM": the cue is FwFM's name; unless we use it) or
+    gives the part as another model's ("the hidden layers of CDAE", "the hidden layers of DNN")."""
+    if names_another_model(cue, own) or (GENERIC_NETWORK.fullmatch(cue) and OWNER_BEFORE.search(before)):
+        return not WE_USE.search(before)
+    return not OURS.search(before) and part_of_another_model(after, own)
+
+
+def part_of_another_model(after: str, own: str) -> bool:
+    """The part is given as another model's ("hidden layers of CDAE", "hidden layers of DNN" in a paper whose own
+    model is no deep network): the words after the cue name its owner."""
+    owner = OWNER.match(after)
+    if owner is None:
+        return False
+    name = owner.group("name")
+    if GENERIC_NETWORK.fullmatch(name):
+        return name.rstrip("s").lower() not in own.lower()
+    return names_another_model(name, own) or (CAMEL_CASE_NAME.fullmatch(name) is not None
+                                               and name.lower() not in own.lower())
 
 
 def where_cited_work_was_used(before: str) -> bool:
@@ -317,7 +385,7 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
            architecture: list[Block]) -> Assessment:
     """The paper's components, which blocks build them, the deviations, the reference and the verdict."""
     own = model_name or ""
-    method = method_sentences(doc, sentences)
+    method = method_sentences(doc, sentences, own)
     parts, known_deviations, structures = vocabulary()
     found_parts = find_parts([p for p in parts if p.applies_to(family)], method, own)
     architecture = with_added_blocks(architecture, found_parts)

@@ -66,6 +66,9 @@ def reference(spec: MethodSpec) -> Reference | None:
     if model == "DCN":
         m.put("cross_layer_num", m.block_value("cross_network", "cross_layers", integral=True))
         m.put("reg_weight", m.block_value("cross_network", "cross_reg", integral=False))
+    if str(m.blocks.get("linear", {}).get("weights", "feature")).lower() == "field":
+        m.notes.append(f"linear weights='field' not mapped: RecBole's {model} has a weight per feature in its "
+                       "first-order part, not <v_i, w_F(i)>")
     if "cross_product" in m.blocks:  # the paper's crossed features have no RecBole counterpart: said, not dropped
         m.notes.append(f"RecBole's {model} has no cross-product features (its wide part is linear over the raw "
                        "fields)")
