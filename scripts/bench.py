@@ -135,6 +135,7 @@ class Sample:
     metric: float | None = None
     peak_mb: float | None = None
     wall_s: float | None = None  # the training process from start to exit (imports, data, fit, final scoring)
+    cpu_s: float | None = None  # that process's CPU seconds (user + system): what other jobs' load barely moves
     final_eval_s: float | None = None  # valid + test scored by our evaluator after fit
     anomaly_detection: bool | None = None  # RecBole's runs: whether torch's anomaly detection was on
     error: str | None = None
@@ -274,7 +275,7 @@ def run_ours(case: Case, model_dir: Path, out: Path, settings: Settings, repeat:
         sample.epoch_train_s = [float(result["train_time_s"])]
     sample.metric = result["test"].get(case.metric)
     sample.final_eval_s = result.get("eval_time_s")
-    sample.peak_mb, sample.wall_s = report["peak_rss_mb"], report["wall_s"]
+    sample.peak_mb, sample.wall_s, sample.cpu_s = report["peak_rss_mb"], report["wall_s"], report.get("cpu_s")
     return sample
 
 
@@ -289,7 +290,9 @@ def ours_worker(request_path: Path) -> int:
     except StageError as exc:
         report = {"status": "failed", "error": str(exc)}
     report["wall_s"] = round(time.perf_counter() - started, 3)
-    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report["peak_rss_mb"] = round(children.ru_maxrss / 1024.0, 1)
+    report["cpu_s"] = round(children.ru_utime + children.ru_stime, 3)
     (request_path.parent / WORKER_REPORT).write_text(json.dumps(report), encoding="utf-8")
     return 0 if report["status"] == "ok" else 1
 
@@ -329,6 +332,7 @@ def run_recbole(case: Case, settings: Settings, repeat: int, as_shipped: bool = 
     sample.metric = result.test.get(case.metric)
     sample.final_eval_s = result.eval_time_s
     sample.peak_mb, sample.wall_s = facts.get("peak_rss_mb"), facts.get("wall_time_s")
+    sample.cpu_s = facts.get("cpu_s")
     sample.anomaly_detection = facts.get("anomaly_detection")
     if as_shipped != bool(facts.get("as_shipped")):
         sample.error = "the runner did not take the as-shipped switch"
@@ -355,7 +359,7 @@ def describe(sample: Sample) -> str:
     if not sample.ok:
         return f"failed: {sample.error}"
     return (f"{sample.s_per_epoch:.3f} s/epoch, eval {sample.eval_s or 0:.3f} s, metric {sample.metric}, "
-            f"peak {sample.peak_mb} MB, wall {sample.wall_s} s")
+            f"peak {sample.peak_mb} MB, wall {sample.wall_s} s, CPU {sample.cpu_s} s")
 
 
 # --- summary ------------------------------------------------------------------------------------------
@@ -382,6 +386,7 @@ def side_stats(samples: Sequence[Sample], side: str) -> dict[str, float | None]:
         "peak_mb": median_of([s.peak_mb for s in done]),
         "wall_s": median_of([s.wall_s for s in done]),
         "final_eval_s": median_of([s.final_eval_s for s in done]),
+        "cpu_s": median_of([s.cpu_s for s in done]),
     }
 
 
@@ -392,7 +397,7 @@ def summarise(case: Case, samples: Sequence[Sample], settings: Settings, machine
     row: dict[str, Any] = {"model": case.model, "spec_model": case.spec.model_name, "family": case.family,
                            "regime": case.regime, "metric": case.metric, "dataset": case.split.dataset,
                            "split_id": case.split.split_id, "epochs": case.epochs, "repeats": settings.repeats}
-    for name in ("s_per_epoch", "eval_s", "metric", "peak_mb", "wall_s", "final_eval_s"):
+    for name in ("s_per_epoch", "eval_s", "metric", "peak_mb", "wall_s", "final_eval_s", "cpu_s"):
         row[f"ours_{name}"], row[f"recbole_{name}"] = ours[name], theirs[name]
     row["ratio_train"] = paired_ratio(samples, RECBOLE, "s_per_epoch")
     row["ratio_eval"] = paired_ratio(samples, RECBOLE, "eval_s")
@@ -449,7 +454,7 @@ def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     if shipped:
         header += ["s/epoch RecBole as shipped", "× as shipped"]
     header += ["eval s ours", "eval s RecBole", "× eval", "metric", "ours", "RecBole", "Δ %",
-               "peak MB ours", "peak MB RecBole"]
+               "peak MB ours", "peak MB RecBole", "CPU s ours", "CPU s RecBole"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [r["model"], r["family"], str(r["epochs"]), fmt(r["ours_s_per_epoch"], 3),
@@ -458,7 +463,8 @@ def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
             cells += [fmt(r.get("recbole_as_shipped_s_per_epoch"), 3), ratio(r.get("ratio_train_as_shipped"))]
         cells += [fmt(r["ours_eval_s"], 3), fmt(r["recbole_eval_s"], 3), ratio(r["ratio_eval"]), r["metric"],
                   fmt(r["ours_metric"], 4), fmt(r["recbole_metric"], 4), fmt(r["metric_delta_pct"], 1),
-                  fmt(r["ours_peak_mb"], 0), fmt(r["recbole_peak_mb"], 0)]
+                  fmt(r["ours_peak_mb"], 0), fmt(r["recbole_peak_mb"], 0), fmt(r.get("ours_cpu_s"), 1),
+                  fmt(r.get("recbole_cpu_s"), 1)]
         lines.append("| " + " | ".join(cells) + " |")
     errors = [f"- {r['model']}: {e}" for r in rows for e in r["errors"]]
     return "\n".join([*lines, *(["", "Failed runs:", *errors] if errors else [])])
@@ -492,6 +498,8 @@ def how_measured(rows: Sequence[Mapping[str, Any]]) -> str:
         "- **metric**: test metric of the best-valid checkpoint, both sides scored by our evaluator; after so few "
         "epochs neither has converged, so Δ % says both learn alike, not the parity figure.",
         "- **peak MB**: `ru_maxrss` of the training process (interpreter, imports, data and model).",
+        "- **CPU s**: the training process's CPU seconds, user + system, start to exit (imports, data, every "
+        "epoch, final scoring): unlike wall seconds, barely moved by other jobs sharing the cores.",
         "- Noise: torch starts one thread per core, so on a small machine one other busy process slows both "
         "sides several-fold (GRU4Rec: 20 s an epoch quiet, 165-200 s beside one busy process on 2 cores); "
         "compare ratios, run on a quiet machine, or pin `--threads`.",

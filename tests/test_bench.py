@@ -34,7 +34,7 @@ MACHINE = {"date": "2026-01-01T00:00:00+00:00", "cpu_count": 2, "torch_threads":
 
 def sample(side: str, repeat: int, train: list[float], evals: list[float], metric: float, peak: float):
     return bench.Sample(side=side, repeat=repeat, epoch_train_s=train, epoch_eval_s=evals, metric=metric,
-                        peak_mb=peak, wall_s=10.0, final_eval_s=0.5)
+                        peak_mb=peak, wall_s=10.0, final_eval_s=0.5, cpu_s=2 * peak)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,7 @@ def test_medians_over_repeats_and_paired_ratios(split_info: SplitInfo, tmp_path:
     assert row["ratio_train"] == pytest.approx(statistics.median([4 / 1, 3 / 3, 10 / 2]))  # paired per repeat
     assert row["ratio_eval"] == pytest.approx(4.0)
     assert row["ours_peak_mb"] == 301.0 and row["recbole_peak_mb"] == 500.0
+    assert row["ours_cpu_s"] == 602.0 and row["recbole_cpu_s"] == 1000.0
     assert row["metric_delta_pct"] == pytest.approx(-20.0)
     assert row["recbole_as_shipped_s_per_epoch"] == 8.0 and row["ratio_train_as_shipped"] == pytest.approx(8.0)
     assert row["errors"] == ["recbole #4: boom"] and len(row["runs"]) == 10
@@ -127,7 +128,7 @@ def test_bpr_one_epoch_both_sides(split_info: SplitInfo, tmp_path: Path) -> None
     assert FIELDS <= set(row) and row["errors"] == []
     assert row["model"] == "BPR" and row["family"] == "general" and row["metric"] == "ndcg@10"
     for side in ("ours", "recbole"):
-        for name in ("s_per_epoch", "eval_s", "peak_mb"):
+        for name in ("s_per_epoch", "eval_s", "peak_mb", "cpu_s"):
             assert row[f"{side}_{name}"] > 0, (side, name)
         assert 0.0 <= row[f"{side}_metric"] <= 1.0
         (run,) = [r for r in row["runs"] if r["side"] == side]

@@ -13,6 +13,7 @@ from paper_autotrain.runtime import cosine_info_nce, symmetric_sparse_mm
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.test_graph_papers import SGL_PAPER
 from tests.test_graph_ssl_papers import DGCF_PAPER, GCMC_PAPER, SPECTRALCF_PAPER
 
 
@@ -110,6 +111,24 @@ def test_the_cosine_info_nce_gives_the_logsumexp_forms_values_and_gradients(temp
     parameters = [anchors, others]
     assert_same(values_and_gradients(cosine_info_nce(anchors, others, index, temperature), parameters),
                 values_and_gradients(info_nce_before(anchors, others, index, temperature), parameters))
+
+
+# --- SGL: graph_view_contrast's InfoNCE -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("temperature", [0.5, 0.01])  # 0.5: the paper's; 0.01: cosine_info_nce's logsumexp path
+def test_sgls_view_contrast_gives_the_logsumexp_forms_values_and_gradients(temperature, split_info, tmp_path):
+    """view_contrast through runtime.cosine_info_nce against the block's earlier InfoNCE (info_nce_before's terms,
+    mean over the batch), on the two views' propagated tables."""
+    # in float64: at tau 0.01 the loss (~1e-4) is a difference of terms near 100, whose float32 roundings differ
+    model = built(SGL_PAPER, split_info, tmp_path, embedding_size=6, ssl_temperature=temperature).double()
+    model.views = tuple([graph.double() for graph in view] for view in model.views)
+    parameters = [model.user_embedding.weight, model.item_embedding.weight]
+    users, items = torch.tensor([0, 3, 3, 5]), torch.tensor([1, 2, 5, 0])
+    new = values_and_gradients(model.view_contrast(users, items), parameters)
+    (users_1, items_1), (users_2, items_2) = model.view_tables(model.views[0]), model.view_tables(model.views[1])
+    old = (info_nce_before(users_1[users], users_2, users, temperature).mean()
+           + info_nce_before(items_1[items], items_2, items, temperature).mean())
+    assert_same(new, values_and_gradients(old, parameters))
 
 
 # --- SpectralCF: spectral_convolution -----------------------------------------------------------------------

@@ -255,21 +255,30 @@ def test_narm_is_the_global_and_local_encoders_through_the_bilinear_decoder(sequ
             torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-5)
 
 
+def stamp_memory_by_hand(model, row: int, plus_mean: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """STAMP's memory of HISTORIES[row] by the paper's Eq.: m_a = sum_i alpha_i x_i with alpha_i = W_0
+    sigma(W_1 x_i + W_2 x_t + W_3 m_s + b_a), plus the session mean m_s where plus_mean (RecBole's form); and x_t."""
+    x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
+    last, mean = x[-1], x.mean(dim=0)
+    w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
+                      model.attention_w3.weight)
+    alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
+    memory = sum(a * xi for a, xi in zip(alpha, x, strict=True))
+    return (memory + mean if plus_mean else memory), last
+
+
 def test_stamp_is_the_attention_memory_two_mlps_and_the_trilinear_score(sequences, tmp_path):
     model, _ = built_model(PAPERS["STAMP"][0], sequences, tmp_path)
     with torch.no_grad():
+        for module in (model.mlp_session, model.mlp_last, model.attention_w0):
+            module.weight.normal_()  # at the init's weights every score is ~1e-10, below any useful tolerance
         scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
         for row in range(2):
-            x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
-            last, mean = x[-1], x.mean(dim=0)
-            w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
-                              model.attention_w3.weight)
-            alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
-            memory = sum(a * xi for a, xi in zip(alpha, x, strict=True))
+            memory, last = stamp_memory_by_hand(model, row, plus_mean=False)
             h_s = torch.tanh(model.mlp_session(memory))
             h_t = torch.tanh(model.mlp_last(last))
             by_hand = torch.stack([(h_s * h_t * item).sum() for item in model.item_embedding.weight])
-            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-7)
 
 
 def test_nextitnet_residual_blocks_are_dilated_causal_convolutions(sequences, tmp_path):
@@ -312,12 +321,7 @@ def test_stamp_session_memory_attention_plus_mean_adds_the_session_mean_to_the_m
         model.session_memory = "attention"
         without = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
         for row in range(2):
-            x = model.item_embedding(HISTORIES[row, :int(LENGTHS[row])])
-            last, mean = x[-1], x.mean(dim=0)
-            w0, w1, w2, w3 = (model.attention_w0.weight, model.attention_w1.weight, model.attention_w2.weight,
-                              model.attention_w3.weight)
-            alpha = [float(w0 @ torch.sigmoid(w1 @ xi + w2 @ last + w3 @ mean + model.attention_bias)) for xi in x]
-            memory = sum(a * xi for a, xi in zip(alpha, x, strict=True)) + mean
+            memory, last = stamp_memory_by_hand(model, row, plus_mean=True)
             h_s, h_t = torch.tanh(model.mlp_session(memory)), torch.tanh(model.mlp_last(last))
             by_hand = model.item_embedding.weight @ (h_s * h_t)
             torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-7)

@@ -5,11 +5,11 @@
 REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"[, "as_shipped"]}
 where `config` is the complete RecBole config dict (no YAML files, no command line).
 RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}. Its config records
-the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`) and the
-process's peak resident memory (`peak_rss_mb`), for `scripts/bench.py`. Beside it, in the working directory,
-`per_user_test.npz` holds the test values per user in the layout of our own run's file (top-k and sequential
-regimes; config `per_user` says whether it was written), for the paired significance test in the report, and
-`history.csv` the epochs as our model's history.csv has them (epoch counted from 1, train loss, the valid metric
+the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`), the process's peak
+resident memory (`peak_rss_mb`) and its CPU seconds (`cpu_s`), for `scripts/bench.py`. Beside it, in the working
+directory, `per_user_test.npz` holds the test values per user in the layout of our own run's file (top-k and
+sequential regimes; config `per_user` says whether it was written), for the paired significance test in the report,
+and `history.csv` the epochs as our model's history.csv has them (epoch counted from 1, train loss, the valid metric
 RecBole stops on, train and eval seconds, then RecBole's other valid metrics), for the report's curves.
 
 While it trains, each epoch is one progress line on stderr (paper_autotrain.progress, as our trainer writes it),
@@ -448,6 +448,7 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "epoch_valid_s": [round(s, 4) for s in trained.epochs.valid_s],
             "history": bool(trained.epochs.rows),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "cpu_s": round(time.process_time(), 3),  # this process's CPU seconds so far, for scripts/bench.py
             "build_time_s": round(trained.build_time, 3),
             # RecBole's traditional models (Pop, ItemKNN, EASE, SLIMElastic) fit in their constructor; their one
             # epoch is a formality, so the report says `fit` and warns of no under-training
