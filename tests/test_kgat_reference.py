@@ -4,11 +4,13 @@ DGL path computes (sum over relations of the row-normalised relation sub-graphs)
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from paper_autotrain.runtime.knowledge import collaborative_knowledge_graph
 from paper_autotrain.stages.baselines.kgat_graph import kgat_without_dgl, relation_normalised_adjacency
 
 
@@ -71,6 +73,21 @@ def test_recboles_kgat_builds_from_the_coo_graph_with_its_starting_attention(tmp
         expected += np.divide(block, degree, out=np.zeros_like(block), where=degree > 0)
     assert np.allclose(model.A_in.to_dense().numpy(), expected, atol=1e-6)
     assert expected[: dataset.user_num].sum() > 0 and expected[dataset.user_num:].sum() > 0  # both parts present
+
+    # ckg_edges: one_way_kg and transr_triples: kg are RecBole's edges and KG-pass triples: our CKG of RecBole's own
+    # ids (its padding user, entity and relation 0 kept; its KG relations 1..R-1, so ours puts interact at R - 1 =
+    # its [UI-Relation]) is its CKG, and the TransR triples (relations below ours interact) its kg_feat
+    train = train_data._dataset
+    kg = np.stack([train.kg_feat[field].numpy() for field in (train.head_entity_field, train.relation_field,
+                                                               train.tail_entity_field)], 1)
+    ours = SimpleNamespace(n_users=train.user_num, n_relations=train.relation_num - 1, triples=kg, train=np.stack(
+        [train.inter_feat[train.uid_field].numpy(), train.inter_feat[train.iid_field].numpy()], 1))
+    heads, relations, tails, count = collaborative_knowledge_graph(ours, inverse_kg=False)
+    ckg = set(zip(heads.tolist(), relations.tolist(), tails.tolist(), strict=True))
+    assert ckg == set(zip(coo.row.tolist(), coo.data.tolist(), coo.col.tolist(), strict=True))
+    assert count == train.relation_num  # RecBole's [PAD] relation 0 has no triple: the same relations
+    kg_pass = {(h + train.user_num, r, t + train.user_num) for h, r, t in kg.tolist()}
+    assert {triple for triple in ckg if triple[1] < ours.n_relations} == kg_pass
 
     # one BPR step and the attention update run on it as on RecBole's DGL-built model
     from recbole.utils import KGDataLoaderState

@@ -536,6 +536,155 @@ def test_kgat_attention_per_epoch_holds_pi_through_the_epoch_as_recboles_kgat(sp
     assert any(note.startswith("attention: once an epoch, as RecBole's KGAT") for note in notes)
 
 
+def kgat_with(split_info: SplitInfo, folder: Path, **words: object) -> torch.nn.Module:
+    """KGAT of the fixture paper (d = 8, one layer, k = 4 unless words say) with block words, in training mode."""
+    values = {"n_layers": words.pop("n_layers", 1)}
+    spec = with_values(spec_of(folder / "paper", KGAT_PAPER), embedding_size=8, relation_embedding_size=4, **values)
+    model_folder = rendered(with_block_params(spec, "kgat_propagation", **words), folder / "model")
+    return build_model(model_folder, load_config(model_folder), load_knowledge_split(split_info.path)).train()
+
+
+def kgat_batch(n_items: int) -> dict[str, torch.Tensor]:
+    return {"users": torch.tensor([0, 1, 2]), "pos_items": torch.tensor([1, 2, 3]),
+            "neg_items": torch.tensor([[n_items - 1], [0], [4]])}
+
+
+def test_kgat_alternates_a_transr_step_with_each_bpr_step_as_the_paper(split_info, tmp_path):
+    """kg_schedule: batch (default, the paper's alternating optimisation): before each BPR step one optimiser step
+    on kg_weight * the TransR loss of as many randomly drawn CKG triples as the batch has; the BPR step's loss holds
+    no TransR term. kg_schedule: sum (the earlier form) adds the term to the BPR step's loss instead."""
+    model = kgat_with(split_info, tmp_path / "batch")
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    model.optimizers = lambda use_pl_optimizer=True: optimizer  # Lightning's optimiser, by hand here
+    tables = [model.relation_embedding.weight, model.relation_projection, model.other_entity_embedding.weight]
+    torch.manual_seed(3)
+    expected = torch.autograd.grad(model.kg_weight * model.knowledge_loss(3), tables)
+    before = [table.detach().clone() for table in tables]
+    torch.manual_seed(3)
+    model.on_train_batch_start(kgat_batch(split_info.n_items), 0)
+    for table, old, grad in zip(tables, before, expected, strict=True):
+        torch.testing.assert_close(table.detach(), old - grad)  # SGD, lr 1: one step on the TransR loss alone
+    model.eval()
+    losses = []
+    for weight in (1.0, 0.0):
+        model.kg_weight = weight
+        torch.manual_seed(5)
+        losses.append(model.loss(kgat_batch(split_info.n_items)))
+    torch.testing.assert_close(losses[0], losses[1])  # the BPR step's loss: no TransR term
+    summed = kgat_with(split_info, tmp_path / "sum", kg_schedule="sum").eval()
+    assert "on_train_batch_start" not in vars(type(summed))
+    terms = []
+    for weight in (1.0, 0.0):
+        summed.kg_weight = weight
+        torch.manual_seed(5)
+        terms.append(summed.loss(kgat_batch(split_info.n_items)))
+    torch.manual_seed(5)
+    torch.testing.assert_close(terms[0] - terms[1], summed.knowledge_loss(3))
+
+
+def test_kgat_epoch_schedule_passes_over_every_transr_triple_after_the_epochs_bpr_steps(split_info, tmp_path):
+    """kg_schedule: epoch (the authors' code, RecBole's KGATTrainer): after the epoch's last BPR step, every TransR
+    triple once, shuffled, in batches of batch_size, one optimiser step each; no step after the other BPR steps."""
+    model = kgat_with(split_info, tmp_path / "epoch", kg_schedule="epoch")
+    steps = []
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    original_step = optimizer.step
+    optimizer.step = lambda: steps.append(1) or original_step()
+    model.optimizers = lambda use_pl_optimizer=True: optimizer
+    seen = []
+    transr_loss = model.transr_loss
+    model.transr_loss = lambda *triple: seen.append(torch.stack(triple, 1)) or transr_loss(*triple)
+    model._trainer = type("Trainer", (), {"num_training_batches": 3})()  # the epoch's BPR batches
+    model.batch_size = 50
+    model.on_train_batch_end(None, kgat_batch(split_info.n_items), 1)
+    assert not steps
+    model.on_train_batch_end(None, kgat_batch(split_info.n_items), 2)
+    triples = len(model.ckg_triples)
+    assert len(steps) == len(seen) == -(-triples // 50) and all(len(part) <= 50 for part in seen)
+    drawn = torch.cat(seen)
+    key = lambda rows: sorted(map(tuple, rows.tolist()))  # noqa: E731
+    assert key(drawn[:, :3]) == key(model.ckg_triples)  # every CKG triple once
+    assert drawn[:, 3].min() >= 0 and drawn[:, 3].max() < model.n_nodes  # corrupted among the nodes
+    spec = spec_of(tmp_path / "notes", KGAT_PAPER)
+    _, _, notes = reference_with_notes(with_block_params(spec, "kgat_propagation", kg_schedule="epoch"))
+    assert any(note.startswith("losses: a whole BPR pass, then a TransR pass") for note in notes)
+    _, _, notes = reference_with_notes(spec)
+    assert any(note.startswith("losses: the paper optimises the TransR and BPR losses alternately") for note in notes)
+
+
+def test_kgat_recboles_graph_words_give_its_edges_and_its_transr_triples(split_info, tmp_path):
+    """ckg_edges: one_way_kg (RecBole's CKG, kg_reverse_r False): each interaction both ways under one relation R,
+    each KG triple in its file's direction; transr_triples: kg (RecBole's KG pass): the KG's triples alone, the
+    corrupted tail among the entities."""
+    model = kgat_with(split_info, tmp_path / "model", ckg_edges="one_way_kg", transr_triples="kg")
+    split = load_knowledge_split(split_info.path)
+    n_users, n_relations = split.n_users, split.n_relations
+    interactions = {(u, n_relations, n_users + i) for u, i in split.train.tolist()}
+    knowledge = {(n_users + h, r, n_users + t) for h, r, t in split.triples.tolist()}
+    ckg = {tuple(row) for row in model.ckg_triples.tolist()}
+    assert ckg == interactions | {(t, r, h) for h, r, t in interactions} | knowledge
+    assert len(ckg) == len(model.ckg_triples) and model.relation_embedding.num_embeddings == n_relations + 1
+    assert {tuple(row) for row in model.transr_triples.tolist()} == knowledge
+    seen = []
+    model.transr_plausibility = lambda h, r, t: seen.append(t) or torch.zeros(len(t))
+    model.knowledge_loss(400)
+    corrupted = seen[0]
+    assert corrupted.min() >= n_users and corrupted.max() < model.n_nodes and corrupted.max() >= split.n_items
+
+
+def test_kgat_recboles_layer_words_give_recboles_aggregators(split_info, tmp_path):
+    """aggregator_bias: learned, negative_slope: 0.01, normalize: l2 (RecBole's Aggregator: nn.Linear with bias,
+    nn.LeakyReLU(), and its forward's L2 on the concatenated copy only): two layers equal RecBole's Aggregator
+    modules and KGAT.forward's loop with our weights and our attention as its A_in."""
+    from recbole.model.knowledge_aware_recommender.kgat import Aggregator
+
+    model = kgat_with(split_info, tmp_path / "model", n_layers=2, aggregator_bias="learned", negative_slope="0.01",
+                      normalize="l2").eval()
+    with torch.no_grad():
+        for layer in [*model.kgat_w1, *model.kgat_w2]:
+            layer.bias.normal_()  # RecBole's start at zero, as ours; non-zero here so that they count
+        nodes = model.node_table()
+        attention = model.knowledge_attention(nodes)
+        matrix = torch.sparse_coo_tensor(model.ckg_triples[:, [0, 2]].T, attention, (model.n_nodes,) * 2,
+                                         check_invariants=True).coalesce()
+        ego, expected = nodes, [nodes]
+        for index in range(2):
+            aggregator = Aggregator(8, 8, 0.0, "bi").eval()
+            aggregator.W1.load_state_dict(model.kgat_w1[index].state_dict())
+            aggregator.W2.load_state_dict(model.kgat_w2[index].state_dict())
+            ego = aggregator(matrix, ego)
+            expected.append(torch.nn.functional.normalize(ego, p=2, dim=1))
+        expected = torch.cat(expected, 1)
+        users, items = model.propagate(model.user_embedding.weight, model.item_embedding.weight)
+        torch.testing.assert_close(users, expected[:model.n_users])
+        torch.testing.assert_close(items, expected[model.n_users:model.n_users + model.n_items])
+    paper = kgat_with(split_info, tmp_path / "paper", n_layers=2)
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in paper.parameters()) == 4 * 8
+    assert paper.kgat_activation.negative_slope == 0.2
+    spec = with_block_params(spec_of(tmp_path / "notes", KGAT_PAPER), "kgat_propagation", aggregator_bias="learned",
+                             negative_slope="0.01", normalize="l2")
+    _, _, notes = reference_with_notes(spec)
+    assert "layers: as RecBole's KGAT (aggregator_bias: learned, negative_slope: 0.01, normalize: l2)" in notes
+    assert any(note.startswith("layers: RecBole's KGAT has Xavier over one entity table") for note in notes)
+
+
+def test_kgat_joint_init_draws_the_entities_as_one_xavier_table(split_info, tmp_path):
+    """init: joint (RecBole's): items and other entities at Xavier's std of one [n_entities, d] table, W_r at that
+    of [R, d k]; separate (default): Xavier per table."""
+    torch.manual_seed(0)
+    joint = kgat_with(split_info, tmp_path / "joint", init="joint", n_layers=1)
+    torch.manual_seed(0)
+    separate = kgat_with(split_info, tmp_path / "separate", n_layers=1)
+    relations = joint.relation_projection.shape[0]
+    for table, std in ((joint.item_embedding.weight, (2 / (joint.n_entities + 8)) ** 0.5),
+                       (joint.other_entity_embedding.weight, (2 / (joint.n_entities + 8)) ** 0.5),
+                       (joint.relation_projection, (2 / (relations + 8 * 4)) ** 0.5),
+                       (separate.item_embedding.weight, (2 / (split_info.n_items + 8)) ** 0.5)):
+        assert abs(table.std().item() / std - 1) < 0.08
+    # W_r: torch's fans of [R, d, k] are (d k, R k), RecBole's [R, d k] (d k, R)
+    assert joint.relation_projection.std() > 1.15 * separate.relation_projection.std()
+
+
 def test_ripplenet_propagates_the_users_preferences_over_their_ripple_sets(split_info, tmp_path):
     model = model_of(RIPPLENET_PAPER, split_info, tmp_path, n_hop=2, n_memory=3)
     split = load_knowledge_split(split_info.path)

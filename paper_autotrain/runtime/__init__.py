@@ -43,6 +43,7 @@ from paper_autotrain.runtime.knowledge import (
     ripple_sets,
     sampled_neighbourhoods,
     softmax_by_head,
+    with_corrupted_tails,
 )
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import (
@@ -76,7 +77,7 @@ __all__ = [
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
     "corrupted_triples", "entity_lookup", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
-    "DistinctPerSlice",
+    "DistinctPerSlice", "with_corrupted_tails",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights", "implicit_als", "weighted_squared_rows",
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "normal_init",
     "session_graph",

@@ -14,11 +14,17 @@ from paper_autotrain.data.knowledge import KnowledgeSplit
 from paper_autotrain.runtime.lookup import lookup
 
 
-def corrupted_triples(triples: torch.Tensor, count: int, n_entities: int) -> tuple[torch.Tensor, ...]:
-    """`count` triples drawn uniformly from the KG [m, 3], each with a uniformly drawn tail as its corrupted one:
-    (heads, relations, tails, corrupted tails)."""
-    rows = triples[torch.randint(len(triples), (count,), device=triples.device)]
-    corrupted = torch.randint(n_entities, (count,), device=triples.device)
+def corrupted_triples(triples: torch.Tensor, count: int, n_entities: int, first: int = 0) -> tuple[torch.Tensor, ...]:
+    """`count` triples drawn uniformly from the KG [m, 3], each with a tail drawn uniformly among the n_entities
+    nodes from `first` on as its corrupted one: (heads, relations, tails, corrupted tails)."""
+    return with_corrupted_tails(triples[torch.randint(len(triples), (count,), device=triples.device)], n_entities,
+                                first)
+
+
+def with_corrupted_tails(rows: torch.Tensor, n_entities: int, first: int = 0) -> tuple[torch.Tensor, ...]:
+    """The triples [m, 3] split into (heads, relations, tails) and a corrupted tail each, uniform among the
+    n_entities nodes from `first` on."""
+    corrupted = first + torch.randint(n_entities, (len(rows),), device=rows.device)
     return rows[:, 0], rows[:, 1], rows[:, 2], corrupted
 
 
@@ -50,24 +56,35 @@ def sampled_neighbourhoods(split: KnowledgeSplit, size: int, seed: int = 0) -> t
     return torch.as_tensor(adjacent, dtype=torch.long), torch.as_tensor(via, dtype=torch.long)
 
 
-def collaborative_knowledge_graph(split: KnowledgeSplit) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+def collaborative_knowledge_graph(split: KnowledgeSplit, inverse_kg: bool = True,
+                                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """KGAT's collaborative knowledge graph over the nodes users 0..n_users-1 then entities (n_users + e; entity i
     < n_items is item i): every train interaction as (u, interact, i), every KG triple (h, r, t), each with its
     inverse (i, interact^-1, u), (t, r^-1, h) so that a node's ego-network holds every triple it is part of.
-    Relations: the KG's 0..R-1, their inverses R..2R-1, interact 2R and its inverse 2R+1. Returns (heads, relations,
-    tails) [m] sorted by relation (the attention projects one relation at a time) and the number of relations."""
+    Relations: the KG's 0..R-1, their inverses R..2R-1, interact 2R and its inverse 2R+1. inverse_kg=False gives
+    RecBole's CKG (its default kg_reverse_r: False): each KG triple in its file's direction only, each interaction
+    both ways under one relation, interact = R. Returns (heads, relations, tails) [m] sorted by relation (the
+    attention projects one relation at a time) and the number of relations."""
     n_users, n_relations = int(split.n_users), int(split.n_relations)
     pairs = np.unique(np.asarray(split.train, dtype=np.int64).reshape(-1, 2), axis=0)
     users, items = pairs[:, 0], pairs[:, 1] + n_users
     heads, relations, tails = (np.asarray(column, dtype=np.int64) for column in split.triples.T)
     heads, tails = heads + n_users, tails + n_users
-    interact = np.full(len(users), 2 * n_relations, dtype=np.int64)
-    all_heads = np.concatenate([users, items, heads, tails])
-    all_relations = np.concatenate([interact, interact + 1, relations, relations + n_relations])
-    all_tails = np.concatenate([items, users, tails, heads])
+    if inverse_kg:
+        interact = np.full(len(users), 2 * n_relations, dtype=np.int64)
+        all_heads = np.concatenate([users, items, heads, tails])
+        all_relations = np.concatenate([interact, interact + 1, relations, relations + n_relations])
+        all_tails = np.concatenate([items, users, tails, heads])
+        count = 2 * n_relations + 2
+    else:
+        interact = np.full(2 * len(users), n_relations, dtype=np.int64)
+        all_heads = np.concatenate([users, items, heads])
+        all_relations = np.concatenate([interact, relations])
+        all_tails = np.concatenate([items, users, tails])
+        count = n_relations + 1
     order = np.argsort(all_relations, kind="stable")
     return (torch.as_tensor(all_heads[order]), torch.as_tensor(all_relations[order]),
-            torch.as_tensor(all_tails[order]), 2 * n_relations + 2)
+            torch.as_tensor(all_tails[order]), count)
 
 
 def relation_normalised_weights(heads: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:

@@ -99,24 +99,58 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
                        "the epoch's TransR pass, without gradient, and starts from row-normalised adjacency; ours "
                        "recomputes it from the current embeddings at every step, differentiably, as the paper's "
                        "forward pass does (block word attention: epoch gives RecBole's)")
-    m.notes.append("losses: RecBole's KGAT alternates a full BPR pass and a full TransR pass over the KG triples "
-                   "each epoch (KGATTrainer); ours adds the TransR term on as many sampled CKG triples to each BPR "
-                   "step; RecBole's TransR term is softplus(g(h,r,t) - g(h,r,t')) (the same -ln sigma) on the KG "
-                   "triples only, ours on the CKG's (interactions included), the corrupted tail uniform among the "
-                   "nodes")
-    m.notes.append("graph: RecBole's CKG holds each interaction both ways under one relation and each KG triple "
-                   "in its file's direction only; ours adds every triple's inverse under an inverse relation "
-                   "(interact^-1, r^-1), so a node's ego-network holds every triple it is part of")
-    normalised = str(block.get("normalize", "none")).lower() == "l2"
-    m.notes.append("layers: RecBole's aggregators have biases" + ("" if normalised else
-                   " and L2-normalise each layer's output (our block word normalize: l2)") + "; ours follow the "
-                   "paper's equations (no bias" + ("" if normalised else ", no normalisation") + ")")
+    m.notes.extend(_kgat_form_notes(block))
     if l2:
         m.notes.append("l2_reg: RecBole's KGAT penalises the norms (not squared) of the batch's final user and item "
                        "vectors (and of the projected KG vectors in its TransR pass); ours the squared norms of the "
                        "layer-0 ID embeddings")
     if m.spec.trained_loss != "bpr":
         m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's KGAT trains BPR")
+
+
+def _word(block: dict, name: str, default: str) -> str:
+    return str(block.get(name, default)).lower()
+
+
+def _kgat_form_notes(block: dict) -> list[str]:
+    """Where RecBole's KGAT differs from the paper's form, and which block word gives RecBole's (or took it)."""
+    notes = [{
+        "batch": "losses: the paper optimises the TransR and BPR losses alternately, ours a TransR step on a random "
+                 "batch of triples before each BPR step; RecBole's KGATTrainer (as the authors' code) a whole BPR "
+                 "pass, then a whole TransR pass each epoch (block word kg_schedule: epoch gives it)",
+        "epoch": "losses: a whole BPR pass, then a TransR pass over every triple each epoch, as RecBole's "
+                 "KGATTrainer (block word kg_schedule: epoch)",
+        "sum": "losses: ours adds the TransR term to each BPR step (kg_schedule: sum); the paper and RecBole "
+               "alternate them (RecBole: a BPR pass, then a TransR pass each epoch; kg_schedule: epoch)",
+    }[_word(block, "kg_schedule", "batch")]]
+    if _word(block, "transr_triples", "ckg") == "kg":
+        notes.append("TransR triples: the KG's, in their file's direction, the corrupted tail among the entities, as "
+                     "RecBole's KG pass (transr_triples: kg); RecBole also redraws a tail the head has a triple with")
+    else:
+        notes.append("TransR triples: RecBole's KG pass reads the KG's triples alone, in their file's direction, "
+                     "the corrupted tail among the entities (not one the head has a triple with); ours the CKG's, "
+                     "interactions and inverses included, the corrupted tail among all nodes, as the paper's TransR "
+                     "on the CKG (transr_triples: kg gives RecBole's set)")
+    if _word(block, "ckg_edges", "inverse") == "one_way_kg":
+        notes.append("graph: RecBole's CKG (ckg_edges: one_way_kg): each interaction both ways under one relation, "
+                     "each KG triple in its file's direction")
+    else:
+        notes.append("graph: RecBole's CKG holds each interaction both ways under one relation and each KG triple "
+                     "in its file's direction only (kg_reverse_r False); ours adds every triple's inverse under an "
+                     "inverse relation (interact^-1, r^-1), so a node's ego-network holds every triple it is part "
+                     "of (ckg_edges: one_way_kg gives RecBole's)")
+    recbole = {"aggregator_bias": ("learned", "biases on its aggregator layers"),
+               "negative_slope": ("0.01", "LeakyReLU slope 0.01 (ours 0.2, the authors' code's)"),
+               "normalize": ("l2", "each layer's output L2-normalised in the concatenation"),
+               "init": ("joint", "Xavier over one entity table and W_r as [R, d k]")}
+    taken = [f"{word}: {value}" for word, (value, _) in recbole.items() if _word(block, word, "") == value]
+    missing = [f"{what} ({word}: {value})" for word, (value, what) in recbole.items()
+               if _word(block, word, "") != value]
+    if taken:
+        notes.append("layers: as RecBole's KGAT (" + ", ".join(taken) + ")")
+    if missing:
+        notes.append("layers: RecBole's KGAT has " + "; ".join(missing) + "; ours the paper's equations")
+    return notes
 
 
 def _ripplenet(m: SpecMapping, l2: float | None) -> None:
