@@ -50,7 +50,7 @@ from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.stages.baselines.runner import AS_SHIPPED_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference specs live in tests/
-from tests.fixture_papers import spec_of, with_block_params, with_values  # noqa: E402
+from tests.fixture_papers import parse_values, spec_of, with_settings  # noqa: E402
 from tests.model_fixtures import reference_spec  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -183,20 +183,6 @@ def model_spec(model: str, values: Sequence[tuple[str, Any]] = ()) -> MethodSpec
         with tempfile.TemporaryDirectory(prefix="bench-paper-") as folder:
             spec = spec_of(Path(folder), paper_models()[model])
     return with_settings(spec, values)
-
-
-def with_settings(spec: MethodSpec, values: Sequence[tuple[str, Any]]) -> MethodSpec:
-    """`--set` on a spec: NAME=VALUE a stated hyperparameter, BLOCK.WORD=VALUE a structural word of the spec's block
-    BLOCK (a block option giving RecBole's choice, e.g. kgat_propagation.attention=epoch; a model without the block
-    keeps its spec)."""
-    hyperparameters = {name: value for name, value in values if "." not in name}
-    spec = with_values(spec, **hyperparameters) if hyperparameters else spec
-    present = {block.block for block in spec.architecture}
-    for name, value in values:
-        block, _, word = name.partition(".")
-        if word and block in present:
-            spec = with_block_params(spec, block, **{word: value})
-    return spec
 
 
 def model_family(model: str) -> str:
@@ -545,25 +531,6 @@ def run_bench(models: Sequence[str], settings: Settings, out: Path, datasets_roo
 def parse_models(values: Sequence[str]) -> list[str]:
     names = [part.strip() for value in values for part in value.split(",") if part.strip()]
     return [canonical_model(name) for name in names] or all_models()
-
-
-def yaml_value(text: str) -> Any:
-    value = yaml.safe_load(text)
-    try:  # YAML 1.1 reads 1e-3 (no dot) as a string
-        return float(value) if isinstance(value, str) else value
-    except ValueError:
-        return value
-
-
-def parse_values(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
-    """`--set name=value` pairs, each value read as YAML (16 -> int, 1e-3 -> float, [64, 32] -> list)."""
-    pairs = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise SystemExit(f"bench: --set takes NAME=VALUE, got {item!r}")
-        pairs.append((name.strip(), yaml_value(value)))
-    return tuple(pairs)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """Graph parity runs: each graph CF model read from its fixture paper, end to end, against RecBole's class of it.
 
 usage: python scripts/graph_parity.py [--models NGCF] [--epochs 30] [--out results/graph_parity] [--threads 1]
-                                     [--papers tests.test_graph_papers]
+                                     [--papers tests.test_graph_papers] [--set BLOCK.WORD=VALUE ...]
                                      [hydra overrides for every run, e.g. +hparams.learning_rate=0.001]
 
 `--papers tests.test_knowledge_papers` runs the knowledge-aware models' fixture papers the same way (CKE, CFKG,
@@ -23,21 +23,30 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from parity import fixture_pdf, pipeline_command, run_all, run_and_read
+from parity import fixture_pdf, pipeline_command, run_all, run_and_read, set_on_spec
+
+from tests.fixture_papers import parse_values
 
 DEFAULT_PAPERS = "tests.test_graph_papers,tests.test_graph_ssl_papers"  # modules whose PAPERS: model -> (pages, ...)
 TOLERANCE = 0.05  # issue 20: NDCG@10 within +-5% (relative) of RecBole's class
 METRIC = "ndcg@10"
 
 
-def run_model(model: str, pages: list[list[str]], out: Path, epochs: int, extra: list[str]) -> dict[str, Any]:
+def run_model(model: str, pages: list[list[str]], out: Path, epochs: int, extra: list[str],
+              values: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
     pdf = fixture_pdf(out, model, pages)
     root = out / "runs"
     row: dict[str, Any] = {"model": model, "epochs": epochs}
-    runs = run_and_read(pipeline_command(pdf, root, epochs, "baselines=[Pop]", "force=true", *extra), root, model, row)
+    command = pipeline_command(pdf, root, epochs, "baselines=[Pop]", "force=true", *extra)
+    if values:
+        command = set_on_spec(command, root, model, values, row)
+        if command is None:
+            return row
+    runs = run_and_read(command, root, model, row)
     if runs is None:
         return row
     ours, theirs = runs
@@ -77,15 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("results/graph_parity"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every training process")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="values",
+                        help="repeatable: a block's structural word on every model having the block (e.g. "
+                             "graph_self_attention.layer_form=transformer) or a stated value, put on the run's "
+                             "spec.yaml between the extraction and the render stage")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every run (e.g. +hparams.x=1)")
     args = parser.parse_args(argv)
     papers = {model: paper for module in args.papers.split(",")
               for model, paper in importlib.import_module(module).PAPERS.items()}
     if args.threads:  # both sides' training processes inherit it
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
-    out = args.out.resolve()
+    out, values = args.out.resolve(), parse_values(args.values)
     return run_all(args.models or ",".join(papers), out, "parity",
-                   lambda model: run_model(model, papers[model][0], out, args.epochs, args.overrides), markdown)
+                   lambda model: run_model(model, papers[model][0], out, args.epochs, args.overrides, values),
+                   markdown)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the fixture papers live in tests/
+from paper_autotrain.pipeline import dump_spec, load_spec  # noqa: E402
+from tests.fixture_papers import with_settings  # noqa: E402
 from tests.pdf_fixtures import write_pdf  # noqa: E402
 
 
@@ -27,6 +29,27 @@ def fixture_pdf(out: Path, model: str, text: str) -> Path:
 def pipeline_command(pdf: Path, root: Path, epochs: int, *overrides: str) -> list[str]:
     return [sys.executable, "-m", "paper_autotrain", str(pdf), f"trainer.max_epochs={epochs}", f"paths.root={root}",
             *overrides]
+
+
+def set_on_spec(command: Sequence[str], root: Path, model: str, values: Sequence[tuple[str, Any]],
+                row: dict[str, Any]) -> list[str] | None:
+    """`command` in two steps, as a user sets a block option: read the paper (until=extract), put `values` on the
+    run's spec.yaml (NAME=VALUE a stated value, BLOCK.WORD=VALUE a block's structural word: with_settings), and the
+    command to run the rest from the render stage on; None with row's error set when the paper was not read."""
+    row["set"] = [f"{name}={value}" for name, value in values]
+    proc = subprocess.run([*command, "until=extract"], cwd=REPO, capture_output=True, text=True, check=False)
+    path = root / "generated" / model.lower() / "spec.yaml"
+    if proc.returncode != 0 or not path.exists():
+        row["error"] = (proc.stderr or proc.stdout).strip()[-500:] or f"no {path}"
+        return None
+    spec = load_spec(path)
+    absent = sorted({name.partition(".")[0] for name, _ in values if "." in name}
+                    - {block.block for block in spec.architecture})
+    if absent:  # with_settings leaves a spec without the block as it is: a misspelt block would train the paper's
+        row["error"] = f"--set: {model}'s spec has no block {', '.join(absent)}"
+        return None
+    path.write_text(dump_spec(with_settings(spec, values)))
+    return [*command, "from_stage=render"]
 
 
 def run_and_read(command: Sequence[str], root: Path, model: str, row: dict[str, Any]) -> tuple[dict, dict] | None:

@@ -3,10 +3,13 @@ paper end to end (graph, CTR, metric-learning papers)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
+import yaml
 
 from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
@@ -46,6 +49,39 @@ def with_block_params(spec: MethodSpec, name: str, **params: object) -> MethodSp
     """`spec` with structural words or values set on its block `name` (as a user edits spec.yaml)."""
     blocks = [Block(block=b.block, **{**b.params, **params}) if b.block == name else b for b in spec.architecture]
     return spec.model_copy(update={"architecture": blocks})
+
+
+def with_settings(spec: MethodSpec, values: Sequence[tuple[str, Any]]) -> MethodSpec:
+    """`--set` on a spec (scripts/bench.py, the parity scripts): NAME=VALUE a stated hyperparameter, BLOCK.WORD=VALUE a
+    structural word of the spec's block BLOCK (a block option giving RecBole's choice, e.g.
+    kgat_propagation.attention=epoch; a model without the block keeps its spec)."""
+    hyperparameters = {name: value for name, value in values if "." not in name}
+    spec = with_values(spec, **hyperparameters) if hyperparameters else spec
+    present = {block.block for block in spec.architecture}
+    for name, value in values:
+        block, _, word = name.partition(".")
+        if word and block in present:
+            spec = with_block_params(spec, block, **{word: value})
+    return spec
+
+
+def yaml_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def parse_values(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """`--set name=value` pairs, each value read as YAML (16 -> int, 1e-3 -> float, [64, 32] -> list)."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--set takes NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), yaml_value(value)))
+    return tuple(pairs)
 
 
 def synthetic_split_info(folder: Path, split_id: str) -> SplitInfo:

@@ -1,0 +1,129 @@
+"""The parity scripts' own logic, without training: scripts/session_parity.py's `--set` (a block option put on the
+run's spec.yaml between the extraction and the render stage) and scripts/seed_pairs.py's pooling of seeds."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from paper_autotrain.pipeline import dump_spec, load_spec
+from tests.fixture_papers import spec_of
+from tests.test_bert_graph_session_papers import GCSAN_PAPER
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture
+def scripts(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # the scripts import each other by name
+    return {name: importlib.import_module(name) for name in ("parity", "session_parity", "seed_pairs")}
+
+
+@pytest.fixture(scope="module")
+def gcsan_spec(tmp_path_factory: pytest.TempPathFactory):
+    return spec_of(tmp_path_factory.mktemp("gcsan"), GCSAN_PAPER)
+
+
+def fake_pipeline(monkeypatch: pytest.MonkeyPatch, parity, spec) -> list[list[str]]:
+    """The pipeline's subprocess replaced: `until=extract` writes the run's spec.yaml as the extract stage does;
+    every command is recorded."""
+    commands: list[list[str]] = []
+
+    def run(command, **_kwargs):
+        commands.append(list(command))
+        if "until=extract" in command:
+            root = Path(next(arg for arg in command if arg.startswith("paths.root=")).partition("=")[2])
+            (root / "generated" / "gcsan").mkdir(parents=True, exist_ok=True)
+            (root / "generated" / "gcsan" / "spec.yaml").write_text(dump_spec(spec))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(parity.subprocess, "run", run)
+    return commands
+
+
+def test_set_puts_block_words_on_the_extracted_spec_then_renders_from_it(scripts, gcsan_spec, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = fake_pipeline(monkeypatch, scripts["parity"], gcsan_spec)
+    scripts["session_parity"].main(["--models", "GCSAN", "--epochs", "1", "--out", str(tmp_path),
+                                    "--set", "graph_self_attention.layer_form=transformer",
+                                    "--set", "session_graph_encoder.gate=gru", "--set", "learning_rate=1e-3",
+                                    "seeds=[1]"])
+    extract, rest = commands
+    assert extract[-1] == "until=extract" and "seeds=[1]" in extract and "trainer.max_epochs=1" in extract
+    assert rest == [*extract[:-1], "from_stage=render"]
+    spec = load_spec(tmp_path / "runs" / "generated" / "gcsan" / "spec.yaml")
+    words = {block.block: block.params for block in spec.architecture}
+    assert words["graph_self_attention"] == {"layer_form": "transformer"}
+    assert words["session_graph_encoder"] == {"gate": "gru"} and words["item_embedding"] == {}
+    assert spec.hp("learning_rate") == 1e-3 and spec.hyperparameters["learning_rate"].source == "user"
+    assert spec.hp("embedding_size") == gcsan_spec.hp("embedding_size")
+    row = json.loads((tmp_path / "parity.json").read_text())[0]
+    assert row["set"] == ["graph_self_attention.layer_form=transformer", "session_graph_encoder.gate=gru",
+                          "learning_rate=0.001"]
+
+
+def test_set_on_a_block_the_spec_lacks_stops_before_training(scripts, gcsan_spec, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """with_settings leaves a model without the block as it is (bench sets one word on many models); a parity run
+    of one model with a misspelt block would silently train the paper's form."""
+    commands = fake_pipeline(monkeypatch, scripts["parity"], gcsan_spec)
+    assert scripts["session_parity"].main(["--models", "GCSAN", "--out", str(tmp_path),
+                                           "--set", "graph_attention.layer_form=transformer"]) == 1
+    assert len(commands) == 1 and commands[0][-1] == "until=extract"
+    row = json.loads((tmp_path / "parity.json").read_text())[0]
+    assert "no block graph_attention" in row["error"]
+
+
+def write_run(results: Path, model: str, seeds: dict[int, tuple[np.ndarray, np.ndarray, list[float], list[float]]],
+              users: np.ndarray) -> None:
+    """A run's results/<model> folder as session_parity.py leaves it: per seed our and RecBole's per-user test
+    values and validation histories."""
+    (results / "baselines" / "per_user").mkdir(parents=True)
+    (results / "baselines" / "history").mkdir(parents=True)
+    for seed, (ours, theirs, valid_ours, valid_theirs) in seeds.items():
+        (results / "train" / f"seed{seed}").mkdir(parents=True)
+        np.savez(results / "train" / f"seed{seed}" / "per_user_test.npz", users=users, ndcg_at_10=ours)
+        np.savez(results / "baselines" / "per_user" / f"{model}-seed{seed}.npz", users=users, ndcg_at_10=theirs)
+        for path, valid in ((results / "train" / f"seed{seed}" / "history.csv", valid_ours),
+                            (results / "baselines" / "history" / f"{model}-seed{seed}.csv", valid_theirs)):
+            path.write_text("epoch,train_loss,valid_ndcg@10\n"
+                            + "".join(f"{epoch + 1},1.0,{value}\n" for epoch, value in enumerate(valid)))
+    (results / "train" / "results.json").write_text(json.dumps([{"seed": seed} for seed in seeds]))
+
+
+def test_seed_pairs_pools_two_runs_seeds_as_a_hand_computation(scripts, tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    users = np.arange(1, 41)
+    values = {seed: (rng.random(40), rng.random(40) * 0.8, [0.02, 0.03 + seed / 100], [0.025 + seed / 200])
+              for seed in (0, 1, 2)}
+    write_run(tmp_path / "a", "GCSAN", {0: values[0]}, users)
+    write_run(tmp_path / "b", "GCSAN", {1: values[1], 2: values[2]}, users)
+    assert scripts["seed_pairs"].main(["GCSAN", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    ours = (values[0][0] + values[1][0] + values[2][0]) / 3  # each user's value averaged over the three seeds
+    theirs = (values[0][1] + values[1][1] + values[2][1]) / 3
+    relative = ours.mean() / theirs.mean() - 1
+    t_p = stats.ttest_rel(ours, theirs).pvalue
+    valid = np.mean([0.03, 0.04, 0.05]) / np.mean([0.025, 0.03, 0.035]) - 1  # each side's best epoch
+    pooled = scripts["seed_pairs"].pooled(sum((scripts["seed_pairs"].seed_rows("GCSAN", tmp_path / run)
+                                               for run in ("a", "b")), []))
+    assert pooled["relative"] == pytest.approx(relative) and pooled["t_p"] == pytest.approx(t_p)
+    assert pooled["wilcoxon_p"] == pytest.approx(stats.wilcoxon(ours, theirs).pvalue)
+    assert pooled["valid"] == pytest.approx(valid)
+    assert pooled["error"] == pytest.approx(stats.sem(ours - theirs) / theirs.mean())
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in printed] == ["seed 0", "seed 1", "seed 2", "seeds [0, 1, 2]"]
+    assert f"{100 * relative:+.1f}% (paired t-test p = {t_p:.3f}" in printed[-1]
+
+
+def test_seed_pairs_refuses_two_sides_scored_on_different_users(scripts, tmp_path: Path) -> None:
+    write_run(tmp_path / "a", "GCSAN", {0: (np.ones(3), np.ones(3), [0.1], [0.1])}, np.arange(3))
+    np.savez(tmp_path / "a" / "baselines" / "per_user" / "GCSAN-seed0.npz", users=np.arange(1, 4),
+             ndcg_at_10=np.ones(3))
+    with pytest.raises(SystemExit, match="different users"):
+        scripts["seed_pairs"].main(["GCSAN", str(tmp_path / "a")])
