@@ -174,3 +174,18 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
     # times faster on small models, where the optimiser step is a large share of a training step
     fused = {"fused": True} if key in FUSED_OPTIMIZERS and all(p.dtype.is_floating_point for p in params) else {}
     return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay, **fused)
+
+
+def sampled_softmax_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, pos_log_q: torch.Tensor,
+                         neg_log_q: torch.Tensor, accidental: torch.Tensor | None = None) -> torch.Tensor:
+    """Sampled-softmax cross entropy with the log-Q correction (Jean et al. 2015, YouTube DNN's candidate sampling),
+    mean over the batch. `pos_scores` [B] are the true classes' logits, `neg_scores` [B, K] those of K sampled
+    classes, `pos_log_q` [B] and `neg_log_q` [K] or [B, K] the log-probabilities of drawing them from the proposal
+    Q; each logit loses its log Q, so the expected softmax is the full one. `accidental` [B, K] (True where a
+    sampled class is the row's true one) drops those draws. With Q uniform and every other class sampled once this
+    is the full softmax cross entropy."""
+    neg_logits = neg_scores - neg_log_q
+    if accidental is not None:
+        neg_logits = neg_logits.masked_fill(accidental, float("-inf"))
+    logits = torch.cat([(pos_scores - pos_log_q).unsqueeze(-1), neg_logits], dim=-1)
+    return (torch.logsumexp(logits, dim=-1) - logits[:, 0]).mean()

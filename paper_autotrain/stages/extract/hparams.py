@@ -209,6 +209,13 @@ RULES: tuple[Rule, ...] = (
         "list",
         context=r"architecture|layers|network structure|tower",
     ),
+    # a tower of ReLU layers named by their widths, "a 1024-wide ReLU followed by a 512-wide ReLU" (YouTube DNN's
+    # chosen tower; its "Depth 2: 512 ReLU → 256 ReLU" lines are the grid it was chosen from)
+    Rule(
+        "mlp_layers",
+        r"(?P<v>\d{1,4}-\s?wide ReLU(?:\s+followed by (?:a )?\d{1,4}-\s?wide ReLU){1,5})",
+        "list",
+    ),
 )
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
