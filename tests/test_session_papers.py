@@ -269,9 +269,11 @@ def stamp_memory_by_hand(model, row: int, plus_mean: bool) -> tuple[torch.Tensor
 
 def test_stamp_is_the_attention_memory_two_mlps_and_the_trilinear_score(sequences, tmp_path):
     model, _ = built_model(PAPERS["STAMP"][0], sequences, tmp_path)
+    assert (model.session_memory, model.padding_slots) == ("attention", "masked")  # the paper's, by default
     with torch.no_grad():
         for module in (model.mlp_session, model.mlp_last, model.attention_w0):
             module.weight.normal_()  # at the init's weights every score is ~1e-10, below any useful tolerance
+        model.item_embedding.weight[0].normal_()  # a padding row the session must not read
         scores = model.full_sort_scores(HISTORIES, LENGTHS, USERS)
         for row in range(2):
             memory, last = stamp_memory_by_hand(model, row, plus_mean=False)
@@ -406,30 +408,48 @@ def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights
     torch.testing.assert_close(model.final_layer.weight.grad, theirs.final_layer.weight.grad)
 
 
-def test_stamp_attention_plus_mean_is_recboles_stamp_module_but_for_its_padding_row(sequences, tmp_path):
-    """With session_memory attention_plus_mean and RecBole's weights copied in, our STAMP scores as RecBole's STAMP
-    once the padding row is zero; RecBole's own padding row is drawn N(0, 0.002) and never trained, and it enters its
-    session mean and attention (ours masks the padding), the one difference left."""
+def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_included(sequences, tmp_path):
+    """With session_memory attention_plus_mean, padding_slots included and RecBole's weights copied in, our STAMP's
+    scores, CE loss and gradients equal RecBole's STAMP's, its padding row as drawn (nonzero) included: RecBole sums
+    its mean and attention over the whole zero-padded window. The padding row is trained in both (the CE loss takes
+    every column), so in RecBole it is no fixed small vector; the paper's default (masked) leaves it out."""
     from recbole.model.sequential_recommender.stamp import STAMP
 
     torch.manual_seed(0)
-    model, split = built_model(PAPERS["STAMP"][0], sequences, tmp_path, session_memory="attention_plus_mean")
+    model, split = built_model(PAPERS["STAMP"][0], sequences, tmp_path, session_memory="attention_plus_mean",
+                               padding_slots="included")
     stub = RecBoleStub(split.n_items, 6, embedding_size=8)
     theirs = STAMP(stub.config, stub)
     pairs = {"attention_w0": "w0", "attention_w1": "w1", "attention_w2": "w2", "attention_w3": "w3",
              "mlp_session": "mlp_a", "mlp_last": "mlp_b", "item_embedding": "item_embedding"}
     with torch.no_grad():
+        theirs.item_embedding.weight[0].normal_(0.0, 0.5)  # a padding row as large as a trained one
+        for module in (theirs.w0, theirs.mlp_a, theirs.mlp_b):
+            module.weight.mul_(20.0)  # beyond N(0, 0.05), so the padding's share shows in the scores
         for mine, their in pairs.items():
             getattr(model, mine).load_state_dict(getattr(theirs, their).state_dict())
         model.attention_bias.copy_(theirs.b_a)
-        for module in (theirs.w0, theirs.mlp_a, theirs.mlp_b, model.attention_w0, model.mlp_session, model.mlp_last):
-            module.weight.mul_(20.0)  # beyond N(0, 0.05), so the padding's share shows in the scores
-        interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
-        users = torch.zeros(4, dtype=torch.long)
-        ours = model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users)
-        assert not torch.allclose(ours[:, 1:], theirs.full_sort_predict(interaction)[:, 1:], rtol=1e-3, atol=0.0)
-        theirs.item_embedding.weight[0].zero_()  # the items' columns (1..n) agree; column 0 is the padding's
-        torch.testing.assert_close(ours[:, 1:], theirs.full_sort_predict(interaction)[:, 1:], rtol=1e-4, atol=1e-6)
+    model.train()
+    users = torch.zeros(4, dtype=torch.long)
+    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
+             "users": users}
+    interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
+                                   theirs.full_sort_predict(interaction), rtol=1e-4, atol=1e-6)
+        model.padding_slots = "masked"  # the paper's session (the default) differs wherever a history is shorter
+        masked = model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users)
+        assert not torch.allclose(masked[0], theirs.full_sort_predict(interaction)[0], rtol=1e-3, atol=0.0)
+        torch.testing.assert_close(masked[2], theirs.full_sort_predict(interaction)[2], rtol=1e-4, atol=1e-6)
+        model.padding_slots = "included"
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    assert float(theirs.item_embedding.weight.grad[0].abs().sum()) > 0.0  # the CE loss trains the padding row
+    for mine, their in pairs.items():
+        torch.testing.assert_close(getattr(model, mine).weight.grad, getattr(theirs, their).weight.grad,
+                                   rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(model.attention_bias.grad, theirs.b_a.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_nextitnet_channels_last_convolutions_equal_the_conv1d_modules_with_their_gradients(sequences, tmp_path):
