@@ -115,6 +115,13 @@ class BlockRule:
     form, fitted once on the train split instead of by epochs; `user_batches`: ENMF's batches of users, for its own
     loss only; paper_autotrain/regimes.py)"""
 
+    @property
+    def fitted_once(self) -> bool:
+        """whether its own objective is solved by a fit on the train split (templates/losses/fit.j2: EASE, SLIM,
+        ItemKNN, iALS) rather than by training steps: read from the manifest, so the reading stages need not import
+        the regime table (regimes.py names the training code)"""
+        return self.trains == "fit"
+
     def param(self, key: str) -> BlockParam | None:
         return next((param for param in self.params if param.key == key), None)
 

@@ -50,6 +50,16 @@ def test_every_family_yaml_regime_has_an_entry_that_agrees_with_it():
                                                                       split_regime.load_split), base.folder
 
 
+def test_a_block_the_reading_counts_as_fitted_once_is_one_of_a_fitted_regime_and_back():
+    """The extractor reads `fitted_once` from a block's manifest (its loss is `fit`) without importing this table;
+    the two agree for every block of every family."""
+    library = load_library()
+    blocks = {name: rule for base in library.bases for name, rule in base.blocks.items()}
+    fitted = {name for name, rule in blocks.items() if rule.fitted_once}
+    assert fitted >= {"ease", "slim", "item_knn", "ials"}
+    assert fitted == {name for name, rule in blocks.items() if regimes.fitted_once(rule.regime)}
+
+
 def test_families_keep_their_regimes_and_default_baselines():
     """The mapping the if-chains used to spell out: context and sequential split their own way, the rest top-k;
     autoencoders train on user rows and compare with MultiVAE/EASE; knowledge models add the KG to the top-k split."""

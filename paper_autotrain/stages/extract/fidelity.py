@@ -19,7 +19,6 @@ import yaml
 
 from paper_autotrain.library import load_library
 from paper_autotrain.recbole_models import class_names, composition_class, recbole_class
-from paper_autotrain.regimes import fitted_once
 from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
 
 from .lexicon import KNOWN_MODELS
@@ -447,7 +446,7 @@ def loss_owner(family: str, loss: str, built: list[str], components: list[Compon
         rule = blocks.get(name)
         if rule is None or not rule.trains or loss not in rule.trains_for:
             continue
-        if fitted_once(rule.regime):  # fitted once (EASE, SLIM, ItemKNN): its fit solves the paper's own objective
+        if rule.fitted_once:  # fitted once (EASE, SLIM, ItemKNN): its fit solves the paper's own objective
             return name
         if any(component.block == name and re.search(r"loss|likelihood", component.name) for component in components):
             return name
