@@ -131,3 +131,19 @@ def write_synthetic_split(folder: Path, dataset: str = "synthetic", **kwargs: An
     split = synthetic_split(**kwargs)
     write_split(split, folder, dataset)
     return split
+
+
+def adam_losses(model: Any, batch: dict[str, Any], steps: int, lr: float) -> list[float]:
+    """The model's loss on `batch` before each of `steps` Adam steps on that batch (a rendered model should learn
+    what it is shown)."""
+    import torch  # only the tests that train a model pay for it
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses

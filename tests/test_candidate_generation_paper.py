@@ -19,6 +19,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_block_params, with_values
+from tests.model_fixtures import adam_losses
 
 CANDIDATE_PAPER = [
     ["Deep Candidate Networks for Video Recommendations",
@@ -140,14 +141,7 @@ def test_the_rendered_model_trains_a_few_steps(split_info, tmp_path):
     split = load_split(split_info.path)
     train = torch.as_tensor(split.train)[:256]
     batch = {"users": train[:, 0], "pos_items": train[:, 1], "neg_items": torch.zeros(len(train), 1, dtype=int)}
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     torch.manual_seed(0)
-    losses = []
-    for _ in range(15):
-        optimizer.zero_grad()
-        loss = model.loss(batch)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = adam_losses(model, batch, steps=15, lr=0.01)
     assert all(math.isfinite(x) for x in losses)
     assert sum(losses[-3:]) < sum(losses[:3])

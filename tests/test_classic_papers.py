@@ -32,7 +32,7 @@ from tests.fixture_papers import (
     synthetic_split_info,
     with_values,
 )
-from tests.model_fixtures import synthetic_split
+from tests.model_fixtures import adam_losses, synthetic_split
 
 DMF_PAPER = [
     ["Deep Matrix Factorization Models for Recommender Systems",
@@ -296,14 +296,7 @@ def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
              "neg_items": torch.randint(0, built.n_items, (64, 3), generator=torch.Generator().manual_seed(1))}
     if model == "ENMF":  # its regime's batch (user_batches): users, each with all its train pairs
         batch = first_user_pairs(split, {}, 8)
-    optimizer = torch.optim.Adam(built.parameters(), lr=0.02)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = built.loss(batch)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = adam_losses(built, batch, steps=20, lr=0.02)
     assert losses[-1] < 0.8 * losses[0], losses
 
 

@@ -22,6 +22,7 @@ from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
 from tests.fixture_papers import with_block_params
+from tests.model_fixtures import adam_losses
 from tests.pdf_fixtures import bundle_for, write_pdf
 
 RULES = {"name": "rules", "hparams": {}}
@@ -428,14 +429,7 @@ def test_dcn_mix_and_the_parallel_structure_build_and_learn(words, rows, tmp_pat
     torch.manual_seed(0)
     model = build_model(folder, load_config(folder), split)
     batch = ctr_batch(split, "train", slice(0, 256))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = model.loss(batch)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    losses = adam_losses(model, batch, steps=20, lr=0.01)
     assert losses[-1] < losses[0], losses
 
 

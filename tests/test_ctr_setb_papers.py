@@ -23,6 +23,7 @@ from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
 from tests.ctr_fixtures import write_ctr_dataset
 from tests.fixture_papers import rendered, spec_of, with_block_params
+from tests.model_fixtures import adam_losses
 
 SETTINGS = "We evaluate on the Criteo and Avazu datasets with AUC and Logloss. Table 2 reports the results."
 
@@ -124,14 +125,7 @@ def test_the_rendered_model_learns_a_batch_in_a_few_steps(name, specs, rows, tmp
     torch.manual_seed(0)
     model = build_model(folder, load_config(folder), split)
     batch = ctr_batch(split, "train", slice(0, 64))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = model.loss(batch)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = adam_losses(model, batch, steps=20, lr=0.01)
     assert losses[-1] < 0.5 * losses[0], losses
 
 

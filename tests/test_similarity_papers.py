@@ -18,6 +18,7 @@ from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.model_fixtures import adam_losses
 
 FISM_PAPER = [
     ["FISM: Factored Item Similarity Models for Top-N Recommender Systems",
@@ -193,14 +194,7 @@ def test_a_few_steps_lower_the_loss_on_one_batch(model, split_info, tmp_path):
     train = torch.as_tensor(load_split(split_info.path).train)
     batch = {"users": train[:64, 0], "pos_items": train[:64, 1],
              "neg_items": torch.randint(0, built.n_items, (64, 3), generator=torch.Generator().manual_seed(1))}
-    optimizer = torch.optim.Adam(built.parameters(), lr=0.05)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = built.loss(batch)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = adam_losses(built, batch, steps=20, lr=0.05)
     assert losses[-1] < 0.7 * losses[0]
 
 
