@@ -6,6 +6,7 @@ The fixture papers are written the way papers describe methods; none is a real p
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from paper_autotrain.recbole_models import composition_class, recbole_class
 from paper_autotrain.schemas import Component, Fidelity
 from paper_autotrain.stages import extract, parse, render
 from paper_autotrain.stages.baselines.references import reference_with_notes
+from paper_autotrain.stages.extract.fidelity import offered_or_cited
 from tests.model_fixtures import reference_spec
 from tests.pdf_fixtures import bundle_for, write_pdf
 
@@ -254,3 +256,13 @@ def test_a_wide_part_with_crosses_gets_the_cross_product_block(tmp_path):
     assert crosses.block == "cross_product" and "cross-product transformations" in crosses.evidence
     assert [d.component for d in spec.fidelity.deviations] == ["choice of the crossed feature pairs"]
     assert reference_with_notes(spec)[0] == "WideDeep"
+
+
+@pytest.mark.parametrize(("sentence", "offered"), [
+    ("Notice that other interaction functions can be also applied, such as Euclidean distance.", True),
+    ("The score could also be the Euclidean distance between the two vectors.", True),
+    ("We score a pair by the Euclidean distance between the user and the item.", False),
+])
+def test_a_part_offered_as_an_option_is_not_the_methods_own(sentence, offered):
+    match = re.search("Euclidean distance", sentence)
+    assert offered_or_cited(sentence, match, sentence) is offered

@@ -47,8 +47,9 @@ PROPOSED_BY = re.compile(r"\b(?:proposed|introduced|developed) (?:by|in)\b[^.;]{
 # rewritten (an analysis of what it computes), not a part it is built from
 REWRITTEN = re.compile(r"\b(?:reduces?|rewrites?|turns?|transforms?|recasts?) (?:our|the|this) (?:[\w-]+ ){0,3}?"
                        r"(?:model|method|approach|predictor)s? (?:in)?to\b", re.I)
-# "... could also ...", "We could use dot product ... However, ... we adopt the Euclidean distance": an option
-ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|could also|can also"
+# "... could also ...", "other interaction functions can be also applied, such as ...", "We could use dot product
+# ... However, ... we adopt the Euclidean distance": an option
+ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|(?:could|can|may|might) (?:be )?also"
                          r"|we could (?:use|adopt|apply))\b", re.I)
 SECTION_NUMBER = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
 # "Reduction to Existing Models:", "Relation with SGCN." -- a paragraph heading inside a section
