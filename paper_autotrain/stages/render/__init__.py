@@ -282,9 +282,9 @@ def block_loss(spec: MethodSpec) -> str | None:
     except (StageError, KeyError):
         return None
     rules = [blocks[block.block] for block in spec.architecture if block.block in blocks]
-    # a block fitted once (its regime's fit: EASE) trains no loss whatever the spec's: its fit is its objective
+    # a block fitted once (its own loss is its fit: EASE) trains no loss whatever the spec's: its fit is its objective
     return next((rule.trains for rule in rules
-                 if rule.trains and (spec.trained_loss in rule.trains_for or fitted_once(rule.regime))), None)
+                 if rule.trains and (spec.trained_loss in rule.trains_for or rule.fitted_once)), None)
 
 
 def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
@@ -351,7 +351,7 @@ def own_regime(spec: MethodSpec, base: Base) -> str | None:
     A block with its own loss (ENMF's user batches for its whole-data loss) names its regime for that loss only:
     trained with another (a hand-edited BPR), the model takes the scaffold's batches of pairs and negatives."""
     rules = [base.blocks[block.block] for block in spec.architecture if block.block in base.blocks]
-    return next((rule.regime for rule in rules if rule.regime and (fitted_once(rule.regime) or not rule.trains
+    return next((rule.regime for rule in rules if rule.regime and (rule.fitted_once or not rule.trains
                                                                      or rule.trains == trained_loss(spec))), None)
 
 
