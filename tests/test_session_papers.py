@@ -7,6 +7,7 @@ fixture papers are written the way papers describe their methods; none is a real
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -370,6 +371,14 @@ RIGHT_PADDED = torch.tensor([[3, 0, 0, 0, 0, 0], [4, 9, 2, 0, 0, 0], [5, 1, 7, 8
 RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS = torch.tensor([1, 3, 6, 2]), torch.tensor([4, 8, 3, 1])
 
 
+def right_padded_batch(stub: RecBoleStub) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+    """The right-padded histories as our batch (one user id for all) and as RecBole's interaction."""
+    users = torch.zeros(len(RIGHT_PADDED), dtype=torch.long)
+    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
+             "users": users}
+    return users, batch, stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+
+
 def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights(sequences, tmp_path):
     """With read_position window_end and RecBole's weights copied in, our model's full ranking, CE loss and every
     gradient equal RecBole's NextItNet's: what remains between the two in a parity run is the random draws."""
@@ -389,10 +398,7 @@ def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights
                 model.convolutions[layer].bias.copy_(conv.bias)
                 model.conv_norms[layer].load_state_dict(norm.state_dict())
     model.train()
-    users = torch.zeros(4, dtype=torch.long)
-    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
-             "users": users}
-    interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+    users, batch, interaction = right_padded_batch(stub)
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
                                    theirs.full_sort_predict(interaction))
@@ -430,10 +436,7 @@ def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_in
             getattr(model, mine).load_state_dict(getattr(theirs, their).state_dict())
         model.attention_bias.copy_(theirs.b_a)
     model.train()
-    users = torch.zeros(4, dtype=torch.long)
-    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
-             "users": users}
-    interaction = stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
+    users, batch, interaction = right_padded_batch(stub)
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
                                    theirs.full_sort_predict(interaction), rtol=1e-4, atol=1e-6)
