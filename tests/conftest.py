@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.schemas import SplitInfo
+from tests.ctr_fixtures import write_ctr_dataset
 from tests.model_fixtures import write_synthetic_split
 
 
@@ -35,3 +37,11 @@ def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
         n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
         protocol="synthetic").model_dump_json())
     return SplitInfo.model_validate_json((folder / "split.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
+    """The small CTR dataset (tests/ctr_fixtures.py) prepared as labelled rows (the CTR tests; a module may define
+    its own)."""
+    dataset = write_ctr_dataset(tmp_path_factory.mktemp("ctrdata"))
+    return prepare_ctr(dataset, tmp_path_factory.mktemp("datasets"))

@@ -13,26 +13,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from paper_autotrain.data.ctr import CTRSplit, prepare_ctr
+from paper_autotrain.data.ctr import CTRSplit
 from paper_autotrain.errors import StageError
 from paper_autotrain.runtime.ctr import FieldCrossProducts, ctr_batch
-from paper_autotrain.schemas import MethodSpec, SplitInfo
+from paper_autotrain.schemas import MethodSpec
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
-from tests.ctr_fixtures import write_ctr_dataset
 from tests.model_fixtures import reference_spec
 
 WIDE_DEEP_CROSSED = [{"block": "field_embedding", "dim": 8}, {"block": "linear"}, {"block": "cross_product"},
                      {"block": "mlp_tower", "layers": [32, 16], "dropout": 0.1}, {"block": "sum_logits"}]
 NO_CROSS_NOTE = "RecBole's WideDeep has no cross-product features (its wide part is linear over the raw fields)"
-
-
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    dataset = write_ctr_dataset(tmp_path_factory.mktemp("ctrdata"))
-    return prepare_ctr(dataset, tmp_path_factory.mktemp("datasets"))
 
 
 def crossed_spec(architecture: list[dict[str, Any]] = WIDE_DEEP_CROSSED, **hyperparameters: Any) -> MethodSpec:

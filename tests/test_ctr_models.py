@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from paper_autotrain.data.ctr import load_ctr, prepare_ctr
+from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.errors import StageError
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import baselines, render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.train import train as train_rows
-from tests.ctr_fixtures import write_ctr_dataset
 from tests.model_fixtures import CONTEXT_MODELS, reference_spec
-
-
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    dataset = write_ctr_dataset(tmp_path_factory.mktemp("ctrdata"))
-    return prepare_ctr(dataset, tmp_path_factory.mktemp("datasets"))
 
 
 def rendered(model_name: str, folder: Path, **hyperparameters) -> Path:

@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from paper_autotrain.data.ctr import load_ctr, prepare_ctr
+from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.ctr import ctr_batch
-from paper_autotrain.schemas import HyperParameter, MethodSpec, SplitInfo
+from paper_autotrain.schemas import HyperParameter, MethodSpec
 from paper_autotrain.stages import extract, parse, render, validate
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
-from tests.ctr_fixtures import write_ctr_dataset
 from tests.fixture_papers import with_block_params
 from tests.model_fixtures import adam_losses
 from tests.pdf_fixtures import bundle_for, write_pdf
@@ -226,12 +225,6 @@ PAPERS = {
     "FFM": (FFM_PAPER, ["field_aware_interaction", "linear", "sum_logits"]),
     "FNN": (FNN_PAPER, ["field_embedding", "fm_pretraining", "mlp_tower", "sum_logits"]),
 }
-
-
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    dataset = write_ctr_dataset(tmp_path_factory.mktemp("ctrdata"))
-    return prepare_ctr(dataset, tmp_path_factory.mktemp("datasets"))
 
 
 def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:

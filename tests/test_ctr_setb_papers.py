@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from paper_autotrain.data.ctr import load_ctr, prepare_ctr
+from paper_autotrain.data.ctr import load_ctr
 from paper_autotrain.runtime.ctr import ctr_batch
 from paper_autotrain.schemas import HyperParameter, MethodSpec, SplitInfo
 from paper_autotrain.stages import render, validate
@@ -21,7 +21,6 @@ from paper_autotrain.stages.extract.fidelity import find_parts, vocabulary, with
 from paper_autotrain.stages.extract.text import Sentence
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_rows
-from tests.ctr_fixtures import write_ctr_dataset
 from tests.fixture_papers import rendered, spec_of, with_block_params
 from tests.model_fixtures import adam_losses
 
@@ -68,12 +67,6 @@ PAPERS = {
     "Deep Crossing": (DEEP_CROSSING_PAPER, ["field_embedding", "residual_units", "sum_logits"]),
     "FmFM": (FMFM_PAPER, ["field_embedding", "linear", "field_matrixed_interaction", "sum_logits"]),
 }
-
-
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    dataset = write_ctr_dataset(tmp_path_factory.mktemp("ctrdata"))
-    return prepare_ctr(dataset, tmp_path_factory.mktemp("datasets"))
 
 
 @pytest.fixture(scope="module")
