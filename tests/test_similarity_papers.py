@@ -6,6 +6,7 @@ equals the paper's equation on a tiny input. None of the fixture papers is a rea
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.runtime.similarity import smoothed_attention_sums
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references.topk import reference
@@ -271,3 +273,70 @@ def test_nais_scores_are_the_papers_smoothed_attention_with_the_estimated_item_l
         for b, u in enumerate(users.tolist()):
             for k, item in enumerate(items[b].tolist()):
                 torch.testing.assert_close(batch[b, k], nais_by_hand(model, train, u, item), rtol=1e-4, atol=1e-4)
+
+
+def nais_scores_both_ways(model: torch.nn.Module, users: torch.Tensor) -> list[tuple[torch.Tensor, list]]:
+    """(scores, gradients of a fixed random weighting of them) of the full sort by item pairs and of the same pairs
+    through attended_history (each user's history gathered, the sums in log space)."""
+    every_item = torch.arange(model.n_items)
+    weighting = torch.randn(len(users), model.n_items, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    results = []
+    for scores_of in (model.attended_every_item, lambda u: model.attended_history(u.unsqueeze(1), every_item)):
+        model.zero_grad()
+        scores = scores_of(users)
+        (scores * weighting).sum().backward()
+        results.append((scores.detach(), [p.grad.clone() for p in model.parameters()]))
+    return results
+
+
+@pytest.mark.parametrize("pages", [NAIS_PAPER, CONCAT_PAGES], ids=["prod", "concat"])
+def test_nais_full_sort_by_item_pairs_equals_the_per_user_attention(pages, split_info, tmp_path, monkeypatch):
+    """The full sort groups the sums by (target, history item) pair: the same values and gradients in float64; a
+    user whose sums underflow there (NaN) is scored by the per-user path."""
+    model = model_from(split_info, tmp_path, pages, attention_size=4, beta=0.7, alpha=0.3).double()
+    with torch.no_grad():
+        for table in (model.history_embedding.weight, model.target_embedding.weight):
+            table.normal_()
+        model.attention_vector.normal_()
+        model.attention_layer.bias.normal_()
+    users = torch.arange(model.n_users)
+    (new, new_grads), (old, old_grads) = nais_scores_both_ways(model, users)
+    assert torch.isfinite(new).all() and bool((new != 0).any())
+    torch.testing.assert_close(new, old, rtol=1e-10, atol=1e-12)
+    for got, expected in zip(new_grads, old_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+    generated = sys.modules[type(model).__module__]
+    by_pairs = generated.smoothed_attention_sums
+
+    def underflowing_user_2(*args: object, **kwargs: object) -> torch.Tensor:
+        sums = by_pairs(*args, **kwargs)
+        sums[2, 0] = float("nan")
+        return sums
+
+    monkeypatch.setattr(generated, "smoothed_attention_sums", underflowing_user_2)
+    with torch.no_grad():
+        torch.testing.assert_close(model.attended_every_item(users), old, rtol=1e-10, atol=1e-12)
+
+
+def test_smoothed_attention_sums_by_hand():
+    """Two targets against a union of three history items: a row holding the target leaves it out (and counts one
+    item less), a row whose only item is the target sums nothing; a denominator that underflows is NaN."""
+    logits = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=torch.float64)  # [target, history item]
+    similarity = torch.tensor([[1.0, 2.0, -3.0], [0.5, -1.0, 4.0]], dtype=torch.float64)
+    targets, items = torch.tensor([3, 7]), torch.tensor([3, 5, 9])
+    members = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
+    beta, alpha = 0.6, 0.5
+    got = smoothed_attention_sums(logits, similarity, targets, items, members, beta, alpha)
+    expected = torch.zeros(3, 2, dtype=torch.float64)
+    for row in range(3):
+        for t, target in enumerate(targets.tolist()):
+            js = [j for j in range(3) if members[row, j] and int(items[j]) != target]
+            if js:
+                e = torch.exp(logits[t, js])
+                expected[row, t] = len(js) ** -alpha * (e * similarity[t, js]).sum() / e.sum() ** beta
+    assert expected[1, 0] == 0 and expected[1, 1] != 0
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    far = torch.tensor([[0.0, -1000.0]], dtype=torch.float64)  # the second row's item 1000 below the first's
+    sums = smoothed_attention_sums(far, torch.ones_like(far), torch.tensor([0]), torch.tensor([1, 2]),
+                                   torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64), beta, 0.0)
+    assert sums[0, 0] == 1.0 and sums[1, 0].isnan()

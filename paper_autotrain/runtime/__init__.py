@@ -64,7 +64,14 @@ from paper_autotrain.runtime.losses import (
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, normal_init, session_graph
-from paper_autotrain.runtime.similarity import history_sums, in_history, padded_history, train_pairs
+from paper_autotrain.runtime.similarity import (
+    history_members,
+    history_sums,
+    in_history,
+    padded_history,
+    smoothed_attention_sums,
+    train_pairs,
+)
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
@@ -75,7 +82,8 @@ __all__ = [
     "whole_data_loss", "sampled_softmax_loss",
     "squared_norm_penalty",
     "symmetric_mm", "symmetric_sparse_mm",
-    "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",
+    "history_members", "history_sums", "in_history", "padded_history", "smoothed_attention_sums",
+    "squared_error_loss", "train_pairs",
     "corrupted_triples", "entity_lookup", "sampled_neighbourhoods", "collaborative_knowledge_graph", "softmax_by_head",
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
     "DistinctPerSlice", "with_corrupted_tails",
