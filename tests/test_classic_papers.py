@@ -22,6 +22,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import runner
 from paper_autotrain.stages.baselines.references.topk import reference
+from paper_autotrain.stages.extract.defaults import needed_defaults
 from paper_autotrain.worker.batches import first_user_pairs
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import (
@@ -400,6 +401,16 @@ def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tm
     # the block's batches of users come with its own loss: trained with BPR (a hand edit), it takes pairs
     bpr = rendered(spec.with_trained_loss("bpr"), tmp_path / "bpr")
     assert load_config(bpr)["data"]["regime"] == "topk"
+
+
+def test_enmf_lists_no_negative_samples_its_whole_data_loss_never_reads(tmp_path):
+    """A family default nothing consumes is not listed: ENMF's whole-data loss on user batches samples no negatives.
+    Trained with BPR (a hand edit) it samples them from pairs, and negative_samples is needed again."""
+    spec = spec_of(tmp_path, ENMF_PAPER)
+    assert "negative_samples" not in spec.hyperparameters
+    assert not any("negative_samples" in line for line in spec.unclear)
+    assert "negative_samples" not in needed_defaults(spec)
+    assert needed_defaults(spec.with_trained_loss("bpr"))["negative_samples"] == 1
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):

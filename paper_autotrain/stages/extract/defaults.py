@@ -17,6 +17,7 @@ import yaml
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
+from paper_autotrain.regimes import regime
 from paper_autotrain.schemas import (
     BLOCK_ONLY_HYPERPARAMETERS,
     CANONICAL_HYPERPARAMETERS,
@@ -30,6 +31,7 @@ from paper_autotrain.schemas import (
 log = logging.getLogger(__name__)
 
 DEFAULTS_FILE = Path(__file__).with_name("family_defaults.yaml")
+NEGATIVE_SAMPLES = "negative_samples"
 
 
 @cache
@@ -67,14 +69,25 @@ def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
 
 def family_defaults(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> dict[str, Any]:
     """The family's defaults less the block-only ones none of this spec's blocks reads (NARM's GRU reads
-    gru_layers, not the family's n_layers: a default no part of the model uses is not listed as one). A custom part
-    may read any of them: with one, all are kept."""
+    gru_layers, not the family's n_layers: a default no part of the model uses is not listed as one), and less
+    negative_samples where nothing samples negatives (trains_without_negatives). A custom part may read any of
+    them: with one, all are kept."""
     defaults = dict(base.defaults.get(spec.family, {}))
     if any(block.block == "custom" for block in spec.architecture):
         return defaults
     read_here = {key for rule in rules for key in hyperparameters_read(rule)}
+    unread = {NEGATIVE_SAMPLES} if trains_without_negatives(spec, rules) else set()
     return {key: value for key, value in defaults.items()
-            if key not in BLOCK_ONLY_HYPERPARAMETERS or key in read_here}
+            if (key not in BLOCK_ONLY_HYPERPARAMETERS or key in read_here) and key not in unread}
+
+
+def trains_without_negatives(spec: MethodSpec, rules: list[BlockRule]) -> bool:
+    """Whether a block's own loss, standing for the spec's, trains in a regime that samples no negatives (ENMF's
+    whole-data loss on its user batches): nothing reads negative_samples. With another loss (a hand-edited BPR) the
+    model trains on the scaffold's pairs and negatives. A block fitted once (EASE) is not counted here: its spec lists
+    every family default, none of which its fit reads, as before."""
+    return any(rule.regime and rule.trains and not rule.fitted_once and spec.trained_loss in rule.trains_for
+               and not regime(rule.regime).negative_sampling for rule in rules)
 
 
 def hyperparameters_read(rule: BlockRule) -> set[str]:
