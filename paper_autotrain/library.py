@@ -122,6 +122,12 @@ class BlockRule:
         the regime table (regimes.py names the training code)"""
         return self.trains == "fit"
 
+    def trains_own_batches(self, loss: str) -> bool:
+        """whether a model trained with the spec loss `loss` takes this block's own loss on its own regime's batches
+        (ENMF's whole-data loss on batches of users) instead of the scaffold's pairs with sampled negatives: then
+        nothing reads negative_samples. A block fitted once takes no batches (its spec is left as it is)."""
+        return bool(self.trains and self.regime and not self.fitted_once and loss in self.trains_for)
+
     def param(self, key: str) -> BlockParam | None:
         return next((param for param in self.params if param.key == key), None)
 

@@ -404,13 +404,16 @@ def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tm
 
 
 def test_enmf_lists_no_negative_samples_its_whole_data_loss_never_reads(tmp_path):
-    """A family default nothing consumes is not listed: ENMF's whole-data loss on user batches samples no negatives.
-    Trained with BPR (a hand edit) it samples them from pairs, and negative_samples is needed again."""
+    """A family default nothing consumes is not listed (spec, config.yaml): ENMF's whole-data loss on user batches
+    samples no negatives. Trained with BPR (a hand edit) it samples them from pairs, and negative_samples is back."""
     spec = spec_of(tmp_path, ENMF_PAPER)
     assert "negative_samples" not in spec.hyperparameters
     assert not any("negative_samples" in line for line in spec.unclear)
     assert "negative_samples" not in needed_defaults(spec)
-    assert needed_defaults(spec.with_trained_loss("bpr"))["negative_samples"] == 1
+    assert "negative_samples" not in load_config(rendered(spec, tmp_path / "model"))["optim"]
+    bpr = spec.with_trained_loss("bpr")
+    assert needed_defaults(bpr)["negative_samples"] == 1
+    assert load_config(rendered(bpr, tmp_path / "bpr"))["optim"]["negative_samples"] == 1
 
 
 def test_a_paper_with_negative_sampling_is_not_read_as_enmf(tmp_path):

@@ -17,7 +17,6 @@ import yaml
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
-from paper_autotrain.regimes import regime
 from paper_autotrain.schemas import (
     BLOCK_ONLY_HYPERPARAMETERS,
     CANONICAL_HYPERPARAMETERS,
@@ -82,12 +81,9 @@ def family_defaults(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> dic
 
 
 def trains_without_negatives(spec: MethodSpec, rules: list[BlockRule]) -> bool:
-    """Whether a block's own loss, standing for the spec's, trains in a regime that samples no negatives (ENMF's
-    whole-data loss on its user batches): nothing reads negative_samples. With another loss (a hand-edited BPR) the
-    model trains on the scaffold's pairs and negatives. A block fitted once (EASE) is not counted here: its spec lists
-    every family default, none of which its fit reads, as before."""
-    return any(rule.regime and rule.trains and not rule.fitted_once and spec.trained_loss in rule.trains_for
-               and not regime(rule.regime).negative_sampling for rule in rules)
+    """Whether the spec's loss is a block's own, trained on that block's batches with no sampled negatives (ENMF's
+    whole-data loss on user batches); with another loss (a hand-edited BPR) the model samples them again."""
+    return any(rule.trains_own_batches(spec.trained_loss) for rule in rules)
 
 
 def hyperparameters_read(rule: BlockRule) -> set[str]:

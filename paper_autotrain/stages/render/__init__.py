@@ -294,7 +294,9 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     block_regime = own_regime(spec, base)
     fitted = fitted_once(block_regime)
     # a fit has no optimiser to check (iALS's "optimizer: als" is its fit)
-    optim, optim_rows = ({}, []) if fitted else resolve_optim(spec)
+    sampled = not any(base.blocks[block.block].trains_own_batches(spec.trained_loss)
+                      for block in spec.architecture if block.block in base.blocks)
+    optim, optim_rows = ({}, []) if fitted else resolve_optim(spec, sampled)
     trainer, epoch_row = resolve_trainer(spec, cfg)
     rows = param_rows + optim_rows + [epoch_row]
     composition = " -> ".join(block.block for block in spec.architecture)
@@ -397,12 +399,16 @@ def resolved_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[A
     return value, {"name": param.key, "value": value, "source": found.source, "evidence": found.evidence}
 
 
-def resolve_optim(spec: MethodSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """config.yaml's optim values and their rows; `sampled` False: the model samples no negatives (ENMF's own loss
+    on its user batches), so negative_samples is neither written nor listed."""
     values: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     kinds = {"optimizer": str, "learning_rate": float, "batch_size": int, "l2_reg": float,
              "negative_samples": int}
     for name, default in OPTIM_DEFAULTS:
+        if name == "negative_samples" and not sampled:
+            continue
         entry = spec.hyperparameters.get(name)
         raw = default if entry is None else entry.value
         value = coerce(raw, kinds[name], name)
