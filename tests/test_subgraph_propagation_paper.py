@@ -17,6 +17,8 @@ from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.graph import normalized_adjacency
 from paper_autotrain.runtime.subgraphs import graph_edges, interest_aware_layers, subgraph_adjacency
 from paper_autotrain.schemas import SplitInfo
+from paper_autotrain.stages.extract.hparams import find_hyperparameters
+from paper_autotrain.stages.extract.text import Sentence
 from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
 from tests.model_fixtures import adam_losses
 
@@ -80,6 +82,23 @@ def test_a_subgraph_named_in_passing_composes_nothing(tmp_path):
     assert [block.block for block in spec.architecture] == ["embedding", "light_propagation", "dot_score"]
     unbuilt = [component.name for component in spec.fidelity.components if component.block is None]
     assert unbuilt == ["subgraphs or interest groups of users"]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    # a compared model's count beside ours is not ours; a footnote mark after a noun; the name misspelt by a swap
+    ("In this experiment, we used the LightGCN with 4 layers and IPM-GCN with 3 subgraphs6 and 6 layers, which are "
+     "their optimal setting on Kindle Store.", {"n_layers": 6, "n_subgraphs": 3}),
+    ("We compare with LightGCN with 4 layers.", {}),
+    ("An overview of our IMP-GCN model with two subgraphs as illustration.", {}),  # the model, not its setting
+    ("IMP-GCN2, IMP-GCN3 and IMP-GCN4 represent IMP-GCN with 2, 3, and 4 subgraphs.", {}),  # a grid
+    ("We run IMP-GCN with three subgraphs.", {"n_subgraphs": 3}),
+    ("We run PMI-GCN with 4 layers.", {}),  # not a swap of neighbouring letters
+])
+def test_counts_stated_for_the_own_model_by_name(sentence, expected):
+    found, notes = find_hyperparameters([Sentence(page=7, text=sentence, order=0)], "IMP-GCN")
+    got = {key: found[key].value for key in ("n_layers", "n_subgraphs") if key in found}
+    assert got == expected
+    assert any("Kindle Store" in note for note in notes) == ("Kindle Store" in sentence)
 
 
 def tiny_graph() -> tuple[torch.Tensor, int, int, torch.Tensor]:
