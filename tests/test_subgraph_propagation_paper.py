@@ -54,7 +54,8 @@ PASSING_PAPER = [
      "Graph neural networks learn user and item embeddings from the interaction graph."],
     ["2 METHOD",
      "We discard feature transformation and non-linear activation: light graph convolution with symmetric "
-     "normalization. Layer combination averages the embeddings of all layers. Each training batch samples a subgraph "
+     "normalization. Layer combination averages the embeddings of all layers. Users with similar interests form groups "
+     "that like the same items. Each training batch samples a subgraph "
      "around its users, and the score is the inner product of the user and item embeddings. We optimise the BPR loss "
      "with Adam."],
 ]
