@@ -72,6 +72,7 @@ from paper_autotrain.runtime.similarity import (
     smoothed_attention_sums,
     train_pairs,
 )
+from paper_autotrain.runtime.subgraphs import graph_edges, interest_aware_layers, subgraph_adjacency
 
 __all__ = [
     "AutoEncoderModule", "activation_layer", "gaussian_kl", "mlp_stack", "normalize_rows",
@@ -91,6 +92,6 @@ __all__ = [
     "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "normal_init",
     "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
-    "spectral_filter",
+    "spectral_filter", "graph_edges", "interest_aware_layers", "subgraph_adjacency",
     "ItemFeatureEmbedding", "CausalEncoderLayer",
 ]

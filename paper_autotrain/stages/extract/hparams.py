@@ -221,7 +221,7 @@ RULES: tuple[Rule, ...] = (
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
                       "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size",
-                      "n_hop", "n_memory",
+                      "n_hop", "n_memory", "n_subgraphs",
                       "neighbors"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
@@ -272,6 +272,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "neighbor_sample_size": (1, 1024),
     "n_hop": (1, 8),
     "n_memory": (1, 4096),
+    "n_subgraphs": (1, 64),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
@@ -424,10 +425,58 @@ def find_hyperparameters(
                     f"using the first value {value}"
                 )
     if keys is None:
+        owned, owned_notes = find_owned_values(sentences, model_name, set(found))
+        found.update(owned)
+        notes += owned_notes
         found.update(find_symbol_values(sentences, model_name, set(found), others))
         for key, (entry, note) in find_respective_values(sentences, model_name, set(found), others).items():
             found[key] = entry
             notes.append(note)
+    return found, notes
+
+
+# "we used the LightGCN with 4 layers and IPM-GCN with 3 subgraphs and 6 layers, which are their optimal setting on
+# Kindle Store": the settings a sentence gives each model it names, "<name> with N <things> (and M <things>)"; the
+# paper's own model's are its values, a compared model's beside them are not (a footnote mark may follow a noun)
+COUNT = r"(?:\d{1,3}|two|three|four|five|six|seven|eight|nine|ten) (?P<noun>[a-z-]+)\d{0,2}"
+OWNED = re.compile(rf"(?P<owner>[A-Za-z][\w-]*) with (?P<counts>{COUNT.replace('?P<noun>', '')}"
+                   rf"(?:(?:,\s*|\s+)(?:and\s+)?{COUNT.replace('?P<noun>', '')})*)")
+OWNED_NOUNS = {"layers": "n_layers", "subgraphs": "n_subgraphs", "sub-graphs": "n_subgraphs", "heads": "n_heads"}
+ON_DATASET = re.compile(r"\b(?:on|for) (?:the )?(?P<name>[A-Z][\w&-]*(?: [A-Z][\w&-]*){0,2})")
+
+
+def misspelt(word: str, own: str) -> bool:
+    """`word` is the name `own` with two neighbouring letters swapped ("IPM-GCN" for "IMP-GCN"), a slip papers make
+    in their own model's name."""
+    a, b = _plain_name(word), _plain_name(own)
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y] if len(a) == len(b) else []
+    return len(b) >= 4 and len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
+        and a[diff[1]] == b[diff[0]]
+
+
+def find_owned_values(sentences: list[Sentence], model_name: str, skip: set[str]
+                      ) -> tuple[dict[str, HyperParameter], list[str]]:
+    """Counts stated for the paper's own model by name ("OurRec with 3 subgraphs and 6 layers"), and a note where the
+    sentence ties them to one dataset ("optimal setting on Kindle Store")."""
+    found: dict[str, HyperParameter] = {}
+    notes: list[str] = []
+    for sentence in sentences:
+        for match in OWNED.finditer(sentence.text):
+            owner = match.group("owner")
+            if not model_name or not (_plain_name(owner) == _plain_name(model_name) or misspelt(owner, model_name)):
+                continue
+            for count in re.finditer(COUNT, match.group("counts")):
+                key = OWNED_NOUNS.get(count.group("noun"))
+                if key is None or key in skip or key in found:
+                    continue
+                value = int(_parse_number(count.group(0).split()[0]))
+                if not _plausible(key, value):
+                    continue
+                found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
+                dataset = ON_DATASET.search(sentence.text, match.end())
+                if dataset:
+                    notes.append(f"{key}: the paper states {value} for {dataset.group('name')} "
+                                 f"({quote(sentence, match.start())}); used for every dataset")
     return found, notes
 
 
