@@ -16,6 +16,7 @@ from paper_autotrain.runtime.autoencoder import (
     mlp_stack,
     normalize_rows,
 )
+from paper_autotrain.runtime.causal import cause_specific_bpr, decayed, discrepancy, pnsm_negatives
 from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
 from paper_autotrain.runtime.ctr import CTRModule, Dice, FieldCrossProducts, FieldEmbedding, pretrain_fm
@@ -94,4 +95,5 @@ __all__ = [
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
     "spectral_filter", "graph_edges", "interest_aware_layers", "subgraph_adjacency",
     "ItemFeatureEmbedding", "CausalEncoderLayer",
+    "cause_specific_bpr", "decayed", "discrepancy", "pnsm_negatives",
 ]

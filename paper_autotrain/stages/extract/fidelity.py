@@ -51,6 +51,11 @@ REWRITTEN = re.compile(r"\b(?:reduces?|rewrites?|turns?|transforms?|recasts?) (?
 # ... However, ... we adopt the Euclidean distance": an option
 ALTERNATIVE = re.compile(r"\b(?:another way|alternativ\w*|optionally|(?:could|can|may|might) (?:be )?also"
                          r"|we could (?:use|adopt|apply))\b", re.I)
+# "optimizing within a given family of functions [38], such as deep neural networks": an example of a class the paper
+# speaks of in general (no `we` choosing it), not a part of its method
+EXAMPLE_OF_A_CLASS = re.compile(r"\b(?:famil(?:y|ies)|class(?:es)?|kinds?|types?)\s+of\s+(?:[\w-]+\s+){0,2}?"
+                                r"(?:functions?|models?|networks?|mappings?|architectures?)\b[^.;]{0,40}?"
+                                r"\b(?:such as|e g,|for (?:example|instance),?|including)\s+(?:an?\s+|the\s+)?$", re.I)
 SECTION_NUMBER = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
 # "Reduction to Existing Models:", "Relation with SGCN." -- a paragraph heading inside a section
 INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|and|with|the|for|on|in|an?|vs\.?)){0,6})"
@@ -316,6 +321,8 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
             continue
         if CITED_FINDING.search(sentence.text[:match.start()]) or REWRITTEN.search(sentence.text[:match.start()]):
             continue
+        if an_example_of_a_class(sentence.text[:match.start()]):
+            continue
         return match.start()
     return None
 
@@ -339,6 +346,14 @@ def part_of_another_model(after: str, own: str) -> bool:
         return name.rstrip("s").lower() not in own.lower()
     return names_another_model(name, own) or (CAMEL_CASE_NAME.fullmatch(name) is not None
                                                and name.lower() not in own.lower())
+
+
+def an_example_of_a_class(before: str) -> bool:
+    """The part is named as an example of a class of functions or models the sentence speaks of in general
+    ("decided by optimizing within a given family of functions [38], such as deep neural networks"), and we do not
+    choose it there."""
+    example = EXAMPLE_OF_A_CLASS.search(before.replace("e.g.", "e g,"))
+    return example is not None and not OURS.search(before)
 
 
 def where_cited_work_was_used(before: str) -> bool:

@@ -22,6 +22,7 @@ SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as)\s+|equal to\s+)?"
     r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
 )
+CAUSES = r"conformity|cause-specific|disentangl|backbone models?"  # where a bare α or β weighs DICE's losses
 SPARSE_LINEAR = r"elastic[- ]net|(?:ℓ1|l1|L1)[- ]?norm|sparse linear"  # where a bare β or λ is SLIM's
 
 
@@ -134,6 +135,11 @@ RULES: tuple[Rule, ...] = (
     Rule("n_hop", rf"(?:maximal |maximum )?(?:number of hops|hop number)(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("n_memory", rf"size of (?:the |each )?ripple sets?(?: (?:in|of|per|at) (?:each|every) hop)?(?: m)?"
                      rf"\s+{SETTING}{INT}", "int"),
+    # DICE's loss weights, "We set α as 0.1 and β as 0.01" (ACM's template sets Greek in math italic, 𝛼 and 𝛽), and its
+    # curriculum, "decaying margin values, as well as loss weights α, by a factor of 0.9 after each epoch"
+    Rule("cause_weight", rf"(?<!\w)(?:α|𝛼|𝜶|\\?alpha)\s*{SETTING}{NUM}", context=CAUSES),
+    Rule("discrepancy_weight", rf"(?<!\w)(?:β|𝛽|𝜷|\\?beta)\s*{SETTING}{NUM}", context=CAUSES),
+    Rule("curriculum_decay", rf"\bdecay\w*[^.;]{{0,80}}?\bby a factor of\s+{NUM}", context=r"curriculum|easy-to-hard"),
     # iALS's confidence c = 1 + alpha r ("setting alpha = 40", beside what alpha controls) and its log form's eps
     Rule("confidence_alpha", rf"(?<!\w)(?:α|\\?alpha)\s*{SETTING}{NUM}", context=r"confidence|rate of increase"),
     Rule("epsilon", rf"(?<!\w)(?:ϵ|ε|\\?epsilon)\s*{SETTING}{NUM}", context=r"confidence|log(?:arithmic)? scal"),
@@ -273,6 +279,9 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "n_hop": (1, 8),
     "n_memory": (1, 4096),
     "n_subgraphs": (1, 64),
+    "cause_weight": (0, 10),
+    "discrepancy_weight": (0, 10),
+    "curriculum_decay": (0, 1),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
