@@ -46,6 +46,13 @@ from paper_autotrain.runtime.knowledge import (
     with_corrupted_tails,
 )
 from paper_autotrain.runtime.lookup import lookup
+from paper_autotrain.runtime.memory import (
+    every_item_hops,
+    item_neighbourhoods,
+    memory_hops,
+    neighbourhood_entries,
+    pretrain_gmf,
+)
 from paper_autotrain.runtime.losses import (
     bce_loss,
     bpr_loss,
@@ -73,6 +80,7 @@ __all__ = [
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "adjacency_rows", "cosine_info_nce", "normalized_adjacency", "normalized_ce_loss",
     "whole_data_loss", "sampled_softmax_loss",
+    "every_item_hops", "item_neighbourhoods", "memory_hops", "neighbourhood_entries", "pretrain_gmf",
     "squared_norm_penalty",
     "symmetric_mm", "symmetric_sparse_mm",
     "history_sums", "in_history", "padded_history", "squared_error_loss", "train_pairs",

@@ -134,6 +134,11 @@ RULES: tuple[Rule, ...] = (
     Rule("n_hop", rf"(?:maximal |maximum )?(?:number of hops|hop number)(?: H)?\s+{SETTING}{INT}", "int"),
     Rule("n_memory", rf"size of (?:the |each )?ripple sets?(?: (?:in|of|per|at) (?:each|every) hop)?(?: m)?"
                      rf"\s+{SETTING}{INT}", "int"),
+    # gradient clipping by norm: "The gradient is clipped if the norm exceeds 5", "gradients clipped at a norm of 5"
+    Rule("grad_clip", rf"gradients? (?:is |are )?clipped (?:if|when|whenever) (?:the |its |their )?(?:gradient )?norms? "
+                      rf"exceeds?\s+{NUM}"),
+    Rule("grad_clip", rf"(?:clip(?:ping|ped)? (?:the )?gradients?|gradients? (?:norms? )?(?:is |are |were )?clipped)"
+                      rf"(?: norms?)? (?:at|to) (?:a )?(?:maximum )?(?:norm )?(?:of )?{NUM}"),
     # iALS's confidence c = 1 + alpha r ("setting alpha = 40", beside what alpha controls) and its log form's eps
     Rule("confidence_alpha", rf"(?<!\w)(?:α|\\?alpha)\s*{SETTING}{NUM}", context=r"confidence|rate of increase"),
     Rule("epsilon", rf"(?<!\w)(?:ϵ|ε|\\?epsilon)\s*{SETTING}{NUM}", context=r"confidence|log(?:arithmic)? scal"),
@@ -272,6 +277,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "neighbor_sample_size": (1, 1024),
     "n_hop": (1, 8),
     "n_memory": (1, 4096),
+    "grad_clip": (0, 1000),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
@@ -418,7 +424,9 @@ def find_hyperparameters(
             found[rule.key] = HyperParameter(
                 value=value, source="paper", evidence=quote(sentence, match.start())
             )
-            if PER_DATASET.search(sentence.text[match.start() :]):
+            # per dataset within the value's own ';'-clause: "clipped if the norm exceeds 5; ...; batch size 128 for
+            # A and 256 for B" states per-dataset batch sizes only
+            if PER_DATASET.search(sentence.text[match.start() :].split(";", 1)[0]):
                 notes.append(
                     f"{rule.key} differs by dataset in the paper ({quote(sentence, match.start())}); "
                     f"using the first value {value}"
@@ -727,5 +735,22 @@ def find_optimizer(
         votes, first_quote = _optimizer_votes(group, model_name, others)
         if votes and votes.most_common(1)[0][1] >= MIN_OPTIMIZER_VOTES:
             name = votes.most_common(1)[0][0]
-            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []
+            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), _unread_settings(group, name)
     return None, []
+
+
+# an optimiser's own parameters beside its name ("RMSProp ... with 0.9 for both decay and momentum"); not L2
+OPTIMIZER_SETTINGS = re.compile(r"\bmomentum\b|(?<!weight )\bdecay\b|\b(?:β|beta)\s?_?[12]\b|\brho\b", re.I)
+
+
+def _unread_settings(sentences: list[Sentence], name: str) -> list[str]:
+    """A note where the paper gives the chosen optimiser's own parameters, which the run does not read (torch's
+    defaults are used), so the spec does not pass them over in silence."""
+    patterns = [pattern for pattern, optimizer in OPTIMIZERS.items() if optimizer == name]
+    for sentence in sentences:
+        for pattern in patterns:
+            match = re.search(pattern, sentence.text)
+            if match and OPTIMIZER_SETTINGS.search(clause_at(sentence.text, match.start())):
+                return [f"optimizer: the paper sets {name}'s own parameters ({quote(sentence, match.start())}); "
+                        f"they are not read: the run uses torch's defaults for them"]
+    return []
