@@ -46,13 +46,6 @@ from paper_autotrain.runtime.knowledge import (
     with_corrupted_tails,
 )
 from paper_autotrain.runtime.lookup import lookup
-from paper_autotrain.runtime.memory import (
-    every_item_hops,
-    item_neighbourhoods,
-    memory_hops,
-    neighbourhood_entries,
-    pretrain_gmf,
-)
 from paper_autotrain.runtime.losses import (
     bce_loss,
     bpr_loss,
@@ -67,6 +60,13 @@ from paper_autotrain.runtime.losses import (
     warp_hinge_loss,
     warp_weights,
     whole_data_loss,
+)
+from paper_autotrain.runtime.memory import (
+    every_item_hops,
+    item_neighbourhoods,
+    memory_hops,
+    neighbourhood_entries,
+    pretrain_gmf,
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule

@@ -7,6 +7,7 @@ with neighbourhoods of any sizes is one [T] list of (pair, neighbour) entries, w
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -151,8 +152,10 @@ def every_item_hops(user_vectors: torch.Tensor, item_table: torch.Tensor, indptr
 
     def read(logits: torch.Tensor) -> torch.Tensor:
         weights = segment_softmax_rows(logits, entry_items, n_items)
-        attention = torch.sparse_csr_tensor(crow, columns, weights.reshape(-1), size=(n_rows * n_items, n_users),
-                                            check_invariants=False)  # built sorted above
+        with warnings.catch_warnings():  # "sparse CSR support is in beta" is not news to act on
+            warnings.simplefilter("ignore", UserWarning)
+            attention = torch.sparse_csr_tensor(crow, columns, weights.reshape(-1),
+                                                size=(n_rows * n_items, n_users), check_invariants=False)
         return (attention @ values).view(n_rows, n_items, -1)
 
     state = read(user_vectors @ key_rows.T + (item_table[entry_items] * key_rows).sum(-1))

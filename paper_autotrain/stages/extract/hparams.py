@@ -135,8 +135,8 @@ RULES: tuple[Rule, ...] = (
     Rule("n_memory", rf"size of (?:the |each )?ripple sets?(?: (?:in|of|per|at) (?:each|every) hop)?(?: m)?"
                      rf"\s+{SETTING}{INT}", "int"),
     # gradient clipping by norm: "The gradient is clipped if the norm exceeds 5", "gradients clipped at a norm of 5"
-    Rule("grad_clip", rf"gradients? (?:is |are )?clipped (?:if|when|whenever) (?:the |its |their )?(?:gradient )?norms? "
-                      rf"exceeds?\s+{NUM}"),
+    Rule("grad_clip", rf"gradients? (?:is |are )?clipped (?:if|when|whenever) (?:the |its |their )?"
+                      rf"(?:gradient )?norms? exceeds?\s+{NUM}"),
     Rule("grad_clip", rf"(?:clip(?:ping|ped)? (?:the )?gradients?|gradients? (?:norms? )?(?:is |are |were )?clipped)"
                       rf"(?: norms?)? (?:at|to) (?:a )?(?:maximum )?(?:norm )?(?:of )?{NUM}"),
     # iALS's confidence c = 1 + alpha r ("setting alpha = 40", beside what alpha controls) and its log form's eps
@@ -739,8 +739,10 @@ def find_optimizer(
     return None, []
 
 
-# an optimiser's own parameters beside its name ("RMSProp ... with 0.9 for both decay and momentum"); not L2
-OPTIMIZER_SETTINGS = re.compile(r"\bmomentum\b|(?<!weight )\bdecay\b|\b(?:β|beta)\s?_?[12]\b|\brho\b", re.I)
+# an optimiser's own parameters set beside its name ("RMSProp ... with 0.9 for both decay and momentum", "momentum
+# of 0.9"); not L2's weight decay, and not a mention without a value ("Adam needs to save momentum information")
+_SETTING_WORD = r"(?:\bmomentum\b|(?<!weight )\bdecay\b|\b(?:β|beta)\s?_?[12]\b|\brho\b)"
+OPTIMIZER_SETTINGS = re.compile(rf"{_SETTING_WORD}[^.;]{{0,20}}?\d|\d[^.;\d]{{0,40}}?{_SETTING_WORD}", re.I)
 
 
 def _unread_settings(sentences: list[Sentence], name: str) -> list[str]:
