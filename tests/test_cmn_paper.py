@@ -15,6 +15,7 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
+from paper_autotrain.runtime.losses import OPTIMIZERS
 from paper_autotrain.runtime.memory import (
     every_item_hops,
     item_neighbourhoods,
@@ -100,7 +101,10 @@ def test_the_paper_is_read_into_the_collaborative_memory(memory_spec):
     # the batch size is per dataset, the clipping and the negatives in the same sentence are not
     per_dataset = [note for note in spec.unclear if "differs by dataset" in note]
     assert [note.split()[0] for note in per_dataset] == ["batch_size"]
-    assert "rmsprop" in TRAINED_OPTIMIZERS
+
+
+def test_render_accepts_the_optimisers_the_runtime_builds():
+    assert set(TRAINED_OPTIMIZERS) == set(OPTIMIZERS) and "rmsprop" in TRAINED_OPTIMIZERS
 
 
 def _sentences(*texts: str) -> list[Sentence]:
