@@ -62,6 +62,13 @@ from paper_autotrain.runtime.losses import (
     warp_weights,
     whole_data_loss,
 )
+from paper_autotrain.runtime.memory import (
+    every_item_hops,
+    item_neighbourhoods,
+    memory_hops,
+    neighbourhood_entries,
+    pretrain_gmf,
+)
 from paper_autotrain.runtime.module import MONITOR, TopKModule
 from paper_autotrain.runtime.sequential import SequentialModule
 from paper_autotrain.runtime.session_graph import GatedGraphCell, node_states_at_positions, normal_init, session_graph
@@ -82,6 +89,7 @@ __all__ = [
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "adjacency_rows", "cosine_info_nce", "normalized_adjacency", "normalized_ce_loss",
     "whole_data_loss", "sampled_softmax_loss",
+    "every_item_hops", "item_neighbourhoods", "memory_hops", "neighbourhood_entries", "pretrain_gmf",
     "squared_norm_penalty",
     "symmetric_mm", "symmetric_sparse_mm",
     "history_members", "history_sums", "in_history", "padded_history", "smoothed_attention_sums",

@@ -18,7 +18,8 @@ def rprop(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float =
     return torch.optim.Rprop(params, lr=lr)
 
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rprop": rprop}
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rprop": rprop,
+              "rmsprop": torch.optim.RMSprop}
 FUSED_OPTIMIZERS = ("adam", "sgd", "adagrad")  # torch has fused CPU and CUDA kernels for these
 
 
@@ -165,7 +166,8 @@ def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The optimiser the paper names (adam, sgd, adagrad or rprop); weight decay where the paper's L2 lives there."""
+    """The optimiser the paper names (adam, sgd, adagrad, rprop or rmsprop; torch's defaults otherwise); weight decay
+    where the paper's L2 lives there."""
     key = str(name).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")

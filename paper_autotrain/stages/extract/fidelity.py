@@ -102,6 +102,7 @@ class Part:
     adds: tuple[str, str] | None = None  # (block, after): the block that builds the part joins the composition
     composes: tuple[str, ...] = ()  # the blocks of the model the part defines (NFM's Bi-Interaction pooling)
     losses: tuple[str, ...] = ()  # a deviation: the spec losses with which the block builds the part as the paper does
+    built_by: tuple[str, ...] = ()  # a deviation: other blocks that build the part as the paper says (no deviation)
 
     def applies_to(self, family: str) -> bool:
         return not self.families or family in self.families
@@ -137,7 +138,7 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                   for e in raw["components"])
     deviations = tuple(Part(name=e["name"], cues=_compile(e["cues"]), blocks=deviation_blocks(e["block"]),
                             ours=e["ours"], families=tuple(e.get("families") or ()),
-                            losses=tuple(e.get("losses") or ()))
+                            losses=tuple(e.get("losses") or ()), built_by=tuple(e.get("built_by") or ()))
                        for e in raw["deviations"])
     structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
@@ -416,6 +417,10 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
             continue  # a generic part (embeddings) says nothing about which model this is
         components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
     for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own):
+        builder = next((name for name in found.part.built_by if name in built), None)
+        if builder is not None:  # CMN's memories pre-trained as GMF: built as stated, not a deviation
+            components.append(Component(name=found.part.name, evidence=found.evidence, block=builder))
+            continue
         block = next((name for name in found.part.blocks if name in built), None)
         if block is not None:
             if loss not in found.part.losses:

@@ -140,6 +140,11 @@ RULES: tuple[Rule, ...] = (
     Rule("cause_weight", rf"(?<!\w)(?:α|𝛼|𝜶|\\?alpha)\s*{SETTING}{NUM}", context=CAUSES),
     Rule("discrepancy_weight", rf"(?<!\w)(?:β|𝛽|𝜷|\\?beta)\s*{SETTING}{NUM}", context=CAUSES),
     Rule("curriculum_decay", rf"\bdecay\w*[^.;]{{0,80}}?\bby a factor of\s+{NUM}", context=r"curriculum|easy-to-hard"),
+    # gradient clipping by norm: "The gradient is clipped if the norm exceeds 5", "gradients clipped at a norm of 5"
+    Rule("grad_clip", rf"gradients? (?:is |are )?clipped (?:if|when|whenever) (?:the |its |their )?"
+                      rf"(?:gradient )?norms? exceeds?\s+{NUM}"),
+    Rule("grad_clip", rf"(?:clip(?:ping|ped)? (?:the )?gradients?|gradients? (?:norms? )?(?:is |are |were )?clipped)"
+                      rf"(?: norms?)? (?:at|to) (?:a )?(?:maximum )?(?:norm )?(?:of )?{NUM}"),
     # iALS's confidence c = 1 + alpha r ("setting alpha = 40", beside what alpha controls) and its log form's eps
     Rule("confidence_alpha", rf"(?<!\w)(?:α|\\?alpha)\s*{SETTING}{NUM}", context=r"confidence|rate of increase"),
     Rule("epsilon", rf"(?<!\w)(?:ϵ|ε|\\?epsilon)\s*{SETTING}{NUM}", context=r"confidence|log(?:arithmic)? scal"),
@@ -282,6 +287,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "cause_weight": (0, 10),
     "discrepancy_weight": (0, 10),
     "curriculum_decay": (0, 1),
+    "grad_clip": (0, 1000),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
@@ -428,7 +434,9 @@ def find_hyperparameters(
             found[rule.key] = HyperParameter(
                 value=value, source="paper", evidence=quote(sentence, match.start())
             )
-            if PER_DATASET.search(sentence.text[match.start() :]):
+            # per dataset within the value's own ';'-clause: "clipped if the norm exceeds 5; ...; batch size 128 for
+            # A and 256 for B" states per-dataset batch sizes only
+            if PER_DATASET.search(sentence.text[match.start() :].split(";", 1)[0]):
                 notes.append(
                     f"{rule.key} differs by dataset in the paper ({quote(sentence, match.start())}); "
                     f"using the first value {value}"
@@ -785,5 +793,24 @@ def find_optimizer(
         votes, first_quote = _optimizer_votes(group, model_name, others)
         if votes and votes.most_common(1)[0][1] >= MIN_OPTIMIZER_VOTES:
             name = votes.most_common(1)[0][0]
-            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []
+            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), _unread_settings(group, name)
     return None, []
+
+
+# an optimiser's own parameters set beside its name ("RMSProp ... with 0.9 for both decay and momentum", "momentum
+# of 0.9"); not L2's weight decay, and not a mention without a value ("Adam needs to save momentum information")
+_SETTING_WORD = r"(?:\bmomentum\b|(?<!weight )\bdecay\b|\b(?:β|beta)\s?_?[12]\b|\brho\b)"
+OPTIMIZER_SETTINGS = re.compile(rf"{_SETTING_WORD}[^.;]{{0,20}}?\d|\d[^.;\d]{{0,40}}?{_SETTING_WORD}", re.I)
+
+
+def _unread_settings(sentences: list[Sentence], name: str) -> list[str]:
+    """A note where the paper gives the chosen optimiser's own parameters, which the run does not read (torch's
+    defaults are used), so the spec does not pass them over in silence."""
+    patterns = [pattern for pattern, optimizer in OPTIMIZERS.items() if optimizer == name]
+    for sentence in sentences:
+        for pattern in patterns:
+            match = re.search(pattern, sentence.text)
+            if match and OPTIMIZER_SETTINGS.search(clause_at(sentence.text, match.start())):
+                return [f"optimizer: the paper sets {name}'s own parameters ({quote(sentence, match.start())}); "
+                        f"they are not read: the run uses torch's defaults for them"]
+    return []

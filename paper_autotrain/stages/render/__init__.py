@@ -399,6 +399,10 @@ def resolved_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[A
     return value, {"name": param.key, "value": value, "source": found.source, "evidence": found.evidence}
 
 
+# the optimisers the runtime builds (runtime.losses.OPTIMIZERS' keys; render stays torch-free)
+TRAINED_OPTIMIZERS = ("adam", "sgd", "adagrad", "rprop", "rmsprop")
+
+
 def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """config.yaml's optim values and their rows; `sampled` False: the model samples no negatives (ENMF's own loss
     on its user batches), so negative_samples is neither written nor listed."""
@@ -414,8 +418,8 @@ def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any
         value = coerce(raw, kinds[name], name)
         if name == "optimizer":
             value = value.lower()
-            if value not in ("adam", "sgd", "adagrad", "rprop"):
-                raise StageError(f"render: optimizer {raw!r} has no template (adam, sgd, adagrad, rprop)")
+            if value not in TRAINED_OPTIMIZERS:
+                raise StageError(f"render: optimizer {raw!r} has no template ({', '.join(TRAINED_OPTIMIZERS)})")
         values[name] = value
         rows.append(hp_row(name, value, entry))
     if spec.trained_loss in LOSS_HYPERPARAMETERS:  # a loss's own weight (BPR-max's score regularisation)
