@@ -767,22 +767,55 @@ def test_a_custom_part_of_a_knowledge_paper_is_written_into_a_topk_slot(split_in
     assert model.full_sort_scores(torch.tensor([1])).shape == (1, split_info.n_items)
 
 
-def test_the_sparse_neighbourhood_is_the_gathered_weighted_sum_with_its_gradients():
-    """KGAT's e_N as one sparse product over distinct (head, tail) pairs equals the per-triple gather, product and
-    scatter, in value and in the gradients of the weights and the table (a pair repeated under two relations)."""
+def test_the_pair_products_are_the_gathered_forms_with_their_gradients():
+    """HeadTailPairs' two products over the distinct (head, tail) pairs (CSR, built once) equal the per-triple
+    gathered forms in value and in every gradient, float64: the neighbourhood sum_(h,r,t) w e_t (sparse @ dense) and
+    the scores left[h] . right[t] (sampled dense-dense). A pair repeated under two relations, heads and tails
+    without triples, a rectangular pattern; deterministic algorithms on."""
     torch.use_deterministic_algorithms(True, warn_only=False)
     try:
         generator = torch.Generator().manual_seed(0)
-        heads = torch.tensor([0, 0, 1, 3, 3, 3, 5, 0])
-        tails = torch.tensor([1, 2, 0, 4, 4, 1, 5, 1])  # (0, 1) and (3, 4) twice
-        weights = torch.rand(8, generator=generator, requires_grad=True)
-        table = torch.randn(6, 3, generator=generator, requires_grad=True)
-        gathered = torch.zeros(6, 3).index_add(0, heads, weights.unsqueeze(-1) * table[tails])
-        sparse = HeadTailPairs(heads, tails, 6).neighbourhood(weights, table)
-        torch.testing.assert_close(sparse, gathered)
-        probe = torch.randn(6, 3, generator=generator)
-        for got, expected in zip(torch.autograd.grad((sparse * probe).sum(), [weights, table]),
-                                 torch.autograd.grad((gathered * probe).sum(), [weights, table]), strict=True):
-            torch.testing.assert_close(got, expected)
+        heads = torch.tensor([0, 0, 1, 3, 3, 3, 0, 1])  # no triple from head 2 nor 4
+        tails = torch.tensor([1, 2, 0, 4, 4, 1, 1, 5])  # (0, 1) and (3, 4) twice; none to tail 3
+        pairs = HeadTailPairs(heads, tails, 5, 6)
+
+        def leaf(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, dtype=torch.float64, generator=generator).requires_grad_()
+
+        weights, table, left, right = leaf(8), leaf(6, 3), leaf(5, 3), leaf(6, 3)
+        gathered = torch.zeros(5, 3, dtype=torch.float64).index_add(0, heads, weights[:, None] * table[tails])
+        forms = {  # name: (the pairs' form, the gathered form, the leaves)
+            "neighbourhood": (pairs.neighbourhood(weights, table), gathered, [weights, table]),
+            "dots": (pairs.dots(left, right)[pairs.pair_of_triple], (left[heads] * right[tails]).sum(-1),
+                     [left, right]),
+        }
+        for name, (got, expected, leaves) in forms.items():
+            torch.testing.assert_close(got, expected, msg=lambda text, name=name: f"{name}: {text}")
+            probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+            for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), leaves),
+                                    torch.autograd.grad((expected * probe).sum(), leaves), strict=True):
+                torch.testing.assert_close(mine, theirs, msg=lambda text, name=name: f"{name}: {text}")
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def test_kgats_attention_over_distinct_slots_is_the_per_triple_attention_with_its_gradients(split_info, tmp_path):
+    """pi(h, r, t) = softmax over h's triples of (W_r e_t)^T tanh(W_r e_h + e_r), computed once per distinct (h, r)
+    and (t, r) and scored as one sampled product, equals the per-triple form (each triple's rows projected, a
+    dense masked softmax per head) in value and in the gradients of the nodes, W_r and e_r, float64."""
+    model = kgat_with(split_info, tmp_path).double()
+    nodes = model.node_table().detach().requires_grad_()
+    heads, relations, tails = model.ckg_triples.T
+    w_r, e_r = model.relation_projection, model.relation_embedding.weight
+    head = torch.einsum("md,mdk->mk", nodes[heads], w_r[relations])
+    tail = torch.einsum("md,mdk->mk", nodes[tails], w_r[relations])
+    scores = (tail * torch.tanh(head + e_r[relations])).sum(-1)
+    mine = heads[None, :] == torch.arange(model.n_nodes)[:, None]  # [nodes, triples]: a head's own triples
+    expected = scores.expand(model.n_nodes, -1).masked_fill(~mine, float("-inf")).softmax(1)[heads, range(len(heads))]
+    got = model.knowledge_attention(nodes)
+    torch.testing.assert_close(got, expected)
+    probe = torch.randn(len(heads), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    leaves = [nodes, w_r, e_r]
+    for name, mine_grad, theirs in zip(["nodes", "W_r", "e_r"], torch.autograd.grad((got * probe).sum(), leaves),
+                                       torch.autograd.grad((expected * probe).sum(), leaves), strict=True):
+        torch.testing.assert_close(mine_grad, theirs, msg=lambda text, name=name: f"{name}: {text}")
