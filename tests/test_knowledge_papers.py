@@ -626,9 +626,9 @@ def test_kgat_recboles_graph_words_give_its_edges_and_its_transr_triples(split_i
     assert len(ckg) == len(model.ckg_triples) and model.relation_embedding.num_embeddings == n_relations + 1
     assert {tuple(row) for row in model.transr_triples.tolist()} == knowledge
     seen = []
-    model.transr_plausibility = lambda h, r, t: seen.append(t) or torch.zeros(len(t))
+    model.transr_plausibility = lambda h, r, t: seen.append(t) or torch.zeros(t.shape)
     model.knowledge_loss(400)
-    corrupted = seen[0]
+    corrupted = seen[0][:, 1]  # each triple's (tail, corrupted tail)
     assert corrupted.min() >= n_users and corrupted.max() < model.n_nodes and corrupted.max() >= split.n_items
 
 
@@ -819,3 +819,56 @@ def test_kgats_attention_over_distinct_slots_is_the_per_triple_attention_with_it
     for name, mine_grad, theirs in zip(["nodes", "W_r", "e_r"], torch.autograd.grad((got * probe).sum(), leaves),
                                        torch.autograd.grad((expected * probe).sum(), leaves), strict=True):
         torch.testing.assert_close(mine_grad, theirs, msg=lambda text, name=name: f"{name}: {text}")
+
+
+def test_kgats_last_layer_over_the_users_and_items_alone_is_the_full_propagation_with_its_gradients(split_info,
+                                                                                                    tmp_path):
+    """The last layer is computed only at the users' and items' nodes (the only rows the final representations
+    read): the users' and items' representations equal those of every layer over every node by per-triple gather
+    and scatter, in value and in the gradients of the tables and aggregators, float64 (two layers, no dropout)."""
+    model = kgat_with(split_info, tmp_path, n_layers=2).double().eval()
+    heads, _, tails = model.ckg_triples.T
+    leaky = model.kgat_activation
+    users, items = model.user_embedding.weight, model.item_embedding.weight
+    layer = model.node_table()
+    attention = model.knowledge_attention(layer)
+    layers = [layer]
+    for w1, w2 in zip(model.kgat_w1, model.kgat_w2, strict=True):
+        around = torch.zeros_like(layer).index_add(0, heads, attention[:, None] * layer[tails])
+        layer = leaky(w1(layer + around)) + leaky(w2(layer * around))
+        layers.append(layer)
+    final = torch.cat(layers, 1)
+    expected = final[:model.n_users], final[model.n_users:model.n_users + model.n_items]
+    got = model.propagate(users, items)
+    leaves = [users, items, model.other_entity_embedding.weight, model.relation_projection,
+              model.kgat_w1[1].weight, model.kgat_w2[0].weight]
+    generator = torch.Generator().manual_seed(0)
+    probes = [torch.randn(part.shape, dtype=torch.float64, generator=generator) for part in expected]
+    for part, theirs in zip(got, expected, strict=True):
+        torch.testing.assert_close(part, theirs)
+    for mine, theirs in zip(torch.autograd.grad(sum((p * q).sum() for p, q in zip(got, probes, strict=True)), leaves),
+                            torch.autograd.grad(sum((p * q).sum() for p, q in zip(expected, probes, strict=True)),
+                                                leaves), strict=True):
+        torch.testing.assert_close(mine, theirs)
+
+
+def test_kgats_transr_loss_projects_each_triple_once_for_its_tail_and_corrupted_tail(split_info, tmp_path):
+    """TransR's term -ln sigma(g(h, r, t') - g(h, r, t)) with the true and corrupted tails projected in one batched
+    product equals it with g(h, r, t) = ||W_r e_h + e_r - W_r e_t||^2 computed per tail, in value and gradients,
+    float64."""
+    model = kgat_with(split_info, tmp_path).double()
+    torch.manual_seed(0)
+    heads, relations, tails, corrupted = corrupted_triples(model.transr_triples, 40, model.n_nodes)
+    nodes = model.node_table()
+    w_r, e_r = model.relation_projection, model.relation_embedding.weight
+
+    def plausibility(ends: torch.Tensor) -> torch.Tensor:
+        head = torch.einsum("md,mdk->mk", nodes[heads], w_r[relations])
+        return (head + e_r[relations] - torch.einsum("md,mdk->mk", nodes[ends], w_r[relations])).pow(2).sum(-1)
+
+    expected = -torch.nn.functional.logsigmoid(plausibility(corrupted) - plausibility(tails)).mean()
+    got = model.transr_loss(heads, relations, tails, corrupted)
+    torch.testing.assert_close(got, expected)
+    leaves = [model.user_embedding.weight, model.item_embedding.weight, model.other_entity_embedding.weight, w_r, e_r]
+    for mine, theirs in zip(torch.autograd.grad(got, leaves), torch.autograd.grad(expected, leaves), strict=True):
+        torch.testing.assert_close(mine, theirs)
