@@ -220,11 +220,15 @@ class DistinctPerSlice(torch.nn.Module):
         self.register_buffer("slot", torch.cat(slots) if slots else nodes[:0], persistent=False)  # per triple
         self.register_buffer("slot_relation", torch.cat(relations) if relations else nodes[:0], persistent=False)
 
+    def per_relation(self, rows: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+        """Each slot's row [slots, a] times its relation's matrix of matrices [R, a, b], [slots, b]."""
+        parts = rows.split(self.sizes)
+        matrices = matrices.unbind(0)  # one backward for all of them, not a zero-filled [R, a, b] per relation
+        return torch.cat([part @ matrices[relation] for part, relation in zip(parts, self.relations, strict=True)])
+
     def projected(self, table: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
         """Each slot's table[node] @ projections[its relation], [slots, k]."""
-        rows = table[self.distinct].split(self.sizes)
-        matrices = projections.unbind(0)  # one backward for all of them, not a zero-filled [R, d, k] per relation
-        return torch.cat([part @ matrices[relation] for part, relation in zip(rows, self.relations, strict=True)])
+        return self.per_relation(table[self.distinct], projections)
 
 
 def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:
