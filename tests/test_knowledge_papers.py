@@ -20,7 +20,7 @@ from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import family_regime, regime
-from paper_autotrain.runtime.knowledge import HeadTailPairs, corrupted_triples
+from paper_autotrain.runtime.knowledge import HeadTailPairs, corrupted_triples, segment_matmul
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import recbole_config
@@ -872,3 +872,21 @@ def test_kgats_transr_loss_projects_each_triple_once_for_its_tail_and_corrupted_
     leaves = [model.user_embedding.weight, model.item_embedding.weight, model.other_entity_embedding.weight, w_r, e_r]
     for mine, theirs in zip(torch.autograd.grad(got, leaves), torch.autograd.grad(expected, leaves), strict=True):
         torch.testing.assert_close(mine, theirs)
+
+
+def test_the_segment_product_is_each_segments_matrix_product_with_its_gradients():
+    """segment_matmul (W_r of each relation applied to its slots' rows, written into one output) equals the
+    concatenated per-segment products in value and in the gradients of the rows and the matrices, float64, also
+    for transposed matrices and a matrix used by two segments."""
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randn(9, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    matrices = torch.randn(3, 4, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    segments = [(2, 0, 3), (0, 3, 4), (2, 4, 9)]
+    for used in (matrices, matrices.transpose(1, 2)):
+        got = segment_matmul(rows, used, segments)
+        expected = torch.cat([rows[start:end] @ used[index] for index, start, end in segments])
+        torch.testing.assert_close(got, expected)
+        probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+        for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), [rows, matrices]),
+                                torch.autograd.grad((expected * probe).sum(), [rows, matrices]), strict=True):
+            torch.testing.assert_close(mine, theirs)

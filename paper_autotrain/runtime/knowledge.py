@@ -207,28 +207,60 @@ class DistinctPerSlice(torch.nn.Module):
 
     def __init__(self, nodes: torch.Tensor, slices: list[tuple[int, int, int]]) -> None:
         super().__init__()
-        distinct, slots, relations, self.sizes, offset = [], [], [], [], 0
+        distinct, slots, relations, self.segments, offset = [], [], [], [], 0
         for relation, start, end in slices:
             unique, place = torch.unique(nodes[start:end], return_inverse=True)
             distinct.append(unique)
             slots.append(place + offset)
             relations.append(torch.full_like(unique, relation))
-            self.sizes.append(len(unique))
+            self.segments.append((relation, offset, offset + len(unique)))  # the relation's slots
             offset += len(unique)
-        self.relations = [relation for relation, _, _ in slices]
         self.register_buffer("distinct", torch.cat(distinct) if distinct else nodes[:0], persistent=False)
         self.register_buffer("slot", torch.cat(slots) if slots else nodes[:0], persistent=False)  # per triple
         self.register_buffer("slot_relation", torch.cat(relations) if relations else nodes[:0], persistent=False)
 
     def per_relation(self, rows: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
         """Each slot's row [slots, a] times its relation's matrix of matrices [R, a, b], [slots, b]."""
-        parts = rows.split(self.sizes)
-        matrices = matrices.unbind(0)  # one backward for all of them, not a zero-filled [R, a, b] per relation
-        return torch.cat([part @ matrices[relation] for part, relation in zip(parts, self.relations, strict=True)])
+        return segment_matmul(rows, matrices, self.segments)
 
     def projected(self, table: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
         """Each slot's table[node] @ projections[its relation], [slots, k]."""
         return self.per_relation(table[self.distinct], projections)
+
+
+def segment_matmul(rows: torch.Tensor, matrices: torch.Tensor, segments: list[tuple[int, int, int]]) -> torch.Tensor:
+    """rows[start:end] @ matrices[index] for each (index, start, end) of segments covering rows [S, a] in order,
+    [S, b]; differentiable in rows and matrices [R, a, b]."""
+    return _SegmentMatmul.apply(rows, matrices, segments)
+
+
+class _SegmentMatmul(torch.autograd.Function):
+    """Each segment's product written into its rows of one output, and its gradients likewise: no parts to
+    concatenate, nor their gradients to split, nor one [a, b] gradient a segment to stack into [R, a, b]."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, matrices: torch.Tensor, segments: list[tuple[int, int, int]],
+                ) -> torch.Tensor:
+        ctx.save_for_backward(rows, matrices)
+        ctx.segments = segments
+        out = rows.new_empty(rows.shape[0], matrices.shape[2])
+        for index, start, end in segments:
+            torch.mm(rows[start:end], matrices[index], out=out[start:end])
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        rows, matrices = ctx.saved_tensors
+        grad_rows = grad_matrices = None
+        if ctx.needs_input_grad[0]:
+            grad_rows = rows.new_empty(rows.shape)
+            for index, start, end in ctx.segments:
+                torch.mm(grad[start:end], matrices[index].t(), out=grad_rows[start:end])
+        if ctx.needs_input_grad[1]:
+            grad_matrices = matrices.new_zeros(matrices.shape)
+            for index, start, end in ctx.segments:
+                grad_matrices[index].addmm_(rows[start:end].t(), grad[start:end])  # summed if an index repeats
+        return grad_rows, grad_matrices, None
 
 
 def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:
