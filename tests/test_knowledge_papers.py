@@ -20,7 +20,7 @@ from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import family_regime, regime
-from paper_autotrain.runtime.knowledge import HeadTailPairs, corrupted_triples
+from paper_autotrain.runtime.knowledge import HeadTailPairs, corrupted_triples, segment_matmul
 from paper_autotrain.schemas import MethodSpec, SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines import recbole_config
@@ -626,9 +626,9 @@ def test_kgat_recboles_graph_words_give_its_edges_and_its_transr_triples(split_i
     assert len(ckg) == len(model.ckg_triples) and model.relation_embedding.num_embeddings == n_relations + 1
     assert {tuple(row) for row in model.transr_triples.tolist()} == knowledge
     seen = []
-    model.transr_plausibility = lambda h, r, t: seen.append(t) or torch.zeros(len(t))
+    model.transr_plausibility = lambda h, r, t: seen.append(t) or torch.zeros(t.shape)
     model.knowledge_loss(400)
-    corrupted = seen[0]
+    corrupted = seen[0][:, 1]  # each triple's (tail, corrupted tail)
     assert corrupted.min() >= n_users and corrupted.max() < model.n_nodes and corrupted.max() >= split.n_items
 
 
@@ -767,22 +767,126 @@ def test_a_custom_part_of_a_knowledge_paper_is_written_into_a_topk_slot(split_in
     assert model.full_sort_scores(torch.tensor([1])).shape == (1, split_info.n_items)
 
 
-def test_the_sparse_neighbourhood_is_the_gathered_weighted_sum_with_its_gradients():
-    """KGAT's e_N as one sparse product over distinct (head, tail) pairs equals the per-triple gather, product and
-    scatter, in value and in the gradients of the weights and the table (a pair repeated under two relations)."""
+def test_the_pair_products_are_the_gathered_forms_with_their_gradients():
+    """HeadTailPairs' two products over the distinct (head, tail) pairs (CSR, built once) equal the per-triple
+    gathered forms in value and in every gradient, float64: the neighbourhood sum_(h,r,t) w e_t (sparse @ dense) and
+    the scores left[h] . right[t] (sampled dense-dense). A pair repeated under two relations, heads and tails
+    without triples, a rectangular pattern; deterministic algorithms on."""
     torch.use_deterministic_algorithms(True, warn_only=False)
     try:
         generator = torch.Generator().manual_seed(0)
-        heads = torch.tensor([0, 0, 1, 3, 3, 3, 5, 0])
-        tails = torch.tensor([1, 2, 0, 4, 4, 1, 5, 1])  # (0, 1) and (3, 4) twice
-        weights = torch.rand(8, generator=generator, requires_grad=True)
-        table = torch.randn(6, 3, generator=generator, requires_grad=True)
-        gathered = torch.zeros(6, 3).index_add(0, heads, weights.unsqueeze(-1) * table[tails])
-        sparse = HeadTailPairs(heads, tails, 6).neighbourhood(weights, table)
-        torch.testing.assert_close(sparse, gathered)
-        probe = torch.randn(6, 3, generator=generator)
-        for got, expected in zip(torch.autograd.grad((sparse * probe).sum(), [weights, table]),
-                                 torch.autograd.grad((gathered * probe).sum(), [weights, table]), strict=True):
-            torch.testing.assert_close(got, expected)
+        heads = torch.tensor([0, 0, 1, 3, 3, 3, 0, 1])  # no triple from head 2 nor 4
+        tails = torch.tensor([1, 2, 0, 4, 4, 1, 1, 5])  # (0, 1) and (3, 4) twice; none to tail 3
+        pairs = HeadTailPairs(heads, tails, 5, 6)
+
+        def leaf(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, dtype=torch.float64, generator=generator).requires_grad_()
+
+        weights, table, left, right = leaf(8), leaf(6, 3), leaf(5, 3), leaf(6, 3)
+        gathered = torch.zeros(5, 3, dtype=torch.float64).index_add(0, heads, weights[:, None] * table[tails])
+        forms = {  # name: (the pairs' form, the gathered form, the leaves)
+            "neighbourhood": (pairs.neighbourhood(weights, table), gathered, [weights, table]),
+            "dots": (pairs.dots(left, right)[pairs.pair_of_triple], (left[heads] * right[tails]).sum(-1),
+                     [left, right]),
+        }
+        for name, (got, expected, leaves) in forms.items():
+            torch.testing.assert_close(got, expected, msg=lambda text, name=name: f"{name}: {text}")
+            probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+            for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), leaves),
+                                    torch.autograd.grad((expected * probe).sum(), leaves), strict=True):
+                torch.testing.assert_close(mine, theirs, msg=lambda text, name=name: f"{name}: {text}")
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def test_kgats_attention_over_distinct_slots_is_the_per_triple_attention_with_its_gradients(split_info, tmp_path):
+    """pi(h, r, t) = softmax over h's triples of (W_r e_t)^T tanh(W_r e_h + e_r), computed once per distinct (h, r)
+    and (t, r) and scored as one sampled product, equals the per-triple form (each triple's rows projected, a
+    dense masked softmax per head) in value and in the gradients of the nodes, W_r and e_r, float64."""
+    model = kgat_with(split_info, tmp_path).double()
+    nodes = model.node_table().detach().requires_grad_()
+    heads, relations, tails = model.ckg_triples.T
+    w_r, e_r = model.relation_projection, model.relation_embedding.weight
+    head = torch.einsum("md,mdk->mk", nodes[heads], w_r[relations])
+    tail = torch.einsum("md,mdk->mk", nodes[tails], w_r[relations])
+    scores = (tail * torch.tanh(head + e_r[relations])).sum(-1)
+    mine = heads[None, :] == torch.arange(model.n_nodes)[:, None]  # [nodes, triples]: a head's own triples
+    expected = scores.expand(model.n_nodes, -1).masked_fill(~mine, float("-inf")).softmax(1)[heads, range(len(heads))]
+    got = model.knowledge_attention(nodes)
+    torch.testing.assert_close(got, expected)
+    probe = torch.randn(len(heads), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    leaves = [nodes, w_r, e_r]
+    for name, mine_grad, theirs in zip(["nodes", "W_r", "e_r"], torch.autograd.grad((got * probe).sum(), leaves),
+                                       torch.autograd.grad((expected * probe).sum(), leaves), strict=True):
+        torch.testing.assert_close(mine_grad, theirs, msg=lambda text, name=name: f"{name}: {text}")
+
+
+def test_kgats_last_layer_over_the_users_and_items_alone_is_the_full_propagation_with_its_gradients(split_info,
+                                                                                                    tmp_path):
+    """The last layer is computed only at the users' and items' nodes (the only rows the final representations
+    read): the users' and items' representations equal those of every layer over every node by per-triple gather
+    and scatter, in value and in the gradients of the tables and aggregators, float64 (two layers, no dropout)."""
+    model = kgat_with(split_info, tmp_path, n_layers=2).double().eval()
+    heads, _, tails = model.ckg_triples.T
+    leaky = model.kgat_activation
+    users, items = model.user_embedding.weight, model.item_embedding.weight
+    layer = model.node_table()
+    attention = model.knowledge_attention(layer)
+    layers = [layer]
+    for w1, w2 in zip(model.kgat_w1, model.kgat_w2, strict=True):
+        around = torch.zeros_like(layer).index_add(0, heads, attention[:, None] * layer[tails])
+        layer = leaky(w1(layer + around)) + leaky(w2(layer * around))
+        layers.append(layer)
+    final = torch.cat(layers, 1)
+    expected = final[:model.n_users], final[model.n_users:model.n_users + model.n_items]
+    got = model.propagate(users, items)
+    leaves = [users, items, model.other_entity_embedding.weight, model.relation_projection,
+              model.kgat_w1[1].weight, model.kgat_w2[0].weight]
+    generator = torch.Generator().manual_seed(0)
+    probes = [torch.randn(part.shape, dtype=torch.float64, generator=generator) for part in expected]
+    for part, theirs in zip(got, expected, strict=True):
+        torch.testing.assert_close(part, theirs)
+    for mine, theirs in zip(torch.autograd.grad(sum((p * q).sum() for p, q in zip(got, probes, strict=True)), leaves),
+                            torch.autograd.grad(sum((p * q).sum() for p, q in zip(expected, probes, strict=True)),
+                                                leaves), strict=True):
+        torch.testing.assert_close(mine, theirs)
+
+
+def test_kgats_transr_loss_projects_each_triple_once_for_its_tail_and_corrupted_tail(split_info, tmp_path):
+    """TransR's term -ln sigma(g(h, r, t') - g(h, r, t)) with the true and corrupted tails projected in one batched
+    product equals it with g(h, r, t) = ||W_r e_h + e_r - W_r e_t||^2 computed per tail, in value and gradients,
+    float64."""
+    model = kgat_with(split_info, tmp_path).double()
+    torch.manual_seed(0)
+    heads, relations, tails, corrupted = corrupted_triples(model.transr_triples, 40, model.n_nodes)
+    nodes = model.node_table()
+    w_r, e_r = model.relation_projection, model.relation_embedding.weight
+
+    def plausibility(ends: torch.Tensor) -> torch.Tensor:
+        head = torch.einsum("md,mdk->mk", nodes[heads], w_r[relations])
+        return (head + e_r[relations] - torch.einsum("md,mdk->mk", nodes[ends], w_r[relations])).pow(2).sum(-1)
+
+    expected = -torch.nn.functional.logsigmoid(plausibility(corrupted) - plausibility(tails)).mean()
+    got = model.transr_loss(heads, relations, tails, corrupted)
+    torch.testing.assert_close(got, expected)
+    leaves = [model.user_embedding.weight, model.item_embedding.weight, model.other_entity_embedding.weight, w_r, e_r]
+    for mine, theirs in zip(torch.autograd.grad(got, leaves), torch.autograd.grad(expected, leaves), strict=True):
+        torch.testing.assert_close(mine, theirs)
+
+
+def test_the_segment_product_is_each_segments_matrix_product_with_its_gradients():
+    """segment_matmul (W_r of each relation applied to its slots' rows, written into one output) equals the
+    concatenated per-segment products in value and in the gradients of the rows and the matrices, float64, also
+    for transposed matrices and a matrix used by two segments."""
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randn(9, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    matrices = torch.randn(3, 4, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    segments = [(2, 0, 3), (0, 3, 4), (2, 4, 9)]
+    for used in (matrices, matrices.transpose(1, 2)):
+        got = segment_matmul(rows, used, segments)
+        expected = torch.cat([rows[start:end] @ used[index] for index, start, end in segments])
+        torch.testing.assert_close(got, expected)
+        probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+        for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), [rows, matrices]),
+                                torch.autograd.grad((expected * probe).sum(), [rows, matrices]), strict=True):
+            torch.testing.assert_close(mine, theirs)

@@ -96,75 +96,171 @@ def relation_normalised_weights(heads: torch.Tensor, relations: torch.Tensor) ->
 
 
 class HeadTailPairs(torch.nn.Module):
-    """The distinct (head, tail) pairs of a graph's triples, sorted, and each triple's pair: the attention-weighted
-    neighbourhood sum_(h,r,t) pi e_t becomes one sparse [n, n] by [n, d] product (a pair linked by several
-    relations carries the sum of their weights) instead of a [m, d] gather, product and scatter."""
+    """The distinct (head, tail) pairs of a graph's triples as the pattern of a sparse [n_heads, n_tails] matrix,
+    compressed by rows (CSR) and, for the transpose, by columns, both built once; and each triple's pair. Two
+    products over the pattern, each differentiable by a backward of the other, with no [m, d] gather or scatter
+    and no dense [n, n] gradient: `product` (A @ table: the attention-weighted neighbourhood sum_(h,r,t) pi e_t,
+    a pair linked by several relations carrying the sum of their weights) and `dots` (left[h] . right[t] of every
+    pair: the attention's scores, a sampled dense-dense product)."""
 
-    def __init__(self, heads: torch.Tensor, tails: torch.Tensor, n_nodes: int) -> None:
+    def __init__(self, heads: torch.Tensor, tails: torch.Tensor, n_heads: int, n_tails: int | None = None) -> None:
         super().__init__()
-        keys, pair_of_triple = torch.unique(heads * n_nodes + tails, return_inverse=True)
-        index = torch.stack([keys // n_nodes, keys % n_nodes])  # sorted and unique: a coalesced COO index
+        n_tails = n_heads if n_tails is None else n_tails
+        keys, pair_of_triple = torch.unique(heads * n_tails + tails, return_inverse=True)
+        rows, columns = keys // n_tails, keys % n_tails  # sorted by head, then tail: CSR's order
+        by_tail = torch.argsort(columns * n_heads + rows)  # the transpose's CSR order
         self.register_buffer("pair_of_triple", pair_of_triple, persistent=False)
-        self.register_buffer("index", index, persistent=False)
-        # the transpose's order (by tail, then head), for the table's gradient A^T g as a coalesced product too
-        self.register_buffer("by_tail", torch.argsort(index[1] * n_nodes + index[0]), persistent=False)
-        self.n_nodes = n_nodes
+        self.register_buffer("index", torch.stack([rows, columns]), persistent=False)
+        self.register_buffer("crow", _compressed(rows, n_heads), persistent=False)
+        self.register_buffer("by_tail", by_tail, persistent=False)
+        self.register_buffer("crow_by_tail", _compressed(columns[by_tail], n_tails), persistent=False)
+        self.register_buffer("heads_by_tail", rows[by_tail], persistent=False)
+        self.shape = (n_heads, n_tails)
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """The sparse [n_heads, n_tails] matrix with `values` [pairs] on the pattern (CSR)."""
+        return torch.sparse_csr_tensor(self.crow, self.index[1], values, self.shape, check_invariants=False)
+
+    def transposed(self, values: torch.Tensor) -> torch.Tensor:
+        """matrix(values)^T, [n_tails, n_heads] (CSR)."""
+        return torch.sparse_csr_tensor(self.crow_by_tail, self.heads_by_tail, values[self.by_tail],
+                                       self.shape[::-1], check_invariants=False)
+
+    def pair_weights(self, weights: torch.Tensor) -> torch.Tensor:
+        """The triples' weights [m] summed per pair, [pairs]."""
+        values = torch.zeros(self.index.shape[1], dtype=weights.dtype, device=weights.device)
+        return values.index_add(0, self.pair_of_triple, weights)
+
+    def product(self, values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """matrix(values) @ table, [n_heads, d]; differentiable in both."""
+        return _PairProduct.apply(values, table, self)
+
+    def dots(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """left[head] . right[tail] of every pair, [pairs]; differentiable in both."""
+        return _PairDots.apply(left, right, self)
 
     def neighbourhood(self, weights: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """sum over each head's triples of weight * table[tail], [n_nodes, d]; differentiable in both."""
-        values = torch.zeros(self.index.shape[1], dtype=weights.dtype, device=weights.device)
-        values = values.index_add(0, self.pair_of_triple, weights)
-        return _PairProduct.apply(values, table, self.index, self.by_tail, self.n_nodes)
+        """sum over each head's triples of weight * table[tail], [n_heads, d]; differentiable in both."""
+        return self.product(self.pair_weights(weights), table)
 
 
-class DistinctPerSlice(torch.nn.Module):
-    """A node column of triples sorted into slices (one per relation): each slice's distinct nodes and each
-    triple's place among them, so that W_r e over a slice's triples is W_r e over its distinct nodes, gathered (the
-    same rows from a fraction of the products: a relation's heads repeat, e.g. a user in each of its interactions)."""
-
-    def __init__(self, nodes: torch.Tensor, slices: list[tuple[int, int, int]]) -> None:
-        super().__init__()
-        distinct, places, self.spans, offset = [], [], [], 0
-        for _, start, end in slices:
-            unique, place = torch.unique(nodes[start:end], return_inverse=True)
-            distinct.append(unique)
-            places.append(place)
-            self.spans.append((offset, offset + len(unique)))
-            offset += len(unique)
-        self.register_buffer("distinct", torch.cat(distinct) if distinct else nodes[:0], persistent=False)
-        self.register_buffer("places", torch.cat(places) if places else nodes[:0], persistent=False)
-
-    def projected(self, table: torch.Tensor, number: int, start: int, end: int,
-                  projection: torch.Tensor) -> torch.Tensor:
-        """table[nodes[start:end]] @ projection for slice `number` (its triples start:end), [end - start, k]."""
-        first, last = self.spans[number]
-        return (table[self.distinct[first:last]] @ projection)[self.places[start:end]]
+def _compressed(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """CSR's row pointers of sorted row indices."""
+    counts = torch.bincount(rows, minlength=n_rows)
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
 
 
-def _coalesced(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
-    return torch.sparse_coo_tensor(index, values, (n, n), is_coalesced=True, check_invariants=False)
+def _sampled_dots(pairs: HeadTailPairs, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """left[head] . right[tail] per pair without gathering [pairs, d] rows (torch's sampled dense-dense product)."""
+    pattern = pairs.matrix(left.new_zeros(pairs.index.shape[1]))
+    return torch.sparse.sampled_addmm(pattern, left, right.t(), beta=0.0).values()
 
 
 class _PairProduct(torch.autograd.Function):
-    """A @ table for the sparse A of (index, values). torch.sparse.mm's gradient for A's values forms the dense
-    [n, n] product g table^T and masks it; here it is g[head] . table[tail] per pair, and A^T g for the table."""
+    """A @ table for the sparse A of `pairs` with `values`. torch.sparse.mm's gradient for A's values forms the
+    dense [n, n] product g table^T and masks it; here it is g[head] . table[tail] per pair, and A^T g for the
+    table."""
 
     @staticmethod
-    def forward(ctx: Any, values: torch.Tensor, table: torch.Tensor, index: torch.Tensor, by_tail: torch.Tensor,
-                n: int) -> torch.Tensor:
-        ctx.save_for_backward(values, table, index, by_tail)
-        ctx.n = n
-        return torch.sparse.mm(_coalesced(index, values, n), table)
+    def forward(ctx: Any, values: torch.Tensor, table: torch.Tensor, pairs: HeadTailPairs) -> torch.Tensor:
+        ctx.save_for_backward(values, table)
+        ctx.pairs = pairs
+        return torch.sparse.mm(pairs.matrix(values), table)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        values, table, index, by_tail = ctx.saved_tensors
+        values, table = ctx.saved_tensors
         grad_values = grad_table = None
         if ctx.needs_input_grad[0]:
-            grad_values = (grad[index[0]] * table[index[1]]).sum(-1)
+            grad_values = _sampled_dots(ctx.pairs, grad.contiguous(), table)
         if ctx.needs_input_grad[1]:
-            grad_table = torch.sparse.mm(_coalesced(index.flip(0)[:, by_tail], values[by_tail], ctx.n), grad)
-        return grad_values, grad_table, None, None, None
+            grad_table = torch.sparse.mm(ctx.pairs.transposed(values), grad)
+        return grad_values, grad_table, None
+
+
+class _PairDots(torch.autograd.Function):
+    """left[head] . right[tail] per pair; its gradients are products with the sparse matrix of the pairs'
+    gradients: G @ right for left, G^T @ left for right."""
+
+    @staticmethod
+    def forward(ctx: Any, left: torch.Tensor, right: torch.Tensor, pairs: HeadTailPairs) -> torch.Tensor:
+        ctx.save_for_backward(left, right)
+        ctx.pairs = pairs
+        return _sampled_dots(pairs, left, right)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        left, right = ctx.saved_tensors
+        grad_left = grad_right = None
+        if ctx.needs_input_grad[0]:
+            grad_left = torch.sparse.mm(ctx.pairs.matrix(grad), right)
+        if ctx.needs_input_grad[1]:
+            grad_right = torch.sparse.mm(ctx.pairs.transposed(grad), left)
+        return grad_left, grad_right, None
+
+
+class DistinctPerSlice(torch.nn.Module):
+    """A node column of triples sorted into slices (one per relation): each slice's distinct nodes, in slots one
+    after the other, and each triple's slot, so that W_r e over a slice's triples is W_r e over its distinct nodes
+    (the same rows from a fraction of the products: a relation's heads repeat, e.g. a user in each of its
+    interactions), all relations' rows gathered from the table at once."""
+
+    def __init__(self, nodes: torch.Tensor, slices: list[tuple[int, int, int]]) -> None:
+        super().__init__()
+        distinct, slots, relations, self.segments, offset = [], [], [], [], 0
+        for relation, start, end in slices:
+            unique, place = torch.unique(nodes[start:end], return_inverse=True)
+            distinct.append(unique)
+            slots.append(place + offset)
+            relations.append(torch.full_like(unique, relation))
+            self.segments.append((relation, offset, offset + len(unique)))  # the relation's slots
+            offset += len(unique)
+        self.register_buffer("distinct", torch.cat(distinct) if distinct else nodes[:0], persistent=False)
+        self.register_buffer("slot", torch.cat(slots) if slots else nodes[:0], persistent=False)  # per triple
+        self.register_buffer("slot_relation", torch.cat(relations) if relations else nodes[:0], persistent=False)
+
+    def per_relation(self, rows: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+        """Each slot's row [slots, a] times its relation's matrix of matrices [R, a, b], [slots, b]."""
+        return segment_matmul(rows, matrices, self.segments)
+
+    def projected(self, table: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
+        """Each slot's table[node] @ projections[its relation], [slots, k]."""
+        return self.per_relation(table[self.distinct], projections)
+
+
+def segment_matmul(rows: torch.Tensor, matrices: torch.Tensor, segments: list[tuple[int, int, int]]) -> torch.Tensor:
+    """rows[start:end] @ matrices[index] for each (index, start, end) of segments covering rows [S, a] in order,
+    [S, b]; differentiable in rows and matrices [R, a, b]."""
+    return _SegmentMatmul.apply(rows, matrices, segments)
+
+
+class _SegmentMatmul(torch.autograd.Function):
+    """Each segment's product written into its rows of one output, and its gradients likewise: no parts to
+    concatenate, nor their gradients to split, nor one [a, b] gradient a segment to stack into [R, a, b]."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, matrices: torch.Tensor, segments: list[tuple[int, int, int]],
+                ) -> torch.Tensor:
+        ctx.save_for_backward(rows, matrices)
+        ctx.segments = segments
+        out = rows.new_empty(rows.shape[0], matrices.shape[2])
+        for index, start, end in segments:
+            torch.mm(rows[start:end], matrices[index], out=out[start:end])
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        rows, matrices = ctx.saved_tensors
+        grad_rows = grad_matrices = None
+        if ctx.needs_input_grad[0]:
+            grad_rows = rows.new_empty(rows.shape)
+            for index, start, end in ctx.segments:
+                torch.mm(grad[start:end], matrices[index].t(), out=grad_rows[start:end])
+        if ctx.needs_input_grad[1]:
+            grad_matrices = matrices.new_zeros(matrices.shape)
+            for index, start, end in ctx.segments:
+                grad_matrices[index].addmm_(rows[start:end].t(), grad[start:end])  # summed if an index repeats
+        return grad_rows, grad_matrices, None
 
 
 def softmax_by_head(scores: torch.Tensor, heads: torch.Tensor, n_nodes: int) -> torch.Tensor:

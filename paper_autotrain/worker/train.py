@@ -56,9 +56,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def quiet_known_warnings() -> None:
-    """Lightning warnings that do not apply: our dataset batches itself and runs in one worker."""
+    """Warnings that do not apply: Lightning's (our dataset batches itself and runs in one worker) and torch's
+    note that its CSR tensors are in beta (KGAT's sparse products use the operations that are tested)."""
     warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__` defined")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 def trainer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
