@@ -5,6 +5,7 @@ equations. The fixture papers are written the way papers describe their methods;
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -444,7 +445,6 @@ class GeneralRecBoleStub:
         return self.split.n_users if field == "user_id" else self.split.n_items
 
     def inter_matrix(self, form: str = "coo"):
-        import numpy as np
         import scipy.sparse as sp
 
         train = np.asarray(self.split.train)
@@ -465,6 +465,8 @@ def test_gcmc_with_recboles_two_choices_is_recboles_gcmc_module_with_the_same_we
                              "rating_graph_convolution", dense_weights="shared")
     folder = rendered(spec, tmp_path / "model")
     split = load_split(split_info.path)
+    torch.manual_seed(0)
+    np.random.seed(0)  # RecBole's orthogonal basis init draws from numpy
     ours = build_model(folder, load_config(folder), split)
     stub = GeneralRecBoleStub(split, accum="stack", gcn_output_dim=12, embedding_size=6, dropout_prob=0.5,
                               sparse_feature=True, class_num=2, num_basis_functions=2)
@@ -509,6 +511,38 @@ def test_gcmc_with_recboles_two_choices_is_recboles_gcmc_module_with_the_same_we
              *zip(ours.decoder_basis, decoder.weights, strict=True)]
     for mine, its in pairs:
         torch.testing.assert_close(mine.grad, its.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_gcmcs_two_class_cross_entropy_under_adam_leaves_the_sum_of_the_class_mixes_at_its_init(split_info,
+                                                                                                 tmp_path):
+    """The gradients of the two classes' cross entropy w.r.t. the two logits are opposite, so Adam moves the class
+    mixes a_1s and a_0s by opposite steps and a_1s + a_0s stays as drawn: RecBole's ranking logit u^T Q_1 v is half
+    the trained log-odds plus u^T (sum_s (a_1s + a_0s) P_s) v / 2, a term whose weights are the initial draw's."""
+    spec = with_values(spec_of(tmp_path / "paper", GCMC_PAPER), gcn_output_dim=12, embedding_size=6, dropout=0.3)
+    folder = rendered(with_block_params(spec, "bilinear_decoder", rank_by="observed_logit"), tmp_path / "model")
+    split = load_split(split_info.path)
+    torch.manual_seed(0)
+    model = build_model(folder, load_config(folder), split).train()
+    initial = model.decoder_mix.weight.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    train = torch.as_tensor(split.train)
+    for step in range(15):
+        rows = train[torch.randint(len(train), (64,), generator=torch.Generator().manual_seed(step))]
+        loss = model.loss({"users": rows[:, 0], "pos_items": rows[:, 1], "neg_items": torch.randint(split.n_items,
+                                                                                                   (64, 1))})
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    mix = model.decoder_mix.weight.detach()
+    assert float((mix - initial).abs().min()) > 0.02  # every a_rs moved (by 0.058 or more here)
+    torch.testing.assert_close(mix.sum(0), initial.sum(0), rtol=0, atol=1e-5)
+    model.eval()
+    with torch.no_grad():
+        users, items = model.encode()
+        fixed = sum(mix.sum(0)[s] * model.decoder_basis[s] for s in range(len(model.decoder_basis)))
+        log_odds = model.class_logits(users[:4, None], items[None]).diff(dim=-1)[..., 0]
+        torch.testing.assert_close(model.full_sort_scores(torch.arange(4)),
+                                   (log_odds + users[:4] @ fixed @ items.T) / 2, rtol=1e-4, atol=1e-5)
 
 
 def test_gcmcs_dense_weights_separate_gives_users_and_items_their_own_layer(split_info, tmp_path):
