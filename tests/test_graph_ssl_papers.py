@@ -5,6 +5,7 @@ equations. The fixture papers are written the way papers describe their methods;
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +16,14 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import (
+    passes_the_gates_and_trains,
+    rendered,
+    spec_of,
+    synthetic_split_info,
+    with_block_params,
+    with_values,
+)
 
 SETTINGS = ("We use the Gowalla, Yelp2018 and Amazon-book datasets and report Recall@20 and NDCG@20. "
             "Table 2 reports the overall performance.")
@@ -370,7 +378,8 @@ def test_gcmc_reads_its_encoder_decoder_and_loss_and_runs_as_recboles_gcmc_on_im
     assert built["message, node or edge dropout"] == "rating_graph_convolution"
     assert any(note.startswith("task: the paper's experiments predict ratings") for note in spec.unclear)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"gcn_output_dim": 500, "embedding_size": 64, "dropout": 0.7, "num_basis": 2}
+    assert values == {"gcn_output_dim": 500, "embedding_size": 64, "dropout": 0.7, "dense_weights": "separate",
+                      "num_basis": 2, "rank_by": "expected_rating"}
     assert spec.hp("l2_reg") == 0.0 and spec.hp("learning_rate") == 0.01
     source = render.run(spec, {})["model.py"]
     assert "loss = bce_loss(logits[:, 0], logits[:, 1:])" in source  # the two classes' cross entropy
@@ -379,6 +388,10 @@ def test_gcmc_reads_its_encoder_decoder_and_loss_and_runs_as_recboles_gcmc_on_im
     assert overrides["gcn_output_dim"] == 500 and overrides["dropout_prob"] == 0.7
     assert overrides["num_basis_functions"] == 2 and overrides["accum"] == "stack" and overrides["class_num"] == 2
     assert any(note.startswith("ranking: RecBole's GCMC") for note in notes)
+    assert any(note.startswith("dense layer: RecBole's GCMC") for note in notes)
+    recboles = with_block_params(with_block_params(spec, "bilinear_decoder", rank_by="observed_logit"),
+                                 "rating_graph_convolution", dense_weights="shared")
+    assert not any(note.startswith(("ranking:", "dense layer:")) for note in reference_with_notes(recboles)[2])
     # its batches count (positive, negative) pairs, ours rows: the same positives a step
     assert spec.hp("batch_size") == 2048 and overrides["train_batch_size"] == 1024
 
@@ -418,6 +431,130 @@ def test_gcmc_encoder_and_decoder_are_the_papers_equations(split_info, tmp_path)
         torch.testing.assert_close(torch.sigmoid(scores), probability, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(model.score_with(state, torch.tensor([3]), torch.tensor([5])),
                                    scores[5:6], rtol=1e-4, atol=1e-5)
+
+
+class GeneralRecBoleStub:
+    """What RecBole's GCMC reads of its config and dataset, for building it on our split's own ids (no padding)."""
+
+    def __init__(self, split, **values) -> None:
+        self.split = split
+        self.config = {"USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "NEG_PREFIX": "neg_",
+                       "device": "cpu", **values}
+
+    def num(self, field: str) -> int:
+        return self.split.n_users if field == "user_id" else self.split.n_items
+
+    def inter_matrix(self, form: str = "coo"):
+        import scipy.sparse as sp
+
+        train = np.asarray(self.split.train)
+        return sp.coo_matrix((np.ones(len(train)), (train[:, 0], train[:, 1])),
+                             shape=(self.split.n_users, self.split.n_items))
+
+
+def test_gcmc_with_recboles_two_choices_is_recboles_gcmc_module_with_the_same_weights(split_info, tmp_path):
+    """With rank_by observed_logit, dense_weights shared and RecBole's weights copied in, our GC-MC's full ranking
+    and pair scores equal RecBole's GCMC's (the class-1 logit), and its loss (the two classes' cross entropy) and
+    every gradient equal RecBole's under dropout 0.5 with the same seed: the node and hidden dropout draw their masks
+    in the same order from torch's generator. The paper's ranking (the log-odds) and one dense layer each differ."""
+    from recbole.data.interaction import Interaction
+    from recbole.model.general_recommender.gcmc import GCMC
+
+    spec = with_values(spec_of(tmp_path / "paper", GCMC_PAPER), gcn_output_dim=12, embedding_size=6, dropout=0.5)
+    spec = with_block_params(with_block_params(spec, "bilinear_decoder", rank_by="observed_logit"),
+                             "rating_graph_convolution", dense_weights="shared")
+    folder = rendered(spec, tmp_path / "model")
+    split = load_split(split_info.path)
+    torch.manual_seed(0)
+    np.random.seed(0)  # RecBole's orthogonal basis init draws from numpy
+    ours = build_model(folder, load_config(folder), split)
+    stub = GeneralRecBoleStub(split, accum="stack", gcn_output_dim=12, embedding_size=6, dropout_prob=0.5,
+                              sparse_feature=True, class_num=2, num_basis_functions=2)
+    theirs = GCMC(stub.config, stub)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    encoder, decoder = theirs.GcEncoder, theirs.BiDecoder
+    with torch.no_grad():
+        encoder.weights_u[0].mul_(20.0)  # beyond its init's scale, so the scores and gradients are well above rounding
+        encoder.dense_layer_u.weight.mul_(5.0)
+        ours.rating_weights[0].copy_(encoder.weights_u[0])  # its one-hot features' rows: users, then items
+        ours.dense_user.weight.copy_(encoder.dense_layer_u.weight)
+        for mine, its in zip(ours.decoder_basis, decoder.weights, strict=True):
+            mine.copy_(its)
+        ours.decoder_mix.weight.copy_(decoder.dense_layer.weight)
+    ours.eval()
+    theirs.eval()
+    users, items = torch.arange(6), torch.arange(6, 12)
+    with torch.no_grad():
+        theirs_full = theirs.full_sort_predict(Interaction({"user_id": users})).view(len(users), -1)
+        torch.testing.assert_close(ours.full_sort_scores(users), theirs_full, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(ours.score(users, items),
+                                   theirs.predict(Interaction({"user_id": users, "item_id": items})),
+                                   rtol=1e-4, atol=1e-5)
+        ours.rank_by = "expected_rating"  # the paper's ranking (the default) is not the class-1 logit
+        assert not torch.allclose(ours.full_sort_scores(users), theirs_full, rtol=1e-3, atol=1e-3)
+        ours.rank_by = "observed_logit"
+    train = torch.as_tensor(split.train)
+    pos = train[:16]
+    neg = torch.randint(0, split.n_items, (16, 1), generator=torch.Generator().manual_seed(0))
+    ours.train()
+    theirs.train()
+    torch.manual_seed(5)
+    our_loss = ours.loss({"users": pos[:, 0], "pos_items": pos[:, 1], "neg_items": neg})
+    torch.manual_seed(5)
+    their_loss = theirs.calculate_loss(Interaction({"user_id": pos[:, 0], "item_id": pos[:, 1],
+                                                    "neg_item_id": neg[:, 0]}))
+    torch.testing.assert_close(our_loss, their_loss)
+    (our_loss + their_loss).backward()
+    assert float(ours.rating_weights[0].grad.abs().max()) > 0.1
+    pairs = [(ours.rating_weights[0], encoder.weights_u[0]), (ours.dense_user.weight, encoder.dense_layer_u.weight),
+             (ours.decoder_mix.weight, decoder.dense_layer.weight),
+             *zip(ours.decoder_basis, decoder.weights, strict=True)]
+    for mine, its in pairs:
+        torch.testing.assert_close(mine.grad, its.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_gcmcs_two_class_cross_entropy_under_adam_leaves_the_sum_of_the_class_mixes_at_its_init(split_info,
+                                                                                                 tmp_path):
+    """The gradients of the two classes' cross entropy w.r.t. the two logits are opposite, so Adam moves the class
+    mixes a_1s and a_0s by opposite steps and a_1s + a_0s stays as drawn: RecBole's ranking logit u^T Q_1 v is half
+    the trained log-odds plus u^T (sum_s (a_1s + a_0s) P_s) v / 2, a term whose weights are the initial draw's."""
+    spec = with_values(spec_of(tmp_path / "paper", GCMC_PAPER), gcn_output_dim=12, embedding_size=6, dropout=0.3)
+    folder = rendered(with_block_params(spec, "bilinear_decoder", rank_by="observed_logit"), tmp_path / "model")
+    split = load_split(split_info.path)
+    torch.manual_seed(0)
+    model = build_model(folder, load_config(folder), split).train()
+    initial = model.decoder_mix.weight.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    train = torch.as_tensor(split.train)
+    for step in range(15):
+        rows = train[torch.randint(len(train), (64,), generator=torch.Generator().manual_seed(step))]
+        loss = model.loss({"users": rows[:, 0], "pos_items": rows[:, 1], "neg_items": torch.randint(split.n_items,
+                                                                                                   (64, 1))})
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    mix = model.decoder_mix.weight.detach()
+    assert float((mix - initial).abs().min()) > 0.02  # every a_rs moved (by 0.058 or more here)
+    torch.testing.assert_close(mix.sum(0), initial.sum(0), rtol=0, atol=1e-5)
+    model.eval()
+    with torch.no_grad():
+        users, items = model.encode()
+        fixed = sum(mix.sum(0)[s] * model.decoder_basis[s] for s in range(len(model.decoder_basis)))
+        log_odds = model.class_logits(users[:4, None], items[None]).diff(dim=-1)[..., 0]
+        torch.testing.assert_close(model.full_sort_scores(torch.arange(4)),
+                                   (log_odds + users[:4] @ fixed @ items.T) / 2, rtol=1e-4, atol=1e-5)
+
+
+def test_gcmcs_dense_weights_separate_gives_users_and_items_their_own_layer(split_info, tmp_path):
+    spec = with_values(spec_of(tmp_path / "paper", GCMC_PAPER), gcn_output_dim=12, embedding_size=6)
+    split = load_split(split_info.path)
+    counts = {}
+    for words in ("separate", "shared"):
+        folder = rendered(with_block_params(spec, "rating_graph_convolution", dense_weights=words), tmp_path / words)
+        model = build_model(folder, load_config(folder), split)
+        assert (model.dense_item is model.dense_user) == (words == "shared")
+        counts[words] = sum(p.numel() for p in model.parameters())
+    assert counts["separate"] - counts["shared"] == 12 * 6
 
 
 def test_spectralcf_reads_its_spectral_convolution_and_maps_to_recboles_spectralcf(tmp_path):

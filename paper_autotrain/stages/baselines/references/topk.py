@@ -197,10 +197,20 @@ def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
         m.overrides["train_batch_size"] = negatives * (int(batch) // (1 + negatives))
         m.notes.append(f"batch: RecBole's GCMC counts train_batch_size in (positive, negative) pairs, ours rows; "
                        f"its {m.overrides['train_batch_size']} pairs are our {batch} rows' positives")
-    m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by the "
-                   "expected rating, p(observed) = softmax over both classes (the log-odds u^T (Q_1 - Q_0) v)")
+    if _word(m, "bilinear_decoder", "rank_by", "expected_rating") == "expected_rating":
+        m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by "
+                       "the expected rating, p(observed) = softmax over both classes (the log-odds "
+                       "u^T (Q_1 - Q_0) v); `rank_by: observed_logit` gives RecBole's")
+    if _word(m, "rating_graph_convolution", "dense_weights", "separate") == "separate":
+        m.notes.append("dense layer: RecBole's GCMC gives users and items one dense layer; ours one each "
+                       "(`dense_weights: shared` gives RecBole's)")
     if l2:
         m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's GCMC has no L2 term")
+
+
+def _word(m: SpecMapping, block: str, word: str, default: str) -> str:
+    """A block's word as the spec sets it (its default when unset), lower-cased."""
+    return str(m.blocks.get(block, {}).get(word, default)).lower()
 
 
 def _dgcf(m: SpecMapping, l2: int | float | None) -> None:
