@@ -7,6 +7,7 @@ fixture papers are written the way papers describe their methods; none is a real
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -412,6 +413,55 @@ def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights
     torch.testing.assert_close(model.item_embedding.weight.grad, theirs.item_embedding.weight.grad)
     torch.testing.assert_close(model.convolutions[0].weight.grad, theirs.residual_blocks[0].conv1.weight.grad[:, :, 0])
     torch.testing.assert_close(model.final_layer.weight.grad, theirs.final_layer.weight.grad)
+
+
+def test_nextitnet_at_recboles_seed_starts_from_its_weights_and_three_adam_steps_keep_them_equal(sequences,
+                                                                                                   tmp_path):
+    """Seeded alike, our NextItNet and RecBole's draw the same initial weights (the same layers in the same order
+    under the same laws: U(+-1/sqrt(n_items + 1)) embeddings, PyTorch's convolutions, a Xavier-normal final layer
+    with bias 0.1), and our optimiser (fused Adam) and RecBole's Trainer's take the same steps on the same batches:
+    in a parity run at one seed the two differ only in the order of the training batches."""
+    from recbole.model.sequential_recommender.nextitnet import NextItNet
+    from recbole.trainer import Trainer
+
+    folder = rendered(small(spec_of(tmp_path / "paper", NEXTITNET_PAPER), n_stacks=2, read_position="window_end"),
+                      tmp_path / "model")
+    split = load_sequences(sequences.path)
+    stub = RecBoleStub(split.n_items, 6, embedding_size=8, block_num=2, dilations=[1, 4], kernel_size=3,
+                       reg_weight=0.0)
+    torch.manual_seed(7)
+    model = build_model(folder, load_config(folder), split)
+    torch.manual_seed(7)
+    theirs = NextItNet(stub.config, stub)
+
+    def pairs():
+        yield model.item_embedding.weight, theirs.item_embedding.weight
+        yield model.final_layer.weight, theirs.final_layer.weight
+        yield model.final_layer.bias, theirs.final_layer.bias
+        for index, block in enumerate(theirs.residual_blocks):
+            for layer, conv in enumerate((block.conv1, block.conv2), 2 * index):
+                yield model.convolutions[layer].weight, conv.weight.squeeze(2)
+                yield model.convolutions[layer].bias, conv.bias
+
+    for mine, their in pairs():
+        assert torch.equal(mine, their)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in theirs.parameters())
+    ours_optimiser = model.configure_optimizers()
+    recbole_trainer = SimpleNamespace(model=theirs, learner="adam", learning_rate=model.learning_rate,
+                                      weight_decay=0.0, config={"reg_weight": 0.0}, logger=None)
+    their_optimiser = Trainer._build_optimizer(recbole_trainer)
+    model.train()
+    users, batch, interaction = right_padded_batch(stub)
+    start = model.final_layer.weight.detach().clone()
+    for _ in range(3):
+        for optimiser, loss in ((ours_optimiser, lambda: model.loss(batch)),
+                                (their_optimiser, lambda: theirs.calculate_loss(interaction))):
+            optimiser.zero_grad()
+            loss().backward()
+            optimiser.step()
+    for mine, their in pairs():
+        torch.testing.assert_close(mine, their, rtol=1e-5, atol=1e-6)
+    assert float((model.final_layer.weight.detach() - start).abs().max()) > 1e-3  # three steps of lr 0.001 moved them
 
 
 def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_included(sequences, tmp_path):
