@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
+from tests.recbole_stub import RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RecBoleStub, right_padded_batch
 
 SESSION_SETTINGS = ("We use the YOOCHOOSE and DIGINETICA datasets and report Recall@20 and MRR@20. Table 2 reports "
                     "the results.")
@@ -349,35 +349,6 @@ def test_nextitnet_read_position_window_end_scores_the_windows_last_slot(sequenc
         model.read_position = "window_end"
         torch.testing.assert_close(model.encode_sequence(full, torch.tensor([4]), USERS[:1]),
                                    model.encode_positions(full, torch.tensor([4]), USERS[:1])[:, 3])
-
-
-class RecBoleStub:
-    """What RecBole's sequential models read of their config and dataset, for building one beside ours."""
-
-    def __init__(self, n_items: int, max_seq_length: int, **values) -> None:
-        self.n_items = n_items + 1  # RecBole counts the padding item
-        self.config = {"USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "LIST_SUFFIX": "_list",
-                       "ITEM_LIST_LENGTH_FIELD": "item_length", "NEG_PREFIX": "neg_", "device": "cpu",
-                       "MAX_ITEM_LIST_LENGTH": max_seq_length, "loss_type": "CE", **values}
-
-    def num(self, field: str) -> int:
-        return self.n_items
-
-    def interaction(self, histories, lengths, targets):
-        from recbole.data.interaction import Interaction
-        return Interaction({"item_id_list": histories, "item_length": lengths, "item_id": targets})
-
-
-RIGHT_PADDED = torch.tensor([[3, 0, 0, 0, 0, 0], [4, 9, 2, 0, 0, 0], [5, 1, 7, 8, 6, 2], [2, 6, 0, 0, 0, 0]])
-RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS = torch.tensor([1, 3, 6, 2]), torch.tensor([4, 8, 3, 1])
-
-
-def right_padded_batch(stub: RecBoleStub) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
-    """The right-padded histories as our batch (one user id for all) and as RecBole's interaction."""
-    users = torch.zeros(len(RIGHT_PADDED), dtype=torch.long)
-    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
-             "users": users}
-    return users, batch, stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
 
 
 def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights(sequences, tmp_path):
