@@ -6,9 +6,11 @@ probe removes the first two: it builds RecBole's dataset and train dataloader fr
 config at SEED (RecBole's own `data_preparation`, so its batches come in the order of its run at that seed), builds
 RecBole's module after `init_seed` (its run's initial weights), copies those weights into our model (rows moved to our
 item ids), trains ours on RecBole's batches (ids mapped to ours) with our optimiser, and scores it with our
-evaluator. `recbole` trains RecBole's module in the same loop instead (it should give RecBole's parity figure).
+evaluator. `recbole` trains RecBole's module in the same loop instead (it should give RecBole's parity figure);
+`recbole_fused` the same with the fused Adam kernel ours uses (the same update up to rounding): how far rounding alone
+moves the figure.
 
-usage: python scripts/recbole_order_probe.py NextItNet|GCSAN SEED ours|recbole MODEL_DIR RUNS OUT_JSON
+usage: python scripts/recbole_order_probe.py NextItNet|GCSAN SEED ours|recbole|recbole_fused MODEL_DIR RUNS OUT_JSON
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
   OUT_JSON: the figures; OUT.npz beside it: each test user's NDCG@10. MAX_STEPS=n stops after n steps (smoke).
@@ -117,7 +119,8 @@ def main(argv: list[str]) -> int:
 
     trained = ours if mode == "ours" else theirs
     optimizer = ours.configure_optimizers() if mode == "ours" else torch.optim.Adam(
-        theirs.parameters(), lr=ours.learning_rate)  # RecBole's Trainer: Adam, weight decay 0
+        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
+        theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
     trained.train()
     started, cpu = time.perf_counter(), time.process_time()
     losses = train_epoch(train_data, our_loss if mode == "ours" else theirs.calculate_loss, optimizer,
