@@ -21,6 +21,7 @@ from paper_autotrain.stages import baselines, validate
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
 from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
+from tests.recbole_stub import RecBoleStub, right_padded_batch
 
 BERT4REC_PAPER = [
     ["BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from Transformer",
@@ -663,6 +664,66 @@ def test_gcsans_normal_init_is_recboles_and_leaves_the_gates_uniform(gcsan_spec,
         assert model.graph_cell.from_messages.weight.std() > 0.8 * bound / 3 ** 0.5
     assert default.item_embedding.weight.std() > 0.8 * bound / 3 ** 0.5
     assert torch.count_nonzero(default.graph_cell.edge_out.bias) > 0
+
+
+def recboles_gcsan_in_our_layout(model, theirs, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's GCSAN's matching tensor in our layout) for every parameter: its GRU chunks
+    (reset, update, new) put in our order (update, reset, candidate), its query, key and value in one in-projection."""
+    gnn, order = theirs.gnn, [1, 0, 2]
+    yield model.item_embedding.weight, of(theirs.item_embedding.weight)
+    cell = model.graph_cell
+    for mine, their in ((cell.edge_in, gnn.linear_edge_in), (cell.edge_out, gnn.linear_edge_out)):
+        yield from ((mine.weight, of(their.weight)), (mine.bias, of(their.bias)))
+    for layer, (weight, bias) in ((cell.from_messages, (gnn.w_ih, gnn.b_ih)), (cell.from_state, (gnn.w_hh, gnn.b_hh))):
+        yield layer.weight, torch.cat([of(weight).chunk(3)[i] for i in order])
+        yield layer.bias, torch.cat([of(bias).chunk(3)[i] for i in order])
+    for their_layer, attention, feed_forward, norms in zip(theirs.self_attention.layer, model.graph_attention,
+                                                           model.graph_feed_forward, model.graph_layer_norms,
+                                                           strict=True):
+        heads, their_ffn = their_layer.multi_head_attention, their_layer.feed_forward
+        projections = [getattr(heads, name) for name in ("query", "key", "value")]
+        yield attention.in_proj_weight, torch.cat([of(projection.weight) for projection in projections])
+        yield attention.in_proj_bias, torch.cat([of(projection.bias) for projection in projections])
+        for mine, their in ((attention.out_proj, heads.dense), (norms[0], heads.LayerNorm),
+                            (feed_forward[0], their_ffn.dense_1), (feed_forward[2], their_ffn.dense_2),
+                            (norms[1], their_ffn.LayerNorm)):
+            yield from ((mine.weight, of(their.weight)), (mine.bias, of(their.bias)))
+
+
+def test_gcsan_with_recboles_five_words_is_recboles_gcsan_module_with_the_same_weights(gcsan_spec, sequences,
+                                                                                       tmp_path):
+    """With RecBole's five words (unit edges, the GRU gate, the bias inside, Transformer layers, N(0, 0.02) init),
+    two layers of two heads and RecBole's weights copied in, our GC-SAN's full ranking, CE loss and every gradient
+    equal RecBole's GCSAN's on right-padded sessions with repeated items: the modules are the same function."""
+    from recbole.model.sequential_recommender.gcsan import GCSAN
+
+    spec = with_values(gcsan_spec, embedding_size=8, batch_size=64, dropout=0.0, n_layers=2, n_heads=2)
+    spec = with_block_params(spec, "session_graph_encoder", edge_weights="unit", gate="gru", message_bias="inside")
+    spec = with_block_params(spec, "graph_self_attention", layer_form="transformer", init="normal")
+    folder = rendered(spec, tmp_path / "model")
+    split = load_sequences(sequences.path)
+    torch.manual_seed(0)
+    model = build_model(folder, load_config(folder), split).train()
+    stub = RecBoleStub(split.n_items, 6, hidden_size=8, inner_size=8, n_layers=2, n_heads=2, hidden_dropout_prob=0.0,
+                       attn_dropout_prob=0.0, hidden_act="relu", layer_norm_eps=1e-12, step=1, weight=model.omega,
+                       reg_weight=0.0, initializer_range=0.02)
+    theirs = GCSAN(stub.config, stub).train()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in theirs.parameters())
+    with torch.no_grad():
+        for mine, their in recboles_gcsan_in_our_layout(model, theirs):
+            mine.copy_(their)
+    histories = torch.tensor([[3, 4, 3, 9, 4, 0], [7, 8, 0, 0, 0, 0], [2, 2, 7, 8, 1, 5], [6, 0, 0, 0, 0, 0]])
+    users, batch, interaction = right_padded_batch(stub, histories, torch.tensor([5, 2, 6, 1]),
+                                                   torch.tensor([5, 3, 9, 2]))
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(histories, batch["lengths"], users),
+                                   theirs.full_sort_predict(interaction), rtol=1e-5, atol=1e-6)
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction).reshape(())  # + 0 x its EmbLoss [1]
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in recboles_gcsan_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert float(model.graph_cell.from_state.weight.grad.abs().sum()) > 0.0
 
 
 @pytest.mark.slow  # ~30 s: the gates' sandboxed probe and two epochs

@@ -7,7 +7,7 @@ fixture papers are written the way papers describe their methods; none is a real
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,6 +19,7 @@ from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
+from tests.recbole_stub import RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RecBoleStub, right_padded_batch
 
 SESSION_SETTINGS = ("We use the YOOCHOOSE and DIGINETICA datasets and report Recall@20 and MRR@20. Table 2 reports "
                     "the results.")
@@ -350,35 +351,6 @@ def test_nextitnet_read_position_window_end_scores_the_windows_last_slot(sequenc
                                    model.encode_positions(full, torch.tensor([4]), USERS[:1])[:, 3])
 
 
-class RecBoleStub:
-    """What RecBole's sequential models read of their config and dataset, for building one beside ours."""
-
-    def __init__(self, n_items: int, max_seq_length: int, **values) -> None:
-        self.n_items = n_items + 1  # RecBole counts the padding item
-        self.config = {"USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "LIST_SUFFIX": "_list",
-                       "ITEM_LIST_LENGTH_FIELD": "item_length", "NEG_PREFIX": "neg_", "device": "cpu",
-                       "MAX_ITEM_LIST_LENGTH": max_seq_length, "loss_type": "CE", **values}
-
-    def num(self, field: str) -> int:
-        return self.n_items
-
-    def interaction(self, histories, lengths, targets):
-        from recbole.data.interaction import Interaction
-        return Interaction({"item_id_list": histories, "item_length": lengths, "item_id": targets})
-
-
-RIGHT_PADDED = torch.tensor([[3, 0, 0, 0, 0, 0], [4, 9, 2, 0, 0, 0], [5, 1, 7, 8, 6, 2], [2, 6, 0, 0, 0, 0]])
-RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS = torch.tensor([1, 3, 6, 2]), torch.tensor([4, 8, 3, 1])
-
-
-def right_padded_batch(stub: RecBoleStub) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
-    """The right-padded histories as our batch (one user id for all) and as RecBole's interaction."""
-    users = torch.zeros(len(RIGHT_PADDED), dtype=torch.long)
-    batch = {"histories": RIGHT_PADDED, "lengths": RIGHT_PADDED_LENGTHS, "targets": RIGHT_PADDED_TARGETS,
-             "users": users}
-    return users, batch, stub.interaction(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS)
-
-
 def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights(sequences, tmp_path):
     """With read_position window_end and RecBole's weights copied in, our model's full ranking, CE loss and every
     gradient equal RecBole's NextItNet's: what remains between the two in a parity run is the random draws."""
@@ -412,6 +384,55 @@ def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights
     torch.testing.assert_close(model.item_embedding.weight.grad, theirs.item_embedding.weight.grad)
     torch.testing.assert_close(model.convolutions[0].weight.grad, theirs.residual_blocks[0].conv1.weight.grad[:, :, 0])
     torch.testing.assert_close(model.final_layer.weight.grad, theirs.final_layer.weight.grad)
+
+
+def test_nextitnet_at_recboles_seed_starts_from_its_weights_and_three_adam_steps_keep_them_equal(sequences,
+                                                                                                   tmp_path):
+    """Seeded alike, our NextItNet and RecBole's draw the same initial weights (the same layers in the same order
+    under the same laws: U(+-1/sqrt(n_items + 1)) embeddings, PyTorch's convolutions, a Xavier-normal final layer
+    with bias 0.1), and our optimiser (fused Adam) and RecBole's Trainer's take the same steps on the same batches:
+    in a parity run at one seed the two differ only in the order of the training batches."""
+    from recbole.model.sequential_recommender.nextitnet import NextItNet
+    from recbole.trainer import Trainer
+
+    folder = rendered(small(spec_of(tmp_path / "paper", NEXTITNET_PAPER), n_stacks=2, read_position="window_end"),
+                      tmp_path / "model")
+    split = load_sequences(sequences.path)
+    stub = RecBoleStub(split.n_items, 6, embedding_size=8, block_num=2, dilations=[1, 4], kernel_size=3,
+                       reg_weight=0.0)
+    torch.manual_seed(7)
+    model = build_model(folder, load_config(folder), split)
+    torch.manual_seed(7)
+    theirs = NextItNet(stub.config, stub)
+
+    def pairs():
+        yield model.item_embedding.weight, theirs.item_embedding.weight
+        yield model.final_layer.weight, theirs.final_layer.weight
+        yield model.final_layer.bias, theirs.final_layer.bias
+        for index, block in enumerate(theirs.residual_blocks):
+            for layer, conv in enumerate((block.conv1, block.conv2), 2 * index):
+                yield model.convolutions[layer].weight, conv.weight.squeeze(2)
+                yield model.convolutions[layer].bias, conv.bias
+
+    for mine, their in pairs():
+        assert torch.equal(mine, their)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in theirs.parameters())
+    ours_optimiser = model.configure_optimizers()
+    recbole_trainer = SimpleNamespace(model=theirs, learner="adam", learning_rate=model.learning_rate,
+                                      weight_decay=0.0, config={"reg_weight": 0.0}, logger=None)
+    their_optimiser = Trainer._build_optimizer(recbole_trainer)
+    model.train()
+    users, batch, interaction = right_padded_batch(stub)
+    start = model.final_layer.weight.detach().clone()
+    for _ in range(3):
+        for optimiser, loss in ((ours_optimiser, lambda: model.loss(batch)),
+                                (their_optimiser, lambda: theirs.calculate_loss(interaction))):
+            optimiser.zero_grad()
+            loss().backward()
+            optimiser.step()
+    for mine, their in pairs():
+        torch.testing.assert_close(mine, their, rtol=1e-5, atol=1e-6)
+    assert float((model.final_layer.weight.detach() - start).abs().max()) > 1e-3  # three steps of lr 0.001 moved them
 
 
 def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_included(sequences, tmp_path):

@@ -1,0 +1,41 @@
+"""RecBole's sequential modules built beside ours in the tests (NextItNet, STAMP, GC-SAN): the config and dataset
+fields their constructors read, and one small right-padded batch as both sides take it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class RecBoleStub:
+    """What RecBole's sequential models read of their config and dataset, for building one beside ours."""
+
+    def __init__(self, n_items: int, max_seq_length: int, **values) -> None:
+        self.n_items = n_items + 1  # RecBole counts the padding item
+        self.config = {"USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "LIST_SUFFIX": "_list",
+                       "ITEM_LIST_LENGTH_FIELD": "item_length", "NEG_PREFIX": "neg_", "device": "cpu",
+                       "MAX_ITEM_LIST_LENGTH": max_seq_length, "loss_type": "CE", **values}
+
+    def num(self, field: str) -> int:
+        return self.n_items
+
+    def interaction(self, histories, lengths, targets):
+        from recbole.data.interaction import Interaction
+        return Interaction({"item_id_list": histories, "item_length": lengths, "item_id": targets})
+
+
+RIGHT_PADDED = torch.tensor([[3, 0, 0, 0, 0, 0], [4, 9, 2, 0, 0, 0], [5, 1, 7, 8, 6, 2], [2, 6, 0, 0, 0, 0]])
+RIGHT_PADDED_LENGTHS, RIGHT_PADDED_TARGETS = torch.tensor([1, 3, 6, 2]), torch.tensor([4, 8, 3, 1])
+
+
+Batch = dict[str, torch.Tensor]
+
+
+def right_padded_batch(stub: RecBoleStub, histories: torch.Tensor = RIGHT_PADDED,
+                       lengths: torch.Tensor = RIGHT_PADDED_LENGTHS,
+                       targets: torch.Tensor = RIGHT_PADDED_TARGETS) -> tuple[torch.Tensor, Batch, Any]:
+    """Right-padded histories as our batch (one user id for all) and as RecBole's interaction."""
+    users = torch.zeros(len(histories), dtype=torch.long)
+    batch = {"histories": histories, "lengths": lengths, "targets": targets, "users": users}
+    return users, batch, stub.interaction(histories, lengths, targets)
