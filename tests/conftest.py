@@ -9,7 +9,7 @@ from paper_autotrain.data.ctr import prepare_ctr
 from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.schemas import SplitInfo
 from tests.ctr_fixtures import write_ctr_dataset
-from tests.model_fixtures import write_synthetic_split
+from tests.fixture_papers import synthetic_split_info
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +29,10 @@ def sequences(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
 
 @pytest.fixture(scope="module")
 def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    """A saved synthetic top-k split with its split.json (train and logger tests; a module may define its own)."""
+    """A saved synthetic top-k split with its split.json (the train, logger and fixture-paper tests; a module may
+    define its own)."""
     folder = tmp_path_factory.mktemp("split")
-    data = write_synthetic_split(folder)
-    (folder / "split.json").write_text(SplitInfo(
-        dataset="synthetic", split_id="abc123", path=str(folder), n_users=data.n_users,
-        n_items=data.n_items, n_train=len(data.train), n_valid=len(data.valid), n_test=len(data.test),
-        protocol="synthetic").model_dump_json())
+    (folder / "split.json").write_text(synthetic_split_info(folder, "abc123").model_dump_json())
     return SplitInfo.model_validate_json((folder / "split.json").read_text())
 
 

@@ -15,10 +15,9 @@ import torch
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import sampled_softmax_loss
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_block_params, with_values
+from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
 from tests.model_fixtures import adam_losses
 
 CANDIDATE_PAPER = [
@@ -44,11 +43,6 @@ CANDIDATE_PAPER = [
      "We use a maximum bag size of 8 recent watches. Videos are embedded with 16 floats each. A 32-wide ReLU "
      "followed by a 16-wide ReLU gave us the best results. Figure 3 reports the MAP of each depth."],
 ]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "candidates")
 
 
 def test_the_paper_is_read_into_the_tower_and_its_sampled_softmax(tmp_path):

@@ -30,7 +30,6 @@ from tests.fixture_papers import (
     passes_the_gates_and_trains,
     rendered,
     spec_of,
-    synthetic_split_info,
     with_values,
 )
 from tests.model_fixtures import adam_losses, synthetic_split
@@ -130,11 +129,6 @@ PAPERS = {
     "ENMF": (ENMF_PAPER, ["embedding", "weighted_product_score"], "other", "ENMF"),
     "ConvNCF": (CONVNCF_PAPER, ["embedding", "outer_product_convolution"], "bpr", "ConvNCF"),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "classics")
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,14 @@ from paper_autotrain import trained
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.closed_form import cosine_knn_weights, ease_weights, slim_weights
-from paper_autotrain.schemas import RunResult, SplitInfo
+from paper_autotrain.schemas import RunResult
 from paper_autotrain.stages import baselines, render, validate
 from paper_autotrain.stages.compare.report import _epochs, budget_line, fitted_once
 from paper_autotrain.stages.compare.seeds import ModelRow
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import FIT_CHECKPOINT
 from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info
+from tests.fixture_papers import rendered, spec_of
 
 EASE_PAPER = [
     ["EASE: A Shallow Item-Item Model for Sparse Implicit Feedback",
@@ -98,11 +98,6 @@ PAPERS = {  # paper, its block, RecBole's class, the block's values read from th
     "ItemKNN": (ITEMKNN_PAPER, "item_knn", "ItemKNN", {"neighbors": 50, "shrink": 10.0}),
     "SLIM": (SLIM_PAPER, "slim", "SLIMElastic", {"l2_weight": 5.0, "l1_weight": 0.5}),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "closed")
 
 
 @pytest.mark.parametrize("model", PAPERS)

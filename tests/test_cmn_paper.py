@@ -23,7 +23,6 @@ from paper_autotrain.runtime.memory import (
     neighbourhood_entries,
     pretrain_gmf,
 )
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages.extract.hparams import find_hyperparameters, find_optimizer
 from paper_autotrain.stages.extract.text import Sentence
 from paper_autotrain.stages.render import TRAINED_OPTIMIZERS
@@ -32,7 +31,6 @@ from tests.fixture_papers import (
     passes_the_gates_and_trains,
     rendered,
     spec_of,
-    synthetic_split_info,
     with_block_params,
     with_values,
 )
@@ -71,11 +69,6 @@ MEMORY_PAPER = [
      "0.002 and 0.9 for both decay and momentum. The default number of hops is set to 3 and the memory or "
      "embedding size d is set to 8."],
 ]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "memories")
 
 
 @pytest.fixture(scope="module")

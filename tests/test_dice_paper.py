@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.causal import cause_specific_bpr, decayed, discrepancy, pnsm_draw, pnsm_negatives
-from paper_autotrain.schemas import Block, SplitInfo
+from paper_autotrain.schemas import Block
 from paper_autotrain.stages import render
 from paper_autotrain.stages.extract.fidelity import an_example_of_a_class
 from paper_autotrain.stages.extract.hparams import find_hyperparameters
@@ -26,7 +26,6 @@ from tests.fixture_papers import (
     passes_the_gates_and_trains,
     rendered,
     spec_of,
-    synthetic_split_info,
     with_block_params,
     with_values,
 )
@@ -57,11 +56,6 @@ CAUSES_PAPER = [
      "The embedding size is fixed as 16 for each of the two sets of embeddings. We set alpha as 0.2 and beta as 0.05, "
      "which works on both backbone models. We use Adam for optimization."],
 ]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "causes")
 
 
 @pytest.fixture(scope="module")

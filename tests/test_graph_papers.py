@@ -10,7 +10,6 @@ import torch
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
@@ -19,7 +18,6 @@ from tests.fixture_papers import (
     passes_the_gates_and_trains,
     rendered,
     spec_of,
-    synthetic_split_info,
     with_block_params,
     with_values,
 )
@@ -138,11 +136,6 @@ PAPERS = {
     "SimpleX": (SIMPLEX_PAPER, ["embedding", "behaviour_aggregation", "cosine_score"], "general", "ccl"),
     "SGL": (SGL_PAPER, ["embedding", "light_propagation", "graph_view_contrast", "dot_score"], "graph", "bpr"),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "graph")
 
 
 @pytest.mark.parametrize("model", PAPERS)

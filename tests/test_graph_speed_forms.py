@@ -12,14 +12,9 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.runtime import cosine_info_nce, symmetric_sparse_mm
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import rendered, spec_of, with_values
 from tests.test_graph_papers import SGL_PAPER
 from tests.test_graph_ssl_papers import DGCF_PAPER, GCMC_PAPER, SPECTRALCF_PAPER
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "graph-speed")
 
 
 def built(pages: list[list[str]], split_info: SplitInfo, folder, **values: object) -> nn.Module:

@@ -12,7 +12,6 @@ import torch
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class, recbole_class
 from paper_autotrain.runtime import distance_correlation, identity_plus_laplacian, kmeans
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
@@ -20,7 +19,6 @@ from tests.fixture_papers import (
     passes_the_gates_and_trains,
     rendered,
     spec_of,
-    synthetic_split_info,
     with_block_params,
     with_values,
 )
@@ -169,11 +167,6 @@ PAPERS = {
     "GCMC": (GCMC_PAPER, ["rating_graph_convolution", "bilinear_decoder"], "graph", "other"),
     "SpectralCF": (SPECTRALCF_PAPER, ["embedding", "spectral_convolution", "dot_score"], "graph", "bpr"),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "graph-ssl")
 
 
 @pytest.mark.parametrize("model", PAPERS)

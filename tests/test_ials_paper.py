@@ -26,12 +26,11 @@ from paper_autotrain.runtime.als import (
     least_squares_rows,
     weighted_squared_rows,
 )
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages.compare.report import fitted_once
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of, synthetic_split_info, with_block_params, with_values
+from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
 
 WEIGHTED_ALS_PAPER = [
     ["Confident Factors: Matrix Factorization for Implicit Feedback",
@@ -60,11 +59,6 @@ WEIGHTED_ALS_PAPER = [
      "We use a set of watching logs and report the expected percentile ranking of the test items.",
      "We implemented the model with 10 to 200 factors."],
 ]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "ials")
 
 
 def test_the_paper_is_read_into_the_ials_blocks_faithful_without_a_reference(tmp_path):

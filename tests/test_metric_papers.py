@@ -15,10 +15,9 @@ import torch
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import covariance_penalty, logistic_mf_loss, warp_hinge_loss
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
 
 CML_PAPER = [
     ["Collaborative Metric Learning",
@@ -85,11 +84,6 @@ PAPERS = {
     "CML": (CML_PAPER, ["embedding", "metric_score"], "other", "warp_hinge"),
     "Logistic MF": (LOGISTIC_MF_PAPER, ["embedding", "logistic_score"], "bce", "logistic_mf"),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "metric")
 
 
 @pytest.mark.parametrize("model", PAPERS)

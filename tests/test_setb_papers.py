@@ -24,7 +24,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render, validate
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
 
 ITEM_AUTOENCODER_PAPER = [
     ["CoAuto: Collaborative Filtering with an Item Autoencoder",
@@ -57,11 +57,6 @@ USER_AUTOENCODER_PAPER = [[text.replace("Every item is represented by the column
                            for text in page] for page in ITEM_AUTOENCODER_PAPER]
 
 ITEM_AUTOENCODER = ["item_row_input", "autorec_encoder", "item_decoder"]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "setb")
 
 
 def test_an_item_autoencoder_paper_is_read_into_its_blocks_and_is_faithful(tmp_path):

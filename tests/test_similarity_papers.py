@@ -19,7 +19,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
 from tests.model_fixtures import adam_losses
 
 FISM_PAPER = [
@@ -87,11 +87,6 @@ PAPERS = {
     "FISM": (FISM_PAPER, ["item_similarity"], "mse", "FISM"),
     "NAIS": (NAIS_PAPER, ["attentive_item_similarity"], "bce", "NAIS"),
 }
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "similarity")
 
 
 @pytest.mark.parametrize("model", PAPERS)

@@ -16,10 +16,9 @@ from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.graph import normalized_adjacency
 from paper_autotrain.runtime.subgraphs import graph_edges, interest_aware_layers, subgraph_adjacency
-from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages.extract.hparams import find_hyperparameters
 from paper_autotrain.stages.extract.text import Sentence
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, synthetic_split_info, with_values
+from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
 from tests.model_fixtures import adam_losses
 
 GROUPED_PAPER = [
@@ -59,11 +58,6 @@ PASSING_PAPER = [
      "around its users, and the score is the inner product of the user and item embeddings. We optimise the BPR loss "
      "with Adam."],
 ]
-
-
-@pytest.fixture(scope="module")
-def split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
-    return synthetic_split_info(tmp_path_factory.mktemp("split"), "grouped")
 
 
 def test_the_paper_is_read_into_subgraph_propagation(tmp_path):
