@@ -133,6 +133,20 @@ def write_synthetic_split(folder: Path, dataset: str = "synthetic", **kwargs: An
     return split
 
 
+def train_pair_batch(split_path: str, negatives: int, n_items: int | None = None, n: int = 256) -> dict[str, Any]:
+    """The first `n` train pairs of a saved split as a top-k batch with `negatives` negative columns: item 0 in each,
+    or, given `n_items`, items drawn uniformly among them (seeded)."""
+    import torch
+
+    from paper_autotrain.data.split import load_split
+
+    train = torch.as_tensor(load_split(split_path).train)[:n]
+    shape = (len(train), negatives)
+    neg_items = (torch.zeros(shape, dtype=torch.long) if n_items is None
+                 else torch.randint(n_items, shape, generator=torch.Generator().manual_seed(0)))
+    return {"users": train[:, 0], "pos_items": train[:, 1], "neg_items": neg_items}
+
+
 def adam_losses(model: Any, batch: dict[str, Any], steps: int, lr: float) -> list[float]:
     """The model's loss on `batch` before each of `steps` Adam steps on that batch (a rendered model should learn
     what it is shown)."""

@@ -18,7 +18,7 @@ from paper_autotrain.runtime.losses import sampled_softmax_loss
 from paper_autotrain.stages import render
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
-from tests.model_fixtures import adam_losses
+from tests.model_fixtures import adam_losses, train_pair_batch
 
 CANDIDATE_PAPER = [
     ["Deep Candidate Networks for Video Recommendations",
@@ -132,9 +132,7 @@ def test_the_rendered_model_trains_a_few_steps(split_info, tmp_path):
     spec = with_block_params(spec, "candidate_tower", sampler="uniform")
     model = _model(spec, split_info, tmp_path / "model")
     assert torch.allclose(model.log_proposal, torch.full((model.n_items,), -math.log(model.n_items)))
-    split = load_split(split_info.path)
-    train = torch.as_tensor(split.train)[:256]
-    batch = {"users": train[:, 0], "pos_items": train[:, 1], "neg_items": torch.zeros(len(train), 1, dtype=int)}
+    batch = train_pair_batch(split_info.path, negatives=1)
     torch.manual_seed(0)
     losses = adam_losses(model, batch, steps=15, lr=0.01)
     assert all(math.isfinite(x) for x in losses)

@@ -29,7 +29,7 @@ from tests.fixture_papers import (
     with_block_params,
     with_values,
 )
-from tests.model_fixtures import adam_losses
+from tests.model_fixtures import adam_losses, train_pair_batch
 
 CAUSES_PAPER = [
     ["Separating Taste from Herd Behaviour in Collaborative Filtering",
@@ -249,9 +249,7 @@ def test_the_margins_decay_in_the_negative_draw(paper_spec, split_info, tmp_path
 def test_the_rendered_model_trains_a_few_steps(paper_spec, split_info, tmp_path):
     spec = with_values(paper_spec, margin_up=2.0, margin_down=2.0)
     model = _model(spec, split_info, tmp_path / "model")
-    split = load_split(split_info.path)
-    train = torch.as_tensor(split.train)[:256]
-    batch = {"users": train[:, 0], "pos_items": train[:, 1], "neg_items": torch.zeros(len(train), 2, dtype=int)}
+    batch = train_pair_batch(split_info.path, negatives=2)
     torch.manual_seed(0)
     losses = adam_losses(model, batch, steps=15, lr=0.01)
     assert all(math.isfinite(x) for x in losses)

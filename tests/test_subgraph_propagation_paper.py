@@ -19,7 +19,7 @@ from paper_autotrain.runtime.subgraphs import graph_edges, interest_aware_layers
 from paper_autotrain.stages.extract.hparams import find_hyperparameters
 from paper_autotrain.stages.extract.text import Sentence
 from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
-from tests.model_fixtures import adam_losses
+from tests.model_fixtures import adam_losses, train_pair_batch
 
 GROUPED_PAPER = [
     ["Grouped Propagation for Collaborative Filtering",
@@ -210,10 +210,7 @@ def test_the_rendered_model_trains_and_the_grouping_takes_no_gradient(split_info
     spec = with_values(spec_of(tmp_path / "paper", GROUPED_PAPER), n_layers=3, n_subgraphs=2)
     model = _model(spec, split_info, tmp_path / "model")
     grouping = [p.detach().clone() for p in model.subgraph_generation.parameters()]
-    split = load_split(split_info.path)
-    train = torch.as_tensor(split.train)[:256]
-    batch = {"users": train[:, 0], "pos_items": train[:, 1],
-             "neg_items": torch.randint(model.n_items, (len(train), 1), generator=torch.Generator().manual_seed(0))}
+    batch = train_pair_batch(split_info.path, negatives=1, n_items=model.n_items)
     torch.manual_seed(0)
     losses = adam_losses(model, batch, steps=15, lr=0.01)
     assert all(math.isfinite(x) for x in losses) and sum(losses[-3:]) < sum(losses[:3])
