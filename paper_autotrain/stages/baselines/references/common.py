@@ -52,6 +52,10 @@ class SpecMapping:
     def blocks(self) -> dict[str, dict[str, Any]]:
         return {b.block.lower(): dict(b.params) for b in self.spec.architecture}
 
+    def word(self, block: str, word: str, default: Any) -> str:
+        """A block's word as the spec sets it (`default` when the block or the word is unset), lower-cased."""
+        return str(self.blocks.get(block, {}).get(word, default)).lower()
+
     def scalar(self, key: str, integral: bool) -> int | float | None:
         entry = self.spec.hyperparameters.get(key)
         if entry is None or entry.value is None:

@@ -55,18 +55,18 @@ def reference(spec: MethodSpec) -> Reference | None:
         if m.model_value("fm_pretraining", "fm_pretrain_epochs"):
             m.notes.append("RecBole's FNN has no pre-training stage: its embeddings start random, not from a fitted "
                            "factorization machine")
-        if str(m.blocks["fm_pretraining"].get("first_order", True)).lower() == "true":
+        if m.word("fm_pretraining", "first_order", True) == "true":
             m.notes.append("RecBole's FNN feeds only the field embeddings to its MLP, not the FM's bias and "
                            "first-order weights (z = (w_0, (w_i, v_i)))")
     if model == "FwFM":
         m.put("dropout_prob", m.model_value("field_weighted_interaction", "fw_dropout"))
-        if str(m.blocks["field_weighted_interaction"].get("learned", True)).lower() == "true":
+        if m.word("field_weighted_interaction", "learned", True) == "true":
             m.notes.append("RecBole's FwFM never trains its field-pair weights r (a plain tensor, not a parameter: "
                            "they keep their random N(0, 1) start); ours learns them, as the paper does")
     if model == "DCN":
         m.put("cross_layer_num", m.block_value("cross_network", "cross_layers", integral=True))
         m.put("reg_weight", m.block_value("cross_network", "cross_reg", integral=False))
-    if str(m.blocks.get("linear", {}).get("weights", "feature")).lower() == "field":
+    if m.word("linear", "weights", "feature") == "field":
         m.notes.append(f"linear weights='field' not mapped: RecBole's {model} has a weight per feature in its "
                        "first-order part, not <v_i, w_F(i)>")
     if "cross_product" in m.blocks:  # the paper's crossed features have no RecBole counterpart: said, not dropped
@@ -104,8 +104,8 @@ def _din(m: SpecMapping) -> None:
     m.overrides["unload_col"] = None  # the behaviour regime unloads the history for RecBole's other context models
     m.put("alias_of_item_id", [HISTORY_FIELD])
     m.put("pooling_mode", "mean")  # a multi-valued field (genres) is its values' mean vector, as ours
-    inputs = str(m.blocks["behaviour_attention"].get("inputs", "product")).lower()
-    if str(m.blocks["behaviour_attention"].get("tower", "fields")).lower() != "interest_candidate":
+    inputs = m.word("behaviour_attention", "inputs", "product")
+    if m.word("behaviour_attention", "tower", "fields") != "interest_candidate":
         m.notes.append("RecBole's DIN (as the authors' released code) feeds its DNN with the attention-pooled "
                        "interest, the candidate item and their element-wise product only; ours follows the paper: "
                        "every field vector of the row (user profile, candidate item and its features) and the "
@@ -131,7 +131,7 @@ def _dien(m: SpecMapping) -> None:
     m.notes.append("RecBole's DIEN cannot pack an empty history: the runner sets the interest of a row without "
                    "behaviours to 0 (the evolving GRU's initial state, as ours) and computes the other rows as "
                    "RecBole does")
-    if str(m.blocks["interest_evolution"].get("auxiliary", "inner_product")).lower() != "concat_linear":
+    if m.word("interest_evolution", "auxiliary", "inner_product") != "concat_linear":
         m.notes.append("RecBole's DIEN scores the auxiliary pairs with linear layers over [h_t, e] (mlp_hidden_size, "
                        "no activation: an affine map) and averages the BCE over both terms; ours with the paper's "
                        "sigmoid of the inner product <h_t, e>, the two terms summed per step (auxiliary=concat_linear "

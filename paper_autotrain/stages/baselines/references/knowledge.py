@@ -65,9 +65,9 @@ def _kgcn(m: SpecMapping, l2: float | None) -> None:
     """KGCN as the paper describes it (kgcn_aggregation) against RecBole's KGCN."""
     m.put("n_iter", m.block_value("kgcn_aggregation", "n_iter", integral=True))
     m.put("neighbor_sample_size", m.block_value("kgcn_aggregation", "neighbor_sample_size", integral=True))
-    m.overrides["aggregator"] = str(m.blocks.get("kgcn_aggregation", {}).get("aggregator", "sum")).lower()
+    m.overrides["aggregator"] = m.word("kgcn_aggregation", "aggregator", "sum")
     m.put("reg_weight", l2)
-    if str(m.blocks.get("kgcn_aggregation", {}).get("reduce", "sum")).lower() == "mean":
+    if m.word("kgcn_aggregation", "reduce", "sum") == "mean":
         m.notes.append("reduce: mean, as RecBole's KGCN (the authors' code): the mean of u * r over the dimension "
                        "and the mean of the weighted neighbours; the paper's inner product and weighted sum differ "
                        "by a softmax temperature of d and a factor of K")
@@ -82,15 +82,14 @@ def _kgcn(m: SpecMapping, l2: float | None) -> None:
 
 def _kgat(m: SpecMapping, l2: float | None) -> None:
     """KGAT as the paper describes it (embedding -> kgat_propagation -> dot_score, BPR) against RecBole's KGAT."""
-    block = m.blocks.get("kgat_propagation", {})
     n_layers, size = m.model_value("kgat_propagation", "n_layers"), m.model_value("embedding", "embedding_size")
     m.overrides["layers"] = [int(size)] * int(n_layers)  # ours: n_layers layers of the embedding's width
     m.put("kg_embedding_size", m.block_value("kgat_propagation", "kg_embedding_size", integral=True))
     m.put("mess_dropout", m.block_value("kgat_propagation", "message_dropout", integral=False))
-    m.overrides["aggregator_type"] = str(block.get("aggregator", "bi")).lower()
+    m.overrides["aggregator_type"] = m.word("kgat_propagation", "aggregator", "bi")
     m.put("reg_weight", l2)
     _kg_weight(m, "kgat_propagation")
-    if str(block.get("attention", "step")).lower() == "epoch":
+    if m.word("kgat_propagation", "attention", "step") == "epoch":
         m.notes.append("attention: once an epoch, as RecBole's KGAT (block word attention: epoch), without gradient, "
                        "the first epoch on each relation's row-normalised adjacency; RecBole updates it after the "
                        "epoch's TransR pass, ours at the next epoch's start (the same embeddings)")
@@ -99,7 +98,7 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
                        "the epoch's TransR pass, without gradient, and starts from row-normalised adjacency; ours "
                        "recomputes it from the current embeddings at every step, differentiably, as the paper's "
                        "forward pass does (block word attention: epoch gives RecBole's)")
-    m.notes.extend(_kgat_form_notes(block))
+    m.notes.extend(_kgat_form_notes(m))
     if l2:
         m.notes.append("l2_reg: RecBole's KGAT penalises the norms (not squared) of the batch's final user and item "
                        "vectors (and of the projected KG vectors in its TransR pass); ours the squared norms of the "
@@ -108,11 +107,7 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
         m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's KGAT trains BPR")
 
 
-def _word(block: dict, name: str, default: str) -> str:
-    return str(block.get(name, default)).lower()
-
-
-def _kgat_form_notes(block: dict) -> list[str]:
+def _kgat_form_notes(m: SpecMapping) -> list[str]:
     """Where RecBole's KGAT differs from the paper's form, and which block word gives RecBole's (or took it)."""
     notes = [{
         "batch": "losses: the paper optimises the TransR and BPR losses alternately, ours a TransR step on a random "
@@ -122,8 +117,8 @@ def _kgat_form_notes(block: dict) -> list[str]:
                  "KGATTrainer (block word kg_schedule: epoch)",
         "sum": "losses: ours adds the TransR term to each BPR step (kg_schedule: sum); the paper and RecBole "
                "alternate them (RecBole: a BPR pass, then a TransR pass each epoch; kg_schedule: epoch)",
-    }[_word(block, "kg_schedule", "batch")]]
-    if _word(block, "transr_triples", "ckg") == "kg":
+    }[m.word("kgat_propagation", "kg_schedule", "batch")]]
+    if m.word("kgat_propagation", "transr_triples", "ckg") == "kg":
         notes.append("TransR triples: the KG's, in their file's direction, the corrupted tail among the entities, as "
                      "RecBole's KG pass (transr_triples: kg); RecBole also redraws a tail the head has a triple with")
     else:
@@ -131,7 +126,7 @@ def _kgat_form_notes(block: dict) -> list[str]:
                      "the corrupted tail among the entities (not one the head has a triple with); ours the CKG's, "
                      "interactions and inverses included, the corrupted tail among all nodes, as the paper's TransR "
                      "on the CKG (transr_triples: kg gives RecBole's set)")
-    if _word(block, "ckg_edges", "inverse") == "one_way_kg":
+    if m.word("kgat_propagation", "ckg_edges", "inverse") == "one_way_kg":
         notes.append("graph: RecBole's CKG (ckg_edges: one_way_kg): each interaction both ways under one relation, "
                      "each KG triple in its file's direction")
     else:
@@ -143,9 +138,10 @@ def _kgat_form_notes(block: dict) -> list[str]:
                "negative_slope": ("0.01", "LeakyReLU slope 0.01 (ours 0.2, the authors' code's)"),
                "normalize": ("l2", "each layer's output L2-normalised in the concatenation"),
                "init": ("joint", "Xavier over one entity table and W_r as [R, d k]")}
-    taken = [f"{word}: {value}" for word, (value, _) in recbole.items() if _word(block, word, "") == value]
+    taken = [f"{word}: {value}" for word, (value, _) in recbole.items()
+             if m.word("kgat_propagation", word, "") == value]
     missing = [f"{what} ({word}: {value})" for word, (value, what) in recbole.items()
-               if _word(block, word, "") != value]
+               if m.word("kgat_propagation", word, "") != value]
     if taken:
         notes.append("layers: as RecBole's KGAT (" + ", ".join(taken) + ")")
     if missing:
@@ -159,7 +155,7 @@ def _ripplenet(m: SpecMapping, l2: float | None) -> None:
     m.put("n_memory", m.model_value("ripple_propagation", "n_memory"))
     m.put("kg_weight", m.model_value("ripple_propagation", "kg_weight"))  # ours defaults to RecBole's 0.01
     m.put("reg_weight", l2)
-    update = str(m.blocks.get("ripple_propagation", {}).get("item_update", "replace")).lower()
+    update = m.word("ripple_propagation", "item_update", "replace")
     m.notes.append("item update: RecBole's RippleNet (the authors' code's default mode) updates the item vector "
                    "as v <- W (v + o^h) after each hop and scores the user against the last updated v; ours updates it "
                    + ("by replace (o^h takes v's place, the paper's) and scores against the item's own embedding, "

@@ -133,7 +133,7 @@ def _nais(m: SpecMapping, l2: int | float | None) -> None:
     m.put("weight_size", m.block_value(block, "attention_size", integral=True))
     m.put("beta", m.block_value(block, "beta", integral=False))
     m.put("alpha", m.block_value(block, "alpha", integral=False))
-    m.overrides["algorithm"] = str(m.blocks.get(block, {}).get("attention", "prod")).lower()
+    m.overrides["algorithm"] = m.word(block, "attention", "prod")
     m.overrides["reg_weights"] = [l2 or 0.0, l2 or 0.0, 0.0]
     m.notes.append("RecBole's NAIS adds an item bias b_i to the score (the authors' code); the paper's (and ours) "
                    "has none")
@@ -169,7 +169,7 @@ def _spectralcf(m: SpecMapping, l2: int | float | None) -> None:
     m.put("embedding_size", m.block_value("embedding", "embedding_size", integral=True))
     m.put("n_layers", m.block_value("spectral_convolution", "n_layers", integral=True))
     m.put("reg_weight", l2)
-    if str(m.blocks.get("spectral_convolution", {}).get("operator", "eigen")).lower() == "eigen":
+    if m.word("spectral_convolution", "operator", "eigen") == "eigen":
         m.notes.append("operator: RecBole's SpectralCF propagates with I + L, L = I - D^-1 A (its comment: equivalent "
                        "to U U^T + U Lambda U^T); ours with the paper's U U^T + U Lambda U^T from the dense "
                        "eigendecomposition of L, whose unit-norm eigenvectors are not orthonormal (L is not "
@@ -186,7 +186,7 @@ def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
     m.put("embedding_size", m.block_value("rating_graph_convolution", "embedding_size", integral=True))
     m.put("dropout_prob", m.block_value("rating_graph_convolution", "dropout", integral=False))
     m.put("num_basis_functions", m.block_value("bilinear_decoder", "num_basis", integral=True))
-    m.overrides["accum"] = str(m.blocks.get("rating_graph_convolution", {}).get("accumulation", "stack")).lower()
+    m.overrides["accum"] = m.word("rating_graph_convolution", "accumulation", "stack")
     m.overrides["class_num"] = 2
     # RecBole's GCMC is PAIRWISE (train_batch_size counts (positive, negative) pairs, its cross entropy over both
     # rows of each), ours pointwise (batch_size counts rows: batch_size // (1 + k) positives, runtime/data.py):
@@ -197,20 +197,15 @@ def _gcmc(m: SpecMapping, l2: int | float | None) -> None:
         m.overrides["train_batch_size"] = negatives * (int(batch) // (1 + negatives))
         m.notes.append(f"batch: RecBole's GCMC counts train_batch_size in (positive, negative) pairs, ours rows; "
                        f"its {m.overrides['train_batch_size']} pairs are our {batch} rows' positives")
-    if _word(m, "bilinear_decoder", "rank_by", "expected_rating") == "expected_rating":
+    if m.word("bilinear_decoder", "rank_by", "expected_rating") == "expected_rating":
         m.notes.append("ranking: RecBole's GCMC ranks items by the observed class's logit u^T Q_1 v alone; ours by "
                        "the expected rating, p(observed) = softmax over both classes (the log-odds "
                        "u^T (Q_1 - Q_0) v); `rank_by: observed_logit` gives RecBole's")
-    if _word(m, "rating_graph_convolution", "dense_weights", "separate") == "separate":
+    if m.word("rating_graph_convolution", "dense_weights", "separate") == "separate":
         m.notes.append("dense layer: RecBole's GCMC gives users and items one dense layer; ours one each "
                        "(`dense_weights: shared` gives RecBole's)")
     if l2:
         m.notes.append(f"l2_reg={l2:g} not mapped: RecBole's GCMC has no L2 term")
-
-
-def _word(m: SpecMapping, block: str, word: str, default: str) -> str:
-    """A block's word as the spec sets it (its default when unset), lower-cased."""
-    return str(m.blocks.get(block, {}).get(word, default)).lower()
 
 
 def _dgcf(m: SpecMapping, l2: int | float | None) -> None:
@@ -266,7 +261,7 @@ def _sgl(m: SpecMapping, l2: int | float | None) -> None:
     m.put("ssl_weight", m.block_value("graph_view_contrast", "ssl_weight", integral=False))
     m.put("ssl_tau", m.block_value("graph_view_contrast", "ssl_temperature", integral=False))
     m.put("drop_ratio", m.block_value("graph_view_contrast", "drop_ratio", integral=False))
-    view = str(m.blocks.get("graph_view_contrast", {}).get("augmentation", "edge_dropout")).lower()
+    view = m.word("graph_view_contrast", "augmentation", "edge_dropout")
     m.overrides["type"] = SGL_VIEW_TYPES.get(view, "ED")
     m.notes.append("RecBole's SGL sums its BPR and InfoNCE terms over the batch where ours averages both (the same "
                    "ratio between them, ssl_weight)")
@@ -282,7 +277,7 @@ def _simplex(m: SpecMapping, l2: int | float | None) -> None:
     m.put("history_len", m.block_value("behaviour_aggregation", "history_len", integral=True))
     m.put("gamma", m.block_value("behaviour_aggregation", "fusion_weight", integral=False))
     m.put("dropout_prob", m.block_value("behaviour_aggregation", "dropout", integral=False))
-    m.overrides["aggregator"] = str(m.blocks.get("behaviour_aggregation", {}).get("aggregator", "mean")).lower()
+    m.overrides["aggregator"] = m.word("behaviour_aggregation", "aggregator", "mean")
     m.put("margin", m.block_value("cosine_score", "margin", integral=False))
     m.put("negative_weight", m.block_value("cosine_score", "negative_weight", integral=False))
     m.put("reg_weight", l2)
@@ -304,7 +299,7 @@ def _ngcf(m: SpecMapping, l2: int | float | None) -> None:
     node_dropout = m.model_value("ngcf_propagation", "node_dropout")
     m.put("node_dropout", m.block_value("ngcf_propagation", "node_dropout", integral=False))
     m.put("reg_weight", l2)
-    if str(m.blocks.get("ngcf_propagation", {}).get("normalize", "none")).lower() != "l2":
+    if m.word("ngcf_propagation", "normalize", "none") != "l2":
         m.notes.append("RecBole's NGCF L2-normalises each layer's output (as the authors' code does); the paper's "
                        "propagation, and ours, does not")
     m.notes.append("RecBole's NGCF layers add a bias to W1 and W2; the paper's (and ours) have none")
