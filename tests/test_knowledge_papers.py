@@ -610,6 +610,12 @@ def test_kgat_epoch_schedule_passes_over_every_transr_triple_after_the_epochs_bp
     assert any(note.startswith("losses: a whole BPR pass, then a TransR pass") for note in notes)
     _, _, notes = reference_with_notes(spec)
     assert any(note.startswith("losses: the paper optimises the TransR and BPR losses alternately") for note in notes)
+    assert any(note.startswith("TransR triples: RecBole's KG pass reads") for note in notes)  # the paper's words
+    assert any(note.startswith("graph: RecBole's CKG holds") for note in notes)
+    _, _, notes = reference_with_notes(with_block_params(spec, "kgat_propagation", transr_triples="kg",
+                                                         ckg_edges="one_way_kg"))
+    assert any(note.startswith("TransR triples: the KG's, in their file's direction") for note in notes)
+    assert any(note.startswith("graph: RecBole's CKG (ckg_edges: one_way_kg)") for note in notes)
 
 
 def test_kgat_recboles_graph_words_give_its_edges_and_its_transr_triples(split_info, tmp_path):

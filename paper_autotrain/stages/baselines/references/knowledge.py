@@ -107,6 +107,27 @@ def _kgat(m: SpecMapping, l2: float | None) -> None:
         m.notes.append(f"loss {m.spec.trained_loss} not mapped: RecBole's KGAT trains BPR")
 
 
+# KGAT's data words: (the paper's default, RecBole's value, the note when RecBole's is taken, the note otherwise)
+_KGAT_DATA_WORDS = {
+    "transr_triples": (
+        "ckg", "kg",
+        "TransR triples: the KG's, in their file's direction, the corrupted tail among the entities, as RecBole's KG "
+        "pass (transr_triples: kg); RecBole also redraws a tail the head has a triple with",
+        "TransR triples: RecBole's KG pass reads the KG's triples alone, in their file's direction, the corrupted "
+        "tail among the entities (not one the head has a triple with); ours the CKG's, interactions and inverses "
+        "included, the corrupted tail among all nodes, as the paper's TransR on the CKG (transr_triples: kg gives "
+        "RecBole's set)"),
+    "ckg_edges": (
+        "inverse", "one_way_kg",
+        "graph: RecBole's CKG (ckg_edges: one_way_kg): each interaction both ways under one relation, each KG "
+        "triple in its file's direction",
+        "graph: RecBole's CKG holds each interaction both ways under one relation and each KG triple in its file's "
+        "direction only (kg_reverse_r False); ours adds every triple's inverse under an inverse relation "
+        "(interact^-1, r^-1), so a node's ego-network holds every triple it is part of (ckg_edges: one_way_kg gives "
+        "RecBole's)"),
+}
+
+
 def _kgat_form_notes(m: SpecMapping) -> list[str]:
     """Where RecBole's KGAT differs from the paper's form, and which block word gives RecBole's (or took it)."""
     notes = [{
@@ -118,22 +139,8 @@ def _kgat_form_notes(m: SpecMapping) -> list[str]:
         "sum": "losses: ours adds the TransR term to each BPR step (kg_schedule: sum); the paper and RecBole "
                "alternate them (RecBole: a BPR pass, then a TransR pass each epoch; kg_schedule: epoch)",
     }[m.word("kgat_propagation", "kg_schedule", "batch")]]
-    if m.word("kgat_propagation", "transr_triples", "ckg") == "kg":
-        notes.append("TransR triples: the KG's, in their file's direction, the corrupted tail among the entities, as "
-                     "RecBole's KG pass (transr_triples: kg); RecBole also redraws a tail the head has a triple with")
-    else:
-        notes.append("TransR triples: RecBole's KG pass reads the KG's triples alone, in their file's direction, "
-                     "the corrupted tail among the entities (not one the head has a triple with); ours the CKG's, "
-                     "interactions and inverses included, the corrupted tail among all nodes, as the paper's TransR "
-                     "on the CKG (transr_triples: kg gives RecBole's set)")
-    if m.word("kgat_propagation", "ckg_edges", "inverse") == "one_way_kg":
-        notes.append("graph: RecBole's CKG (ckg_edges: one_way_kg): each interaction both ways under one relation, "
-                     "each KG triple in its file's direction")
-    else:
-        notes.append("graph: RecBole's CKG holds each interaction both ways under one relation and each KG triple "
-                     "in its file's direction only (kg_reverse_r False); ours adds every triple's inverse under an "
-                     "inverse relation (interact^-1, r^-1), so a node's ego-network holds every triple it is part "
-                     "of (ckg_edges: one_way_kg gives RecBole's)")
+    for word, (default, recbole_value, as_recbole, as_paper) in _KGAT_DATA_WORDS.items():
+        notes.append(as_recbole if m.word("kgat_propagation", word, default) == recbole_value else as_paper)
     recbole = {"aggregator_bias": ("learned", "biases on its aggregator layers"),
                "negative_slope": ("0.01", "LeakyReLU slope 0.01 (ours 0.2, the authors' code's)"),
                "normalize": ("l2", "each layer's output L2-normalised in the concatenation"),
