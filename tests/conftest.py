@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from paper_autotrain.data.ctr import prepare_ctr
@@ -10,20 +9,14 @@ from paper_autotrain.data.sequential import prepare_sequences
 from paper_autotrain.schemas import SplitInfo
 from tests.ctr_fixtures import write_ctr_dataset
 from tests.fixture_papers import synthetic_split_info
+from tests.model_fixtures import write_walks
 
 
 @pytest.fixture(scope="module")
 def sequences(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
     """60 users walking 30 items in short cycles with noise: learnable, small, with timestamps."""
     folder = tmp_path_factory.mktemp("seqdata")
-    rng = np.random.default_rng(0)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    for user in range(60):
-        start = int(rng.integers(30))
-        for t in range(12):
-            item = (start + t) % 30 if rng.random() > 0.1 else int(rng.integers(30))
-            lines.append(f"u{user}\ti{item}\t{t}")
-    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
+    write_walks(folder)
     return prepare_sequences({"name": "walks", "path": str(folder)}, 5, tmp_path_factory.mktemp("datasets"))
 
 

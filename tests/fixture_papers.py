@@ -11,9 +11,11 @@ from typing import Any
 import torch
 import yaml
 
+from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.module import TopKModule
 from paper_autotrain.schemas import Block, MethodSpec, SplitInfo
 from paper_autotrain.stages import extract, parse, render, validate
+from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.train import train as train_in_process
 from tests.model_fixtures import write_synthetic_split
 from tests.pdf_fixtures import bundle_for, write_pdf
@@ -27,6 +29,18 @@ def spec_of(folder: Path, pages: list[list[str]]) -> MethodSpec:
     folder.mkdir(parents=True, exist_ok=True)
     bundle, where = bundle_for(write_pdf(folder / "paper.pdf", pages))
     return extract.run(parse.run(bundle, where, PARSE), RULES)
+
+
+def assert_read_faithful(spec: MethodSpec, family: str, model: str, blocks: list[str], loss: str,
+                         recbole: str) -> None:
+    """The paper was read as its own model: these blocks and loss, faithful, nothing custom, and its RecBole class
+    both the composition's and the reference."""
+    assert (spec.family, spec.loss, spec.model_name) == (family, loss, model)
+    assert [block.block for block in spec.architecture] == blocks
+    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
+    assert composition_class(family, blocks, spec.loss) == recbole
+    assert reference_with_notes(spec)[0] == recbole
+    assert not spec.custom
 
 
 def rendered(spec: MethodSpec, folder: Path) -> Path:

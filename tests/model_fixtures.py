@@ -133,6 +133,18 @@ def write_synthetic_split(folder: Path, dataset: str = "synthetic", **kwargs: An
     return split
 
 
+def write_walks(folder: Path) -> None:
+    """`walks.inter`: 60 users walking 30 items in short cycles, 10% noise, timestamps in order: learnable and small."""
+    rng = np.random.default_rng(0)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    for user in range(60):
+        start = int(rng.integers(30))
+        for t in range(12):
+            item = (start + t) % 30 if rng.random() > 0.1 else int(rng.integers(30))
+            lines.append(f"u{user}\ti{item}\t{t}")
+    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
+
+
 def train_pair_batch(split_path: str, negatives: int, n_items: int | None = None, n: int = 256) -> dict[str, Any]:
     """The first `n` train pairs of a saved split as a top-k batch with `negatives` negative columns: item 0 in each,
     or, given `n_items`, items drawn uniformly among them (seeded)."""

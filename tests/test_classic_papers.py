@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from paper_autotrain.data.split import load_split, write_split
-from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
@@ -26,6 +25,7 @@ from paper_autotrain.stages.extract.defaults import needed_defaults
 from paper_autotrain.worker.batches import first_user_pairs
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import (
+    assert_read_faithful,
     batch_loss_is_the_whole_states,
     passes_the_gates_and_trains,
     rendered,
@@ -150,12 +150,8 @@ def uneven_split_info(tmp_path_factory: pytest.TempPathFactory) -> SplitInfo:
 def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_reference(model, tmp_path):
     pages, blocks, loss, recbole = PAPERS[model]
     spec = spec_of(tmp_path, pages)
-    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("general", "topk", loss, model)
-    assert [block.block for block in spec.architecture] == blocks
-    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
-    assert composition_class("general", blocks, spec.loss) == recbole
-    assert reference(spec)[0] == recbole
-    assert not spec.custom
+    assert spec.task == "topk"
+    assert_read_faithful(spec, "general", model, blocks, loss, recbole)
 
 
 def test_dmf_maps_its_stated_values_to_the_block_and_to_recboles_dmf(tmp_path):

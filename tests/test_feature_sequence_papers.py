@@ -22,6 +22,7 @@ from paper_autotrain.stages.baselines import recbole_config
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
+from tests.model_fixtures import write_walks
 
 SETTINGS = ("We use the Amazon Beauty, Sports and Toys datasets and report HR@10 and NDCG@10 under the "
             "leave-one-out protocol. Table 2 reports the results.")
@@ -108,14 +109,7 @@ PAPERS = {  # scripts/session_parity.py runs them (ML-100K's .item: genres and r
 def featured(tmp_path_factory):
     """60 users walking 30 items in short cycles, and a .item file: a genre list and a year per item."""
     folder = tmp_path_factory.mktemp("featured")
-    rng = np.random.default_rng(0)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    for user in range(60):
-        start = int(rng.integers(30))
-        for t in range(12):
-            item = (start + t) % 30 if rng.random() > 0.1 else int(rng.integers(30))
-            lines.append(f"u{user}\ti{item}\t{t}")
-    (folder / "walks.inter").write_text("\n".join(lines) + "\n")
+    write_walks(folder)
     genres = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
     rows = ["item_id:token\tclass:token_seq\trelease_year:token"]
     for item in range(29):  # item 29 has no row: no features

@@ -19,7 +19,7 @@ from paper_autotrain.schemas import SplitInfo
 from paper_autotrain.stages import render
 from paper_autotrain.stages.baselines.references.topk import reference
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import passes_the_gates_and_trains, rendered, spec_of, with_values
+from tests.fixture_papers import assert_read_faithful, passes_the_gates_and_trains, rendered, spec_of, with_values
 from tests.model_fixtures import adam_losses
 
 FISM_PAPER = [
@@ -93,12 +93,8 @@ PAPERS = {
 def test_the_paper_is_read_into_its_blocks_faithful_with_recboles_class_as_reference(model, tmp_path):
     pages, blocks, loss, recbole = PAPERS[model]
     spec = spec_of(tmp_path, pages)
-    assert (spec.family, spec.task, spec.loss, spec.model_name) == ("general", "topk", loss, model)
-    assert [block.block for block in spec.architecture] == blocks
-    assert spec.fidelity.verdict == "faithful", spec.fidelity.missing
-    assert composition_class("general", blocks, spec.loss) == recbole
-    assert reference(spec)[0] == recbole
-    assert not spec.custom
+    assert spec.task == "topk"
+    assert_read_faithful(spec, "general", model, blocks, loss, recbole)
 
 
 def test_fism_maps_its_stated_values_to_the_block_and_to_recboles_fism(tmp_path):
