@@ -373,7 +373,8 @@ def test_dmf_with_recboles_inner_product_is_recboles_dmf_loss_and_gradients(spli
 def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tmp_path):
     spec = spec_of(tmp_path, ENMF_PAPER)
     values = render.resolve_block_params(spec, render.base_for(spec).blocks)[0]
-    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7, "dropout_scope": "both"}
+    assert values == {"embedding_size": 64, "missing_weight": 0.1, "dropout": 0.7, "dropout_scope": "both",
+                      "padding_item": "absent"}
     assert render.trained_loss(spec) == "whole_data" and spec.hp("optimizer") == "adagrad"
     # the user-based batches are a component the block builds (its regime), not a deviation
     assert not spec.fidelity.deviations
@@ -386,6 +387,11 @@ def test_enmf_maps_its_stated_values_and_builds_the_papers_user_based_batches(tm
     # RecBole's ENMF batches users (its UserDataLoader) as ours does: the same count of users a batch
     assert overrides["train_batch_size"] == 256
     assert any("whole train row" in note for note in notes)
+    # RecBole's two deviations from the paper listed, each with the block word that gives it
+    assert any("padding item" in note and "padding_item live gives RecBole's" in note for note in notes)
+    assert any("dropout_scope positive gives RecBole's" in note for note in notes)
+    words = reference(with_values(spec, dropout_scope="positive", padding_item="live"))[2]
+    assert any("Ours has it too (padding_item live)" in note for note in words)
     folder = rendered(spec, tmp_path / "model")
     assert load_config(folder)["data"]["regime"] == "user_batches"
     # the block's batches of users come with its own loss: trained with BPR (a hand edit), it takes pairs
@@ -493,52 +499,84 @@ def test_enmf_dropout_draws_one_mask_per_user_and_scope_positive_leaves_the_miss
     assert not torch.isclose(losses["both"], losses["positive"])
 
 
+def loss_and_grads(model: torch.nn.Module, loss, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """`loss()` on `model` after torch.manual_seed(seed) (the dropout mask), and every parameter's gradient."""
+    model.zero_grad()
+    torch.manual_seed(seed)
+    value = loss()
+    value.backward()
+    return value.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
 def test_enmf_user_batch_loss_is_recboles_enmf_loss_and_gradients(uneven_split_info, tmp_path):
-    """RecBole's ENMF (the reference's mapped config), given our weights, on the same batch of users: with its
-    padding item's row zeroed, its loss (a sum over the batch) is ours times the batch's users, with the same
-    gradients. As shipped its padding row is a live Xavier draw, and every user's history, padded to the longest,
-    counts it once per padded slot: the difference is exactly those slots' terms (and the row's missing-data term)."""
+    """RecBole's ENMF (the reference's mapped config), given our weights, on the same batch of users. The paper's
+    form (dropout 0 here) against RecBole with its padding item's row zeroed: its loss (a sum over the batch) is
+    ours times the batch's users, with the same gradients. With RecBole's words (dropout_scope positive,
+    padding_item live with q_0 its live Xavier row 0) against RecBole's ENMF as shipped, dropout 0.5 with the same
+    mask: the same loss and the same gradients, q_0's too; the padded slots are RecBole's, and the word changes the
+    loss where q_0 is nonzero."""
     from recbole.data.interaction import Interaction
 
     from paper_autotrain.stages.baselines.ids import token_ids
 
-    spec = with_values(spec_of(tmp_path / "paper", ENMF_PAPER), embedding_size=6, dropout=0.0, missing_weight=0.3,
-                       batch_size=5)
-    theirs, dataset = recbole_model("ENMF", reference(spec)[1], uneven_split_info)
-    folder = rendered(spec, tmp_path / "model")
-    config, split = load_config(folder), load_split(uneven_split_info.path)
-    ours = build_model(folder, config, split)
+    values = {"embedding_size": 6, "missing_weight": 0.3, "batch_size": 5}
+    paper_spec = with_values(spec_of(tmp_path / "paper", ENMF_PAPER), dropout=0.0, **values)
+    words_spec = with_values(paper_spec, dropout=0.5, dropout_scope="positive", padding_item="live")
+    assert reference(paper_spec)[0] == "ENMF"
+    theirs, dataset = recbole_model("ENMF", reference(words_spec)[1], uneven_split_info)
+    split = load_split(uneven_split_info.path)
+    ours = {}
+    for name, spec in (("paper", paper_spec), ("words", words_spec)):
+        folder = rendered(spec, tmp_path / name)
+        ours[name] = build_model(folder, load_config(folder), split).train()
+    paper, words = ours["paper"], ours["words"]
+    assert paper.padding_item is None and words.padding_item is not None and words.dropout_scope == "positive"
     users_to = torch.from_numpy(token_ids(dataset, dataset.uid_field, split.user_tokens, strict=True)).long()
     items_to = torch.from_numpy(token_ids(dataset, dataset.iid_field, split.item_tokens, strict=True)).long()
     live_padding = theirs.item_embedding.weight[0].detach().clone()
     assert float(live_padding.abs().max()) > 0  # RecBole re-draws the padding row after nn.Embedding zeroed it
     with torch.no_grad():
-        theirs.user_embedding.weight[users_to] = ours.user_embedding.weight
-        theirs.item_embedding.weight[items_to] = ours.item_embedding.weight
-        theirs.H_i.weight.copy_(ours.prediction_weight * 3.0)  # larger than Xavier's draw: gradients above rounding
-        ours.prediction_weight.copy_(theirs.H_i.weight)
+        theirs.user_embedding.weight[users_to] = paper.user_embedding.weight
+        theirs.item_embedding.weight[items_to] = paper.item_embedding.weight
+        theirs.H_i.weight.copy_(paper.prediction_weight * 3.0)  # larger than Xavier's draw: gradients above rounding
+        paper.prediction_weight.copy_(theirs.H_i.weight)
+        for name in ("user_embedding.weight", "item_embedding.weight", "prediction_weight"):
+            words.get_parameter(name).copy_(paper.get_parameter(name))
+        words.padding_item.copy_(live_padding)
         theirs.item_embedding.weight[0] = 0.0
+    config = load_config(rendered(words_spec, tmp_path / "words"))
     batch = next(iter(resolve(config_regime(config).training_batches)(split, config, 0)))
     rows = Interaction({dataset.uid_field: users_to[batch["row_users"]]})
-    our_loss = ours.loss(batch) * len(batch["row_users"])
-    their_loss = theirs.calculate_loss(rows)
-    torch.testing.assert_close(our_loss, their_loss, rtol=1e-5, atol=1e-5)
-    our_loss.backward()
-    their_loss.backward()
-    torch.testing.assert_close(ours.user_embedding.weight.grad, theirs.user_embedding.weight.grad[users_to])
-    torch.testing.assert_close(ours.item_embedding.weight.grad, theirs.item_embedding.weight.grad[items_to])
-    torch.testing.assert_close(ours.prediction_weight.grad, theirs.H_i.weight.grad)
-    # as shipped: each padded slot adds (1 - c0) s^2 - 2 s, s = h^T (p_u * q_0), and q_0 joins the missing data
+    size = len(batch["row_users"])
+    histories = theirs.history_item_matrix[users_to[batch["row_users"]]]  # padded with item 0 to the longest
+
+    def same(our_model: torch.nn.Module) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        ours_loss, ours_grads = loss_and_grads(our_model, lambda: our_model.loss(batch) * size, 7)
+        their_loss, their_grads = loss_and_grads(theirs, lambda: theirs.calculate_loss(rows), 7)
+        torch.testing.assert_close(ours_loss, their_loss, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours_grads["user_embedding.weight"], their_grads["user_embedding.weight"][users_to])
+        torch.testing.assert_close(ours_grads["item_embedding.weight"], their_grads["item_embedding.weight"][items_to])
+        torch.testing.assert_close(ours_grads["prediction_weight"], their_grads["H_i.weight"])
+        if our_model.padding_item is not None:
+            torch.testing.assert_close(ours_grads["padding_item"], their_grads["item_embedding.weight"][0])
+        return ours_loss, ours_grads
+
+    theirs.dropout.p = 0.0
+    same(paper)
+    theirs.dropout.p = 0.5
     with torch.no_grad():
         theirs.item_embedding.weight[0] = live_padding
-        shipped = theirs.calculate_loss(rows)
-        p = theirs.user_embedding.weight[users_to[batch["row_users"]]]
-        h = theirs.H_i.weight[0]
-        padded = (theirs.history_item_matrix[users_to[batch["row_users"]]] == 0).sum(1).float()
-        s = (p * live_padding * h).sum(-1)
-        extra = (padded * (0.7 * s.pow(2) - 2.0 * s)).sum() + 0.3 * s.pow(2).sum()
-    assert float(padded.sum()) > 0  # every history shorter than the longest counts the padding item
-    torch.testing.assert_close(shipped - their_loss.detach(), extra, rtol=1e-4, atol=1e-4)
+    shipped, grads = same(words)
+    # q_0 learns from the missing data alone (the padded slots' lookups pass it no gradient: padding_idx)
+    assert float(grads["padding_item"].abs().max()) > 1e-4
+    padded = (histories == 0).sum(1).float()
+    assert float(padded.min()) > 0  # every history here is shorter than the longest: it counts the padding item
+    torch.testing.assert_close(words.padded_slots[batch["row_users"]], padded)
+    with torch.no_grad():  # q_0 zeroed: the padding word adds nothing, RecBole with its row zeroed the same
+        words.padding_item.zero_()
+        theirs.item_embedding.weight[0] = 0.0
+    zeroed, _ = same(words)
+    assert abs(float(shipped - zeroed)) > 1e-2 * abs(float(zeroed))
 
 
 def test_convncf_maps_its_stated_values_and_lists_its_mf_pre_training_as_a_deviation(tmp_path):

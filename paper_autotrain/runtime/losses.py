@@ -65,7 +65,8 @@ def normalized_ce_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, clip:
 
 
 def whole_data_loss(pos_scores: torch.Tensor, user_vectors: torch.Tensor, item_table: torch.Tensor,
-                    weight: torch.Tensor, missing_weight: float) -> torch.Tensor:
+                    weight: torch.Tensor, missing_weight: float,
+                    pos_counts: torch.Tensor | None = None) -> torch.Tensor:
     """ENMF's non-sampling loss (Chen et al., 2020, the user-based rearrangement), summed over a batch of users.
 
     sum over the batch's users u and every item v of c_uv (y_uv - y_hat_uv)^2, y_hat_uv = h^T (p_u * q_v), c = 1 on
@@ -73,8 +74,10 @@ def whole_data_loss(pos_scores: torch.Tensor, user_vectors: torch.Tensor, item_t
     c_uv: sum over the observed entries of ((1 - c0) y_hat^2 - 2 y_hat) + c0 sum over every entry of y_hat^2, and the
     last sum is sum_{d,d'} h_d h_d' (sum_u p_ud p_ud') (sum_v q_vd q_vd'): O((|B| + |V|) d^2), not O(|B| |V| d).
     `pos_scores` [N] are the batch users' observed y_hat (every train item of each), `user_vectors` [U, d] the
-    batch users' p_u (each user once), `item_table` [n_items, d] every q_v, `weight` [d] h."""
-    positive = ((1.0 - missing_weight) * pos_scores.pow(2) - 2.0 * pos_scores).sum()
+    batch users' p_u (each user once), `item_table` [n_items, d] every q_v, `weight` [d] h; `pos_counts` [N], when
+    given, how many times each observed entry counts (RecBole's padded slots)."""
+    positive = (1.0 - missing_weight) * pos_scores.pow(2) - 2.0 * pos_scores
+    positive = (positive if pos_counts is None else positive * pos_counts).sum()
     every_entry = ((user_vectors.T @ user_vectors) * (item_table.T @ item_table) * torch.outer(weight, weight)).sum()
     return positive + missing_weight * every_entry
 

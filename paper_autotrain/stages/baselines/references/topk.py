@@ -90,11 +90,18 @@ def _enmf(m: SpecMapping, l2: int | float | None) -> None:
     # RecBole's ENMF's train_batch_size does (its UserDataLoader, each user with its whole train row)
     m.notes.append("RecBole's ENMF takes batches of users, each with its whole train row, as ours (the paper's "
                    "user-based batches); its user list holds the padding user 0 as well (one more user an epoch)")
-    m.notes.append("RecBole's ENMF re-initialises its padding item 0 (Xavier, after nn.Embedding's zero row) and its "
-                   "gradient stays zero: every user's history padded to the longest one counts that fixed random "
-                   "vector as a positive item for each padded slot (on ML-100K up to ~590 per user); not mappable")
-    m.notes.append("RecBole's ENMF drops out the user vectors of the positive term only; ours those of both terms "
-                   "(dropout_scope positive gives RecBole's)")
+    block = "weighted_product_score"
+    padding = str(m.model_value(block, "padding_item")).lower()
+    m.notes.append("RecBole's ENMF re-initialises its padding item 0 (Xavier, after nn.Embedding's zero row): every "
+                   "user's history, padded to the longest, counts that vector as an observed item once per padded "
+                   "slot (on ML-100K up to ~590 a user; padding_idx passes the slots no gradient) and its item sum "
+                   "over the whole table adds it to the missing data, which trains it; no RecBole config reaches it. "
+                   + ("Ours has it too (padding_item live)" if padding == "live" else
+                      "The paper has no such item, nor has ours (padding_item live gives RecBole's)"))
+    scope = str(m.model_value(block, "dropout_scope")).lower()
+    m.notes.append("RecBole's ENMF drops out the user vectors of the positive term only; "
+                   + ("ours too (dropout_scope positive)" if scope == "positive" else
+                      "ours those of both terms, the paper's (dropout_scope positive gives RecBole's)"))
     if l2:
         m.notes.append("l2_reg: RecBole's ENMF adds reg_weight times the norms (not squared) of both whole tables to "
                        "every batch; ours l2_reg / 2 times their squared norms once per epoch")
