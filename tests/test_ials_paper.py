@@ -214,8 +214,7 @@ def test_the_log_confidence_the_experiments_employ_is_read_into_the_block_word(t
     spec = spec_of(tmp_path / "log", pages)
     assert spec.fidelity.verdict == "faithful"
     assert next(b for b in spec.architecture if b.block == "ials").params == {"confidence": "log"}
-    built = {c.name: c for c in spec.fidelity.components}
-    scheme = built["log-scaled confidence c = 1 + alpha log(1 + r / eps) (the confidence scheme the experiments employ)"]
+    scheme = next(c for c in spec.fidelity.components if c.name.startswith("log-scaled confidence"))
     assert scheme.block == "ials" and "employ the log scaling scheme" in scheme.evidence
     assert spec.hp("epsilon") == 1e-8 and spec.hyperparameters["epsilon"].source == "paper"
     assert 'self.confidence = "log"' in render.run(spec, {})["model.py"]
