@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from paper_autotrain.errors import StageError
 from paper_autotrain.library import load_library
+from paper_autotrain.schemas import TRAINING_HYPERPARAMETERS
 
 if TYPE_CHECKING:
     from paper_autotrain.schemas import MethodSpec
@@ -100,6 +101,10 @@ class Regime:
     fit: str | None = reference(optional=True)
     """(model) -> None: fits the model once on its train split (closed form, coordinate descent) instead of
     training it by epochs; None: Lightning trains it by epochs on `training_batches`"""
+    training_hyperparameters: tuple[str, ...] = TRAINING_HYPERPARAMETERS
+    """the training hyperparameters its training reads (optimiser, batches, sampler, epochs); the others are listed
+    in a spec, written in config.yaml and accepted as overrides only where a block reads them (iALS's sweeps read
+    epochs, its lambda l2_reg): a fit reads none"""
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
@@ -214,6 +219,7 @@ FIT = dataclasses.replace(
     shape_check="paper_autotrain.worker.shapes:check_row_shapes",
     negative_sampling=False,
     fit="paper_autotrain.runtime.closed_form:fit_on_train",
+    training_hyperparameters=(),  # no optimiser, batches or epochs
 )
 CONTEXT = Regime(
     name="context",

@@ -42,6 +42,18 @@ CANONICAL_HYPERPARAMETERS = (
 )
 # The canonical hyperparameters only a model's blocks read (no training loop, sampler or data window does)
 BLOCK_ONLY_HYPERPARAMETERS = frozenset({"n_layers", "dropout", "n_heads", "hidden_size", "mlp_layers"})
+# The canonical hyperparameters a training loop reads (its optimiser, batches, sampler and epochs): a regime names
+# the ones it reads (regimes.Regime.training_hyperparameters; a fit reads none), a block may read one itself (iALS's
+# sweeps: epochs)
+TRAINING_HYPERPARAMETERS = ("optimizer", "learning_rate", "batch_size", "l2_reg", "negative_samples", "epochs")
+# An optimiser's own parameters a paper may state (RMSProp's decay and momentum, Adam's betas and epsilon), as spec
+# hyperparameters: extract reads them, render writes the chosen optimiser's into optim.optimizer_settings, the
+# runtime passes them on as torch's arguments (runtime.losses.make_optimizer); torch's defaults where none is stated
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "rmsprop": ("rmsprop_decay", "momentum"),
+    "sgd": ("momentum",),
+    "adam": ("adam_beta1", "adam_beta2", "adam_eps"),
+}
 
 
 class _Strict(BaseModel):

@@ -17,16 +17,20 @@ import torch
 
 from paper_autotrain import trained
 from paper_autotrain.data.split import load_split
+from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.closed_form import cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.schemas import RunResult
 from paper_autotrain.stages import baselines, render, validate
 from paper_autotrain.stages.compare.report import _epochs, budget_line, fitted_once
 from paper_autotrain.stages.compare.seeds import ModelRow
+from paper_autotrain.stages.extract.defaults import apply_overrides
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import FIT_CHECKPOINT
 from paper_autotrain.worker.train import train as train_in_process
 from tests.fixture_papers import rendered, spec_of
+from tests.test_classic_papers import ENMF_PAPER
+from tests.test_ials_paper import WEIGHTED_ALS_PAPER
 
 EASE_PAPER = [
     ["EASE: A Shallow Item-Item Model for Sparse Implicit Feedback",
@@ -246,3 +250,36 @@ def test_the_report_says_fit_for_a_fitted_run():
     assert fitted_once(fitted) and fitted_once(recbole_fitted) and not fitted_once(trained_by_epochs)
     assert _epochs(ModelRow([recbole_fitted])) == "fit"
     assert _epochs(ModelRow([fitted])) == "fit" and _epochs(ModelRow([trained_by_epochs])) == "7 (5)"
+
+
+TRAINING = ("optimizer", "learning_rate", "batch_size", "negative_samples", "epochs")
+
+
+def test_a_fitted_spec_lists_and_writes_no_training_hyperparameters_a_trained_one_does(tmp_path):
+    """The fit regime reads no optimiser, batches or epochs (Regime.training_hyperparameters): EASE's spec lists
+    none of them and no embedding size (it has no embeddings), its config.yaml writes no optim values, epoch budget
+    or patience; iALS keeps the epochs and l2_reg its block reads (sweeps, lambda); a model trained by epochs keeps
+    every one."""
+    ease = spec_of(tmp_path / "ease", EASE_PAPER)
+    assert set(ease.hyperparameters) == {"l2_weight"}
+    assert not any(key in note for note in ease.unclear for key in TRAINING)
+    config = render.run(ease, {})["config.yaml"]
+    assert "max_epochs" not in config and "patience" not in config and "optim:\ntrainer:" in config
+    ials = spec_of(tmp_path / "ials", WEIGHTED_ALS_PAPER)
+    assert {"epochs", "l2_reg", "embedding_size"} <= set(ials.hyperparameters)
+    assert not {"learning_rate", "batch_size", "negative_samples"} & set(ials.hyperparameters)
+    trained_spec = spec_of(tmp_path / "enmf", ENMF_PAPER)
+    assert {"optimizer", "learning_rate", "batch_size", "epochs"} <= set(trained_spec.hyperparameters)
+    assert "max_epochs" in render.run(trained_spec, {})["config.yaml"]
+
+
+def test_a_hand_set_training_value_for_a_fitted_model_is_refused_or_dropped_in_a_search(tmp_path):
+    """+hparams.learning_rate for EASE names what EASE reads; a search sweeping every paper alike drops it; a value
+    a fitted block reads (iALS's sweeps: epochs) is taken."""
+    ease = spec_of(tmp_path / "ease", EASE_PAPER)
+    with pytest.raises(UserError, match=r"hparams\.learning_rate: EASE is fitted once .*hyperparameters: l2_weight"):
+        apply_overrides(ease, {"learning_rate": 0.01})
+    assert set(apply_overrides(ease, {"learning_rate": 0.01, "l2_weight": 50.0}, keep_stated=True).hyperparameters) \
+        == {"l2_weight"}
+    ials = apply_overrides(spec_of(tmp_path / "ials", WEIGHTED_ALS_PAPER), {"epochs": 3})
+    assert ials.hyperparameters["epochs"].source == "user"

@@ -12,10 +12,11 @@ import math
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
-from paper_autotrain.runtime.losses import OPTIMIZERS
+from paper_autotrain.runtime.losses import OPTIMIZER_ARGS, OPTIMIZERS, make_optimizer
 from paper_autotrain.runtime.memory import (
     every_item_hops,
     item_neighbourhoods,
@@ -23,7 +24,14 @@ from paper_autotrain.runtime.memory import (
     neighbourhood_entries,
     pretrain_gmf,
 )
-from paper_autotrain.stages.extract.hparams import find_hyperparameters, find_optimizer
+from paper_autotrain.schemas import OPTIMIZER_SETTINGS
+from paper_autotrain.stages import render
+from paper_autotrain.stages.extract.hparams import (
+    OPTIMIZER_SETTING_KEYS,
+    find_hyperparameters,
+    find_optimizer,
+    optimizer_settings,
+)
 from paper_autotrain.stages.extract.text import Sentence
 from paper_autotrain.stages.render import TRAINED_OPTIMIZERS
 from paper_autotrain.worker.loading import build_model, load_config
@@ -89,8 +97,16 @@ def test_the_paper_is_read_into_the_collaborative_memory(memory_spec):
                                             "learning_rate", "optimizer")}
     assert values == {"n_hop": 3, "embedding_size": 8, "grad_clip": 5.0, "negative_samples": 4,
                       "learning_rate": 0.002, "optimizer": "rmsprop"}
-    # the optimiser's own decay and momentum are not read, and the spec says so
-    assert any(note.startswith("optimizer: the paper sets rmsprop's own parameters") for note in spec.unclear)
+    # the optimiser's own decay and momentum are read with their quote, and reach the optimiser the run builds
+    for key in ("rmsprop_decay", "momentum"):
+        stated = spec.hyperparameters[key]
+        assert (stated.value, stated.source) == (0.9, "paper") and "0.9 for both decay and momentum" in stated.evidence
+    assert not any("own parameters" in note for note in spec.unclear)
+    optim = yaml.safe_load(render.run(spec, {})["config.yaml"])["optim"]
+    assert optim["optimizer_settings"] == {"rmsprop_decay": 0.9, "momentum": 0.9}
+    built = make_optimizer("rmsprop", [torch.nn.Parameter(torch.zeros(2))], 0.002, 0.0, optim["optimizer_settings"])
+    assert isinstance(built, torch.optim.RMSprop)
+    assert (built.defaults["alpha"], built.defaults["momentum"]) == (0.9, 0.9)
     # the batch size is per dataset, the clipping and the negatives in the same sentence are not
     per_dataset = [note for note in spec.unclear if "differs by dataset" in note]
     assert [note.split()[0] for note in per_dataset] == ["batch_size"]
@@ -107,8 +123,22 @@ def _sentences(*texts: str) -> list[Sentence]:
 def test_reading_rules_for_clipping_and_unread_optimizer_settings():
     found, notes = find_hyperparameters(_sentences("Gradients were clipped at a norm of 10 during training."), "X")
     assert found["grad_clip"].value == 10.0 and not notes
-    optimizer, notes = find_optimizer(_sentences("We train with SGD and a momentum of 0.9."), "X")
-    assert optimizer.value == "sgd" and len(notes) == 1 and "sgd's own parameters" in notes[0]
+    sentences = _sentences("We train with SGD and a momentum of 0.9.")
+    optimizer, notes = find_optimizer(sentences, "X")
+    assert optimizer.value == "sgd" and notes == []
+    settings, notes = optimizer_settings(sentences, "sgd")
+    assert {key: hp.value for key, hp in settings.items()} == {"momentum": 0.9} and notes == []
+    # Adam's betas and epsilon; a beta alone keeps torch's other one
+    settings, _ = optimizer_settings(_sentences("We use Adam with β1 = 0.5 and ε = 10−9."), "adam")
+    assert {key: hp.value for key, hp in settings.items()} == {"adam_beta1": 0.5, "adam_eps": 1e-9}
+    adam = make_optimizer("adam", [torch.nn.Parameter(torch.zeros(2))], 0.001, 0.0,
+                          {key: hp.value for key, hp in settings.items()})
+    assert adam.defaults["betas"] == (0.5, 0.999) and adam.defaults["eps"] == 1e-9
+    # a setting the optimiser has no parameter for stays a note (SGD has no decay rate)
+    settings, notes = optimizer_settings(_sentences("We use SGD with a decay of 0.9."), "sgd")
+    assert settings == {} and "sgd's own parameters" in notes[0]
+    assert all(set(keys.values()) <= set(OPTIMIZER_SETTINGS[name]) for name, keys in OPTIMIZER_SETTING_KEYS.items())
+    assert all(set(OPTIMIZER_ARGS[name]) == set(keys) for name, keys in OPTIMIZER_SETTINGS.items())
     # momentum named without a value, and an L2 weight decay, are not the optimiser's settings
     optimizer, notes = find_optimizer(_sentences("We use Adam, which keeps momentum information for each weight, "
                                                  "and a weight decay of 0.0001."), "X")

@@ -202,6 +202,28 @@ def test_the_log_confidence_is_a_block_word(tmp_path):
     assert 'self.confidence = "log"' in model and "log(1 + r_ui / eps)" in model
 
 
+LOG_SCALING = ("The watching times range from seconds to hundreds of hours, so we employ the log scaling scheme "
+               "c_ui = 1 + alpha log(1 + r_ui / epsilon) with epsilon = 10^-8.")
+
+
+def test_the_log_confidence_the_experiments_employ_is_read_into_the_block_word(tmp_path):
+    """The experiments' "we employ the log scaling scheme" sets `confidence: log` with its quote, a component of the
+    spec; the method's linear form alone (the fixture paper) keeps the block's default, and an alternative offered in
+    the method ("one alternative is setting c = 1 + alpha log(...)") is no statement of what was run."""
+    pages = [*WEIGHTED_ALS_PAPER[:2], [*WEIGHTED_ALS_PAPER[2], LOG_SCALING]]
+    spec = spec_of(tmp_path / "log", pages)
+    assert spec.fidelity.verdict == "faithful"
+    assert next(b for b in spec.architecture if b.block == "ials").params == {"confidence": "log"}
+    scheme = next(c for c in spec.fidelity.components if c.name.startswith("log-scaled confidence"))
+    assert scheme.block == "ials" and "employ the log scaling scheme" in scheme.evidence
+    assert spec.hp("epsilon") == 1e-8 and spec.hyperparameters["epsilon"].source == "paper"
+    assert 'self.confidence = "log"' in render.run(spec, {})["model.py"]
+    offered = [WEIGHTED_ALS_PAPER[0], [*WEIGHTED_ALS_PAPER[1], "One alternative that also worked well is setting "
+                                       "c_ui = 1 + alpha log(1 + r_ui / epsilon)."], WEIGHTED_ALS_PAPER[2]]
+    for folder, paper in (("linear", WEIGHTED_ALS_PAPER), ("offered", offered)):
+        assert next(b for b in spec_of(tmp_path / folder, paper).architecture if b.block == "ials").params == {}
+
+
 @pytest.mark.slow  # the sandboxed probe
 def test_the_model_passes_the_gates_with_a_fit_gate(split_info, tmp_path):
     spec = with_values(spec_of(tmp_path / "paper", WEIGHTED_ALS_PAPER), embedding_size=8)

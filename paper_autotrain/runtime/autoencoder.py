@@ -13,7 +13,7 @@ the project's evaluator, the scores being the decoder's output for the user's tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -139,7 +139,8 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
     """Reconstructs each user's training row; scored by full ranking over all items (train items masked)."""
 
     def __init__(self, split: SplitData, *, loss: str = "multinomial", learning_rate: float = 1e-3,
-                 l2_reg: float = 0.0, optimizer: str = "adam", batch_size: int = 500, negative_samples: int = 0,
+                 l2_reg: float = 0.0, optimizer: str = "adam", optimizer_settings: Mapping[str, float] | None = None,
+                 batch_size: int = 500, negative_samples: int = 0,
                  eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
         super().__init__()
         if loss not in AUTOENCODER_LOSSES:
@@ -152,6 +153,7 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
         self.learning_rate = float(learning_rate)
         self.l2_reg = float(l2_reg)
         self.optimizer_name = str(optimizer)
+        self.optimizer_settings = dict(optimizer_settings or {})  # the paper's own (RMSProp's decay)
         self.batch_size = int(batch_size)  # users (or items) per batch
         self.negative_samples = int(negative_samples)  # mse: unobserved entries observed as 0s per observed one
         self.row_axis = "users"  # item_row_input sets "items": rows are items' columns (n_users wide)
@@ -206,4 +208,5 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # the papers' (and RecBole's) L2 on the weights is the optimiser's weight decay
-        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)
+        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg,
+                              self.optimizer_settings)

@@ -12,7 +12,7 @@ every row of the phase with the project's evaluator, exactly as RecBole's contex
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -229,7 +229,8 @@ class CTRModule(EvaluatedPhases, L.LightningModule):
     monitor = CTR_MONITOR
 
     def __init__(self, split: CTRSplit, *, loss: str = "bce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
-                 optimizer: str = "adam", batch_size: int = 2048, eval_batch_size: int = 4096,
+                 optimizer: str = "adam", optimizer_settings: Mapping[str, float] | None = None,
+                 batch_size: int = 2048, eval_batch_size: int = 4096,
                  negative_samples: int = 0, ks: Sequence[int] = ()) -> None:
         super().__init__()
         if loss not in CTR_LOSSES:
@@ -241,6 +242,7 @@ class CTRModule(EvaluatedPhases, L.LightningModule):
         self.learning_rate = float(learning_rate)
         self.l2_reg = float(l2_reg)
         self.optimizer_name = str(optimizer)
+        self.optimizer_settings = dict(optimizer_settings or {})  # the paper's own (RMSProp's decay)
         self.batch_size = int(batch_size)
         self.eval_batch_size = max(int(eval_batch_size), 1)
         self.last_results: dict[str, EvalResult] = {}
@@ -290,4 +292,5 @@ class CTRModule(EvaluatedPhases, L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # RecBole's context models put L2 in the optimiser as weight decay
-        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)
+        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg,
+                              self.optimizer_settings)

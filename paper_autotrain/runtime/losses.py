@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -167,10 +169,19 @@ def squared_norm_penalty(rows: Iterable[torch.Tensor], batch_size: int) -> torch
     return torch.as_tensor(total) / 2.0 / max(batch_size, 1)
 
 
+# a paper's optimiser settings (schemas.OPTIMIZER_SETTINGS) -> torch's argument (Adam's betas: (element, index))
+OPTIMIZER_ARGS: dict[str, dict[str, str | tuple[str, int]]] = {
+    "rmsprop": {"rmsprop_decay": "alpha", "momentum": "momentum"},  # RMSProp's decay is torch's smoothing alpha
+    "sgd": {"momentum": "momentum"},
+    "adam": {"adam_beta1": ("betas", 0), "adam_beta2": ("betas", 1), "adam_eps": "eps"},
+}
+
+
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The optimiser the paper names (adam, sgd, adagrad, rprop or rmsprop; torch's defaults otherwise); weight decay
-    where the paper's L2 lives there."""
+                   weight_decay: float = 0.0, settings: Mapping[str, float] | None = None) -> torch.optim.Optimizer:
+    """The optimiser the paper names (adam, sgd, adagrad, rprop or rmsprop) with the own `settings` the paper states
+    (RMSProp's decay and momentum; OPTIMIZER_ARGS), torch's defaults for the others; weight decay where the paper's
+    L2 lives there."""
     key = str(name).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
@@ -178,7 +189,27 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
     # the fused kernel runs the same update as one pass over each tensor (not one op per term): several
     # times faster on small models, where the optimiser step is a large share of a training step
     fused = {"fused": True} if key in FUSED_OPTIMIZERS and all(p.dtype.is_floating_point for p in params) else {}
-    return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay, **fused)
+    return OPTIMIZERS[key](params, lr=lr, weight_decay=weight_decay, **fused, **optimizer_args(key, settings or {}))
+
+
+def optimizer_args(name: str, settings: Mapping[str, float]) -> dict[str, Any]:
+    """torch's keyword arguments for the optimiser `name` from the paper's settings; a setting it has no argument for
+    is refused (a hand-edited config naming SGD's momentum for Adam)."""
+    known = OPTIMIZER_ARGS.get(name, {})
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"optimizer {name}: no argument for {', '.join(unknown)} (it takes {sorted(known) or 'none'})")
+    args: dict[str, Any] = {}
+    for key, value in settings.items():
+        target = known[key]
+        if isinstance(target, tuple):  # one element of a tuple argument, the other at torch's default
+            arg, index = target
+            default = list(args.get(arg) or inspect.signature(OPTIMIZERS[name]).parameters[arg].default)
+            default[index] = float(value)
+            args[arg] = tuple(default)
+        else:
+            args[target] = float(value)
+    return args
 
 
 def sampled_softmax_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, pos_log_q: torch.Tensor,

@@ -16,7 +16,7 @@ the project's single evaluator, so generated models are scored exactly like the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -39,7 +39,8 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
     monitor = MONITOR  # the valid metric early stopping and checkpointing follow
 
     def __init__(self, split: SplitData, *, learning_rate: float = 1e-3, l2_reg: float = 0.0,
-                 negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
+                 negative_samples: int = 1, optimizer: str = "adam",
+                 optimizer_settings: Mapping[str, float] | None = None, batch_size: int = 2048,
                  eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
         super().__init__()
         self.split = split
@@ -49,6 +50,7 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
         self.l2_reg = float(l2_reg)
         self.negative_samples = int(negative_samples)
         self.optimizer_name = str(optimizer)
+        self.optimizer_settings = dict(optimizer_settings or {})  # the paper's own (RMSProp's decay)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
         self.ks = tuple(sorted({int(k) for k in ks} | {10}))  # @10 is always there: MONITOR needs it

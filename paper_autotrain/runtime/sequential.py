@@ -23,7 +23,7 @@ windows below, so the mini-batch the negatives come from is a different random s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -132,7 +132,8 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
     """Next-item recommender scored by full ranking over all items (padding excluded, history not masked)."""
 
     def __init__(self, split: SequenceSplit, *, loss: str = "ce", learning_rate: float = 1e-3, l2_reg: float = 0.0,
-                 negative_samples: int = 1, optimizer: str = "adam", batch_size: int = 2048,
+                 negative_samples: int = 1, optimizer: str = "adam",
+                 optimizer_settings: Mapping[str, float] | None = None, batch_size: int = 2048,
                  bpr_max_reg: float = 1.0, eval_batch_size: int = 1024, ks: Sequence[int] = (10, 20)) -> None:
         super().__init__()
         if loss not in SEQUENCE_LOSSES:
@@ -147,6 +148,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         self.bpr_max_reg = float(bpr_max_reg)  # BPR-max's score regularisation weight (lambda)
         self.margin = 0.5  # hinge: the margin; a scorer holding the loss (AttRec's metric score) sets its own
         self.optimizer_name = str(optimizer)
+        self.optimizer_settings = dict(optimizer_settings or {})  # the paper's own (RMSProp's decay)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
         self.ks = tuple(sorted({int(k) for k in ks} | {10}))
@@ -228,4 +230,5 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # sequential papers (and RecBole's models) put L2 in the optimiser as weight decay
-        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg)
+        return make_optimizer(self.optimizer_name, self.parameters(), self.learning_rate, self.l2_reg,
+                              self.optimizer_settings)

@@ -16,7 +16,8 @@ from paper_autotrain.regimes import base_modules, config_regime
 
 MODEL_META_KEYS = ("name", "class_name", "loss")
 FLOAT_PATTERN = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-OPTIM_KEYS = ("optimizer", "learning_rate", "batch_size", "l2_reg", "negative_samples", "bpr_max_reg")
+OPTIM_KEYS = ("optimizer", "optimizer_settings", "learning_rate", "batch_size", "l2_reg", "negative_samples",
+              "bpr_max_reg")
 
 
 def load_config(model_dir: str | Path) -> dict[str, Any]:

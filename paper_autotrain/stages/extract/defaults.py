@@ -17,9 +17,11 @@ import yaml
 
 from paper_autotrain.errors import UserError
 from paper_autotrain.library import Base, BlockRule, load_library
+from paper_autotrain.regimes import spec_regime
 from paper_autotrain.schemas import (
     BLOCK_ONLY_HYPERPARAMETERS,
     CANONICAL_HYPERPARAMETERS,
+    TRAINING_HYPERPARAMETERS,
     Block,
     Deviation,
     HyperParameter,
@@ -68,16 +70,31 @@ def family_and_block_defaults(spec: MethodSpec) -> dict[str, Any]:
 
 def family_defaults(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> dict[str, Any]:
     """The family's defaults less the block-only ones none of this spec's blocks reads (NARM's GRU reads
-    gru_layers, not the family's n_layers: a default no part of the model uses is not listed as one), and less
-    negative_samples where nothing samples negatives (trains_without_negatives). A custom part may read any of
-    them: with one, all are kept."""
+    gru_layers, not the family's n_layers: a default no part of the model uses is not listed as one), and less the
+    ones nothing else reads (unread_hyperparameters: EASE's fit reads no learning rate). A custom part may read any
+    of them: with one, all are kept."""
     defaults = dict(base.defaults.get(spec.family, {}))
     if any(block.block == "custom" for block in spec.architecture):
         return defaults
     read_here = {key for rule in rules for key in hyperparameters_read(rule)}
-    unread = {NEGATIVE_SAMPLES} if trains_without_negatives(spec, rules) else set()
+    unread = unread_hyperparameters(spec, base, rules)
     return {key: value for key, value in defaults.items()
             if (key not in BLOCK_ONLY_HYPERPARAMETERS or key in read_here) and key not in unread}
+
+
+def unread_hyperparameters(spec: MethodSpec, base: Base, rules: list[BlockRule]) -> set[str]:
+    """The training and family hyperparameters no part of this model reads: the training ones its regime does not
+    read (Regime.training_hyperparameters: a fit reads none) unless a block does (iALS's sweeps read epochs, its
+    lambda l2_reg); in a model fitted once every family default no block reads (its module reads none: EASE has no
+    embeddings); negative_samples where nothing samples negatives (trains_without_negatives). None with a custom
+    part (it may read any)."""
+    if any(block.block == "custom" for block in spec.architecture):
+        return set()
+    found = spec_regime(spec)
+    family = set(base.defaults.get(spec.family, {})) if found.fit else set()
+    unread = (set(TRAINING_HYPERPARAMETERS) - set(found.training_hyperparameters)) | family
+    unread -= {key for rule in rules for key in hyperparameters_read(rule)}
+    return unread | ({NEGATIVE_SAMPLES} if trains_without_negatives(spec, rules) else set())
 
 
 def trains_without_negatives(spec: MethodSpec, rules: list[BlockRule]) -> bool:
@@ -145,6 +162,7 @@ def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated:
     overrides = dict(overrides)
     if LOSS_OVERRIDE in overrides:
         spec = with_loss(spec, str(overrides.pop(LOSS_OVERRIDE)))
+    overrides = without_unread(spec, overrides, searching=keep_stated)
     known = [*CANONICAL_HYPERPARAMETERS, *sorted((set(spec.hyperparameters) | set(needed_defaults(spec)))
                                                  - set(CANONICAL_HYPERPARAMETERS)), LOSS_OVERRIDE]
     unknown = sorted(set(overrides) - set(known))
@@ -162,6 +180,31 @@ def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated:
             continue
         hyperparameters[key] = HyperParameter(value=_plain(value), source="user", evidence=None)
     return spec.model_copy(update={"hyperparameters": hyperparameters})
+
+
+def without_unread(spec: MethodSpec, overrides: dict[str, Any], searching: bool) -> dict[str, Any]:
+    """The overrides less a training hyperparameter no part of the model reads (hparams.learning_rate for EASE,
+    fitted once): refused with what the model does read, or, in a search sweeping every paper alike
+    (hparams_search), dropped with a log line."""
+    base = load_library().base_for(spec.family)
+    every = unread_hyperparameters(spec, base, block_rules(spec, base))
+    unread = sorted(set(overrides) & every)
+    if not unread:
+        return overrides
+    own = sorted((set(spec.hyperparameters) | set(needed_defaults(spec))) - every) or ["none"]
+    why = (f"{spec.display_name} is {regime_words(spec)}: nothing reads {', '.join(unread)} "
+           f"(its own hyperparameters: {', '.join(own)})")
+    if not searching:
+        raise UserError(f"hparams.{unread[0]}: {why}; drop the override")
+    log.info("hparams.%s not used: %s", ", hparams.".join(unread), why)
+    return {key: value for key, value in overrides.items() if key not in unread}
+
+
+def regime_words(spec: MethodSpec) -> str:
+    """How the model trains, for a message: fitted once, or in its regime."""
+    found = spec_regime(spec)
+    how = "fitted once on the train split" if found.fit else "trained"
+    return f"{how} (the {found.name} regime)"
 
 
 LOSS_OVERRIDE = "loss"  # +hparams.loss=bpr: train another loss than the paper's (RecBole's, to compare like with like)

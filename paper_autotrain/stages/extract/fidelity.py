@@ -115,6 +115,7 @@ class Structure:
     cues: tuple[re.Pattern[str], ...]
     params: tuple[tuple[str, str], ...] = ()  # block parameters it sets
     hyperparameter: tuple[tuple[str, str], ...] = ()  # (hyperparameter, the hyperparameter whose value it takes)
+    experiments: bool = False  # stated where the paper says what it ran, beyond the method (iALS's log confidence)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def vocabulary() -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Structure, .
                        for e in raw["deviations"])
     structure = tuple(Structure(name=e["name"], block=e["block"], cues=_compile(e["cues"]),
                                 params=tuple((e.get("set") or {}).items()),
-                                hyperparameter=tuple((e.get("hyperparameter") or {}).items()))
+                                hyperparameter=tuple((e.get("hyperparameter") or {}).items()),
+                                experiments=bool(e.get("experiments")))
                       for e in raw["structure"])
     return parts, deviations, structure
 
@@ -437,7 +439,7 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     elif loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
         components.append(Component(name="the paper's training loss (none of the loss templates)",
                                     evidence=None, block=None))
-    architecture, links, stated_structure = apply_structure(architecture, structures, method, own)
+    architecture, links, stated_structure = apply_structure(architecture, structures, method, own, sentences)
     components += stated_structure
     reference = recbole_class(model_name, doc.meta.title or title_area(doc))
     natural = composition_class(family, built, loss) if built else None
@@ -534,11 +536,13 @@ def opening_quote(method: list[Sentence]) -> str | None:
     return quote(method[0]) if method else None
 
 
-def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence], own: str
+def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence], own: str,
+                    everywhere: list[Sentence] | None = None
                     ) -> tuple[list[Block], list[tuple[str, str, str]], list[Component]]:
     """Block parameters the method section states for blocks the architecture holds (e.g. a pre-norm
     Transformer), hyperparameters it ties to others (a d x d feed-forward: inner size = embedding size), and each
-    such statement as a built component with its quote."""
+    such statement as a built component with its quote. A structure marked `experiments` is read in `everywhere`
+    too: what the experiments ran (iALS's "we employ the log scaling scheme" stands in its experiments)."""
     params: dict[str, dict[str, str]] = {}
     links: list[tuple[str, str, str]] = []
     components: list[Component] = []
@@ -546,7 +550,8 @@ def apply_structure(architecture: list[Block], structures: Iterable[Structure], 
     for structure in structures:
         if structure.block not in built:
             continue
-        found = find_parts([Part(name=structure.name, cues=structure.cues)], method, own)
+        read_in = everywhere if structure.experiments and everywhere is not None else method
+        found = find_parts([Part(name=structure.name, cues=structure.cues)], read_in, own)
         if not found:
             continue
         params.setdefault(structure.block, {}).update(dict(structure.params))

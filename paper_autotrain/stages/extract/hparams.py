@@ -288,6 +288,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "discrepancy_weight": (0, 10),
     "curriculum_decay": (0, 1),
     "grad_clip": (0, 1000),
+    "rmsprop_decay": (0, 0.9999), "momentum": (0, 0.9999), "adam_beta1": (0, 0.9999), "adam_beta2": (0, 0.9999),
+    "adam_eps": (0, 1),
 }
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
@@ -793,7 +795,7 @@ def find_optimizer(
         votes, first_quote = _optimizer_votes(group, model_name, others)
         if votes and votes.most_common(1)[0][1] >= MIN_OPTIMIZER_VOTES:
             name = votes.most_common(1)[0][0]
-            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), _unread_settings(group, name)
+            return HyperParameter(value=name, source="paper", evidence=first_quote[name]), []
     return None, []
 
 
@@ -801,16 +803,56 @@ def find_optimizer(
 # of 0.9"); not L2's weight decay, and not a mention without a value ("Adam needs to save momentum information")
 _SETTING_WORD = r"(?:\bmomentum\b|(?<!weight )\bdecay\b|\b(?:β|beta)\s?_?[12]\b|\brho\b)"
 OPTIMIZER_SETTINGS = re.compile(rf"{_SETTING_WORD}[^.;]{{0,20}}?\d|\d[^.;\d]{{0,40}}?{_SETTING_WORD}", re.I)
+# each optimiser's own parameters a paper may state, by the word it uses -> the spec hyperparameter (one of
+# schemas.OPTIMIZER_SETTINGS, which the runtime passes on as torch's argument)
+OPTIMIZER_SETTING_KEYS: dict[str, dict[str, str]] = {
+    "rmsprop": {"decay": "rmsprop_decay", "rho": "rmsprop_decay", "momentum": "momentum"},
+    "sgd": {"momentum": "momentum"},
+    "adam": {"beta1": "adam_beta1", "beta2": "adam_beta2", "epsilon": "adam_eps"},
+}
+_WORD = (r"(?P<w>momentum|(?<!weight )decay|rho|(?:β|beta)\s?_?\{?[12]\}?|(?:ε|ϵ|epsilon))"
+         r"(?:\s(?:rate|factor|coefficient|term|parameter))?")
+# "decay rate of 0.9", "β1 = 0.9", "momentum is set to 0.9", "momentum 0.5"; "0.9 for (both) decay and momentum"
+SETTING_VALUE = re.compile(rf"{_WORD}\s*,?\s*(?:{SETTING})?{NUM}", re.I)
+VALUE_FOR_SETTINGS = re.compile(rf"{NUM}\s+for\s+(?:both\s+)?(?:the\s+)?(?P<ws>[\w\s]{{3,40}}?)(?=[,;.)]|$)", re.I)
 
 
-def _unread_settings(sentences: list[Sentence], name: str) -> list[str]:
-    """A note where the paper gives the chosen optimiser's own parameters, which the run does not read (torch's
-    defaults are used), so the spec does not pass them over in silence."""
+def _setting_word(word: str) -> str:
+    """'β 1', 'beta_1', 'ϵ', 'Decay' -> beta1, epsilon, decay."""
+    plain = re.sub(r"[\s_{}]", "", word.lower()).replace("β", "beta")
+    return "epsilon" if plain in ("ε", "ϵ") else plain
+
+
+def optimizer_settings(sentences: list[Sentence], name: str) -> tuple[dict[str, HyperParameter], list[str]]:
+    """The chosen optimiser's own parameters the paper states beside its name (RMSProp's decay and momentum, Adam's
+    betas and epsilon), each a hyperparameter with its quote (OPTIMIZER_SETTING_KEYS); a note where the paper sets
+    some the run cannot read (torch's defaults are used for them), so none is passed over in silence."""
+    keys = OPTIMIZER_SETTING_KEYS.get(name, {})
     patterns = [pattern for pattern, optimizer in OPTIMIZERS.items() if optimizer == name]
     for sentence in sentences:
         for pattern in patterns:
             match = re.search(pattern, sentence.text)
-            if match and OPTIMIZER_SETTINGS.search(clause_at(sentence.text, match.start())):
-                return [f"optimizer: the paper sets {name}'s own parameters ({quote(sentence, match.start())}); "
-                        f"they are not read: the run uses torch's defaults for them"]
-    return []
+            if not match or not OPTIMIZER_SETTINGS.search(clause_at(sentence.text, match.start())):
+                continue
+            found = _stated_settings(sentence, match.start(), keys)
+            said = quote(sentence, match.start())
+            if found:
+                return found, []
+            return {}, [f"optimizer: the paper sets {name}'s own parameters ({said}); they are not read: the run "
+                        f"uses torch's defaults for them"]
+    return {}, []
+
+
+def _stated_settings(sentence: Sentence, start: int, keys: dict[str, str]) -> dict[str, HyperParameter]:
+    """The settings the optimiser's clause states, as spec hyperparameters (a word the optimiser has no key for is
+    not one of its parameters)."""
+    clause_start = sentence.text.rfind(";", 0, start) + 1
+    clause = clause_at(sentence.text, start)
+    values: dict[str, tuple[float, int]] = {}
+    for match in SETTING_VALUE.finditer(clause):
+        values[_setting_word(match.group("w"))] = (float(_parse_number(match.group("v"))), match.start())
+    for match in VALUE_FOR_SETTINGS.finditer(clause):
+        for word in re.findall(r"momentum|decay|rho", match.group("ws"), re.I):
+            values.setdefault(word.lower(), (float(_parse_number(match.group("v"))), match.start()))
+    return {keys[word]: HyperParameter(value=value, source="paper", evidence=quote(sentence, clause_start + at))
+            for word, (value, at) in values.items() if word in keys and _plausible(keys[word], value)}

@@ -19,7 +19,14 @@ from paper_autotrain.schemas import (
 from .datasets import detect_datasets, named_in_prose
 from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
-from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
+from .hparams import (
+    find_grids,
+    find_hyperparameters,
+    find_optimizer,
+    find_table_hyperparameters,
+    names_other_model,
+    optimizer_settings,
+)
 from .lexicon import (
     FAMILY_CUES,
     KNOWN_MODELS,
@@ -326,6 +333,9 @@ def extract(doc: PaperDoc) -> MethodSpec:
     unclear += optimizer_notes
     if optimizer is not None:
         hyperparameters["optimizer"] = optimizer
+        settings, settings_notes = optimizer_settings(scoped, str(optimizer.value))  # RMSProp's decay, momentum
+        hyperparameters.update(settings)
+        unclear += settings_notes
     if "mlp_layers" in hyperparameters and family not in ("general", "context"):
         del hyperparameters["mlp_layers"]  # a tower of a compared method, not of this one
     unclear += find_grids(scoped, set(hyperparameters), others)

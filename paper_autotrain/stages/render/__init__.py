@@ -48,7 +48,15 @@ from paper_autotrain.library import (
 )
 from paper_autotrain.paths import TEMPLATES_DIR
 from paper_autotrain.regimes import fitted_once, regime
-from paper_autotrain.schemas import FIDELITY_MODES, STAND_IN_LOSSES, Block, CustomPart, MethodSpec
+from paper_autotrain.schemas import (
+    FIDELITY_MODES,
+    OPTIMIZER_SETTINGS,
+    STAND_IN_LOSSES,
+    TRAINING_HYPERPARAMETERS,
+    Block,
+    CustomPart,
+    MethodSpec,
+)
 
 if TYPE_CHECKING:
     from paper_autotrain.stages.render.fill import FillIn, SlotFill
@@ -69,6 +77,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "patience": 10, "accelerator": "cpu", "devices": 1, "precision": 32, "seed": 0, "deterministic": "warn",
 }
 TRAINER_KEYS = ("max_epochs", *TRAINER_DEFAULTS)
+EPOCH_KEYS = ("max_epochs", "patience")  # read only by training by epochs
 DATA_DEFAULTS: dict[str, Any] = {"eval_batch_size": 1024, "ks": [10, 20]}
 DOC_WIDTH = 100
 SLOT_TEMPLATE = "slots/custom_part.py.j2"
@@ -293,12 +302,15 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     # (DIN's behaviour sequences: the behaviour regime's split)
     block_regime = own_regime(spec, base)
     fitted = fitted_once(block_regime)
-    # a fit has no optimiser to check (iALS's "optimizer: als" is its fit)
+    # only what the regime's training reads: a fit reads no optimiser (iALS's "optimizer: als" is its fit), batches
+    # or epochs (iALS's sweeps are its block's)
+    reads = regime(block_regime or base.train_regime or base.regime).training_hyperparameters
     sampled = not any(base.blocks[block.block].trains_own_batches(spec.trained_loss)
                       for block in spec.architecture if block.block in base.blocks)
-    optim, optim_rows = ({}, []) if fitted else resolve_optim(spec, sampled)
-    trainer, epoch_row = resolve_trainer(spec, cfg)
-    rows = param_rows + optim_rows + [epoch_row]
+    optim, optim_rows = resolve_optim(spec, sampled, reads)
+    trainer, epoch_row = resolve_trainer(spec, cfg, by_epochs="epochs" in reads)
+    epoch_rows = [epoch_row] if "epochs" in reads else []
+    rows = param_rows + optim_rows + epoch_rows
     composition = " -> ".join(block.block for block in spec.architecture)
     loss = trained_loss(spec)
     if loss == block_loss(spec):
@@ -308,8 +320,6 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
         notes = [*notes, f"the paper's loss is not one the {spec.family} templates know (spec loss: {spec.loss}); "
                          f"trained with the family's stand-in `{loss}` instead. Edit `loss` in spec.yaml to change it"]
     base_class = regime(block_regime).base_module.partition(":")[2] if block_regime else base.module
-    if fitted:
-        rows = param_rows  # no optimiser, batches or epochs: fitted once on the train split
     imports = {base_class, base.split_type, *base.losses[loss]}
     if activation_module(spec).startswith("Dice("):
         imports.add("Dice")
@@ -321,7 +331,7 @@ def build_context(spec: MethodSpec, cfg: Mapping, base: Base) -> dict[str, Any]:
     if any(block.block == CUSTOM_BLOCK for block in spec.architecture):
         custom_values, custom_args, custom_rows = custom_context(spec, base)
         model_params.update(custom_values)
-        rows = param_rows + custom_rows + optim_rows + [epoch_row]
+        rows = param_rows + custom_rows + optim_rows + epoch_rows
     context = {
         "model_name": spec.display_name, "class_name": class_name(spec.display_name), "loss": loss,
         "composition": composition, "paper_key": spec.paper.key, "paper_title": spec.paper.title,
@@ -403,15 +413,17 @@ def resolved_param(spec: MethodSpec, block: Block, param: BlockParam) -> tuple[A
 TRAINED_OPTIMIZERS = ("adam", "sgd", "adagrad", "rprop", "rmsprop")
 
 
-def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """config.yaml's optim values and their rows; `sampled` False: the model samples no negatives (ENMF's own loss
-    on its user batches), so negative_samples is neither written nor listed."""
+def resolve_optim(spec: MethodSpec, sampled: bool = True, reads: tuple[str, ...] = TRAINING_HYPERPARAMETERS
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """config.yaml's optim values and their rows, of the ones the regime's training `reads` (a fit: none);
+    `sampled` False: the model samples no negatives (ENMF's own loss on its user batches), so negative_samples is
+    neither written nor listed."""
     values: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     kinds = {"optimizer": str, "learning_rate": float, "batch_size": int, "l2_reg": float,
              "negative_samples": int}
     for name, default in OPTIM_DEFAULTS:
-        if name == "negative_samples" and not sampled:
+        if name not in reads or (name == "negative_samples" and not sampled):
             continue
         entry = spec.hyperparameters.get(name)
         raw = default if entry is None else entry.value
@@ -422,7 +434,12 @@ def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any
                 raise StageError(f"render: optimizer {raw!r} has no template ({', '.join(TRAINED_OPTIMIZERS)})")
         values[name] = value
         rows.append(hp_row(name, value, entry))
-    if spec.trained_loss in LOSS_HYPERPARAMETERS:  # a loss's own weight (BPR-max's score regularisation)
+    settings = {key: spec.hyperparameters[key] for key in OPTIMIZER_SETTINGS.get(values.get("optimizer", ""), ())
+                if key in spec.hyperparameters}
+    if settings:  # the paper's own settings of its optimiser (RMSProp's decay and momentum); torch's otherwise
+        values["optimizer_settings"] = {key: coerce(entry.value, float, key) for key, entry in settings.items()}
+        rows += [hp_row(key, values["optimizer_settings"][key], entry) for key, entry in settings.items()]
+    if reads and spec.trained_loss in LOSS_HYPERPARAMETERS:  # a loss's own weight (BPR-max's score regularisation)
         name, default = LOSS_HYPERPARAMETERS[spec.trained_loss]
         entry = spec.hyperparameters.get(name)
         values[name] = coerce(default if entry is None else entry.value, float, name)
@@ -430,10 +447,14 @@ def resolve_optim(spec: MethodSpec, sampled: bool = True) -> tuple[dict[str, Any
     return values, rows
 
 
-def resolve_trainer(spec: MethodSpec, cfg: Mapping) -> tuple[dict[str, Any], dict[str, Any]]:
+def resolve_trainer(spec: MethodSpec, cfg: Mapping, by_epochs: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """config.yaml's trainer section and the epochs' row; `by_epochs` False (a fit): no max_epochs or patience
+    written, nothing trains by epochs."""
     entry = spec.hyperparameters.get("epochs")
     epochs = coerce(entry.value, int, "epochs") if entry is not None else DEFAULT_MAX_EPOCHS
     trainer = {"max_epochs": epochs, **TRAINER_DEFAULTS, **known_keys(cfg.get("trainer"), TRAINER_KEYS)}
+    if not by_epochs:
+        trainer = {key: value for key, value in trainer.items() if key not in EPOCH_KEYS}
     return trainer, hp_row("epochs (trainer.max_epochs)", epochs, entry)
 
 
