@@ -1,4 +1,5 @@
-"""Probe: our NextItNet or GC-SAN trained for one epoch from RecBole's initial weights in RecBole's batch order.
+"""Probe: our NextItNet or GC-SAN (one epoch) or GC-MC (EPOCHS epochs) trained from RecBole's initial weights in
+RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -10,10 +11,19 @@ evaluator. `recbole` trains RecBole's module in the same loop instead (it should
 `recbole_fused` the same with the fused Adam kernel ours uses (the same update up to rounding): how far rounding alone
 moves the figure.
 
-usage: python scripts/recbole_order_probe.py NextItNet|GCSAN SEED ours|recbole|recbole_fused MODEL_DIR RUNS OUT_JSON
-  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words);
+GC-MC (the graph family: `graph_main`): RecBole's train dataloader gives each step's users, positives and its
+negatives (one per positive, sampled by RecBole); ours trains on them (ids mapped) for EPOCHS epochs (default 5), and
+after every epoch both sides are scored by our evaluator, RecBole's module ranked by the log-odds of its two class
+logits (the paper's ranking, as ours), so valid and test NDCG@10 are comparable epoch by epoch; the best epoch is the
+best valid one. Dropout masks are the one draw not shared (RecBole's module draws them over its padding rows too).
+
+usage: python scripts/recbole_order_probe.py NextItNet|GCSAN|GCMC SEED ours|recbole|recbole_fused MODEL_DIR RUNS
+         OUT_JSON [model.KEY=VALUE ...]
+  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
+  any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
-  OUT_JSON: the figures; OUT.npz beside it: each test user's NDCG@10. MAX_STEPS=n stops after n steps (smoke).
+  OUT_JSON: the figures; OUT.npz beside it: each test user's NDCG@10 (GC-MC: at every epoch). MAX_STEPS=n stops
+  after n steps an epoch (smoke).
 """
 
 from __future__ import annotations
@@ -29,10 +39,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from paper_autotrain.data.evaluator import full_sort_evaluate
 from paper_autotrain.data.sequential import evaluate_next_item, load_sequences
+from paper_autotrain.data.split import load_split
+from paper_autotrain.runtime.data import train_dataloader
 from paper_autotrain.stages.baselines.ids import token_ids
 from paper_autotrain.stages.baselines.runner import _device_settings, _patch_numpy, _SequenceScorer
-from paper_autotrain.worker.loading import build_model, load_config
+from paper_autotrain.worker.loading import apply_overrides, build_model, load_config
 
 
 def cached_config(runs: Path, model: str) -> dict[str, Any]:
@@ -49,6 +62,7 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     _patch_numpy()
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
+    from recbole.model.general_recommender.gcmc import GCMC
     from recbole.model.sequential_recommender.gcsan import GCSAN
     from recbole.model.sequential_recommender.nextitnet import NextItNet
     from recbole.utils import init_seed
@@ -62,7 +76,8 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     dataset = create_dataset(config)
     train_data, _, _ = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
-    return dataset, train_data, {"NextItNet": NextItNet, "GCSAN": GCSAN}[model](config, train_data._dataset)
+    classes = {"NextItNet": NextItNet, "GCSAN": GCSAN, "GCMC": GCMC}
+    return dataset, train_data, classes[model](config, train_data._dataset)
 
 
 def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor) -> None:
@@ -97,7 +112,157 @@ def train_epoch(train_data: Any, loss_of: Any, optimizer: torch.optim.Optimizer,
     return losses
 
 
+def recbole_ids(dataset: Any, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """RecBole's id of each of our users and items (RecBole's 0 is padding)."""
+    users = token_ids(dataset, "user_id", split.user_tokens, strict=True)
+    items = token_ids(dataset, "item_id", split.item_tokens, strict=True)
+    return torch.from_numpy(users), torch.from_numpy(items)
+
+
+def inverse(ids: torch.Tensor, size: int) -> torch.Tensor:
+    """Ours of each RecBole id (-1 for padding)."""
+    ours = torch.full((size,), -1, dtype=torch.long)
+    ours[ids] = torch.arange(len(ids))
+    return ours
+
+
+def copy_gcmc_weights(ours: torch.nn.Module, theirs: Any, users: torch.Tensor, items: torch.Tensor) -> None:
+    """RecBole's GCMC weights into ours: W's rows of our users then our items (RecBole's rows: its users, padding
+    first, then its items), its one dense layer into ours (both sides' when ours has two), P_s and a_rs."""
+    encoder, decoder = theirs.GcEncoder, theirs.BiDecoder
+    with torch.no_grad():
+        for mine, its in zip(ours.rating_weights, encoder.weights_u, strict=True):
+            mine.copy_(its[torch.cat([users, theirs.n_users + items])])
+        ours.dense_user.weight.copy_(encoder.dense_layer_u.weight)
+        ours.dense_item.weight.copy_(encoder.dense_layer_u.weight)
+        for mine, its in zip(ours.decoder_basis, decoder.weights, strict=True):
+            mine.copy_(its)
+        ours.decoder_mix.weight.copy_(decoder.dense_layer.weight)
+
+
+def gcmc_log_odds_scorer(theirs: Any, users: torch.Tensor, items: torch.Tensor) -> Any:
+    """Full-sort scores of RecBole's GCMC for our users in our item order, ranked by the log-odds of its two class
+    logits (the paper's ranking; ours' expected_rating), the encoder run once."""
+    user_table, item_table = theirs.GcEncoder(theirs.user_features, theirs.item_features)
+
+    def score(batch: torch.Tensor) -> torch.Tensor:
+        logits = theirs.BiDecoder(user_table, item_table[items], users[batch], None).view(len(batch), len(items), 2)
+        return logits[..., 1] - logits[..., 0]
+    return score
+
+
+class RecBolesHiddenDropout(torch.nn.Module):
+    """nn.Dropout's mask drawn as RecBole's GcEncoder draws it: over its users' rows (padding first), then its items'
+    rows, each [rows, width]; our rows take their RecBole rows' masks."""
+
+    def __init__(self, rate: float, users: torch.Tensor, items: torch.Tensor, shape: tuple[int, int]) -> None:
+        super().__init__()
+        self.rate, self.users, self.items, self.shape = rate, users, items, shape
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0:
+            return hidden
+        width = hidden.shape[1]
+        user_mask = torch.nn.functional.dropout(torch.ones(self.shape[0], width), self.rate)
+        item_mask = torch.nn.functional.dropout(torch.ones(self.shape[1], width), self.rate)
+        return hidden * torch.cat([user_mask[self.users], item_mask[self.items]])
+
+
+def draw_recboles_masks(ours: torch.nn.Module, theirs: Any, users: torch.Tensor, items: torch.Tensor) -> None:
+    """Ours draws its node and hidden dropout masks as RecBole's GCMC does (SparseDropout over its users' then its
+    items' one-hot rows, the same expression; nn.Dropout over its two hidden tables), in the same order from torch's
+    generator, so from the same generator state both sides drop the same nodes and units."""
+    keep = 1 - ours.node_dropout_rate
+    shape = (theirs.n_users, theirs.n_items)
+
+    def drop_nodes(weights: torch.Tensor) -> torch.Tensor:
+        if not ours.training or ours.node_dropout_rate == 0:
+            return weights
+        user_keep = (torch.rand(shape[0]) + keep).floor()  # RecBole's SparseDropout on the one-hot values
+        item_keep = (torch.rand(shape[1]) + keep).floor()
+        return weights * (torch.cat([user_keep[users], item_keep[items]]) * (1.0 / keep)).unsqueeze(1)
+
+    ours.drop_nodes = drop_nodes
+    ours.hidden_dropout = RecBolesHiddenDropout(ours.node_dropout_rate, users, items, shape)
+
+
+class OurBatchesInRecBolesIds:
+    """Our runner's training batches (its order and negatives at a seed) as RecBole's interactions (its ids)."""
+
+    def __init__(self, loader: Any, users: torch.Tensor, items: torch.Tensor) -> None:
+        self.loader, self.users, self.items = loader, users, items
+
+    def __iter__(self) -> Any:
+        for batch in self.loader:
+            yield {"user_id": self.users[batch["users"]], "item_id": self.items[batch["pos_items"]],
+                   "neg_item_id": self.items[batch["neg_items"][:, 0]]}
+
+
+def graph_main(argv: list[str]) -> int:
+    """GC-MC: both sides scored by our evaluator after every epoch (see the module docstring)."""
+    seed, mode, model_dir, runs, out = int(argv[1]), argv[2], Path(argv[3]), Path(argv[4]), Path(argv[5])
+    split_dir = next(path.parent for path in (runs / "datasets/ml-100k").glob("*/split.json"))
+    dataset, train_data, theirs = recbole_run("GCMC", seed, split_dir, cached_config(runs, "GCMC"))
+    generators = torch.get_rng_state(), np.random.get_state()  # as RecBole's trainer finds them (dropout, negatives)
+    split = load_split(split_dir)
+    config = apply_overrides(load_config(model_dir), argv[6:])
+    torch.manual_seed(seed)  # ours_own_init: our runner's draw at this seed (seed_everything, then the constructor)
+    ours = build_model(model_dir, config, split)
+    users, items = recbole_ids(dataset, split)
+    our_user, our_item = inverse(users, dataset.user_num), inverse(items, dataset.item_num)
+    if mode != "ours_own_init":
+        copy_gcmc_weights(ours, theirs, users, items)
+    if mode == "ours_own_batches":  # our runner's batches and negatives at this seed, in RecBole's ids
+        train_data = OurBatchesInRecBolesIds(train_dataloader(
+            split.train, split.n_items, int(config["optim"]["batch_size"]), str(config["model"]["loss"]),
+            int(config["optim"]["negative_samples"]), seed), users, items)
+    if mode == "ours_same_masks":
+        draw_recboles_masks(ours, theirs, users, items)
+    trained = ours if mode.startswith("ours") else theirs
+    if mode != "ours_own_init":  # training starts from the generators' states in RecBole's run
+        torch.set_rng_state(generators[0])
+        np.random.set_state(generators[1])
+    optimizer = ours.configure_optimizers() if mode.startswith("ours") else torch.optim.Adam(
+        theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
+
+    def our_loss(interaction: Any) -> torch.Tensor:
+        return ours.loss({"users": our_user[interaction["user_id"]], "pos_items": our_item[interaction["item_id"]],
+                          "neg_items": our_item[interaction["neg_item_id"]].unsqueeze(1)})
+
+    epochs, rows, per_user = int(os.environ.get("EPOCHS", "5")), [], {}
+    for epoch in range(1, epochs + 1):
+        trained.train()
+        cpu = time.process_time()
+        losses = train_epoch(train_data, our_loss if mode.startswith("ours") else theirs.calculate_loss,
+                             optimizer, int(os.environ.get("MAX_STEPS", "0")))
+        train_cpu = time.process_time() - cpu
+        trained.eval()
+        with torch.no_grad():
+            if mode.startswith("ours"):
+                valid, tested = ours.evaluate("valid"), ours.evaluate("test")
+            else:
+                score = gcmc_log_odds_scorer(theirs, users, items)
+                valid = full_sort_evaluate(score, split, "valid", ks=[10, 20])
+                tested = full_sort_evaluate(score, split, "test", ks=[10, 20])
+        per_user[f"epoch{epoch}"] = tested.per_user["ndcg@10"]
+        rows.append({"epoch": epoch, "mean_loss": float(np.mean(losses)), "valid_ndcg@10": valid.mean["ndcg@10"],
+                     "test_ndcg@10": tested.mean["ndcg@10"], "train_cpu_s": train_cpu})
+        print(json.dumps(rows[-1]), flush=True)
+    best = max(rows, key=lambda row: row["valid_ndcg@10"])
+    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), best=per_user[f"epoch{best['epoch']}"],
+             **per_user)
+    result = {"model": "GCMC", "seed": seed, "mode": mode, "overrides": argv[6:], "best_epoch": best["epoch"],
+              "test_ndcg@10": best["test_ndcg@10"], "valid_ndcg@10": best["valid_ndcg@10"], "epochs": rows}
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({key: result[key] for key in ("seed", "mode", "best_epoch", "test_ndcg@10")}))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "GCMC":
+        torch.set_num_threads(1)
+        torch.set_flush_denormal(True)
+        return graph_main(argv)
     model, seed, mode = argv[0], int(argv[1]), argv[2]
     model_dir, runs, out = Path(argv[3]), Path(argv[4]), Path(argv[5])
     torch.set_num_threads(1)
