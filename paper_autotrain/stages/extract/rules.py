@@ -19,6 +19,7 @@ from paper_autotrain.schemas import (
 from .datasets import detect_datasets, named_in_prose
 from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
+from .grids import find_grid_choices
 from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
 from .lexicon import (
     FAMILY_CUES,
@@ -321,6 +322,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
     hyperparameters.update(from_tables)
     unclear += table_notes
+    hyperparameters.update(find_grid_choices(scoped, own_name, set(hyperparameters), others))
     scoped_experiments = [s for s in experiments if s in set(scoped)]
     optimizer, optimizer_notes = find_optimizer(scoped, own_name, preferred=scoped_experiments, others=others)
     unclear += optimizer_notes
