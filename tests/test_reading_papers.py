@@ -87,3 +87,31 @@ def test_grid_members_and_an_elided_grid():
 def test_metrics_with_the_cut_off_as_papers_state_it(tmp_path, sentences, metrics):
     spec = spec_of(tmp_path, paper(*sentences))
     assert set(spec.metrics) == metrics
+
+
+@pytest.mark.parametrize(
+    ("sentences", "expected"),
+    [
+        # several settings in one statement, each value to its own name
+        (("The embedding size and the batch size are set to 64 and 512, respectively.",),
+         {"embedding_size": 64, "batch_size": 512}),
+        (("We set the learning rate, batch size and dropout ratio to 0.001, 1024 and 0.1, respectively.",),
+         {"learning_rate": 0.001, "batch_size": 1024, "dropout": 0.1}),
+        (("Both the hidden size and the embedding size are set to 100.",), {"hidden_size": 100, "embedding_size": 100}),
+        # "fixed at", heads counted in a list of parts, the number of epochs stated plainly or as a cap
+        (("The dimension of embeddings is fixed at 128.", "We use 2 layers and 4 attention heads.",
+          "The number of training epochs is 50."), {"embedding_size": 128, "n_layers": 2, "n_heads": 4, "epochs": 50}),
+        (("We train for at most 100 epochs with early stopping on the validation set.",), {"epochs": 100}),
+    ],
+)
+def test_settings_stated_together_or_plainly(tmp_path, sentences, expected):
+    spec = spec_of(tmp_path, paper(*sentences, "We report Recall@20 and NDCG@20."))
+    stated = {k: h.value for k, h in spec.hyperparameters.items() if h.source == "paper" and k in expected}
+    assert stated == expected
+
+
+def test_settings_listed_for_the_baselines_are_not_the_papers(tmp_path):
+    spec = spec_of(tmp_path, paper("For all baselines, the embedding size and the batch size are set to 32 and 256, "
+                                   "respectively.", "We report Recall@20 and NDCG@20."))
+    assert spec.hyperparameters["embedding_size"].source != "paper"
+    assert spec.hyperparameters["batch_size"].source != "paper"
