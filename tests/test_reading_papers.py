@@ -115,3 +115,20 @@ def test_settings_listed_for_the_baselines_are_not_the_papers(tmp_path):
                                    "respectively.", "We report Recall@20 and NDCG@20."))
     assert spec.hyperparameters["embedding_size"].source != "paper"
     assert spec.hyperparameters["batch_size"].source != "paper"
+
+
+def results_paper(*results: str) -> list[list[str]]:
+    return [OPENING, ["4 Experiments", "We conduct experiments on the Gowalla dataset and the Yelp2018 dataset. Both "
+                      "the Gowalla dataset and the Yelp2018 dataset are split 8:1:1.",
+                      "We report Recall@20 and NDCG@20 over all items.", *results]]
+
+
+def test_results_stated_in_running_prose(tmp_path):
+    spec = spec_of(tmp_path, results_paper(
+        "On Gowalla, GridRec achieves a Recall@20 of 0.1830 and an NDCG@20 of 0.1550, while LightGCN achieves a "
+        "Recall@20 of 0.1799.", "GridRec improves Recall@20 over LightGCN by 1.7% on Yelp2018."))
+    got = {(r.dataset, r.metric, r.value) for r in spec.reported}
+    # each metric its own number; the baseline's number and the relative gain are not the method's
+    assert got == {("Gowalla", "Recall@20", 0.183), ("Gowalla", "NDCG@20", 0.155)}
+    # numbers in the text for one dataset leave the paper's other datasets in place
+    assert spec.datasets == ["Gowalla", "Yelp2018"]

@@ -366,10 +366,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
     also = [name for name in _ordered_unique(named_in_prose(experiments))
             if not names_other_model(name, own_name) and name.lower() != own_name.lower()]
     reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred, also)
-    if not reported:  # numbers given only in the text
-        reported = reported_in_text(experiments, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
+    else:  # numbers given only in the text, often for one dataset of several: the datasets stay
+        reported = reported_in_text(experiments, own_name, datasets, metrics)
+    if reported:
         metrics = _ordered_unique([*metrics, *(r.metric for r in reported)])
         if reported[0].variant:
             unclear.append(
