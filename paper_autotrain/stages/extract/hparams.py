@@ -19,8 +19,8 @@ NUM = (r"(?P<v>(?:\d+(?:\.\d+)?\s?[×x]\s?)?10\s?\^?\{?[-−]\s?\d{1,2}\}?(?!\d|
 INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
 INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
 SETTING = (
-    r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as)\s+|equal to\s+)?"
-    r"|(?:set|fixed) (?:to|as)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
+    r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as|at)\s+|equal to\s+)?"
+    r"|(?:set|fixed) (?:to|as|at)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
 )
 CAUSES = r"conformity|cause-specific|disentangl|backbone models?"  # where a bare α or β weighs DICE's losses
 SPARSE_LINEAR = r"elastic[- ]net|(?:ℓ1|l1|L1)[- ]?norm|sparse linear"  # where a bare β or λ is SLIM's
@@ -169,6 +169,7 @@ RULES: tuple[Rule, ...] = (
     Rule("max_seq_length", rf"max(?:imum)? (?:bag|history|window) (?:size|length)(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("n_heads", rf"(?:number of (?:attention )?heads|heads)(?: \w)?\s+{SETTING}{INT}", "int"),
     Rule("n_heads", rf"\b(?:use|used|employ)\s+{INTW}\s+(?:(?:self-)?attention )?heads\b", "int"),
+    Rule("n_heads", rf"\b{INTW}\s+(?:self-)?attention heads\b", "int"),
     Rule(
         "n_heads",
         r"(?:worse than|inferior to|(?:we|our model) (?:use|uses|used|adopt|adopts|adopted|employ|employs))"
@@ -207,9 +208,11 @@ RULES: tuple[Rule, ...] = (
         "one",
     ),
     Rule("epochs", rf"\b{INT} epochs (?:are|is|were) (?:sufficient|enough)", "int"),
-    Rule("epochs", rf"\btrain(?:ed)? (?:[\w-]+ ){{0,3}}?for {INT} epochs", "int"),
+    Rule("epochs", rf"\btrain(?:ed)? (?:[\w-]+ ){{0,3}}?for (?:at most |up to |a maximum of )?{INT} epochs", "int"),
     Rule(
-        "epochs", rf"(?:number of )?(?:training )?epochs\s+(?:is |was )?(?:set to|fixed to|=)\s*{INT}", "int"
+        "epochs",
+        rf"(?:number of )?(?:training )?epochs\s+(?:(?:is|was) (?:set to |fixed to )?|set to|fixed to|=)\s*{INT}",
+        "int",
     ),
     Rule("epochs", rf"number of (?:sweeps|epochs) (?:is|was)\s+{INT}", "int"),
     # a tower's sizes: three to six numbers joined by arrows or hyphens, or two by arrows ("200 → 80"; two joined
@@ -397,6 +400,55 @@ def _window(sentences: list[Sentence], index: int) -> str:
     return " ".join(s.text for s in sentences[max(0, index - 1) : index + 2])
 
 
+# Several settings in one statement: "the embedding size and the batch size are set to 64 and 512, respectively",
+# "we set the learning rate, batch size and dropout to 0.001, 1024 and 0.1 respectively", "both the hidden size and the
+# embedding size are set to 100". Each name is read to its key; a name no key reads leaves the statement to RULES.
+SETTING_NAMES: tuple[tuple[str, str], ...] = (
+    (r"learning rate", "learning_rate"),
+    (r"batch[- ]size", "batch_size"),
+    (r"hidden (?:size|units|dimension|state size)", "hidden_size"),
+    (r"embedding (?:size|dimension(?:ality)?)|latent (?:dimension|factors)|dimension(?:ality)? of (?:the )?embedding",
+     "embedding_size"),
+    (r"(?:number of )?(?:attention )?heads", "n_heads"),
+    (r"number of (?:[\w-]+ )?layers", "n_layers"),
+    (r"(?<!node )(?<!message )(?<!edge )dropout(?: ratio| rate)?", "dropout"),
+    (r"(?:L2|ℓ2) (?:regulari[sz]ation|coefficient|penalty|weight)|regulari[sz]ation (?:coefficient|weight)"
+     r"|weight decay", "l2_reg"),
+    (r"(?:number of )?(?:training )?epochs", "epochs"),
+    (r"(?:max(?:imum)? )?sequence length", "max_seq_length"),
+)
+VALUE = r"\d+(?:\.\d+)?(?:[eE]-?\d+)?"
+_VALS = rf"(?P<vals>{VALUE}(?:\s*,\s*{VALUE})*,?\s+and\s+{VALUE})"
+LISTED = (
+    re.compile(rf"(?P<names>[^.;:]{{3,160}}?)\s+(?:are|were)\s+(?:(?:set|fixed|chosen) (?:to|as|at)\s+)?{_VALS}"
+               r",?\s*respectively"),
+    re.compile(rf"\bset (?P<names>[^.;:]{{3,160}}?)\s+(?:to|as)\s+{_VALS},?\s*respectively"),
+)
+BOTH = re.compile(r"\b(?i:both|all) (?P<names>[^.;:]{3,120}?)\s+(?:are|were)\s+(?:(?:set|fixed) (?:to|as|at)\s+)?"
+                  r"(?P<vals>\d+(?:\.\d+)?(?:[eE]-?\d+)?)(?!\s*(?:,|and|%)\s*\d)")
+
+
+def _setting_key(name: str) -> str | None:
+    return next((key for pattern, key in SETTING_NAMES if re.search(rf"\b(?:{pattern})\b", name, re.I)), None)
+
+
+def listed_settings(text: str) -> list[tuple[str, float | int, int]]:
+    """(key, value, position) of each setting a statement of several gives, in order; [] when `text` has none."""
+    for pattern in (*LISTED, BOTH):
+        match = pattern.search(text)
+        if not match:
+            continue
+        names = [n for n in re.split(r",\s*(?:and\s+)?|\s+and\s+", match.group("names")) if n.strip()]
+        values = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", match.group("vals").strip())
+        if pattern is BOTH:
+            values = values * len(names)
+        keys = [_setting_key(name) for name in names]
+        if len(names) >= 2 and len(keys) == len(values) and all(keys) and len(set(keys)) == len(keys):
+            read = [(key, _parse_number(value), match.start()) for key, value in zip(keys, values, strict=True)]
+            return [(key, int(v) if key in INT_KEYS else float(v), at) for key, v, at in read]
+    return []
+
+
 def find_hyperparameters(
     sentences: list[Sentence], model_name: str, keys: set[str] | None = None, others: tuple[str, ...] = ()
 ) -> tuple[dict[str, HyperParameter], list[str]]:
@@ -405,6 +457,12 @@ def find_hyperparameters(
     notes: list[str] = []
     for index, sentence in enumerate(sentences):
         text = readable(sentence.text)
+        listed = listed_settings(text)
+        if listed and not about_other_model(sentence.text, model_name, others):
+            for key, value, at in listed:
+                if key not in found and (keys is None or key in keys) and _plausible(key, value):
+                    found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, at))
+            continue  # its values are the listed ones, not the first number after each name
         for rule in RULES:
             if rule.key in found or (keys is not None and rule.key not in keys):
                 continue
@@ -514,7 +572,6 @@ def readable(text: str) -> str:
 
 # "we use 50 and 100 for ML-1M and Gowalla respectively", "d to 40, 50 and 50 for the Epinions, citeulike-a and
 # Pinterest datasets respectively": one value per dataset, in order.
-VALUE = r"\d+(?:\.\d+)?(?:[eE]-?\d+)?"
 RESPECTIVELY = (
     r"[^;]{0,90}?\b(?:we use|use|used|set (?:it |them )?(?:to|as)|(?:is|are|was|were) (?:set|fixed) (?:to|as)|to|as)"
     r"\s+"

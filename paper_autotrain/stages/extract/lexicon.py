@@ -161,7 +161,7 @@ DATASET_PATTERNS: tuple[str, ...] = (
 METRIC_PATTERN = (
     r"\b(Recall|NDCG|nDCG|HR|Hit Ratio|Hit Rate|Hit|Prec|Precision|MRR|MAP|AUC|GAUC"
     r"|LogLoss|Logloss|Log[- ][Ll]oss|RMSE|MAE|F1|MPR|[RNPH](?=\s*@\s*\d))"
-    r"(?:\s*@\s*(\d{1,3}))?(?![\w-])"
+    r"(?:\s*@\s*((?:top\s*[-−–]\s*)?\d{1,3}))?(?![\w-])"  # "F1@top-5" keeps its printed "top-"
 )
 # Canonical spelling of metric names.
 METRIC_NAMES = {

@@ -27,10 +27,14 @@ METRIC_WORDS: dict[str, str] = {  # acronyms as printed, words in any case
     r"(?i:mean average precision)|\bMAP\b": "MAP",
 }
 EVALUATION = re.compile(r"metric|evaluat|measure|report|adopt|\bus(?:e|ed|ing)\b", re.I)
-# A cut-off stated apart from the metric's name: "the top 20 results", "cut off value 50", "N is set to 1, 5, and 10"
+# A cut-off stated apart from the metric's name: "the top 20 results", "cut off value 50", "N is set to 1, 5, and 10",
+# "at rank 10"
 CUTOFF_TEXT = re.compile(
     r"\btop[- ](?P<a>\d{1,3})\b(?!\s*%| percent)|\bcut[- ]?off (?:value |of |at |rank )*(?P<b>\d{1,3})\b"
-    r"|\b[NK]\s+(?:is set to|is|=)\s+(?P<c>\d{1,3}(?:\s*,\s*\d{1,3})*(?:,?\s*and\s+\d{1,3})?)\b",
+    r"|\b[NK]\s+(?:is set to|is|=)\s+(?P<c>\d{1,3}(?:\s*,\s*\d{1,3})*(?:,?\s*and\s+\d{1,3})?)\b"
+    # "at rank 10", "truncated the ranked list at 10"
+    r"|\bat (?:rank|position) (?P<d>\d{1,3})\b|\btruncat\w* (?:the )?(?:ranked |ranking |recommendation )?lists? at "
+    r"(?P<e>\d{1,3})\b",
     re.I,
 )
 
@@ -56,7 +60,7 @@ def metric_names(text: str, header: bool) -> list[str]:
 def _cutoffs(text: str) -> list[str]:
     out = []
     for match in CUTOFF_TEXT.finditer(text):
-        out += re.findall(r"\d{1,3}", match.group("a") or match.group("b") or match.group("c"))
+        out += re.findall(r"\d{1,3}", next(g for g in match.groups() if g))
     return out
 
 

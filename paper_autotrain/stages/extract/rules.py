@@ -19,6 +19,7 @@ from paper_autotrain.schemas import (
 from .datasets import detect_datasets, named_in_prose
 from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
+<<<<<<< HEAD
 from .hparams import (
     find_grids,
     find_hyperparameters,
@@ -27,6 +28,12 @@ from .hparams import (
     names_other_model,
     optimizer_settings,
 )
+||||||| 673dca3
+from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
+=======
+from .grids import find_grid_choices
+from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
+>>>>>>> w-reading
 from .lexicon import (
     FAMILY_CUES,
     KNOWN_MODELS,
@@ -328,6 +335,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
     from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
     hyperparameters.update(from_tables)
     unclear += table_notes
+    hyperparameters.update(find_grid_choices(scoped, own_name, set(hyperparameters), others))
     scoped_experiments = [s for s in experiments if s in set(scoped)]
     optimizer, optimizer_notes = find_optimizer(scoped, own_name, preferred=scoped_experiments, others=others)
     unclear += optimizer_notes
@@ -374,10 +382,11 @@ def extract(doc: PaperDoc) -> MethodSpec:
     also = [name for name in _ordered_unique(named_in_prose(experiments))
             if not names_other_model(name, own_name) and name.lower() != own_name.lower()]
     reported = find_reported([*doc.tables, *read_back], own_name, datasets, metrics, preferred, also)
-    if not reported:  # numbers given only in the text
-        reported = reported_in_text(experiments, own_name, datasets, metrics)
     if reported:  # the main results table names the datasets of the main experiments
         datasets = _ordered_unique([r.dataset for r in reported])
+    else:  # numbers given only in the text, often for one dataset of several: the datasets stay
+        reported = reported_in_text(experiments, own_name, datasets, metrics)
+    if reported:
         metrics = _ordered_unique([*metrics, *(r.metric for r in reported)])
         if reported[0].variant:
             unclear.append(

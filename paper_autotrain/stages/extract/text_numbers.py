@@ -35,6 +35,23 @@ def _metric_in(text: str, metrics: list[str]) -> str | None:
     return metrics[0] if not named and len(metrics) == 1 else None
 
 
+def _named_metric(text: str, metrics: list[str]) -> str | None:
+    named = {canonical_metric(m.group(1), m.group(2)) for m in re.finditer(METRIC_PATTERN, text)}
+    return named.pop() if len(named) == 1 else None
+
+
+# "..., and an NDCG@20 of 0.1550": the same statement's next metric and number
+MORE = re.compile(rf"\s*,?\s*(?:and\s+)?(?:an?\s+|the\s+)?{METRIC_PATTERN}\s+(?:of|=|at)\s*{NUMBER}")
+
+
+def _more_metrics(text: str, end: int) -> list[tuple[str, re.Match[str]]]:
+    out = []
+    while match := MORE.match(text, end):
+        out.append((canonical_metric(match.group(1), match.group(2)), match))
+        end = match.end()
+    return out
+
+
 def _dataset_in(text: str, datasets: list[str]) -> str | None:
     named = {d for d in datasets if re.search(rf"(?<![\w-]){re.escape(d)}(?![\w-])", text)}
     if len(named) == 1:
@@ -71,15 +88,18 @@ def reported_in_text(
                 between = match.group(0)
                 if re.search(r"\b(?:by|over|than|gain|improvement)\b", between, re.I):
                     continue  # "improves ... by 7.85%", "better than": a difference, not the method's number
-                metric, dataset = _metric_in(clause, metrics), _dataset_in(sentence.text, datasets)
+                # the metric the statement names ("a Recall@20 of 0.18 and an NDCG@20 of 0.15"), else the clause's
+                metric = _named_metric(between, metrics) or _metric_in(clause, metrics)
+                dataset = _dataset_in(sentence.text, datasets)
                 if metric is None or dataset is None:
                     continue
                 setting = SETTING.search(sentence.text)
-                found.append(Reported(
-                    dataset=dataset, metric=metric, value=float(match.group("v")),
-                    unit="%" if match.group("pct") else None, table="text",
+                statements = [(metric, match)] + [(m, more) for m, more in _more_metrics(sentence.text, match.end())]
+                found += [Reported(
+                    dataset=dataset, metric=name, value=float(each.group("v")),
+                    unit="%" if each.group("pct") else None, table="text",
                     variant=setting.group(0) if setting else None, evidence=_quote_from(sentence, match.start()),
-                ))
+                ) for name, each in statements]
     unique: dict[tuple[str, str, float], Reported] = {}
     for entry in found:
         unique.setdefault((entry.dataset, entry.metric, entry.value), entry)
