@@ -19,7 +19,7 @@ from paper_autotrain.schemas import (
 from .datasets import detect_datasets, named_in_prose
 from .datasets import ordered_unique as _ordered_unique
 from .fidelity import assess
-<<<<<<< HEAD
+from .grids import find_grid_choices
 from .hparams import (
     find_grids,
     find_hyperparameters,
@@ -28,12 +28,6 @@ from .hparams import (
     names_other_model,
     optimizer_settings,
 )
-||||||| 673dca3
-from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
-=======
-from .grids import find_grid_choices
-from .hparams import find_grids, find_hyperparameters, find_optimizer, find_table_hyperparameters, names_other_model
->>>>>>> w-reading
 from .lexicon import (
     FAMILY_CUES,
     KNOWN_MODELS,
