@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from paper_autotrain.artifacts import replace_dir, save_npz
+from paper_autotrain.data.candidates import FULL_WORDS
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
@@ -171,7 +172,7 @@ def _split_id(inter_file: Path, split_cfg: Mapping) -> str:
 def _protocol(split_cfg: Mapping) -> str:
     ratios = "/".join(f"{r:g}" for r in _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1))))
     order = {"RO": "random order", "TO": "time order"}[str(split_cfg.get("order", "RO")).upper()]
-    return f"per-user {ratios} split, {order}; full ranking over all items, seen items masked"
+    return f"per-user {ratios} split, {order}; {FULL_WORDS}"
 
 
 def saved_split_info(folder: Path, load: Callable[[Path], object]) -> SplitInfo | None:
