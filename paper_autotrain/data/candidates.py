@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from paper_autotrain.artifacts import load_npz, save_npz
+from paper_autotrain.data.protocol_words import FULL_WORDS
 from paper_autotrain.errors import UserError
 
 if TYPE_CHECKING:  # scipy loads where candidates are drawn or read: the pipeline only parses eval.ranking here
@@ -39,7 +40,6 @@ SAMPLED = re.compile(r"sampled-(\d+)")
 FOLDER = "candidates"
 PHASES = ("valid", "test")
 FORMAT_VERSION = 1
-FULL_WORDS = "full ranking over all items, seen items masked"  # data/split.py's protocol line ends with it
 
 
 def negatives_of(ranking: str) -> int | None:

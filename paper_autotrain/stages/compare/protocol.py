@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from paper_autotrain.data.candidates import negatives_of, ranking_words
+from paper_autotrain.data.protocol_words import LEAVE_ONE_OUT_WORDS
 from paper_autotrain.regimes import resolve, spec_regime
 from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo, same_dataset_name
 
@@ -131,13 +132,18 @@ def labelled_rows_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
 def ratio_split_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
     """The top-k regime: a share of each user's items held out, full ranking with seen items masked
     (data/split.py), or the sampled ranking the run used (eval.ranking=sampled-N, data/candidates.py)."""
-    ratios = percent_ratios(split.protocol)
+    loo = LEAVE_ONE_OUT_WORDS in split.protocol
+    ratios = () if loo else percent_ratios(split.protocol)
     temporal = "time order" in split.protocol
     order = "temporal" if temporal else "random" if "random" in split.protocol else ""
     shown = " ".join(filter(None, [order, show_ratios(ratios)])) + " per user" if ratios else split.protocol
+    if loo:
+        shown = (f"leave-one-out per user ({'by time' if temporal else 'in random order'}): the last interaction "
+                 "is the test target, the one before it the validation target")
     sampled = negatives_of(run.ranking) if run is not None else None
     return Ours(
         split=shown,
+        leave_one_out=loo,
         ranking=f"{run.ranking}, {ranking_words(run.ranking)}" if sampled else
         "full: all items, the user's training (and validation) items masked",
         sampled=sampled,

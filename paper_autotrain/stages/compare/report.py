@@ -8,7 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from paper_autotrain.data.candidates import FULL_WORDS, ranking_words
+from paper_autotrain.data.candidates import ranking_words
+from paper_autotrain.data.protocol_words import FULL_WORDS
 from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.regimes import RegimeError, config_regime
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
