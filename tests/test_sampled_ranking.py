@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import math
 
 import numpy as np
@@ -183,3 +184,22 @@ def test_a_sampled_run_says_so_in_the_table_and_matches_the_papers_ranking(tmp_p
     assert "(test split, our evaluator, full ranking)" in full["report.md"]
     assert "eval.ranking=paper" in next(line for line in full["report.md"].splitlines()
                                         if line.startswith("| Ranking "))
+
+
+@pytest.mark.slow
+def test_a_sampled_pipeline_run_ranks_every_model_on_the_same_candidates(tmp_path):
+    """The whole chain on the example paper with eval.ranking=sampled-20: our sandboxed model and RecBole's read the
+    one candidates file, and the report's table says which ranking produced its numbers."""
+    from paper_autotrain import pipeline
+    from tests.test_pipeline import SMALL, config
+
+    pipeline.run(config(tmp_path, *SMALL, "eval.ranking=sampled-20", "dataset.split.leave_one_out=true"))
+    results = tmp_path / "results" / "tinyprop"
+    ours = json.loads((results / "train" / "result.json").read_text())
+    theirs = json.loads((results / "baselines" / "results.json").read_text())
+    assert ours["ranking"] == "sampled-20" and {r["ranking"] for r in theirs} == {"sampled-20"}
+    assert all(r["config"]["recbole"]["eval_args"]["mode"] == "uni20" for r in theirs)
+    assert len(list((tmp_path / "datasets" / "ml-100k").glob("*/candidates/sampled-20.seed0.npz"))) == 1
+    md = (results / "report.md").read_text()
+    assert "(test split, our evaluator, sampled-20 ranking)" in md and "among 20 negatives" in md
+    assert 0.3 < ours["test"]["hit@10"] <= 1  # 10 of 21 candidates: far above the full ranking's hit rate
