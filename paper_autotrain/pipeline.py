@@ -91,6 +91,7 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     _split: SplitInfo | None = None
+    _ranking: str | None = None  # eval.ranking resolved once (run_ranking)
     recorder: RunRecorder | None = None  # the ledger hook (run_record.py): step reports every stage to it
 
     def report_stage(self, stage: str, status: str, seconds: float | None = None,
@@ -338,6 +339,12 @@ def epoch_budget(ctx: Context) -> int:
 def run_ranking(ctx: Context) -> str:
     """eval.ranking resolved for this run: full or sampled-N (`paper`: the spec's stated ranking). Sampled ranking
     where the spec's regime cannot rank sampled candidates is a UserError; `paper` then keeps full ranking."""
+    if ctx._ranking is None:
+        ctx._ranking = resolved_ranking(ctx)
+    return ctx._ranking
+
+
+def resolved_ranking(ctx: Context) -> str:
     spec = ctx.spec()
     paper = spec.protocol.ranking.value if spec.protocol.ranking else None
     ranking = resolve_ranking(ctx.section("eval").get("ranking"), paper)

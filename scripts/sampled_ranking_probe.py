@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from paper_autotrain.data.candidates import prepare_for_seeds
 from paper_autotrain.data.split import prepare_split
 from paper_autotrain.stages import baselines
 
@@ -27,7 +28,7 @@ METRICS = ("hit@10", "ndcg@10")
 def run(model: str, ranking: str, split, args: argparse.Namespace, cache: Path) -> dict:
     cfg = {"ranking": ranking, "max_epochs": args.max_epochs, "patience": 10, "seed": args.seed, "ks": [10],
            "device": "cpu", "timeout_s": 3000}
-    baselines.prepare_for_seeds(split.path, ranking, [args.seed])
+    prepare_for_seeds(split.path, ranking, [args.seed])
     config = baselines.recbole_config({}, cfg)
     started = time.process_time()
     result, _ = baselines.run_one(model, config, split, cfg, {"reference": False}, cache, threads=1)

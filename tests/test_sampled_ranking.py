@@ -203,3 +203,30 @@ def test_a_sampled_pipeline_run_ranks_every_model_on_the_same_candidates(tmp_pat
     md = (results / "report.md").read_text()
     assert "(test split, our evaluator, sampled-20 ranking)" in md and "among 20 negatives" in md
     assert 0.3 < ours["test"]["hit@10"] <= 1  # 10 of 21 candidates: far above the full ranking's hit rate
+
+
+class RunContext:
+    """What the pipeline's ranking resolution reads of a run: its spec and its eval section."""
+
+    def __init__(self, spec, ranking):
+        self._spec, self.eval = spec, {"ranking": ranking}
+
+    def spec(self):
+        return self._spec
+
+    def section(self, name):
+        return self.eval if name == "eval" else {}
+
+
+def test_the_pipeline_resolves_the_ranking_by_the_specs_regime(caplog):
+    from paper_autotrain.pipeline import resolved_ranking
+
+    graph = report_fixtures.protocol_spec()  # its paper ranks against 100 sampled negatives
+    sequential = graph.model_copy(update={"family": "sequential"})
+    assert resolved_ranking(RunContext(graph, "paper")) == "sampled-100"
+    assert resolved_ranking(RunContext(graph, "sampled-20")) == "sampled-20"
+    assert resolved_ranking(RunContext(report_fixtures.spec(), "paper")) == "full"  # the paper's ranking not read
+    with pytest.raises(UserError, match="sampled ranking is built for the top-k split"):
+        resolved_ranking(RunContext(sequential, "sampled-100"))
+    assert resolved_ranking(RunContext(sequential, "paper")) == "full"
+    assert "full ranking only" in caplog.text

@@ -112,7 +112,7 @@ def training_command(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: P
     for key in TRAINER_KEYS:
         if cfg.get(key) is not None:
             command += ["--set", f"trainer.{key}={cfg[key]}"]
-    if cfg.get("ranking"):  # eval.ranking: full or sampled-N (the worker reads the candidates run_seeds drew)
+    if cfg.get("ranking"):  # eval.ranking: full or sampled-N (the worker reads the candidates `run` drew)
         command += ["--set", f"eval.ranking={cfg['ranking']}"]
     if cfg.get("logger"):  # logger=csv|tensorboard|mlflow: the worker needs its name only (worker/loggers.py)
         command += ["--set", f"logger.name={logger_name(cfg['logger'])}"]
