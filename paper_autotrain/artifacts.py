@@ -88,6 +88,20 @@ def save_npz(path: Path, **arrays: Any) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
+def load_npz(path: Path) -> dict[str, Any] | None:
+    """Every array of an .npz written by save_npz, or None when it is missing or unreadable (a damaged archive
+    fails its CRC check here): a miss, which the caller rebuilds, never an error."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(Path(path), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

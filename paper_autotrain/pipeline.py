@@ -29,6 +29,9 @@ from paper_autotrain.artifacts import (
     staged_dir,
 )
 from paper_autotrain.code_hash import stage_code_version
+from paper_autotrain.data.candidates import FULL as FULL_RANKING
+from paper_autotrain.data.candidates import PAPER as PAPER_RANKING
+from paper_autotrain.data.candidates import resolve_ranking
 from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.paths import PACKAGE_DIR, TEMPLATES_DIR
@@ -88,6 +91,7 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     _split: SplitInfo | None = None
+    _ranking: str | None = None  # eval.ranking resolved once (run_ranking)
     recorder: RunRecorder | None = None  # the ledger hook (run_record.py): step reports every stage to it
 
     def report_stage(self, stage: str, status: str, seconds: float | None = None,
@@ -332,11 +336,36 @@ def epoch_budget(ctx: Context) -> int:
     return min(budget, int(stated)) if isinstance(stated, int | float) and stated > 0 else budget
 
 
+def run_ranking(ctx: Context) -> str:
+    """eval.ranking resolved for this run: full or sampled-N (`paper`: the spec's stated ranking). Sampled ranking
+    where the spec's regime cannot rank sampled candidates is a UserError; `paper` then keeps full ranking."""
+    if ctx._ranking is None:
+        ctx._ranking = resolved_ranking(ctx)
+    return ctx._ranking
+
+
+def resolved_ranking(ctx: Context) -> str:
+    spec = ctx.spec()
+    paper = spec.protocol.ranking.value if spec.protocol.ranking else None
+    ranking = resolve_ranking(ctx.section("eval").get("ranking"), paper)
+    regime = spec_regime(spec)
+    if ranking == FULL_RANKING or regime.sampled_ranking:
+        return ranking
+    if str(ctx.section("eval").get("ranking")).lower() == PAPER_RANKING:
+        log.warning("eval.ranking=paper: the paper ranks %s, but the %s regime has full ranking only", ranking,
+                    regime.name)
+        return FULL_RANKING
+    raise UserError(f"eval.ranking={ranking}: sampled ranking is built for the top-k split (general, graph, "
+                    f"autoencoder and knowledge families), not for {spec.family} models ({regime.name} regime); "
+                    "use eval.ranking=full")
+
+
 def trainer_config(ctx: Context) -> dict[str, Any]:
     trainer = ctx.section("trainer")
     trainer.pop("family_max_epochs", None)
     seeds = run_seeds(ctx.cfg)
     return {**trainer, "max_epochs": epoch_budget(ctx), "seed": seeds[0], "seeds": seeds,
+            "ranking": run_ranking(ctx),  # full or sampled-N: our model and the baselines rank alike
             "logger": ctx.section("logger")}  # our model's Lightning logger (logger=csv|tensorboard|mlflow)
 
 
@@ -372,6 +401,7 @@ def baseline_config(ctx: Context) -> dict[str, Any]:
         "seed": trainer["seed"],
         "seeds": trainer["seeds"],
         "ks": list(ctx.section("eval").get("ks", [10, 20])),
+        "ranking": trainer["ranking"],
         "valid_metric": "NDCG@10",
         "device": "cuda" if str(trainer.get("accelerator")) in ("gpu", "cuda") else "cpu",
         "timeout_s": int(trainer.get("timeout_s", 3600)),
@@ -424,7 +454,7 @@ def run_files(train_dir: Path, baselines_dir: Path, ours: list[RunResult], other
 def compare_config(ctx: Context) -> dict[str, Any]:
     """The evaluation settings, and the command line that reproduces the run (the report prints it)."""
     command = ctx.cfg.get("command")
-    return {**ctx.section("eval"), **({"command": str(command)} if command else {})}
+    return {**ctx.section("eval"), "ranking": run_ranking(ctx), **({"command": str(command)} if command else {})}
 
 
 def do_compare(ctx: Context) -> None:

@@ -93,6 +93,9 @@ class Regime:
     negative_sampling: bool = False
     """the regime's models train on sampled negatives: a reference's train_neg_sample_args follow the spec's
     negative_samples"""
+    sampled_ranking: bool = False
+    """its evaluation can rank each held-out item among sampled negatives (eval.ranking=sampled-N,
+    data/candidates.py) besides the full ranking"""
     our_protocol: str = reference()
     """(split, run) -> Ours: the evaluation protocol our run followed, item by item, for the report's comparison"""
     ranking: str | None = reference(optional=True)
@@ -163,6 +166,7 @@ TOPK = Regime(
     structure_leak="paper_autotrain.worker.leakage:structure_leak",
     reference_mapping="paper_autotrain.stages.baselines.references.topk:reference",
     negative_sampling=True,
+    sampled_ranking=True,
     our_protocol="paper_autotrain.stages.compare.protocol:ratio_split_protocol",
     ranking="paper_autotrain.trained:PairRanking",
 )

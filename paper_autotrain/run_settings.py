@@ -103,7 +103,13 @@ def run_seeds(cfg: Mapping) -> list[int]:
 
 
 def check_eval(evaluation: Mapping[str, Any]) -> None:
-    """eval.ks: positive cut-offs; eval.main_metric: one of our metrics at one of those cut-offs."""
+    """eval.ks: positive cut-offs; eval.main_metric: one of our metrics at one of those cut-offs; eval.ranking: full,
+    sampled-N or paper."""
+    from paper_autotrain.data.candidates import PAPER, negatives_of
+
+    ranking = str(evaluation.get("ranking") or "full").strip().lower()
+    if ranking != PAPER:
+        negatives_of(ranking)  # UserError naming the choices
     ks = evaluation.get("ks", [10, 20])
     if not isinstance(ks, list | tuple) or not ks or not all(_is_int(k) and k >= 1 for k in ks):
         raise UserError(f"eval.ks={ks!r}: must be a non-empty list of integers >= 1, e.g. eval.ks=[10,20]")

@@ -393,6 +393,7 @@ class RunResult(_Strict):
     dataset: str
     split_id: str
     seed: int = 0
+    ranking: str = "full"  # what produced the numbers: full, or sampled-N (data/candidates.py)
     test: dict[str, float]  # "ndcg@10" -> value, lower-case metric names
     valid: dict[str, float] = Field(default_factory=dict)
     best_epoch: int | None = None

@@ -58,10 +58,10 @@ def test_report_tables_and_relative_difference():
     rows = list(csv.DictReader(io.StringIO(files["report.csv"])))
     assert {r["role"] for r in rows} == {"reproduced", "baseline", "paper"}
     assert {"model": "LightGCN", "role": "reproduced", "dataset": "ml-100k", "split_id": "abc", "seed": "0",
-            "metric": "NDCG@10", "value": "0.210000"} in rows
+            "metric": "NDCG@10", "value": "0.210000", "ranking": "full"} in rows
     assert not any(r["model"] == "NGCF" for r in rows)  # a failed run has no numbers to report
     assert {"model": "LightGCN", "role": "paper", "dataset": "Gowalla", "split_id": "", "seed": "",
-            "metric": "Recall@20", "value": "0.183"} in rows
+            "metric": "Recall@20", "value": "0.183", "ranking": ""} in rows
 
 
 def test_report_without_reference_says_so():

@@ -50,7 +50,7 @@ def test_full_run_writes_spec_code_and_report(full_run):
     assert spec["hyperparameters"]["embedding_size"]["value"] == 32
 
     rows = list(csv.DictReader((root / "results" / "tinyprop" / "report.csv").open()))
-    assert set(rows[0]) == {"model", "role", "dataset", "split_id", "seed", "metric", "value"}
+    assert set(rows[0]) == {"model", "role", "dataset", "split_id", "seed", "metric", "value", "ranking"}
     by_role = {(r["role"], r["model"]) for r in rows}
     assert ("reproduced", "LightGCN") in by_role
     assert ("baseline", "Pop") in by_role and ("baseline", "LightGCN") in by_role  # LightGCN: the reference

@@ -67,6 +67,27 @@ def test_corrupt_saved_split_is_recomputed(tmp_path):
     assert load_split(again.path).n_users == 12
 
 
+def test_leave_one_out_tests_each_users_last_item_and_validates_the_one_before(tmp_path):
+    rows = [("a", f"i{k}", 4, 100 - k) for k in range(6)]  # time runs backwards: i0 is a's latest
+    rows += [("b", "i1", 4, 5), ("b", "i2", 4, 9), ("c", "i3", 4, 1)]  # b: two interactions, c: one
+    dataset = write_inter(tmp_path / "raw", rows)
+    cfg = {"order": "TO", "leave_one_out": True}
+    info = prepare_split(dataset, cfg, tmp_path / "ds")
+    split = load_split(info.path)
+    named = {part: sorted((split.user_tokens[u], split.item_tokens[i]) for u, i in split.part(part).tolist())
+             for part in ("train", "valid", "test")}
+    assert named["test"] == [("a", "i0"), ("b", "i2")] and named["valid"] == [("a", "i1")]  # RecBole's LS
+    assert ("c", "i3") in named["train"] and ("b", "i1") in named["train"]
+    assert "leave-one-out" in info.protocol and "time order" in info.protocol
+    ratio = prepare_split(dataset, {"order": "TO", "leave_one_out": False}, tmp_path / "ds")
+    assert ratio.split_id == prepare_split(dataset, {"order": "TO"}, tmp_path / "ds").split_id != info.split_id
+    from paper_autotrain.stages.compare.protocol import ratio_split_protocol, split_difference
+
+    ours = ratio_split_protocol(info, None)
+    assert ours.leave_one_out and split_difference("leave-one-out (latest interaction per user)", ours) is None
+    assert split_difference("leave-one-out", ratio_split_protocol(ratio, None)) is not None
+
+
 def test_time_order_puts_latest_interactions_in_test():
     frame = pd.DataFrame({"user": ["a"] * 10, "item": [f"i{k}" for k in range(10)], "timestamp": range(10)})
     split, _ = compute_split(frame, {"ratios": [0.8, 0.1, 0.1], "order": "TO"})

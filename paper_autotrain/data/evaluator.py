@@ -1,4 +1,6 @@
-"""The one evaluator: full ranking over all items, seen items masked, RecBole's metric definitions.
+"""The one evaluator: full ranking over all items, seen items masked, RecBole's metric definitions; or, with
+sampled candidates (data/candidates.py, `eval.ranking=sampled-N`), each user's held-out items ranked among
+that user's sampled negatives only, with the same formulas.
 
 Every model, ours and RecBole's, is scored here, so differences in a table come from the
 models and never from the bookkeeping.
@@ -13,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from paper_autotrain.data.candidates import SampledCandidates
 from paper_autotrain.data.metric_names import TOPK_METRICS
 from paper_autotrain.data.split import SplitData
 
@@ -87,8 +90,11 @@ def _rows(source: tuple[sp.csr_matrix, torch.Tensor | None], users: np.ndarray,
 
 def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
-                       names: Sequence[str] = TOPK_METRICS) -> EvalResult:
-    """Rank all items for every user with a target in `phase`; mask what the user has already seen.
+                       names: Sequence[str] = TOPK_METRICS,
+                       candidates: SampledCandidates | None = None) -> EvalResult:
+    """Rank all items for every user with a target in `phase`; mask what the user has already seen. With
+    `candidates`, rank only the user's targets and sampled negatives of `phase` (everything else masked), as
+    RecBole ranks its sampled candidates (the other columns -inf).
 
     `score_fn(users)` returns [B, n_items] scores in our item index space.
     """
@@ -106,7 +112,12 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
             batch = users[start:start + batch_size]
             scores = score_fn(torch.from_numpy(batch).long().to(device))
             target_rows = _rows(target, batch, scores.device)
-            hits = topk_hits(scores, _rows(seen, batch, scores.device), target_rows, max_k).cpu()
+            if candidates is None:
+                exclude = _rows(seen, batch, scores.device)
+            else:
+                negatives = torch.from_numpy(candidates.rows(phase, batch)).to(scores.device)
+                exclude = ~(target_rows | negatives)
+            hits = topk_hits(scores, exclude, target_rows, max_k).cpu()
             n_targets = torch.from_numpy(per_user_targets[batch])
             for name, values in metrics_from_hits(hits, n_targets, ks, names).items():
                 collected.setdefault(name, []).append(values)

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from paper_autotrain.artifacts import replace_dir, save_npz
 from paper_autotrain.data.datasets import locate_interactions
+from paper_autotrain.data.protocol_words import FULL_WORDS, LEAVE_ONE_OUT_WORDS
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
 
@@ -121,14 +122,23 @@ def _normalised_ratios(ratios: Sequence[float]) -> list[float]:
     return [r / total for r in ratios]
 
 
-def assign_parts(users: np.ndarray, order_key: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
-    """Part index (0 train, 1 valid, 2 test) per interaction, split per user along `order_key`."""
+def leave_one_out_counts(total: int) -> list[int]:
+    """A user's last interaction to test, the one before it to valid, the rest to train; a user with two
+    interactions gives no valid item, one with one only trains (RecBole's leave-one-out, `LS`)."""
+    held = min(2, total - 1)
+    return [total - held, int(held == 2), int(held >= 1)]
+
+
+def assign_parts(users: np.ndarray, order_key: np.ndarray, ratios: Sequence[float] | None) -> np.ndarray:
+    """Part index (0 train, 1 valid, 2 test) per interaction, split per user along `order_key`: by `ratios`, or
+    leave-one-out when `ratios` is None."""
     order = np.lexsort((order_key, users))
     sorted_users = users[order]
     starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
     sizes = np.diff(np.r_[starts, len(users)])
     rank = np.arange(len(users)) - np.repeat(starts, sizes)
-    bounds = np.array([np.cumsum(ratio_counts(int(n), ratios)) for n in sizes])  # [n_users, 3]
+    counts = leave_one_out_counts if ratios is None else lambda n: ratio_counts(n, ratios)
+    bounds = np.array([np.cumsum(counts(int(n))) for n in sizes])  # [n_users, 3]
     per_row = np.repeat(bounds, sizes, axis=0)
     part_sorted = (rank[:, None] >= per_row).sum(axis=1)
     parts = np.empty(len(users), dtype=np.int64)
@@ -137,8 +147,9 @@ def assign_parts(users: np.ndarray, order_key: np.ndarray, ratios: Sequence[floa
 
 
 def compute_split(frame: pd.DataFrame, split_cfg: Mapping) -> tuple[SplitData, dict[str, pd.DataFrame]]:
-    """Split a frame with columns user, item[, rating, timestamp] into train/valid/test."""
-    ratios = _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1)))
+    """Split a frame with columns user, item[, rating, timestamp] into train/valid/test: per user by ratios, or
+    leave-one-out (`leave_one_out: true`)."""
+    ratios = None if leave_one_out(split_cfg) else _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1)))
     order = str(split_cfg.get("order", "RO")).upper()
     user_tokens, users = np.unique(frame["user"].to_numpy(str), return_inverse=True)
     item_tokens, items = np.unique(frame["item"].to_numpy(str), return_inverse=True)
@@ -161,17 +172,27 @@ def compute_split(frame: pd.DataFrame, split_cfg: Mapping) -> tuple[SplitData, d
     return split, {name: extra[parts == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
 
 
+def leave_one_out(split_cfg: Mapping) -> bool:
+    """split.leave_one_out: each user's last interaction (in `order`) tested, the one before validated."""
+    return bool(split_cfg.get("leave_one_out", False))
+
+
 def _split_id(inter_file: Path, split_cfg: Mapping) -> str:
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(inter_file.read_bytes()).digest())
-    digest.update(json.dumps({"cfg": dict(split_cfg), "v": SPLIT_FORMAT_VERSION}, sort_keys=True).encode())
+    cfg = dict(split_cfg)
+    if not leave_one_out(cfg):  # the ratio splits keep the ids they had before the setting existed
+        cfg.pop("leave_one_out", None)
+    digest.update(json.dumps({"cfg": cfg, "v": SPLIT_FORMAT_VERSION}, sort_keys=True).encode())
     return digest.hexdigest()[:12]
 
 
 def _protocol(split_cfg: Mapping) -> str:
-    ratios = "/".join(f"{r:g}" for r in _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1))))
     order = {"RO": "random order", "TO": "time order"}[str(split_cfg.get("order", "RO")).upper()]
-    return f"per-user {ratios} split, {order}; full ranking over all items, seen items masked"
+    if leave_one_out(split_cfg):
+        return f"{LEAVE_ONE_OUT_WORDS} (the last interaction tested, the one before validated), {order}; {FULL_WORDS}"
+    ratios = "/".join(f"{r:g}" for r in _normalised_ratios(split_cfg.get("ratios", (0.8, 0.1, 0.1))))
+    return f"per-user {ratios} split, {order}; {FULL_WORDS}"
 
 
 def saved_split_info(folder: Path, load: Callable[[Path], object]) -> SplitInfo | None:

@@ -202,7 +202,8 @@ class AutoEncoderModule(EvaluatedPhases, L.LightningModule):
     def evaluate(self, phase: str) -> EvalResult:
         with self.eval_mode():
             result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
-                                        batch_size=self.eval_batch_size, device=self.device)
+                                        batch_size=self.eval_batch_size, device=self.device,
+                                        candidates=self.candidates)
         self.last_results[phase] = result
         return result
 

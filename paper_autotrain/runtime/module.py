@@ -111,7 +111,8 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
                 self._scoring_state = self.encode()
                 self._has_scoring_state = True
                 result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
-                                            batch_size=self.eval_batch_size, device=self.device)
+                                            batch_size=self.eval_batch_size, device=self.device,
+                                            candidates=self.candidates)
             finally:
                 self._scoring_state = None
                 self._has_scoring_state = False

@@ -8,11 +8,15 @@ from typing import Any
 
 import torch
 
+from paper_autotrain.data.candidates import SampledCandidates
 from paper_autotrain.data.evaluator import EvalResult
 
 
 class EvaluatedPhases:
     """Mixin for a LightningModule whose `evaluate(phase)` scores a whole phase at once."""
+
+    candidates: SampledCandidates | None = None
+    """the run's sampled candidates (eval.ranking=sampled-N, set by the worker); None: full ranking"""
 
     def evaluate(self, phase: str) -> EvalResult:
         raise NotImplementedError

@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.data.candidates import load_candidates, negatives_of
 from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.runtime.data import evaluation_trigger
 from paper_autotrain.runtime.module import MONITOR
@@ -112,6 +113,18 @@ def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) ->
     return split, resolve(regime.training_batches)(split, config, seed)
 
 
+def run_ranking(config: Mapping[str, Any]) -> str:
+    """eval.ranking as the train stage passed it (full unless set): full or sampled-N."""
+    return str((config.get("eval") or {}).get("ranking") or "full")
+
+
+def use_candidates(model: Any, config: Mapping[str, Any], split_dir: Path, split: Any, seed: int) -> None:
+    """Sampled ranking: the candidates the train stage drew for this split and seed, the same the baselines meet."""
+    negatives = negatives_of(run_ranking(config))
+    if negatives is not None:
+        model.candidates = load_candidates(split_dir, split, negatives, seed)
+
+
 def fit_once(fit: Callable[[Any], None], model: Any, out: Path) -> float:
     """Fit the model once (its regime's `fit`) and keep the weights as the run's checkpoint, as trained.load
     reads it; the seconds the fit took."""
@@ -142,6 +155,7 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     L.seed_everything(int(settings["seed"]), workers=True)
     split, loader = load_training_data(config, split_dir, int(settings["seed"]))
     model = build_model(model_dir, config, split)
+    use_candidates(model, config, split_dir, split, int(settings["seed"]))
     monitor = str(getattr(model, "monitor", MONITOR))  # each base module names the valid metric it is judged on
     history = EpochHistory(monitor)
     fit = config_regime(config).fit
@@ -163,7 +177,8 @@ def train(model_dir: Path, split_dir: Path, out: Path, overrides: Sequence[str] 
     dataset, split_id = split_identity(split_dir, config)
     result = RunResult(
         model=str(config["model"].get("name", config["model"]["class_name"])), role="reproduced",
-        dataset=dataset, split_id=split_id, seed=int(settings["seed"]), test=test.mean, valid=valid.mean,
+        dataset=dataset, split_id=split_id, seed=int(settings["seed"]), ranking=run_ranking(config),
+        test=test.mean, valid=valid.mean,
         best_epoch=history.best_epoch(), epochs_run=len(history.rows) if fit is None else None,
         train_time_s=round(train_time, 3),
         eval_time_s=round(eval_time, 3), n_params=model.n_parameters(), config=config,

@@ -2,7 +2,8 @@
 
     python -m paper_autotrain.stages.baselines.runner REQUEST.json RESULT.json
 
-REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"[, "as_shipped"]}
+REQUEST.json: {"model", "dataset", "split_id", "split_path", "seed", "ks", "device", "config"[, "ranking",
+"as_shipped"]} (`ranking` sampled-N: scored against the candidates the stage drew, data/candidates.py)
 where `config` is the complete RecBole config dict (no YAML files, no command line).
 RESULT.json: a RunResult (status "ok"), or {"status": "failed", "error": "<one line>"}. Its config records
 the seconds of every training epoch and validation pass (`epoch_train_s`, `epoch_valid_s`), the process's peak
@@ -357,16 +358,21 @@ class Scores:
     per_user: Any = None  # paper_autotrain.data.evaluator.EvalResult of the test phase
 
 
-def score_topk(trained: Trained, split_path: str, ks: list[int]) -> Scores:
-    """Full ranking of every item for each user, training items masked (the general/graph protocol)."""
+def score_topk(trained: Trained, split_path: str, ks: list[int], ranking: str = "full", seed: int = 0) -> Scores:
+    """Full ranking of every item for each user, training items masked (the general/graph protocol); with
+    `ranking` sampled-N, each user's held-out items among the candidates the stage drew for `seed`, as ours."""
+    from paper_autotrain.data.candidates import load_candidates, negatives_of
     from paper_autotrain.data.evaluator import full_sort_evaluate
     from paper_autotrain.data.split import load_split
 
     split = load_split(split_path)
+    negatives = negatives_of(ranking)
+    candidates = None if negatives is None else load_candidates(split_path, split, negatives, seed)
     scorer = _Scorer(trained.model, trained.dataset, split, trained.device)
     with torch.no_grad():
-        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device)
-        valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=trained.device).mean
+        test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device, candidates=candidates)
+        valid = full_sort_evaluate(scorer, split, "valid", ks=ks, device=trained.device,
+                                   candidates=candidates).mean
     facts = {"scored_with": "full_sort_predict" if scorer.use_full_sort else "predict",
              "unknown_items": scorer.n_unknown_items}
     return Scores(test.mean, valid, facts, per_user=test)
@@ -394,6 +400,13 @@ def score_behaviour(trained: Trained, split_path: str, ks: list[int]) -> Scores:
     return Scores(*score_behaviour_rows(trained, split_path, ks))
 
 
+def ranking_arguments(request: dict[str, Any]) -> dict[str, Any]:
+    """What a sampled ranking adds to the scorer's call (only the top-k scorer takes it; the stage refuses a
+    sampled ranking for the other regimes); nothing for full ranking."""
+    ranking = str(request.get("ranking") or "full")
+    return {} if ranking == "full" else {"ranking": ranking, "seed": int(request.get("seed", 0))}
+
+
 def regime_scorer(name: str) -> Callable[[Trained, str, list[int]], Scores]:
     """The data regime's scorer (its baseline_scorer in paper_autotrain/regimes.py); RegimeError when unknown."""
     return resolve(regime(name).baseline_scorer)
@@ -416,7 +429,7 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
                                                            show_progress=False))
     ks = [int(k) for k in request.get("ks", [10, 20])]
     started = time.perf_counter()
-    scores = scorer(trained, str(Path(request["split_path"]).resolve()), ks)
+    scores = scorer(trained, str(Path(request["split_path"]).resolve()), ks, **ranking_arguments(request))
     eval_time = time.perf_counter() - started
     test, valid = scores.test, scores.valid
     for part, values in (("test", test), ("valid", valid)):
@@ -430,7 +443,8 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
 
     return {
         "model": trained.name, "role": "baseline", "dataset": request["dataset"], "split_id": request["split_id"],
-        "seed": int(request.get("seed", 0)), "test": test, "valid": valid,
+        "seed": int(request.get("seed", 0)), "ranking": str(request.get("ranking") or "full"),
+        "test": test, "valid": valid,
         "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
         "train_time_s": round(trained.train_time, 3), "eval_time_s": round(eval_time, 3),
         "n_params": trained.n_params,

@@ -12,6 +12,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from paper_autotrain.data.candidates import negatives_of, ranking_words
+from paper_autotrain.data.protocol_words import LEAVE_ONE_OUT_WORDS
 from paper_autotrain.regimes import resolve, spec_regime
 from paper_autotrain.schemas import MethodSpec, Protocol, ProtocolItem, RunResult, SplitInfo, same_dataset_name
 
@@ -45,6 +47,7 @@ class Ours:
     leave_one_out: bool = False  # each user's last item is the test target
     ranks_items: bool = True  # False: labelled rows are scored (CTR), nothing is ranked
     dataset: str = ""  # the dataset our run used (a paper's per-dataset split is compared on the matching one)
+    sampled: int | None = None  # negatives per held-out item of a sampled ranking (eval.ranking); None: full
 
 
 @dataclass(frozen=True)
@@ -128,14 +131,22 @@ def labelled_rows_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
 
 def ratio_split_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
     """The top-k regime: a share of each user's items held out, full ranking with seen items masked
-    (data/split.py)."""
-    ratios = percent_ratios(split.protocol)
+    (data/split.py), or the sampled ranking the run used (eval.ranking=sampled-N, data/candidates.py)."""
+    loo = LEAVE_ONE_OUT_WORDS in split.protocol
+    ratios = () if loo else percent_ratios(split.protocol)
     temporal = "time order" in split.protocol
     order = "temporal" if temporal else "random" if "random" in split.protocol else ""
     shown = " ".join(filter(None, [order, show_ratios(ratios)])) + " per user" if ratios else split.protocol
+    if loo:
+        shown = (f"leave-one-out per user ({'by time' if temporal else 'in random order'}): the last interaction "
+                 "is the test target, the one before it the validation target")
+    sampled = negatives_of(run.ranking) if run is not None else None
     return Ours(
         split=shown,
-        ranking="full: all items, the user's training (and validation) items masked",
+        leave_one_out=loo,
+        ranking=f"{run.ranking}, {ranking_words(run.ranking)}" if sampled else
+        "full: all items, the user's training (and validation) items masked",
+        sampled=sampled,
         filters="none: every user and interaction of the dataset file, each interaction a positive whatever its "
                 "rating",
         metric_definition=TOPK_METRICS,
@@ -221,10 +232,18 @@ def ranking_difference(paper: str, ours: Ours) -> str | None:
     if not ours.ranks_items:
         return "the paper ranks items; ours scores CTR rows by AUC and LogLoss, so there is no ranking to compare"
     sampled = SAMPLED.search(paper)
-    if sampled:
-        return (f"sampled ranking against {sampled.group(1)} negatives gives much higher numbers than our full "
-                "ranking over all items: the paper's numbers are not comparable with ours")
-    return None
+    theirs = int(sampled.group(1)) if sampled else None
+    if theirs == ours.sampled:
+        return None
+    if theirs is None:
+        return (f"ours ranks each held-out item among {ours.sampled} sampled negatives, the paper among all items: "
+                "ours gives much higher numbers, not comparable with the paper's")
+    if ours.sampled is None:
+        return (f"sampled ranking against {theirs} negatives gives much higher numbers than our full "
+                "ranking over all items: the paper's numbers are not comparable with ours (eval.ranking=paper "
+                "ranks as the paper does)")
+    return (f"the paper ranks against {theirs} sampled negatives, ours against {ours.sampled}: fewer negatives give "
+            "higher numbers")
 
 
 def filters_difference(paper: str, ours: Ours) -> str | None:

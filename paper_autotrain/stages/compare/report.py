@@ -8,6 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from paper_autotrain.data.candidates import ranking_words
+from paper_autotrain.data.protocol_words import FULL_WORDS
 from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.regimes import RegimeError, config_regime
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
@@ -172,6 +174,21 @@ class Report:
         """The paper's protocol beside ours, item by item (ours from the split and our first run's settings)."""
         return protocol_rows(self.spec, self.split, self.ours.runs[0])
 
+    @property
+    def rankings(self) -> dict[str, list[str]]:
+        """Which ranking produced each table row's numbers (RunResult.ranking): ranking -> the models."""
+        found: dict[str, list[str]] = {}
+        for row in self.rows:
+            for ranking in dict.fromkeys(run.ranking for run in row.runs):
+                found.setdefault(ranking, []).append(row.model)
+        return found
+
+    @property
+    def ranking(self) -> str:
+        """The table's ranking (`full`, `sampled-100`), or `mixed` when its rows were ranked differently."""
+        rankings = self.rankings
+        return next(iter(rankings)) if len(rankings) == 1 else "mixed" if rankings else "full"
+
 
 def _params(row: ModelRow) -> str:
     n_params = row.runs[0].n_params
@@ -307,6 +324,22 @@ def seeds_line(report: Report) -> str:
         return f"seed {report.seeds[0]}"
     return (f"seeds {', '.join(map(str, report.seeds))} (each row: mean ± sample standard deviation over its "
             "seeds)")
+
+
+def ranking_title(report: Report) -> str:
+    """The results heading's words on ranking: `full ranking`, `sampled-100 ranking`."""
+    return f"{report.ranking} ranking"
+
+
+def protocol_line(report: Report) -> str:
+    """The split's protocol with the ranking that produced the table (the split states full ranking); rows
+    ranked differently are named, since their numbers cannot be set side by side."""
+    rankings = report.rankings
+    if report.ranking == "mixed":
+        mixed = "; ".join(f"{name}: {', '.join(models)}" for name, models in rankings.items())
+        return (f"{report.split.protocol.replace(FULL_WORDS, 'MIXED rankings')} ({mixed}): rows ranked "
+                "differently are not comparable")
+    return report.split.protocol.replace(FULL_WORDS, ranking_words(report.ranking))
 
 
 def results_table(report: Report) -> str:
@@ -516,11 +549,11 @@ def markdown_report(report: Report) -> str:
 
 {paper_lines(spec)}
 
-## Results on {split.dataset} (test split, our evaluator)
+## Results on {split.dataset} (test split, our evaluator, {ranking_title(report)})
 
 - Data: {split.n_users} users, {split.n_items} items; {split.n_train}/{split.n_valid}/{split.n_test} \
 train/valid/test interactions.
-- Protocol: {split.protocol}.
+- Protocol: {protocol_line(report)}.
 - Split `{split.split_id}`, {seeds_line(report)}: every model below was trained on the same benchmark files \
 and scored by the same evaluator.
 {budget_line(spec, report.ours.runs[0], report.monitor)}
@@ -558,7 +591,7 @@ comparable with the table, they say what the authors measured.
 # --- CSV -----------------------------------------------------------------------------------------------
 
 
-CSV_HEADER = ("model", "role", "dataset", "split_id", "seed", "metric", "value")
+CSV_HEADER = ("model", "role", "dataset", "split_id", "seed", "metric", "value", "ranking")
 MEAN_SEED = "mean"  # the seed column of a model's mean over several seeds
 
 
@@ -574,10 +607,11 @@ def csv_report(report: Report) -> str:
             for run in row.runs:
                 if metric in run.test:
                     writer.writerow([row.model, role, run.dataset, run.split_id, run.seed, display_metric(metric),
-                                     f"{run.test[metric]:.6f}"])
+                                     f"{run.test[metric]:.6f}", run.ranking])
             if len(row.runs) > 1:
                 writer.writerow([row.model, role, first.dataset, first.split_id, MEAN_SEED, display_metric(metric),
-                                 f"{row.mean(metric):.6f}"])
-    for r in report.spec.reported:
-        writer.writerow([report.spec.display_name, "paper", r.dataset, "", "", r.metric, f"{r.value}{r.unit or ''}"])
+                                 f"{row.mean(metric):.6f}", first.ranking])
+    for r in report.spec.reported:  # the paper's ranking is its protocol's (the report's protocol table)
+        writer.writerow([report.spec.display_name, "paper", r.dataset, "", "", r.metric, f"{r.value}{r.unit or ''}",
+                         ""])
     return buffer.getvalue()
