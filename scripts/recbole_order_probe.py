@@ -1,5 +1,5 @@
-"""Probe: our NextItNet or GC-SAN (one epoch) or GC-MC (EPOCHS epochs) trained from RecBole's initial weights in
-RecBole's batch order.
+"""Probe: our NextItNet, GC-SAN or FDSA (EPOCHS epochs, default 1) or GC-MC (EPOCHS epochs, default 5) trained from
+RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -17,13 +17,16 @@ after every epoch both sides are scored by our evaluator, RecBole's module ranke
 logits (the paper's ranking, as ours), so valid and test NDCG@10 are comparable epoch by epoch; the best epoch is the
 best valid one. Dropout masks are the one draw not shared (RecBole's module draws them over its padding rows too).
 
-usage: python scripts/recbole_order_probe.py NextItNet|GCSAN|GCMC SEED ours|recbole|recbole_fused MODEL_DIR RUNS
-         OUT_JSON [model.KEY=VALUE ...]
+`ours_init` trains ours from its own initial draw at SEED in RecBole's order (the initial weights put back).
+
+usage: python scripts/recbole_order_probe.py NextItNet|GCSAN|FDSA|GCMC SEED ours|ours_init|recbole|recbole_fused
+         MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
-  OUT_JSON: the figures; OUT.npz beside it: each test user's NDCG@10 (GC-MC: at every epoch). MAX_STEPS=n stops
-  after n steps an epoch (smoke).
+  OUT_JSON: the figures (sequential: each epoch's under `epochs`); OUT.npz beside it: each test user's NDCG@10
+  (sequential: after the last epoch; GC-MC: at every epoch). EPOCHS=n trains n epochs; MAX_STEPS=n stops each
+  epoch after n steps (smoke).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.model.general_recommender.gcmc import GCMC
+
+    from recbole.model.sequential_recommender.fdsa import FDSA
     from recbole.model.sequential_recommender.gcsan import GCSAN
     from recbole.model.sequential_recommender.nextitnet import NextItNet
     from recbole.utils import init_seed
@@ -76,15 +81,47 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     dataset = create_dataset(config)
     train_data, _, _ = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
-    classes = {"NextItNet": NextItNet, "GCSAN": GCSAN, "GCMC": GCMC}
-    return dataset, train_data, classes[model](config, train_data._dataset)
+    modules = {"NextItNet": NextItNet, "GCSAN": GCSAN, "FDSA": FDSA, "GCMC": GCMC}
+    return dataset, train_data, modules[model](config, train_data._dataset)
 
 
-def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor) -> None:
+def feature_rows(split: Any, dataset: Any, field: str, to_recbole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(our value ids, RecBole's token ids of the same values) of an item field, read item by item (each of ours
+    maps to one of RecBole's, checked in docs/measurements.md); padding values dropped."""
+    mine = torch.as_tensor(split.item_features[field]).reshape(len(to_recbole), -1)
+    theirs = dataset.get_item_feature()[field][to_recbole].reshape(len(to_recbole), -1)
+    width = min(mine.shape[1], theirs.shape[1])  # both hold an item's values left-aligned, zero-padded
+    pairs = torch.stack([mine[:, :width].flatten(), theirs[:, :width].flatten()], 1).unique(dim=0)
+    pairs = pairs[pairs[:, 0] > 0]
+    if len(pairs[:, 0].unique()) != len(pairs):
+        raise SystemExit(f"{field}: a value of ours is two of RecBole's")
+    return pairs[:, 0], pairs[:, 1]
+
+
+def copy_fdsa(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+              dataset: Any) -> None:
+    """RecBole's FDSA weights into ours (the module test's copy, with the item and feature rows moved to our ids)."""
+    from tests.test_feature_sequence_papers import copy_recbole_feature_model
+
+    copy_recbole_feature_model("FDSA", ours, theirs)  # every weight as is; the id-indexed tables fixed below
+    layer = theirs.feature_embed_layer
+    tables = {"class": layer.token_seq_embedding_table["item"][0].weight,
+              "release_year": layer.token_embedding_table["item"].embedding.weight}
+    ours.item_embedding.weight.copy_(theirs.item_embedding.weight[to_recbole])
+    for index, field in enumerate(ours.item_features.fields):
+        mine, their = feature_rows(split, dataset, field, to_recbole)
+        ours.item_features.embeddings[index].weight[mine] = tables[field][their]
+
+
+def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor,
+                 split: Any = None, dataset: Any = None) -> None:
     """RecBole's weights into ours; item embedding row j of ours is RecBole's row of the same item."""
     from tests.test_bert_graph_session_papers import recboles_gcsan_in_our_layout
 
     with torch.no_grad():
+        if model == "FDSA":
+            copy_fdsa(ours, theirs, to_recbole, split, dataset)
+            return
         if model == "GCSAN":
             for mine, their in recboles_gcsan_in_our_layout(ours, theirs):
                 mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
@@ -270,11 +307,13 @@ def main(argv: list[str]) -> int:
     split_dir = next((runs / "datasets/ml-100k").glob("seq-*"))
     dataset, train_data, theirs = recbole_run(model, seed, split_dir, cached_config(runs, model))
     split = load_sequences(split_dir)
+    rng = torch.get_rng_state()  # where RecBole's run starts training (its dropout masks draw from here)
+    if mode == "ours_init":
+        torch.manual_seed(seed)  # our runner's draw at SEED (L.seed_everything seeds torch so)
     ours = build_model(model_dir, load_config(model_dir), split)
     to_recbole = torch.from_numpy(np.r_[0, token_ids(dataset, "item_id", split.item_tokens[1:], strict=True)])
     to_ours = torch.empty_like(to_recbole)
     to_ours[to_recbole] = torch.arange(len(to_recbole))
-    copy_weights(model, ours, theirs, to_recbole)
 
     def our_loss(interaction: Any) -> torch.Tensor:
         histories = to_ours[interaction["item_id_list"]]
@@ -282,25 +321,31 @@ def main(argv: list[str]) -> int:
                           "targets": to_ours[interaction["item_id"]],
                           "users": torch.zeros(len(histories), dtype=torch.long)})
 
-    trained = ours if mode == "ours" else theirs
-    optimizer = ours.configure_optimizers() if mode == "ours" else torch.optim.Adam(
+    if mode != "ours_init":
+        copy_weights(model, ours, theirs, to_recbole, split, dataset)
+    torch.set_rng_state(rng)  # building ours drew from the stream: the `recbole` control's masks are its run's
+    trained = theirs if mode.startswith("recbole") else ours
+    optimizer = ours.configure_optimizers() if trained is ours else torch.optim.Adam(
         # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
         theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
-    trained.train()
-    started, cpu = time.perf_counter(), time.process_time()
-    losses = train_epoch(train_data, our_loss if mode == "ours" else theirs.calculate_loss, optimizer,
-                         int(os.environ.get("MAX_STEPS", "0")))
-    train_s, train_cpu = time.perf_counter() - started, time.process_time() - cpu
-    trained.eval()
-    with torch.no_grad():
-        score = ours.full_sort_scores if mode == "ours" else _SequenceScorer(theirs, dataset, split,
-                                                                              torch.device("cpu"))
-        valid = evaluate_next_item(score, split, "valid", ks=[10, 20]).mean
-        tested = evaluate_next_item(score, split, "test", ks=[10, 20])
+    score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
+    epochs = []
+    for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
+        trained.train()
+        started, cpu = time.perf_counter(), time.process_time()
+        losses = train_epoch(train_data, our_loss if trained is ours else theirs.calculate_loss, optimizer,
+                             int(os.environ.get("MAX_STEPS", "0")))
+        train_s, train_cpu = time.perf_counter() - started, time.process_time() - cpu
+        trained.eval()
+        with torch.no_grad():
+            valid = evaluate_next_item(score, split, "valid", ks=[10, 20]).mean
+            tested = evaluate_next_item(score, split, "test", ks=[10, 20])
+        epochs.append({"steps": len(losses), "mean_loss": float(np.mean(losses)), "last_loss": losses[-1],
+                       "valid_ndcg@10": valid["ndcg@10"], "test_ndcg@10": tested.mean["ndcg@10"],
+                       "train_s": train_s, "train_cpu_s": train_cpu})
+        print(json.dumps(epochs[-1]), flush=True)
     np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=tested.per_user["ndcg@10"])
-    result = {"model": model, "seed": seed, "mode": mode, "steps": len(losses), "mean_loss": float(np.mean(losses)),
-              "last_loss": losses[-1], "valid_ndcg@10": valid["ndcg@10"], "test_ndcg@10": tested.mean["ndcg@10"],
-              "train_s": train_s, "train_cpu_s": train_cpu}
+    result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "epochs": epochs}
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
     return 0
