@@ -66,7 +66,6 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.model.general_recommender.gcmc import GCMC
-
     from recbole.model.sequential_recommender.fdsa import FDSA
     from recbole.model.sequential_recommender.gcsan import GCSAN
     from recbole.model.sequential_recommender.nextitnet import NextItNet
