@@ -14,7 +14,10 @@ statically with `ast`:
 
 A stage's closure follows no "module:attribute" reference into another stage's package: the regime table
 names both the worker's code and the baselines' (regimes.py), and each stage runs only its own, so editing the
-RecBole scorers does not rerun training. Imports and `-m` launches are always followed.
+RecBole scorers does not rerun training. A stage that does not run the regime table's entries (its entries do not
+name `regimes`: the reading stages, whose extract reads a regime's facts, such as the training hyperparameters a
+fit reads) follows none at all, so editing the evaluator does not rerun reading. Imports and `-m` launches are
+always followed.
 
 The data files the closure reads come with it: a package *.yaml that a closure module names in a string
 constant (`Path(__file__).with_name("components.yaml")`), and the templates of `STAGE_TEMPLATES`. The
@@ -159,14 +162,15 @@ def parents(name: str) -> list[str]:
 def module_closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR,
                    leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The dotted names of the package modules reachable from `entries` (names below the package), sorted;
-    following no "module:attribute" reference into the packages `leave_out` names (below the package too)."""
+    following no "module:attribute" reference into the packages `leave_out` names (below the package too; "" the
+    whole package)."""
     graph = module_graph(Path(package_dir).resolve())
     root = Path(package_dir).resolve().name
     todo = [f"{root}.{entry}" for entry in entries]
     missing = [name for name in todo if name not in graph]
     if missing:
         raise KeyError(f"code_hash: no module {', '.join(missing)} in {package_dir}")
-    fenced = tuple(f"{root}.{package}" for package in leave_out)
+    fenced = tuple(f"{root}.{package}" if package else root for package in leave_out)  # "": the whole package
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -185,7 +189,10 @@ def inside(name: str, packages: tuple[str, ...]) -> bool:
 
 
 def other_stages(stage: str) -> tuple[str, ...]:
-    """The packages of the stages other than `stage`: its closure follows no table reference into them."""
+    """The packages `stage`'s closure follows no table reference into: the other stages'; the whole package for a
+    stage that runs no regime entry (SPLIT is not among its entries)."""
+    if not set(SPLIT) <= set(STAGE_ENTRIES[stage]):
+        return ("",)
     return tuple(f"stages.{other}" for other in STAGE_ENTRIES if other != stage)
 
 
