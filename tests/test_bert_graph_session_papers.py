@@ -198,6 +198,9 @@ def test_bert4rec_reference_maps_the_cloze_settings_and_notes_recboles_differenc
     assert overrides["hidden_dropout_prob"] == overrides["attn_dropout_prob"] == 0.1
     assert overrides["loss_type"] == "CE"
     assert any("LayerNorm" in note for note in notes) and any("oldest item" in note for note in notes)
+    for word in ("append_target", "last_item_batches", "loss_positions_cap", "first_position_loss",
+                 "unmasked_fallback"):  # each difference names the block word that gives RecBole's choice
+        assert any(word in note for note in notes), word
 
 
 def test_a_causal_self_attention_paper_is_not_read_as_bert4rec(tmp_path):
@@ -263,6 +266,57 @@ def test_cloze_masks_hide_items_behind_the_mask_token_and_label_them():
     assert last_labels[:, 3].tolist() == [8, 9]
 
 
+def test_recboles_masking_options_label_the_positions_its_mask_item_sequence_does(monkeypatch):
+    """loss_cap and first_position_loss=False against RecBole's MaskItemSequence fed the same mask draws."""
+    transform = pytest.importorskip("recbole.data.transform")
+    from recbole.data.interaction import Interaction
+    n_items, width, ratio = 30, 10, 0.6  # RecBole keeps int(0.6 x 10) = 6 labelled positions a sequence
+    generator = torch.Generator().manual_seed(3)
+    lengths = torch.randint(1, width + 1, (64,), generator=generator)
+    sequences = torch.randint(1, n_items, (64, width), generator=generator)
+    sequences *= torch.arange(width)[None, :] < lengths[:, None]
+    tokens, labels = mask_items(sequences, lengths, ratio, n_items, 0.0, generator, loss_cap=int(ratio * width),
+                                first_position_loss=False, fallback_last=False)
+    masked = tokens == n_items
+    draws = iter([1.0] + [0.0 if masked[row, i] else 0.99 for row in range(64) for i in range(int(lengths[row]))])
+    monkeypatch.setattr(transform.random, "random", lambda: next(draws))  # its ft draw, then one per item
+    config = {"ITEM_ID_FIELD": "item_id", "LIST_SUFFIX": "_list", "MAX_ITEM_LIST_LENGTH": width,
+              "mask_ratio": ratio, "ITEM_LIST_LENGTH_FIELD": "item_length"}
+    theirs = transform.MaskItemSequence(config)(SimpleNamespace(num=lambda field: n_items),
+                                                Interaction({"item_id_list": sequences, "item_length": lengths}))
+    assert torch.equal(theirs["Mask_item_id_list"], tokens)
+    index, items = theirs["MASK_INDEX"], theirs["Pos_item_id"]
+    expected = torch.zeros_like(labels).scatter(1, index, items)
+    expected[:, 0] = 0  # index 0 is its padding (and a masked first item's slot): no loss there
+    assert torch.equal(labels, expected)
+    assert (masked.sum(1) > 6).any() and masked[:, 0].any() and (labels[:, 0] == 0).all()  # both rules bind
+
+
+def test_the_masking_options_default_to_the_paper_form_and_each_changes_only_its_rule():
+    generator = torch.Generator().manual_seed(1)
+    lengths = torch.randint(1, 9, (200,), generator=generator)
+    sequences = torch.randint(1, 50, (200, 8), generator=generator) * (torch.arange(8)[None, :] < lengths[:, None])
+    draw = lambda **options: mask_items(sequences, lengths, 0.4, 99, 0.5, torch.Generator().manual_seed(7),  # noqa: E731
+                                        **options)
+    tokens, labels = draw()
+    masked = tokens == 99
+    assert torch.equal(labels > 0, masked)  # the paper's form: every masked position gives loss
+    capped = draw(loss_cap=2)[1] > 0
+    assert torch.equal(draw(loss_cap=2)[0], tokens) and (capped.sum(1) == masked.sum(1).clamp(max=2)).all()
+    assert (capped <= masked).all()
+    assert torch.equal(draw(first_position_loss=False)[1] > 0, masked & (torch.arange(8) > 0))
+    no_fallback = draw(fallback_last=False)[0] == 99
+    assert (no_fallback <= masked).all() and (~no_fallback.any(1)).any() and masked.any(1).all()
+    last = torch.zeros_like(masked).scatter(1, (lengths - 1)[:, None], True)
+    kinds = set()
+    for seed in range(8):  # one draw decides for the whole batch: every row last-only, or none
+        by_batch = mask_items(sequences, lengths, 0.4, 99, 0.5, torch.Generator().manual_seed(seed),
+                              last_by_batch=True)[0] == 99
+        none = mask_items(sequences, lengths, 0.4, 99, 0.0, torch.Generator().manual_seed(seed))[0] == 99
+        kinds.add("last" if torch.equal(by_batch, last) else "none" if torch.equal(by_batch, none) else "mixed")
+    assert kinds == {"last", "none"}
+
+
 def test_the_cloze_loss_is_the_masked_items_cross_entropy(bert4rec_model):
     _, model = bert4rec_model
     batch = {"histories": torch.tensor([[4, 8, 1, 0, 0], [2, 6, 9, 3, 7]]), "lengths": torch.tensor([3, 5]),
@@ -276,6 +330,26 @@ def test_the_cloze_loss_is_the_masked_items_cross_entropy(bert4rec_model):
         terms = [-torch.log_softmax(paper_scores_at(model, tokens[row, : lengths[row]].tolist(), position), 0)[item]
                  for row in range(2) for position, item in enumerate(labels[row].tolist()) if item > 0]
     torch.testing.assert_close(loss, torch.stack(terms).mean(), rtol=1e-4, atol=1e-5)
+
+
+def test_recboles_words_mask_the_history_alone_with_its_label_rules(bert4rec_model, sequences):
+    folder, paper_form = bert4rec_model
+    config = load_config(folder)
+    config["model"].update(append_target=False, last_item_batches=True, unmasked_fallback=False,
+                           loss_positions_cap=2, first_position_loss=False)
+    model = build_model(folder, config, load_sequences(sequences.path)).eval()
+    model.load_state_dict(paper_form.state_dict())
+    batch = {"histories": torch.tensor([[4, 8, 1, 5, 0], [2, 6, 9, 3, 7]]), "lengths": torch.tensor([4, 5]),
+             "targets": torch.tensor([6, 5]), "users": torch.arange(2)}
+    options = {"last_by_batch": True, "fallback_last": False, "loss_cap": 2, "first_position_loss": False}
+    with torch.no_grad():
+        tokens, labels = mask_items(batch["histories"], batch["lengths"], 0.9, model.mask_id, 0.0,
+                                    batch_generator(batch["histories"]), **options)
+        model.mask_ratio, model.last_item_share = 0.9, 0.0  # most items masked: the cap and position 0 bind
+        terms = [-torch.log_softmax(paper_scores_at(model, tokens[row, : batch["lengths"][row]].tolist(), at), 0)[item]
+                 for row in range(2) for at, item in enumerate(labels[row].tolist()) if item > 0]
+        assert len(terms) == 4  # two a row: the cap binds
+        torch.testing.assert_close(model.loss(batch), torch.stack(terms).mean(), rtol=1e-4, atol=1e-5)
 
 
 def paper_scores_at(model: torch.nn.Module, tokens: list[int], position: int) -> torch.Tensor:

@@ -42,19 +42,41 @@ def batch_generator(sequences: torch.Tensor) -> torch.Generator:
 
 
 def mask_items(sequences: torch.Tensor, lengths: torch.Tensor, ratio: float, mask_id: int, last_share: float,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               generator: torch.Generator | None = None, *, loss_cap: int = 0, first_position_loss: bool = True,
+               fallback_last: bool = True, last_by_batch: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The cloze inputs and labels of left-aligned sequences [B, L]: (tokens [B, L], labels [B, L]).
 
     Each real item is replaced by [mask] with probability `ratio`; a share `last_share` of the sequences instead
     mask only their last item (the paper's samples that match next-item prediction). A sequence no draw masked
     masks its last item, so every sequence restores at least one. Labels hold the hidden item where masked, 0 else.
+
+    RecBole's BERT4Rec (`MaskItemSequence`) as options, the paper's form by default: `last_by_batch` draws the
+    last-item choice once for the whole batch (its ft_ratio); `fallback_last=False` leaves a sequence no draw
+    masked unmasked (no loss); `loss_cap` > 0 labels only the last `loss_cap` masked positions of a sequence (the
+    others stay masked in the input: its mask_item_length); `first_position_loss=False` gives a mask at position 0
+    no label (its index 0 reads as padding).
     """
     real = torch.arange(sequences.shape[1], device=sequences.device)[None, :] < lengths[:, None]
     drawn = torch.rand(sequences.shape, generator=generator, device=sequences.device) < ratio
     last = torch.zeros_like(real).scatter(1, (lengths - 1).clamp(min=0)[:, None], True) & real
-    last_only = torch.rand(sequences.shape[0], generator=generator, device=sequences.device) < last_share
+    rows = 1 if last_by_batch else sequences.shape[0]
+    last_only = (torch.rand(rows, generator=generator, device=sequences.device) < last_share).expand(
+        sequences.shape[0])
     masked = torch.where(last_only[:, None], last, drawn & real)
-    masked |= last & ~masked.any(dim=1, keepdim=True)
+    if fallback_last:
+        masked |= last & ~masked.any(dim=1, keepdim=True)
     tokens = torch.where(masked, torch.full_like(sequences, mask_id), sequences)
-    labels = torch.where(masked, sequences, torch.zeros_like(sequences))
-    return tokens, labels
+    return tokens, torch.where(labelled(masked, loss_cap, first_position_loss), sequences, torch.zeros_like(sequences))
+
+
+def labelled(masked: torch.Tensor, cap: int, first_position: bool) -> torch.Tensor:
+    """The masked positions [B, L] that give loss: the last `cap` of each row (all when cap is 0), position 0
+    only if `first_position` (RecBole caps first, then drops index 0)."""
+    kept = masked
+    if cap > 0:
+        from_end = masked.flip(1).long().cumsum(1).flip(1)  # masked positions at or after each one
+        kept = kept & (from_end <= cap)
+    if not first_position:
+        kept = kept.clone()
+        kept[:, 0] = False
+    return kept

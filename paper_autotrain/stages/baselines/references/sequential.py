@@ -144,7 +144,13 @@ def _bert4rec(m: SpecMapping, embedding: int | float | None) -> None:
         "output is GELU(h W_P + b_P) E^T + b_O",
         "RecBole's BERT4Rec masks the items of each prefix's history (the target itself is never an input) and "
         "draws a whole batch of last-item samples with probability ft_ratio; ours masks each prefix with its "
-        "target appended and mixes last-item samples within a batch (the same share)",
+        "target appended and mixes last-item samples within a batch (the same share); bidirectional_encoder's "
+        "append_target=false and last_item_batches=true give RecBole's",
+        "RecBole's BERT4Rec gives loss at most at the last int(mask_ratio x MAX_ITEM_LIST_LENGTH) masked positions "
+        "of a sequence (mask_item_length), none at a mask at position 0 (its index 0 reads as padding), and none "
+        "for a sequence no draw masked; ours at every masked position, and a sequence no draw masked masks its "
+        "last item; bidirectional_encoder's loss_positions_cap, first_position_loss=false and "
+        "unmasked_fallback=false give RecBole's",
         "RecBole's BERT4Rec drops the oldest item of every history at inference (it shifts the history left to "
         "append [mask], even when the history is shorter than max_seq_length); ours drops it only from a full "
         "history",
