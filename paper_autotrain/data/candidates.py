@@ -42,6 +42,11 @@ PHASES = ("valid", "test")
 FORMAT_VERSION = 1
 
 
+def ranking_of(setting: object) -> str:
+    """A run's eval.ranking as the stages pass it on (full when unset)."""
+    return str(setting or FULL)
+
+
 def negatives_of(ranking: str) -> int | None:
     """N of `sampled-N`, None for `full`; UserError for anything else."""
     text = str(ranking).strip().lower()

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from paper_autotrain.data.candidates import FULL, prepare_for_seeds
+from paper_autotrain.data.candidates import prepare_for_seeds, ranking_of
 from paper_autotrain.errors import StageError
 from paper_autotrain.progress import relay
 from paper_autotrain.sandbox.process import SandboxLimits, mentions_out_of_memory, run_sandboxed
@@ -39,7 +39,7 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     cfg = dict(cfg or {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    prepare_for_seeds(split.path, str(cfg.get("ranking") or FULL), [int(cfg.get("seed", 0))])
+    prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), [int(cfg.get("seed", 0))])
     command = training_command(Path(model_dir), split, cfg, out_dir)
     timeout = float(cfg.get("timeout_s") or DEFAULT_TIMEOUT_S)
     limits = SandboxLimits(wall_s=timeout, memory_mb=memory_limit_mb(cfg), workers=multi_device(cfg))

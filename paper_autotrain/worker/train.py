@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from paper_autotrain.artifacts import save_npz
-from paper_autotrain.data.candidates import load_candidates, negatives_of
+from paper_autotrain.data.candidates import load_candidates, negatives_of, ranking_of
 from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.runtime.data import evaluation_trigger
 from paper_autotrain.runtime.module import MONITOR
@@ -115,7 +115,7 @@ def load_training_data(config: Mapping[str, Any], split_dir: Path, seed: int) ->
 
 def run_ranking(config: Mapping[str, Any]) -> str:
     """eval.ranking as the train stage passed it (full unless set): full or sampled-N."""
-    return str((config.get("eval") or {}).get("ranking") or "full")
+    return ranking_of((config.get("eval") or {}).get("ranking"))
 
 
 def use_candidates(model: Any, config: Mapping[str, Any], split_dir: Path, split: Any, seed: int) -> None:

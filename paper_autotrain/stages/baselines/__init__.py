@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paper_autotrain.data.candidates import FULL, negatives_of, prepare_for_seeds
+from paper_autotrain.data.candidates import negatives_of, prepare_for_seeds, ranking_of
 from paper_autotrain.errors import UserError
 from paper_autotrain.progress import relay
 from paper_autotrain.regimes import DEFAULT_REGIME, family_training_regime, regime, resolve
@@ -111,7 +111,7 @@ def recbole_config(overrides: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
         "worker": 0,
     }
     config.update(regime_config(cfg))
-    negatives = negatives_of(str(cfg.get("ranking") or FULL))
+    negatives = negatives_of(ranking_of(cfg.get("ranking")))
     if negatives is not None:  # RecBole's own valid (its early stopping) and test on its own draw of N negatives
         config["eval_args"] = {**config["eval_args"], "mode": f"uni{negatives}"}
     shared = {"epochs", "valid_metric", "seed", "benchmark_filename", "eval_args", "topk", "metrics", "load_col",
@@ -242,7 +242,7 @@ def run_model(model: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping
         "model": model, "dataset": split.dataset, "split_id": split.split_id,
         "split_path": str(Path(split.path).resolve()), "seed": seed,
         "ks": [int(k) for k in cfg.get("ks") or DEFAULT_KS], "device": device, "config": config,
-        "regime": str(cfg.get("regime", DEFAULT_REGIME)), "ranking": str(cfg.get("ranking") or FULL),
+        "regime": str(cfg.get("regime", DEFAULT_REGIME)), "ranking": ranking_of(cfg.get("ranking")),
         **({"threads": int(threads)} if threads else {}),
     }
     try:
@@ -425,7 +425,7 @@ def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache
     there (`log_name`). `n_jobs` models train at once (`n_jobs_of`); the results keep the plan's order.
     """
     cache_dir = Path(cache_dir)
-    prepare_for_seeds(split.path, str(cfg.get("ranking") or FULL), seeds_of(cfg))  # what the runners score on
+    prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), seeds_of(cfg))  # what the runners score on
     runs = [(name, recbole_config(overrides, {**cfg, "seed": seed}), extra)
             for name, overrides, extra in _plan(spec, cfg) for seed in seeds_of(cfg)]
     jobs, threads = n_jobs_of(n_jobs, len(runs), str(cfg.get("device", "cpu")))

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.data.candidates import FULL, ranking_of
 from paper_autotrain.progress import epoch_line
 from paper_autotrain.regimes import DEFAULT_REGIME, regime, resolve
 from paper_autotrain.stages.baselines import PER_USER_FILE
@@ -403,8 +404,8 @@ def score_behaviour(trained: Trained, split_path: str, ks: list[int]) -> Scores:
 def ranking_arguments(request: dict[str, Any]) -> dict[str, Any]:
     """What a sampled ranking adds to the scorer's call (only the top-k scorer takes it; the stage refuses a
     sampled ranking for the other regimes); nothing for full ranking."""
-    ranking = str(request.get("ranking") or "full")
-    return {} if ranking == "full" else {"ranking": ranking, "seed": int(request.get("seed", 0))}
+    ranking = ranking_of(request.get("ranking"))
+    return {} if ranking == FULL else {"ranking": ranking, "seed": int(request.get("seed", 0))}
 
 
 def regime_scorer(name: str) -> Callable[[Trained, str, list[int]], Scores]:
@@ -443,7 +444,7 @@ def run_request(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
 
     return {
         "model": trained.name, "role": "baseline", "dataset": request["dataset"], "split_id": request["split_id"],
-        "seed": int(request.get("seed", 0)), "ranking": str(request.get("ranking") or "full"),
+        "seed": int(request.get("seed", 0)), "ranking": ranking_of(request.get("ranking")),
         "test": test, "valid": valid,
         "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
         "train_time_s": round(trained.train_time, 3), "eval_time_s": round(eval_time, 3),
