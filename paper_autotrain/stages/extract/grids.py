@@ -10,7 +10,8 @@ import re
 
 from paper_autotrain.schemas import HyperParameter
 
-from .hparams import GRID_PHRASES, GRID_TAIL, INT_KEYS, NUM, _parse_number, _plausible, about_other_model
+from .hparams import GRID_PHRASES, GRID_TAIL, about_other_model
+from .numbers import INT_KEYS, NUM, parse_number, plausible
 from .text import Sentence, quote
 
 # The choice, after the grid: "(and is) (finally) set to V", "the optimal/best value/setting is (achieved with) V",
@@ -35,7 +36,7 @@ def grid_members(grid: str) -> tuple[list[float], bool]:
     for part in re.split(r"[,;]", grid.strip("[]{} ")):
         match = MEMBER.fullmatch(part.strip())
         if match:
-            values.append(float(_parse_number(match.group("v"))))
+            values.append(float(parse_number(match.group("v"))))
     return values, bool(ELLIPSIS.search(grid))
 
 
@@ -52,7 +53,7 @@ def _choice(key: str, tail: str) -> float | int | None:
     between = re.sub(GRID_PHRASES[key], "", tail[: match.start("c")], flags=re.I)
     if any(re.search(rf"\b(?:{phrase})\b", between, re.I) for phrase in (*GRID_PHRASES.values(), OTHER_SETTINGS)):
         return None  # "... and the number of epochs is set to 64": another setting's value
-    value = _parse_number(match.group("c"))
+    value = parse_number(match.group("c"))
     return int(value) if key in INT_KEYS else float(value)
 
 
@@ -77,7 +78,7 @@ def find_grid_choices(
                 following = sentences[index + 1].text
                 if not any(re.search(p + GRID_TAIL, following, re.I) for p in GRID_PHRASES.values()):
                     value = _choice(key, following)
-            if value is None or not in_grid(float(value), members, elided) or not _plausible(key, value):
+            if value is None or not in_grid(float(value), members, elided) or not plausible(key, value):
                 continue
             found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
     return found

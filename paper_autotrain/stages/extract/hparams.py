@@ -9,15 +9,11 @@ from typing import Any
 
 from paper_autotrain.schemas import HyperParameter, Table
 
-from .lexicon import KNOWN_MODELS, NUMBER_WORDS, OPTIMIZERS
+from .lexicon import KNOWN_MODELS, OPTIMIZERS
+from .numbers import INT, INT_KEYS, INTW, NUM, parse_number, plausible
 from .scope import CITED_WORK
 from .text import Sentence, quote
 
-# a number, "1e-4", or a power of ten whose superscript the text layer flattened: "10-4", "1 × 10-4", "10^-4"
-NUM = (r"(?P<v>(?:\d+(?:\.\d+)?\s?[×x]\s?)?10\s?\^?\{?[-−]\s?\d{1,2}\}?(?!\d|\.\d)"
-       r"|\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)")
-INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
-INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
 SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as|at)\s+|equal to\s+)?"
     r"|(?:set|fixed) (?:to|as|at)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
@@ -233,10 +229,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
-INT_KEYS = frozenset({"embedding_size", "batch_size", "n_layers", "max_seq_length", "n_heads", "hidden_size",
-                      "negative_samples", "epochs", "relation_embedding_size", "n_iter", "neighbor_sample_size",
-                      "n_hop", "n_memory", "n_subgraphs",
-                      "neighbors"})
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
     "learning_rate": r"learning rate",
@@ -253,61 +245,9 @@ GRID_TAIL = (
     r"(?P<g>[\[{][^\]}]{3,80}[\]}])"
 )
 
-PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "embedding_size": (2, 4096),
-    "learning_rate": (1e-7, 1.0),
-    "batch_size": (1, 10**6),
-    "n_layers": (0, 24),
-    "l2_reg": (0, 10),
-    "dropout": (0, 1),
-    "message_dropout": (0, 1),
-    "node_dropout": (0, 1),
-    "margin": (-1, 100),
-    "covariance_weight": (0, 10**4),
-    "alpha": (0, 1),
-    "confidence_alpha": (0, 10**4),
-    "epsilon": (0, 1),
-    "beta": (0, 1),
-    "attention_size": (1, 4096),
-    "missing_weight": (0, 1),
-    "conv_channels": (1, 4096),
-    "l2_weight": (0, 10**7),
-    "l1_weight": (0, 10**7),
-    "neighbors": (1, 10**6),
-    "shrink": (0, 10**6),
-    "mask_ratio": (0, 1),
-    "max_seq_length": (2, 10**5),
-    "n_heads": (1, 64),
-    "hidden_size": (2, 10**5),
-    "negative_samples": (1, 10**4),
-    "epochs": (1, 10**5),
-    "relation_embedding_size": (2, 4096),
-    "n_iter": (1, 8),
-    "neighbor_sample_size": (1, 1024),
-    "n_hop": (1, 8),
-    "n_memory": (1, 4096),
-    "n_subgraphs": (1, 64),
-    "cause_weight": (0, 10),
-    "discrepancy_weight": (0, 10),
-    "curriculum_decay": (0, 1),
-    "grad_clip": (0, 1000),
-    "rmsprop_decay": (0, 0.9999), "momentum": (0, 0.9999), "adam_beta1": (0, 0.9999), "adam_beta2": (0, 0.9999),
-    "adam_eps": (0, 1),
-}
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
 PER_DATASET = re.compile(r"\bfor (?:the )?[A-Z][\w-]+[^.;]{0,40}?\band \S+ for\b")
-
-
-def _parse_number(text: str) -> float | int:
-    text = re.sub(r"\s", "", text)
-    if text.lower() in NUMBER_WORDS:
-        return NUMBER_WORDS[text.lower()]
-    power = re.fullmatch(r"(?:(\d+(?:\.\d+)?)[×x])?10\^?\{?[-−](\d{1,2})\}?", text)
-    if power:  # "1×10-4" -> 1e-4
-        return float(power.group(1) or 1) * 10 ** -int(power.group(2))
-    value = float(text)
-    return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
 
 
 def _value(rule: Rule, match: re.Match[str]) -> object:
@@ -320,20 +260,13 @@ def _value(rule: Rule, match: re.Match[str]) -> object:
         return [int(n) for n in re.findall(r"\d+", raw)]
     if rule.kind == "percent":
         return int(raw) / 100
-    value = _parse_number(raw)
+    value = parse_number(raw)
     return int(value) if rule.kind == "int" else float(value)
 
 
 def _inside_brackets(text: str, position: int) -> bool:
     before = text[:position]
     return before.count("[") + before.count("{") > before.count("]") + before.count("}")
-
-
-def _plausible(key: str, value: object) -> bool:
-    if key not in PLAUSIBLE or not isinstance(value, int | float):
-        return True
-    low, high = PLAUSIBLE[key]
-    return low <= value <= high
 
 
 # A clause about the methods compared with, not the paper's own: "For all baselines, ...", "For IPS based models, we
@@ -444,7 +377,7 @@ def listed_settings(text: str) -> list[tuple[str, float | int, int]]:
             values = values * len(names)
         keys = [_setting_key(name) for name in names]
         if len(names) >= 2 and len(keys) == len(values) and all(keys) and len(set(keys)) == len(keys):
-            read = [(key, _parse_number(value), match.start()) for key, value in zip(keys, values, strict=True)]
+            read = [(key, parse_number(value), match.start()) for key, value in zip(keys, values, strict=True)]
             return [(key, int(v) if key in INT_KEYS else float(v), at) for key, v, at in read]
     return []
 
@@ -460,7 +393,7 @@ def find_hyperparameters(
         listed = listed_settings(text)
         if listed and not about_other_model(sentence.text, model_name, others):
             for key, value, at in listed:
-                if key not in found and (keys is None or key in keys) and _plausible(key, value):
+                if key not in found and (keys is None or key in keys) and plausible(key, value):
                     found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, at))
             continue  # its values are the listed ones, not the first number after each name
         for rule in RULES:
@@ -489,7 +422,7 @@ def find_hyperparameters(
             ):
                 continue  # a figure of results over a setting, or its axis ("dropout ratio 0 0.1 0.2"), not a setting
             value = _value(rule, match)
-            if not _plausible(rule.key, value):
+            if not plausible(rule.key, value):
                 continue
             found[rule.key] = HyperParameter(
                 value=value, source="paper", evidence=quote(sentence, match.start())
@@ -546,8 +479,8 @@ def find_owned_values(sentences: list[Sentence], model_name: str, skip: set[str]
                 key = OWNED_NOUNS.get(count.group("noun"))
                 if key is None or key in skip or key in found:
                     continue
-                value = int(_parse_number(count.group(0).split()[0]))
-                if not _plausible(key, value):
+                value = int(parse_number(count.group(0).split()[0]))
+                if not plausible(key, value):
                     continue
                 found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
                 dataset = ON_DATASET.search(sentence.text, match.end())
@@ -595,9 +528,9 @@ def find_respective_values(
             match = re.search(phrase + RESPECTIVELY, text, re.I)
             if not match or about_other_model(clause_at(text, match.start()), model_name, others):
                 continue
-            values = [_parse_number(v) for v in re.findall(VALUE, match.group("vals"))]
+            values = [parse_number(v) for v in re.findall(VALUE, match.group("vals"))]
             names = [n.strip() for n in re.split(r",\s*(?:and\s+)?|\s+and\s+", match.group("names")) if n.strip()]
-            if len(values) != len(names) or not all(_plausible(key, v) for v in values):
+            if len(values) != len(names) or not all(plausible(key, v) for v in values):
                 continue
             kind = int if key in INT_KEYS else float
             evidence = quote(sentence, match.start())
@@ -669,7 +602,7 @@ def find_symbol_values(
             ):
                 continue
             value = int(match.group("v"))
-            if _plausible(key, value) and key not in found:
+            if plausible(key, value) and key not in found:
                 found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
                 break
     return found
@@ -740,7 +673,7 @@ def find_table_hyperparameters(
             values = {name: _table_number(row[col]) for name, row in first_rows.items() if col < len(row)}
             if not values or any(v is None for v in values.values()) or key in found:
                 continue
-            if not all(_plausible(key, v) for v in values.values()):
+            if not all(plausible(key, v) for v in values.values()):
                 continue
             cells = ", ".join(f"{name} {row[col].strip()}" for name, row in first_rows.items())
             evidence = f"{where}, {header[col]}: {cells}"
@@ -907,9 +840,9 @@ def _stated_settings(sentence: Sentence, start: int, keys: dict[str, str]) -> di
     clause = clause_at(sentence.text, start)
     values: dict[str, tuple[float, int]] = {}
     for match in SETTING_VALUE.finditer(clause):
-        values[_setting_word(match.group("w"))] = (float(_parse_number(match.group("v"))), match.start())
+        values[_setting_word(match.group("w"))] = (float(parse_number(match.group("v"))), match.start())
     for match in VALUE_FOR_SETTINGS.finditer(clause):
         for word in re.findall(r"momentum|decay|rho", match.group("ws"), re.I):
-            values.setdefault(word.lower(), (float(_parse_number(match.group("v"))), match.start()))
+            values.setdefault(word.lower(), (float(parse_number(match.group("v"))), match.start()))
     return {keys[word]: HyperParameter(value=value, source="paper", evidence=quote(sentence, clause_start + at))
-            for word, (value, at) in values.items() if word in keys and _plausible(keys[word], value)}
+            for word, (value, at) in values.items() if word in keys and plausible(keys[word], value)}
