@@ -147,7 +147,9 @@ def fill_defaults(spec: MethodSpec) -> MethodSpec:
         if key not in hyperparameters:
             hyperparameters[key] = HyperParameter(value=value, source="default", evidence=None)
             source = f"{derived[key][1]} = {value}" if key in derived else f"{spec.family} family default {value}"
-            unclear.append(f"{key} not stated in the paper; using {source}")
+            searched = any(note.startswith(f"{key}: the paper searches") for note in unclear)
+            said = "searched without a stated choice (above)" if searched else "not stated in the paper"
+            unclear.append(f"{key} {said}; using {source}")
     return spec.model_copy(update={"hyperparameters": hyperparameters, "unclear": unclear})
 
 

@@ -18,18 +18,22 @@ SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as|at)\s+|equal to\s+)?"
     r"|(?:set|fixed) (?:to|as|at)\s+|of\s+|as\s+|to\s+|\s?=\s*|:\s*)"
 )
+# the symbol a paper names a setting by, between its name and its value: "the number of layers L is set to 3"
+SYMBOL_NAMED = r"(?:\s+[A-Za-zα-ω](?=\s))?"
 CAUSES = r"conformity|cause-specific|disentangl|backbone models?"  # where a bare α or β weighs DICE's losses
 SPARSE_LINEAR = r"elastic[- ]net|(?:ℓ1|l1|L1)[- ]?norm|sparse linear"  # where a bare β or λ is SLIM's
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A phrase that states one hyperparameter; `context` must also occur near the match."""
+    """A phrase that states one hyperparameter; `context` must also occur near the match, `unless` not in its
+    sentence."""
 
     key: str
     pattern: str
     kind: str = "float"  # float | int | percent | zero | one | list
     context: str | None = None
+    unless: str | None = None
 
 
 RULES: tuple[Rule, ...] = (
@@ -79,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("n_layers", rf"\b{INTW} layers? of [\w ]{{1,30}}?(?:was|were|is) found to be the best", "int"),
     # "The default number of hops is set to 2" (a memory network's hops, a GNN's layers)
-    Rule("n_layers", rf"number of (?:[\w-]+ ){{0,2}}?(?:layers|hops|blocks)\s+{SETTING}{INT}", "int"),
+    Rule("n_layers", rf"number of (?:[\w-]+ ){{0,2}}?(?:layers|hops|blocks){SYMBOL_NAMED}\s+{SETTING}{INT}", "int"),
     Rule("n_layers", rf"\bwith (?:a |an )?{INTW},?\s+(?:[\w-]+\s+){{0,2}}?hidden layers?\b", "int"),
     Rule("n_layers", rf"\bwith {INTW} layers of\b", "int"),  # "A ... Model with five layers of Residual Units"
     Rule(
@@ -96,7 +100,8 @@ RULES: tuple[Rule, ...] = (
     # not a graph model's node, message or edge dropout (another regulariser, often an ablation's)
     Rule(
         "dropout",
-        rf"(?<!node )(?<!message )(?<!edge )dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bwas|\bset to)\s*{NUM}",
+        rf"(?<!node )(?<!message )(?<!edge )dropout(?: [\w-]+){{0,5}}?\s*(?:\bis|=|:|\bof|\bto|\bas|\bwas|\bset to)"
+        rf"\s*{NUM}",
     ),
     Rule("dropout", rf"dropout[^.;]{{0,40}}?with (?:a )?probability (?:of )?{NUM}"),
     # a graph model's own dropouts, read apart (NGCF's message and node dropout: the ngcf_propagation block's)
@@ -207,7 +212,8 @@ RULES: tuple[Rule, ...] = (
     Rule("epochs", rf"\btrain(?:ed)? (?:[\w-]+ ){{0,3}}?for (?:at most |up to |a maximum of )?{INT} epochs", "int"),
     Rule(
         "epochs",
-        rf"(?:number of )?(?:training )?epochs\s+(?:(?:is|was) (?:set to |fixed to )?|set to|fixed to|=)\s*{INT}",
+        rf"(?:number of )?(?:training )?epochs{SYMBOL_NAMED}\s+(?:(?:is|was) (?:set to |fixed to )?|set to|fixed to|=)"
+        rf"\s*{INT}",
         "int",
     ),
     Rule("epochs", rf"number of (?:sweeps|epochs) (?:is|was)\s+{INT}", "int"),
@@ -228,6 +234,24 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+# Settings named right before their value, with no verb, in a sentence about training: "we optimize it by Adam with
+# learning rate 0.001 and batch size 256" (not a list "batch size 256, 512 and 1024", not a comparison of settings)
+TRAINS = r"\b(?:train\w*|optimi[sz]\w*|fit\w*|use[ds]?|adopt\w*|employ\w*|run)\b"
+BARE_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("learning_rate", r"(?:initial )?learning rate", NUM),
+    ("batch_size", r"(?:mini-?)?batch[- ]size", INT),
+    ("dropout", r"(?<!node )(?<!message )(?<!edge )dropout(?: rate| ratio)?", NUM),
+    ("l2_reg", r"weight decay|(?:L2|ℓ2) regulari[sz]ation(?: weight| coefficient)?", NUM),
+    ("embedding_size", r"embedding (?:size|dimension)", INT),
+    ("hidden_size", r"hidden (?:size|dimension)", INT),
+)
+COMPARING = r"\b(?:perform\w*|better|worse|best|compar\w+|vary\w*|varied|increas\w*|decreas\w*|effect|impact)\b"
+RULES = (*RULES, *(
+    Rule(key, rf"{TRAINS}(?:[^.;]|\.\d){{0,60}}?\b(?:with|using|and)\s+(?:an?\s+|the\s+)?(?:{name})\s+{value}"
+              r"(?!\s*(?:,|and|or|to|-|–)\s*\d)", "int" if value == INT else "float", unless=COMPARING)
+    for key, name, value in BARE_NAMES
+))
+
 # key -> phrase that introduces a search grid for it ("learning rate of [0.0001, ..., 0.005]").
 GRID_PHRASES: dict[str, str] = {
     "embedding_size": r"(?:embedding size|latent dimensions?|dimensions? d|factors)",
@@ -237,12 +261,12 @@ GRID_PHRASES: dict[str, str] = {
     "dropout": r"(?<!node )(?<!message )(?<!edge )dropout(?: ratio| rate)?",
     "message_dropout": r"message dropout(?: ratio| rate)?",
     "node_dropout": r"node dropout(?: ratio| rate)?",
-    "n_layers": r"(?:number of layers|layers|K)",
+    "n_layers": r"(?:number of layers|layers|(?-i:\bK\b))",  # K the symbol, not a word's k ("networks")
 }
 GRID_TAIL = (
     r"[^.;]{0,50}?(?:in|from|of|among(?:st)?|within|over|tested|searched|tuned|varied|chosen|selected|∈)\s*"
     r"(?:the range of\s+)?"
-    r"(?P<g>[\[{][^\]}]{3,80}[\]}])"
+    r"(?P<g>[\[{]\s*\d[^\]}]{2,80}[\]}])"  # a grid of numbers, not a citation ("as in [Zhang et al., 2016]")
 )
 
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
@@ -412,10 +436,14 @@ def find_hyperparameters(
                 continue  # "NeuMF feeds an MLP with three hidden layers": a description of a compared method
             if rule.context and not re.search(rule.context, _window(sentences, index), re.I):
                 continue
+            if rule.unless and re.search(rule.unless, sentence.text, re.I):
+                continue
             if rule.kind != "list" and CONDITIONAL.search(sentence.text[: match.start()]):
                 continue  # "if the factors are 8, the embedding size is 16" is an example, not the setting
             if _inside_brackets(sentence.text, match.start("v") if "v" in match.groupdict() else match.start()):
                 continue  # a member of a search grid
+            if "v" in match.groupdict() and range_end(text, match.start("v"), match.end("v")):
+                continue  # "in the range of 16 to 128": an end of a sweep, not the setting
             figure = FIGURE.search(sentence.text[: match.start()])
             if (figure and SWEEP_WORDS.search(sentence.text[figure.start() : match.end()])) or (
                 "v" in match.groupdict() and AXIS.match(text, match.end("v"))
@@ -690,21 +718,45 @@ def find_table_hyperparameters(
     return found, notes
 
 
+# the ends of a sweep: "in the range of 16 to 128", "ranging from 10 to 200", "between 0.1 and 0.5"
+RANGE_BEFORE = re.compile(r"\b(?:range(?: of)?|ranging|from|between)\s*$", re.I)
+RANGE_AFTER = re.compile(rf"\s*(?:to|and|-|–|~)\s*{NUM}")
+RANGE_TAIL = rf"[^.;]{{0,50}}?\b(?:range(?: of)?|ranging from|from|between)\s*{NUM.replace('?P<v>', '?P<lo>')}" \
+    rf"\s*(?:to|and|-|–|~)\s*{NUM.replace('?P<v>', '?P<hi>')}"
+SWEEP_VERBS = re.compile(r"\b(?:vary|varied|varies|varying|range|ranging|search\w*|tun\w+|test\w*|evaluat\w+"
+                         r"|differ\w*|explor\w+)\b", re.I)
+
+
+def range_end(text: str, start: int, end: int) -> bool:
+    """The number at text[start:end] is the first end of a range ("range of 16 to 128")."""
+    return bool(RANGE_BEFORE.search(text[max(0, start - 20) : start]) and RANGE_AFTER.match(text, end))
+
+
+def _grid_in(sentence: str, phrase: str) -> tuple[str, int] | None:
+    """The grid a sentence searches for a setting, "{16, 32, 64}", or a range "16 to 128" it varies it over, and
+    where its statement starts."""
+    match = re.search(phrase + GRID_TAIL, sentence, re.I)
+    if match:
+        return match.group("g"), match.start()
+    match = re.search(phrase + RANGE_TAIL, sentence, re.I)
+    if match and SWEEP_VERBS.search(sentence):
+        return f"the range {match.group('lo')} to {match.group('hi')}", match.start()
+    return None
+
+
 def find_grids(sentences: list[Sentence], stated: set[str], others: tuple[str, ...] = ()) -> list[str]:
-    """Search grids for hyperparameters whose chosen value the paper does not state."""
+    """Search grids for hyperparameters whose chosen value the paper does not state: recorded, the value unread."""
     notes = []
     seen: set[str] = set()
     for sentence in sentences:
         for key, phrase in GRID_PHRASES.items():
             if key in stated or key in seen:
                 continue
-            match = re.search(phrase + GRID_TAIL, sentence.text, re.I)
-            if match and not about_other_model(sentence.text, "", others):
+            found = _grid_in(sentence.text, phrase)
+            if found and not about_other_model(sentence.text, "", others):
                 seen.add(key)
-                notes.append(
-                    f"{key}: the paper searches {match.group('g')} without stating the chosen value "
-                    f"({quote(sentence, match.start())})"
-                )
+                notes.append(f"{key}: the paper searches {found[0]} without stating the chosen value "
+                             f"({quote(sentence, found[1])})")
     return notes
 
 

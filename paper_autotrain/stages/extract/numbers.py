@@ -7,9 +7,12 @@ import re
 
 from .lexicon import NUMBER_WORDS
 
-# a number, "1e-4", or a power of ten whose superscript the text layer flattened: "10-4", "1 × 10-4", "10^-4"
+# a number, "1e-4", or a power of ten whose superscript the text layer flattened: "10-4", "1 × 10-4", "10^-4"; never
+# the mantissa alone of an exponent it cannot read ("1e?3", "1 × 10?4": a glyph the text layer lost), which would be
+# a wrong value (1), not a missing one
+UNREAD_EXPONENT = r"\s?[eE]\s?[-−–]?\s?\S?\d|\s?[×x]\s?10"
 NUM = (r"(?P<v>(?:\d+(?:\.\d+)?\s?[×x]\s?)?10\s?\^?\{?[-−]\s?\d{1,2}\}?(?!\d|\.\d)"
-       r"|\d+(?:\.\d+)?(?:\s?[eE]\s?-?\s?\d+)?)(?!\.?\d|\s*%)")
+       rf"|\d+(?:\.\d+)?(?:\s?[eE]\s?[-−]?\s?\d+)?)(?!\.?\d|\s*%|{UNREAD_EXPONENT})")
 INT = r"(?P<v>\d{1,6})(?!\.?\d|\s*%)"
 INTW = r"(?P<v>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|single)"
 
@@ -64,7 +67,8 @@ def parse_number(text: str) -> float | int:
     text = re.sub(r"\s", "", text)
     if text.lower() in NUMBER_WORDS:
         return NUMBER_WORDS[text.lower()]
-    power = re.fullmatch(r"(?:(\d+(?:\.\d+)?)[×x])?10\^?\{?[-−](\d{1,2})\}?", text)
+    text = text.replace("−", "-")
+    power = re.fullmatch(r"(?:(\d+(?:\.\d+)?)[×x])?10\^?\{?-(\d{1,2})\}?", text)
     if power:  # "1×10-4" -> 1e-4
         return float(power.group(1) or 1) * 10 ** -int(power.group(2))
     value = float(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from paper_autotrain.schemas import PaperDoc
@@ -37,6 +38,15 @@ def body_pages(doc: PaperDoc) -> list[tuple[int, str, str]]:
     return pages
 
 
+# Mathematical alphanumerics (U+1D400-1D7FF): ACM's template sets inline math in them, "𝑑 = 64", "1𝑒-4", "𝜆 is set to"
+MATH_LETTERS = re.compile(r"[\U0001D400-\U0001D7FF]")
+
+
+def plain_math(text: str) -> str:
+    """Inline math in its plain letters and digits ("𝑑 = 64" -> "d = 64", "𝜆" -> "λ"), so a setting reads as one."""
+    return MATH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
+
+
 def flatten(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
@@ -44,7 +54,7 @@ def flatten(text: str) -> str:
 def split_sentences(doc: PaperDoc) -> list[Sentence]:
     sentences = []
     for number, text, where in body_pages(doc):
-        for part in SENTENCE_END.split(flatten(text)):
+        for part in SENTENCE_END.split(flatten(plain_math(text))):
             if part.strip():
                 sentences.append(Sentence(page=number, text=part.strip(), order=len(sentences), where=where))
     return sentences
