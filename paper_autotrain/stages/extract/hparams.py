@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
-from paper_autotrain.schemas import HyperParameter, Table
+from paper_autotrain.schemas import HyperParameter
 
 from .lexicon import KNOWN_MODELS, OPTIMIZERS
 from .numbers import INT, INT_KEYS, INTW, NUM, parse_number, plausible
 from .scope import CITED_WORK
+from .settings_tables import by_dataset
 from .text import Sentence, quote
 
 SETTING = (
@@ -634,88 +634,6 @@ def find_symbol_values(
                 found[key] = HyperParameter(value=value, source="paper", evidence=quote(sentence, match.start()))
                 break
     return found
-
-
-# key -> a table header cell that names it (a settings table: "Dataset | Mini-batch | Dropout | Learning rate").
-HEADER_KEYS: dict[str, str] = {
-    "learning_rate": r"learning[- ]rate|lr",
-    "batch_size": r"(?:mini-?)?batch(?:[- ]size)?",
-    "dropout": r"dropout(?: rate| ratio| probability)?",
-    "embedding_size": r"embedding (?:size|dim(?:ension)?)|latent dim(?:ension(?:ality)?)?",
-    "l2_reg": r"L2(?: reg(?:ularization)?)?|weight decay",
-    "n_layers": r"(?:#|number of )\s?layers",
-    "n_heads": r"(?:#|number of )\s?heads",
-    "hidden_size": r"hidden (?:size|units)",
-    "max_seq_length": r"max(?:imum)? (?:seq(?:uence)? )?len(?:gth)?",
-    "negative_samples": r"(?:#|number of )\s?negatives|negative samples",
-    "epochs": r"(?:#|number of )\s?epochs|epochs",
-}
-SETTINGS_CAPTION = re.compile(r"param|setting|configur|hyper", re.I)
-TABLE_NUMBER = re.compile(r"^\d+(?:\.\d+)?(?:[eE]-?\d+)?$")
-
-
-def _header_key(cell: str) -> str | None:
-    text = re.sub(r"\s*\([^)]*\)$", "", cell.strip())  # "Learning rate (η)"
-    return next((key for key, p in HEADER_KEYS.items() if re.fullmatch(p, text, re.I)), None)
-
-
-def _table_number(cell: str) -> float | int | None:
-    text = cell.strip().replace(" ", "")
-    if not TABLE_NUMBER.match(text):
-        return None
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-
-
-def by_dataset(names: list[str], values: list[Any]) -> Any:
-    """One value when every dataset has the same, else `{dataset: value}` in the paper's order."""
-    return values[0] if len(set(values)) == 1 else dict(zip(names, values, strict=True))
-
-
-def find_table_hyperparameters(
-    tables: list[Table], datasets: list[str], skip: set[str]
-) -> tuple[dict[str, HyperParameter], list[str]]:
-    """Values from a settings table (a caption about parameters or settings) with one row per dataset.
-    A value that differs by dataset is taken from the first dataset's row and noted, as in the text;
-    where a dataset has several rows (per loss, per variant) its first row is taken and noted."""
-    found: dict[str, HyperParameter] = {}
-    notes: list[str] = []
-    known = {re.sub(r"[^a-z0-9]", "", d.lower()) for d in datasets}
-    for table in tables:
-        if not SETTINGS_CAPTION.search(table.caption) or len(table.rows) < 2:
-            continue
-        header = table.rows[0]
-        columns = {c: key for c, cell in enumerate(header) if (key := _header_key(cell)) and key not in skip}
-        if not columns:
-            continue
-        label = re.match(r"(?:Table|TABLE)\s+\w+", table.caption)
-        where = f"{table.where}: {label.group(0) if label else 'table'}"
-        data = [row for row in table.rows[1:] if row and row[0].strip()]
-        keyed = re.sub(r"[^a-z0-9]", "", data[0][0].lower()) in known if data else False
-        if len(data) > 1 and not keyed:
-            continue  # rows are not datasets: a sweep or per-variant table, not one setting
-        first_rows: dict[str, list[str]] = {}
-        for row in data:
-            first_rows.setdefault(row[0].strip(), row)
-        for col, key in columns.items():
-            values = {name: _table_number(row[col]) for name, row in first_rows.items() if col < len(row)}
-            if not values or any(v is None for v in values.values()) or key in found:
-                continue
-            if not all(plausible(key, v) for v in values.values()):
-                continue
-            cells = ", ".join(f"{name} {row[col].strip()}" for name, row in first_rows.items())
-            evidence = f"{where}, {header[col]}: {cells}"
-            found[key] = HyperParameter(value=by_dataset(list(values), list(values.values())), source="paper",
-                                        evidence=evidence)
-            if len(set(values.values())) > 1:
-                notes.append(f"{key} differs by dataset in the paper ({evidence}); a run uses its dataset's value "
-                             "(the first where none is its dataset)")
-        if len(first_rows) < len(data) and columns:
-            notes.append(
-                f"{where} lists several rows per dataset; the first row of each dataset was taken "
-                f"({', '.join(sorted({_header_key(header[c]) or header[c] for c in columns}))})"
-            )
-    return found, notes
 
 
 # the ends of a sweep: "in the range of 16 to 128", "ranging from 10 to 200", "between 0.1 and 0.5"

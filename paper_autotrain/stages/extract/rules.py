@@ -24,7 +24,6 @@ from .hparams import (
     find_grids,
     find_hyperparameters,
     find_optimizer,
-    find_table_hyperparameters,
     names_other_model,
     optimizer_settings,
 )
@@ -38,6 +37,7 @@ from .metrics import detect_metrics
 from .model_name import detect_model_name
 from .protocol import read_protocol
 from .scope import CITED_WORK, own_sentences
+from .settings_tables import find_table_hyperparameters
 from .tables import compared_methods, find_reported, table_label
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
 from .text_numbers import reported_in_text
@@ -326,7 +326,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
     scoped = own_sentences(doc, sentences, own_name)  # not related work, compared methods or cited findings
     hyperparameters, unclear = find_hyperparameters(scoped, own_name, others=others)
     unclear = unclear_name + unclear
-    from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters))
+    from_tables, table_notes = find_table_hyperparameters(doc.tables, datasets, set(hyperparameters), own_name)
     hyperparameters.update(from_tables)
     unclear += table_notes
     hyperparameters.update(find_grid_choices(scoped, own_name, set(hyperparameters), others))
