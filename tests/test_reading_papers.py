@@ -6,10 +6,16 @@ ranked list at 10")."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from paper_autotrain.stages.extract.grids import grid_members, in_grid
+from paper_autotrain.stages.extract.hparams import find_grids
+from paper_autotrain.stages.extract.numbers import NUM, parse_number
+from paper_autotrain.stages.extract.text import Sentence, plain_math
 from tests.fixture_papers import spec_of
+from tests.pdf_fixtures import TableBlock
 
 OPENING = [
     "GridRec: Neural Collaborative Ranking",
@@ -132,3 +138,145 @@ def test_results_stated_in_running_prose(tmp_path):
     assert got == {("Gowalla", "Recall@20", 0.183), ("Gowalla", "NDCG@20", 0.155)}
     # numbers in the text for one dataset leave the paper's other datasets in place
     assert spec.datasets == ["Gowalla", "Yelp2018"]
+
+
+# --- numbers as papers print them, settings named with their symbol or with no verb, ranges swept ----------------
+
+
+@pytest.mark.parametrize("printed", ["0.001", "1e-3", "1e−3", "10^-3", "10-3", "1 × 10-3", "1×10^{-3}"])
+def test_a_learning_rate_printed_any_way_reads_as_one_number(printed):
+    match = re.fullmatch(NUM, printed)
+    assert match and parse_number(match.group("v")) == pytest.approx(0.001)
+
+
+def test_the_mantissa_of_an_exponent_the_text_lost_is_no_value():
+    # a glyph the text layer lost ("1e?3", "1 × 10?4") must give no number, not the mantissa 1
+    assert all(re.match(NUM, text) is None for text in ("1e?3", "1 × 10?4", "2.5e?4"))
+    assert plain_math("𝑑 = 64, 1𝑒-4 and 𝜆") == "d = 64, 1e-4 and λ"
+
+
+def stated(spec) -> dict:
+    return {k: h.value for k, h in spec.hyperparameters.items() if h.source == "paper"}
+
+
+@pytest.mark.parametrize(
+    ("sentences", "expected"),
+    [
+        # the symbol a paper names a count by, between the name and the value
+        (("The number of layers L is set to 3, and the number of training epochs T is 200.",),
+         {"n_layers": 3, "epochs": 200}),
+        (("The number of propagation layers K is 3.",), {"n_layers": 3}),
+        # named right before the value in a sentence about training, with no verb; "as" for the dropout
+        (("We optimize GridRec by Adam with learning rate 0.001 and batch size 256.",
+          "We set the weight decay as 1e-5 and the dropout rate as 0.2."),
+         {"learning_rate": 0.001, "batch_size": 256, "l2_reg": 1e-5, "dropout": 0.2}),
+        # written as a power of ten whose superscript the text layer flattened
+        (("The learning rate is set to 10-3 and the L2 regularization weight is set to 1 × 10-4.",),
+         {"learning_rate": 0.001, "l2_reg": 1e-4}),
+    ],
+)
+def test_settings_with_a_symbol_or_no_verb(tmp_path, sentences, expected):
+    spec = spec_of(tmp_path, paper(*sentences, "We report Recall@20 and NDCG@20."))
+    assert {k: v for k, v in stated(spec).items() if k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "grid"),
+    [
+        ("We vary the embedding size in the range of 16 to 128.", "embedding_size", "the range 16 to 128"),
+        ("We trained GridRec with a different number of latent factors, ranging from 10 to 200.", "embedding_size",
+         "the range 10 to 200"),
+        # a list of settings, or a comparison of them, is no setting either
+        ("We train GridRec with batch size 256, 512 and 1024 on each dataset.", "batch_size", None),
+        ("GridRec trained with embedding size 16 performs worse than with embedding size 64.", "embedding_size", None),
+        # a glyph lost in the exponent: no value rather than 1 (the fixture's font has no minus sign)
+        ("The learning rate is set to 1e−3 for GridRec.", "learning_rate", None),
+    ],
+)
+def test_a_range_swept_or_a_value_unread_is_no_setting(tmp_path, sentence, key, grid):
+    spec = spec_of(tmp_path, paper(sentence, "We report Recall@20 and NDCG@20."))
+    assert spec.hyperparameters[key].source != "paper"
+    notes = [note for note in spec.unclear if note.startswith(f"{key}: the paper searches")]
+    assert bool(notes) == (grid is not None) and (grid is None or grid in notes[0])
+    if grid:  # the default's note says the paper searched it, not that it is silent
+        assert any(note.startswith(f"{key} searched without a stated choice") for note in spec.unclear)
+
+
+def test_k_is_a_grid_symbol_only_on_its_own():
+    sentences = [Sentence(page=3, text="We initialize the networks as in [Zhang et al., 2016], with dropout.",
+                          order=0),
+                 Sentence(page=6, text="We test K in {1, 2, 3, 4} and report the best.", order=1)]
+    notes = find_grids(sentences, set())
+    assert len(notes) == 1 and notes[0].startswith("n_layers: the paper searches {1, 2, 3, 4}")
+
+
+# --- settings and results tables ------------------------------------------------------------------------------
+
+SETTINGS_CAPTION = "Table 3: Hyperparameter settings of GridRec, chosen on the validation set of each dataset."
+
+
+def table_paper(*blocks) -> list[list]:
+    return [OPENING, ["4 Experiments", "We run all experiments on MovieLens-1M and Gowalla, two public datasets. "
+                      "MovieLens-1M holds movie ratings and Gowalla holds check-ins. We report Recall@20 and NDCG@20.",
+                      "We implement GridRec in PyTorch.", *blocks]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([["Hyperparameter", "Value"], ["Learning rate", "0.001"], ["Batch size", "1024"], ["Embedding size", "64"],
+          ["Number of layers L", "3"], ["Dropout", "0.1"]],
+         {"learning_rate": 0.001, "batch_size": 1024, "embedding_size": 64, "n_layers": 3, "dropout": 0.1}),
+        # one column per dataset: a value that differs is a per-dataset mapping
+        ([["Hyperparameter", "MovieLens-1M", "Gowalla"], ["Learning rate", "0.001", "0.0005"],
+          ["Embedding size", "64", "64"], ["L2", "1e-4", "1e-5"]],
+         {"learning_rate": {"MovieLens-1M": 0.001, "Gowalla": 0.0005}, "embedding_size": 64,
+          "l2_reg": {"MovieLens-1M": 1e-4, "Gowalla": 1e-5}}),
+        # one column per method: the paper's own
+        ([["Hyperparameter", "LightGCN", "GridRec"], ["Learning rate", "0.005", "0.001"],
+          ["Batch size", "2048", "512"]], {"learning_rate": 0.001, "batch_size": 512}),
+        # the compared methods' settings only, and a search space, give nothing
+        ([["Hyperparameter", "BPRMF", "LightGCN"], ["Learning rate", "0.005", "0.001"], ["Batch size", "2048", "512"]],
+         {}),
+        ([["Hyperparameter", "Search space"], ["Learning rate", "{0.001, 0.005}"], ["Batch size", "{512, 1024}"]], {}),
+    ],
+)
+def test_a_settings_table_with_one_row_per_setting(tmp_path, rows, expected):
+    spec = spec_of(tmp_path, table_paper(TableBlock(SETTINGS_CAPTION, rows)))
+    keys = {"learning_rate", "batch_size", "embedding_size", "n_layers", "dropout", "l2_reg"}
+    assert {k: v for k, v in stated(spec).items() if k in keys} == expected
+    if expected:
+        assert spec.hyperparameters[next(iter(expected))].evidence.startswith("p2: Table 3, ")
+
+
+def test_a_table_of_results_over_settings_is_no_settings_table(tmp_path):
+    rows = [["Setting", "Recall@20"], ["Learning rate", "0.1830"], ["Dropout", "0.1802"]]
+    spec = spec_of(tmp_path, table_paper(TableBlock("Table 4: Performance of GridRec with different settings.",
+                                                    rows)))
+    assert not {"learning_rate", "dropout"} & set(stated(spec))
+
+
+RESULTS_CAPTION = "Table 2: Overall performance comparison. The best results are in bold."
+OURS = {("MovieLens-1M", "Recall@20", 0.2671), ("MovieLens-1M", "NDCG@20", 0.2519), ("Gowalla", "Recall@20", 0.1902),
+        ("Gowalla", "NDCG@20", 0.1611)}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # datasets as column groups over the metrics, the method last
+        [["", "MovieLens-1M", "", "Gowalla", ""], ["Method", "Recall@20", "NDCG@20", "Recall@20", "NDCG@20"],
+         ["BPRMF", "0.2153", "0.2175", "0.1291", "0.1109"], ["LightGCN", "0.2576", "0.2427", "0.1830", "0.1554"],
+         ["GridRec", "0.2671", "0.2519", "0.1902", "0.1611"]],
+        # datasets and metrics as rows, the methods as columns with the improvement last
+        [["Dataset", "Metric", "BPRMF", "LightGCN", "GridRec", "Improv."],
+         ["MovieLens-1M", "Recall@20", "0.2153", "0.2576", "0.2671", "3.69%"],
+         ["", "NDCG@20", "0.2175", "0.2427", "0.2519", "3.79%"],
+         ["Gowalla", "Recall@20", "0.1291", "0.1830", "0.1902", "3.93%"],
+         ["", "NDCG@20", "0.1109", "0.1554", "0.1611", "3.67%"]],
+    ],
+)
+def test_a_results_table_either_way_round(tmp_path, rows):
+    spec = spec_of(tmp_path, table_paper(TableBlock(RESULTS_CAPTION, rows)))
+    assert {(r.dataset, r.metric, r.value) for r in spec.reported} == OURS
+    assert all(r.table == "Table 2" for r in spec.reported)
