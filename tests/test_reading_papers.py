@@ -165,7 +165,9 @@ def stated(spec) -> dict:
         # the symbol a paper names a count by, between the name and the value
         (("The number of layers L is set to 3, and the number of training epochs T is 200.",),
          {"n_layers": 3, "epochs": 200}),
-        (("The number of propagation layers K is 3.",), {"n_layers": 3}),
+        (("The number of propagation layers K is 3.", "The dimension of the latent space d is set to 64, and the "
+          "number of negative samples for each positive is 4."),
+         {"n_layers": 3, "embedding_size": 64, "negative_samples": 4}),
         # named right before the value in a sentence about training, with no verb; "as" for the dropout
         (("We optimize GridRec by Adam with learning rate 0.001 and batch size 256.",
           "We set the weight decay as 1e-5 and the dropout rate as 0.2."),
@@ -200,6 +202,14 @@ def test_a_range_swept_or_a_value_unread_is_no_setting(tmp_path, sentence, key, 
     assert bool(notes) == (grid is not None) and (grid is None or grid in notes[0])
     if grid:  # the default's note says the paper searched it, not that it is silent
         assert any(note.startswith(f"{key} searched without a stated choice") for note in spec.unclear)
+
+
+def test_grids_searched_respectively_each_to_its_setting():
+    text = ("The learning rate and the L2 coefficient are searched in {0.0005, 0.001, 0.005} and {1e-5, 1e-4, 1e-3}, "
+            "respectively.")
+    notes = find_grids([Sentence(page=6, text=text, order=0)], set())
+    assert [note.split(" without")[0] for note in notes] == [
+        "learning_rate: the paper searches {0.0005, 0.001, 0.005}", "l2_reg: the paper searches {1e-5, 1e-4, 1e-3}"]
 
 
 def test_k_is_a_grid_symbol_only_on_its_own():
@@ -280,3 +290,10 @@ def test_a_results_table_either_way_round(tmp_path, rows):
     spec = spec_of(tmp_path, table_paper(TableBlock(RESULTS_CAPTION, rows)))
     assert {(r.dataset, r.metric, r.value) for r in spec.reported} == OURS
     assert all(r.table == "Table 2" for r in spec.reported)
+
+
+def test_a_value_per_dataset_written_with_on_is_noted(tmp_path):
+    spec = spec_of(tmp_path, paper("The L2 regularization coefficient is set to 1e-4 on MovieLens-1M and 1e-5 on "
+                                   "Gowalla.", "We report Recall@20 and NDCG@20."))
+    assert stated(spec)["l2_reg"] == 1e-4
+    assert any(note.startswith("l2_reg differs by dataset") for note in spec.unclear)

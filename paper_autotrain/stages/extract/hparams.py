@@ -59,7 +59,7 @@ RULES: tuple[Rule, ...] = (
     Rule("embedding_size", rf"\b{INT}-dimensional (?:embedding|latent)", "int"),
     Rule(
         "embedding_size",
-        rf"dimension(?:ality)? of (?:the )?(?:latent (?:representation|factors?|vectors?)"
+        rf"dimension(?:ality)? of (?:the )?(?:latent (?:representation|factors?|vectors?|space)"
         rf"|embeddings?)(?: \w)?\s+{SETTING}{INT}",
         "int",
     ),
@@ -198,7 +198,8 @@ RULES: tuple[Rule, ...] = (
     Rule("negative_samples", rf"negative sampling (?:ratio|rate|number)\s+{SETTING}{INT}", "int"),
     Rule(
         "negative_samples",
-        rf"number of negative (?:samples|instances|items|examples)(?: per [\w ]{{1,20}}?)?\s+(?:is\s+)?{SETTING}{INT}",
+        rf"number of negative (?:samples|instances|items|examples)(?: (?:per|for each|for every) [\w ]{{1,20}}?)?\s+"
+        rf"(?:is\s+)?{SETTING}{INT}",
         "int",
     ),
     # "we randomly sample a negative instance ... to pair with each positive instance"
@@ -271,7 +272,7 @@ GRID_TAIL = (
 
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
 CONDITIONAL = re.compile(r"\b(?:if|suppose|for (?:example|instance))\b[^.;]*$", re.I)
-PER_DATASET = re.compile(r"\bfor (?:the )?[A-Z][\w-]+[^.;]{0,40}?\band \S+ for\b")
+PER_DATASET = re.compile(r"\b(?:for|on) (?:the )?[A-Z][\w-]+[^.;]{0,40}?\band \S*\d\S* (?:for|on)\b")
 
 
 def _value(rule: Rule, match: re.Match[str]) -> object:
@@ -650,9 +651,30 @@ def range_end(text: str, start: int, end: int) -> bool:
     return bool(RANGE_BEFORE.search(text[max(0, start - 20) : start]) and RANGE_AFTER.match(text, end))
 
 
-def _grid_in(sentence: str, phrase: str) -> tuple[str, int] | None:
+GRID = re.compile(r"[\[{]\s*\d[^\]}]{2,80}[\]}]")
+
+
+def _respective_grids(sentence: str) -> dict[str, tuple[str, int]] | None:
+    """"The learning rate and the L2 coefficient are searched in {A} and {B}, respectively": each named setting's own
+    grid, in order; {} when the names and the grids do not pair one to one; None when the sentence is not of this
+    form."""
+    grids = list(GRID.finditer(sentence))
+    if "respectively" not in sentence or len(grids) < 2:
+        return None
+    head = sentence[: grids[0].start()]
+    named = sorted((m.start(), key) for key, phrase in GRID_PHRASES.items() if (m := re.search(phrase, head, re.I)))
+    if len(named) != len(grids):
+        return {}
+    return {key: (grid.group(0), at) for (at, key), grid in zip(named, grids, strict=True)}
+
+
+def _grid_in(sentence: str, key: str) -> tuple[str, int] | None:
     """The grid a sentence searches for a setting, "{16, 32, 64}", or a range "16 to 128" it varies it over, and
     where its statement starts."""
+    respective = _respective_grids(sentence)
+    if respective is not None:
+        return respective.get(key)
+    phrase = GRID_PHRASES[key]
     match = re.search(phrase + GRID_TAIL, sentence, re.I)
     if match:
         return match.group("g"), match.start()
@@ -667,10 +689,10 @@ def find_grids(sentences: list[Sentence], stated: set[str], others: tuple[str, .
     notes = []
     seen: set[str] = set()
     for sentence in sentences:
-        for key, phrase in GRID_PHRASES.items():
+        for key in GRID_PHRASES:
             if key in stated or key in seen:
                 continue
-            found = _grid_in(sentence.text, phrase)
+            found = _grid_in(sentence.text, key)
             if found and not about_other_model(sentence.text, "", others):
                 seen.add(key)
                 notes.append(f"{key}: the paper searches {found[0]} without stating the chosen value "
