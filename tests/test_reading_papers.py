@@ -215,7 +215,9 @@ def test_grids_searched_respectively_each_to_its_setting():
 def test_k_is_a_grid_symbol_only_on_its_own():
     sentences = [Sentence(page=3, text="We initialize the networks as in [Zhang et al., 2016], with dropout.",
                           order=0),
-                 Sentence(page=6, text="We test K in {1, 2, 3, 4} and report the best.", order=1)]
+                 Sentence(page=5, text="For WMF we tune the latent representation dimension K ∈ {100, 200}.",
+                          order=1),
+                 Sentence(page=6, text="We test K in {1, 2, 3, 4} and report the best.", order=2)]
     notes = find_grids(sentences, set())
     assert len(notes) == 1 and notes[0].startswith("n_layers: the paper searches {1, 2, 3, 4}")
 

@@ -262,7 +262,8 @@ GRID_PHRASES: dict[str, str] = {
     "dropout": r"(?<!node )(?<!message )(?<!edge )dropout(?: ratio| rate)?",
     "message_dropout": r"message dropout(?: ratio| rate)?",
     "node_dropout": r"node dropout(?: ratio| rate)?",
-    "n_layers": r"(?:number of layers|layers|(?-i:\bK\b))",  # K the symbol, not a word's k ("networks")
+    # K the symbol (not a word's k, "networks"), not a size's symbol ("the latent representation dimension K")
+    "n_layers": r"(?:number of layers|layers|(?<!dimension )(?<!size )(?-i:\bK\b))",
 }
 GRID_TAIL = (
     r"[^.;]{0,50}?(?:in|from|of|among(?:st)?|within|over|tested|searched|tuned|varied|chosen|selected|∈)\s*"
