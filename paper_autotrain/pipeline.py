@@ -243,6 +243,8 @@ def llm_inputs(ctx: Context) -> list[Any]:
 def do_extract(ctx: Context) -> None:
     doc_path = ctx.store.stage_dir("parse") / "paperdoc.json"
     extractor_cfg = {**ctx.section("extractor"), "hparams": ctx.section("hparams")}
+    if ctx.section("search"):  # a trial of hparams_search: a value no part of the model reads is dropped, not refused
+        extractor_cfg["hparams_search"] = True
     if ctx.section("search").get("open_only"):  # a search over what the paper leaves open: stated values stay
         extractor_cfg["hparams_open_only"] = True
     uses_llm = extractor_cfg.get("name") == "llm"

@@ -21,14 +21,15 @@ from paper_autotrain.errors import UserError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.closed_form import cosine_knn_weights, ease_weights, slim_weights
 from paper_autotrain.schemas import RunResult
-from paper_autotrain.stages import baselines, render, validate
+from paper_autotrain.stages import baselines, extract, parse, render, validate
 from paper_autotrain.stages.compare.report import _epochs, budget_line, fitted_once
 from paper_autotrain.stages.compare.seeds import ModelRow
 from paper_autotrain.stages.extract.defaults import apply_overrides
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import FIT_CHECKPOINT
 from paper_autotrain.worker.train import train as train_in_process
-from tests.fixture_papers import rendered, spec_of
+from tests.fixture_papers import PARSE, RULES, rendered, spec_of
+from tests.pdf_fixtures import bundle_for, write_pdf
 from tests.test_classic_papers import ENMF_PAPER
 from tests.test_ials_paper import WEIGHTED_ALS_PAPER
 
@@ -281,5 +282,12 @@ def test_a_hand_set_training_value_for_a_fitted_model_is_refused_or_dropped_in_a
         apply_overrides(ease, {"learning_rate": 0.01})
     assert set(apply_overrides(ease, {"learning_rate": 0.01, "l2_weight": 50.0}, keep_stated=True).hyperparameters) \
         == {"l2_weight"}
+    # any search trial drops it, one that also sweeps what the paper states (search.open_only=false) too: the
+    # extract stage is told a search runs apart from open_only (the learning rate a search sweeps for every paper)
+    doc = parse.run(*bundle_for(write_pdf(tmp_path / "ease" / "again.pdf", EASE_PAPER)), PARSE)
+    swept = {"learning_rate": 0.01, "l2_weight": 50.0}
+    assert set(extract.run(doc, {**RULES, "hparams": swept, "hparams_search": True}).hyperparameters) == {"l2_weight"}
+    with pytest.raises(UserError, match=r"hparams\.learning_rate: EASE is fitted once"):
+        extract.run(doc, {**RULES, "hparams": swept})
     ials = apply_overrides(spec_of(tmp_path / "ials", WEIGHTED_ALS_PAPER), {"epochs": 3})
     assert ials.hyperparameters["epochs"].source == "user"

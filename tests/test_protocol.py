@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from paper_autotrain.data.protocol_words import LEAVE_ONE_OUT_WORDS
 from paper_autotrain.schemas import (
     MethodSpec,
     Page,
@@ -77,6 +78,35 @@ def test_leave_one_out_with_100_sampled_negatives():
 ])
 def test_leave_one_out_phrasings(text):
     assert value(protocol_of(text).split).startswith("leave-one-out")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Closely following the setup from He et al., for each user we randomly hold out one item the user has "
+     "interacted with and sample 100 unobserved items to form the test set.",
+     "leave-one-out (a random interaction per user)"),
+    ("We adopt the leave-one-out evaluation: the latest interaction of each user is held out for testing, and we "
+     "randomly sample 100 items the user has not interacted with.", "leave-one-out (latest interaction per user)"),
+    ("We adopt the leave-one-out evaluation and randomly sample 100 items the user has not interacted with.",
+     "leave-one-out"),  # the random draw is the negatives', not the held-out item's
+])
+def test_which_item_a_leave_one_out_holds_out(text, expected):
+    assert value(protocol_of(text).split) == expected
+
+
+@pytest.mark.parametrize("paper_split, order, why", [
+    ("leave-one-out (a random interaction per user)", "time order", "ours the last one by time"),
+    ("leave-one-out (a random interaction per user)", "random order", ""),
+    ("leave-one-out (latest interaction per user)", "random order", "ours a random one"),
+    ("leave-one-out (latest interaction per user)", "time order", ""),
+    ("leave-one-out", "time order", ""),  # which item the paper holds out was not read: nothing to compare
+])
+def test_a_leave_one_out_compares_which_item_it_holds_out(paper_split, order, why):
+    spec = report_fixtures.spec().model_copy(update={"protocol": Protocol(split=ProtocolItem(
+        value=paper_split, evidence="p5: quoted"))})
+    split = report_fixtures.SPLIT.model_copy(update={"protocol": f"{LEAVE_ONE_OUT_WORDS} (the last tested), {order}; "
+                                                     "full ranking over all items, seen items masked"})
+    row = protocol_rows(spec, split, None)[0]
+    assert row.differs is bool(why) and why in row.why
 
 
 def test_a_model_using_its_last_item_is_no_split():

@@ -43,7 +43,7 @@ class Ours:
     metric_definition: str
     early_stopping: str
     ratios: tuple[float, ...] = ()  # percent, train/valid/test
-    temporal: bool = False  # the ratio split follows time order
+    temporal: bool = False  # the split follows time order (a leave-one-out holds out the last item by time)
     leave_one_out: bool = False  # each user's last item is the test target
     ranks_items: bool = True  # False: labelled rows are scored (CTR), nothing is ranked
     dataset: str = ""  # the dataset our run used (a paper's per-dataset split is compared on the matching one)
@@ -110,6 +110,7 @@ def leave_one_out_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
         metric_definition=TOPK_METRICS,
         early_stopping=early_stopping_line(run, "NDCG@10"),
         leave_one_out=True,
+        temporal=True,
     )
 
 
@@ -196,7 +197,7 @@ def strip_dataset(part: str) -> str:
 def offline_split_difference(paper: str, ours: Ours) -> str | None:
     if paper.startswith("leave-one-out"):
         if ours.leave_one_out:
-            return None
+            return held_out_order_difference(paper, ours)
         share = "a share of each user's items" if ours.ranks_items else "a random share of all rows"
         return (f"the paper tests one held-out item per user, ours {share}: Hit and Recall mean different things, "
                 "so the numbers are not comparable")
@@ -226,6 +227,17 @@ def offline_split_difference(paper: str, ours: Ours) -> str | None:
                        "a different share of rows is tested: AUC and LogLoss move little with it, but the test rows "
                        "differ")
     return "; ".join(reasons) or None
+
+
+def held_out_order_difference(paper: str, ours: Ours) -> str | None:
+    """Both hold out one item per user: which one (the paper's latest or a random one, ours by time or not)."""
+    if "random" in paper and ours.temporal:
+        return ("the paper holds out a random interaction per user, ours the last one by time, usually harder: expect "
+                "lower numbers from ours (dataset.split.order=RO holds out a random one)")
+    if "latest" in paper and not ours.temporal:
+        return ("the paper holds out each user's latest interaction, ours a random one, usually easier: expect higher "
+                "numbers from ours (dataset.split.order=TO holds out the latest)")
+    return None
 
 
 def ranking_difference(paper: str, ours: Ours) -> str | None:

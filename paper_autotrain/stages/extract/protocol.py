@@ -79,6 +79,10 @@ LEAVE_ONE_OUT = re.compile(
     re.I,
 )
 LATEST = re.compile(r"\b(?:latest|last|most\s+recent|final)\b|chronolog|timestamp", re.I)
+# a held-out item drawn at random ("for each user we randomly hold out one item"): not the latest one
+RANDOM_HELD_OUT = re.compile(r"\brandom(?:ly)?\s+(?:hold(?:s|ing)?[- ]?out|held[- ]?out|select\w*|pick\w*|chos\w*"
+                             rf"|choos\w*|sampl\w*)\s+(?:out\s+)?(?:one|a\s+single|1)\s+(?:\w+\s+)?{ITEM_NOUN}\b",
+                             re.I)
 # held-out users: the test users are unseen in training ("strong generalization")
 HELD_OUT_USERS = re.compile(r"\bheld[- ]out\s+users\b"
                             r"|\bsplit\w*\s+(?:the\s+)?users\s+into\s+(?:\w+\s+)?(?:train|disjoint)", re.I)
@@ -346,8 +350,9 @@ def read_split(clause: str, quote_at: QuoteAt, before: tuple[str, QuoteAt] | Non
     if not loo and not SPLIT_CONTEXT.search(clause):
         return []
     if loo:
-        latest = " (latest interaction per user)" if LATEST.search(clause) else ""
-        return [Finding(f"leave-one-out{latest}", "leave-one-out", quote_at(loo[0].start()), at=loo[0].start())]
+        which = (" (latest interaction per user)" if LATEST.search(clause)
+                 else " (a random interaction per user)" if RANDOM_HELD_OUT.search(clause) else "")
+        return [Finding(f"leave-one-out{which}", "leave-one-out", quote_at(loo[0].start()), at=loo[0].start())]
     held_out = positive_matches(HELD_OUT_USERS, clause)
     if held_out:
         return [Finding("held-out users", "held-out users", quote_at(held_out[0].start()), at=held_out[0].start())]
