@@ -1,6 +1,7 @@
 """Pool the seeds of several parity runs of one model: per seed our and RecBole's test NDCG@10 (and best valid), and
 the paired test over all of them (each test user's value averaged over the seeds, as the report's test over one
-run's seeds), with the standard error of the paired mean difference.
+run's seeds), with the standard error of the paired mean difference; and the seeds as the units (the per-seed
+differences' mean, its one-sample t-test, the sign test).
 
 usage: python scripts/seed_pairs.py MODEL RESULTS [RESULTS ...]
 
@@ -53,6 +54,19 @@ def pooled(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> dict
             "valid": float(np.mean([row[3] for row in rows]) / np.mean([row[4] for row in rows]) - 1)}
 
 
+def seed_level(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> dict[str, float]:
+    """The seeds as the units: each seed's relative test difference, their mean, the one-sample t-test of that mean
+    against 0 and the sign test of how many seeds are behind (the noise a redraw of weights, order and dropout
+    makes, which the per-user test over one set of seeds does not see)."""
+    from scipy import stats
+
+    relative = np.array([row[1].mean() / row[2].mean() - 1 for row in rows])
+    behind = int((relative < 0).sum())
+    t_p = float(stats.ttest_1samp(relative, 0.0).pvalue) if len(relative) > 1 else float("nan")
+    return {"mean": float(relative.mean()), "sd": float(relative.std(ddof=1)) if len(relative) > 1 else float("nan"),
+            "t_p": t_p, "behind": behind, "sign_p": float(stats.binomtest(behind, len(relative)).pvalue)}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -68,6 +82,10 @@ def main(argv: list[str]) -> int:
           f"{100 * pool['relative']:+.1f}% (paired t-test p = {pool['t_p']:.3f}, Wilcoxon p = "
           f"{pool['wilcoxon_p']:.3f}; standard error {100 * pool['error']:.1f}% of RecBole's mean); "
           f"best valid {100 * pool['valid']:+.1f}% (means)")
+    level = seed_level(rows)
+    print(f"seed level: mean of the per-seed differences {100 * level['mean']:+.1f}% (sd {100 * level['sd']:.1f}%, "
+          f"one-sample t-test p = {level['t_p']:.3f}); behind at {level['behind']} of {len(rows)} "
+          f"(sign test p = {level['sign_p']:.3f})")
     return 0
 
 

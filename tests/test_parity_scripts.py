@@ -117,8 +117,13 @@ def test_seed_pairs_pools_two_runs_seeds_as_a_hand_computation(scripts, tmp_path
     assert pooled["valid"] == pytest.approx(valid)
     assert pooled["error"] == pytest.approx(stats.sem(ours - theirs) / theirs.mean())
     printed = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in printed] == ["seed 0", "seed 1", "seed 2", "seeds [0, 1, 2]"]
-    assert f"{100 * relative:+.1f}% (paired t-test p = {t_p:.3f}" in printed[-1]
+    assert [line.split(":")[0] for line in printed] == ["seed 0", "seed 1", "seed 2", "seeds [0, 1, 2]", "seed level"]
+    assert f"{100 * relative:+.1f}% (paired t-test p = {t_p:.3f}" in printed[-2]
+    per_seed = [values[seed][0].mean() / values[seed][1].mean() - 1 for seed in (0, 1, 2)]  # ours ahead at each
+    level = scripts["seed_pairs"].seed_level(sum((scripts["seed_pairs"].seed_rows("GCSAN", tmp_path / run)
+                                                  for run in ("a", "b")), []))
+    assert level["mean"] == pytest.approx(np.mean(per_seed)) and level["behind"] == 0
+    assert level["t_p"] == pytest.approx(stats.ttest_1samp(per_seed, 0.0).pvalue) and level["sign_p"] == 0.25
 
 
 def test_seed_pairs_refuses_two_sides_scored_on_different_users(scripts, tmp_path: Path) -> None:

@@ -52,6 +52,48 @@ def test_batches_cover_every_training_position_and_negatives_avoid_the_target():
         assert batch["neg_items"].min() >= 1 and batch["neg_items"].max() <= split.n_items
 
 
+class BatchRecorder(L.LightningModule):
+    """Records each training step's (user, target, length) rows, one list per epoch; learns nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.epochs = []
+
+    def on_train_epoch_start(self):
+        self.epochs.append([])
+
+    def training_step(self, batch, index):
+        self.epochs[-1].append(torch.stack([batch["users"], batch["targets"], batch["lengths"]], 1))
+        return (self.weight * 0).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters())
+
+
+def test_the_trainer_takes_every_row_once_an_epoch_partial_last_batch_new_order_each_epoch():
+    """As RecBole's TrainDataLoader (shuffle, no drop_last): ceil(rows / batch) steps an epoch, the last one
+    partial, every training row once, a new order each epoch (the worker's loader under Lightning's loop)."""
+    from paper_autotrain.worker.batches import sequence_batches
+
+    split = cyclic_split()  # 60 users x 7 training positions = 420 rows: 6 batches of 64 and one of 36
+    config = {"model": {"loss": "ce"}, "optim": {"batch_size": 64}, "data": {"train_positions": "prefixes"}}
+    recorder = BatchRecorder()
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(recorder, train_dataloaders=sequence_batches(split, config, seed=3))
+    users, positions = split.examples("train")
+    _, lengths, targets = split.batch(users, positions)
+    every_row = np.stack([users, targets.numpy(), lengths.numpy()], 1)
+    orders = []
+    for batches in recorder.epochs:
+        assert [len(batch) for batch in batches] == [64] * 6 + [36]
+        rows = torch.cat(batches).numpy()
+        assert sorted(map(tuple, rows)) == sorted(map(tuple, every_row))
+        orders.append(rows)
+    assert len(orders) == 2 and not np.array_equal(*orders)
+
+
 @pytest.mark.parametrize("loss", ["ce", "bce", "top1"])
 def test_a_gru_learns_the_cycle_and_is_scored_on_the_test_targets(loss):
     split = cyclic_split()
