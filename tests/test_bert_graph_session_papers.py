@@ -199,7 +199,7 @@ def test_bert4rec_reference_maps_the_cloze_settings_and_notes_recboles_differenc
     assert overrides["loss_type"] == "CE"
     assert any("LayerNorm" in note for note in notes) and any("oldest item" in note for note in notes)
     for word in ("append_target", "last_item_batches", "loss_positions_cap", "first_position_loss",
-                 "unmasked_fallback"):  # each difference names the block word that gives RecBole's choice
+                 "unmasked_fallback", "inference_window", "output_norm"):  # each names the word giving RecBole's
         assert any(word in note for note in notes), word
 
 
@@ -350,6 +350,80 @@ def test_recboles_words_mask_the_history_alone_with_its_label_rules(bert4rec_mod
                  for row in range(2) for at, item in enumerate(labels[row].tolist()) if item > 0]
         assert len(terms) == 4  # two a row: the cap binds
         torch.testing.assert_close(model.loss(batch), torch.stack(terms).mean(), rtol=1e-4, atol=1e-5)
+
+
+def recboles_bert4rec_in_our_layout(model, theirs, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's BERT4Rec's matching tensor in our layout) for every parameter: its [mask] is
+    the item table's last row, its query, key and value one in-projection of ours."""
+    yield model.item_embedding.weight, of(theirs.item_embedding.weight)[:-1]
+    yield model.mask_embedding, of(theirs.item_embedding.weight)[-1]
+    yield model.position_embedding.weight, of(theirs.position_embedding.weight)
+    yield model.item_bias, of(theirs.output_bias)
+    pairs = [(model.input_norm, theirs.LayerNorm), (model.output_projection, theirs.output_ffn),
+             (model.output_norm, theirs.output_ln)]
+    for layer, their_layer in zip(model.bidirectional.layers, theirs.trm_encoder.layer, strict=True):
+        heads, their_ffn = their_layer.multi_head_attention, their_layer.feed_forward
+        projections = [getattr(heads, name) for name in ("query", "key", "value")]
+        yield layer.self_attn.in_proj_weight, torch.cat([of(projection.weight) for projection in projections])
+        yield layer.self_attn.in_proj_bias, torch.cat([of(projection.bias) for projection in projections])
+        pairs += [(layer.self_attn.out_proj, heads.dense), (layer.norm1, heads.LayerNorm), (layer.linear1,
+                  their_ffn.dense_1), (layer.linear2, their_ffn.dense_2), (layer.norm2, their_ffn.LayerNorm)]
+    for mine, their in pairs:
+        yield from ((mine.weight, of(their.weight)), (mine.bias, of(their.bias)))
+
+
+def test_bert4rec_with_recboles_seven_words_is_recboles_bert4rec_module_with_the_same_weights(bert4rec_model,
+                                                                                              sequences):
+    """With RecBole's inference window and output LayerNorm (and its five masking words), RecBole's weights copied
+    in: our full ranking equals RecBole's BERT4Rec's full_sort_predict on right-padded histories (a full one, a
+    one-item one), and our cloze loss and every gradient its calculate_loss given the same masks. The paper's form
+    with the same weights ranks differently, and so does each of the two words alone."""
+    from recbole.model.sequential_recommender.bert4rec import BERT4Rec
+
+    folder, _ = bert4rec_model
+    split, config = load_sequences(sequences.path), load_config(folder)
+    words = {"inference_window": "drop_oldest", "output_norm": "layer_norm"}
+    config["model"].update(append_target=False, last_item_batches=True, unmasked_fallback=False,
+                           loss_positions_cap=2, first_position_loss=False, **words)
+    model = build_model(folder, config, split).train()  # dropout 0: train mode is deterministic
+    layers, width = model.bidirectional.layers, model.max_seq_length
+    stub = RecBoleStub(split.n_items, width, n_layers=len(layers), n_heads=layers[0].self_attn.num_heads,
+                       hidden_size=model.position_embedding.embedding_dim, inner_size=layers[0].linear1.out_features,
+                       hidden_dropout_prob=0.0, attn_dropout_prob=0.0, hidden_act="gelu", layer_norm_eps=1e-12,
+                       mask_ratio=model.mask_ratio, MASK_ITEM_SEQ="Mask_item_id_list", POS_ITEMS="Pos_item_id",
+                       NEG_ITEMS="Neg_item_id", MASK_INDEX="MASK_INDEX", initializer_range=0.02)
+    theirs = BERT4Rec(stub.config, stub).train()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in theirs.parameters())
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for their in theirs.parameters():  # away from 1 and 0, so every LayerNorm and bias is read
+            their.add_(0.3 * torch.randn_like(their))
+        for mine, their in recboles_bert4rec_in_our_layout(model, theirs):
+            mine.copy_(their)
+    lengths = torch.tensor([width, 1, 3, width - 1])
+    histories = torch.randint(1, split.n_items + 1, (4, width)) * (torch.arange(width) < lengths[:, None])
+    users, batch, interaction = right_padded_batch(stub, histories, lengths, torch.tensor([5, 3, 9, 2]))
+    with torch.no_grad():
+        ours = model.full_sort_scores(histories, lengths, users)
+        torch.testing.assert_close(ours, theirs.full_sort_predict(interaction), rtol=1e-5, atol=1e-5)
+        paper = {"inference_window": "append", "output_norm": "none"}
+        for differs in ({}, {"inference_window": "drop_oldest"}, {"output_norm": "layer_norm"}):
+            other = build_model(folder, {**config, "model": {**config["model"], **paper, **differs}}, split)
+            other.load_state_dict(model.state_dict(), strict=False)  # all but the LayerNorm the paper's form lacks
+            assert not torch.allclose(other.eval().full_sort_scores(histories, lengths, users), ours, atol=1e-3)
+    tokens, labels = mask_items(histories, lengths, model.mask_ratio, model.mask_id, model.last_item_share,
+                                batch_generator(histories), **model.mask_options)  # the draws model.loss makes
+    index = torch.stack([torch.nn.functional.pad(row.nonzero()[:, 0], (0, 2 - int((row > 0).sum())))
+                         for row in labels])  # RecBole's MASK_INDEX: the labelled positions, 0 padding, at most 2
+    labelled = labels.gather(1, index)  # (its negatives are read by its BPR loss only)
+    interaction.update(type(interaction)({"Mask_item_id_list": tokens, "MASK_INDEX": index,
+                                          "Pos_item_id": labelled, "Neg_item_id": labelled}))
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in recboles_bert4rec_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert float(model.output_norm.weight.grad.abs().sum()) > 0.0
 
 
 def paper_scores_at(model: torch.nn.Module, tokens: list[int], position: int) -> torch.Tensor:

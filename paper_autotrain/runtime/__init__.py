@@ -18,7 +18,7 @@ from paper_autotrain.runtime.autoencoder import (
 )
 from paper_autotrain.runtime.causal import cause_specific_bpr, decayed, discrepancy, pnsm_negatives
 from paper_autotrain.runtime.closed_form import ClosedFormModule, cosine_knn_weights, ease_weights, slim_weights
-from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items
+from paper_autotrain.runtime.cloze import append_item, batch_generator, mask_items, shift_in_item
 from paper_autotrain.runtime.ctr import CTRModule, Dice, FieldCrossProducts, FieldEmbedding, pretrain_fm
 from paper_autotrain.runtime.graph import (
     adjacency_rows,
@@ -98,8 +98,8 @@ __all__ = [
     "ripple_sets", "relation_normalised_weights", "HeadTailPairs",
     "DistinctPerSlice", "with_corrupted_tails",
     "ClosedFormModule", "cosine_knn_weights", "ease_weights", "slim_weights", "implicit_als", "weighted_squared_rows",
-    "append_item", "batch_generator", "mask_items", "GatedGraphCell", "node_states_at_positions", "normal_init",
-    "session_graph",
+    "append_item", "batch_generator", "mask_items", "shift_in_item", "GatedGraphCell", "node_states_at_positions",
+    "normal_init", "session_graph",
     "distance_correlation", "identity_plus_laplacian", "interaction_adjacency", "kmeans", "orthogonal_matrix",
     "spectral_filter", "graph_edges", "interest_aware_layers", "subgraph_adjacency",
     "ItemFeatureEmbedding", "CausalEncoderLayer",

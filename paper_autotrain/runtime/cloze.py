@@ -35,6 +35,18 @@ def append_item(histories: torch.Tensor, lengths: torch.Tensor, items: torch.Ten
     return sequences, slot + 1
 
 
+def shift_in_item(histories: torch.Tensor, lengths: torch.Tensor, items: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """RecBole's BERT4Rec inference input (`reconstruct_test_data`): every history, full or not, drops its oldest
+    item, shifts left and takes `items` [B] after its last -> (sequences [B, L], lengths [B], unchanged). An empty
+    history (RecBole has none) takes the item at position 0, as `append_item` writes it."""
+    padded = torch.cat([histories, histories.new_zeros(len(histories), 1)], dim=1)
+    shifted = padded.scatter(1, lengths[:, None], items[:, None])[:, 1:]
+    appended, appended_lengths = append_item(histories, lengths, items)
+    empty = lengths == 0
+    return torch.where(empty[:, None], appended, shifted), torch.where(empty, appended_lengths, lengths)
+
+
 def batch_generator(sequences: torch.Tensor) -> torch.Generator:
     """A generator on the batch's device seeded by its items: the same batch draws the same masks."""
     seed = int(hashlib.sha256(sequences.cpu().numpy().tobytes()).hexdigest()[:15], 16)

@@ -141,7 +141,7 @@ def _bert4rec(m: SpecMapping, embedding: int | float | None) -> None:
     m.put("ft_ratio", m.model_value(encoder, "last_item_share"))
     m.notes.extend([
         "RecBole's BERT4Rec adds a LayerNorm after the output layer's GELU (the authors' BERT code); the paper's "
-        "output is GELU(h W_P + b_P) E^T + b_O",
+        "output is GELU(h W_P + b_P) E^T + b_O; bidirectional_encoder's output_norm=layer_norm gives RecBole's",
         "RecBole's BERT4Rec masks the items of each prefix's history (the target itself is never an input) and "
         "draws a whole batch of last-item samples with probability ft_ratio; ours masks each prefix with its "
         "target appended and mixes last-item samples within a batch (the same share); bidirectional_encoder's "
@@ -153,7 +153,7 @@ def _bert4rec(m: SpecMapping, embedding: int | float | None) -> None:
         "unmasked_fallback=false give RecBole's",
         "RecBole's BERT4Rec drops the oldest item of every history at inference (it shifts the history left to "
         "append [mask], even when the history is shorter than max_seq_length); ours drops it only from a full "
-        "history",
+        "history; bidirectional_encoder's inference_window=drop_oldest gives RecBole's",
     ])
 
 
