@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -200,3 +201,26 @@ def test_a_baseline_cached_on_other_candidates_is_trained_again(tmp_path, monkey
     redrawn = {**drawn, "digest": "0" * 16}  # the same format, N and seed, other negatives
     assert baselines.cache_key(split, "Pop", config, "cpu", drawn) != baselines.cache_key(split, "Pop", config,
                                                                                           "cpu", redrawn)
+
+
+@pytest.mark.slow
+def test_a_sequential_model_and_recboles_are_ranked_on_the_same_sampled_candidates(sequences, tmp_path):
+    """The train and baselines stages on sampled-20: our SASRec in its sandboxed worker, RecBole's SASRec (the
+    reference) and GRU4Rec in their runners, all scored by our evaluator on the one candidates file, RecBole's
+    early stopping on its own uni20."""
+    from paper_autotrain.stages import train as train_stage
+    from tests.fixture_papers import rendered
+    from tests.model_fixtures import reference_spec
+
+    spec = reference_spec("SASRec", batch_size=64)
+    trainer = {"max_epochs": 3, "seed": 0, "ranking": "sampled-20", "timeout_s": 600}
+    ours = train_stage.run(rendered(spec, tmp_path / "model"), sequences, trainer, tmp_path / "train")
+    cfg = {**trainer, "models": ["GRU4Rec"], "patience": 10, "ks": [10], "device": "cpu", "regime": "sequential",
+           "max_seq_length": 5}
+    theirs = {r.model: r for r in baselines.run(spec, sequences, cfg, tmp_path / "cache")}
+    assert set(theirs) == {"GRU4Rec", "SASRec"} and all(r.status == "ok" for r in theirs.values()), theirs
+    assert ours.ranking == "sampled-20" and {r.ranking for r in theirs.values()} == {"sampled-20"}
+    assert all(r.config["recbole"]["eval_args"]["mode"] == "uni20" for r in theirs.values())
+    assert (Path(sequences.path) / "candidates" / "sampled-20.seed0.npz").is_file()  # drawn once, read by all
+    for result in (ours, *theirs.values()):  # 10 of 21 candidates: far above the full ranking's hit rate
+        assert 0.45 < result.test["hit@10"] <= 1, (result.model, result.test)
