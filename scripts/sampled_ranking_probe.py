@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--leave-one-out", action="store_true")
     parser.add_argument("--order", default="RO")
     parser.add_argument("--sequential", action="store_true", help="the sequential regime's split and config")
+    parser.add_argument("--sampled-only", action="store_true", help="train the sampled-N run alone")
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets", type=Path, default=Path(tempfile.gettempdir()) / "sampled_probe")
@@ -66,7 +67,7 @@ def main() -> None:
         prepare_split({"name": "ml-100k"}, split_cfg, args.datasets)
     figures = {"model": args.model, "split": split.protocol, "split_id": split.split_id, "seed": args.seed,
                "runs": [run(args.model, ranking, split, args, args.datasets / "cache")
-                        for ranking in ("full", f"sampled-{args.negatives}")]}
+                        for ranking in ([] if args.sampled_only else ["full"]) + [f"sampled-{args.negatives}"]]}
     args.out.write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))
 
