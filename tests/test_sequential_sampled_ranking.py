@@ -224,3 +224,19 @@ def test_a_sequential_model_and_recboles_are_ranked_on_the_same_sampled_candidat
     assert (Path(sequences.path) / "candidates" / "sampled-20.seed0.npz").is_file()  # drawn once, read by all
     for result in (ours, *theirs.values()):  # 10 of 21 candidates: far above the full ranking's hit rate
         assert 0.45 < result.test["hit@10"] <= 1, (result.model, result.test)
+
+
+def test_a_sampled_sequential_run_says_so_in_the_protocol_line_and_table(tmp_path):
+    from paper_autotrain.data.protocol_words import SEQUENCE_FULL_WORDS
+
+    spec = report_fixtures.protocol_spec().model_copy(update={"family": "sequential"})  # the paper: sampled-100
+    split = report_fixtures.SPLIT.model_copy(update={"protocol": "time-ordered leave-one-out per user, histories of "
+                                                                 f"at most 50 items; {SEQUENCE_FULL_WORDS}"})
+    ours, others, files = report_fixtures.runs(tmp_path, [0])
+    sampled = [[run.model_copy(update={"ranking": "sampled-100"}) for run in runs] for runs in (ours, others)]
+    md = compare.run(spec, *sampled, split, {}, files)["report.md"]
+    protocol = next(line for line in md.splitlines() if line.startswith("- Protocol:"))
+    assert "among 100 negatives" in protocol and SEQUENCE_FULL_WORDS not in protocol
+    assert next(line for line in md.splitlines() if line.startswith("| Ranking ")).endswith("| same |")
+    full = compare.run(spec, ours, others, split, {}, files)["report.md"]
+    assert SEQUENCE_FULL_WORDS in next(line for line in full.splitlines() if line.startswith("- Protocol:"))

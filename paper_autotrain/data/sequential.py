@@ -39,6 +39,7 @@ from paper_autotrain.data.candidates import PHASES as CANDIDATE_PHASES
 from paper_autotrain.data.candidates import CandidatePool, SampledCandidates
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
+from paper_autotrain.data.protocol_words import SEQUENCE_FULL_WORDS
 from paper_autotrain.data.split import publish_split, read_atomic_interactions, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
@@ -277,7 +278,7 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
         dataset=name, split_id=split_id, path=str(folder), n_users=split.n_users, n_items=split.n_items,
         n_train=len(split.examples("train")[0]), n_valid=len(split.eval_users()), n_test=len(split.eval_users()),
         protocol=f"time-ordered leave-one-out per user, histories of at most {max_seq_length} items; "
-                 "full ranking over all items, history not masked",
+                 f"{SEQUENCE_FULL_WORDS}",
     )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{split_id}.", dir=folder.parent))

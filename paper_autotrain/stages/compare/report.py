@@ -8,8 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from paper_autotrain.data.candidates import ranking_words
-from paper_autotrain.data.protocol_words import FULL_WORDS
+from paper_autotrain.data.candidates import FULL, ranking_words
+from paper_autotrain.data.protocol_words import FULL_WORDS, SEQUENCE_FULL_WORDS
 from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.regimes import RegimeError, config_regime
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
@@ -341,9 +341,17 @@ def protocol_line(report: Report) -> str:
     rankings = report.rankings
     if report.ranking == "mixed":
         mixed = "; ".join(f"{name}: {', '.join(models)}" for name, models in rankings.items())
-        return (f"{report.split.protocol.replace(FULL_WORDS, 'MIXED rankings')} ({mixed}): rows ranked "
+        return (f"{ranked_protocol(report.split.protocol, 'MIXED rankings')} ({mixed}): rows ranked "
                 f"differently are not comparable{source}")
-    return report.split.protocol.replace(FULL_WORDS, ranking_words(report.ranking)) + source
+    if report.ranking == FULL:  # the split's own words (the sequences' full ranking masks no history)
+        return report.split.protocol + source
+    return ranked_protocol(report.split.protocol, ranking_words(report.ranking)) + source
+
+
+def ranked_protocol(protocol: str, words: str) -> str:
+    """The split's protocol line with its full-ranking words (the top-k splits' or the sequences') replaced by
+    `words`."""
+    return protocol.replace(FULL_WORDS, words).replace(SEQUENCE_FULL_WORDS, words)
 
 
 def results_table(report: Report) -> str:
