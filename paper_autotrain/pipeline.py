@@ -125,8 +125,13 @@ class Context:
         """The saved split in the spec's data regime (its family's, or a block's own: computed once, then reused)."""
         if self._split is None:
             spec = self.spec()
-            self._split = spec_regime(spec).prepare(self.section("dataset"),
-                                                             resolve_path(self.cfg, "datasets"), spec)
+            dataset = self.section("dataset")
+            stated = paper_split(self)
+            if stated is not None:
+                dataset = with_papers_split(dataset, stated)
+                log.info("eval.ranking=paper: the split is the paper's (%r): dataset.split.leave_one_out=true%s",
+                         stated, ", order=TO" if dataset["split"].get("order") == "TO" else "")
+            self._split = spec_regime(spec).prepare(dataset, resolve_path(self.cfg, "datasets"), spec)
         return self._split
 
 
@@ -357,9 +362,31 @@ def resolved_ranking(ctx: Context) -> str:
         log.warning("eval.ranking=paper: the paper ranks %s, but the %s regime has full ranking only", ranking,
                     regime.name)
         return FULL_RANKING
-    raise UserError(f"eval.ranking={ranking}: sampled ranking is built for the top-k split (general, graph, "
-                    f"autoencoder and knowledge families), not for {spec.family} models ({regime.name} regime); "
-                    "use eval.ranking=full")
+    raise UserError(f"eval.ranking={ranking}: {spec.family} models ({regime.name} regime) score labelled rows and "
+                    "rank no items, so they have no sampled ranking; use eval.ranking=full")
+
+
+def paper_split(ctx: Context) -> str | None:
+    """eval.ranking=paper takes the paper's split as well where the spec states one leave-one-out split and the
+    spec's regime cuts its split as dataset.split says (Regime.configured_split): that statement; None otherwise
+    (another or no statement, one per dataset, or a regime with a split of its own: the sequences are leave-one-out
+    already)."""
+    if str(ctx.section("eval").get("ranking") or "").strip().lower() != PAPER_RANKING:
+        return None
+    spec = ctx.spec()
+    stated = spec.protocol.split.value if spec.protocol.split else ""
+    offline = [part for part in stated.split("; ") if part and not part.startswith("online")]
+    if len(offline) != 1 or not offline[0].startswith("leave-one-out") or not spec_regime(spec).configured_split:
+        return None
+    return offline[0]
+
+
+def with_papers_split(dataset: Mapping[str, Any], stated: str) -> dict[str, Any]:
+    """The dataset section with the paper's leave-one-out split: its latest interaction tested means time order."""
+    split = {**dict(dataset.get("split") or {}), "leave_one_out": True}
+    if "latest" in stated:
+        split["order"] = "TO"
+    return {**dataset, "split": split}
 
 
 def trainer_config(ctx: Context) -> dict[str, Any]:
@@ -456,7 +483,9 @@ def run_files(train_dir: Path, baselines_dir: Path, ours: list[RunResult], other
 def compare_config(ctx: Context) -> dict[str, Any]:
     """The evaluation settings, and the command line that reproduces the run (the report prints it)."""
     command = ctx.cfg.get("command")
-    return {**ctx.section("eval"), "ranking": run_ranking(ctx), **({"command": str(command)} if command else {})}
+    stated = paper_split(ctx)
+    return {**ctx.section("eval"), "ranking": run_ranking(ctx), **({"command": str(command)} if command else {}),
+            **({"split_from_paper": stated} if stated else {})}
 
 
 def do_compare(ctx: Context) -> None:

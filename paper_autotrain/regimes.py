@@ -96,6 +96,10 @@ class Regime:
     sampled_ranking: bool = False
     """its evaluation can rank each held-out item among sampled negatives (eval.ranking=sampled-N,
     data/candidates.py) besides the full ranking"""
+    configured_split: bool = False
+    """its split is cut as dataset.split says (ratios, order, leave_one_out: data/split.py), so eval.ranking=paper
+    can take a leave-one-out split the paper states; False: the regime's split is its own (the sequences are
+    leave-one-out already, the CTR rows a random split)"""
     our_protocol: str = reference()
     """(split, run) -> Ours: the evaluation protocol our run followed, item by item, for the report's comparison"""
     ranking: str | None = reference(optional=True)
@@ -167,6 +171,7 @@ TOPK = Regime(
     reference_mapping="paper_autotrain.stages.baselines.references.topk:reference",
     negative_sampling=True,
     sampled_ranking=True,
+    configured_split=True,
     our_protocol="paper_autotrain.stages.compare.protocol:ratio_split_protocol",
     ranking="paper_autotrain.trained:PairRanking",
 )
@@ -186,6 +191,7 @@ SEQUENTIAL = Regime(
     training_data_leak="paper_autotrain.worker.leakage:sequence_leak",
     recbole_config="paper_autotrain.stages.baselines:sequential_config",
     reference_mapping="paper_autotrain.stages.baselines.references.sequential:reference",
+    sampled_ranking=True,  # the next item among N negatives the user never met (SASRec's, BERT4Rec's protocol)
     our_protocol="paper_autotrain.stages.compare.protocol:leave_one_out_protocol",
     ranking="paper_autotrain.trained:SequenceRanking",
 )

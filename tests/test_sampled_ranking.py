@@ -96,10 +96,10 @@ def test_candidates_are_unseen_items_n_per_held_out_item_and_reproducible_from_t
 def test_every_model_of_a_run_meets_the_candidates_drawn_once(tmp_path):
     write_synthetic_split(tmp_path / "split", n_users=30, n_items=80, per_user=20)
     split_dir = tmp_path / "split"
-    prepare_for_seeds(split_dir, "sampled-7", [0, 1])  # the train stage, before its sandboxed worker
+    prepare_for_seeds(split_dir, "sampled-7", [0, 1], load_split)  # the train stage, before its sandboxed worker
     path = candidates_path(split_dir, 7, 0)
     written = path.stat().st_mtime_ns
-    prepare_for_seeds(split_dir, "sampled-7", [0])  # the baselines stage: the same file, not drawn again
+    prepare_for_seeds(split_dir, "sampled-7", [0], load_split)  # the baselines stage: the same file, not drawn again
     assert path.stat().st_mtime_ns == written
 
     class Model:  # what the worker hands the candidates to (the base modules' `candidates`)
@@ -224,11 +224,13 @@ def test_the_pipeline_resolves_the_ranking_by_the_specs_regime(caplog):
 
     graph = report_fixtures.protocol_spec()  # its paper ranks against 100 sampled negatives
     sequential = graph.model_copy(update={"family": "sequential"})
+    ctr = graph.model_copy(update={"family": "context"})
     assert resolved_ranking(RunContext(graph, "paper")) == "sampled-100"
     assert resolved_ranking(RunContext(graph, "sampled-20")) == "sampled-20"
+    assert resolved_ranking(RunContext(sequential, "paper")) == "sampled-100"  # SASRec's protocol
     assert resolved_ranking(RunContext(report_fixtures.spec(), "paper")) == "full"  # the paper's ranking not read
-    with pytest.raises(UserError, match="sampled ranking is built for the top-k split"):
-        resolved_ranking(RunContext(sequential, "sampled-100"))
+    with pytest.raises(UserError, match="rank no items, so they have no sampled ranking"):
+        resolved_ranking(RunContext(ctr, "sampled-100"))
     with caplog.at_level(logging.WARNING, logger="paper_autotrain"):  # another test may have raised its level
-        assert resolved_ranking(RunContext(sequential, "paper")) == "full"
+        assert resolved_ranking(RunContext(ctr, "paper")) == "full"
     assert "full ranking only" in caplog.text

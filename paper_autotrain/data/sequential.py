@@ -14,7 +14,8 @@ ML-100K's genres `class` and `release_year`, those of them the file has) ride al
 them (SASRecF, FDSA): per field an id table [n_items + 1, width] (0 padding; a `token_seq` field such as the
 genres holds several ids per item), and the split folder's benchmark gets a `.item` file with those columns of the
 split's items, which RecBole's feature models read with `selected_features`. Evaluation ranks all
-items for the target with no history masking (RecBole's convention for sequential models).
+items for the target with no history masking (RecBole's convention for sequential models), or, with
+`eval.ranking=sampled-N`, the target among N negatives the user never interacted with (data/candidates.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ import pandas as pd
 import torch
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.data.candidates import PHASES as CANDIDATE_PHASES
+from paper_autotrain.data.candidates import CandidatePool, SampledCandidates
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
+from paper_autotrain.data.protocol_words import SEQUENCE_FULL_WORDS
 from paper_autotrain.data.split import publish_split, read_atomic_interactions, saved_split_info
 from paper_autotrain.errors import UserError
 from paper_autotrain.schemas import SplitInfo
@@ -126,6 +130,20 @@ class SequenceSplit:
         targets = np.where(is_target, self.items[np.minimum(base + position + 1, len(self.items) - 1)], PAD)
         return (torch.from_numpy(users).long(), torch.from_numpy(inputs), torch.from_numpy(is_input.sum(1)),
                 torch.from_numpy(targets))
+
+    def candidate_pool(self) -> CandidatePool:
+        """What sampled ranking draws from (data/candidates.py), in the score rows' columns: never the padding 0
+        nor an item of the user's sequence (its history, valid and test targets); one draw set per evaluated user
+        and phase (its one target)."""
+        import scipy.sparse as sp
+
+        lengths = self.lengths()
+        rows = np.r_[np.repeat(np.arange(self.n_users), lengths), np.arange(self.n_users)]
+        cols = np.r_[self.items, np.full(self.n_users, PAD)]
+        seen = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(self.n_users, self.n_items + 1))
+        seen.data[:] = 1.0  # an item seen twice (a repeat) is summed; keep the matrix binary
+        held = (lengths >= 3).astype(np.int64)  # eval_users: one valid and one test target each
+        return CandidatePool(seen, {phase: held for phase in CANDIDATE_PHASES})
 
     def batch(self, users: np.ndarray, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-aligned, zero-padded histories [B, L], their lengths [B] and the targets [B]."""
@@ -260,7 +278,7 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
         dataset=name, split_id=split_id, path=str(folder), n_users=split.n_users, n_items=split.n_items,
         n_train=len(split.examples("train")[0]), n_valid=len(split.eval_users()), n_test=len(split.eval_users()),
         protocol=f"time-ordered leave-one-out per user, histories of at most {max_seq_length} items; "
-                 "full ranking over all items, history not masked",
+                 f"{SEQUENCE_FULL_WORDS}",
     )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{split_id}.", dir=folder.parent))
@@ -282,8 +300,10 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
 
 def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
-                       names: Sequence[str] = TOPK_METRICS) -> EvalResult:
-    """Rank all items for each user's `phase` target given the history before it; padding never ranks."""
+                       names: Sequence[str] = TOPK_METRICS, candidates: SampledCandidates | None = None) -> EvalResult:
+    """Rank all items for each user's `phase` target given the history before it; padding never ranks. With
+    `candidates` (eval.ranking=sampled-N), rank the target among the user's sampled negatives of `phase` only,
+    everything else masked, as data/evaluator.py ranks the top-k splits' candidates."""
     if phase == "train":
         raise ValueError("evaluate the valid or test phase")
     users, positions = split.examples(phase)
@@ -293,10 +313,13 @@ def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: s
             batch_users = users[start:start + batch_size]
             histories, lengths, targets = split.batch(batch_users, positions[start:start + batch_size])
             scores = score_fn(histories.to(device), lengths.to(device), torch.from_numpy(batch_users).to(device))
-            exclude = torch.zeros_like(scores, dtype=torch.bool)
-            exclude[:, PAD] = True
-            target = torch.zeros_like(exclude)
+            target = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
             target[torch.arange(len(targets)), targets.to(scores.device)] = True
+            if candidates is None:
+                exclude = torch.zeros_like(target)
+                exclude[:, PAD] = True
+            else:
+                exclude = ~(target | torch.from_numpy(candidates.rows(phase, batch_users)).to(scores.device))
             hits = topk_hits(scores, exclude, target, max(ks)).cpu()
             for name, values in metrics_from_hits(hits, torch.ones(len(targets)), ks, names).items():
                 collected.setdefault(name, []).append(values)

@@ -24,6 +24,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from paper_autotrain.artifacts import replace_dir, save_npz
+from paper_autotrain.data.candidates import PHASES as CANDIDATE_PHASES
+from paper_autotrain.data.candidates import CandidatePool
 from paper_autotrain.data.datasets import locate_interactions
 from paper_autotrain.data.protocol_words import FULL_WORDS, LEAVE_ONE_OUT_WORDS
 from paper_autotrain.errors import UserError
@@ -61,6 +63,15 @@ class SplitData:
         mat = sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items))
         mat.data[:] = 1.0  # duplicates were summed; keep the matrix binary
         return mat
+
+    def candidate_pool(self) -> CandidatePool:
+        """What sampled ranking draws from (data/candidates.py): never an item of the user's train, valid or test
+        part; as many draws per user as it holds out in each phase."""
+        if "candidate_pool" not in self.memo:
+            held_out = {phase: np.bincount(self.part(phase)[:, 0], minlength=self.n_users)
+                        for phase in CANDIDATE_PHASES}
+            self.memo["candidate_pool"] = CandidatePool(self.matrix(*PARTS), held_out)
+        return self.memo["candidate_pool"]
 
 
 def load_split(path: str | Path) -> SplitData:

@@ -13,7 +13,7 @@ A generated sequential model fills a small contract:
 This class owns the rest: the loss as the paper states it (softmax cross-entropy over all items; BCE or BPR with
 uniformly sampled negatives, one draw per target and position; GRU4Rec's TOP1 and BPR-max over in-batch negatives),
 and validation/test by full ranking of the next item with the project's evaluator, exactly as RecBole's sequential
-models are scored on the same sequences.
+models are scored on the same sequences (or, with eval.ranking=sampled-N, among the run's sampled candidates).
 
 In-batch negatives (top1, bpr_max) are as GRU4Rec samples them: the negatives of a target are the other targets of
 the same mini-batch (so popular items are drawn more often, and a batch of B targets gives each about B - 1), except
@@ -224,7 +224,8 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
     def evaluate(self, phase: str) -> EvalResult:
         with self.eval_mode():
             result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
-                                        batch_size=self.eval_batch_size, device=self.device)
+                                        batch_size=self.eval_batch_size, device=self.device,
+                                        candidates=self.candidates)
         self.last_results[phase] = result
         return result
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from paper_autotrain.data.candidates import prepare_for_seeds, ranking_of
 from paper_autotrain.errors import StageError
 from paper_autotrain.progress import relay
+from paper_autotrain.regimes import config_regime, resolve
 from paper_autotrain.sandbox.process import SandboxLimits, mentions_out_of_memory, run_sandboxed
 from paper_autotrain.schemas import RunResult, SplitInfo
+from paper_autotrain.worker.loading import load_config
 from paper_autotrain.worker.loggers import logger_name
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ def run(model_dir: Path, split: SplitInfo, cfg: Mapping, out_dir: Path) -> RunRe
     cfg = dict(cfg or {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), [int(cfg.get("seed", 0))])
+    load = resolve(config_regime(load_config(model_dir)).load_split)  # the split in the model's regime
+    prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), [int(cfg.get("seed", 0))], load)
     command = training_command(Path(model_dir), split, cfg, out_dir)
     timeout = float(cfg.get("timeout_s") or DEFAULT_TIMEOUT_S)
     limits = SandboxLimits(wall_s=timeout, memory_mb=memory_limit_mb(cfg), workers=multi_device(cfg))

@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paper_autotrain.data.candidates import negatives_of, prepare_for_seeds, ranking_of
+from paper_autotrain.data.candidates import candidates_identity, negatives_of, prepare_for_seeds, ranking_of
 from paper_autotrain.errors import UserError
 from paper_autotrain.progress import relay
 from paper_autotrain.regimes import DEFAULT_REGIME, family_training_regime, regime, resolve
@@ -136,10 +136,15 @@ def _recbole_version() -> str:
         return "unknown"
 
 
-def cache_key(split: SplitInfo, model: str, config: Mapping[str, Any], device: str) -> str:
+def cache_key(split: SplitInfo, model: str, config: Mapping[str, Any], device: str,
+              candidates: Mapping[str, Any] | None = None) -> str:
+    """The cache file's name. `candidates` (sampled ranking: candidates_identity, its format version, N, seed
+    and digest) joins the key, which RecBole's config alone does not tell apart: another format or draw is a miss;
+    full ranking keeps its keys."""
     payload = {
         "dataset": split.dataset, "split_id": split.split_id, "model": model, "config": config,
         "device": device, "recbole": _recbole_version(), "v": CACHE_VERSION,
+        **({"candidates": dict(candidates)} if candidates else {}),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -362,9 +367,12 @@ def _cached(cache_file: Path) -> RunResult | None:
 
 
 def run_one(name: str, config: dict[str, Any], split: SplitInfo, cfg: Mapping[str, Any], extra: dict[str, Any],
-            cache_dir: Path, log_dir: Path | None = None, threads: int | None = None) -> tuple[RunResult, Path]:
-    """One model with one seed, from the cache when it holds the result: (result, its cache file)."""
-    cache_file = cache_dir / f"{cache_key(split, name, config, str(cfg.get('device', 'cpu')))}.json"
+            cache_dir: Path, log_dir: Path | None = None, threads: int | None = None,
+            candidates: Mapping[str, Any] | None = None) -> tuple[RunResult, Path]:
+    """One model with one seed, from the cache when it holds the result: (result, its cache file). `candidates`:
+    the identity of the sampled candidates it is scored on (candidates_identity), None for full ranking."""
+    key = cache_key(split, name, config, str(cfg.get("device", "cpu")), candidates)
+    cache_file = cache_dir / f"{key}.json"
     cached = _cached(cache_file)
     if cached is not None:
         log.info("%s (seed %s): cached result %s", name, config["seed"], cache_file.name)
@@ -415,6 +423,12 @@ def start_order(runs: Sequence[tuple[str, dict[str, Any], dict[str, Any]]]) -> l
     return sorted(range(len(runs)), key=lambda i: not runs[i][2].get("reference"))
 
 
+def prepare_candidates_of(split: SplitInfo, cfg: Mapping[str, Any]) -> dict[int, Any]:
+    """The sampled candidates of every seed (eval.ranking=sampled-N), drawn where missing; {} for full ranking."""
+    load = resolve(regime(str(cfg.get("regime", DEFAULT_REGIME))).load_split)
+    return prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), seeds_of(cfg), load)
+
+
 def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache_dir: Path,
         per_user_dir: Path | None = None, history_dir: Path | None = None, log_dir: Path | None = None,
         n_jobs: int | str | None = 1) -> list[RunResult]:
@@ -425,7 +439,7 @@ def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache
     there (`log_name`). `n_jobs` models train at once (`n_jobs_of`); the results keep the plan's order.
     """
     cache_dir = Path(cache_dir)
-    prepare_for_seeds(split.path, ranking_of(cfg.get("ranking")), seeds_of(cfg))  # what the runners score on
+    drawn = prepare_candidates_of(split, cfg)  # what the runners score on
     runs = [(name, recbole_config(overrides, {**cfg, "seed": seed}), extra)
             for name, overrides, extra in _plan(spec, cfg) for seed in seeds_of(cfg)]
     jobs, threads = n_jobs_of(n_jobs, len(runs), str(cfg.get("device", "cpu")))
@@ -435,7 +449,9 @@ def run(spec: MethodSpec | None, split: SplitInfo, cfg: Mapping[str, Any], cache
 
     def one(planned: tuple[str, dict[str, Any], dict[str, Any]]) -> tuple[RunResult, Path]:
         name, config, extra = planned
-        return run_one(name, config, split, cfg, extra, cache_dir, log_dir=log_dir, threads=threads)
+        seed_candidates = drawn.get(int(config["seed"]))
+        return run_one(name, config, split, cfg, extra, cache_dir, log_dir=log_dir, threads=threads,
+                       candidates=None if seed_candidates is None else candidates_identity(seed_candidates))
 
     if jobs == 1:
         done = [one(planned) for planned in runs]

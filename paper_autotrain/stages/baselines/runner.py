@@ -359,16 +359,22 @@ class Scores:
     per_user: Any = None  # paper_autotrain.data.evaluator.EvalResult of the test phase
 
 
+def sampled_candidates(split_path: str, split: Any, ranking: str, seed: int) -> Any:
+    """The candidates the stage drew for `seed` (eval.ranking=sampled-N), None for full ranking."""
+    from paper_autotrain.data.candidates import load_candidates, negatives_of
+
+    negatives = negatives_of(ranking)
+    return None if negatives is None else load_candidates(split_path, split, negatives, seed)
+
+
 def score_topk(trained: Trained, split_path: str, ks: list[int], ranking: str = "full", seed: int = 0) -> Scores:
     """Full ranking of every item for each user, training items masked (the general/graph protocol); with
     `ranking` sampled-N, each user's held-out items among the candidates the stage drew for `seed`, as ours."""
-    from paper_autotrain.data.candidates import load_candidates, negatives_of
     from paper_autotrain.data.evaluator import full_sort_evaluate
     from paper_autotrain.data.split import load_split
 
     split = load_split(split_path)
-    negatives = negatives_of(ranking)
-    candidates = None if negatives is None else load_candidates(split_path, split, negatives, seed)
+    candidates = sampled_candidates(split_path, split, ranking, seed)
     scorer = _Scorer(trained.model, trained.dataset, split, trained.device)
     with torch.no_grad():
         test = full_sort_evaluate(scorer, split, "test", ks=ks, device=trained.device, candidates=candidates)
@@ -379,14 +385,17 @@ def score_topk(trained: Trained, split_path: str, ks: list[int], ranking: str = 
     return Scores(test.mean, valid, facts, per_user=test)
 
 
-def score_sequential(trained: Trained, split_path: str, ks: list[int]) -> Scores:
-    """Next-item full ranking from each user's history (the sequential protocol), via full_sort_predict."""
+def score_sequential(trained: Trained, split_path: str, ks: list[int], ranking: str = "full",
+                     seed: int = 0) -> Scores:
+    """Next-item full ranking from each user's history (the sequential protocol), via full_sort_predict; with
+    `ranking` sampled-N, each user's next item among the candidates the stage drew for `seed`, as ours."""
     from paper_autotrain.data.sequential import evaluate_next_item, load_sequences
 
     split = load_sequences(split_path)
+    candidates = sampled_candidates(split_path, split, ranking, seed)
     scorer = _SequenceScorer(trained.model, trained.dataset, split, trained.device)
-    test = evaluate_next_item(scorer, split, "test", ks=ks, device=trained.device)
-    valid = evaluate_next_item(scorer, split, "valid", ks=ks, device=trained.device).mean
+    test = evaluate_next_item(scorer, split, "test", ks=ks, device=trained.device, candidates=candidates)
+    valid = evaluate_next_item(scorer, split, "valid", ks=ks, device=trained.device, candidates=candidates).mean
     facts = {"scored_with": "full_sort_predict", "unknown_items": scorer.n_unknown_items}
     return Scores(test.mean, valid, facts, per_user=test)
 
@@ -402,8 +411,8 @@ def score_behaviour(trained: Trained, split_path: str, ks: list[int]) -> Scores:
 
 
 def ranking_arguments(request: dict[str, Any]) -> dict[str, Any]:
-    """What a sampled ranking adds to the scorer's call (only the top-k scorer takes it; the stage refuses a
-    sampled ranking for the other regimes); nothing for full ranking."""
+    """What a sampled ranking adds to the scorer's call (the top-k and sequential scorers take it; the pipeline
+    refuses a sampled ranking for the CTR regimes); nothing for full ranking."""
     ranking = ranking_of(request.get("ranking"))
     return {} if ranking == FULL else {"ranking": ranking, "seed": int(request.get("seed", 0))}
 

@@ -100,11 +100,15 @@ def our_protocol(split: SplitInfo, spec: MethodSpec, run: RunResult | None) -> O
 
 
 def leave_one_out_protocol(split: SplitInfo, run: RunResult | None) -> Ours:
-    """The sequential regime: each user's last item is tested, full ranking (data/sequential.py)."""
+    """The sequential regime: each user's last item is tested, full ranking (data/sequential.py), or the sampled
+    ranking the run used (eval.ranking=sampled-N, data/candidates.py)."""
+    sampled = negatives_of(run.ranking) if run is not None else None
     return Ours(
         split="leave-one-out by time: each user's last item is the test target, the one before it the validation "
               "target",
-        ranking="full: every item is ranked for the target, the history not masked",
+        ranking=f"{run.ranking}, {ranking_words(run.ranking)}" if sampled else
+        "full: every item is ranked for the target, the history not masked",
+        sampled=sampled,
         filters="none: every user and interaction of the dataset file, each interaction a positive whatever its "
                 "rating (users with fewer than 3 interactions only train)",
         metric_definition=TOPK_METRICS,

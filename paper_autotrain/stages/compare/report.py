@@ -8,8 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from paper_autotrain.data.candidates import ranking_words
-from paper_autotrain.data.protocol_words import FULL_WORDS
+from paper_autotrain.data.candidates import FULL, ranking_words
+from paper_autotrain.data.protocol_words import FULL_WORDS, SEQUENCE_FULL_WORDS
 from paper_autotrain.records.ledger import approximation_label
 from paper_autotrain.regimes import RegimeError, config_regime
 from paper_autotrain.schemas import MethodSpec, RunResult, SplitInfo
@@ -80,6 +80,7 @@ class Report:
     failed: list[RunResult]
     files: RunFiles = field(default_factory=RunFiles)
     command: str | None = None  # the command line that reproduces this run (None: not run from the command line)
+    split_from_paper: str | None = None  # eval.ranking=paper took the paper's split: its statement (None: ours)
 
     @property
     def n_seeds(self) -> int:
@@ -241,7 +242,7 @@ def build(spec: MethodSpec, reproduced: RunResult | Sequence[RunResult], baselin
     return Report(spec=spec, split=split, main=main, ours=ours, rows=rows, columns=columns,
                   significance=against_best_baseline(ours, others, files, main),
                   failed=[b for b in baselines if b.status != "ok"], files=files,
-                  command=cfg.get("command") or None)
+                  command=cfg.get("command") or None, split_from_paper=cfg.get("split_from_paper") or None)
 
 
 # --- Markdown ------------------------------------------------------------------------------------------
@@ -333,13 +334,24 @@ def ranking_title(report: Report) -> str:
 
 def protocol_line(report: Report) -> str:
     """The split's protocol with the ranking that produced the table (the split states full ranking); rows
-    ranked differently are named, since their numbers cannot be set side by side."""
+    ranked differently are named, since their numbers cannot be set side by side. A split eval.ranking=paper took
+    from the paper says so."""
+    source = (f"; the split taken from the paper's protocol (eval.ranking=paper: \"{report.split_from_paper}\")"
+              if report.split_from_paper else "")
     rankings = report.rankings
     if report.ranking == "mixed":
         mixed = "; ".join(f"{name}: {', '.join(models)}" for name, models in rankings.items())
-        return (f"{report.split.protocol.replace(FULL_WORDS, 'MIXED rankings')} ({mixed}): rows ranked "
-                "differently are not comparable")
-    return report.split.protocol.replace(FULL_WORDS, ranking_words(report.ranking))
+        return (f"{ranked_protocol(report.split.protocol, 'MIXED rankings')} ({mixed}): rows ranked "
+                f"differently are not comparable{source}")
+    if report.ranking == FULL:  # the split's own words (the sequences' full ranking masks no history)
+        return report.split.protocol + source
+    return ranked_protocol(report.split.protocol, ranking_words(report.ranking)) + source
+
+
+def ranked_protocol(protocol: str, words: str) -> str:
+    """The split's protocol line with its full-ranking words (the top-k splits' or the sequences') replaced by
+    `words`."""
+    return protocol.replace(FULL_WORDS, words).replace(SEQUENCE_FULL_WORDS, words)
 
 
 def results_table(report: Report) -> str:
