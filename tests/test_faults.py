@@ -72,16 +72,18 @@ def test_a_second_run_waits_for_the_lock_when_asked(tmp_path):
     def hold() -> None:
         with store.exclusive():
             held.set()
-            release.wait(10)
+            release.wait(60)
 
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    threading.Timer(1.0, release.set).start()
-    started = time.monotonic()
     try:
         with pytest.raises(UserError, match="in progress"):  # no wait: refused at once
             pipeline.run(config(tmp_path, "until=parse"))
+        # the release timer starts after the refusal: under load the refused run may take over a second to
+        # reach the lock, and a timer started before it could release the lock first
+        threading.Timer(1.0, release.set).start()
+        started = time.monotonic()
         outcome = pipeline.run(config(tmp_path, "until=parse", "lock_wait_s=30"))
     finally:
         release.set()
