@@ -4,6 +4,8 @@ usage: python scripts/eval_extractors.py PAPERS_DIR OUT_DIR [--extractor rules]
 The scorer is looked for at PAPERS_DIR/../tools/score_specs.py (the shared development papers). Its summary is
 printed for the whole, then for set A (the papers the extractor was developed on) and set B (the others) apart:
 set B is the honest measure of generality. The sets are read from PAPERS_DIR/README.md when it lists them.
+The scorer does not score the compared methods (`baselines_in_paper` against the annotation's `baselines`): this
+script does, per set, on names as printed (case, spaces and punctuation other than "+" ignored).
 """
 
 from __future__ import annotations
@@ -84,8 +86,26 @@ def score_sets(scorer: Path, papers_dir: Path, out_dir: Path) -> int:
             result = run_scorer(scorer, Path(folder), out_dir)
         print(result.stderr, end="", file=sys.stderr)
         lines.append(f"{label:6} ({', '.join(stems)}) {summary_line(result.stdout)}")
+        lines.append(f"{label:6} {baselines_line(papers_dir, out_dir, stems)}")
     print("\n".join(lines))
     return whole.returncode
+
+
+def printed(name: str) -> str:
+    return re.sub(r"[^a-z0-9+]", "", str(name).lower())
+
+
+def baselines_line(papers_dir: Path, out_dir: Path, stems: list[str]) -> str:
+    """Recall and precision of the compared methods read, over the set's papers with a spec."""
+    hits = annotated = read = 0
+    for stem in stems:
+        spec_file = out_dir / f"{stem}.yaml"
+        if not spec_file.exists():
+            continue
+        truth = {printed(n) for n in yaml.safe_load((papers_dir / f"{stem}.yaml").read_text()).get("baselines") or []}
+        found = {printed(b["name"]) for b in yaml.safe_load(spec_file.read_text()).get("baselines_in_paper") or []}
+        hits, annotated, read = hits + len(truth & found), annotated + len(truth), read + len(found)
+    return f"BASELINES recall={hits}/{annotated} precision={hits}/{read}"
 
 
 def main(argv: list[str]) -> int:

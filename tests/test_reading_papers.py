@@ -304,3 +304,25 @@ def test_a_value_per_dataset_written_with_on_is_noted(tmp_path):
                                    "Gowalla.", "We report Recall@20 and NDCG@20."))
     assert stated(spec)["l2_reg"] == 1e-4
     assert any(note.startswith("l2_reg differs by dataset") for note in spec.unclear)
+
+
+# --- the methods a paper compares with ---------------------------------------------------------------------------
+
+def test_the_baselines_are_the_results_tables_methods_not_its_variants_or_the_ones_left_out(tmp_path):
+    results = [["", "MovieLens-1M", "", "Gowalla", ""], ["Method", "Recall@20", "NDCG@20", "Recall@20", "NDCG@20"],
+               ["BPRMF", "0.2153", "0.2175", "0.1291", "0.1109"], ["HOP-Rec", "0.2301", "0.2250", "0.1502", "0.1320"],
+               ["SVD++", "0.2290", "0.2240", "0.1488", "0.1301"], ["LightGCN", "0.2576", "0.2427", "0.1830", "0.1554"],
+               ["GridRec", "0.2671", "0.2519", "0.1902", "0.1611"]]
+    ablation = [["Variant", "Recall@20", "NDCG@20"], ["GridRec-Attn", "0.2601", "0.2455"],
+                ["GridRec-Linear", "0.2588", "0.2430"], ["GridRec", "0.2671", "0.2519"]]
+    spec = spec_of(tmp_path, table_paper(
+        "FISM improves upon SLIM by factorizing the item-item similarity matrix, hence we do not compare to SLIM.",
+        TableBlock(RESULTS_CAPTION, results), TableBlock("Table 4: Ablation study of GridRec.", ablation)))
+    assert [(b.name, b.recbole) for b in spec.baselines_in_paper] == [
+        ("BPRMF", "BPR"), ("HOP-Rec", None), ("SVD++", None), ("LightGCN", "LightGCN")]
+
+
+def test_without_a_results_table_the_named_baselines_leave_out_the_excluded(tmp_path):
+    spec = spec_of(tmp_path, paper("We compare GridRec with BPR and SVD++ on MovieLens-1M. FISM improves upon SLIM, "
+                                   "hence we do not compare to SLIM.", "We report Recall@20 and NDCG@20."))
+    assert [b.name for b in spec.baselines_in_paper] == ["BPR", "SVD++"]

@@ -266,6 +266,7 @@ KNOWN_MODELS: dict[str, str | None] = {
     "DGCF": "DGCF",
     "RecVAE": "RecVAE",
     "SVD": None,
+    "SVD++": None,
     "WR-MF": None,
     "SVD-MF": None,
     "Cosine-kNN": None,

@@ -6,13 +6,13 @@ import logging
 import re
 from collections import Counter
 
+from paper_autotrain.recbole_models import recbole_class
 from paper_autotrain.schemas import (
     BaselineRef,
     Block,
     HyperParameter,
     MethodSpec,
     PaperDoc,
-    Reported,
     Table,
 )
 
@@ -38,7 +38,7 @@ from .model_name import detect_model_name
 from .protocol import read_protocol
 from .scope import CITED_WORK, own_sentences
 from .settings_tables import find_table_hyperparameters
-from .tables import compared_methods, find_reported, table_label
+from .tables import compared_methods, find_reported
 from .text import EXPERIMENT_HEADING, Sentence, opening_text, quote, split_sentences
 from .text_numbers import reported_in_text
 from .text_tables import text_tables
@@ -165,27 +165,38 @@ def detect_loss(
     return "other", None, None
 
 
+# where a sentence turns to the methods the paper leaves out: the names after it are not its baselines
+NOT_COMPARED = re.compile(r"\b(?:do|does|did) not compare|\b(?:is|are|was|were) not compared|\bwe (?:exclude|omit)\b",
+                          re.I)
+
+
 def detect_baselines(tables: list[Table], experiments: list[Sentence], model_name: str) -> list[BaselineRef]:
+    """The known methods (lexicon) the tables and experiment sentences name; a method the paper says it does not
+    compare with ("FISM improves upon SLIM, hence we do not compare to SLIM") is not one."""
     own = re.sub(r"[^a-z0-9]", "", model_name.lower())
     texts = [cell for t in tables for row in t.rows for cell in row] + [s.text for s in experiments]
-    found = []
-    for text in texts:
-        for name in KNOWN_MODELS:
-            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
-                found.append(name)
+    left_out = {name for s in experiments for tail in NOT_COMPARED.split(s.text)[1:] for name in _known_in(tail)}
+    found = [name for text in texts for name in _known_in(text) if name not in left_out]
     names = [n for n in _ordered_unique(found) if re.sub(r"[^a-z0-9]", "", n.lower()) != own]
     return [BaselineRef(name=n, recbole=KNOWN_MODELS[n]) for n in names]
 
 
+def _known_in(text: str) -> list[str]:
+    """The lexicon's methods a text names, whole names only ("SVD" is not read in "SVD++")."""
+    return [name for name in KNOWN_MODELS if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w+-])", text)]
+
+
 def _baselines(
-    doc: PaperDoc, experiments: list[Sentence], model_name: str, reported: list[Reported]
+    doc: PaperDoc, experiments: list[Sentence], model_name: str, compared: tuple[str, ...]
 ) -> list[BaselineRef]:
-    """Methods of the main results table when it was read, else the known methods the experiments name."""
-    if reported and not reported[0].variant:  # a table of the method's own variants names no baselines
-        main = [t for t in doc.tables if table_label(t) == reported[0].table]
-        found = detect_baselines(main, [], model_name)
-        if found:
-            return found
+    """The methods the paper's results tables print beside its own, names as printed (RecBole's class where one
+    implements the name), less the method's own variants (an ablation's 'CMN-Attn'); else, when no table prints
+    the method among others, the known methods the experiments name."""
+    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    others = [name for name in compared if len(own) < 3 or not re.sub(r"[^a-z0-9]", "", name.lower()).startswith(own)]
+    if others:
+        return [BaselineRef(name=name, recbole=KNOWN_MODELS[name] if name in KNOWN_MODELS else recbole_class(name))
+                for name in others]
     return detect_baselines(doc.tables, experiments, model_name)
 
 
@@ -401,7 +412,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
         datasets=datasets,
         metrics=metrics,
         reported=reported,
-        baselines_in_paper=_baselines(doc, experiments, own_name, reported),
+        baselines_in_paper=_baselines(doc, experiments, own_name, others),
         unclear=unclear,
         fidelity=assessment.fidelity,
         reference=assessment.reference,
