@@ -30,8 +30,7 @@ from paper_autotrain.artifacts import (
 )
 from paper_autotrain.code_hash import stage_code_version
 from paper_autotrain.data.candidates import FULL as FULL_RANKING
-from paper_autotrain.data.candidates import PAPER as PAPER_RANKING
-from paper_autotrain.data.candidates import resolve_ranking
+from paper_autotrain.data.candidates import asks_paper, resolve_ranking
 from paper_autotrain.errors import StageError, UserError, tag_stage
 from paper_autotrain.llm import LLMClient, LLMSettings, make_client, prompts_version
 from paper_autotrain.paths import PACKAGE_DIR, TEMPLATES_DIR
@@ -358,7 +357,7 @@ def resolved_ranking(ctx: Context) -> str:
     regime = spec_regime(spec)
     if ranking == FULL_RANKING or regime.sampled_ranking:
         return ranking
-    if str(ctx.section("eval").get("ranking")).lower() == PAPER_RANKING:
+    if asks_paper(ctx.section("eval").get("ranking")):
         log.warning("eval.ranking=paper: the paper ranks %s, but the %s regime has full ranking only", ranking,
                     regime.name)
         return FULL_RANKING
@@ -371,7 +370,7 @@ def paper_split(ctx: Context) -> str | None:
     spec's regime cuts its split as dataset.split says (Regime.configured_split): that statement; None otherwise
     (another or no statement, one per dataset, or a regime with a split of its own: the sequences are leave-one-out
     already)."""
-    if str(ctx.section("eval").get("ranking") or "").strip().lower() != PAPER_RANKING:
+    if not asks_paper(ctx.section("eval").get("ranking")):
         return None
     spec = ctx.spec()
     stated = spec.protocol.split.value if spec.protocol.split else ""

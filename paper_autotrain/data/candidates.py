@@ -66,11 +66,16 @@ def negatives_of(ranking: str) -> int | None:
     return int(match.group(1))
 
 
+def asks_paper(setting: object) -> bool:
+    """Whether eval.ranking is `paper` (the spec's stated ranking, and its leave-one-out split)."""
+    return str(setting or FULL).strip().lower() == PAPER
+
+
 def resolve_ranking(setting: str | None, paper_ranking: str | None) -> str:
     """The ranking a run uses: eval.ranking as given, or for `paper` the spec's protocol.ranking when it is
     sampled-N (full otherwise: the paper states full ranking, or its ranking was not read)."""
-    text = str(setting or FULL).strip().lower()
-    if text != PAPER:
+    if not asks_paper(setting):
+        text = str(setting or FULL).strip().lower()
         negatives_of(text)
         return text
     stated = str(paper_ranking or "").strip().lower()

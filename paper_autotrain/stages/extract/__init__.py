@@ -40,7 +40,7 @@ def run(doc: PaperDoc, cfg: Mapping, client: LLMClient | None = None) -> MethodS
     else:
         spec = extract_with_rules(doc)
     spec = apply_overrides(spec, cfg.get("hparams") or {}, keep_stated=bool(cfg.get("hparams_open_only")),
-                           searching=bool(cfg.get("hparams_search") or cfg.get("hparams_open_only")))
+                           searching=bool(cfg.get("hparams_search")))
     spec = fill_defaults(spec)  # after the overrides: a default may depend on them (learning rate on optimizer)
     # validated once more: every path (rules, the LLM merge, the overrides) writes the loss the vocabulary's way
     return MethodSpec.model_validate(drop_copied_hyperparameters(spec).model_dump())

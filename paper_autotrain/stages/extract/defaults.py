@@ -154,19 +154,19 @@ def fill_defaults(spec: MethodSpec) -> MethodSpec:
 
 
 def apply_overrides(spec: MethodSpec, overrides: Mapping[str, Any], keep_stated: bool = False,
-                    searching: bool | None = None) -> MethodSpec:
+                    searching: bool = False) -> MethodSpec:
     """User values win over the paper and the defaults (source: user).
 
     Besides the canonical keys, a spec's own keys (e.g. an autoencoder's total_anneal_steps) may be set, and `loss`
     (with_loss: another loss than the paper's, e.g. RecBole's BPR beside a reference that cannot train the paper's).
     `keep_stated` (a hyperparameter search over what the paper leaves open): a value the paper states stays, the
-    override is dropped and logged. `searching` (any hparams_search trial, open_only or not; default keep_stated):
-    a value no part of the model reads is dropped with a log line instead of refused.
+    override is dropped and logged. `searching` (any hparams_search trial; a keep_stated search is one): a value no
+    part of the model reads is dropped with a log line instead of refused.
     """
     overrides = dict(overrides)
     if LOSS_OVERRIDE in overrides:
         spec = with_loss(spec, str(overrides.pop(LOSS_OVERRIDE)))
-    overrides = without_unread(spec, overrides, searching=keep_stated if searching is None else searching)
+    overrides = without_unread(spec, overrides, searching=searching or keep_stated)
     known = [*CANONICAL_HYPERPARAMETERS, *sorted((set(spec.hyperparameters) | set(needed_defaults(spec)))
                                                  - set(CANONICAL_HYPERPARAMETERS)), LOSS_OVERRIDE]
     unknown = sorted(set(overrides) - set(known))

@@ -265,10 +265,11 @@ GRID_PHRASES: dict[str, str] = {
     # K the symbol (not a word's k, "networks"), not a size's symbol ("the latent representation dimension K")
     "n_layers": r"(?:number of layers|layers|(?<!dimension )(?<!size )(?-i:\bK\b))",
 }
+GRID_OF_NUMBERS = r"[\[{]\s*\d[^\]}]{2,80}[\]}]"  # a grid of numbers, not a citation ("as in [Zhang et al., 2016]")
 GRID_TAIL = (
     r"[^.;]{0,50}?(?:in|from|of|among(?:st)?|within|over|tested|searched|tuned|varied|chosen|selected|∈)\s*"
     r"(?:the range of\s+)?"
-    r"(?P<g>[\[{]\s*\d[^\]}]{2,80}[\]}])"  # a grid of numbers, not a citation ("as in [Zhang et al., 2016]")
+    rf"(?P<g>{GRID_OF_NUMBERS})"
 )
 
 OPTIMISING_VERBS = re.compile(r"optimi[sz]|train|learn|adopt|\buse|updat|algorithm|found|optimizer", re.I)
@@ -652,7 +653,7 @@ def range_end(text: str, start: int, end: int) -> bool:
     return bool(RANGE_BEFORE.search(text[max(0, start - 20) : start]) and RANGE_AFTER.match(text, end))
 
 
-GRID = re.compile(r"[\[{]\s*\d[^\]}]{2,80}[\]}]")
+GRID = re.compile(GRID_OF_NUMBERS)
 
 
 def _respective_grids(sentence: str) -> dict[str, tuple[str, int]] | None:

@@ -6,7 +6,7 @@ import logging
 import re
 from collections import Counter
 
-from paper_autotrain.recbole_models import recbole_class
+from paper_autotrain.recbole_models import normalised, recbole_class
 from paper_autotrain.schemas import (
     BaselineRef,
     Block,
@@ -173,11 +173,11 @@ NOT_COMPARED = re.compile(r"\b(?:do|does|did) not compare|\b(?:is|are|was|were) 
 def detect_baselines(tables: list[Table], experiments: list[Sentence], model_name: str) -> list[BaselineRef]:
     """The known methods (lexicon) the tables and experiment sentences name; a method the paper says it does not
     compare with ("FISM improves upon SLIM, hence we do not compare to SLIM") is not one."""
-    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    own = normalised(model_name)
     texts = [cell for t in tables for row in t.rows for cell in row] + [s.text for s in experiments]
     left_out = {name for s in experiments for tail in NOT_COMPARED.split(s.text)[1:] for name in _known_in(tail)}
     found = [name for text in texts for name in _known_in(text) if name not in left_out]
-    names = [n for n in _ordered_unique(found) if re.sub(r"[^a-z0-9]", "", n.lower()) != own]
+    names = [n for n in _ordered_unique(found) if normalised(n) != own]
     return [BaselineRef(name=n, recbole=KNOWN_MODELS[n]) for n in names]
 
 
@@ -192,8 +192,8 @@ def _baselines(
     """The methods the paper's results tables print beside its own, names as printed (RecBole's class where one
     implements the name), less the method's own variants (an ablation's 'CMN-Attn'); else, when no table prints
     the method among others, the known methods the experiments name."""
-    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
-    others = [name for name in compared if len(own) < 3 or not re.sub(r"[^a-z0-9]", "", name.lower()).startswith(own)]
+    own = normalised(model_name)
+    others = [name for name in compared if len(own) < 3 or not normalised(name).startswith(own)]
     if others:
         return [BaselineRef(name=name, recbole=KNOWN_MODELS[name] if name in KNOWN_MODELS else recbole_class(name))
                 for name in others]

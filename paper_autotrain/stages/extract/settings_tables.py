@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from paper_autotrain.recbole_models import normalised
 from paper_autotrain.schemas import HyperParameter, Table
 
 from .lexicon import METRIC_PATTERN
@@ -45,20 +46,16 @@ def table_number(cell: str) -> float | int | None:
     return parse_number(text) if re.fullmatch(NUM, text) else None
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 def _value_columns(header: list[str], datasets: list[str], model_name: str) -> list[tuple[int, str | None]] | None:
     """The columns of a row-per-setting table that hold the paper's method's values: its one value column, one
     column per dataset (with the dataset's name), or the method's own column among the methods'; None otherwise."""
     if len(header) == 2:
         return None if re.search(METRIC_PATTERN, header[1]) else [(1, None)]  # "Setting | Recall@20": results
-    names = [_plain(cell) for cell in header[1:]]
-    known = {_plain(d) for d in datasets}
+    names = [normalised(cell) for cell in header[1:]]
+    known = {normalised(d) for d in datasets}
     if names and all(name in known for name in names):
         return [(c, header[c].strip()) for c in range(1, len(header))]
-    own = [c for c in range(1, len(header)) if model_name and _plain(header[c]) == _plain(model_name)]
+    own = [c for c in range(1, len(header)) if model_name and normalised(header[c]) == normalised(model_name)]
     return [(own[0], None)] if len(own) == 1 else None
 
 
@@ -97,7 +94,7 @@ def find_table_hyperparameters(
     noted."""
     found: dict[str, HyperParameter] = {}
     notes: list[str] = []
-    known = {re.sub(r"[^a-z0-9]", "", d.lower()) for d in datasets}
+    known = {normalised(d) for d in datasets}
     for table in tables:
         if not SETTINGS_CAPTION.search(table.caption) or len(table.rows) < 2:
             continue
@@ -115,7 +112,7 @@ def find_table_hyperparameters(
         if not columns:
             continue
         data = [row for row in table.rows[1:] if row and row[0].strip()]
-        keyed = re.sub(r"[^a-z0-9]", "", data[0][0].lower()) in known if data else False
+        keyed = normalised(data[0][0]) in known if data else False
         if len(data) > 1 and not keyed:
             continue  # rows are not datasets: a sweep or per-variant table, not one setting
         first_rows: dict[str, list[str]] = {}
