@@ -1,9 +1,11 @@
-"""Vocabulary of recommender-systems papers, as data: families, losses, datasets, metrics, models.
+"""Vocabulary of recommender-systems papers, as data: families, losses, datasets, metrics (models: recbole_models.yaml).
 
 Patterns are regular expressions over normalised text (ASCII minus, ligatures expanded).
 """
 
 from __future__ import annotations
+
+from paper_autotrain.recbole_models import labels
 
 # family -> (cue pattern, weight); the title and abstract count more than the body.
 FAMILY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -196,82 +198,9 @@ METRIC_QUALIFIER = r"(?:Offline|Online|Test|Validation|Overall)"
 LOWER_IS_BETTER = frozenset({"Logloss", "RMSE", "MAE", "MPR"})
 CUTOFF_METRICS = frozenset({"Recall", "NDCG", "HR", "Prec", "Precision", "MRR", "F1", "R", "N", "P", "H"})
 
-# Models a paper compares against, printed name -> RecBole class (None where RecBole has none).
-KNOWN_MODELS: dict[str, str | None] = {
-    "BPR": "BPR",
-    "BPR-MF": "BPR",
-    "BPRMF": "BPR",
-    "MF": "BPR",
-    "NGCF": "NGCF",
-    "LightGCN": "LightGCN",
-    "Mult-VAE": "MultiVAE",
-    "MultiVAE": "MultiVAE",
-    "Mult-DAE": "MultiDAE",
-    "MultiDAE": "MultiDAE",
-    "NeuMF": "NeuMF",
-    "NCF": "NeuMF",
-    "GMF": None,
-    "DMF": "DMF",
-    "ConvNCF": "ConvNCF",
-    "NAIS": "NAIS",
-    "GRU4Rec": "GRU4Rec",
-    "GRU4Rec+": None,
-    "Caser": "Caser",
-    "FPMC": "FPMC",
-    "FMC": None,
-    "SASRec": "SASRec",
-    "BERT4Rec": "BERT4Rec",
-    "TransRec": "TransRec",
-    "Fossil": "FOSSIL",
-    "NARM": "NARM",
-    "STAMP": "STAMP",
-    "SR-GNN": "SRGNN",
-    "ItemKNN": "ItemKNN",
-    "Item-KNN": "ItemKNN",
-    "ItemPop": "Pop",
-    "POP": "Pop",
-    "PopRec": "Pop",
-    "MostPop": "Pop",
-    "S-POP": None,
-    "FM": "FM",
-    "DeepFM": "DeepFM",
-    "Wide & Deep": "WideDeep",
-    "WideDeep": "WideDeep",
-    "FNN": "FNN",
-    "FFM": "FFM",
-    "FwFM": "FwFM",
-    "FmFM": None,
-    "Deep Crossing": None,
-    "DeepCrossing": None,
-    "PNN": "PNN",
-    "IPNN": "PNN",
-    "OPNN": "PNN",
-    "LR": "LR",
-    "NFM": "NFM",
-    "AFM": "AFM",
-    "xDeepFM": "xDeepFM",
-    "DCN": "DCN",
-    "AutoInt": "AutoInt",
-    "CDAE": "CDAE",
-    "SLIM": "SLIMElastic",
-    "EASE": "EASE",
-    "WMF": None,
-    "eALS": None,
-    "GRMF": None,
-    "GRMF-norm": None,
-    "SpectralCF": "SpectralCF",
-    "GC-MC": "GCMC",
-    "PinSage": None,
-    "SGL": "SGL",
-    "DGCF": "DGCF",
-    "RecVAE": "RecVAE",
-    "SVD": None,
-    "SVD++": None,
-    "WR-MF": None,
-    "SVD-MF": None,
-    "Cosine-kNN": None,
-    "PITF": None,
-}
+# Models a paper compares against, printed name -> RecBole class (None where RecBole has none): a view of the one
+# registry of model names, recbole_models.yaml's labels (add a model there).
+KNOWN_MODELS: dict[str, str | None] = labels()
 
 # Capitalised tokens that are never the name of a paper's own method.
 GENERIC_ACRONYMS = frozenset(

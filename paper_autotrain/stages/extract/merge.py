@@ -38,7 +38,7 @@ from paper_autotrain.schemas import (
 
 from .drafts import BlockClaim, ExperimentDraft, HyperparameterClaim, MethodDraft, NameClaim, ReportedClaim
 from .fidelity import reconcile
-from .lexicon import KNOWN_MODELS, METRIC_PATTERN
+from .lexicon import METRIC_PATTERN
 from .library import CUSTOM_BLOCK, has_fill_slot, library_blocks
 from .names import canonical_metric
 from .quotes import Located, PaperText, states_value
@@ -284,7 +284,7 @@ class Merger:
                 self.drop("baselines_in_paper", name, "the paper never prints that name")
                 continue
             if self.verified("baselines_in_paper", name, claim.evidence) is not None:
-                merged.append(BaselineRef(name=name, recbole=recbole_name(name)))
+                merged.append(BaselineRef(name=name, recbole=recbole_class(name)))
         return merged
 
     def kept_rules_notes(self, rules: MethodSpec, update: dict[str, Any]) -> list[str]:
@@ -349,11 +349,6 @@ def same_metric(a: str, b: str) -> bool:
 
 def same_dataset(a: str, b: str) -> bool:
     return alnum(a) == alnum(b)
-
-
-def recbole_name(name: str) -> str | None:
-    lowered = {known.lower(): recbole for known, recbole in KNOWN_MODELS.items()}
-    return KNOWN_MODELS.get(name) or lowered.get(name.lower())
 
 
 def identifier(name: str) -> str:

@@ -182,8 +182,11 @@ def detect_baselines(tables: list[Table], experiments: list[Sentence], model_nam
 
 
 def _known_in(text: str) -> list[str]:
-    """The lexicon's methods a text names, whole names only ("SVD" is not read in "SVD++")."""
-    return [name for name in KNOWN_MODELS if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w+-])", text)]
+    """The lexicon's methods a text names, whole names only ("SVD" is not read in "SVD++"), in the text's order (not
+    the registry's)."""
+    found = [(match.start(), name) for name in KNOWN_MODELS
+             if (match := re.search(rf"(?<![\w-]){re.escape(name)}(?![\w+-])", text))]
+    return [name for _, name in sorted(found)]
 
 
 def _baselines(
@@ -195,8 +198,7 @@ def _baselines(
     own = normalised(model_name)
     others = [name for name in compared if len(own) < 3 or not normalised(name).startswith(own)]
     if others:
-        return [BaselineRef(name=name, recbole=KNOWN_MODELS[name] if name in KNOWN_MODELS else recbole_class(name))
-                for name in others]
+        return [BaselineRef(name=name, recbole=recbole_class(name)) for name in others]
     return detect_baselines(doc.tables, experiments, model_name)
 
 
