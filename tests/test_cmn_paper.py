@@ -14,6 +14,8 @@ import pytest
 import torch
 import yaml
 
+from paper_autotrain.data.candidates import draw_candidates
+from paper_autotrain.data.evaluator import full_sort_evaluate
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import OPTIMIZER_ARGS, OPTIMIZERS, make_optimizer
@@ -225,6 +227,22 @@ def test_the_score_is_eq_4_and_full_ranking_agrees(memory_spec, split_info, tmp_
         torch.testing.assert_close(ranked[torch.arange(3), items], expected)
         every = torch.arange(model.n_items)
         torch.testing.assert_close(ranked[1], model.score(torch.full_like(every, 3), every))
+
+
+def test_sampled_ranking_scores_the_candidates_alone_with_the_full_sorts_metrics(memory_spec, split_info, tmp_path):
+    model = _model(memory_spec, split_info, tmp_path / "model", n_hop=2)
+    model.candidates = draw_candidates(model.split, 5, seed=0)
+    assert model.pairwise_full_sort and model.candidate_scoring() == model.candidate_scores  # the block declares it
+    for phase in ("valid", "test"):
+        with model.eval_mode():
+            full = full_sort_evaluate(model.full_sort_scores, model.split, phase, ks=model.ks,
+                                      candidates=model.candidates)
+        model.full_sort_with = None  # the candidates' path never calls it
+        alone = model.evaluate(phase)
+        del model.full_sort_with
+        assert 0.0 < full.mean["ndcg@10"] < 1.0
+        for name, values in full.per_user.items():
+            np.testing.assert_array_equal(alone.per_user[name], values, err_msg=f"{phase} {name}")
 
 
 def test_weight_decay_spares_the_memories_and_the_gradient_is_clipped(memory_spec, split_info, tmp_path):

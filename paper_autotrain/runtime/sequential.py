@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
 from paper_autotrain.data.evaluator import EvalResult
-from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
+from paper_autotrain.data.sequential import SequenceCandidateScoreFn, SequenceSplit, evaluate_next_item
 from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import bpr_loss, bpr_max_loss, hinge_loss, make_optimizer, top1_loss
@@ -173,6 +173,19 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         """[B, n_items + 1] scores of every item as the next one."""
         return self.score_items(self.encode_sequence(histories, lengths, users), self.item_table())
 
+    def candidate_scores(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor,
+                         items: torch.Tensor) -> torch.Tensor:
+        """[B, C] scores of each history's candidate items [B, C] (sampled ranking): full_sort_scores' values at
+        those columns, the state against the candidates' rows of the item table alone."""
+        states = self.encode_sequence(histories, lengths, users)
+        return self.score_pairs(states, lookup(self.item_table(), items))
+
+    def candidate_scoring(self) -> SequenceCandidateScoreFn | None:
+        """How sampled ranking scores: the candidates alone where the model declares pairwise_full_sort and scores
+        through score_items (a model with its own full_sort_scores, BERT4Rec's bias, keeps it), else None."""
+        own = type(self).full_sort_scores is SequentialModule.full_sort_scores
+        return self.candidate_scores if self.candidates is not None and own and self.pairwise_full_sort else None
+
     def score_items(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """[N, d] states against [M, d] item vectors -> [N, M] scores: inner products (a scorer that is not one,
         such as a plain distance, overrides this and score_pairs)."""
@@ -225,7 +238,7 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         with self.eval_mode():
             result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
                                         batch_size=self.eval_batch_size, device=self.device,
-                                        candidates=self.candidates)
+                                        candidates=self.candidates, candidate_score_fn=self.candidate_scoring())
         self.last_results[phase] = result
         return result
 
