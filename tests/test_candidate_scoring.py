@@ -70,6 +70,10 @@ def thinned(candidates: SampledCandidates, keep_every: int) -> SampledCandidates
     return SampledCandidates(candidates.negatives, candidates.seed, matrices)
 
 
+def refuse(*args):
+    raise AssertionError("this path must not be taken")
+
+
 def assert_same_metrics(first, second):
     assert first.per_user.keys() == second.per_user.keys()
     for name in first.per_user:
@@ -107,24 +111,28 @@ def test_a_dot_product_model_ranks_its_candidates_alike_scored_alone_or_by_the_f
 
 
 def test_which_models_score_the_candidates_alone():
-    split = synthetic_split(n_users=12, n_items=50)
+    split = synthetic_split(n_users=12, n_items=50)  # 1 valid and 1 test item a user: 4 candidates at N = 3
     product, pairs = DotModel(split), PairsOnly(split)
-    assert product.candidate_scoring() is None and pairs.candidate_scoring() is None  # full ranking: no candidates
+    assert product.pair_cost() == float("inf")  # its full sort is one matrix product: always kept
+    assert pairs.pair_cost() == 1.0  # the generic full sort scores every pair through score_with: the same work
     product.candidates = pairs.candidates = draw_candidates(split, 3, seed=0)
-    assert product.candidate_scoring() is None  # its full sort is one matrix product: kept
-    assert pairs.candidate_scoring() == pairs.candidate_scores  # the generic full sort scores every pair: not
-    product.pairwise_full_sort = True  # a block declaring its full sort pairwise
-    assert product.candidate_scoring() == product.candidate_scores
-    result = pairs.evaluate("test")  # through the module's own evaluate
-    product.pairwise_full_sort = False
-    assert_same_metrics(result, product.evaluate("test"))
+    expected = pairs.evaluate("test")
+    pairs.full_sort_with = refuse  # 4 candidates x 1 < 50 items: never called
+    assert_same_metrics(pairs.evaluate("test"), expected)
+    product.candidate_pair_cost = 12.0  # 4 x 12 < 50: scored alone
+    product.full_sort_with = refuse
+    assert_same_metrics(product.evaluate("test"), expected)
+    product.candidate_pair_cost = 13.0  # 4 x 13 >= 50: the full sort
+    del product.full_sort_with
+    product.candidate_scores = refuse
+    assert_same_metrics(product.evaluate("test"), expected)
 
 
 def test_a_next_item_model_ranks_its_candidates_alike_scored_alone_or_by_the_full_sort(sequences):
     split = load_sequences(sequences.path)
     model = MeanHistory(split)
     model.candidates = thinned(draw_candidates(split, 8, seed=0), keep_every=2)
-    assert model.candidate_scoring() is None  # the state against the item table: the full product is kept
+    assert model.pair_cost() == float("inf")  # the state against the item table: the full product is kept
     for phase in ("valid", "test"):
         with torch.no_grad():
             full = evaluate_next_item(model.full_sort_scores, split, phase, ks=(1, 5), batch_size=7,
@@ -134,7 +142,6 @@ def test_a_next_item_model_ranks_its_candidates_alike_scored_alone_or_by_the_ful
         assert_same_metrics(full, alone)
         assert 0.0 < full.mean["hit@5"] < 1.0
     by_full_sort = model.evaluate("test")
-    model.pairwise_full_sort = True  # declared: the module's own evaluate scores the candidates alone
-    assert model.candidate_scoring() == model.candidate_scores
-    model.full_sort_scores = None  # the candidates' path never calls it
+    model.candidate_pair_cost = 2.0  # stated: the module's own evaluate scores the candidates alone (9 x 2 < 31)
+    model.full_sort_scores = refuse  # the candidates' path never calls it
     assert_same_metrics(model.evaluate("test"), by_full_sort)

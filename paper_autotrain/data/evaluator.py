@@ -112,23 +112,25 @@ def scores_on_candidates(candidate_score_fn: CandidateScoreFn, users: torch.Tens
         1, items.to(scores.device), scores)
 
 
-def worth_scoring_candidates(candidate_score_fn: CandidateScoreFn | None, allowed: torch.Tensor) -> bool:
-    """Whether a batch's candidates are fewer pairs than its full rows (else its full sort is no more work)."""
-    return candidate_score_fn is not None and int(allowed.sum(1).max()) < allowed.shape[1]
+def worth_scoring_candidates(candidate_score_fn: Callable | None, allowed: torch.Tensor, pair_cost: float) -> bool:
+    """Whether scoring a batch's candidates alone is cheaper than its full sort: its most candidates a user times
+    what a candidate pair costs in full-sort pairs (runtime/phases.py candidate_pair_cost) under its n columns."""
+    return candidate_score_fn is not None and int(allowed.sum(1).max()) * pair_cost < allowed.shape[1]
 
 
 def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
                        names: Sequence[str] = TOPK_METRICS,
                        candidates: SampledCandidates | None = None,
-                       candidate_score_fn: CandidateScoreFn | None = None) -> EvalResult:
+                       candidate_score_fn: CandidateScoreFn | None = None,
+                       candidate_pair_cost: float = 1.0) -> EvalResult:
     """Rank all items for every user with a target in `phase`; mask what the user has already seen. With
     `candidates`, rank only the user's targets and sampled negatives of `phase` (everything else masked), as
     RecBole ranks its sampled candidates (the other columns -inf).
 
     `score_fn(users)` returns [B, n_items] scores in our item index space; with `candidates`,
     `candidate_score_fn(users, items [B, C])`, where given, scores only the candidates instead ([B, C]: the same
-    values score_fn gives at those columns).
+    values score_fn gives at those columns) in a batch where that is cheaper (worth_scoring_candidates).
     """
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {sorted(PHASES)}, got {phase!r}")
@@ -150,7 +152,7 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
             else:
                 allowed = target_rows | torch.from_numpy(candidates.rows(phase, batch)).to(device)
                 exclude = ~allowed
-                if worth_scoring_candidates(candidate_score_fn, allowed):
+                if worth_scoring_candidates(candidate_score_fn, allowed, candidate_pair_cost):
                     scores = scores_on_candidates(candidate_score_fn, batch_users, allowed)
                 else:
                     scores = score_fn(batch_users)

@@ -318,11 +318,13 @@ def target_rows(targets: torch.Tensor, width: int, device: torch.device | str) -
 def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
                        names: Sequence[str] = TOPK_METRICS, candidates: SampledCandidates | None = None,
-                       candidate_score_fn: SequenceCandidateScoreFn | None = None) -> EvalResult:
+                       candidate_score_fn: SequenceCandidateScoreFn | None = None,
+                       candidate_pair_cost: float = 1.0) -> EvalResult:
     """Rank all items for each user's `phase` target given the history before it; padding never ranks. With
     `candidates` (eval.ranking=sampled-N), rank the target among the user's sampled negatives of `phase` only,
     everything else masked, as data/evaluator.py ranks the top-k splits' candidates; `candidate_score_fn`, where
-    given, then scores only those candidates (the same values score_fn gives at their columns)."""
+    given, then scores only those candidates (the same values score_fn gives at their columns) in a batch where
+    that is cheaper (data/evaluator.py worth_scoring_candidates)."""
     if phase == "train":
         raise ValueError("evaluate the valid or test phase")
     users, positions = split.examples(phase)
@@ -341,7 +343,8 @@ def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: s
                 negatives = torch.from_numpy(candidates.rows(phase, batch_users)).to(device)
                 target = target_rows(targets, negatives.shape[1], device)
                 exclude = ~(target | negatives)
-                if worth_scoring_candidates(candidate_score_fn, ~exclude):  # (histories, lengths) bound: (users, items)
+                if worth_scoring_candidates(candidate_score_fn, ~exclude, candidate_pair_cost):
+                    # histories and lengths bound: scores_on_candidates passes (users, items)
                     scores = scores_on_candidates(partial(candidate_score_fn, *inputs[:2]), inputs[2], ~exclude)
                 else:
                     scores = score_fn(*inputs)

@@ -7,8 +7,8 @@ The generated subclass fills a small contract:
   whole ``encode()`` by default);
 - ``score_with(state, users, items)`` -> scores of broadcastable user/item index tensors;
 - ``full_sort_with(state, users)`` -> [B, n_items] (optional: a generic pairwise version exists; one that does a
-  pair's whole work for every item declares ``pairwise_full_sort``, and sampled ranking then scores the candidates
-  alone through ``score_with``, as it does for the generic version);
+  pair's work for every item states ``candidate_pair_cost``, and sampled ranking then scores few candidates alone
+  through ``score_with``, as it does for the generic version);
 - ``loss(batch)`` -> the training loss of one batch from :mod:`paper_autotrain.runtime.data`;
 - ``configure_optimizers()``.
 
@@ -24,7 +24,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from paper_autotrain.data.evaluator import CandidateScoreFn, EvalResult, full_sort_evaluate
+from paper_autotrain.data.evaluator import EvalResult, full_sort_evaluate
 from paper_autotrain.data.split import SplitData
 from paper_autotrain.runtime.phases import EvaluatedPhases
 
@@ -114,12 +114,9 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
         return torch.cat([self.score_with(state, part.unsqueeze(1), columns)
                           for part, columns in zip(users.split(step), items.split(step), strict=True)])
 
-    def candidate_scoring(self) -> CandidateScoreFn | None:
-        """How sampled ranking scores: the candidates alone where the full sort does every pair's work (the generic
-        full sort, or a block declaring pairwise_full_sort), else None (the full sort, then the candidates kept)."""
-        generic = type(self).full_sort_with is TopKModule.full_sort_with
-        return self.candidate_scores if self.candidates is not None and (generic or self.pairwise_full_sort) \
-            else None
+    def pair_cost(self) -> float:
+        """candidate_pair_cost; 1 for the generic full sort (the same score_with work a pair either way)."""
+        return 1.0 if type(self).full_sort_with is TopKModule.full_sort_with else self.candidate_pair_cost
 
     # --- training and evaluation -----------------------------------------------------------------
 
@@ -131,7 +128,8 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
                 self._has_scoring_state = True
                 result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
                                             batch_size=self.eval_batch_size, device=self.device,
-                                            candidates=self.candidates, candidate_score_fn=self.candidate_scoring())
+                                            candidates=self.candidates, candidate_score_fn=self.candidate_scores,
+                                            candidate_pair_cost=self.pair_cost())
             finally:
                 self._scoring_state = None
                 self._has_scoring_state = False

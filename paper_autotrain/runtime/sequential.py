@@ -23,6 +23,7 @@ windows below, so the mini-batch the negatives come from is a different random s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
 from paper_autotrain.data.evaluator import EvalResult
-from paper_autotrain.data.sequential import SequenceCandidateScoreFn, SequenceSplit, evaluate_next_item
+from paper_autotrain.data.sequential import SequenceSplit, evaluate_next_item
 from paper_autotrain.runtime.data import batch_loader
 from paper_autotrain.runtime.lookup import lookup
 from paper_autotrain.runtime.losses import bpr_loss, bpr_max_loss, hinge_loss, make_optimizer, top1_loss
@@ -180,11 +181,11 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         states = self.encode_sequence(histories, lengths, users)
         return self.score_pairs(states, lookup(self.item_table(), items))
 
-    def candidate_scoring(self) -> SequenceCandidateScoreFn | None:
-        """How sampled ranking scores: the candidates alone where the model declares pairwise_full_sort and scores
-        through score_items (a model with its own full_sort_scores, BERT4Rec's bias, keeps it), else None."""
+    def pair_cost(self) -> float:
+        """candidate_pair_cost where the model scores through score_items; a model with its own full_sort_scores
+        (BERT4Rec's bias) keeps it (inf)."""
         own = type(self).full_sort_scores is SequentialModule.full_sort_scores
-        return self.candidate_scores if self.candidates is not None and own and self.pairwise_full_sort else None
+        return self.candidate_pair_cost if own else math.inf
 
     def score_items(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """[N, d] states against [M, d] item vectors -> [N, M] scores: inner products (a scorer that is not one,
@@ -238,7 +239,8 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         with self.eval_mode():
             result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
                                         batch_size=self.eval_batch_size, device=self.device,
-                                        candidates=self.candidates, candidate_score_fn=self.candidate_scoring())
+                                        candidates=self.candidates, candidate_score_fn=self.candidate_scores,
+                                        candidate_pair_cost=self.pair_cost())
         self.last_results[phase] = result
         return result
 
