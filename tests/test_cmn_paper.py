@@ -8,12 +8,15 @@ is not a real paper."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
+from paper_autotrain.data.candidates import draw_candidates
+from paper_autotrain.data.evaluator import full_sort_evaluate
 from paper_autotrain.data.split import load_split
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.runtime.losses import OPTIMIZER_ARGS, OPTIMIZERS, make_optimizer
@@ -22,6 +25,7 @@ from paper_autotrain.runtime.memory import (
     item_neighbourhoods,
     memory_hops,
     neighbourhood_entries,
+    pair_chunks,
     pretrain_gmf,
 )
 from paper_autotrain.schemas import OPTIMIZER_SETTINGS
@@ -225,6 +229,38 @@ def test_the_score_is_eq_4_and_full_ranking_agrees(memory_spec, split_info, tmp_
         torch.testing.assert_close(ranked[torch.arange(3), items], expected)
         every = torch.arange(model.n_items)
         torch.testing.assert_close(ranked[1], model.score(torch.full_like(every, 3), every))
+
+
+def test_sampled_ranking_scores_the_candidates_alone_with_the_full_sorts_metrics(memory_spec, split_info, tmp_path):
+    model = _model(memory_spec, split_info, tmp_path / "model", n_hop=2)
+    model.candidates = draw_candidates(model.split, 5, seed=0)
+    assert model.pair_cost() == 2.0  # the block states it: 6 candidates x 2 < 60 items, scored alone
+    for phase in ("valid", "test"):
+        with model.eval_mode():
+            full = full_sort_evaluate(model.full_sort_scores, model.split, phase, ks=model.ks,
+                                      candidates=model.candidates)
+        model.full_sort_with = lambda *args: pytest.fail("the candidates' path calls no full sort")
+        alone = model.evaluate(phase)
+        del model.full_sort_with
+        assert 0.0 < full.mean["ndcg@10"] < 1.0
+        for name, values in full.per_user.items():
+            np.testing.assert_array_equal(alone.per_user[name], values, err_msg=f"{phase} {name}")
+
+
+def test_scoring_in_chunks_of_neighbourhood_entries_gives_the_pairs_scores(memory_spec, split_info, tmp_path,
+                                                                            monkeypatch):
+    model = _model(memory_spec, split_info, tmp_path / "model", n_hop=2)
+    users, items = torch.arange(40).repeat_interleave(5), torch.arange(200) % 60
+    chunks = pair_chunks(model.neighbour_ptr, items, entries=50)
+    sizes = [int((model.neighbour_ptr[items[part] + 1] - model.neighbour_ptr[items[part]]).sum()) for part in chunks]
+    assert [part.start for part in chunks[1:]] == [part.stop for part in chunks[:-1]] and chunks[-1].stop == 200
+    assert len(chunks) > 5 and all(size <= 50 + 49 for size in sizes)  # about 50 entries each (items hold < 50)
+    whole = model.score(users, items).detach()  # with gradients: one pass over every pair
+    generated = sys.modules[type(model).__module__]
+    monkeypatch.setattr(generated, "pair_chunks", lambda indptr, items: pair_chunks(indptr, items, entries=50))
+    with torch.no_grad():
+        torch.testing.assert_close(model.score(users, items), whole)
+    assert pair_chunks(model.neighbour_ptr, items[:0]) == [slice(0, 0)]
 
 
 def test_weight_decay_spares_the_memories_and_the_gradient_is_clipped(memory_spec, split_info, tmp_path):

@@ -15,6 +15,8 @@ import pytest
 import torch
 
 from paper_autotrain.artifacts import save_npz
+from paper_autotrain.data.candidates import draw_candidates
+from paper_autotrain.data.evaluator import full_sort_evaluate
 from paper_autotrain.data.knowledge import KNOWLEDGE_FILE, load_knowledge_split, prepare_knowledge_split
 from paper_autotrain.data.split import prepare_configured_split
 from paper_autotrain.errors import UserError
@@ -422,6 +424,19 @@ def test_cfkgs_kg_term_is_the_log_loss_of_the_drawn_facts_against_the_joined_ent
     for got, want in zip(grads, torch.autograd.grad(expected, tables), strict=True):
         torch.testing.assert_close(got, want)
     assert (heads >= model.n_items).any() and (tails < model.n_items).any()  # both tables' rows drawn
+
+
+def test_kgcn_ranks_its_sampled_candidates_scored_alone_as_its_full_sort_does(split_info, tmp_path):
+    model = model_of(KGCN_PAPER, split_info, tmp_path, n_iter=1, neighbor_sample_size=3)
+    model.candidates = draw_candidates(model.split, 5, seed=0)
+    assert model.pair_cost() == 1.0  # the generic full sort: its candidates are scored alone (6 of 60 items)
+    with model.eval_mode():
+        full = full_sort_evaluate(model.full_sort_scores, model.split, "test", ks=model.ks, candidates=model.candidates)
+    model.full_sort_with = lambda *args: pytest.fail("the candidates' path calls no full sort")
+    alone = model.evaluate("test")
+    assert 0.0 < full.mean["ndcg@10"] < 1.0
+    for name, values in full.per_user.items():
+        np.testing.assert_array_equal(alone.per_user[name], values, err_msg=name)
 
 
 def test_kgcn_aggregates_sampled_neighbours_by_user_specific_relation_attention(split_info, tmp_path):

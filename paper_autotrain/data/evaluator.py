@@ -4,6 +4,10 @@ that user's sampled negatives only, with the same formulas.
 
 Every model, ours and RecBole's, is scored here, so differences in a table come from the
 models and never from the bookkeeping.
+
+Under sampled ranking a model whose scores are costly per (user, item) pair may score only each user's candidates
+(`candidate_score_fn`); their scores are put in place of the full row and everything else is -inf, so the ranking
+below is the same code on the same values as a full sort that then masks all but the candidates.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from paper_autotrain.data.split import SplitData
 PHASES = {"valid": (("train",), "valid"), "test": (("train", "valid"), "test")}
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+CandidateScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (users [B], items [B, C]) -> [B, C]
 
 
 @dataclass
@@ -88,15 +93,44 @@ def _rows(source: tuple[sp.csr_matrix, torch.Tensor | None], users: np.ndarray,
     return torch.from_numpy(matrix[users].toarray() > 0).to(device)
 
 
+def candidate_items(allowed: torch.Tensor) -> torch.Tensor:
+    """[B, C] the columns where each row of `allowed` [B, n] is True, in increasing order, C the most of any row;
+    a row with fewer repeats its first column (scored twice, no other column scored)."""
+    counts = allowed.sum(1, keepdim=True)
+    order = torch.sort(allowed.to(torch.uint8), dim=1, descending=True, stable=True).indices
+    order = order[:, :int(counts.max()) if len(allowed) else 0]
+    return torch.where(torch.arange(order.shape[1], device=order.device) < counts, order, order[:, :1])
+
+
+def scores_on_candidates(candidate_score_fn: CandidateScoreFn, users: torch.Tensor,
+                         allowed: torch.Tensor) -> torch.Tensor:
+    """[B, n] rows of scores holding `candidate_score_fn`'s at the `allowed` columns and -inf elsewhere: what a full
+    sort gives once the rest is masked, for C pairs a user instead of n."""
+    items = candidate_items(allowed)
+    scores = candidate_score_fn(users, items)
+    return torch.full(allowed.shape, float("-inf"), dtype=scores.dtype, device=scores.device).scatter(
+        1, items.to(scores.device), scores)
+
+
+def worth_scoring_candidates(candidate_score_fn: Callable | None, allowed: torch.Tensor, pair_cost: float) -> bool:
+    """Whether scoring a batch's candidates alone is cheaper than its full sort: its most candidates a user times
+    what a candidate pair costs in full-sort pairs (runtime/phases.py candidate_pair_cost) under its n columns."""
+    return candidate_score_fn is not None and int(allowed.sum(1).max()) * pair_cost < allowed.shape[1]
+
+
 def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
                        names: Sequence[str] = TOPK_METRICS,
-                       candidates: SampledCandidates | None = None) -> EvalResult:
+                       candidates: SampledCandidates | None = None,
+                       candidate_score_fn: CandidateScoreFn | None = None,
+                       candidate_pair_cost: float = 1.0) -> EvalResult:
     """Rank all items for every user with a target in `phase`; mask what the user has already seen. With
     `candidates`, rank only the user's targets and sampled negatives of `phase` (everything else masked), as
     RecBole ranks its sampled candidates (the other columns -inf).
 
-    `score_fn(users)` returns [B, n_items] scores in our item index space.
+    `score_fn(users)` returns [B, n_items] scores in our item index space; with `candidates`,
+    `candidate_score_fn(users, items [B, C])`, where given, scores only the candidates instead ([B, C]: the same
+    values score_fn gives at those columns) in a batch where that is cheaper (worth_scoring_candidates).
     """
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {sorted(PHASES)}, got {phase!r}")
@@ -110,14 +144,19 @@ def full_sort_evaluate(score_fn: ScoreFn, split: SplitData, phase: str, ks: Sequ
     with torch.no_grad():
         for start in range(0, len(users), batch_size):
             batch = users[start:start + batch_size]
-            scores = score_fn(torch.from_numpy(batch).long().to(device))
-            target_rows = _rows(target, batch, scores.device)
+            batch_users = torch.from_numpy(batch).long().to(device)
+            target_rows = _rows(target, batch, device)
             if candidates is None:
-                exclude = _rows(seen, batch, scores.device)
+                exclude = _rows(seen, batch, device)
+                scores = score_fn(batch_users)
             else:
-                negatives = torch.from_numpy(candidates.rows(phase, batch)).to(scores.device)
-                exclude = ~(target_rows | negatives)
-            hits = topk_hits(scores, exclude, target_rows, max_k).cpu()
+                allowed = target_rows | torch.from_numpy(candidates.rows(phase, batch)).to(device)
+                exclude = ~allowed
+                if worth_scoring_candidates(candidate_score_fn, allowed, candidate_pair_cost):
+                    scores = scores_on_candidates(candidate_score_fn, batch_users, allowed)
+                else:
+                    scores = score_fn(batch_users)
+            hits = topk_hits(scores, exclude.to(scores.device), target_rows.to(scores.device), max_k).cpu()
             n_targets = torch.from_numpy(per_user_targets[batch])
             for name, values in metrics_from_hits(hits, n_targets, ks, names).items():
                 collected.setdefault(name, []).append(values)

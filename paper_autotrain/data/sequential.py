@@ -28,6 +28,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,14 @@ from paper_autotrain.artifacts import save_npz
 from paper_autotrain.data.candidates import PHASES as CANDIDATE_PHASES
 from paper_autotrain.data.candidates import CandidatePool, SampledCandidates
 from paper_autotrain.data.datasets import locate_interactions
-from paper_autotrain.data.evaluator import TOPK_METRICS, EvalResult, metrics_from_hits, topk_hits
+from paper_autotrain.data.evaluator import (
+    TOPK_METRICS,
+    EvalResult,
+    metrics_from_hits,
+    scores_on_candidates,
+    topk_hits,
+    worth_scoring_candidates,
+)
 from paper_autotrain.data.protocol_words import SEQUENCE_FULL_WORDS
 from paper_autotrain.data.split import publish_split, read_atomic_interactions, saved_split_info
 from paper_autotrain.errors import UserError
@@ -56,6 +64,8 @@ PHASE_OFFSET = {"train": 2, "valid": 2, "test": 1}  # history of a phase's targe
 # score_fn(histories [B, L] long, lengths [B] long, users [B] long) -> [B, n_items + 1] scores (column 0 is
 # padding); the user ids serve models with a user embedding (Caser)
 SequenceScoreFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (histories, lengths, users, items [B, C]) -> [B, C]: the scores of the given candidates only
+SequenceCandidateScoreFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -298,12 +308,23 @@ def prepare_sequences(dataset_cfg: Mapping, max_seq_length: int, datasets_root: 
 
 # --- evaluation ------------------------------------------------------------------------------------------
 
+def target_rows(targets: torch.Tensor, width: int, device: torch.device | str) -> torch.Tensor:
+    """Bool [B, width]: each row's target column."""
+    rows = torch.zeros((len(targets), width), dtype=torch.bool, device=device)
+    rows[torch.arange(len(targets)), targets.to(device)] = True
+    return rows
+
+
 def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: str, ks: Sequence[int] = (10, 20),
                        batch_size: int = 1024, device: torch.device | str = "cpu",
-                       names: Sequence[str] = TOPK_METRICS, candidates: SampledCandidates | None = None) -> EvalResult:
+                       names: Sequence[str] = TOPK_METRICS, candidates: SampledCandidates | None = None,
+                       candidate_score_fn: SequenceCandidateScoreFn | None = None,
+                       candidate_pair_cost: float = 1.0) -> EvalResult:
     """Rank all items for each user's `phase` target given the history before it; padding never ranks. With
     `candidates` (eval.ranking=sampled-N), rank the target among the user's sampled negatives of `phase` only,
-    everything else masked, as data/evaluator.py ranks the top-k splits' candidates."""
+    everything else masked, as data/evaluator.py ranks the top-k splits' candidates; `candidate_score_fn`, where
+    given, then scores only those candidates (the same values score_fn gives at their columns) in a batch where
+    that is cheaper (data/evaluator.py worth_scoring_candidates)."""
     if phase == "train":
         raise ValueError("evaluate the valid or test phase")
     users, positions = split.examples(phase)
@@ -312,15 +333,22 @@ def evaluate_next_item(score_fn: SequenceScoreFn, split: SequenceSplit, phase: s
         for start in range(0, len(users), batch_size):
             batch_users = users[start:start + batch_size]
             histories, lengths, targets = split.batch(batch_users, positions[start:start + batch_size])
-            scores = score_fn(histories.to(device), lengths.to(device), torch.from_numpy(batch_users).to(device))
-            target = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-            target[torch.arange(len(targets)), targets.to(scores.device)] = True
+            inputs = (histories.to(device), lengths.to(device), torch.from_numpy(batch_users).to(device))
             if candidates is None:
+                scores = score_fn(*inputs)
+                target = target_rows(targets, scores.shape[1], scores.device)
                 exclude = torch.zeros_like(target)
                 exclude[:, PAD] = True
             else:
-                exclude = ~(target | torch.from_numpy(candidates.rows(phase, batch_users)).to(scores.device))
-            hits = topk_hits(scores, exclude, target, max(ks)).cpu()
+                negatives = torch.from_numpy(candidates.rows(phase, batch_users)).to(device)
+                target = target_rows(targets, negatives.shape[1], device)
+                exclude = ~(target | negatives)
+                if worth_scoring_candidates(candidate_score_fn, ~exclude, candidate_pair_cost):
+                    # histories and lengths bound: scores_on_candidates passes (users, items)
+                    scores = scores_on_candidates(partial(candidate_score_fn, *inputs[:2]), inputs[2], ~exclude)
+                else:
+                    scores = score_fn(*inputs)
+            hits = topk_hits(scores, exclude.to(scores.device), target.to(scores.device), max(ks)).cpu()
             for name, values in metrics_from_hits(hits, torch.ones(len(targets)), ks, names).items():
                 collected.setdefault(name, []).append(values)
     per_user = {name: torch.cat(parts).numpy() for name, parts in collected.items()}

@@ -67,6 +67,7 @@ from paper_autotrain.runtime.memory import (
     item_neighbourhoods,
     memory_hops,
     neighbourhood_entries,
+    pair_chunks,
     pretrain_gmf,
 )
 from paper_autotrain.runtime.module import MONITOR, TopKModule
@@ -89,7 +90,8 @@ __all__ = [
     "covariance_penalty", "logistic_mf_loss", "lookup", "warp_hinge_loss", "warp_weights",
     "make_optimizer", "adjacency_rows", "cosine_info_nce", "normalized_adjacency", "normalized_ce_loss",
     "whole_data_loss", "sampled_softmax_loss",
-    "every_item_hops", "item_neighbourhoods", "memory_hops", "neighbourhood_entries", "pretrain_gmf",
+    "every_item_hops", "item_neighbourhoods", "memory_hops", "neighbourhood_entries", "pair_chunks",
+    "pretrain_gmf",
     "squared_norm_penalty",
     "symmetric_mm", "symmetric_sparse_mm",
     "history_members", "history_sums", "in_history", "padded_history", "smoothed_attention_sums",

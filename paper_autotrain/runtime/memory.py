@@ -48,6 +48,23 @@ def neighbourhood_entries(indptr: torch.Tensor, neighbours: torch.Tensor, items:
     return pair, neighbour
 
 
+# Scoring many pairs at once (sampled ranking's candidates): pairs in chunks of about this many neighbourhood entries,
+# so each hop's [entries, d] intermediates stay small. On ML-100K (CMN, d 40, 95k candidate pairs, one thread) the
+# validation took 9.4 CPU s in chunks of 2^15 pairs (about 2M entries), 5.0 s at 2^17 entries, 1.5 s at 2^15 or 2^13.
+SCORING_ENTRIES = 1 << 15
+
+
+def pair_chunks(indptr: torch.Tensor, items: torch.Tensor, entries: int = SCORING_ENTRIES) -> list[slice]:
+    """Consecutive slices of the pairs whose items are `items` [P], each holding about `entries` neighbourhood
+    entries in all (at least one pair: one item's N(i) may hold more)."""
+    ends = torch.cumsum(indptr[items + 1] - indptr[items], 0)
+    total = int(ends[-1]) if len(ends) else 0
+    cuts = torch.searchsorted(ends, torch.arange(entries, max(total, entries), entries, device=ends.device),
+                              right=True).tolist()
+    bounds = [0, *sorted({cut for cut in cuts if 0 < cut < len(items)}), len(items)]
+    return [slice(start, end) for start, end in zip(bounds, bounds[1:], strict=False)]
+
+
 def neighbourhood_read(query: torch.Tensor, pair: torch.Tensor, neighbour: torch.Tensor, keys: torch.Tensor,
                        values: torch.Tensor) -> torch.Tensor:
     """One hop's read of the memory, [P, d]: q_uiv = z_ui . m_v over v in N(i) (Eq. 1 with z^0 = m_u + e_i, Eq. 6),

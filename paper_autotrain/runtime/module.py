@@ -6,7 +6,9 @@ The generated subclass fills a small contract:
 - ``batch_state(users, items)`` -> (state, user index, item index) a training step scores with (optional: the
   whole ``encode()`` by default);
 - ``score_with(state, users, items)`` -> scores of broadcastable user/item index tensors;
-- ``full_sort_with(state, users)`` -> [B, n_items] (optional: a generic pairwise version exists);
+- ``full_sort_with(state, users)`` -> [B, n_items] (optional: a generic pairwise version exists; one that does a
+  pair's work for every item states ``candidate_pair_cost``, and sampled ranking then scores few candidates alone
+  through ``score_with``, as it does for the generic version);
 - ``loss(batch)`` -> the training loss of one batch from :mod:`paper_autotrain.runtime.data`;
 - ``configure_optimizers()``.
 
@@ -102,6 +104,20 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
         state = self._scoring_state if self._has_scoring_state else self.encode()
         return self.full_sort_with(state, users.to(self.device))
 
+    def candidate_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """[B, C] scores of each user's candidate items [B, C] (sampled ranking), through score_with in chunks of
+        about PAIRS_PER_CHUNK pairs; the state encoded once for the current evaluation is reused."""
+        state = self._scoring_state if self._has_scoring_state else self.encode()
+        users, items = users.to(self.device), items.to(self.device)
+        pairs = PAIRS_PER_CHUNK.get(users.device.type, PAIRS_PER_CHUNK["cpu"])
+        step = max(1, pairs // max(items.shape[1], 1))
+        return torch.cat([self.score_with(state, part.unsqueeze(1), columns)
+                          for part, columns in zip(users.split(step), items.split(step), strict=True)])
+
+    def pair_cost(self) -> float:
+        """candidate_pair_cost; 1 for the generic full sort (the same score_with work a pair either way)."""
+        return 1.0 if type(self).full_sort_with is TopKModule.full_sort_with else self.candidate_pair_cost
+
     # --- training and evaluation -----------------------------------------------------------------
 
     def evaluate(self, phase: str) -> EvalResult:
@@ -112,7 +128,8 @@ class TopKModule(EvaluatedPhases, L.LightningModule):
                 self._has_scoring_state = True
                 result = full_sort_evaluate(self.full_sort_scores, self.split, phase, ks=self.ks,
                                             batch_size=self.eval_batch_size, device=self.device,
-                                            candidates=self.candidates)
+                                            candidates=self.candidates, candidate_score_fn=self.candidate_scores,
+                                            candidate_pair_cost=self.pair_cost())
             finally:
                 self._scoring_state = None
                 self._has_scoring_state = False

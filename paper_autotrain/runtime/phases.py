@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,20 @@ class EvaluatedPhases:
 
     candidates: SampledCandidates | None = None
     """the run's sampled candidates (eval.ranking=sampled-N, set by the worker); None: full ranking"""
+    candidate_pair_cost: float = math.inf
+    """under sampled ranking, what scoring one candidate pair alone (the model's candidate_scores) costs in pairs of
+    its full sort (whose work for a user is n_items pairs): a batch's candidates are scored alone when its most
+    candidates a user times this is under n_items, else by the full sort then kept (the same values either way).
+    A block whose full sort does a pair's work for every pair states its measured ratio (CMN's memory hops 2,
+    ConvNCF's convolutions 2, NeuMF's towers 4; docs/measurements.md, "Sampled ranking scores only the
+    candidates"); the generic pairwise full sort is 1. Unstated (inf): the full sort always, as for a matrix
+    product of user and item vectors (the dot-product scorers, SASRec's state against the item table: 25-37 on
+    ML-100K at d 64, where one BLAS product over every item beats gathering the candidates' rows), or NAIS's full
+    sort grouped by item pairs (about 70)"""
+
+    def pair_cost(self) -> float:
+        """candidate_pair_cost, which a base class may set for its generic full sort."""
+        return self.candidate_pair_cost
 
     def evaluate(self, phase: str) -> EvalResult:
         raise NotImplementedError

@@ -23,6 +23,7 @@ windows below, so the mini-batch the negatives come from is a different random s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
@@ -173,6 +174,19 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         """[B, n_items + 1] scores of every item as the next one."""
         return self.score_items(self.encode_sequence(histories, lengths, users), self.item_table())
 
+    def candidate_scores(self, histories: torch.Tensor, lengths: torch.Tensor, users: torch.Tensor,
+                         items: torch.Tensor) -> torch.Tensor:
+        """[B, C] scores of each history's candidate items [B, C] (sampled ranking): full_sort_scores' values at
+        those columns, the state against the candidates' rows of the item table alone."""
+        states = self.encode_sequence(histories, lengths, users)
+        return self.score_pairs(states, lookup(self.item_table(), items))
+
+    def pair_cost(self) -> float:
+        """candidate_pair_cost where the model scores through score_items; a model with its own full_sort_scores
+        (BERT4Rec's bias) keeps it (inf)."""
+        own = type(self).full_sort_scores is SequentialModule.full_sort_scores
+        return self.candidate_pair_cost if own else math.inf
+
     def score_items(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """[N, d] states against [M, d] item vectors -> [N, M] scores: inner products (a scorer that is not one,
         such as a plain distance, overrides this and score_pairs)."""
@@ -225,7 +239,8 @@ class SequentialModule(EvaluatedPhases, L.LightningModule):
         with self.eval_mode():
             result = evaluate_next_item(self.full_sort_scores, self.split, phase, ks=self.ks,
                                         batch_size=self.eval_batch_size, device=self.device,
-                                        candidates=self.candidates)
+                                        candidates=self.candidates, candidate_score_fn=self.candidate_scores,
+                                        candidate_pair_cost=self.pair_cost())
         self.last_results[phase] = result
         return result
 
