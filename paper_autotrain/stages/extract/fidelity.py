@@ -65,7 +65,8 @@ INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|a
 NUMBERED_HEADING = re.compile(r"^(?:[A-Z]|\d+(?:\.\d+)*)\.?\s+(?P<title>(?:[A-Z][\w-]*\s*){1,5})")
 OTHER_WORK_HEADING = re.compile(NOT_METHOD_HEADING.pattern + r"|reduction|existing|versus|\bvs\b|differen", re.I)
 UNRECOGNISED = "unrecognised part of the method"
-NO_METHOD_SECTION = "the method's own description (no method section found)"
+NO_METHOD_SECTION = ("fidelity: no method section was found; the components were read from the pages after the "
+                     "first, before the experiments, less related work, compared methods and future work")
 # "We also compared CML with item features (denoted as CML+F)": a variant the paper names apart, by what it adds
 NAMED_VARIANT = re.compile(r"\b(?P<model>[A-Z][\w-]{1,20}) with (?:the |its )?(?P<adds>(?:[\w-]+ ){0,3}[\w-]+)\s*"
                            r"\((?:denoted (?:as|by) |called |named )?(?P<variant>(?P=model)\s*\+\s*[A-Z]\w{0,10})\)")
@@ -547,12 +548,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
             components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
     if (not built or framed) and not any(component.block is None for component in components):
         components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
-    if reference is None and not method_section_texts(doc) and not any(c.block is None for c in components):
-        # read from the pages around a method section no heading marks (or pages cut out): no RecBole class of the
-        # paper's model confirms the composition, and the parts not read cannot be named
-        components.append(Component(name=NO_METHOD_SECTION, evidence=None, block=None))
-        notes.append(f"fidelity: no method section was found; the parts were read from the pages before the "
-                     f"experiments, and '{NO_METHOD_SECTION}' stands for the parts not read there")
+    if not method_section_texts(doc):  # headings not detected, or the method's pages missing: say what was read
+        notes.append(NO_METHOD_SECTION)
     missing = [component for component in components if component.block is None]
     verdict = "partial" if missing else "faithful"
     custom = [CustomPart(name=c.name, description=f"a part of {own or 'the'} method no library block builds",
