@@ -3,7 +3,9 @@ the blocks chosen for it build every part (`MethodSpec.fidelity`, `MethodSpec.re
 
 Only the method sections count (not the introduction, related work, preliminaries, "relation to other models" or
 experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
-feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing. The parts and
+feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing, nor does a
+sentence about a method the paper compares with (`about_the_methods_own`: its baselines list, "Caser [29], which
+applies ..."). The parts and
 their cues are `components.yaml`; the blocks the architecture holds decide which parts are built.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from paper_autotrain.library import load_library
-from paper_autotrain.recbole_models import class_names, composition_class, recbole_class
+from paper_autotrain.recbole_models import class_names, composition_class, normalised, recbole_class
 from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
 
 from .lexicon import KNOWN_MODELS
@@ -366,11 +368,7 @@ def subject_is_another_model(text: str, own: str, compared: tuple[str, ...] = ()
         return cited is not None  # authors: "Tang et al. [29] proposed"
     name = cited.group("name")
     return (names is not None and bool(names.fullmatch(name))) or (
-        MODEL_LIKE_NAME.fullmatch(name) is not None and _plain(name) != _plain(own))
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+        MODEL_LIKE_NAME.fullmatch(name) is not None and normalised(name) != normalised(own))
 
 
 def on_a_method_named_before(before: str, clause: str, own: str, compared: tuple[str, ...] = ()) -> bool:
@@ -387,7 +385,7 @@ def on_a_method_named_before(before: str, clause: str, own: str, compared: tuple
     names = other_model_names(own, compared)
     return (names is not None and bool(names.fullmatch(name))) or (
         named.group("cite") is not None and MODEL_LIKE_NAME.fullmatch(name) is not None
-        and _plain(name) != _plain(own))
+        and normalised(name) != normalised(own))
 
 
 def stated(sentence: Sentence, cue: re.Pattern[str], own: str, compared: tuple[str, ...] = ()) -> int | None:
