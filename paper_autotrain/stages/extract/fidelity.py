@@ -5,8 +5,8 @@ Only the method sections count (not the introduction, related work, preliminarie
 experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
 feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing, nor does a
 sentence about a method the paper compares with (`about_the_methods_own`: its baselines list, "Caser [29], which
-applies ..."). The parts and
-their cues are `components.yaml`; the blocks the architecture holds decide which parts are built.
+applies ..."). The parts and their cues are `components.yaml`; the blocks the architecture holds decide which
+parts are built.
 """
 
 from __future__ import annotations
