@@ -3,8 +3,10 @@ the blocks chosen for it build every part (`MethodSpec.fidelity`, `MethodSpec.re
 
 Only the method sections count (not the introduction, related work, preliminaries, "relation to other models" or
 experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
-feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing. The parts and
-their cues are `components.yaml`; the blocks the architecture holds decide which parts are built.
+feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing, nor does a
+sentence about a method the paper compares with (`about_the_methods_own`: its baselines list, "Caser [29], which
+applies ..."). The parts and their cues are `components.yaml`; the blocks the architecture holds decide which
+parts are built.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pathlib import Path
 import yaml
 
 from paper_autotrain.library import load_library
-from paper_autotrain.recbole_models import class_names, composition_class, recbole_class
+from paper_autotrain.recbole_models import class_names, composition_class, normalised, recbole_class
 from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fidelity, PaperDoc
 
 from .lexicon import KNOWN_MODELS
+from .scope import RELATED_HEADING, describes_compared_method
 from .text import EXPERIMENT_HEADING, SENTENCE_END, Sentence, flatten, quote
 
 VOCABULARY_FILE = Path(__file__).with_name("components.yaml")
@@ -64,6 +67,8 @@ INLINE_HEADING = re.compile(r"^(?P<title>[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|to|of|a
 NUMBERED_HEADING = re.compile(r"^(?:[A-Z]|\d+(?:\.\d+)*)\.?\s+(?P<title>(?:[A-Z][\w-]*\s*){1,5})")
 OTHER_WORK_HEADING = re.compile(NOT_METHOD_HEADING.pattern + r"|reduction|existing|versus|\bvs\b|differen", re.I)
 UNRECOGNISED = "unrecognised part of the method"
+NO_METHOD_SECTION = ("fidelity: no method section was found; the components were read from the pages after the "
+                     "first, before the experiments, less related work, compared methods and future work")
 # "We also compared CML with item features (denoted as CML+F)": a variant the paper names apart, by what it adds
 NAMED_VARIANT = re.compile(r"\b(?P<model>[A-Z][\w-]{1,20}) with (?:the |its )?(?P<adds>(?:[\w-]+ ){0,3}[\w-]+)\s*"
                            r"\((?:denoted (?:as|by) |called |named )?(?P<variant>(?P=model)\s*\+\s*[A-Z]\w{0,10})\)")
@@ -84,6 +89,33 @@ OWNER_BEFORE = re.compile(r"\b(?:of|in)\s+$")
 # "we use FM to ...", "our model integrates an FM": another model's name as a part of ours
 WE_USE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(?:use|adopt|employ|build on|integrate"
                     r"|incorporate|combine)\w*\s+(?:an?\s+|the\s+)?$", re.I)
+# "Caser [29] applies ...", "Tang et al. [29] proposed ...": a sentence whose subject is a cited work (a name with
+# capitals inside, or authors) doing something
+CITED_SUBJECT = re.compile(
+    r"^(?:[A-Z][\w-]*\s+et al\.?\s*(?:\[\d[\d,\s–-]*\])?"
+    r"|(?P<name>[A-Z][\w+&-]*)\s*(?:\[\d[\d,\s–-]*\]|\(\w[^)]{0,40}\d{4}\)))"
+    r"\s*(?:also\s+|further\s+|first\s+|then\s+)?(?!based\b)[a-z]{2,}(?:s|ed)\b")
+MODEL_LIKE_NAME = re.compile(r"[A-Z][\w+&-]*[A-Z0-9][\w+&-]*")  # PRME, TransRec, GRU4Rec: a method's name, not a word
+# "It models ...", "This approach combines ...": a sentence that goes on about the method the one before spoke of
+GOES_ON = re.compile(r"^(?:It|Its|They|Their|This (?:model|method|approach|work|baseline|algorithm|framework)"
+                     r"|These (?:models|methods|approaches|works|baselines)|The (?:model|method|approach|algorithm))\b")
+# "..., Caser [29], which applies ...", "Caser [29], a CNN-based model that ...": a clause on the method named before it
+NAMED_BEFORE = re.compile(r"(?P<name>[A-Z][\w+&-]*)\s*(?P<cite>\[\d[\d,\s–-]*\]|\(\w[^)]{0,40}\d{4}\))?\s*"
+                          r"(?P<link>,\s*(?:which|who)?|\b(?:which|who))\s*$")
+APPOSITIVE = re.compile(r"^\s*an?\s+(?:[\w-]+\s+){0,4}?(?:model|method|approach|baseline|framework|algorithm"
+                        r"|recommender)s?\s+(?:that|which)\b|^\s*(?:that|which|who)\b", re.I)
+# "We adopt the encoder of SASRec [12], which ...": the method named before is one we take a part from
+WE_TAKE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(?:adopt|use|follow|employ|build on"
+                     r"|borrow|reuse|apply|integrate|incorporate|extend|take)\w*\b", re.I)
+# "SASRec [12] encodes the sequence with self-attention, which we adopt": another method's part we take
+ADOPTED_BACK = re.compile(r"\b(?:which|that)\s+we\s+(?:also\s+)?(?:adopt|use|follow|employ|borrow|reuse)\b", re.I)
+# "Markov Chain based models (FPMC and MC) achieve ...": the part names a class of other methods (a plural)
+CLASS_OF_METHODS = re.compile(r"[\s-]*based (?:[\w-]+ ){0,2}?(?:models|methods|approaches|recommenders|algorithms"
+                              r"|baselines)\b", re.I)
+# "In the future, we will investigate incorporating side information": what the method does not have yet
+# ("CONCLUSION AND FUTURE WORK In this paper, we ...": a heading run into a sentence, not a plan)
+FUTURE_WORK = re.compile(r"^\s*(?:In|in|For|for) (?:the )?future\b|\b[Ff]uture (?:work|research|studies|directions?)\b"
+                         r"|\bleft (?:for|to|as) (?:the )?future\b")
 METHOD_OPENING_SENTENCES = 3
 TITLE_AREA_CHARS = 300
 PAGE_PROBE_CHARS = 40
@@ -156,14 +188,19 @@ def deviation_blocks(block: str | list[str]) -> tuple[str, ...]:
 
 # --- where the method is described ----------------------------------------------------------------------------
 
-def method_sentences(doc: PaperDoc, sentences: list[Sentence], own: str = "") -> list[Sentence]:
+def method_sentences(doc: PaperDoc, sentences: list[Sentence], own: str = "",
+                     compared: tuple[str, ...] = ()) -> list[Sentence]:
     """Sentences of the method section(s): the sections after the introduction that are not about other work,
-    up to the experiments. Without usable sections: every sentence before the experiments, after the first page."""
+    up to the experiments. Without usable sections: every sentence before the experiments, after the first page,
+    less those of a related-work section. Either way, less the sentences about other methods
+    (`about_the_methods_own`)."""
     texts = method_section_texts(doc)
     if not texts:
         start = next((s.page for s in doc.sections if EXPERIMENT_HEADING.search(s.title)), None)
-        return without_other_work_paragraphs(
-            [s for s in sentences if s.page > 1 and (start is None or s.page < start)], own)
+        related = [flatten(s.text) for s in doc.sections if RELATED_HEADING.search(s.title)]
+        return about_the_methods_own(without_other_work_paragraphs(
+            [s for s in sentences if s.page > 1 and (start is None or s.page < start)
+             and not any(s.text[:PAGE_PROBE_CHARS] in text for text in related)], own, compared), own, compared)
     pages = [(page.number, page.where, flatten(page.text)) for page in doc.pages]
     found = []
     for text in texts:
@@ -171,7 +208,25 @@ def method_sentences(doc: PaperDoc, sentences: list[Sentence], own: str = "") ->
             if part.strip():
                 number, where = page_of(part.strip(), pages)
                 found.append(Sentence(page=number, text=part.strip(), order=len(found), where=where))
-    return without_other_work_paragraphs(found, own)
+    return about_the_methods_own(without_other_work_paragraphs(found, own, compared), own, compared)
+
+
+def about_the_methods_own(sentences: list[Sentence], own: str, compared: tuple[str, ...] = ()) -> list[Sentence]:
+    """The sentences less those about other methods: the items of a list of compared methods ("(8) Caser [29]. It
+    models ... with convolutional neural networks"), a sentence whose subject is another method ("PRME [6] utilizes
+    metric embedding", "Tang et al. [29] proposed ...") and the ones that go on about it ("It ...", "This model
+    ..."), unless we speak in them; and future work ("In the future, we will investigate side information")."""
+    numbered = [replace(s, order=i) for i, s in enumerate(sentences)]  # embedded headings split a sentence in two
+    items = describes_compared_method(numbered, own, other_model_names(own, compared))
+    kept, going_on = [], False
+    for sentence in numbered:
+        text = sentence.text
+        other = sentence.order in items or subject_is_another_model(text, own, compared) or (
+            going_on and bool(GOES_ON.match(text)) and not OURS.search(text))
+        going_on = other
+        if not other and not FUTURE_WORK.search(text):
+            kept.append(sentences[sentence.order])
+    return kept
 
 
 def page_of(sentence: str, pages: list[tuple[int, str, str]]) -> tuple[int, str]:
@@ -215,7 +270,8 @@ def variant_sections(doc: PaperDoc) -> list[tuple[str, str]]:
     return found
 
 
-def without_other_work_paragraphs(sentences: list[Sentence], own: str = "") -> list[Sentence]:
+def without_other_work_paragraphs(sentences: list[Sentence], own: str = "",
+                                  compared: tuple[str, ...] = ()) -> list[Sentence]:
     """Drop the paragraphs a method section spends on other models ("Reduction to Existing Models: ...", "3.1.2
     FwFM." in a paper on FmFM): from such a heading to the next numbered subsection (a paragraph heading inside a
     discussion does not end it)."""
@@ -225,7 +281,7 @@ def without_other_work_paragraphs(sentences: list[Sentence], own: str = "") -> l
         inline = INLINE_HEADING.match(sentence.text)
         if numbered:
             title = numbered.group("title").strip()
-            skipping = bool(OTHER_WORK_HEADING.search(title)) or names_another_model(title, own)
+            skipping = bool(OTHER_WORK_HEADING.search(title)) or names_another_model(title, own, compared)
         if inline and not sentence.text.startswith("•") and OTHER_WORK_HEADING.search(inline.group("title")):
             skipping = True
         if not skipping:
@@ -244,9 +300,9 @@ def at_embedded_headings(sentences: list[Sentence]) -> list[Sentence]:
     return cut
 
 
-def names_another_model(text: str, own: str) -> bool:
+def names_another_model(text: str, own: str, compared: tuple[str, ...] = ()) -> bool:
     """`text` is the name of a model other than the paper's own ("FwFM", "OPNNs")."""
-    names = other_model_names(own)
+    names = other_model_names(own, compared)
     text = text.strip()
     return names is not None and any(names.fullmatch(name) for name in {text, text.removesuffix("s")} if name)
 
@@ -265,10 +321,11 @@ def clause_bounds(text: str, position: int) -> tuple[int, int]:
 
 
 @cache
-def other_model_names(own: str) -> re.Pattern[str] | None:
-    """Names of models other than the paper's own (a known model not contained in, nor containing, ours)."""
+def other_model_names(own: str, compared: tuple[str, ...] = ()) -> re.Pattern[str] | None:
+    """Names of models other than the paper's own (a known model or one the paper compares with, not contained in,
+    nor containing, ours)."""
     own_key = re.sub(r"[^a-z0-9]", "", own.lower())
-    names = {name for name in (*KNOWN_MODELS, *class_names()) if len(name) >= 2}
+    names = {name for name in (*KNOWN_MODELS, *class_names(), *compared) if len(name) >= 2}
     others = [name for name in names
               if not own_key or (re.sub(r"[^a-z0-9]", "", name.lower()) not in own_key
                                  and own_key not in re.sub(r"[^a-z0-9]", "", name.lower()))]
@@ -278,13 +335,13 @@ def other_model_names(own: str) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
 
 
-def about_other_model(clause: str, own: str) -> bool:
+def about_other_model(clause: str, own: str, compared: tuple[str, ...] = ()) -> bool:
     """A clause that speaks of another model: its name cited, contrasted, or as the clause's subject."""
     if OURS.search(clause):
         return False
     if re.search(r"\b[A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\s*\[\d|et al", clause):  # "NGCF [39]", "Tang et al."
         return True
-    names = other_model_names(own)
+    names = other_model_names(own, compared)
     if names is None:
         return False
     for match in names.finditer(clause):
@@ -296,25 +353,56 @@ def about_other_model(clause: str, own: str) -> bool:
     return False
 
 
-def subject_is_another_model(text: str, own: str) -> bool:
+def subject_is_another_model(text: str, own: str, compared: tuple[str, ...] = ()) -> bool:
     """The sentence opens on another model doing something ("OPNN also models the interactions with an outer
-    product, with fully connected layers on top"): every clause of it is that model's, unless we speak too."""
-    names = other_model_names(own)
+    product, with fully connected layers on top", "PRME [6] utilizes metric embedding", "Tang et al. [29] proposed
+    ..."): every clause of it is that model's, unless we speak too."""
+    if OURS.search(text):
+        return False
+    names = other_model_names(own, compared)
     opening = names.match(text) if names is not None else None
-    return opening is not None and bool(OTHER_MODEL_VERB.match(text[opening.end():])) and not OURS.search(text)
+    if opening is not None and OTHER_MODEL_VERB.match(text[opening.end():]):
+        return True
+    cited = CITED_SUBJECT.match(text)
+    if cited is None or cited.group("name") is None:
+        return cited is not None  # authors: "Tang et al. [29] proposed"
+    name = cited.group("name")
+    return (names is not None and bool(names.fullmatch(name))) or (
+        MODEL_LIKE_NAME.fullmatch(name) is not None and normalised(name) != normalised(own))
 
 
-def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
+def on_a_method_named_before(before: str, clause: str, own: str, compared: tuple[str, ...] = ()) -> bool:
+    """The clause is a relative or appositive clause on another method named just before it ("We compare with Caser
+    [29], which applies convolutional filters", "Caser [29], a CNN-based model that ..."), unless we take a part
+    from that method ("We adopt the encoder of SASRec [12], which stacks self-attention blocks")."""
+    named = NAMED_BEFORE.search(before)
+    if named is None or WE_TAKE.search(before):
+        return False
+    if "," in named.group("link") and "which" not in named.group("link") and "who" not in named.group("link") \
+            and not APPOSITIVE.match(clause):
+        return False  # "Following SASRec [12], the model ...": a new clause, not one on SASRec
+    name = named.group("name")
+    names = other_model_names(own, compared)
+    return (names is not None and bool(names.fullmatch(name))) or (
+        named.group("cite") is not None and MODEL_LIKE_NAME.fullmatch(name) is not None
+        and normalised(name) != normalised(own))
+
+
+def stated(sentence: Sentence, cue: re.Pattern[str], own: str, compared: tuple[str, ...] = ()) -> int | None:
     """Where `cue` states a part of the paper's own method in `sentence` (None: absent, negated or not ours)."""
-    if ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own):
+    if ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own, compared):
         return None
     for match in cue.finditer(sentence.text):
         start, end = clause_bounds(sentence.text, match.start())
         clause = sentence.text[start:end]
-        if NEGATION.search(sentence.text[start:match.start()]) or about_other_model(clause, own):
+        if NEGATION.search(sentence.text[start:match.start()]):
+            continue
+        taken = ADOPTED_BACK.search(sentence.text[end:])  # "SASRec [12] uses self-attention, which we adopt"
+        if not taken and (about_other_model(clause, own, compared)
+                          or on_a_method_named_before(sentence.text[:start], clause, own, compared)):
             continue
         if another_models_part(sentence.text[start:match.start()], match.group(0), sentence.text[match.end():end],
-                               own):
+                               own, compared):
             continue
         if COMPARED_WITH.search(sentence.text[start:match.start()]):
             continue
@@ -330,15 +418,17 @@ def stated(sentence: Sentence, cue: re.Pattern[str], own: str) -> int | None:
     return None
 
 
-def another_models_part(before: str, cue: str, after: str, own: str) -> bool:
-    """The cue names another model ("FmFM are extensions of FwFM": the cue is FwFM's name; unless we use it) or
-    gives the part as another model's ("the hidden layers of CDAE", "the hidden layers of DNN")."""
-    if names_another_model(cue, own) or (GENERIC_NETWORK.fullmatch(cue) and OWNER_BEFORE.search(before)):
+def another_models_part(before: str, cue: str, after: str, own: str, compared: tuple[str, ...] = ()) -> bool:
+    """The cue names another model ("FmFM are extensions of FwFM": the cue is FwFM's name; unless we use it), gives
+    the part as another model's ("the hidden layers of CDAE", "the hidden layers of DNN") or names a class of other
+    methods by it ("Markov Chain based models (FPMC and MC)")."""
+    if names_another_model(cue, own, compared) or (GENERIC_NETWORK.fullmatch(cue) and OWNER_BEFORE.search(before)):
         return not WE_USE.search(before)
-    return not OURS.search(before) and part_of_another_model(after, own)
+    return not OURS.search(before) and (part_of_another_model(after, own, compared)
+                                        or CLASS_OF_METHODS.match(after) is not None)
 
 
-def part_of_another_model(after: str, own: str) -> bool:
+def part_of_another_model(after: str, own: str, compared: tuple[str, ...] = ()) -> bool:
     """The part is given as another model's ("hidden layers of CDAE", "hidden layers of DNN" in a paper whose own
     model is no deep network): the words after the cue name its owner."""
     owner = OWNER.match(after)
@@ -347,7 +437,7 @@ def part_of_another_model(after: str, own: str) -> bool:
     name = owner.group("name")
     if GENERIC_NETWORK.fullmatch(name):
         return name.rstrip("s").lower() not in own.lower()
-    return names_another_model(name, own) or (CAMEL_CASE_NAME.fullmatch(name) is not None
+    return names_another_model(name, own, compared) or (CAMEL_CASE_NAME.fullmatch(name) is not None
                                                and name.lower() not in own.lower())
 
 
@@ -375,12 +465,14 @@ def offered_or_cited(text: str, match: re.Match[str], clause: str) -> bool:
     return bool(CITATION_AFTER.match(after)) and not OURS.search(clause)
 
 
-def find_parts(parts: Iterable[Part], sentences: list[Sentence], own: str) -> list[Found]:
+def find_parts(parts: Iterable[Part], sentences: list[Sentence], own: str,
+               compared: tuple[str, ...] = ()) -> list[Found]:
     """Each part stated in the sentences, with its first quote, in the vocabulary's order."""
     found = []
     for part in parts:
         for sentence in sentences:
-            position = next((p for cue in part.cues if (p := stated(sentence, cue, own)) is not None), None)
+            position = next((p for cue in part.cues if (p := stated(sentence, cue, own, compared)) is not None),
+                            None)
             if position is not None:
                 found.append(Found(part, quote(sentence, position)))
                 break
@@ -400,12 +492,13 @@ class Assessment:
 
 
 def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, model_name: str | None,
-           architecture: list[Block]) -> Assessment:
-    """The paper's components, which blocks build them, the deviations, the reference and the verdict."""
+           architecture: list[Block], compared: tuple[str, ...] = ()) -> Assessment:
+    """The paper's components, which blocks build them, the deviations, the reference and the verdict. `compared`:
+    the methods the paper compares with (`baselines_in_paper`), whose parts are not the method's own."""
     own = model_name or ""
-    method = method_sentences(doc, sentences, own)
+    method = method_sentences(doc, sentences, own, compared)
     parts, known_deviations, structures = vocabulary()
-    found_parts = find_parts([p for p in parts if p.applies_to(family)], method, own)
+    found_parts = find_parts([p for p in parts if p.applies_to(family)], method, own, compared)
     architecture = with_added_blocks(architecture, found_parts)
     framed = not architecture
     if framed:  # no known composition: the family's frame for custom parts builds the stated parts it can
@@ -418,7 +511,7 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
         if found.part.plumbing and block is None:
             continue  # a generic part (embeddings) says nothing about which model this is
         components.append(Component(name=found.part.name, evidence=found.evidence, block=block))
-    for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own):
+    for found in find_parts([d for d in known_deviations if d.applies_to(family)], method, own, compared):
         builder = next((name for name in found.part.built_by if name in built), None)
         if builder is not None:  # CMN's memories pre-trained as GMF: built as stated, not a deviation
             components.append(Component(name=found.part.name, evidence=found.evidence, block=builder))
@@ -439,7 +532,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
     elif loss == "other" and not any(d.ours and "loss" in d.component for d in deviations):
         components.append(Component(name="the paper's training loss (none of the loss templates)",
                                     evidence=None, block=None))
-    architecture, links, stated_structure = apply_structure(architecture, structures, method, own, sentences)
+    architecture, links, stated_structure = apply_structure(architecture, structures, method, own, sentences,
+                                                            compared)
     components += stated_structure
     reference = recbole_class(model_name, doc.meta.title or title_area(doc))
     natural = composition_class(family, built, loss) if built else None
@@ -452,6 +546,8 @@ def assess(doc: PaperDoc, sentences: list[Sentence], family: str, loss: str, mod
             components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
     if (not built or framed) and not any(component.block is None for component in components):
         components.append(Component(name=UNRECOGNISED, evidence=opening_quote(method), block=None))
+    if not method_section_texts(doc):  # headings not detected, or the method's pages missing: say what was read
+        notes.append(NO_METHOD_SECTION)
     missing = [component for component in components if component.block is None]
     verdict = "partial" if missing else "faithful"
     custom = [CustomPart(name=c.name, description=f"a part of {own or 'the'} method no library block builds",
@@ -537,7 +633,7 @@ def opening_quote(method: list[Sentence]) -> str | None:
 
 
 def apply_structure(architecture: list[Block], structures: Iterable[Structure], method: list[Sentence], own: str,
-                    everywhere: list[Sentence] | None = None
+                    everywhere: list[Sentence] | None = None, compared: tuple[str, ...] = ()
                     ) -> tuple[list[Block], list[tuple[str, str, str]], list[Component]]:
     """Block parameters the method section states for blocks the architecture holds (e.g. a pre-norm
     Transformer), hyperparameters it ties to others (a d x d feed-forward: inner size = embedding size), and each
@@ -551,7 +647,7 @@ def apply_structure(architecture: list[Block], structures: Iterable[Structure], 
         if structure.block not in built:
             continue
         read_in = everywhere if structure.experiments and everywhere is not None else method
-        found = find_parts([Part(name=structure.name, cues=structure.cues)], read_in, own)
+        found = find_parts([Part(name=structure.name, cues=structure.cues)], read_in, own, compared)
         if not found:
             continue
         params.setdefault(structure.block, {}).update(dict(structure.params))

@@ -369,7 +369,9 @@ def extract(doc: PaperDoc) -> MethodSpec:
                        "other class), as RecBole runs its graph models")
     text = doc.full_text
     blocks, guess_notes = detect_architecture(family, loss, text, own_name)
-    assessment = assess(doc, sentences, family, loss, model_name, blocks)
+    baselines = _baselines(doc, experiments, own_name, others)
+    assessment = assess(doc, sentences, family, loss, model_name, blocks,
+                        compared=tuple(baseline.name for baseline in baselines))
     blocks, custom = assessment.architecture, assessment.custom
     if custom or not blocks:  # the guess's "not mapped" holds only when the inventory did not compose the model
         unclear += guess_notes
@@ -414,7 +416,7 @@ def extract(doc: PaperDoc) -> MethodSpec:
         datasets=datasets,
         metrics=metrics,
         reported=reported,
-        baselines_in_paper=_baselines(doc, experiments, own_name, others),
+        baselines_in_paper=baselines,
         unclear=unclear,
         fidelity=assessment.fidelity,
         reference=assessment.reference,

@@ -28,6 +28,7 @@ METHOD_ITEM = re.compile(
     r"(?:\[\d+(?:\s*[,–-]\s*\d+)*\]\s*)?[:.]"
     r"|^(?P<b>[A-Z][\w+&/-]*(?:[ -][A-Z][\w+&/-]*){0,3})\s*(?:\([^)]{1,30}\)\s*)?\[\d+(?:\s*[,–-]\s*\d+)*\]\s*:)"
 )
+BULLET = re.compile(rf"(?:^|\s){ITEM_MARK}(?=[A-Z])")
 ITEM_ENDS = re.compile(r"^(?:We|Our|For (?:all|fair|each)|In (?:this|our) (?:paper|work)|To (?:demonstrate|show))\b")
 # A sentence that keeps to the compared method's own setting even when it says "we": "We employ two graph
 # convolution layers as suggested in [41]", "we use the settings of the original paper"
@@ -61,17 +62,24 @@ def in_related_work(sentence: Sentence, related: list[str]) -> bool:
     return len(probe) >= 30 and any(probe in text for text in related)
 
 
-def describes_compared_method(sentences: list[Sentence], model_name: str) -> set[int]:
-    """Orders of the sentences of a bullet that introduces a compared method (up to a few sentences on)."""
+def describes_compared_method(sentences: list[Sentence], model_name: str,
+                              names: re.Pattern[str] | None = None) -> set[int]:
+    """Orders of the sentences of a bullet that introduces a compared method (up to a few sentences on). With
+    `names` (other methods' names, for the component inventory): a bullet that opens on one of them ("• BPR Bayesian
+    Personalized Ranking [38] that uses ...") introduces one too, and an item runs to the next item of its list even
+    through "we" sentences (what the paper changed in that method: "• VBPR [16] ... We replace the linear projection
+    with an MLP. • CDL [47] ...")."""
     own = _plain(model_name)
+    starts = {s.order: name for s in sentences if (name := item_name(s.text, names))}
+    orders = sorted(starts)
+    between = {order for a, b in zip(orders, orders[1:], strict=False) if b - a <= MAX_ITEM_SENTENCES
+               for order in range(a + 1, b)} if names is not None else set()
     inside: set[int] = set()
     remaining = 0
     for sentence in sentences:
-        match = METHOD_ITEM.search(sentence.text)
-        if match:
-            name = match.group("a") or match.group("b")
-            remaining = MAX_ITEM_SENTENCES if not own or _plain(name) != own else 0
-        elif remaining and not ITS_OWN_SETTING.search(sentence.text) and (
+        if sentence.order in starts:
+            remaining = MAX_ITEM_SENTENCES if not own or _plain(starts[sentence.order]) != own else 0
+        elif remaining and sentence.order not in between and not ITS_OWN_SETTING.search(sentence.text) and (
             ITEM_ENDS.match(sentence.text) or FIRST_PERSON.search(sentence.text)
             or (own and own in _plain(sentence.text))
         ):
@@ -80,6 +88,25 @@ def describes_compared_method(sentences: list[Sentence], model_name: str) -> set
             inside.add(sentence.order)
             remaining -= 1
     return inside
+
+
+def item_name(text: str, names: re.Pattern[str] | None = None) -> str | None:
+    """The method a list item introduces ("• NeuMF [15]: ...", "(2) BPRMF [27]. It ..."; with `names`, also
+    "• WRMF Weighted Regularized Matrix Factorization [19, 35], the implicit MF model ...", and only an item that
+    cites its method or names one of `names`: "(3) Dot Product: The final interaction ..." is a step of the
+    paper's own method), else None."""
+    match = METHOD_ITEM.search(text)
+    if match:
+        name = match.group("a") or match.group("b")
+        if names is None or "[" in match.group(0) or names.match(name):
+            return name
+    if names is None:
+        return None
+    for bullet in BULLET.finditer(text):
+        name = names.match(text, bullet.end())
+        if name:
+            return name.group(0)
+    return None
 
 
 def own_sentences(doc: PaperDoc, sentences: list[Sentence], model_name: str) -> list[Sentence]:
