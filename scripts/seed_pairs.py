@@ -1,7 +1,8 @@
 """Pool the seeds of several parity runs of one model: per seed our and RecBole's test NDCG@10 (and best valid), and
 the paired test over all of them (each test user's value averaged over the seeds, as the report's test over one
 run's seeds), with the standard error of the paired mean difference; and the seeds as the units (the per-seed
-differences' mean, its one-sample t-test, the sign test).
+differences' mean, its one-sample t-test, the sign test, and the mean's 90% t interval: parity within +-5% is shown
+when both its ends are inside, else only the mean may be).
 
 usage: python scripts/seed_pairs.py MODEL RESULTS [RESULTS ...]
 
@@ -22,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from paper_autotrain.stages.compare.significance import p_values  # noqa: E402
 
 METRIC = "ndcg_at_10"  # the per-user files' key of NDCG@10
+LEVEL = 0.90  # the seed-level confidence interval's coverage
+TOLERANCE = 0.05  # issue 20: within +-5% (relative) of RecBole's class
 VALID = "valid_ndcg10"  # history.csv's valid_ndcg@10 as numpy names it
 
 
@@ -54,6 +57,21 @@ def pooled(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> dict
             "valid": float(np.mean([row[3] for row in rows]) / np.mean([row[4] for row in rows]) - 1)}
 
 
+def mean_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The two-sided Student t confidence interval of the mean of `values` (n - 1 degrees of freedom)."""
+    from scipy import stats
+
+    half = stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def verdict(low: float, high: float, mean: float, tolerance: float = TOLERANCE) -> str:
+    """What the seeds show about parity within +-tolerance: shown (both ends inside), the mean only, or neither."""
+    if -tolerance <= low and high <= tolerance:
+        return "shown within"
+    return "only the mean within" if abs(mean) <= tolerance else "the mean outside"
+
+
 def seed_level(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> dict[str, float]:
     """The seeds as the units: each seed's relative test difference, their mean, the one-sample t-test of that mean
     against 0 and the sign test of how many seeds are behind (the noise a redraw of weights, order and dropout
@@ -62,9 +80,12 @@ def seed_level(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> 
 
     relative = np.array([row[1].mean() / row[2].mean() - 1 for row in rows])
     behind = int((relative < 0).sum())
-    t_p = float(stats.ttest_1samp(relative, 0.0).pvalue) if len(relative) > 1 else float("nan")
-    return {"mean": float(relative.mean()), "sd": float(relative.std(ddof=1)) if len(relative) > 1 else float("nan"),
-            "t_p": t_p, "behind": behind, "sign_p": float(stats.binomtest(behind, len(relative)).pvalue)}
+    several = len(relative) > 1
+    t_p = float(stats.ttest_1samp(relative, 0.0).pvalue) if several else float("nan")
+    low, high = mean_interval(relative) if several else (float("nan"), float("nan"))
+    return {"mean": float(relative.mean()), "sd": float(relative.std(ddof=1)) if several else float("nan"),
+            "t_p": t_p, "behind": behind, "sign_p": float(stats.binomtest(behind, len(relative)).pvalue),
+            "low": low, "high": high, "verdict": verdict(low, high, float(relative.mean()))}
 
 
 def main(argv: list[str]) -> int:
@@ -85,7 +106,9 @@ def main(argv: list[str]) -> int:
     level = seed_level(rows)
     print(f"seed level: mean of the per-seed differences {100 * level['mean']:+.1f}% (sd {100 * level['sd']:.1f}%, "
           f"one-sample t-test p = {level['t_p']:.3f}); behind at {level['behind']} of {len(rows)} "
-          f"(sign test p = {level['sign_p']:.3f})")
+          f"(sign test p = {level['sign_p']:.3f}); {100 * LEVEL:.0f}% interval of the mean "
+          f"[{100 * level['low']:+.1f}%, {100 * level['high']:+.1f}%]: {level['verdict']} "
+          f"±{100 * TOLERANCE:.0f}%")
     return 0
 
 

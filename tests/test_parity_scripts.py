@@ -124,6 +124,21 @@ def test_seed_pairs_pools_two_runs_seeds_as_a_hand_computation(scripts, tmp_path
                                                   for run in ("a", "b")), []))
     assert level["mean"] == pytest.approx(np.mean(per_seed)) and level["behind"] == 0
     assert level["t_p"] == pytest.approx(stats.ttest_1samp(per_seed, 0.0).pvalue) and level["sign_p"] == 0.25
+    assert (level["low"], level["high"]) == pytest.approx(stats.t.interval(0.90, 2, np.mean(per_seed),
+                                                                          stats.sem(per_seed)))
+    assert f"[{100 * level['low']:+.1f}%, {100 * level['high']:+.1f}%]" in printed[-1]
+
+
+def test_seed_interval_by_hand_and_what_it_shows_about_five_percent(scripts) -> None:
+    """Four seeds at -10, 0, +10, +20%: mean 5%, sd sqrt(0.05 / 3), t(0.95, 3 df) = 2.3534 from the t table."""
+    seed_pairs = scripts["seed_pairs"]
+    low, high = seed_pairs.mean_interval(np.array([-0.10, 0.0, 0.10, 0.20]))
+    half = 2.353363 * np.sqrt(0.05 / 3) / 2
+    assert (low, high) == pytest.approx((0.05 - half, 0.05 + half), abs=1e-6)
+    assert (low, high) == pytest.approx((-0.1019, 0.2019), abs=1e-4)
+    assert seed_pairs.verdict(-0.04, 0.049, 0.0) == "shown within"
+    assert seed_pairs.verdict(-0.06, 0.04, -0.01) == "only the mean within"
+    assert seed_pairs.verdict(-0.12, -0.01, -0.065) == "the mean outside"
 
 
 def test_seed_pairs_refuses_two_sides_scored_on_different_users(scripts, tmp_path: Path) -> None:
