@@ -5,10 +5,13 @@ differences' mean, its one-sample t-test, the sign test, and the mean's 90% t in
 when both its ends are inside, else only the mean may be).
 
 usage: python scripts/seed_pairs.py MODEL RESULTS [RESULTS ...]
+       python scripts/seed_pairs.py MODEL --figures OURS:RECBOLE [OURS:RECBOLE ...]
 
 RESULTS is a run's results/<model> folder (`<out>/runs/results/<model>` of scripts/session_parity.py), each run with
 its own seeds (`seeds=[0,1]`, then `seeds=[2,3,4,5]` into the same --out, so RecBole's runs of the first come from
-the baselines cache). A report tests one run's seeds; this pools runs whose seeds differ.
+the baselines cache). A report tests one run's seeds; this pools runs whose seeds differ. With --figures, each pair
+is one seed's recorded test NDCG@10 on either side (a parity table's figures, where the per-user files are gone):
+only the seed-level lines, from figures rounded as printed.
 """
 
 from __future__ import annotations
@@ -76,9 +79,13 @@ def seed_level(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> 
     """The seeds as the units: each seed's relative test difference, their mean, the one-sample t-test of that mean
     against 0 and the sign test of how many seeds are behind (the noise a redraw of weights, order and dropout
     makes, which the per-user test over one set of seeds does not see)."""
+    return seeds_as_units(np.array([row[1].mean() / row[2].mean() - 1 for row in rows]))
+
+
+def seeds_as_units(relative: np.ndarray) -> dict[str, float]:
+    """`seed_level` of the per-seed relative differences themselves."""
     from scipy import stats
 
-    relative = np.array([row[1].mean() / row[2].mean() - 1 for row in rows])
     behind = int((relative < 0).sum())
     several = len(relative) > 1
     t_p = float(stats.ttest_1samp(relative, 0.0).pvalue) if several else float("nan")
@@ -88,9 +95,33 @@ def seed_level(rows: list[tuple[int, np.ndarray, np.ndarray, float, float]]) -> 
             "low": low, "high": high, "verdict": verdict(low, high, float(relative.mean()))}
 
 
+def figure_pairs(texts: list[str]) -> np.ndarray:
+    """Per-seed relative differences from "OURS:RECBOLE" pairs of test figures."""
+    try:
+        pairs = [tuple(float(x) for x in text.split(":")) for text in texts]
+    except ValueError:
+        raise SystemExit("--figures takes OURS:RECBOLE pairs of numbers, e.g. 0.2075:0.2230") from None
+    if not pairs or any(len(pair) != 2 or pair[1] <= 0 for pair in pairs):
+        raise SystemExit("--figures takes OURS:RECBOLE pairs, RecBole's figure above 0, e.g. 0.2075:0.2230")
+    return np.array([ours / theirs - 1 for ours, theirs in pairs])
+
+
+def seed_level_line(level: dict[str, float], n_seeds: int) -> str:
+    return (f"seed level: mean of the per-seed differences {100 * level['mean']:+.1f}% (sd {100 * level['sd']:.1f}%, "
+            f"one-sample t-test p = {level['t_p']:.3f}); behind at {level['behind']} of {n_seeds} "
+            f"(sign test p = {level['sign_p']:.3f}); {100 * LEVEL:.0f}% interval of the mean "
+            f"[{100 * level['low']:+.1f}%, {100 * level['high']:+.1f}%]: {level['verdict']} "
+            f"±{100 * TOLERANCE:.0f}%")
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         raise SystemExit(__doc__)
+    if argv[1] == "--figures":
+        relative = figure_pairs(argv[2:])
+        print(f"{argv[0]}, {len(relative)} seeds: " + ", ".join(f"{100 * r:+.1f}%" for r in relative))
+        print(seed_level_line(seeds_as_units(relative), len(relative)))
+        return 0
     model, folders = argv[0], [Path(folder) for folder in argv[1:]]
     rows = [row for folder in folders for row in seed_rows(model, folder)]
     for seed, ours, theirs, valid_ours, valid_theirs in rows:
@@ -103,12 +134,7 @@ def main(argv: list[str]) -> int:
           f"{100 * pool['relative']:+.1f}% (paired t-test p = {pool['t_p']:.3f}, Wilcoxon p = "
           f"{pool['wilcoxon_p']:.3f}; standard error {100 * pool['error']:.1f}% of RecBole's mean); "
           f"best valid {100 * pool['valid']:+.1f}% (means)")
-    level = seed_level(rows)
-    print(f"seed level: mean of the per-seed differences {100 * level['mean']:+.1f}% (sd {100 * level['sd']:.1f}%, "
-          f"one-sample t-test p = {level['t_p']:.3f}); behind at {level['behind']} of {len(rows)} "
-          f"(sign test p = {level['sign_p']:.3f}); {100 * LEVEL:.0f}% interval of the mean "
-          f"[{100 * level['low']:+.1f}%, {100 * level['high']:+.1f}%]: {level['verdict']} "
-          f"±{100 * TOLERANCE:.0f}%")
+    print(seed_level_line(seed_level(rows), len(rows)))
     return 0
 
 
