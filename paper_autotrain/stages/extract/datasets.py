@@ -14,7 +14,7 @@ from collections import Counter
 from paper_autotrain.schemas import Table
 
 from .lexicon import DATASET_PATTERNS
-from .text import Sentence
+from .text import Sentence, name_key
 
 DATASET_HEADER = re.compile(r"^(?:data ?sets?|data)$", re.I)
 DATASET_NAME = re.compile(r"^[A-Za-z][\w.*/&'+ -]{1,30}$")
@@ -122,7 +122,7 @@ def dataset_column(table: Table) -> list[str]:
 def ordered_unique(names: list[str]) -> list[str]:
     seen: dict[str, str] = {}
     for name in names:
-        seen.setdefault(re.sub(r"[^a-z0-9]", "", name.lower()), name)
+        seen.setdefault(name_key(name), name)
     return list(seen.values())
 
 

@@ -25,7 +25,7 @@ from paper_autotrain.schemas import Block, Component, CustomPart, Deviation, Fid
 
 from .lexicon import KNOWN_MODELS
 from .scope import RELATED_HEADING, describes_compared_method
-from .text import EXPERIMENT_HEADING, SENTENCE_END, Sentence, flatten, quote
+from .text import EXPERIMENT_HEADING, SENTENCE_END, Sentence, flatten, name_key, quote
 
 VOCABULARY_FILE = Path(__file__).with_name("components.yaml")
 # Sections that describe other work, the problem or the results, not the method itself
@@ -324,11 +324,11 @@ def clause_bounds(text: str, position: int) -> tuple[int, int]:
 def other_model_names(own: str, compared: tuple[str, ...] = ()) -> re.Pattern[str] | None:
     """Names of models other than the paper's own (a known model or one the paper compares with, not contained in,
     nor containing, ours)."""
-    own_key = re.sub(r"[^a-z0-9]", "", own.lower())
+    own_key = name_key(own)
     names = {name for name in (*KNOWN_MODELS, *class_names(), *compared) if len(name) >= 2}
     others = [name for name in names
-              if not own_key or (re.sub(r"[^a-z0-9]", "", name.lower()) not in own_key
-                                 and own_key not in re.sub(r"[^a-z0-9]", "", name.lower()))]
+              if not own_key or (name_key(name) not in own_key
+                                 and own_key not in name_key(name))]
     if not others:
         return None
     alternatives = "|".join(re.escape(name) for name in sorted(others, key=len, reverse=True))

@@ -12,7 +12,7 @@ from .lexicon import KNOWN_MODELS, OPTIMIZERS
 from .numbers import INT, INT_KEYS, INTW, NUM, parse_number, plausible
 from .scope import CITED_WORK
 from .settings_tables import by_dataset
-from .text import Sentence, quote
+from .text import Sentence, name_key, quote
 
 SETTING = (
     r"(?:(?:is|are|was|were)\s+(?:(?:set|fixed|chosen)\s+(?:to|as|at)\s+|equal to\s+)?"
@@ -307,13 +307,9 @@ NAMED_GROUP = re.compile(
 )
 
 
-def _plain_name(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 def names_own_model(text: str, model_name: str) -> bool:
-    own = _plain_name(model_name)
-    return bool(own) and any(_plain_name(word) == own for word in re.findall(r"[\w&+-]+", text)) or bool(
+    own = name_key(model_name)
+    return bool(own) and any(name_key(word) == own for word in re.findall(r"[\w&+-]+", text)) or bool(
         model_name and re.search(rf"(?<![\w-]){re.escape(model_name)}(?![\w-])", text)
     )
 
@@ -321,15 +317,15 @@ def names_own_model(text: str, model_name: str) -> bool:
 def about_other_model(sentence: str, model_name: str, others: tuple[str, ...] = ()) -> bool:
     """True when a sentence states settings for a compared method ("For BPR, FMC ..., ", "for Mult-DAE", "For all
     baselines", "For IPS based models")."""
-    own = _plain_name(model_name)
+    own = name_key(model_name)
     if names_own_model(sentence, model_name):
         return False  # "for CausE and DICE, the embedding size is fixed as 64": the method's too
     if ABOUT_OTHERS.search(sentence) or (
-        (group := NAMED_GROUP.search(sentence)) and _plain_name(group.group("name")) != own
+        (group := NAMED_GROUP.search(sentence)) and name_key(group.group("name")) != own
     ):
         return True
     for name in (*KNOWN_MODELS, *others):
-        plain = re.sub(r"[^a-z0-9]", "", name.lower())
+        plain = name_key(name)
         if own and (plain == own or plain in own and len(plain) >= 4):
             continue
         flags = re.I if len(name) >= 4 else 0
@@ -341,10 +337,10 @@ def about_other_model(sentence: str, model_name: str, others: tuple[str, ...] = 
 def names_other_model(text: str, model_name: str, others: tuple[str, ...] = ()) -> bool:
     """True when `text` ("latent dimension of FM is 10") names a compared method other than the paper's own: one the
     lexicon knows, or one of `others` (the methods the paper's results tables compare with)."""
-    own = re.sub(r"[^a-z0-9]", "", model_name.lower())
+    own = name_key(model_name)
     return any(
         re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
-        and re.sub(r"[^a-z0-9]", "", name.lower()) != own
+        and name_key(name) != own
         for name in (*KNOWN_MODELS, *others)
     )
 
@@ -489,7 +485,7 @@ ON_DATASET = re.compile(r"\b(?:on|for) (?:the )?(?P<name>[A-Z][\w&-]*(?: [A-Z][\
 def misspelt(word: str, own: str) -> bool:
     """`word` is the name `own` with two neighbouring letters swapped ("IPM-GCN" for "IMP-GCN"), a slip papers make
     in their own model's name."""
-    a, b = _plain_name(word), _plain_name(own)
+    a, b = name_key(word), name_key(own)
     diff = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y] if len(a) == len(b) else []
     return len(b) >= 4 and len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
         and a[diff[1]] == b[diff[0]]
@@ -504,7 +500,7 @@ def find_owned_values(sentences: list[Sentence], model_name: str, skip: set[str]
     for sentence in sentences:
         for match in OWNED.finditer(sentence.text):
             owner = match.group("owner")
-            if not model_name or not (_plain_name(owner) == _plain_name(model_name) or misspelt(owner, model_name)):
+            if not model_name or not (name_key(owner) == name_key(model_name) or misspelt(owner, model_name)):
                 continue
             for count in re.finditer(COUNT, match.group("counts")):
                 key = OWNED_NOUNS.get(count.group("noun"))

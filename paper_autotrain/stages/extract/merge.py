@@ -42,6 +42,7 @@ from .lexicon import METRIC_PATTERN
 from .library import CUSTOM_BLOCK, has_fill_slot, library_blocks
 from .names import canonical_metric
 from .quotes import Located, PaperText, states_value
+from .text import name_key
 
 HYPERPARAMETER_ALIASES = {
     "lr": "learning_rate", "learning_rates": "learning_rate", "embedding_dim": "embedding_size",
@@ -149,7 +150,7 @@ class Merger:
             located = None
         llm_value = claim.value.strip() if located else None
         side = self.decide("model_name", rules.model_name, llm_value, None, located and located.evidence,
-                           lambda a, b: alnum(a) == alnum(b))
+                           lambda a, b: name_key(a) == name_key(b))
         return llm_value if side == "llm" and llm_value else rules.model_name
 
     def choose_claim(self, item: str, rules_value: str, rules_evidence: str | None, claim: Any) -> str:
@@ -278,7 +279,7 @@ class Merger:
         merged = list(rules)
         for claim in claims:
             name = claim.value.strip()
-            if alnum(name) == alnum(model_name) or any(alnum(b.name) == alnum(name) for b in merged):
+            if name_key(name) == name_key(model_name) or any(name_key(b.name) == name_key(name) for b in merged):
                 continue
             if not self.paper.mentions(name):
                 self.drop("baselines_in_paper", name, "the paper never prints that name")
@@ -344,20 +345,16 @@ def metric_name(printed: str) -> str:
 
 
 def same_metric(a: str, b: str) -> bool:
-    return alnum(metric_name(a)) == alnum(metric_name(b))
+    return name_key(metric_name(a)) == name_key(metric_name(b))
 
 
 def same_dataset(a: str, b: str) -> bool:
-    return alnum(a) == alnum(b)
+    return name_key(a) == name_key(b)
 
 
 def identifier(name: str) -> str:
     """A snake_case name: "Layer Attention" -> "layer_attention"."""
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
-
-
-def alnum(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def empty(value: Any) -> bool:

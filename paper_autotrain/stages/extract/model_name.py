@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from paper_autotrain.schemas import PaperDoc
 
 from .lexicon import DATASET_PATTERNS, GENERIC_ACRONYMS
-from .text import Sentence, early_sentences, opening_text
+from .text import Sentence, early_sentences, name_key, opening_text
 
 # One token as papers print names: "LightGCN", "IMP-GCN", "Mult-vaepr", "Wide & Deep"; not the first word of a
 # capitalised long form ("Collaborative Metric Learning"), which is a description, not the name.
@@ -71,10 +71,6 @@ class Stated:
     page: int
     model: bool  # the sentence calls it a model ("we dub this model X")
     framework: bool  # the paper calls it a framework ("we present a general framework named NCF")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def _cited_names(text: str) -> set[str]:
@@ -167,7 +163,7 @@ def _prefer_model(chosen: Stated, stated: list[Stated]) -> Stated:
     """A framework's name yields to the model the paper builds in it ("framework NCF" ... "we dub this model NeuMF")."""
     if not chosen.framework or chosen.model:
         return chosen
-    models = [s for s in stated if s.model and not s.framework and _norm(s.name) != _norm(chosen.name)]
+    models = [s for s in stated if s.model and not s.framework and name_key(s.name) != name_key(chosen.name)]
     return models[0] if models else chosen
 
 
@@ -213,7 +209,7 @@ def detect_model_name(doc: PaperDoc, sentences: list[Sentence], experiments: lis
     early_orders = {s.order for s in early_sentences(doc, sentences)}
     early = [s for s in stated if s.order in early_orders] or stated
     chosen = _prefer_model(early[0], stated) if early else None
-    if in_title and chosen and _norm(chosen.name) != _norm(in_title):
+    if in_title and chosen and name_key(chosen.name) != name_key(in_title):
         # Both name the method (the title may print "FM²" as "FM2"): keep the one the paper uses throughout.
         return chosen.name if _uses(chosen.name, text) > _uses(in_title, text) else in_title
     if in_title or chosen:

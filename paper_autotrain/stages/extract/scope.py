@@ -8,7 +8,7 @@ import re
 
 from paper_autotrain.schemas import PaperDoc
 
-from .text import Sentence, flatten
+from .text import Sentence, flatten, name_key
 
 RELATED_HEADING = re.compile(r"related work|background|literature|previous work|prior work", re.I)
 SECTION_NUMBER = re.compile(r"^(?P<n>\d+)(?:\.\d+)*\.?\s")
@@ -41,10 +41,6 @@ MAX_ITEM_SENTENCES = 4
 FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 def related_work_text(doc: PaperDoc) -> list[str]:
     """The flattened text of the related-work sections, with their numbered subsections."""
     numbers = {m.group("n") for s in doc.sections if RELATED_HEADING.search(s.title)
@@ -69,7 +65,7 @@ def describes_compared_method(sentences: list[Sentence], model_name: str,
     Personalized Ranking [38] that uses ...") introduces one too, and an item runs to the next item of its list even
     through "we" sentences (what the paper changed in that method: "• VBPR [16] ... We replace the linear projection
     with an MLP. • CDL [47] ...")."""
-    own = _plain(model_name)
+    own = name_key(model_name)
     starts = {s.order: name for s in sentences if (name := item_name(s.text, names))}
     orders = sorted(starts)
     between = {order for a, b in zip(orders, orders[1:], strict=False) if b - a <= MAX_ITEM_SENTENCES
@@ -78,10 +74,10 @@ def describes_compared_method(sentences: list[Sentence], model_name: str,
     remaining = 0
     for sentence in sentences:
         if sentence.order in starts:
-            remaining = MAX_ITEM_SENTENCES if not own or _plain(starts[sentence.order]) != own else 0
+            remaining = MAX_ITEM_SENTENCES if not own or name_key(starts[sentence.order]) != own else 0
         elif remaining and sentence.order not in between and not ITS_OWN_SETTING.search(sentence.text) and (
             ITEM_ENDS.match(sentence.text) or FIRST_PERSON.search(sentence.text)
-            or (own and own in _plain(sentence.text))
+            or (own and own in name_key(sentence.text))
         ):
             remaining = 0  # the paper speaks for itself again
         if remaining:

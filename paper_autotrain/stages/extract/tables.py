@@ -17,13 +17,13 @@ the best numbers of a table whose caption attributes its rows to the method (set
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from paper_autotrain.schemas import Reported, Table
 
 from .lexicon import DATASET_PATTERNS, KNOWN_MODELS, LOWER_IS_BETTER, METRIC_PATTERN, METRIC_QUALIFIER
 from .names import canonical_metric
+from .text import name_key
 
 PANEL = re.compile(r"^\([a-z]\)\s+(?P<name>\S.{0,40})$")
 MARKS = "*†‡§¶"  # significance marks printed after a number ("0.1830*", "0.1554†")
@@ -50,10 +50,6 @@ BEST_BASELINE = re.compile(r"compared (?:to|with|against) the (?:best|strongest)
 # times). The name printed once first; a table listing several variants of the method last.
 TIERS = ((False, False), (False, True), (True, False), (True, True))
 MAX_VARIANT_EXTRA = 3  # "CMN-2", "I-AutoRec", "CML+F": the method's name with a short mark
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _clean(cell: str) -> str:
@@ -114,9 +110,9 @@ def _dataset(cell: str, datasets: list[str]) -> str | None:
     if not text:
         return None
     for name in datasets:
-        if _plain(name) == _plain(text):
+        if name_key(name) == name_key(text):
             return name
-        if len(_plain(text)) >= 4 and _plain(name).endswith(_plain(text)):
+        if len(name_key(text)) >= 4 and name_key(name).endswith(name_key(text)):
             return text  # "Games" in a results table for "Amazon Games" in the statistics table
     if any(re.fullmatch(p, text) for p in DATASET_PATTERNS):
         return text
@@ -127,12 +123,12 @@ def _dataset(cell: str, datasets: list[str]) -> str | None:
 
 def _is_own(cell: str, own: str) -> bool:
     text = OWN_SUFFIX.sub("", cell.strip()).rstrip(MARKS + "\u2217")
-    return bool(own) and _plain(text) == own or bool(OURS.match(text))
+    return bool(own) and name_key(text) == own or bool(OURS.match(text))
 
 
 def _variant_of(cell: str, own: str) -> bool:
     """'CMN-2', 'NGCF-3', 'I-AutoRec', 'CML+F', 'IMP-GCN𝑠': the method's name with a short mark before or after."""
-    plain = _plain(OWN_SUFFIX.sub("", cell))
+    plain = name_key(OWN_SUFFIX.sub("", cell))
     if not own or len(own) < 3 or plain == own or len(cell.strip()) > len(own) + 8:
         return False
     extra = None
@@ -141,7 +137,7 @@ def _variant_of(cell: str, own: str) -> bool:
     elif plain.endswith(own):
         extra = plain.removesuffix(own)
     return extra is not None and 0 < len(extra) <= MAX_VARIANT_EXTRA and not any(
-        _plain(name) == plain for name in KNOWN_MODELS
+        name_key(name) == plain for name in KNOWN_MODELS
     )
 
 
@@ -361,7 +357,7 @@ def _entries(table: Table, positions: list[tuple[int, int]], ctx: _Context, pref
     if len(readings) == 1:
         return readings[0][1]
     if preferred is not None:
-        chosen = [entries for label, entries in readings if _plain(label).endswith(preferred)]
+        chosen = [entries for label, entries in readings if name_key(label).endswith(preferred)]
         if len(chosen) == 1:
             return [_with_variant(e, next(label for label, x in readings if x is chosen[0])) for e in chosen[0]]
     best: dict[tuple[str, str], _Entry] = {}
@@ -402,8 +398,8 @@ def _attributed(table: Table, model_name: str) -> bool:
         return True
     if not BEST_BASELINE.search(table.caption):
         return False
-    known = {_plain(name) for name in KNOWN_MODELS}
-    return not any(row and _plain(row[0]) in known for row in table.rows)
+    known = {name_key(name) for name in KNOWN_MODELS}
+    return not any(row and name_key(row[0]) in known for row in table.rows)
 
 
 def _metric_header(table: Table, metrics: list[str]) -> tuple[int, list[tuple[int, str]]]:
@@ -497,7 +493,7 @@ def compared_methods(tables: list[Table], model_name: str) -> list[str]:
     """The other methods of the tables that print the paper's method: the labels beside its row (down its column)
     or beside its column (along its header row) that carry numbers too. They name the baselines the paper
     describes, whether or not the lexicon knows them."""
-    own = _plain(model_name)
+    own = name_key(model_name)
     names: list[str] = []
     for table in tables:
         positions = next((found for tier in TIERS if (found := _positions(table, own, tier))), [])
@@ -527,8 +523,8 @@ def find_reported(
     numbers from the first table whose caption names it (rows are its settings). `preferred`: the mark of the
     variant the paper's stated settings point to ("2" for two layers), used when the method occurs several
     times in a table. `also`: other names the paper gives datasets, read in a table's cells after `datasets`."""
-    own = _plain(model_name)
-    extra = [name for name in also or [] if not any(_plain(name) == _plain(d) for d in datasets)]
+    own = name_key(model_name)
+    extra = [name for name in also or [] if not any(name_key(name) == name_key(d) for d in datasets)]
     for tier in TIERS:
         reported: list[Reported] = []
         seen: set[tuple[str, str]] = set()

@@ -42,6 +42,13 @@ def body_pages(doc: PaperDoc) -> list[tuple[int, str, str]]:
 MATH_LETTERS = re.compile(r"[\U0001D400-\U0001D7FF]")
 
 
+def name_key(text: str) -> str:
+    """A printed name as a key for comparing names: lower-case letters and digits only ("Item-KNN" is "ItemKNN"; "+"
+    dropped, so an own variant such as "AutoInt+" keys as its model: the registry's recbole_models.normalised keeps
+    it, where "GRU4Rec+" is another method)."""
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())
+
+
 def plain_math(text: str) -> str:
     """Inline math in its plain letters and digits ("𝑑 = 64" -> "d = 64", "𝜆" -> "λ"), so a setting reads as one."""
     return MATH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
