@@ -91,16 +91,18 @@ WE_USE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(?
                     r"|incorporate|combine)\w*\s+(?:an?\s+|the\s+)?$", re.I)
 # "Caser [29] applies ...", "Tang et al. [29] proposed ...": a sentence whose subject is a cited work (a name with
 # capitals inside, or authors) doing something
+NUMBERED_CITE = r"\[\d[\d,\s–-]*\]"  # "[29]", "[3, 12]"
+CITE = rf"(?:{NUMBERED_CITE}|\(\w[^)]{{0,40}}\d{{4}}\))"  # or "(Tang and Wang, 2018)"
 CITED_SUBJECT = re.compile(
-    r"^(?:[A-Z][\w-]*\s+et al\.?\s*(?:\[\d[\d,\s–-]*\])?"
-    r"|(?P<name>[A-Z][\w+&-]*)\s*(?:\[\d[\d,\s–-]*\]|\(\w[^)]{0,40}\d{4}\)))"
+    rf"^(?:[A-Z][\w-]*\s+et al\.?\s*(?:{NUMBERED_CITE})?"
+    rf"|(?P<name>[A-Z][\w+&-]*)\s*{CITE})"
     r"\s*(?:also\s+|further\s+|first\s+|then\s+)?(?!based\b)[a-z]{2,}(?:s|ed)\b")
 MODEL_LIKE_NAME = re.compile(r"[A-Z][\w+&-]*[A-Z0-9][\w+&-]*")  # PRME, TransRec, GRU4Rec: a method's name, not a word
 # "It models ...", "This approach combines ...": a sentence that goes on about the method the one before spoke of
 GOES_ON = re.compile(r"^(?:It|Its|They|Their|This (?:model|method|approach|work|baseline|algorithm|framework)"
                      r"|These (?:models|methods|approaches|works|baselines)|The (?:model|method|approach|algorithm))\b")
 # "..., Caser [29], which applies ...", "Caser [29], a CNN-based model that ...": a clause on the method named before it
-NAMED_BEFORE = re.compile(r"(?P<name>[A-Z][\w+&-]*)\s*(?P<cite>\[\d[\d,\s–-]*\]|\(\w[^)]{0,40}\d{4}\))?\s*"
+NAMED_BEFORE = re.compile(rf"(?P<name>[A-Z][\w+&-]*)\s*(?P<cite>{CITE})?\s*"
                           r"(?P<link>,\s*(?:which|who)?|\b(?:which|who))\s*$")
 APPOSITIVE = re.compile(r"^\s*an?\s+(?:[\w-]+\s+){0,4}?(?:model|method|approach|baseline|framework|algorithm"
                         r"|recommender)s?\s+(?:that|which)\b|^\s*(?:that|which|who)\b", re.I)
@@ -366,9 +368,7 @@ def subject_is_another_model(text: str, own: str, compared: tuple[str, ...] = ()
     cited = CITED_SUBJECT.match(text)
     if cited is None or cited.group("name") is None:
         return cited is not None  # authors: "Tang et al. [29] proposed"
-    name = cited.group("name")
-    return (names is not None and bool(names.fullmatch(name))) or (
-        MODEL_LIKE_NAME.fullmatch(name) is not None and normalised(name) != normalised(own))
+    return another_methods_name(cited.group("name"), own, names, cited=True)
 
 
 def on_a_method_named_before(before: str, clause: str, own: str, compared: tuple[str, ...] = ()) -> bool:
@@ -381,11 +381,15 @@ def on_a_method_named_before(before: str, clause: str, own: str, compared: tuple
     if "," in named.group("link") and "which" not in named.group("link") and "who" not in named.group("link") \
             and not APPOSITIVE.match(clause):
         return False  # "Following SASRec [12], the model ...": a new clause, not one on SASRec
-    name = named.group("name")
-    names = other_model_names(own, compared)
+    return another_methods_name(named.group("name"), own, other_model_names(own, compared),
+                                cited=named.group("cite") is not None)
+
+
+def another_methods_name(name: str, own: str, names: re.Pattern[str] | None, cited: bool) -> bool:
+    """`name` is another method's: one of `names`, or, cited, a name shaped like a method's (capitals or digits
+    inside: "PRME", "TransRec") that is not the paper's own."""
     return (names is not None and bool(names.fullmatch(name))) or (
-        named.group("cite") is not None and MODEL_LIKE_NAME.fullmatch(name) is not None
-        and normalised(name) != normalised(own))
+        cited and MODEL_LIKE_NAME.fullmatch(name) is not None and normalised(name) != normalised(own))
 
 
 def stated(sentence: Sentence, cue: re.Pattern[str], own: str, compared: tuple[str, ...] = ()) -> int | None:
