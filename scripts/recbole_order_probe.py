@@ -1,5 +1,5 @@
-"""Probe: our NextItNet, GC-SAN or FDSA (EPOCHS epochs, default 1) or GC-MC (EPOCHS epochs, default 5) trained from
-RecBole's initial weights in RecBole's batch order.
+"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, ...; EPOCHS epochs, default 1)
+or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -19,7 +19,7 @@ best valid one. Dropout masks are the one draw not shared (RecBole's module draw
 
 `ours_init` trains ours from its own initial draw at SEED in RecBole's order (the initial weights put back).
 
-usage: python scripts/recbole_order_probe.py NextItNet|GCSAN|FDSA|GCMC SEED ours|ours_init|recbole|recbole_fused
+usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recbole|recbole_fused
          MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
@@ -65,11 +65,7 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     _patch_numpy()
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.model.general_recommender.gcmc import GCMC
-    from recbole.model.sequential_recommender.fdsa import FDSA
-    from recbole.model.sequential_recommender.gcsan import GCSAN
-    from recbole.model.sequential_recommender.nextitnet import NextItNet
-    from recbole.utils import init_seed
+    from recbole.utils import get_model, init_seed
 
     values = {**values, "seed": seed, **_device_settings("cpu"), "data_path": str(split),
               "checkpoint_dir": tempfile.mkdtemp()}
@@ -80,8 +76,7 @@ def recbole_run(model: str, seed: int, split: Path, values: dict[str, Any]) -> t
     dataset = create_dataset(config)
     train_data, _, _ = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
-    modules = {"NextItNet": NextItNet, "GCSAN": GCSAN, "FDSA": FDSA, "GCMC": GCMC}
-    return dataset, train_data, modules[model](config, train_data._dataset)
+    return dataset, train_data, get_model(model)(config, train_data._dataset)
 
 
 def feature_rows(split: Any, dataset: Any, field: str, to_recbole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,26 +107,42 @@ def copy_fdsa(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.
         ours.item_features.embeddings[index].weight[mine] = tables[field][their]
 
 
+def copy_gcsan(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+               dataset: Any) -> None:
+    """RecBole's GC-SAN weights into ours (the module test's layout, the item rows moved to our ids)."""
+    from tests.test_bert_graph_session_papers import recboles_gcsan_in_our_layout
+
+    for mine, their in recboles_gcsan_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
+def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+                   dataset: Any) -> None:
+    """RecBole's NextItNet weights into ours (its 1 x k convolutions as our 1-D ones)."""
+    ours.item_embedding.weight.copy_(theirs.item_embedding.weight[to_recbole])
+    ours.final_layer.load_state_dict(theirs.final_layer.state_dict())
+    for index, block in enumerate(theirs.residual_blocks):
+        for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
+            ours.convolutions[layer].weight.copy_(conv.weight.squeeze(2))
+            ours.convolutions[layer].bias.copy_(conv.bias)
+            ours.conv_norms[layer].load_state_dict(norm.state_dict())
+
+
+# RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
+COPIES = {
+    "FDSA": copy_fdsa,
+    "GCSAN": copy_gcsan,
+    "NextItNet": copy_nextitnet,
+}
+
+
 def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor,
                  split: Any = None, dataset: Any = None) -> None:
     """RecBole's weights into ours; item embedding row j of ours is RecBole's row of the same item."""
-    from tests.test_bert_graph_session_papers import recboles_gcsan_in_our_layout
-
+    if model not in COPIES:
+        raise SystemExit(f"the probe takes {', '.join(sorted(COPIES))} or GCMC, not {model}")
     with torch.no_grad():
-        if model == "FDSA":
-            copy_fdsa(ours, theirs, to_recbole, split, dataset)
-            return
-        if model == "GCSAN":
-            for mine, their in recboles_gcsan_in_our_layout(ours, theirs):
-                mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
-            return
-        ours.item_embedding.weight.copy_(theirs.item_embedding.weight[to_recbole])
-        ours.final_layer.load_state_dict(theirs.final_layer.state_dict())
-        for index, block in enumerate(theirs.residual_blocks):
-            for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
-                ours.convolutions[layer].weight.copy_(conv.weight.squeeze(2))
-                ours.convolutions[layer].bias.copy_(conv.bias)
-                ours.conv_norms[layer].load_state_dict(norm.state_dict())
+        COPIES[model](ours, theirs, to_recbole, split, dataset)
 
 
 def train_epoch(train_data: Any, loss_of: Any, optimizer: torch.optim.Optimizer, max_steps: int) -> list[float]:
@@ -313,12 +324,16 @@ def main(argv: list[str]) -> int:
     to_recbole = torch.from_numpy(np.r_[0, token_ids(dataset, "item_id", split.item_tokens[1:], strict=True)])
     to_ours = torch.empty_like(to_recbole)
     to_ours[to_recbole] = torch.arange(len(to_recbole))
+    user_to_ours = inverse(torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True)),
+                           dataset.user_num)  # a model with a user embedding (FPMC) reads our user ids
 
     def our_loss(interaction: Any) -> torch.Tensor:
         histories = to_ours[interaction["item_id_list"]]
-        return ours.loss({"histories": histories, "lengths": interaction["item_length"],
-                          "targets": to_ours[interaction["item_id"]],
-                          "users": torch.zeros(len(histories), dtype=torch.long)})
+        batch = {"histories": histories, "lengths": interaction["item_length"],
+                 "targets": to_ours[interaction["item_id"]], "users": user_to_ours[interaction["user_id"]]}
+        if "neg_item_id" in interaction:  # a sampled loss: RecBole's draw of one negative per target
+            batch["neg_items"] = to_ours[interaction["neg_item_id"]].unsqueeze(-1)
+        return ours.loss(batch)
 
     if mode != "ours_init":
         copy_weights(model, ours, theirs, to_recbole, split, dataset)
