@@ -6,12 +6,14 @@ when both its ends are inside, else only the mean may be).
 
 usage: python scripts/seed_pairs.py MODEL RESULTS [RESULTS ...]
        python scripts/seed_pairs.py MODEL --figures OURS:RECBOLE [OURS:RECBOLE ...]
+       python scripts/seed_pairs.py --table docs/parity_seeds.yaml
 
 RESULTS is a run's results/<model> folder (`<out>/runs/results/<model>` of scripts/session_parity.py), each run with
 its own seeds (`seeds=[0,1]`, then `seeds=[2,3,4,5]` into the same --out, so RecBole's runs of the first come from
 the baselines cache). A report tests one run's seeds; this pools runs whose seeds differ. With --figures, each pair
 is one seed's recorded test NDCG@10 on either side (a parity table's figures, where the per-user files are gone):
-only the seed-level lines, from figures rounded as printed.
+only the seed-level lines, from figures rounded as printed. With --table, the seed-level table of every row recorded
+in the file (README's "Seed-level check" is this output).
 """
 
 from __future__ import annotations
@@ -114,7 +116,54 @@ def seed_level_line(level: dict[str, float], n_seeds: int) -> str:
             f"±{100 * TOLERANCE:.0f}%")
 
 
+VERDICT_WORDS = {"shown within": "shown", "only the mean within": "mean only", "the mean outside": "mean outside"}
+DRAWS = {"independent": "independent", "common": "common (RecBole's weights and batches)"}
+
+
+def recorded_differences(row: dict) -> np.ndarray:
+    """A recorded row's per-seed relative differences: from its figures, or as recorded (in %) where only those were."""
+    if "relative" in row:
+        relative = np.asarray(row["relative"], dtype=float) / 100
+    else:
+        ours, theirs = np.asarray(row["ours"], dtype=float), np.asarray(row["recbole"], dtype=float)
+        if ours.shape != theirs.shape:
+            raise SystemExit(f"{row['row']}: {len(ours)} figures of ours, {len(theirs)} of RecBole's")
+        relative = ours / theirs - 1
+    if len(relative) != len(row["seeds"]) or len(relative) < 2:
+        raise SystemExit(f"{row['row']}: one figure per seed, at least two seeds")
+    return relative
+
+
+def seed_list(seeds: list[int]) -> str:
+    """0-6 for a run of consecutive seeds, else the seeds listed."""
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(str(seed) for seed in seeds)
+
+
+def table(path: Path) -> str:
+    """The markdown seed-level table of every row recorded in `path` (docs/parity_seeds.yaml)."""
+    import yaml
+
+    lines = ["| Row | Draws | Seeds | Mean per-seed Δ (sd) | 90% interval | ±5% |", "|---|---|---|---|---|---|"]
+    for row in yaml.safe_load(path.read_text())["rows"]:
+        level = seeds_as_units(recorded_differences(row))
+        said = VERDICT_WORDS[level["verdict"]] + (f" ({row['note']})" if row.get("note") else "")
+        lines.append(f"| {row['row']} | {DRAWS[row['draws']]} | {seed_list(row['seeds'])} | "
+                     f"{percent(level['mean'])} ({100 * level['sd']:.1f}%) | "
+                     f"{percent(level['low'])} to {percent(level['high'])} | {said} |")
+    return "\n".join(lines) + "\n"
+
+
+def percent(relative: float) -> str:
+    """+1.3% / −4.5% (a typographic minus, as the README's tables print it)."""
+    return f"{100 * relative:+.1f}%".replace("-", "−")
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--table":
+        print(table(Path(argv[1])), end="")
+        return 0
     if len(argv) < 2:
         raise SystemExit(__doc__)
     if argv[1] == "--figures":

@@ -162,3 +162,45 @@ def test_seed_pairs_from_recorded_figures_is_the_seed_level_of_their_ratios(scri
     for bad in (["0.1:x"], ["0.1:0"], ["0.1"], []):
         with pytest.raises(SystemExit, match="OURS:RECBOLE"):
             seed_pairs.main(["X", "--figures", *bad])
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_TABLE = ("<!-- seed-level table: printed by `python scripts/seed_pairs.py --table docs/parity_seeds.yaml` -->\n",
+              "<!-- end of the seed-level table -->\n")
+
+
+def test_readmes_seed_level_table_is_the_one_printed_from_the_recorded_figures(scripts) -> None:
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index(SEED_TABLE[0]) + len(SEED_TABLE[0]), readme.index(SEED_TABLE[1])
+    assert readme[start:end] == scripts["seed_pairs"].table(ROOT / "docs" / "parity_seeds.yaml")
+
+
+def test_every_recorded_row_names_a_measurements_section(scripts) -> None:
+    import yaml
+
+    headings = [line[3:] for line in (ROOT / "docs" / "measurements.md").read_text().splitlines()
+                if line.startswith("## ")]
+    rows = yaml.safe_load((ROOT / "docs" / "parity_seeds.yaml").read_text())["rows"]
+    assert rows and all(any(h.startswith(row["section"]) for h in headings) for row in rows), \
+        [row["section"] for row in rows if not any(h.startswith(row["section"]) for h in headings)]
+
+
+def test_table_from_figures_and_from_recorded_differences_by_hand(scripts, tmp_path: Path) -> None:
+    path = tmp_path / "seeds.yaml"
+    path.write_text("rows:\n"
+                    "  - {row: A, draws: common, section: s, seeds: [0, 1, 2, 3], ours: [0.9, 1.0, 1.1, 1.15],"
+                    " recbole: [1, 1, 1, 1]}\n"
+                    "  - {row: B, draws: independent, section: s, seeds: [0, 2], relative: [1.0, 3.0], note: n}\n")
+    lines = scripts["seed_pairs"].table(path).splitlines()
+    # A: -10, 0, +10, +15%: mean 3.75%, sd sqrt(368.75/3) = 11.09%, t(0.95, 3) = 2.3534: 3.75% +- 13.05%
+    assert lines[2] == ("| A | common (RecBole's weights and batches) | 0-3 | +3.8% (11.1%) | −9.3% to +16.8% |"
+                        " mean only |")
+    # B: +1%, +3%: mean 2%, sd 1.414%, t(0.95, 1) = 6.3138: 2% +- 6.31%
+    assert lines[3] == "| B | independent | 0, 2 | +2.0% (1.4%) | −4.3% to +8.3% | mean only (n) |"
+
+
+def test_recorded_rows_with_a_figure_missing_are_refused(scripts) -> None:
+    with pytest.raises(SystemExit, match="3 figures of ours, 2 of RecBole's"):
+        scripts["seed_pairs"].recorded_differences({"row": "X", "seeds": [0, 1], "ours": [1, 2, 3], "recbole": [1, 2]})
+    with pytest.raises(SystemExit, match="one figure per seed"):
+        scripts["seed_pairs"].recorded_differences({"row": "X", "seeds": [0, 1, 2], "relative": [1, 2]})
