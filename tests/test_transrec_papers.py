@@ -17,6 +17,7 @@ from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
+from tests.recbole_stub import RecBoleStub, pairwise_batch, shuffled_ids
 
 TRANSREC_PAPER = [
     ["Translation-based Recommendation",
@@ -163,3 +164,49 @@ def test_recboles_choices_score_the_plain_distance_and_leave_the_item_points_fre
     norms = model.item_point.weight.norm(dim=-1).detach().clone()
     model.on_train_batch_end(None, None, 0)
     assert float(norms.max()) > 1.5 and torch.equal(model.item_point.weight.norm(dim=-1), norms)
+
+
+def recboles_transrec_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's TransRec's matching tensor with its rows moved to ours) for every parameter;
+    `users`, `items`: RecBole's id of each of our users and items (the probe's copy, scripts/recbole_order_probe.py)."""
+    yield model.item_point.weight, of(theirs.item_embedding.weight)[items]  # gamma_i
+    yield model.user_translation.weight, of(theirs.user_embedding.weight)[users]  # t_u
+    yield model.global_translation, of(theirs.T)  # t
+    yield model.item_bias, of(theirs.bias.weight)[items, 0]  # beta_j
+
+
+def test_recboles_choices_are_recboles_transrec_module_but_for_its_penalty_on_t(sequences, tmp_path):
+    """With RecBole's two words and its weights copied in (its users and items numbered its own way), the full
+    ranking and the S-BPR loss on the same negatives equal RecBole's TransRec's, and so does every gradient but t's:
+    RecBole adds to its loss norms of detached embeddings (no gradient) and RegLoss over t's entries, sum |t_k|
+    with weight 1, whose gradient sign(t) ours lacks (ours has no such term; L2 0 in the parity runs)."""
+    from recbole.data.interaction import Interaction
+    from recbole.model.sequential_recommender.transrec import TransRec
+
+    folder = rendered(small(spec_of(tmp_path / "paper", TRANSREC_PAPER), distance="l2", unit_ball=False),
+                      tmp_path / "model")
+    split = load_sequences(sequences.path)
+    model = build_model(folder, load_config(folder), split)
+    stub = RecBoleStub(split.n_items, 4, embedding_size=8, loss_type="BPR")
+    stub.user_num = split.n_users + 1  # its padding user first
+    theirs = TransRec(stub.config, stub)
+    users, items = shuffled_ids(split.n_users, split.n_items)
+    with torch.no_grad():
+        theirs.T.normal_()  # zeros at the start: drawn, so that a wrong copy of t shows
+        for mine, their in recboles_transrec_in_our_layout(model, theirs, users, items):
+            mine.copy_(their)
+    batch, interaction = pairwise_batch(users, items)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(batch["histories"], batch["lengths"], batch["users"]),
+                                   theirs.full_sort_predict(interaction)[:, items], rtol=1e-5, atol=1e-5)
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    with torch.no_grad():  # its S-BPR alone, from its own scores of the targets and the negatives
+        negatives = Interaction({**interaction.interaction, "item_id": interaction["neg_item_id"]})
+        their_bpr = theirs.bpr_loss(theirs.predict(interaction), theirs.predict(negatives))
+    torch.testing.assert_close(ours_loss, their_bpr)
+    (ours_loss + their_loss).sum().backward()
+    grads = list(recboles_transrec_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor.grad))
+    for mine, their_grad in grads:
+        extra = torch.sign(theirs.T.detach()) if mine is model.global_translation else 0.0
+        torch.testing.assert_close(mine.grad + extra, their_grad, rtol=1e-4, atol=1e-6)
+    assert float(model.item_bias.grad.abs().sum()) > 0.0
