@@ -18,12 +18,11 @@ logits (the paper's ranking, as ours), so valid and test NDCG@10 are comparable 
 best valid one. Dropout masks are the one draw not shared (RecBole's module draws them over its padding rows too).
 
 `ours_init` trains ours from its own initial draw at SEED in RecBole's order (the initial weights put back).
-`ours_t_penalty` (TransRec, a diagnostic, not our model): ours with RecBole's one loss term that has a gradient,
-sum |t_k| over the global translation's entries (tests/test_transrec_papers.py: the only difference of the maths).
 
-usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|ours_t_penalty|recbole|recbole_fused
+usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recbole|recbole_fused
          MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
-  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
+  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; TransRec
+  with RecBole's three: distance l2, unit_ball false, translation_penalty l1; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
   OUT_JSON: the figures (sequential: each epoch's under `epochs`, and `best_epoch`, the first of best valid NDCG@10,
@@ -358,8 +357,6 @@ def main(argv: list[str]) -> int:
                  "targets": to_ours[interaction["item_id"]], "users": user_to_ours[interaction["user_id"]]}
         if "neg_item_id" in interaction:  # a sampled loss: RecBole's draw of one negative per target
             batch["neg_items"] = to_ours[interaction["neg_item_id"]].unsqueeze(-1)
-        if mode == "ours_t_penalty":  # RecBole's TransRec's RegLoss over t's entries (its other terms: no gradient)
-            return ours.loss(batch) + ours.global_translation.abs().sum()
         return ours.loss(batch)
 
     if mode != "ours_init":
