@@ -1,5 +1,5 @@
-"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, ...; EPOCHS epochs, default 1)
-or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
+"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, FPMC, TransRec; EPOCHS epochs,
+default 1) or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -21,12 +21,14 @@ best valid one. Dropout masks are the one draw not shared (RecBole's module draw
 
 usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recbole|recbole_fused
          MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
-  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
+  MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; TransRec
+  with RecBole's three: distance l2, unit_ball false, translation_penalty l1; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
-  OUT_JSON: the figures (sequential: each epoch's under `epochs`); OUT.npz beside it: each test user's NDCG@10
-  (sequential: after the last epoch; GC-MC: at every epoch). EPOCHS=n trains n epochs; MAX_STEPS=n stops each
-  epoch after n steps (smoke).
+  OUT_JSON: the figures (sequential: each epoch's under `epochs`, and `best_epoch`, the first of best valid NDCG@10,
+  with its `best_test_ndcg@10`); OUT.npz beside it: each test user's NDCG@10 (sequential: after the last epoch,
+  `ndcg_at_10`, and at the best valid epoch, `best`; GC-MC: at every epoch). EPOCHS=n trains n epochs; MAX_STEPS=n
+  stops each epoch after n steps (smoke).
 """
 
 from __future__ import annotations
@@ -128,11 +130,33 @@ def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: t
             ours.conv_norms[layer].load_state_dict(norm.state_dict())
 
 
+def copy_fpmc(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+              dataset: Any) -> None:
+    """RecBole's FPMC weights into ours (the module test's layout: user rows and item rows moved to our ids)."""
+    from tests.test_session_papers import recboles_fpmc_in_our_layout
+
+    users = torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True))
+    for mine, their in recboles_fpmc_in_our_layout(ours, theirs, users, to_recbole):
+        mine.copy_(their)
+
+
+def copy_transrec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+                  dataset: Any) -> None:
+    """RecBole's TransRec weights into ours (the module test's layout: user rows and item rows moved to our ids)."""
+    from tests.test_transrec_papers import recboles_transrec_in_our_layout
+
+    users = torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True))
+    for mine, their in recboles_transrec_in_our_layout(ours, theirs, users, to_recbole):
+        mine.copy_(their)
+
+
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
     "FDSA": copy_fdsa,
+    "FPMC": copy_fpmc,
     "GCSAN": copy_gcsan,
     "NextItNet": copy_nextitnet,
+    "TransRec": copy_transrec,
 }
 
 
@@ -343,7 +367,7 @@ def main(argv: list[str]) -> int:
         # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
         theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
     score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
-    epochs = []
+    epochs, per_user = [], []
     for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
         trained.train()
         started, cpu = time.perf_counter(), time.process_time()
@@ -354,12 +378,16 @@ def main(argv: list[str]) -> int:
         with torch.no_grad():
             valid = evaluate_next_item(score, split, "valid", ks=[10, 20]).mean
             tested = evaluate_next_item(score, split, "test", ks=[10, 20])
+        per_user.append(tested.per_user["ndcg@10"])
         epochs.append({"steps": len(losses), "mean_loss": float(np.mean(losses)), "last_loss": losses[-1],
                        "valid_ndcg@10": valid["ndcg@10"], "test_ndcg@10": tested.mean["ndcg@10"],
                        "train_s": train_s, "train_cpu_s": train_cpu})
         print(json.dumps(epochs[-1]), flush=True)
-    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=tested.per_user["ndcg@10"])
-    result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "epochs": epochs}
+    # the parity runs' figure: test at the first epoch of best valid NDCG@10 (both runners keep that checkpoint)
+    best = int(np.argmax([row["valid_ndcg@10"] for row in epochs]))
+    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=per_user[-1], best=per_user[best])
+    result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "best_epoch": best + 1,
+              "best_test_ndcg@10": epochs[best]["test_ndcg@10"], "epochs": epochs}
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
     return 0

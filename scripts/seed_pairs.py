@@ -88,12 +88,14 @@ def seeds_as_units(relative: np.ndarray) -> dict[str, float]:
     """`seed_level` of the per-seed relative differences themselves."""
     from scipy import stats
 
-    behind = int((relative < 0).sum())
+    behind, untied = int((relative < 0).sum()), int((relative != 0).sum())
     several = len(relative) > 1
     t_p = float(stats.ttest_1samp(relative, 0.0).pvalue) if several else float("nan")
     low, high = mean_interval(relative) if several else (float("nan"), float("nan"))
     return {"mean": float(relative.mean()), "sd": float(relative.std(ddof=1)) if several else float("nan"),
-            "t_p": t_p, "behind": behind, "sign_p": float(stats.binomtest(behind, len(relative)).pvalue),
+            # the sign test counts the seeds that differ (a tie, as common draws give, is no evidence either way)
+            "t_p": t_p, "behind": behind, "ties": len(relative) - untied,
+            "sign_p": float(stats.binomtest(behind, untied).pvalue) if untied else 1.0,
             "low": low, "high": high, "verdict": verdict(low, high, float(relative.mean()))}
 
 
@@ -109,9 +111,10 @@ def figure_pairs(texts: list[str]) -> np.ndarray:
 
 
 def seed_level_line(level: dict[str, float], n_seeds: int) -> str:
+    ties = f", {level['ties']} tied" if level["ties"] else ""
     return (f"seed level: mean of the per-seed differences {100 * level['mean']:+.1f}% (sd {100 * level['sd']:.1f}%, "
             f"one-sample t-test p = {level['t_p']:.3f}); behind at {level['behind']} of {n_seeds} "
-            f"(sign test p = {level['sign_p']:.3f}); {100 * LEVEL:.0f}% interval of the mean "
+            f"(sign test p = {level['sign_p']:.3f}{ties}); {100 * LEVEL:.0f}% interval of the mean "
             f"[{100 * level['low']:+.1f}%, {100 * level['high']:+.1f}%]: {level['verdict']} "
             f"±{100 * TOLERANCE:.0f}%")
 

@@ -1,5 +1,5 @@
-"""RecBole's sequential modules built beside ours in the tests (NextItNet, STAMP, GC-SAN): the config and dataset
-fields their constructors read, and one small right-padded batch as both sides take it."""
+"""RecBole's sequential modules built beside ours in the tests (NextItNet, STAMP, GC-SAN, FPMC, TransRec): the config
+and dataset fields their constructors read, and small right-padded batches as both sides take them."""
 
 from __future__ import annotations
 
@@ -39,3 +39,25 @@ def right_padded_batch(stub: RecBoleStub, histories: torch.Tensor = RIGHT_PADDED
     users = torch.zeros(len(histories), dtype=torch.long)
     batch = {"histories": histories, "lengths": lengths, "targets": targets, "users": users}
     return users, batch, stub.interaction(histories, lengths, targets)
+
+
+def shuffled_ids(n_users: int, n_items: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(RecBole's id of each of our users, of each of our items): shuffled, as RecBole numbers its own way; its
+    padding user and item are 0, our item 0 (padding) stays 0."""
+    generator = torch.Generator().manual_seed(seed)
+    users = torch.randperm(n_users, generator=generator) + 1
+    return users, torch.cat([torch.zeros(1, dtype=torch.long), torch.randperm(n_items, generator=generator) + 1])
+
+
+def pairwise_batch(users: torch.Tensor, items: torch.Tensor) -> tuple[Batch, Any]:
+    """One BPR batch (users, right-padded histories, targets, one negative each) in our ids, and RecBole's
+    interaction of the same rows in its ids (`users`, `items`: RecBole's id of each of ours)."""
+    from recbole.data.interaction import Interaction
+
+    ours = {"users": torch.tensor([4, 9, 0, 4]), "histories": RIGHT_PADDED[:, :4].clone(),
+            "lengths": RIGHT_PADDED_LENGTHS.clamp(max=4), "targets": RIGHT_PADDED_TARGETS,
+            "neg_items": torch.tensor([[7], [1], [9], [3]])}
+    theirs = Interaction({"user_id": users[ours["users"]], "item_id_list": items[ours["histories"]],
+                          "item_length": ours["lengths"], "item_id": items[ours["targets"]],
+                          "neg_item_id": items[ours["neg_items"][:, 0]]})
+    return ours, theirs

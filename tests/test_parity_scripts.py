@@ -150,14 +150,17 @@ def test_seed_pairs_refuses_two_sides_scored_on_different_users(scripts, tmp_pat
 
 
 def test_seed_pairs_from_recorded_figures_is_the_seed_level_of_their_ratios(scripts, capsys) -> None:
-    """Four seeds recorded as 0.09:0.10, 0.10:0.10, 0.11:0.10, 0.13:0.10: per-seed -10, 0, +10, +30%, mean 7.5%;
-    a figure that is not a number, or RecBole's 0, stops with a one-line usage error."""
+    """Four seeds recorded as 0.09:0.10, 0.10:0.10, 0.11:0.10, 0.13:0.10: per-seed -10, 0, +10, +30%, mean 7.5%; the
+    sign test over the seeds that differ (a tie is no evidence); a figure that is not a number, or RecBole's 0, stops
+    with a one-line usage error."""
     seed_pairs = scripts["seed_pairs"]
     assert seed_pairs.main(["X", "--figures", "0.09:0.10", "0.10:0.10", "0.11:0.10", "0.13:0.10"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "X, 4 seeds: -10.0%, +0.0%, +10.0%, +30.0%"
     low, high = stats.t.interval(0.90, 3, 0.075, stats.sem([-0.1, 0.0, 0.1, 0.3]))
-    assert "+7.5% (sd 17.1%" in printed[1] and "behind at 1 of 4" in printed[1]
+    assert "+7.5% (sd 17.1%" in printed[1] and "behind at 1 of 4 (sign test p = 1.000, 1 tied)" in printed[1]
+    assert seed_pairs.seeds_as_units(np.array([-0.1, 0.0, -0.2, -0.1]))["sign_p"] == pytest.approx(0.25)  # 3 of 3
+    assert seed_pairs.seeds_as_units(np.zeros(8))["sign_p"] == 1.0  # identical figures: no evidence either way
     assert f"[{100 * low:+.1f}%, {100 * high:+.1f}%]: the mean outside ±5%" in printed[1]
     for bad in (["0.1:x"], ["0.1:0"], ["0.1"], []):
         with pytest.raises(SystemExit, match="OURS:RECBOLE"):

@@ -19,7 +19,14 @@ from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
 from tests.fixture_papers import rendered, spec_of, with_values
-from tests.recbole_stub import RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RecBoleStub, right_padded_batch
+from tests.recbole_stub import (
+    RIGHT_PADDED,
+    RIGHT_PADDED_LENGTHS,
+    RecBoleStub,
+    pairwise_batch,
+    right_padded_batch,
+    shuffled_ids,
+)
 
 SESSION_SETTINGS = ("We use the YOOCHOOSE and DIGINETICA datasets and report Recall@20 and MRR@20. Table 2 reports "
                     "the results.")
@@ -518,3 +525,37 @@ def test_fpmc_is_user_item_mf_plus_the_factorised_transition_from_the_last_item(
                 by_hand = (model.user_item.weight[user] @ model.item_user.weight[item]
                            + model.item_last.weight[item] @ model.last_item.weight[last])
                 assert float(scores[row, item]) == pytest.approx(float(by_hand), abs=1e-5)
+
+
+def recboles_fpmc_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's FPMC's matching table with its rows moved to ours) for every parameter; `users`,
+    `items`: RecBole's id of each of our users and items (the probe's copy, scripts/recbole_order_probe.py)."""
+    yield model.user_item.weight, of(theirs.UI_emb.weight)[users]  # v_u^{U,I}
+    yield model.item_user.weight, of(theirs.IU_emb.weight)[items]  # v_i^{I,U}
+    yield model.item_last.weight, of(theirs.IL_emb.weight)[items]  # v_i^{I,L}
+    yield model.last_item.weight, of(theirs.LI_emb.weight)[items]  # v_l^{L,I}
+
+
+def test_fpmc_is_recboles_fpmc_module_with_the_same_weights(sequences, tmp_path):
+    """RecBole's FPMC weights copied into ours (its users and items numbered its own way, rows moved to our ids):
+    the full ranking, the BPR loss on the same negatives and every gradient equal RecBole's module's."""
+    from recbole.model.sequential_recommender.fpmc import FPMC
+
+    model, split = built_model(FPMC_PAPER, sequences, tmp_path)
+    stub = RecBoleStub(split.n_items, 4, embedding_size=8, loss_type="BPR")
+    stub.user_num = split.n_users + 1  # its padding user first
+    theirs = FPMC(stub.config, stub)
+    users, items = shuffled_ids(split.n_users, split.n_items)
+    with torch.no_grad():
+        for mine, their in recboles_fpmc_in_our_layout(model, theirs, users, items):
+            mine.copy_(their)
+    batch, interaction = pairwise_batch(users, items)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(batch["histories"], batch["lengths"], batch["users"]),
+                                   theirs.full_sort_predict(interaction)[:, items], rtol=1e-5, atol=1e-6)
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)  # its BPR: -log(1e-10 + sigmoid)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in recboles_fpmc_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-7)
+    assert float(model.last_item.weight.grad.abs().sum()) > 0.0

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from paper_autotrain.data.sequential import load_sequences
+from paper_autotrain.errors import StageError
 from paper_autotrain.recbole_models import composition_class
 from paper_autotrain.stages import render, validate
 from paper_autotrain.stages import train as train_stage
 from paper_autotrain.stages.baselines.references import reference_with_notes
 from paper_autotrain.worker.loading import build_model, load_config
-from tests.fixture_papers import rendered, spec_of, with_values
+from tests.fixture_papers import rendered, spec_of, with_settings, with_values
+from tests.recbole_stub import RecBoleStub, pairwise_batch, shuffled_ids
 
 TRANSREC_PAPER = [
     ["Translation-based Recommendation",
@@ -163,3 +165,64 @@ def test_recboles_choices_score_the_plain_distance_and_leave_the_item_points_fre
     norms = model.item_point.weight.norm(dim=-1).detach().clone()
     model.on_train_batch_end(None, None, 0)
     assert float(norms.max()) > 1.5 and torch.equal(model.item_point.weight.norm(dim=-1), norms)
+
+
+def recboles_transrec_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's TransRec's matching tensor with its rows moved to ours) for every parameter;
+    `users`, `items`: RecBole's id of each of our users and items (the probe's copy, scripts/recbole_order_probe.py)."""
+    yield model.item_point.weight, of(theirs.item_embedding.weight)[items]  # gamma_i
+    yield model.user_translation.weight, of(theirs.user_embedding.weight)[users]  # t_u
+    yield model.global_translation, of(theirs.T)  # t
+    yield model.item_bias, of(theirs.bias.weight)[items, 0]  # beta_j
+
+
+RECBOLES_WORDS = {"distance": "l2", "unit_ball": False}  # with translation_penalty l1: RecBole's TransRec
+
+
+@pytest.mark.parametrize("penalty", ["l1", "none"])
+def test_recboles_three_words_are_recboles_transrec_module_and_without_its_penalty_t_lacks_sign_t(penalty, sequences,
+                                                                                                   tmp_path):
+    """With RecBole's three words (distance l2, unit_ball false, translation_penalty l1) and its weights copied in (its
+    users and items numbered its own way), the full ranking equals RecBole's TransRec's, the loss is its S-BPR on the
+    same negatives plus sum_k |t_k| (RecBole's RegLoss(T); its other norms are of detached embeddings, no gradient),
+    and every gradient equals RecBole's, t's included. Without the penalty (the paper's none) the loss is the S-BPR
+    alone and t's gradient lacks exactly RecBole's sign(t)."""
+    from recbole.data.interaction import Interaction
+    from recbole.model.sequential_recommender.transrec import TransRec
+
+    spec = small(spec_of(tmp_path / "paper", TRANSREC_PAPER), **RECBOLES_WORDS)
+    folder = rendered(with_settings(spec, [("transrec_score.translation_penalty", penalty)]), tmp_path / "model")
+    split = load_sequences(sequences.path)
+    model = build_model(folder, load_config(folder), split)
+    stub = RecBoleStub(split.n_items, 4, embedding_size=8, loss_type="BPR")
+    stub.user_num = split.n_users + 1  # its padding user first
+    theirs = TransRec(stub.config, stub)
+    users, items = shuffled_ids(split.n_users, split.n_items)
+    with torch.no_grad():
+        theirs.T.normal_()  # zeros at the start: drawn, so that a wrong copy of t (or a penalty's sign) shows
+        for mine, their in recboles_transrec_in_our_layout(model, theirs, users, items):
+            mine.copy_(their)
+    batch, interaction = pairwise_batch(users, items)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(batch["histories"], batch["lengths"], batch["users"]),
+                                   theirs.full_sort_predict(interaction)[:, items], rtol=1e-5, atol=1e-5)
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    with torch.no_grad():  # its S-BPR alone, from its own scores of the targets and the negatives
+        negatives = Interaction({**interaction.interaction, "item_id": interaction["neg_item_id"]})
+        their_bpr = theirs.bpr_loss(theirs.predict(interaction), theirs.predict(negatives))
+        t_norm = theirs.T.abs().sum()
+    torch.testing.assert_close(ours_loss, their_bpr + (t_norm if penalty == "l1" else 0.0))
+    (ours_loss + their_loss).sum().backward()
+    for mine, their_grad in recboles_transrec_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor.grad):
+        missing = torch.sign(theirs.T.detach()) if penalty == "none" and mine is model.global_translation else 0.0
+        torch.testing.assert_close(mine.grad + missing, their_grad, rtol=1e-4, atol=1e-6)
+    assert float(model.item_bias.grad.abs().sum()) > 0.0
+
+
+def test_the_paper_form_renders_no_translation_penalty_and_an_unknown_one_is_refused(tmp_path):
+    spec = small(spec_of(tmp_path / "paper", TRANSREC_PAPER))
+    assert "def loss(" not in render.run(spec, {})["model.py"]  # the base class's S-BPR alone
+    assert "global_translation.abs().sum()" in render.run(
+        with_settings(spec, [("transrec_score.translation_penalty", "l1")]), {})["model.py"]
+    with pytest.raises(StageError, match="translation_penalty"):
+        render.run(with_settings(spec, [("transrec_score.translation_penalty", "l2")]), {})

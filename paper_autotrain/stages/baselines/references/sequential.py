@@ -279,8 +279,9 @@ def _transrec(m: SpecMapping, embedding: int | float | None) -> None:
         "(and ours) is the squared L2 distance (`distance: l2` gives RecBole's)",
         "RecBole's TransRec keeps no item point in the unit ball; the paper (and ours) renormalises the item "
         "vectors into it after each step (`unit_ball: false` gives RecBole's)",
-        "RecBole's TransRec adds norms of the (detached) embeddings and ||t|| to its loss, which train nothing but "
-        "t; the spec's L2 is our optimiser's weight decay",
+        "RecBole's TransRec adds norms of the (detached) embeddings and RegLoss(t) = sum_k |t_k| to its loss, which "
+        "train nothing but t; the paper (and ours) adds no such term, its L2 is our optimiser's weight decay "
+        "(`translation_penalty: l1` gives RecBole's)",
     ])
 
 
