@@ -76,6 +76,7 @@ def test_another_method_s_part_the_paper_takes_over_next_is_stated(text):
 @pytest.mark.parametrize("text", [
     "SASRec [12] encodes the recent items with self-attention. | We adopt its training settings.",
     "SASRec [12] encodes the recent items with self-attention. | We do not adopt it.",
+    "SASRec [12] encodes the recent items with self-attention. | We use it as a baseline.",
     "(4) SASRec [12]. | It encodes the recent items with self-attention. | We use the same settings.",
     "SASRec [12] encodes the recent items with self-attention. | FocusRec averages the items. | We adopt it.",
 ])

@@ -113,11 +113,12 @@ WE_TAKE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(
 # "SASRec [12] encodes the sequence with self-attention, which we adopt": another method's part we take
 ADOPTED_BACK = re.compile(r"\b(?:which|that)\s+we\s+(?:also\s+)?(?:adopt|use|follow|employ|borrow|reuse)\b", re.I)
 # "SASRec [12] encodes the items with self-attention. We adopt it.": the sentence before, another method's, is taken
-# over ("We follow this design", "Following [12], we use them"); "We adopt its settings" takes over no part
+# over ("We follow this design", "Following [12], we use them"); "We adopt its settings", "We use it as a baseline"
+# take over no part
 TAKEN_OVER = re.compile(r"^(?:(?:Following|As in|Like|Similarly(?: to)?)\b[^,.;]{0,60},\s*)?we\s+(?:also\s+|likewise\s+"
                         r"|similarly\s+)?(?:adopt|follow|use|employ|borrow|reuse|take|apply|inherit)\w*\s+"
                         r"(?:it|them|this|these|that|those|the same)\b(?!\s+(?:dataset|data|setting|protocol|split"
-                        r"|metric|evaluation|baseline)s?\b)", re.I)
+                        r"|metric|evaluation|baseline)s?\b)(?![^.]*\b(?:baselines?|compar\w*)\b)", re.I)
 # "... the dot product violates the triangle inequality [42]", "due to the dot product's violation of ... [42]": a
 # cited fact about the part (it is the subject of the claim), not a part of the method
 KNOWN_FACT = re.compile(r"(?:'s|’s)?\s+(?:(?:of|between|in|on|for|from|with)\s+(?:[^\s,;.]+\s+){1,3}?)?"
