@@ -5,8 +5,9 @@ Only the method sections count (not the introduction, related work, preliminarie
 experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
 feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing, nor does a
 sentence about a method the paper compares with (`about_the_methods_own`: its baselines list, "Caser [29], which
-applies ..."). The parts and their cues are `components.yaml`; the blocks the architecture holds decide which
-parts are built.
+applies ..."), unless the paper takes the part over ("which we adopt", or "We adopt it." next), nor a fact the
+paper cites about a part ("the dot product violates the triangle inequality [42]"). The parts and their cues are
+`components.yaml`; the blocks the architecture holds decide which parts are built.
 """
 
 from __future__ import annotations
@@ -241,7 +242,9 @@ def about_the_methods_own(sentences: list[Sentence], own: str, compared: tuple[s
     """The sentences less those about other methods: the items of a list of compared methods ("(8) Caser [29]. It
     models ... with convolutional neural networks"), a sentence whose subject is another method ("PRME [6] utilizes
     metric embedding", "Tang et al. [29] proposed ...") and the ones that go on about it ("It ...", "This model
-    ..."), unless we speak in them; and future work ("In the future, we will investigate side information")."""
+    ..."), unless we speak in them; and future work ("In the future, we will investigate side information").
+    Sentences on another method that the next sentence takes over ("We adopt it", "We follow this design") are
+    kept as `TakenOver`."""
     numbered = [replace(s, order=i) for i, s in enumerate(sentences)]  # embedded headings split a sentence in two
     items = describes_compared_method(numbered, own, other_model_names(own, compared))
     kept, going_on, run = [], False, []  # run: the sentences on another method just before (no list item's)

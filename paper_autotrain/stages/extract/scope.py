@@ -69,7 +69,8 @@ def describes_compared_method(sentences: list[Sentence], model_name: str,
     `names` (other methods' names, for the component inventory): a bullet that opens on one of them ("• BPR Bayesian
     Personalized Ranking [38] that uses ...") introduces one too, and an item runs to the next item of its list even
     through "we" sentences (what the paper changed in that method: "• VBPR [16] ... We replace the linear projection
-    with an MLP. • CDL [47] ...")."""
+    with an MLP. • CDL [47] ..."). Every item, the last one too, runs through the paper's change to a part it named
+    ("• CDL [47] ... through a denoise autoencoder. We replace the autoencoder with an MLP.")."""
     own = name_key(model_name)
     starts = {s.order: name for s in sentences if (name := item_name(s.text, names))}
     item = ""
