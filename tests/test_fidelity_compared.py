@@ -99,12 +99,12 @@ def test_a_part_the_method_adopts_from_another_method_stays_its_own(tmp_path):
     assert "which we adopt" in attention.evidence and attention.block is not None
 
 
-def stated_parts(text: str, names: tuple[str, ...]) -> set[str]:
+def stated_parts(text: str, names: tuple[str, ...], compared: tuple[str, ...] = COMPARED) -> set[str]:
     """The parts of `names` read as FocusRec's in the sentences of `text` (split at " | ")."""
     parts = [part for part in vocabulary()[0] if part.name in names and part.applies_to("sequential")]
     sentences = [Sentence(page=3, text=piece, order=i) for i, piece in enumerate(text.split(" | "))]
-    read = about_the_methods_own(sentences, "FocusRec", COMPARED)
-    return {found.part.name for found in find_parts(parts, read, "FocusRec", COMPARED)}
+    read = about_the_methods_own(sentences, "FocusRec", compared)
+    return {found.part.name for found in find_parts(parts, read, "FocusRec", compared)}
 
 
 @pytest.mark.parametrize("text", [

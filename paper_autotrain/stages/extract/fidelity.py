@@ -5,8 +5,9 @@ Only the method sections count (not the introduction, related work, preliminarie
 experiments), and within them only clauses about the paper's own method: a clause that negates a part ("we remove
 feature transformation") or speaks of another model ("Unlike NGCF", "GC-MC [3] uses") adds nothing, nor does a
 sentence about a method the paper compares with (`about_the_methods_own`: its baselines list, "Caser [29], which
-applies ..."). The parts and their cues are `components.yaml`; the blocks the architecture holds decide which
-parts are built.
+applies ..."), unless the paper takes the part over ("which we adopt", or "We adopt it." next), nor a fact the
+paper cites about a part ("the dot product violates the triangle inequality [42]"). The parts and their cues are
+`components.yaml`; the blocks the architecture holds decide which parts are built.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ CONTRAST = re.compile(r"\b(?:unlike|in contrast|compared (?:to|with)|different f
                       r"|prior|original|conventional|traditional|vanilla|than|similar to|like|such as|e\.g\.)\W", re.I)
 OTHER_MODEL_VERB = re.compile(r"\s+(?:[a-z]+s|can|cannot|could|would|will|never|only|also|first)\b")  # "NGCF uses"
 OURS = re.compile(r"\b(?:we|our|us)\b", re.I)
-CITATION_AFTER = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:\[\d|\(\w[^)]{0,40}\d{4}\)|et al)")
+CITATION_OPENS = r"(?:\[\d|\(\w[^)]{0,40}\d{4}\)|et al)"  # a clause may break inside "[36, 42]"
+CITATION_AFTER = re.compile(rf"\s*(?:[\w-]+\s+){{0,2}}{CITATION_OPENS}")
 # "As stated in [7], such pre-training ..." -- a sentence that reports what another paper says
 ATTRIBUTED = re.compile(r"^\s*As (?:stated|shown|reported|suggested|noted|discussed|observed|argued) (?:in|by)\b")
 PROPOSED_BY = re.compile(r"\b(?:proposed|introduced|developed) (?:by|in)\b[^.;]{0,60}?(?:\[\d+(?:,\s*\d+)*\]|et al\.?)")
@@ -111,6 +113,23 @@ WE_TAKE = re.compile(r"\b(?:we|our (?:model|method|approach))\s+(?:\w+\s+){0,2}(
                      r"|borrow|reuse|apply|integrate|incorporate|extend|take)\w*\b", re.I)
 # "SASRec [12] encodes the sequence with self-attention, which we adopt": another method's part we take
 ADOPTED_BACK = re.compile(r"\b(?:which|that)\s+we\s+(?:also\s+)?(?:adopt|use|follow|employ|borrow|reuse)\b", re.I)
+# "SASRec [12] encodes the items with self-attention. We adopt it.": the sentence before, another method's, is taken
+# over ("We follow this design", "Following [12], we use them"); "We adopt its settings", "We use it as a baseline"
+# take over no part
+TAKEN_OVER = re.compile(r"^(?:(?:Following|As in|Like|Similarly(?: to)?)\b[^,.;]{0,60},\s*)?we\s+(?:also\s+|likewise\s+"
+                        r"|similarly\s+)?(?:adopt|follow|use|employ|borrow|reuse|take|apply|inherit)\w*\s+"
+                        r"(?:it|them|this|these|that|those|the same)\b(?!\s+(?:dataset|data|setting|protocol|split"
+                        r"|metric|evaluation|baseline)s?\b)(?![^.]*\b(?:baselines?|compar\w*)\b)", re.I)
+# "... the dot product violates the triangle inequality [42]", "due to the dot product's violation of ... [42]": a
+# cited fact about the part (it is the subject of the claim), not a part of the method
+KNOWN_FACT = re.compile(r"(?:'s|’s)?\s+(?:(?:of|between|in|on|for|from|with)\s+(?:[^\s,;.]+\s+){1,3}?)?"
+                        r"(?:(?:is|are|has been|have been|was|were)\s+(?:well[- ])?(?:known|shown|proven|proved"
+                        r"|demonstrated|found)\b|tends? to\b|suffers? from\b|fails? to\b|violat\w*"
+                        r"|(?:does|do|can|could) not\b|cannot\b)")
+# "It is known, as shown in [8], that attention ...": a sentence reporting what a cited paper found
+REPORTED_FINDING = re.compile(r"\b(?:as (?:shown|stated|reported|noted|discussed|observed|argued|proven|proved"
+                              r"|demonstrated|pointed out|found) (?:in|by)|according to)\s+(?:[\w-]+\s+){0,3}?"
+                              rf"(?:{CITE}|[A-Z][\w-]+ et al)", re.I)
 # "Markov Chain based models (FPMC and MC) achieve ...": the part names a class of other methods (a plural)
 CLASS_OF_METHODS = re.compile(r"[\s-]*based (?:[\w-]+ ){0,2}?(?:models|methods|approaches|recommenders|algorithms"
                               r"|baselines)\b", re.I)
@@ -150,6 +169,12 @@ class Structure:
     params: tuple[tuple[str, str], ...] = ()  # block parameters it sets
     hyperparameter: tuple[tuple[str, str], ...] = ()  # (hyperparameter, the hyperparameter whose value it takes)
     experiments: bool = False  # stated where the paper says what it ran, beyond the method (iALS's log confidence)
+
+
+@dataclass(frozen=True)
+class TakenOver(Sentence):
+    """A sentence on another method whose part the paper takes over in the next ("SASRec [12] encodes the items
+    with self-attention. We adopt it."): read as the paper's own."""
 
 
 @dataclass(frozen=True)
@@ -217,16 +242,27 @@ def about_the_methods_own(sentences: list[Sentence], own: str, compared: tuple[s
     """The sentences less those about other methods: the items of a list of compared methods ("(8) Caser [29]. It
     models ... with convolutional neural networks"), a sentence whose subject is another method ("PRME [6] utilizes
     metric embedding", "Tang et al. [29] proposed ...") and the ones that go on about it ("It ...", "This model
-    ..."), unless we speak in them; and future work ("In the future, we will investigate side information")."""
+    ..."), unless we speak in them; and future work ("In the future, we will investigate side information").
+    Sentences on another method that the next sentence takes over ("We adopt it", "We follow this design") are
+    kept as `TakenOver`."""
     numbered = [replace(s, order=i) for i, s in enumerate(sentences)]  # embedded headings split a sentence in two
     items = describes_compared_method(numbered, own, other_model_names(own, compared))
-    kept, going_on = [], False
+    kept, going_on, run = [], False, []  # run: the sentences on another method just before (no list item's)
     for sentence in numbered:
         text = sentence.text
         other = sentence.order in items or subject_is_another_model(text, own, compared) or (
             going_on and bool(GOES_ON.match(text)) and not OURS.search(text))
         going_on = other
-        if not other and not FUTURE_WORK.search(text):
+        if other:
+            run = [] if sentence.order in items else [*run, sentences[sentence.order]]
+            continue
+        if TAKEN_OVER.match(text):  # "We adopt it": the method described just before is the paper's too
+            kept += [TakenOver(**vars(taken)) for taken in run]
+            if not run and kept and kept[-1] is sentences[sentence.order - 1] \
+                    and about_other_model(kept[-1].text, own, compared):  # "The encoder of AttnSeq [12] ..."
+                kept[-1] = TakenOver(**vars(kept[-1]))
+        run = []
+        if not FUTURE_WORK.search(text):
             kept.append(sentences[sentence.order])
     return kept
 
@@ -394,23 +430,26 @@ def another_methods_name(name: str, own: str, names: re.Pattern[str] | None, cit
 
 def stated(sentence: Sentence, cue: re.Pattern[str], own: str, compared: tuple[str, ...] = ()) -> int | None:
     """Where `cue` states a part of the paper's own method in `sentence` (None: absent, negated or not ours)."""
-    if ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own, compared):
+    taken_over = isinstance(sentence, TakenOver)
+    if not taken_over and (ATTRIBUTED.match(sentence.text) or subject_is_another_model(sentence.text, own, compared)
+                           or a_reported_finding(sentence.text)):
         return None
     for match in cue.finditer(sentence.text):
         start, end = clause_bounds(sentence.text, match.start())
         clause = sentence.text[start:end]
         if NEGATION.search(sentence.text[start:match.start()]):
             continue
-        taken = ADOPTED_BACK.search(sentence.text[end:])  # "SASRec [12] uses self-attention, which we adopt"
+        # "SASRec [12] uses self-attention, which we adopt"
+        taken = taken_over or ADOPTED_BACK.search(sentence.text[end:])
         if not taken and (about_other_model(clause, own, compared)
-                          or on_a_method_named_before(sentence.text[:start], clause, own, compared)):
-            continue
-        if another_models_part(sentence.text[start:match.start()], match.group(0), sentence.text[match.end():end],
-                               own, compared):
+                          or on_a_method_named_before(sentence.text[:start], clause, own, compared)
+                          or another_models_part(sentence.text[start:match.start()], match.group(0),
+                                                 sentence.text[match.end():end], own, compared)):
             continue
         if COMPARED_WITH.search(sentence.text[start:match.start()]):
             continue
-        if offered_or_cited(sentence.text, match, clause):
+        if offered_or_cited(sentence.text, match, clause, ours=bool(taken)) \
+                or a_cited_fact(sentence.text[match.end():end]):
             continue
         if where_cited_work_was_used(sentence.text[start:match.start()]):
             continue
@@ -460,13 +499,25 @@ def where_cited_work_was_used(before: str) -> bool:
     return bool(cited) and not OURS.search(before[cited.end():])
 
 
-def offered_or_cited(text: str, match: re.Match[str], clause: str) -> bool:
+def offered_or_cited(text: str, match: re.Match[str], clause: str, ours: bool = False) -> bool:
     """A part offered as one option among others ("hinge loss or logit loss"), or another paper's technique
-    ("margin-based loss [33]") in a clause that does not say we use it."""
+    ("margin-based loss [33]") in a clause that does not say we use it (`ours`: the paper takes it over)."""
     after, before = text[match.end():], text[:match.start()]
     if re.match(r"\s+or\b", after) or re.search(r"\bor\s+(?:\w+\s+){0,2}$", before) or ALTERNATIVE.search(text):
         return True
-    return bool(CITATION_AFTER.match(after)) and not OURS.search(clause)
+    return bool(CITATION_AFTER.match(after)) and not ours and not OURS.search(clause)
+
+
+def a_cited_fact(after: str) -> bool:
+    """The part is the subject of a cited claim about it, `after` being the rest of its clause ("the dot product
+    violates the triangle inequality [42]", "due to the dot product's violation of the triangle inequality [42]")."""
+    return KNOWN_FACT.match(after) is not None and re.search(CITATION_OPENS, after) is not None
+
+
+def a_reported_finding(text: str) -> bool:
+    """The sentence reports what a cited paper found ("It is known, as shown in [8], that attention relates ..."),
+    and we do not speak in it."""
+    return REPORTED_FINDING.search(text) is not None and not OURS.search(text)
 
 
 def find_parts(parts: Iterable[Part], sentences: list[Sentence], own: str,

@@ -37,6 +37,11 @@ ITS_OWN_SETTING = re.compile(
     r"|(?:following|as in) the original|the original (?:paper|implementation|settings?|code)|released by the authors",
     re.I,
 )
+# "• CDL [47] learns ... through a denoise autoencoder. We replace the autoencoder with an MLP": what the paper
+# changed in the item's method (the part it changes was named in the item), not the paper speaking for its own
+CHANGES_ITS_PART = re.compile(r"^We\s+(?:also\s+|only\s+|further\s+)?(?:replac|substitut|swap|chang|modif|adapt|simplif"
+                              r"|remov|drop)\w*\s+(?:the|its|their)\s+(?P<part>[\w-]+(?:\s+[\w-]+){0,3}?)"
+                              r"\s+(?:with|by|to|for|into|in)\b")
 MAX_ITEM_SENTENCES = 4
 FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
 
@@ -64,9 +69,11 @@ def describes_compared_method(sentences: list[Sentence], model_name: str,
     `names` (other methods' names, for the component inventory): a bullet that opens on one of them ("• BPR Bayesian
     Personalized Ranking [38] that uses ...") introduces one too, and an item runs to the next item of its list even
     through "we" sentences (what the paper changed in that method: "• VBPR [16] ... We replace the linear projection
-    with an MLP. • CDL [47] ...")."""
+    with an MLP. • CDL [47] ..."). Every item, the last one too, runs through the paper's change to a part it named
+    ("• CDL [47] ... through a denoise autoencoder. We replace the autoencoder with an MLP.")."""
     own = name_key(model_name)
     starts = {s.order: name for s in sentences if (name := item_name(s.text, names))}
+    item = ""
     orders = sorted(starts)
     between = {order for a, b in zip(orders, orders[1:], strict=False) if b - a <= MAX_ITEM_SENTENCES
                for order in range(a + 1, b)} if names is not None else set()
@@ -75,15 +82,26 @@ def describes_compared_method(sentences: list[Sentence], model_name: str,
     for sentence in sentences:
         if sentence.order in starts:
             remaining = MAX_ITEM_SENTENCES if not own or name_key(starts[sentence.order]) != own else 0
-        elif remaining and sentence.order not in between and not ITS_OWN_SETTING.search(sentence.text) and (
+            item = ""
+        elif remaining and sentence.order not in between and not ITS_OWN_SETTING.search(sentence.text) \
+                and not changes_the_items_part(sentence.text, item) and (
             ITEM_ENDS.match(sentence.text) or FIRST_PERSON.search(sentence.text)
             or (own and own in name_key(sentence.text))
         ):
             remaining = 0  # the paper speaks for itself again
         if remaining:
             inside.add(sentence.order)
+            item += " " + sentence.text
             remaining -= 1
     return inside
+
+
+def changes_the_items_part(text: str, item: str) -> bool:
+    """The sentence says what the paper changed in a part the item named ("We replace the autoencoder with a more
+    general MLP" after "... through a denoise autoencoder"): the item's method as the paper ran it."""
+    change = CHANGES_ITS_PART.match(text)
+    head = change.group("part").split()[-1].lower().removesuffix("s") if change else ""
+    return len(head) >= 3 and head in item.lower()
 
 
 def item_name(text: str, names: re.Pattern[str] | None = None) -> str | None:
