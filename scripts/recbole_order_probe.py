@@ -1,4 +1,4 @@
-"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, ...; EPOCHS epochs, default 1)
+"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, NARM, ...; EPOCHS epochs, default 1)
 or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
@@ -116,6 +116,15 @@ def copy_gcsan(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch
         mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
 
 
+def copy_narm(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+              dataset: Any) -> None:
+    """RecBole's NARM weights into ours (the module test's layout, the item rows moved to our ids)."""
+    from tests.test_session_papers import recboles_narm_in_our_layout
+
+    for mine, their in recboles_narm_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
 def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
                    dataset: Any) -> None:
     """RecBole's NextItNet weights into ours (its 1 x k convolutions as our 1-D ones)."""
@@ -132,6 +141,7 @@ def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: t
 COPIES = {
     "FDSA": copy_fdsa,
     "GCSAN": copy_gcsan,
+    "NARM": copy_narm,
     "NextItNet": copy_nextitnet,
 }
 
