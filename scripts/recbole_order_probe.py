@@ -1,5 +1,5 @@
-"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, FPMC, TransRec; EPOCHS epochs,
-default 1) or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
+"""Probe: our sequential model (any RecBole class in COPIES; EPOCHS epochs, default 1) or GC-MC (EPOCHS epochs,
+default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -118,6 +118,15 @@ def copy_gcsan(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch
         mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
 
 
+def copy_narm(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+              dataset: Any) -> None:
+    """RecBole's NARM weights into ours (the module test's layout, the item rows moved to our ids)."""
+    from tests.test_session_papers import recboles_narm_in_our_layout
+
+    for mine, their in recboles_narm_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
 def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
                    dataset: Any) -> None:
     """RecBole's NextItNet weights into ours (its 1 x k convolutions as our 1-D ones)."""
@@ -155,6 +164,7 @@ COPIES = {
     "FDSA": copy_fdsa,
     "FPMC": copy_fpmc,
     "GCSAN": copy_gcsan,
+    "NARM": copy_narm,
     "NextItNet": copy_nextitnet,
     "TransRec": copy_transrec,
 }

@@ -264,6 +264,47 @@ def test_narm_is_the_global_and_local_encoders_through_the_bilinear_decoder(sequ
             torch.testing.assert_close(scores[row], by_hand, rtol=1e-4, atol=1e-5)
 
 
+def recboles_narm_in_our_layout(model, theirs, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's NARM's matching tensor in our layout) for every parameter: RecBole's a_1 reads
+    every state and a_2 the last (ours the other way round), and its B takes [c_local; c_global] (ours [c_g; c_l])."""
+    hidden = model.gru.hidden_size
+    yield model.item_embedding.weight, of(theirs.item_embedding.weight)
+    for name, weight in model.gru.named_parameters():
+        yield weight, of(getattr(theirs.gru, name))
+    yield model.attention_a1.weight, of(theirs.a_2.weight)
+    yield model.attention_a2.weight, of(theirs.a_1.weight)
+    yield model.attention_v.weight, of(theirs.v_t.weight)
+    their_b = of(theirs.b.weight)
+    yield model.bilinear.weight, torch.cat([their_b[:, hidden:], their_b[:, :hidden]], dim=1)
+
+
+def test_narm_is_recboles_narm_module_with_the_same_weights(sequences, tmp_path):
+    """With RecBole's weights copied in (its attention maps and the halves of B in our order), our NARM's full
+    ranking, CE loss and every gradient equal RecBole's NARM's on right-padded sessions: the same function, so what
+    remains between the two in a parity run is the random draws."""
+    from recbole.model.sequential_recommender.narm import NARM
+
+    torch.manual_seed(0)
+    model, split = built_model(NARM_PAPER, sequences, tmp_path, embedding_dropout=0.0, dropout=0.0)
+    stub = RecBoleStub(split.n_items, 6, embedding_size=8, hidden_size=8, n_layers=1, dropout_probs=[0.0, 0.0])
+    theirs = NARM(stub.config, stub).train()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in theirs.parameters())
+    with torch.no_grad():
+        for mine, their in recboles_narm_in_our_layout(model, theirs):
+            mine.copy_(their)
+    model.train()
+    users, batch, interaction = right_padded_batch(stub)
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
+                                   theirs.full_sort_predict(interaction), rtol=1e-5, atol=1e-6)
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in recboles_narm_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert float(theirs.a_1.weight.grad.abs().sum()) > 0.0
+
+
 def stamp_memory_by_hand(model, row: int, plus_mean: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """STAMP's memory of HISTORIES[row] by the paper's Eq.: m_a = sum_i alpha_i x_i with alpha_i = W_0
     sigma(W_1 x_i + W_2 x_t + W_3 m_s + b_a), plus the session mean m_s where plus_mean (RecBole's form); and x_t."""
