@@ -1,5 +1,5 @@
-"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, ...; EPOCHS epochs, default 1)
-or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
+"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, SASRecF, ...; EPOCHS epochs,
+default 1) or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,13 @@ def feature_rows(split: Any, dataset: Any, field: str, to_recbole: torch.Tensor)
     return pairs[:, 0], pairs[:, 1]
 
 
-def copy_fdsa(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-              dataset: Any) -> None:
-    """RecBole's FDSA weights into ours (the module test's copy, with the item and feature rows moved to our ids)."""
+def copy_feature_model(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor,
+                       split: Any, dataset: Any) -> None:
+    """RecBole's FDSA or SASRecF weights into ours (the module test's copy, with the item and feature rows moved to
+    our ids)."""
     from tests.test_feature_sequence_papers import copy_recbole_feature_model
 
-    copy_recbole_feature_model("FDSA", ours, theirs)  # every weight as is; the id-indexed tables fixed below
+    copy_recbole_feature_model(model, ours, theirs)  # every weight as is; the id-indexed tables fixed below
     layer = theirs.feature_embed_layer
     tables = {"class": layer.token_seq_embedding_table["item"][0].weight,
               "release_year": layer.token_embedding_table["item"].embedding.weight}
@@ -130,7 +132,8 @@ def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: t
 
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
-    "FDSA": copy_fdsa,
+    "FDSA": partial(copy_feature_model, "FDSA"),
+    "SASRecF": partial(copy_feature_model, "SASRecF"),
     "GCSAN": copy_gcsan,
     "NextItNet": copy_nextitnet,
 }
