@@ -18,8 +18,9 @@ logits (the paper's ranking, as ours), so valid and test NDCG@10 are comparable 
 best valid one. Dropout masks are the one draw not shared (RecBole's module draws them over its padding rows too).
 
 `ours_init` trains ours from its own initial draw at SEED in RecBole's order (the initial weights put back).
+`ours_unfused` trains ours with RecBole's unfused Adam instead of our fused one (sequential models).
 
-usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recbole|recbole_fused
+usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|ours_unfused|recbole|recbole_fused
          MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
@@ -342,9 +343,10 @@ def main(argv: list[str]) -> int:
         copy_weights(model, ours, theirs, to_recbole, split, dataset)
     torch.set_rng_state(rng)  # building ours drew from the stream: the `recbole` control's masks are its run's
     trained = theirs if mode.startswith("recbole") else ours
-    optimizer = ours.configure_optimizers() if trained is ours else torch.optim.Adam(
-        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
-        theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
+    optimizer = ours.configure_optimizers() if trained is ours and mode != "ours_unfused" else torch.optim.Adam(
+        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change;
+        # ours_unfused: ours with RecBole's optimiser exactly (the module's arithmetic the one difference left)
+        trained.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
     score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
     epochs = []
     for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
