@@ -18,8 +18,9 @@ logits (the paper's ranking, as ours), so valid and test NDCG@10 are comparable 
 best valid one. Dropout masks are the one draw not shared (RecBole's module draws them over its padding rows too).
 
 `ours_init` trains ours from its own initial draw at SEED in RecBole's order (the initial weights put back).
+`ours_unfused` trains ours with RecBole's unfused Adam instead of our fused one (sequential models).
 
-usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recbole|recbole_fused
+usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|ours_unfused|recbole|recbole_fused
          MODEL_DIR RUNS OUT_JSON [model.KEY=VALUE ...]
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; TransRec
   with RecBole's three: distance l2, unit_ball false, translation_penalty l1; GC-MC
@@ -38,6 +39,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +96,13 @@ def feature_rows(split: Any, dataset: Any, field: str, to_recbole: torch.Tensor)
     return pairs[:, 0], pairs[:, 1]
 
 
-def copy_fdsa(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-              dataset: Any) -> None:
-    """RecBole's FDSA weights into ours (the module test's copy, with the item and feature rows moved to our ids)."""
+def copy_feature_model(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor,
+                       split: Any, dataset: Any) -> None:
+    """RecBole's FDSA or SASRecF weights into ours (the module test's copy, with the item and feature rows moved to
+    our ids)."""
     from tests.test_feature_sequence_papers import copy_recbole_feature_model
 
-    copy_recbole_feature_model("FDSA", ours, theirs)  # every weight as is; the id-indexed tables fixed below
+    copy_recbole_feature_model(model, ours, theirs)  # every weight as is; the id-indexed tables fixed below
     layer = theirs.feature_embed_layer
     tables = {"class": layer.token_seq_embedding_table["item"][0].weight,
               "release_year": layer.token_embedding_table["item"].embedding.weight}
@@ -161,8 +164,9 @@ def copy_transrec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: to
 
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
-    "FDSA": copy_fdsa,
+    "FDSA": partial(copy_feature_model, "FDSA"),
     "FPMC": copy_fpmc,
+    "SASRecF": partial(copy_feature_model, "SASRecF"),
     "GCSAN": copy_gcsan,
     "NARM": copy_narm,
     "NextItNet": copy_nextitnet,
@@ -373,9 +377,10 @@ def main(argv: list[str]) -> int:
         copy_weights(model, ours, theirs, to_recbole, split, dataset)
     torch.set_rng_state(rng)  # building ours drew from the stream: the `recbole` control's masks are its run's
     trained = theirs if mode.startswith("recbole") else ours
-    optimizer = ours.configure_optimizers() if trained is ours else torch.optim.Adam(
-        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
-        theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
+    optimizer = ours.configure_optimizers() if trained is ours and mode != "ours_unfused" else torch.optim.Adam(
+        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change;
+        # ours_unfused: ours with RecBole's optimiser exactly (the module's arithmetic the one difference left)
+        trained.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
     score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
     epochs, per_user = [], []
     for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
