@@ -1,5 +1,5 @@
-"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, ...; EPOCHS epochs, default 1)
-or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
+"""Probe: our sequential model (a RecBole class in COPIES: NextItNet, GC-SAN, FDSA, STAMP, GRU4Rec; EPOCHS epochs,
+default 1) or GC-MC (EPOCHS epochs, default 5) trained from RecBole's initial weights in RecBole's batch order.
 
 A parity run at one seed differs between the two sides in the random draws: the initial weights (and which item gets
 which embedding row: RecBole numbers the items its own way), the order of the training batches, dropout masks. This
@@ -24,9 +24,11 @@ usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|recb
   MODEL_DIR: our rendered model (NextItNet with read_position window_end; GC-SAN with RecBole's five words; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
-  OUT_JSON: the figures (sequential: each epoch's under `epochs`); OUT.npz beside it: each test user's NDCG@10
-  (sequential: after the last epoch; GC-MC: at every epoch). EPOCHS=n trains n epochs; MAX_STEPS=n stops each
-  epoch after n steps (smoke).
+  OUT_JSON: the figures (each epoch's under `epochs`; `best_test_ndcg@10` at the first epoch of best valid
+  NDCG@10, the one both runners test); OUT.npz beside it: each test user's NDCG@10 at every epoch (`epochN`), at
+  the best one (`best`) and, sequential, after the last (`ndcg_at_10`). EPOCHS=n trains n epochs; MAX_STEPS=n
+  stops each epoch after n steps (smoke). RecBole's module trains with its Trainer's optimiser (the config's
+  learner: Adam for most, Adagrad for the GRU4Rec row).
 """
 
 from __future__ import annotations
@@ -128,11 +130,32 @@ def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: t
             ours.conv_norms[layer].load_state_dict(norm.state_dict())
 
 
+def copy_stamp(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+               dataset: Any) -> None:
+    """RecBole's STAMP weights into ours (the module test's pairs, the item rows moved to our ids). Ours in the
+    paper's form reads them in other maths (no session mean added to the memory, empty slots masked)."""
+    from tests.test_session_papers import recboles_stamp_in_our_layout
+
+    for mine, their in recboles_stamp_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
+def copy_gru4rec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+                 dataset: Any) -> None:
+    """RecBole's GRU4Rec weights into ours (the module test's pairs, the item rows moved to our ids)."""
+    from tests.test_sequential_models import recboles_gru4rec_in_our_layout
+
+    for mine, their in recboles_gru4rec_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
     "FDSA": copy_fdsa,
     "GCSAN": copy_gcsan,
+    "GRU4Rec": copy_gru4rec,
     "NextItNet": copy_nextitnet,
+    "STAMP": copy_stamp,
 }
 
 
@@ -143,6 +166,22 @@ def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_
         raise SystemExit(f"the probe takes {', '.join(sorted(COPIES))} or GCMC, not {model}")
     with torch.no_grad():
         COPIES[model](ours, theirs, to_recbole, split, dataset)
+
+
+def recboles_optimizer(theirs: torch.nn.Module, values: dict[str, Any], fused: bool) -> torch.optim.Optimizer:
+    """RecBole's Trainer's optimiser for the run's config (its learner, learning rate and weight decay, RecBole's
+    defaults where the config names none); fused: Adam's fused kernel (ours), a rounding-only change."""
+    from types import SimpleNamespace
+
+    from recbole.trainer import Trainer
+
+    settings = SimpleNamespace(model=theirs, learner=values.get("learner", "adam"),
+                               learning_rate=values.get("learning_rate", 0.001),
+                               weight_decay=values.get("weight_decay", 0.0),
+                               config={"reg_weight": values.get("reg_weight")}, logger=None)
+    if fused:
+        return torch.optim.Adam(theirs.parameters(), lr=settings.learning_rate, fused=True)
+    return Trainer._build_optimizer(settings)
 
 
 def train_epoch(train_data: Any, loss_of: Any, optimizer: torch.optim.Optimizer, max_steps: int) -> list[float]:
@@ -339,11 +378,10 @@ def main(argv: list[str]) -> int:
         copy_weights(model, ours, theirs, to_recbole, split, dataset)
     torch.set_rng_state(rng)  # building ours drew from the stream: the `recbole` control's masks are its run's
     trained = theirs if mode.startswith("recbole") else ours
-    optimizer = ours.configure_optimizers() if trained is ours else torch.optim.Adam(
-        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change
-        theirs.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
+    optimizer = ours.configure_optimizers() if trained is ours else recboles_optimizer(
+        theirs, cached_config(runs, model), fused=mode == "recbole_fused")
     score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
-    epochs = []
+    epochs, per_user = [], {}
     for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
         trained.train()
         started, cpu = time.perf_counter(), time.process_time()
@@ -354,12 +392,18 @@ def main(argv: list[str]) -> int:
         with torch.no_grad():
             valid = evaluate_next_item(score, split, "valid", ks=[10, 20]).mean
             tested = evaluate_next_item(score, split, "test", ks=[10, 20])
+        per_user[f"epoch{len(epochs) + 1}"] = tested.per_user["ndcg@10"]
         epochs.append({"steps": len(losses), "mean_loss": float(np.mean(losses)), "last_loss": losses[-1],
                        "valid_ndcg@10": valid["ndcg@10"], "test_ndcg@10": tested.mean["ndcg@10"],
                        "train_s": train_s, "train_cpu_s": train_cpu})
         print(json.dumps(epochs[-1]), flush=True)
-    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=tested.per_user["ndcg@10"])
-    result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "epochs": epochs}
+    # both runners test the first epoch of best valid NDCG@10 (RecBole's best checkpoint, our ModelCheckpoint)
+    best = max(range(len(epochs)), key=lambda index: epochs[index]["valid_ndcg@10"])
+    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=tested.per_user["ndcg@10"],
+             best=per_user[f"epoch{best + 1}"], **per_user)
+    result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "best_epoch": best + 1,
+              "best_valid_ndcg@10": epochs[best]["valid_ndcg@10"], "best_test_ndcg@10": epochs[best]["test_ndcg@10"],
+              "epochs": epochs}
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
     return 0
