@@ -26,10 +26,11 @@ usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|ours
   with RecBole's three: distance l2, unit_ball false, translation_penalty l1; GC-MC
   any form: overrides such as model.dense_weights=shared after OUT_JSON);
   RUNS: a parity run's paths.root (its split under datasets/, RecBole's cached config under results/cache);
-  OUT_JSON: the figures (sequential: each epoch's under `epochs`, and `best_epoch`, the first of best valid NDCG@10,
-  with its `best_test_ndcg@10`); OUT.npz beside it: each test user's NDCG@10 (sequential: after the last epoch,
-  `ndcg_at_10`, and at the best valid epoch, `best`; GC-MC: at every epoch). EPOCHS=n trains n epochs; MAX_STEPS=n
-  stops each epoch after n steps (smoke).
+  OUT_JSON: the figures (each epoch's under `epochs`; `best_test_ndcg@10` at the first epoch of best valid
+  NDCG@10, the one both runners test); OUT.npz beside it: each test user's NDCG@10 at every epoch (`epochN`), at
+  the best one (`best`) and, sequential, after the last (`ndcg_at_10`). EPOCHS=n trains n epochs; MAX_STEPS=n
+  stops each epoch after n steps (smoke). RecBole's module trains with its Trainer's optimiser (the config's
+  learner: Adam for most, Adagrad for the GRU4Rec row).
 """
 
 from __future__ import annotations
@@ -162,14 +163,35 @@ def copy_transrec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: to
         mine.copy_(their)
 
 
+def copy_stamp(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+               dataset: Any) -> None:
+    """RecBole's STAMP weights into ours (the module test's pairs, the item rows moved to our ids). Ours in the
+    paper's form reads them in other maths (no session mean added to the memory, empty slots masked)."""
+    from tests.test_session_papers import recboles_stamp_in_our_layout
+
+    for mine, their in recboles_stamp_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
+def copy_gru4rec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+                 dataset: Any) -> None:
+    """RecBole's GRU4Rec weights into ours (the module test's pairs, the item rows moved to our ids)."""
+    from tests.test_sequential_models import recboles_gru4rec_in_our_layout
+
+    for mine, their in recboles_gru4rec_in_our_layout(ours, theirs):
+        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+
+
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
     "FDSA": partial(copy_feature_model, "FDSA"),
     "FPMC": copy_fpmc,
-    "SASRecF": partial(copy_feature_model, "SASRecF"),
     "GCSAN": copy_gcsan,
+    "GRU4Rec": copy_gru4rec,
     "NARM": copy_narm,
     "NextItNet": copy_nextitnet,
+    "SASRecF": partial(copy_feature_model, "SASRecF"),
+    "STAMP": copy_stamp,
     "TransRec": copy_transrec,
 }
 
@@ -181,6 +203,22 @@ def copy_weights(model: str, ours: torch.nn.Module, theirs: torch.nn.Module, to_
         raise SystemExit(f"the probe takes {', '.join(sorted(COPIES))} or GCMC, not {model}")
     with torch.no_grad():
         COPIES[model](ours, theirs, to_recbole, split, dataset)
+
+
+def recboles_optimizer(theirs: torch.nn.Module, values: dict[str, Any], fused: bool) -> torch.optim.Optimizer:
+    """RecBole's Trainer's optimiser for the run's config (its learner, learning rate and weight decay, RecBole's
+    defaults where the config names none); fused: Adam's fused kernel (ours), a rounding-only change."""
+    from types import SimpleNamespace
+
+    from recbole.trainer import Trainer
+
+    settings = SimpleNamespace(model=theirs, learner=values.get("learner", "adam"),
+                               learning_rate=values.get("learning_rate", 0.001),
+                               weight_decay=values.get("weight_decay", 0.0),
+                               config={"reg_weight": values.get("reg_weight")}, logger=None)
+    if fused:
+        return torch.optim.Adam(theirs.parameters(), lr=settings.learning_rate, fused=True)
+    return Trainer._build_optimizer(settings)
 
 
 def train_epoch(train_data: Any, loss_of: Any, optimizer: torch.optim.Optimizer, max_steps: int) -> list[float]:
@@ -377,12 +415,12 @@ def main(argv: list[str]) -> int:
         copy_weights(model, ours, theirs, to_recbole, split, dataset)
     torch.set_rng_state(rng)  # building ours drew from the stream: the `recbole` control's masks are its run's
     trained = theirs if mode.startswith("recbole") else ours
-    optimizer = ours.configure_optimizers() if trained is ours and mode != "ours_unfused" else torch.optim.Adam(
-        # RecBole's Trainer: Adam, weight decay 0; recbole_fused: the fused kernel (ours), a rounding-only change;
-        # ours_unfused: ours with RecBole's optimiser exactly (the module's arithmetic the one difference left)
-        trained.parameters(), lr=ours.learning_rate, fused=mode == "recbole_fused" or None)
+    # RecBole's Trainer's optimiser; recbole_fused: the fused kernel (ours), a rounding-only change; ours_unfused:
+    # ours with RecBole's optimiser exactly (the module's arithmetic the one difference left)
+    optimizer = ours.configure_optimizers() if trained is ours and mode != "ours_unfused" else recboles_optimizer(
+        trained, cached_config(runs, model), fused=mode == "recbole_fused")
     score = ours.full_sort_scores if trained is ours else _SequenceScorer(theirs, dataset, split, torch.device("cpu"))
-    epochs, per_user = [], []
+    epochs, per_user = [], {}
     for _ in range(int(os.environ.get("EPOCHS", "1"))):  # RecBole's loader reshuffles each epoch, as in its run
         trained.train()
         started, cpu = time.perf_counter(), time.process_time()
@@ -393,16 +431,18 @@ def main(argv: list[str]) -> int:
         with torch.no_grad():
             valid = evaluate_next_item(score, split, "valid", ks=[10, 20]).mean
             tested = evaluate_next_item(score, split, "test", ks=[10, 20])
-        per_user.append(tested.per_user["ndcg@10"])
+        per_user[f"epoch{len(epochs) + 1}"] = tested.per_user["ndcg@10"]
         epochs.append({"steps": len(losses), "mean_loss": float(np.mean(losses)), "last_loss": losses[-1],
                        "valid_ndcg@10": valid["ndcg@10"], "test_ndcg@10": tested.mean["ndcg@10"],
                        "train_s": train_s, "train_cpu_s": train_cpu})
         print(json.dumps(epochs[-1]), flush=True)
-    # the parity runs' figure: test at the first epoch of best valid NDCG@10 (both runners keep that checkpoint)
-    best = int(np.argmax([row["valid_ndcg@10"] for row in epochs]))
-    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=per_user[-1], best=per_user[best])
+    # both runners test the first epoch of best valid NDCG@10 (RecBole's best checkpoint, our ModelCheckpoint)
+    best = max(range(len(epochs)), key=lambda index: epochs[index]["valid_ndcg@10"])
+    np.savez(out.with_suffix(".npz"), users=np.asarray(tested.users), ndcg_at_10=tested.per_user["ndcg@10"],
+             best=per_user[f"epoch{best + 1}"], **per_user)
     result = {"model": model, "seed": seed, "mode": mode, **epochs[-1], "best_epoch": best + 1,
-              "best_test_ndcg@10": epochs[best]["test_ndcg@10"], "epochs": epochs}
+              "best_valid_ndcg@10": epochs[best]["valid_ndcg@10"], "best_test_ndcg@10": epochs[best]["test_ndcg@10"],
+              "epochs": epochs}
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
     return 0

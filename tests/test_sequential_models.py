@@ -78,3 +78,53 @@ def test_caser_matrix_products_equal_the_convolutions(sequences):
     expected = torch.relu(model.with_user(torch.cat([hidden, model.user_embedding(users)], dim=1)))
     lengths = torch.full((6,), model.max_seq_length)
     assert torch.allclose(model.encode_sequence(histories, lengths, users), expected, atol=1e-5)
+
+
+def recboles_gru4rec_in_our_layout(model, theirs, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's GRU4Rec's matching tensor) for every parameter: the same tensors under other
+    names (its gru_layers our gru, its dense our gru_projection); both GRUs have no biases."""
+    yield model.item_embedding.weight, of(theirs.item_embedding.weight)
+    for name, tensor in model.gru.named_parameters():
+        yield tensor, of(getattr(theirs.gru_layers, name))
+    yield model.gru_projection.weight, of(theirs.dense.weight)
+    yield model.gru_projection.bias, of(theirs.dense.bias)
+
+
+def test_gru4rec_with_bpr_is_recboles_gru4rec_module_with_the_same_weights(sequences, tmp_path):
+    """RecBole's GRU4Rec (BPR) weights copied into ours: the full ranking, the BPR loss on the same negatives and
+    every gradient equal (eval mode: dropout off); what remains between the two in a parity run is the draws."""
+    import torch
+    from recbole.data.interaction import Interaction
+    from recbole.model.sequential_recommender.gru4rec import GRU4Rec
+
+    from paper_autotrain.data.sequential import load_sequences
+    from paper_autotrain.worker.loading import build_model, load_config
+    from tests.recbole_stub import RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RecBoleStub, right_padded_batch
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name, text in render.run(reference_spec("GRU4Rec", batch_size=64).model_copy(update={"loss": "bpr"}),
+                                 {}).items():
+        (folder / name).write_text(text)
+    split = load_sequences(sequences.path)
+    model = build_model(folder, load_config(folder), split).eval()
+    stub = RecBoleStub(split.n_items, 6, embedding_size=32, hidden_size=48, num_layers=1, dropout_prob=0.2,
+                       loss_type="BPR")
+    torch.manual_seed(0)
+    theirs = GRU4Rec(stub.config, stub).eval()
+    with torch.no_grad():
+        theirs.dense.bias.normal_()  # RecBole leaves it at PyTorch's draw: nonzero, so a missed copy shows
+        for mine, their in recboles_gru4rec_in_our_layout(model, theirs):
+            mine.copy_(their)
+    users, batch, interaction = right_padded_batch(stub)
+    negatives = torch.tensor([7, 2, 9, 5])
+    batch["neg_items"] = negatives.unsqueeze(1)
+    interaction = Interaction({**interaction.interaction, "neg_item_id": negatives})
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
+                                   theirs.full_sort_predict(interaction))
+    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in recboles_gru4rec_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad)

@@ -483,6 +483,17 @@ def test_nextitnet_at_recboles_seed_starts_from_its_weights_and_three_adam_steps
     assert float((model.final_layer.weight.detach() - start).abs().max()) > 1e-3  # three steps of lr 0.001 moved them
 
 
+def recboles_stamp_in_our_layout(model, theirs, of=lambda tensor: tensor):
+    """(our parameter, `of` RecBole's STAMP's matching tensor) for every parameter: the same tensors under other
+    names (w0-w3 our attention_w0-w3, b_a our attention_bias, mlp_a / mlp_b our mlp_session / mlp_last)."""
+    yield model.item_embedding.weight, of(theirs.item_embedding.weight)
+    for mine, their in (("attention_w0", "w0"), ("attention_w1", "w1"), ("attention_w2", "w2"),
+                        ("attention_w3", "w3"), ("mlp_session", "mlp_a"), ("mlp_last", "mlp_b")):
+        for name, tensor in getattr(model, mine).named_parameters():
+            yield tensor, of(getattr(getattr(theirs, their), name))
+    yield model.attention_bias, of(theirs.b_a)
+
+
 def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_included(sequences, tmp_path):
     """With session_memory attention_plus_mean, padding_slots included and RecBole's weights copied in, our STAMP's
     scores, CE loss and gradients equal RecBole's STAMP's, its padding row as drawn (nonzero) included: RecBole sums
@@ -495,15 +506,12 @@ def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_in
                                padding_slots="included")
     stub = RecBoleStub(split.n_items, 6, embedding_size=8)
     theirs = STAMP(stub.config, stub)
-    pairs = {"attention_w0": "w0", "attention_w1": "w1", "attention_w2": "w2", "attention_w3": "w3",
-             "mlp_session": "mlp_a", "mlp_last": "mlp_b", "item_embedding": "item_embedding"}
     with torch.no_grad():
         theirs.item_embedding.weight[0].normal_(0.0, 0.5)  # a padding row as large as a trained one
         for module in (theirs.w0, theirs.mlp_a, theirs.mlp_b):
             module.weight.mul_(20.0)  # beyond N(0, 0.05), so the padding's share shows in the scores
-        for mine, their in pairs.items():
-            getattr(model, mine).load_state_dict(getattr(theirs, their).state_dict())
-        model.attention_bias.copy_(theirs.b_a)
+        for mine, their in recboles_stamp_in_our_layout(model, theirs):
+            mine.copy_(their)
     model.train()
     users, batch, interaction = right_padded_batch(stub)
     with torch.no_grad():
@@ -518,10 +526,8 @@ def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_in
     torch.testing.assert_close(ours_loss, their_loss)
     (ours_loss + their_loss).backward()
     assert float(theirs.item_embedding.weight.grad[0].abs().sum()) > 0.0  # the CE loss trains the padding row
-    for mine, their in pairs.items():
-        torch.testing.assert_close(getattr(model, mine).weight.grad, getattr(theirs, their).weight.grad,
-                                   rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(model.attention_bias.grad, theirs.b_a.grad, rtol=1e-4, atol=1e-6)
+    for mine, their_grad in recboles_stamp_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_nextitnet_channels_last_convolutions_equal_the_conv1d_modules_with_their_gradients(sequences, tmp_path):
