@@ -35,6 +35,7 @@ usage: python scripts/recbole_order_probe.py MODEL|GCMC SEED ours|ours_init|ours
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -113,86 +114,35 @@ def copy_feature_model(model: str, ours: torch.nn.Module, theirs: torch.nn.Modul
         ours.item_features.embeddings[index].weight[mine] = tables[field][their]
 
 
-def copy_gcsan(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-               dataset: Any) -> None:
-    """RecBole's GC-SAN weights into ours (the module test's layout, the item rows moved to our ids)."""
-    from tests.test_bert_graph_session_papers import recboles_gcsan_in_our_layout
-
-    for mine, their in recboles_gcsan_in_our_layout(ours, theirs):
-        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
-
-
-def copy_narm(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-              dataset: Any) -> None:
-    """RecBole's NARM weights into ours (the module test's layout, the item rows moved to our ids)."""
-    from tests.test_session_papers import recboles_narm_in_our_layout
-
-    for mine, their in recboles_narm_in_our_layout(ours, theirs):
-        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
-
-
-def copy_nextitnet(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-                   dataset: Any) -> None:
-    """RecBole's NextItNet weights into ours (its 1 x k convolutions as our 1-D ones)."""
-    ours.item_embedding.weight.copy_(theirs.item_embedding.weight[to_recbole])
-    ours.final_layer.load_state_dict(theirs.final_layer.state_dict())
-    for index, block in enumerate(theirs.residual_blocks):
-        for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
-            ours.convolutions[layer].weight.copy_(conv.weight.squeeze(2))
-            ours.convolutions[layer].bias.copy_(conv.bias)
-            ours.conv_norms[layer].load_state_dict(norm.state_dict())
-
-
-def copy_fpmc(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-              dataset: Any) -> None:
-    """RecBole's FPMC weights into ours (the module test's layout: user rows and item rows moved to our ids)."""
-    from tests.test_session_papers import recboles_fpmc_in_our_layout
-
-    users = torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True))
-    for mine, their in recboles_fpmc_in_our_layout(ours, theirs, users, to_recbole):
-        mine.copy_(their)
-
-
-def copy_transrec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-                  dataset: Any) -> None:
-    """RecBole's TransRec weights into ours (the module test's layout: user rows and item rows moved to our ids)."""
-    from tests.test_transrec_papers import recboles_transrec_in_our_layout
-
-    users = torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True))
-    for mine, their in recboles_transrec_in_our_layout(ours, theirs, users, to_recbole):
-        mine.copy_(their)
-
-
-def copy_stamp(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-               dataset: Any) -> None:
-    """RecBole's STAMP weights into ours (the module test's pairs, the item rows moved to our ids). Ours in the
-    paper's form reads them in other maths (no session mean added to the memory, empty slots masked)."""
-    from tests.test_session_papers import recboles_stamp_in_our_layout
-
-    for mine, their in recboles_stamp_in_our_layout(ours, theirs):
-        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
-
-
-def copy_gru4rec(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
-                 dataset: Any) -> None:
-    """RecBole's GRU4Rec weights into ours (the module test's pairs, the item rows moved to our ids)."""
-    from tests.test_sequential_models import recboles_gru4rec_in_our_layout
-
-    for mine, their in recboles_gru4rec_in_our_layout(ours, theirs):
-        mine.copy_(their[to_recbole] if mine is ours.item_embedding.weight else their)
+def rows_moved(module: str, layout: str, with_users: bool = False) -> Any:
+    """A COPIES entry from a module-equality test's layout (`module`.`layout`: pairs of our tensor and RecBole's):
+    each of RecBole's tensors into ours, its item rows moved to our ids; `with_users`: the layout takes our users'
+    and items' RecBole ids and moves the rows itself (models with a user embedding: FPMC, TransRec)."""
+    def copy(ours: torch.nn.Module, theirs: torch.nn.Module, to_recbole: torch.Tensor, split: Any,
+             dataset: Any) -> None:
+        pairs_of = getattr(importlib.import_module(module), layout)
+        if with_users:
+            users = torch.from_numpy(token_ids(dataset, "user_id", split.user_tokens, strict=True))
+            pairs = pairs_of(ours, theirs, users, to_recbole)
+        else:
+            pairs = [(mine, their[to_recbole] if mine is ours.item_embedding.weight else their)
+                     for mine, their in pairs_of(ours, theirs)]
+        for mine, their in pairs:
+            mine.copy_(their)
+    return copy
 
 
 # RecBole's class name -> how its initial weights go into our model (one entry per model the probe takes)
 COPIES = {
     "FDSA": partial(copy_feature_model, "FDSA"),
-    "FPMC": copy_fpmc,
-    "GCSAN": copy_gcsan,
-    "GRU4Rec": copy_gru4rec,
-    "NARM": copy_narm,
-    "NextItNet": copy_nextitnet,
+    "FPMC": rows_moved("tests.test_session_papers", "recboles_fpmc_in_our_layout", with_users=True),
+    "GCSAN": rows_moved("tests.test_bert_graph_session_papers", "recboles_gcsan_in_our_layout"),
+    "GRU4Rec": rows_moved("tests.test_sequential_models", "recboles_gru4rec_in_our_layout"),
+    "NARM": rows_moved("tests.test_session_papers", "recboles_narm_in_our_layout"),
+    "NextItNet": rows_moved("tests.test_session_papers", "recboles_nextitnet_in_our_layout"),
     "SASRecF": partial(copy_feature_model, "SASRecF"),
-    "STAMP": copy_stamp,
-    "TransRec": copy_transrec,
+    "STAMP": rows_moved("tests.test_session_papers", "recboles_stamp_in_our_layout"),
+    "TransRec": rows_moved("tests.test_transrec_papers", "recboles_transrec_in_our_layout", with_users=True),
 }
 
 

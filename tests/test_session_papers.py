@@ -399,6 +399,19 @@ def test_nextitnet_read_position_window_end_scores_the_windows_last_slot(sequenc
                                    model.encode_positions(full, torch.tensor([4]), USERS[:1])[:, 3])
 
 
+def recboles_nextitnet_in_our_layout(ours, theirs) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(our tensor, RecBole's NextItNet tensor) pairs: its 1 x k convolutions as our 1-D ones, its residual blocks'
+    two convolutions and LayerNorms as our consecutive layers."""
+    pairs = [(ours.item_embedding.weight, theirs.item_embedding.weight),
+             (ours.final_layer.weight, theirs.final_layer.weight), (ours.final_layer.bias, theirs.final_layer.bias)]
+    for index, block in enumerate(theirs.residual_blocks):
+        for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
+            pairs += [(ours.convolutions[layer].weight, conv.weight.squeeze(2)),
+                      (ours.convolutions[layer].bias, conv.bias),
+                      (ours.conv_norms[layer].weight, norm.weight), (ours.conv_norms[layer].bias, norm.bias)]
+    return pairs
+
+
 def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights(sequences, tmp_path):
     """With read_position window_end and RecBole's weights copied in, our model's full ranking, CE loss and every
     gradient equal RecBole's NextItNet's: what remains between the two in a parity run is the random draws."""
@@ -410,13 +423,8 @@ def test_nextitnet_window_end_is_recboles_nextitnet_module_with_the_same_weights
                        reg_weight=0.0)
     theirs = NextItNet(stub.config, stub)
     with torch.no_grad():
-        model.item_embedding.weight.copy_(theirs.item_embedding.weight)
-        model.final_layer.load_state_dict(theirs.final_layer.state_dict())
-        for index, block in enumerate(theirs.residual_blocks):
-            for layer, (conv, norm) in enumerate(((block.conv1, block.ln1), (block.conv2, block.ln2)), 2 * index):
-                model.convolutions[layer].weight.copy_(conv.weight.squeeze(2))
-                model.convolutions[layer].bias.copy_(conv.bias)
-                model.conv_norms[layer].load_state_dict(norm.state_dict())
+        for mine, their in recboles_nextitnet_in_our_layout(model, theirs):
+            mine.copy_(their)
     model.train()
     users, batch, interaction = right_padded_batch(stub)
     with torch.no_grad():
