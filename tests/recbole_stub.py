@@ -61,3 +61,14 @@ def pairwise_batch(users: torch.Tensor, items: torch.Tensor) -> tuple[Batch, Any
                           "item_length": ours["lengths"], "item_id": items[ours["targets"]],
                           "neg_item_id": items[ours["neg_items"][:, 0]]})
     return ours, theirs
+
+
+def assert_same_loss_and_gradients(ours_loss: torch.Tensor, their_loss: torch.Tensor, layout: Any,
+                                   **tolerance: float) -> None:
+    """Our loss equals RecBole's; after one backward through both, every (our parameter, RecBole's matching gradient)
+    pair that `layout(of=...)` gives (a module test's layout function, read after the backward) is equal, within
+    `tolerance` (torch.testing.assert_close's rtol and atol; its defaults when none)."""
+    torch.testing.assert_close(ours_loss, their_loss)
+    (ours_loss + their_loss).backward()
+    for mine, their_grad in layout(of=lambda tensor: tensor.grad):
+        torch.testing.assert_close(mine.grad, their_grad, **tolerance)

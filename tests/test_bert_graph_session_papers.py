@@ -7,6 +7,7 @@ paper is not read as BERT4Rec, a recurrent session paper not as SR-GNN. None of 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,7 @@ from paper_autotrain.stages import baselines, validate
 from paper_autotrain.worker.loading import build_model, load_config
 from paper_autotrain.worker.train import train as train_in_process
 from tests.fixture_papers import rendered, spec_of, with_block_params, with_values
-from tests.recbole_stub import RecBoleStub, right_padded_batch
+from tests.recbole_stub import RecBoleStub, assert_same_loss_and_gradients, right_padded_batch
 
 BERT4REC_PAPER = [
     ["BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from Transformer",
@@ -418,11 +419,8 @@ def test_bert4rec_with_recboles_seven_words_is_recboles_bert4rec_module_with_the
     labelled = labels.gather(1, index)  # (its negatives are read by its BPR loss only)
     interaction.update(type(interaction)({"Mask_item_id_list": tokens, "MASK_INDEX": index,
                                           "Pos_item_id": labelled, "Neg_item_id": labelled}))
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
-    for mine, their_grad in recboles_bert4rec_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model.loss(batch), theirs.calculate_loss(interaction),
+                                   partial(recboles_bert4rec_in_our_layout, model, theirs), rtol=1e-4, atol=1e-6)
     assert float(model.output_norm.weight.grad.abs().sum()) > 0.0
 
 
@@ -866,11 +864,9 @@ def test_gcsan_with_recboles_five_words_is_recboles_gcsan_module_with_the_same_w
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(histories, batch["lengths"], users),
                                    theirs.full_sort_predict(interaction), rtol=1e-5, atol=1e-6)
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction).reshape(())  # + 0 x its EmbLoss [1]
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
-    for mine, their_grad in recboles_gcsan_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model.loss(batch),
+                                   theirs.calculate_loss(interaction).reshape(()),  # + 0 x its EmbLoss [1]
+                                   partial(recboles_gcsan_in_our_layout, model, theirs), rtol=1e-4, atol=1e-6)
     assert float(model.graph_cell.from_state.weight.grad.abs().sum()) > 0.0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,13 @@ def test_gru4rec_with_bpr_is_recboles_gru4rec_module_with_the_same_weights(seque
 
     from paper_autotrain.data.sequential import load_sequences
     from paper_autotrain.worker.loading import build_model, load_config
-    from tests.recbole_stub import RIGHT_PADDED, RIGHT_PADDED_LENGTHS, RecBoleStub, right_padded_batch
+    from tests.recbole_stub import (
+        RIGHT_PADDED,
+        RIGHT_PADDED_LENGTHS,
+        RecBoleStub,
+        assert_same_loss_and_gradients,
+        right_padded_batch,
+    )
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -123,8 +130,5 @@ def test_gru4rec_with_bpr_is_recboles_gru4rec_module_with_the_same_weights(seque
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
                                    theirs.full_sort_predict(interaction))
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
-    for mine, their_grad in recboles_gru4rec_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad)
+    assert_same_loss_and_gradients(model.loss(batch), theirs.calculate_loss(interaction),
+                                   partial(recboles_gru4rec_in_our_layout, model, theirs))

@@ -6,6 +6,7 @@ fixture papers are written the way papers describe their methods; none is a real
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +24,7 @@ from tests.recbole_stub import (
     RIGHT_PADDED,
     RIGHT_PADDED_LENGTHS,
     RecBoleStub,
+    assert_same_loss_and_gradients,
     pairwise_batch,
     right_padded_batch,
     shuffled_ids,
@@ -297,11 +299,8 @@ def test_narm_is_recboles_narm_module_with_the_same_weights(sequences, tmp_path)
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(RIGHT_PADDED, RIGHT_PADDED_LENGTHS, users),
                                    theirs.full_sort_predict(interaction), rtol=1e-5, atol=1e-6)
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
-    for mine, their_grad in recboles_narm_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model.loss(batch), theirs.calculate_loss(interaction),
+                                   partial(recboles_narm_in_our_layout, model, theirs), rtol=1e-4, atol=1e-6)
     assert float(theirs.a_1.weight.grad.abs().sum()) > 0.0
 
 
@@ -530,12 +529,9 @@ def test_stamp_with_recboles_two_choices_is_recboles_stamp_module_padding_row_in
         assert not torch.allclose(masked[0], theirs.full_sort_predict(interaction)[0], rtol=1e-3, atol=0.0)
         torch.testing.assert_close(masked[2], theirs.full_sort_predict(interaction)[2], rtol=1e-4, atol=1e-6)
         model.padding_slots = "included"
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
+    assert_same_loss_and_gradients(model.loss(batch), theirs.calculate_loss(interaction),
+                                   partial(recboles_stamp_in_our_layout, model, theirs), rtol=1e-4, atol=1e-6)
     assert float(theirs.item_embedding.weight.grad[0].abs().sum()) > 0.0  # the CE loss trains the padding row
-    for mine, their_grad in recboles_stamp_in_our_layout(model, theirs, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_nextitnet_channels_last_convolutions_equal_the_conv1d_modules_with_their_gradients(sequences, tmp_path):
@@ -608,9 +604,8 @@ def test_fpmc_is_recboles_fpmc_module_with_the_same_weights(sequences, tmp_path)
     with torch.no_grad():
         torch.testing.assert_close(model.full_sort_scores(batch["histories"], batch["lengths"], batch["users"]),
                                    theirs.full_sort_predict(interaction)[:, items], rtol=1e-5, atol=1e-6)
-    ours_loss, their_loss = model.loss(batch), theirs.calculate_loss(interaction)  # its BPR: -log(1e-10 + sigmoid)
-    torch.testing.assert_close(ours_loss, their_loss)
-    (ours_loss + their_loss).backward()
-    for mine, their_grad in recboles_fpmc_in_our_layout(model, theirs, users, items, of=lambda tensor: tensor.grad):
-        torch.testing.assert_close(mine.grad, their_grad, rtol=1e-4, atol=1e-7)
+    assert_same_loss_and_gradients(model.loss(batch),
+                                   theirs.calculate_loss(interaction),  # its BPR: -log(1e-10 + sigmoid)
+                                   partial(recboles_fpmc_in_our_layout, model, theirs, users, items), rtol=1e-4,
+                                   atol=1e-7)
     assert float(model.last_item.weight.grad.abs().sum()) > 0.0
